@@ -1,0 +1,1 @@
+"""govshare engine: domain model and workflow runtime. Never imports Flask."""

@@ -1,0 +1,251 @@
+"""Statutory working days: the one source of "within N working days".
+
+Three layers decide whether a day is a working day, the later one winning:
+
+1. the week: Monday to Friday work, Saturday and Sunday rest;
+2. the national schedule of the State Council, from the ``holidays`` package (China), including
+   the make-up working days (调休) it lists as ``weekend_workdays``;
+3. Ningxia's regional days off (开斋节, 古尔邦节) shipped in ``engine/data/regional_holidays.json``
+   for verified years;
+4. entries an administrator stored in the database (``calendar_day``), for schedules published
+   after the installed package or the shipped data.
+
+A year is *official* nationally when the package lists make-up days for it or an administrator
+entered its schedule; regionally when shipped data or an administrator entry covers it. Counting
+in a year that is not official still happens (weekends and the package's statutory days apply) but
+every deadline touching it carries a warning: the calendar never guesses silently.
+
+Counting rule (民法典 第二百零一条、第二百零三条; DESIGN.md): the day of the triggering event is not
+counted; the next N working days are; the deadline is the end (24:00 Asia/Shanghai) of the Nth.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from functools import cache
+from importlib import resources
+
+import holidays
+
+from .clock import SHANGHAI, parse_instant
+from .i18n import Message
+
+NATIONAL = "national"
+REGIONAL = "regional"
+HOLIDAY = "holiday"
+WORKDAY = "workday"
+
+
+@dataclass(frozen=True)
+class CalendarDay:
+    """A day that departs from the plain week: a day off on a weekday or a worked weekend day."""
+
+    day: date
+    kind: str  # HOLIDAY or WORKDAY
+    scope: str  # NATIONAL or REGIONAL
+    name: str
+    source: str
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """The end of the Nth working day after an event, with how it was counted."""
+
+    start: datetime
+    working_days: int
+    due_date: date
+    counted: tuple[date, ...]
+    skipped: tuple[tuple[date, str], ...]
+    make_up_days: tuple[tuple[date, str], ...]
+    warnings: tuple[Message, ...] = field(default=())
+
+    @property
+    def event_day(self) -> date:
+        return self.start.astimezone(SHANGHAI).date()
+
+    @property
+    def due_at(self) -> datetime:
+        """24:00 Asia/Shanghai of the due date, as an aware datetime."""
+        return datetime.combine(self.due_date + timedelta(days=1), time(0), SHANGHAI)
+
+    def explanation(self) -> list[Message]:
+        lines = [
+            Message(
+                "Event on %(event)s (not counted); %(n)s working days counted from %(first)s; due at the end (24:00 Asia/Shanghai) of %(due)s.",
+                event=self.event_day.isoformat(),
+                n=self.working_days,
+                first=self.counted[0].isoformat() if self.counted else "-",
+                due=self.due_date.isoformat(),
+            )
+        ]
+        for day, why in self.skipped:
+            lines.append(Message("Skipped %(day)s: %(why)s", day=day.isoformat(), why=why))
+        for day, why in self.make_up_days:
+            lines.append(Message("Counted %(day)s, a weekend make-up working day: %(why)s", day=day.isoformat(), why=why))
+        lines.extend(self.warnings)
+        return lines
+
+    def to_dict(self) -> dict:
+        return {
+            "start": self.start.isoformat(),
+            "working_days": self.working_days,
+            "due_date": self.due_date.isoformat(),
+            "due_at": self.due_at.isoformat(),
+            "skipped": [[d.isoformat(), why] for d, why in self.skipped],
+            "make_up_days": [[d.isoformat(), why] for d, why in self.make_up_days],
+            "warnings": [str(w) for w in self.warnings],
+            "explanation": [str(m) for m in self.explanation()],
+        }
+
+
+@cache
+def _national(year: int) -> tuple[dict[date, str], dict[date, str], bool]:
+    """(days off, make-up working days, official?) for a year from the holidays package."""
+    cn = holidays.China(years=year, language="zh_CN")
+    days_off = {d: str(name) for d, name in cn.items() if d.year == year}
+    makeup = {}
+    for d in sorted(cn.weekend_workdays):
+        if d.year == year:
+            makeup[d] = "调休上班"
+    for d, name in days_off.items():
+        # "休息日（由 2026-02-14 调休）" names the worked weekend day it was swapped from.
+        if "由 " in name:
+            swapped = date.fromisoformat(name.split("由 ", 1)[1][:10])
+            makeup[swapped] = f"调休上班（{d.isoformat()} 休息）"
+    return days_off, makeup, bool(makeup)
+
+
+@cache
+def shipped_regional() -> dict[int, tuple[list[CalendarDay], str]]:
+    raw = json.loads(resources.files("engine").joinpath("data/regional_holidays.json").read_text("utf-8"))
+    out: dict[int, tuple[list[CalendarDay], str]] = {}
+    for year, entry in raw["years"].items():
+        days = [CalendarDay(date.fromisoformat(d), HOLIDAY, REGIONAL, name, entry["source"]) for d, name in entry["holidays"]]
+        days += [CalendarDay(date.fromisoformat(d), WORKDAY, REGIONAL, name, entry["source"]) for d, name in entry["workdays"]]
+        out[int(year)] = (days, entry["source"])
+    return out
+
+
+class WorkingCalendar:
+    """Answers "is this a working day in Ningxia?" and counts statutory deadlines.
+
+    ``entries`` are administrator entries (they win over everything shipped); ``schedules`` maps
+    ``(scope, year)`` to the reference of a notice an administrator entered, marking that year's
+    schedule for the scope as official even when it adds no day.
+    """
+
+    def __init__(
+        self,
+        entries: Iterable[CalendarDay] = (),
+        schedules: dict[tuple[str, int], str] | None = None,
+    ) -> None:
+        self._entries = {e.day: e for e in entries}
+        self._schedules = dict(schedules or {})
+        for e in self._entries.values():
+            self._schedules.setdefault((e.scope, e.day.year), e.source)
+        self._regional: dict[date, CalendarDay] = {}
+        for year, (days, source) in shipped_regional().items():
+            self._schedules.setdefault((REGIONAL, year), source)
+            self._regional.update({d.day: d for d in days})
+
+    # -- one day ---------------------------------------------------------------------------
+    def classify(self, day: date) -> tuple[bool, str]:
+        """(is a working day, why) for one day; ``why`` names the holiday or make-up day."""
+        entry = self._entries.get(day) or self._regional.get(day)
+        if entry is not None:
+            return entry.kind == WORKDAY, entry.name
+        days_off, makeup, _ = _national(day.year)
+        if day in makeup:
+            return True, makeup[day]
+        if day in days_off:
+            return False, days_off[day]
+        if day.weekday() >= 5:
+            return False, "周末"
+        return True, ""
+
+    def is_working_day(self, day: date) -> bool:
+        return self.classify(day)[0]
+
+    # -- years -----------------------------------------------------------------------------
+    def year_warnings(self, year: int) -> list[Message]:
+        warnings = []
+        if not (_national(year)[2] or (NATIONAL, year) in self._schedules):
+            warnings.append(
+                Message(
+                    "No official national holiday schedule for %(year)s is known: only weekends and statutory holidays are applied. Enter the State Council notice when it is published.",
+                    year=year,
+                )
+            )
+        if (REGIONAL, year) not in self._schedules:
+            warnings.append(
+                Message(
+                    "Ningxia's regional holidays (开斋节, 古尔邦节) for %(year)s have not been entered: they are not skipped. Enter the region's notice.",
+                    year=year,
+                )
+            )
+        return warnings
+
+    def year_listing(self, year: int) -> list[CalendarDay]:
+        """Every day of ``year`` that departs from the plain week, with its source."""
+        days_off, makeup, official = _national(year)
+        source = "holidays %s (国务院办公厅通知)" % holidays.__version__ if official else "holidays %s (statutory days only)" % holidays.__version__
+        listing: dict[date, CalendarDay] = {}
+        for d, name in days_off.items():
+            listing[d] = CalendarDay(d, HOLIDAY, NATIONAL, name, source)
+        for d, name in makeup.items():
+            listing[d] = CalendarDay(d, WORKDAY, NATIONAL, name, source)
+        for d, entry in self._regional.items():
+            if d.year == year:
+                listing[d] = entry
+        for d, entry in self._entries.items():
+            if d.year == year:
+                listing[d] = entry
+        return [listing[d] for d in sorted(listing)]
+
+    # -- counting --------------------------------------------------------------------------
+    def deadline(self, start: datetime | str, working_days: int) -> Deadline:
+        """The end of the ``working_days``-th working day after the day of ``start``."""
+        if working_days < 1:
+            raise ValueError("a statutory period counts at least one working day")
+        start_dt = parse_instant(start)
+        day = start_dt.astimezone(SHANGHAI).date()
+        counted: list[date] = []
+        skipped: list[tuple[date, str]] = []
+        makeup: list[tuple[date, str]] = []
+        years = {day.year}
+        while len(counted) < working_days:
+            day += timedelta(days=1)
+            years.add(day.year)
+            working, why = self.classify(day)
+            if working:
+                counted.append(day)
+                if day.weekday() >= 5:
+                    makeup.append((day, why))
+            else:
+                skipped.append((day, why))
+        warnings = tuple(w for y in sorted(years) for w in self.year_warnings(y))
+        return Deadline(start_dt, working_days, counted[-1], tuple(counted), tuple(skipped), tuple(makeup), warnings)
+
+    def working_days_between(self, first: date, last: date) -> int:
+        """Working days in (first, last]: how many were used between two dates (negative if reversed)."""
+        if last < first:
+            return -self.working_days_between(last, first)
+        n, day = 0, first
+        while day < last:
+            day += timedelta(days=1)
+            n += self.is_working_day(day)
+        return n
+
+
+def load_calendar(session) -> WorkingCalendar:
+    """The calendar with the administrator entries stored in the database."""
+    from .models import CalendarEntry, CalendarSchedule
+
+    entries = [
+        CalendarDay(e.day, e.kind, e.scope, e.name, e.reference) for e in session.query(CalendarEntry).all()
+    ]
+    schedules = {(s.scope, s.year): s.reference for s in session.query(CalendarSchedule).all()}
+    return WorkingCalendar(entries, schedules)

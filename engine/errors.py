@@ -1,0 +1,45 @@
+"""Errors the services raise; each carries a translatable message naming what is wrong."""
+
+from __future__ import annotations
+
+from .i18n import Message
+
+
+class GovshareError(Exception):
+    """Base class: ``message`` is shown to the user, ``details`` lists specifics (fields, elements)."""
+
+    http_status = 400
+
+    def __init__(self, message: Message | str, details: list | None = None) -> None:
+        self.message = message if isinstance(message, Message) else Message(message)
+        self.details = details or []
+        super().__init__(str(self.message))
+
+    def to_dict(self) -> dict:
+        return {
+            "error": type(self).__name__,
+            "message": str(self.message),
+            "details": [str(d) if isinstance(d, Message) else d for d in self.details],
+        }
+
+
+class NotFound(GovshareError):
+    http_status = 404
+
+
+class ValidationFailed(GovshareError):
+    http_status = 422
+
+
+class Conflict(GovshareError):
+    """A concurrent action won the race; nothing of this one was applied."""
+
+    http_status = 409
+
+
+class Forbidden(GovshareError):
+    http_status = 403
+
+
+class DeploymentError(GovshareError):
+    http_status = 422

@@ -1,0 +1,53 @@
+"""Translatable messages without a web framework.
+
+The engine never formats user-visible text in a fixed language: it returns :class:`Message`
+objects (an English msgid plus parameters). The web layer renders them with Flask-Babel; the CLI
+renders them with the gettext catalog of ``GOVSHARE_LANG`` (default ``zh_CN``) when one is
+compiled under ``web/translations``, else in English.
+"""
+
+from __future__ import annotations
+
+import gettext
+import os
+from functools import cache
+from pathlib import Path
+
+TRANSLATIONS = Path(__file__).resolve().parent.parent / "web" / "translations"
+
+
+def N_(msgid: str) -> str:
+    """Mark a literal for extraction; translated where it is shown."""
+    return msgid
+
+
+@cache
+def _catalog(lang: str) -> gettext.NullTranslations:
+    return gettext.translation("messages", localedir=TRANSLATIONS, languages=[lang], fallback=True)
+
+
+def translate(msgid: str, lang: str | None = None) -> str:
+    return _catalog(lang or os.environ.get("GOVSHARE_LANG", "zh_CN")).gettext(msgid)
+
+
+class Message:
+    """A msgid with named parameters, rendered in the reader's language."""
+
+    __slots__ = ("msgid", "params")
+
+    def __init__(self, msgid: str, **params: object) -> None:
+        self.msgid = msgid
+        self.params = params
+
+    def render(self, gettext_fn=None) -> str:
+        text = gettext_fn(self.msgid) if gettext_fn else translate(self.msgid)
+        return text % self.params if self.params else text
+
+    def __str__(self) -> str:
+        return self.render()
+
+    def __repr__(self) -> str:
+        return f"Message({self.msgid!r}, {self.params!r})"
+
+    def to_dict(self) -> dict:
+        return {"msgid": self.msgid, "params": {k: str(v) for k, v in self.params.items()}, "text": str(self)}

@@ -1,0 +1,270 @@
+"""Tables. Inboxes and dashboards query these columns and never deserialize workflow state."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .db import Base
+
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware UTC on every backend (SQLite stores naive values; we re-attach UTC)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None:
+            if value.tzinfo is None:
+                raise ValueError("naive datetime stored; use the injected Clock")
+            value = value.astimezone(UTC)
+            if dialect.name == "sqlite":
+                value = value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+
+# -- directory (art. 4) -----------------------------------------------------------------------
+class Division(Base):
+    """An administrative division, GB/T 2260 code: region, city or county level."""
+
+    __tablename__ = "division"
+    code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    name_en: Mapped[str] = mapped_column(String(100))
+    level: Mapped[str] = mapped_column(String(10))  # region | city | county
+    parent_code: Mapped[str | None] = mapped_column(ForeignKey("division.code"))
+
+
+class Department(Base):
+    __tablename__ = "department"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(60), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str] = mapped_column(String(200))
+    division_code: Mapped[str] = mapped_column(ForeignKey("division.code"), index=True)
+    is_authority: Mapped[bool] = mapped_column(Boolean, default=False)
+    duties: Mapped[list] = mapped_column(JSON, default=list)  # e.g. base:population, project_review:drc
+    division: Mapped[Division] = relationship(lazy="joined")
+
+
+class User(Base):
+    __tablename__ = "app_user"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    display_name: Mapped[str] = mapped_column(String(100))
+    department_id: Mapped[int] = mapped_column(ForeignKey("department.id"), index=True)
+    job_roles: Mapped[list] = mapped_column(JSON, default=list)  # official | leader | coordinator | admin
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    department: Mapped[Department] = relationship(lazy="joined")
+
+
+class ApiToken(Base):
+    """A department system's credential: only the SHA-256 of the token is stored."""
+
+    __tablename__ = "api_token"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    label: Mapped[str] = mapped_column(String(100))
+    user: Mapped[User] = relationship(lazy="joined")
+
+
+# -- catalog (art. 9, 10) ---------------------------------------------------------------------
+class Resource(Base):
+    __tablename__ = "resource"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(60), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    provider_id: Mapped[int] = mapped_column(ForeignKey("department.id"), index=True)
+    share_type: Mapped[str] = mapped_column(String(20))  # unconditional | conditional | not_shared
+    conditions: Mapped[str] = mapped_column(Text, default="")
+    legal_basis: Mapped[str] = mapped_column(Text, default="")
+    info_items: Mapped[list] = mapped_column(JSON, default=list)  # [{name, data_type, share_type}]
+    summary: Mapped[str] = mapped_column(Text, default="")
+    provider: Mapped[Department] = relationship(lazy="joined")
+
+
+# -- calendar ---------------------------------------------------------------------------------
+class CalendarEntry(Base):
+    """An administrator's day: a holiday or make-up working day published after the package."""
+
+    __tablename__ = "calendar_day"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(Date, unique=True)
+    kind: Mapped[str] = mapped_column(String(10))  # holiday | workday
+    scope: Mapped[str] = mapped_column(String(10))  # national | regional
+    name: Mapped[str] = mapped_column(String(100))
+    reference: Mapped[str] = mapped_column(String(300))
+    entered_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class CalendarSchedule(Base):
+    """Marks a year's national or regional schedule as entered, with the notice's reference."""
+
+    __tablename__ = "calendar_schedule"
+    __table_args__ = (UniqueConstraint("scope", "year"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope: Mapped[str] = mapped_column(String(10))
+    year: Mapped[int] = mapped_column(Integer)
+    reference: Mapped[str] = mapped_column(String(300))
+    entered_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+# -- process definitions and instances --------------------------------------------------------
+class ProcessDefinition(Base):
+    """One deployed version of a process: the spec is stored here once, never in instances."""
+
+    __tablename__ = "process_definition"
+    __table_args__ = (
+        UniqueConstraint("process_id", "version"),
+        UniqueConstraint("process_id", "content_hash"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    process_id: Mapped[str] = mapped_column(String(100), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    source_file: Mapped[str] = mapped_column(String(200))
+    bpmn_xml: Mapped[str] = mapped_column(Text)
+    spec_json: Mapped[str] = mapped_column(Text)  # serialized spec + subprocess specs
+    forms: Mapped[dict] = mapped_column(JSON)  # form name -> JSON Schema
+    task_meta: Mapped[dict] = mapped_column(JSON)  # task spec name -> {title, lane, form, statute, job_role}
+    deployed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ProcessInstance(Base):
+    __tablename__ = "process_instance"
+    __table_args__ = (Index("ix_instance_due", "next_due_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    business_key: Mapped[str] = mapped_column(String(40), unique=True)
+    definition_id: Mapped[int] = mapped_column(ForeignKey("process_definition.id"), index=True)
+    process_id: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(20), index=True)  # running | completed | incident
+    bindings: Mapped[dict] = mapped_column(JSON)  # lane/role -> department id
+    summary: Mapped[dict] = mapped_column(JSON)  # what lists show without deserializing state
+    state: Mapped[bytes] = mapped_column(LargeBinary)  # zlib-compressed JSON, spec removed
+    next_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    incident: Mapped[str | None] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    started_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    definition: Mapped[ProcessDefinition] = relationship(lazy="joined")
+    __mapper_args__ = {"version_id_col": version}
+
+
+class HumanTask(Base):
+    """Mirror of a user task, open or finished, for inboxes and history."""
+
+    __tablename__ = "human_task"
+    __table_args__ = (
+        UniqueConstraint("instance_id", "spiff_task_id"),
+        Index("ix_task_queue", "department_id", "state", "due_at"),
+        Index("ix_task_assignee", "assignee_id", "state"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), index=True)
+    spiff_task_id: Mapped[str] = mapped_column(String(36))
+    task_name: Mapped[str] = mapped_column(String(100))  # BPMN element id
+    title: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(40))  # lane
+    job_role: Mapped[str | None] = mapped_column(String(40))
+    department_id: Mapped[int] = mapped_column(ForeignKey("department.id"))
+    form: Mapped[str | None] = mapped_column(String(100))
+    statute: Mapped[str] = mapped_column(String(100), default="")
+    state: Mapped[str] = mapped_column(String(20))  # open | completed | cancelled
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    data: Mapped[dict | None] = mapped_column(JSON)  # the submitted form
+    instance: Mapped[ProcessInstance] = relationship(lazy="joined")
+    department: Mapped[Department] = relationship(lazy="joined")
+    assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id], lazy="joined")
+    completed_by: Mapped[User | None] = relationship(foreign_keys=[completed_by_id], lazy="joined")
+
+
+class AuditEvent(Base):
+    __tablename__ = "audit_event"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instance.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    kind: Mapped[str] = mapped_column(String(40))
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class OutboxMessage(Base):
+    """A notification to deliver; written in the same transaction as the state change."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_pending", "sent_at", "id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instance.id"))
+    department_id: Mapped[int] = mapped_column(ForeignKey("department.id"), index=True)
+    template: Mapped[str] = mapped_column(String(60))
+    payload: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Breach(Base):
+    """An entry of the breach ledger (art. 23), with its evidence."""
+
+    __tablename__ = "breach"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instance.id"), index=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("department.id"), index=True)
+    article: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(60))
+    evidence: Mapped[dict] = mapped_column(JSON, default=dict)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    department: Mapped[Department] = relationship(lazy="joined")
+
+
+class Grant(Base):
+    """A right to use a resource: scope (info items, period) and purpose (art. 12, 14)."""
+
+    __tablename__ = "data_grant"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), index=True)
+    resource_id: Mapped[int] = mapped_column(ForeignKey("resource.id"), index=True)
+    requester_id: Mapped[int] = mapped_column(ForeignKey("department.id"), index=True)
+    info_items: Mapped[list] = mapped_column(JSON)
+    period_start: Mapped[date | None] = mapped_column(Date)
+    period_end: Mapped[date | None] = mapped_column(Date)
+    purpose: Mapped[str] = mapped_column(Text)
+    basis: Mapped[str] = mapped_column(String(30))  # unconditional | approved | partial | negotiated | coordinated
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Counter(Base):
+    """Named sequences (business keys per year), incremented under a row lock."""
+
+    __tablename__ = "counter"
+    name: Mapped[str] = mapped_column(String(60), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer, default=0)

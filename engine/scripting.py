@@ -1,0 +1,145 @@
+"""The sandbox that runs BPMN scripts, gateway conditions and timer expressions.
+
+SpiffWorkflow evaluates with plain ``exec``/``eval``. Here everything is compiled with
+RestrictedPython: no imports, no dunder or private attribute access, no ``open``/``eval``; the
+globals are RestrictedPython's safe builtins plus the helpers below and nothing else.
+
+Helpers a process may call (the whole list; documented in docs/processes.md):
+
+* ``deadline(start, n)`` – ISO 8601 instant (+08:00) ending the n-th working day after ``start``
+* ``now()`` – the injected clock's time, ISO 8601 (+08:00)
+* ``notify(role, template, **payload)`` – queue a notification to the department bound to ``role``
+* ``record_breach(role, kind, article, **evidence)`` – add an entry to the breach ledger (art. 23)
+* ``issue_grant(basis)`` – issue the grant described by the task data (art. 12)
+
+Effects (notifications, breaches, grants) are collected in :class:`Effects` and written by the
+runtime in the same transaction as the new state, so they happen exactly once with it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from RestrictedPython import compile_restricted_eval, compile_restricted_exec, limited_builtins, safe_builtins, utility_builtins
+from RestrictedPython.Eval import default_guarded_getitem, default_guarded_getiter
+from RestrictedPython.Guards import full_write_guard, guarded_iter_unpack_sequence, guarded_unpack_sequence, safer_getattr
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
+
+from .calendar import WorkingCalendar
+from .clock import SHANGHAI, Clock
+
+
+class ScriptRejected(Exception):
+    """The sandbox refused to compile a script or expression."""
+
+
+@dataclass
+class Effects:
+    """What scripts asked for during one command; written by the runtime on commit."""
+
+    notifications: list[dict] = field(default_factory=list)
+    breaches: list[dict] = field(default_factory=list)
+    grants: list[dict] = field(default_factory=list)
+
+
+def _builtins() -> dict:
+    allowed = dict(safe_builtins)
+    allowed.update(limited_builtins)
+    allowed.update({k: v for k, v in utility_builtins.items() if k not in {"string", "random", "whrandom", "set", "frozenset"}})
+    for name in ("min", "max", "sum", "any", "all", "sorted", "enumerate", "dict", "list", "set", "frozenset", "reversed", "map", "filter"):
+        allowed[name] = __builtins__[name] if isinstance(__builtins__, dict) else getattr(__builtins__, name)
+    for name in ("__import__", "open", "eval", "exec", "compile", "getattr", "setattr", "delattr", "globals", "vars"):
+        allowed.pop(name, None)
+    return allowed
+
+
+_BUILTINS = _builtins()
+
+
+def _inplace(op: str, x, y):
+    ops = {"+=": lambda: x + y, "-=": lambda: x - y, "*=": lambda: x * y, "/=": lambda: x / y, "//=": lambda: x // y, "%=": lambda: x % y}
+    if op not in ops:
+        raise ScriptRejected(f"operator {op} is not allowed in scripts")
+    return ops[op]()
+
+
+class SandboxEnvironment(BasePythonScriptEngineEnvironment):
+    """A script environment whose code runs under RestrictedPython."""
+
+    def __init__(self, helpers: dict) -> None:
+        super().__init__(helpers)
+        self._code_cache: dict[tuple[str, str], object] = {}
+
+    def _globals(self, context: dict) -> dict:
+        g = {
+            "__builtins__": _BUILTINS,
+            "_getattr_": safer_getattr,
+            "_getitem_": default_guarded_getitem,
+            "_getiter_": default_guarded_getiter,
+            "_write_": full_write_guard,
+            "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
+            "_unpack_sequence_": guarded_unpack_sequence,
+            "_inplacevar_": _inplace,
+        }
+        g.update(self.globals)
+        g.update(context)
+        return g
+
+    def _compile(self, source: str, mode: str):
+        key = (mode, source)
+        code = self._code_cache.get(key)
+        if code is None:
+            result = (compile_restricted_eval if mode == "eval" else compile_restricted_exec)(source)
+            if result.errors:
+                raise ScriptRejected("; ".join(result.errors))
+            code = self._code_cache[key] = result.code
+        return code
+
+    def evaluate(self, expression, context, external_context=None):
+        return eval(self._compile(expression, "eval"), self._globals({**(external_context or {}), **context}))  # noqa: S307 - restricted code
+
+    def execute(self, script, context, external_context=None):
+        clash = set(self.globals) & set(context)
+        if clash:
+            raise ValueError(f"task data overwrites helper(s): {sorted(clash)}")
+        g = self._globals(external_context or {})
+        local_vars = dict(context)
+        exec(self._compile(script, "exec"), g, local_vars)  # noqa: S102 - restricted code
+        for key, value in local_vars.items():
+            if not callable(value) and not key.startswith("_"):
+                context[key] = value
+        for key in set(context) - set(local_vars):
+            del context[key]
+        return True
+
+
+def make_script_engine(calendar: WorkingCalendar, clock: Clock, effects: Effects) -> PythonScriptEngine:
+    """A script engine for one command; its helpers write into ``effects``."""
+
+    def deadline(start, n):
+        return calendar.deadline(start, int(n)).due_at.isoformat()
+
+    def now():
+        return clock.now().astimezone(SHANGHAI).isoformat()
+
+    def notify(role, template, **payload):
+        effects.notifications.append({"role": role, "template": template, "payload": payload})
+
+    def record_breach(role, kind, article, **evidence):
+        effects.breaches.append({"role": role, "kind": kind, "article": article, "evidence": evidence})
+
+    def issue_grant(basis):
+        effects.grants.append({"basis": basis})
+
+    helpers = {"deadline": deadline, "now": now, "notify": notify, "record_breach": record_breach, "issue_grant": issue_grant}
+    return PythonScriptEngine(environment=SandboxEnvironment(helpers))
+
+
+def iso_now(clock: Clock) -> str:
+    return clock.now().astimezone(SHANGHAI).isoformat()
+
+
+def as_instant(value: str | datetime) -> datetime:
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
