@@ -33,10 +33,6 @@ from .i18n import Message
 from .models import AuditEvent, Breach, Counter, Grant, HumanTask, OutboxMessage, ProcessDefinition, ProcessInstance
 from .scripting import Effects, make_script_engine
 
-SUMMARY_KEYS = (
-    "resource_code", "resource_name", "share_type", "requester_name", "provider_name", "decision",
-    "overdue", "reply_due", "negotiation_outcome", "negotiation_due", "purpose",
-)
 KEY_PREFIX = {"share_request": "GX", "negotiation": "XS"}
 
 _SPEC_CACHE: OrderedDict[int, tuple] = OrderedDict()
@@ -76,7 +72,7 @@ def load_state(definition: ProcessDefinition, blob: bytes):
     dct = json.loads(zlib.decompress(blob))
     dct.pop("serializer_version", None)
     registry = SERIALIZER.registry
-    converter = registry.convert_from_dict[dct["typename"]].__self__
+    converter = registry.convert_from_dict[dct["typename"]].args[0].__self__
     workflow = converter.target_class(spec, subs, deserializing=True)
     workflow.tasks = converter.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
     workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
@@ -103,8 +99,8 @@ class Command:
         self.workflow.script_engine = make_script_engine(self.calendar, self.clock, self.effects)
         return self.workflow
 
-    def audit(self, kind: str, **detail) -> None:
-        self.session.add(AuditEvent(instance_id=self.instance.id, at=self.clock.now(), actor_id=self.actor_id, kind=kind, detail=detail))
+    def audit(self, event: str, **detail) -> None:
+        self.session.add(AuditEvent(instance_id=self.instance.id, at=self.clock.now(), actor_id=self.actor_id, kind=event, detail=detail))
 
     def step(self, action: Callable[[], None] | None = None) -> None:
         """Run ``action`` then engine steps; a failing script becomes an incident."""
@@ -128,8 +124,9 @@ class Command:
         if inst.status != "incident":
             inst.status = "completed" if wf.completed else "running"
             inst.incident = None
-        data = wf.data if wf.completed else _merged_data(wf)
-        inst.summary = {**(inst.summary or {}), **{k: data[k] for k in SUMMARY_KEYS if k in data}}
+        if self.effects.facts:
+            inst.summary = {**(inst.summary or {}), **self.effects.facts}
+            self.effects.facts.clear()
         inst.next_due_at = None if wf.completed else next_due(wf)
         inst.state = dump_state(wf)
         inst.updated_at = now
@@ -162,15 +159,13 @@ class Command:
             self.session.add(OutboxMessage(instance_id=inst.id, department_id=inst.bindings[n["role"]], template=n["template"], payload={**n["payload"], "business_key": inst.business_key}, created_at=now))
         for b in fx.breaches:
             evidence = {**b["evidence"], "business_key": inst.business_key, "detected_at": now.isoformat()}
-            due = b["evidence"].get("due")
-            if due:
-                start = _merged_data(self.workflow).get("submitted_at")
-                if start:
-                    evidence["deadline"] = self.calendar.deadline(start, _merged_data(self.workflow).get("reply_days", 10)).to_dict()
+            data = b["data"]
+            if data.get("submitted_at") and data.get("reply_days"):
+                evidence["deadline"] = self.calendar.deadline(data["submitted_at"], data["reply_days"]).to_dict()
             self.session.add(Breach(instance_id=inst.id, department_id=inst.bindings[b["role"]], article=b["article"], kind=b["kind"], evidence=evidence, recorded_at=now))
-            self.audit("breach_recorded", kind=b["kind"], article=b["article"])
+            self.audit("breach_recorded", breach=b["kind"], article=b["article"])
         for g in fx.grants:
-            data = _merged_data(self.workflow)
+            data = g["data"]
             grant = Grant(
                 instance_id=inst.id, resource_id=data["resource_id"], requester_id=inst.bindings["requester"],
                 info_items=data.get("granted_items") or data["info_items"],

@@ -11,6 +11,8 @@ Helpers a process may call (the whole list; documented in docs/processes.md):
 * ``notify(role, template, **payload)`` – queue a notification to the department bound to ``role``
 * ``record_breach(role, kind, article, **evidence)`` – add an entry to the breach ledger (art. 23)
 * ``issue_grant(basis)`` – issue the grant described by the task data (art. 12)
+* ``record(**facts)`` – set facts of the instance's summary (status shown in lists: decision,
+  overdue, due dates); branches of a process share these, unlike task data
 
 Effects (notifications, breaches, grants) are collected in :class:`Effects` and written by the
 runtime in the same transaction as the new state, so they happen exactly once with it.
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 
 from RestrictedPython import compile_restricted_eval, compile_restricted_exec, limited_builtins, safe_builtins, utility_builtins
 from RestrictedPython.Eval import default_guarded_getitem, default_guarded_getiter
@@ -42,6 +45,7 @@ class Effects:
     notifications: list[dict] = field(default_factory=list)
     breaches: list[dict] = field(default_factory=list)
     grants: list[dict] = field(default_factory=list)
+    facts: dict = field(default_factory=dict)
 
 
 def _builtins() -> dict:
@@ -70,7 +74,7 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
 
     def __init__(self, helpers: dict) -> None:
         super().__init__(helpers)
-        self._code_cache: dict[tuple[str, str], object] = {}
+        self.context: dict = {}  # the data of the script running now, for helpers
 
     def _globals(self, context: dict) -> dict:
         g = {
@@ -87,15 +91,13 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
         g.update(context)
         return g
 
-    def _compile(self, source: str, mode: str):
-        key = (mode, source)
-        code = self._code_cache.get(key)
-        if code is None:
-            result = (compile_restricted_eval if mode == "eval" else compile_restricted_exec)(source)
-            if result.errors:
-                raise ScriptRejected("; ".join(result.errors))
-            code = self._code_cache[key] = result.code
-        return code
+    @staticmethod
+    @lru_cache(maxsize=1024)
+    def _compile(source: str, mode: str):
+        result = (compile_restricted_eval if mode == "eval" else compile_restricted_exec)(source)
+        if result.errors:
+            raise ScriptRejected("; ".join(result.errors))
+        return result.code
 
     def evaluate(self, expression, context, external_context=None):
         return eval(self._compile(expression, "eval"), self._globals({**(external_context or {}), **context}))  # noqa: S307 - restricted code
@@ -106,6 +108,7 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
             raise ValueError(f"task data overwrites helper(s): {sorted(clash)}")
         g = self._globals(external_context or {})
         local_vars = dict(context)
+        self.context = local_vars
         exec(self._compile(script, "exec"), g, local_vars)  # noqa: S102 - restricted code
         for key, value in local_vars.items():
             if not callable(value) and not key.startswith("_"):
@@ -128,13 +131,17 @@ def make_script_engine(calendar: WorkingCalendar, clock: Clock, effects: Effects
         effects.notifications.append({"role": role, "template": template, "payload": payload})
 
     def record_breach(role, kind, article, **evidence):
-        effects.breaches.append({"role": role, "kind": kind, "article": article, "evidence": evidence})
+        effects.breaches.append({"role": role, "kind": kind, "article": article, "evidence": evidence, "data": dict(environment.context)})
+
+    def record(**facts):
+        effects.facts.update(facts)
 
     def issue_grant(basis):
-        effects.grants.append({"basis": basis})
+        effects.grants.append({"basis": basis, "data": dict(environment.context)})
 
-    helpers = {"deadline": deadline, "now": now, "notify": notify, "record_breach": record_breach, "issue_grant": issue_grant}
-    return PythonScriptEngine(environment=SandboxEnvironment(helpers))
+    helpers = {"deadline": deadline, "now": now, "notify": notify, "record_breach": record_breach, "issue_grant": issue_grant, "record": record}
+    environment = SandboxEnvironment(helpers)
+    return PythonScriptEngine(environment=environment)
 
 
 def iso_now(clock: Clock) -> str:
