@@ -191,7 +191,7 @@ class WorkingCalendar:
     def year_listing(self, year: int) -> list[CalendarDay]:
         """Every day of ``year`` that departs from the plain week, with its source."""
         days_off, makeup, official = _national(year)
-        source = "holidays %s (国务院办公厅通知)" % holidays.__version__ if official else "holidays %s (statutory days only)" % holidays.__version__
+        source = f"holidays {holidays.__version__} (国务院办公厅通知)" if official else f"holidays {holidays.__version__} (statutory days only)"
         listing: dict[date, CalendarDay] = {}
         for d, name in days_off.items():
             listing[d] = CalendarDay(d, HOLIDAY, NATIONAL, name, source)
@@ -238,6 +238,16 @@ class WorkingCalendar:
             day += timedelta(days=1)
             n += self.is_working_day(day)
         return n
+
+
+def due_label(instant: datetime | str | None) -> str:
+    """A deadline instant as officials read it: ``2026-10-09 24:00`` rather than ``10-10 00:00``."""
+    if not instant:
+        return "-"
+    local = parse_instant(instant).astimezone(SHANGHAI)
+    if local.time() == time(0):
+        return f"{(local.date() - timedelta(days=1)).isoformat()} 24:00"
+    return local.strftime("%Y-%m-%d %H:%M")
 
 
 def load_calendar(session) -> WorkingCalendar:

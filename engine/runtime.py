@@ -30,7 +30,16 @@ from .db import is_postgres
 from .deployment import SERIALIZER
 from .errors import Conflict, NotFound
 from .i18n import Message
-from .models import AuditEvent, Breach, Counter, Grant, HumanTask, OutboxMessage, ProcessDefinition, ProcessInstance
+from .models import (
+    AuditEvent,
+    Breach,
+    Counter,
+    Grant,
+    HumanTask,
+    OutboxMessage,
+    ProcessDefinition,
+    ProcessInstance,
+)
 from .scripting import Effects, make_script_engine
 
 KEY_PREFIX = {"share_request": "GX", "negotiation": "XS"}

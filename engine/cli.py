@@ -1,0 +1,336 @@
+"""``govshare`` command line: thin wrappers over the engine services, one transaction per command.
+
+Runs without Flask. Every command accepts ``--database URL`` (default ``DATABASE_URL`` or the
+embedded SQLite under ``instance/``) and ``--now ISO`` (a fixed clock, for simulations and tests).
+Errors print what is wrong (and each field or element) to stderr and exit with status 2; nothing
+of a failed command is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from .calendar import due_label
+from .clock import Clock, FakeClock, SystemClock
+from .errors import GovshareError
+from .i18n import Message
+
+
+def _clock(args) -> Clock:
+    return FakeClock(args.now) if args.now else SystemClock()
+
+
+def _factory(args):
+    from .db import make_engine, make_session_factory
+
+    return make_session_factory(make_engine(args.database))
+
+
+def _out(args, data, text: str) -> None:
+    print(json.dumps(data, ensure_ascii=False, indent=2, default=str) if getattr(args, "json", False) else text)
+
+
+def _local(dt) -> str:
+    return due_label(dt)
+
+
+# -- db, seed, processes ----------------------------------------------------------------------
+def cmd_db_upgrade(args) -> None:
+    from .db import default_url
+    from .schema import upgrade
+
+    upgrade(args.database or default_url())
+    print(Message("Database schema is up to date."))
+
+
+def cmd_seed(args) -> None:
+    from .seed import seed_all
+
+    with _factory(args)() as s, s.begin():
+        seed_all(s, _clock(args), demo=not args.no_demo)
+    print(Message("Seed data loaded (directory, catalog%(demo)s, processes).", demo="" if args.no_demo else ", demo users"))
+
+
+def cmd_processes_deploy(args) -> None:
+    from .deployment import deploy
+
+    with _factory(args)() as s, s.begin():
+        results = deploy(s, _clock(args), Path(args.dir) if args.dir else None)
+        lines = [
+            f"{d.process_id} v{d.version} {d.content_hash[:12]} " + str(Message("deployed") if new else Message("unchanged"))
+            for d, new in results
+        ]
+    print("\n".join(lines))
+
+
+def cmd_processes_lint(args) -> None:
+    from .deployment import parse_directory
+
+    parsed, problems = parse_directory(Path(args.dir) if args.dir else None)
+    for p in problems:
+        print(p, file=sys.stderr)
+    if problems:
+        raise SystemExit(2)
+    print(Message("%(n)s process(es) pass the lint.", n=len(parsed)))
+
+
+def cmd_processes_list(args) -> None:
+    from .deployment import list_definitions
+
+    with _factory(args)() as s:
+        rows = list_definitions(s)
+        data = [{"process": d.process_id, "version": d.version, "hash": d.content_hash, "deployed_at": d.deployed_at.isoformat(), "file": d.source_file} for d in rows]
+        text = "\n".join(f"{d.process_id:<24} v{d.version:<3} {d.content_hash[:12]}  {_local(d.deployed_at)}  {d.source_file}" for d in rows)
+    _out(args, data, text or str(Message("No process is deployed.")))
+
+
+# -- requests and tasks -----------------------------------------------------------------------
+def cmd_requests_start(args) -> None:
+    from .directory import user_by_name
+    from .requests import start_share_request
+
+    form = {
+        "resource_code": args.resource, "info_items": [i.strip() for i in args.items.split(",") if i.strip()],
+        "purpose": args.purpose, "legal_basis": args.basis, "period_start": args.period_from, "period_end": args.period_to,
+    }
+    with _factory(args)() as s, s.begin():
+        inst = start_share_request(s, _clock(args), user_by_name(s, args.user), form)
+        key, status, summary = inst.business_key, inst.status, dict(inst.summary)
+    _out(args, {"business_key": key, "status": status, "summary": summary},
+         f"{key} {status}" + (f"  {Message('reply due')}: {due_label(summary['reply_due'])}" if summary.get("reply_due") else ""))
+
+
+def cmd_requests_show(args) -> None:
+    from .requests import instance_by_key, request_status
+
+    with _factory(args)() as s:
+        st = request_status(s, instance_by_key(s, args.key))
+    if args.json:
+        return _out(args, st, "")
+    sm = st["summary"]
+    lines = [f"{st['business_key']}  {st['process']} v{st['version']}  {st['status']}" + (f"  INCIDENT: {st['incident']}" if st["incident"] else "")]
+    lines.append(f"  {sm.get('resource_code', '')} {sm.get('resource_name', '')} ({sm.get('share_type', '')})  {sm.get('requester_name', '')} → {sm.get('provider_name', '')}")
+    if st["reply_deadline"]:
+        lines.append(f"  {Message('reply due')}: {st['reply_deadline']['due_date']} 24:00" + ("  OVERDUE" if sm.get("overdue") else ""))
+    for t in st["tasks"]:
+        who = t["completed_by"] or t["assignee"] or ""
+        lines.append(f"  task {t['id']:<5} {t['state']:<10} {t['title']} [{t['department']}] {who}  {t['statute']}")
+    for g in st["grants"]:
+        lines.append(f"  grant {g['basis']}: {', '.join(g['info_items'])}  {g['period_start']}..{g['period_end']}  {g['purpose']}")
+    for b in st["breaches"]:
+        lines.append(f"  breach {b['kind']} {b['article']} {b['department']}")
+    print("\n".join(lines))
+
+
+def cmd_tasks_list(args) -> None:
+    from .directory import user_by_name
+    from .tasks import list_tasks
+
+    with _factory(args)() as s:
+        rows = list_tasks(s, user_by_name(s, args.user), args.scope)
+        data = [{"id": t.id, "business_key": t.instance.business_key, "task": t.task_name, "title": t.title, "due_at": t.due_at.isoformat() if t.due_at else None, "assignee": t.assignee.username if t.assignee else None} for t in rows]
+        text = "\n".join(f"{t.id:<6} {t.instance.business_key:<16} {t.title:<16} {Message('due')}: {_local(t.due_at)}  {t.assignee.username if t.assignee else '-'}" for t in rows)
+    _out(args, data, text or str(Message("No open tasks.")))
+
+
+def cmd_tasks_claim(args) -> None:
+    from .directory import user_by_name
+    from .tasks import claim
+
+    with _factory(args)() as s, s.begin():
+        row = claim(s, _clock(args), args.task_id, user_by_name(s, args.user))
+        print(Message("Task %(id)s (%(title)s) claimed by %(user)s.", id=row.id, title=row.title, user=args.user))
+
+
+def cmd_tasks_complete(args) -> None:
+    from .directory import user_by_name
+    from .tasks import complete
+
+    raw = Path(args.data[1:]).read_text("utf-8") if args.data.startswith("@") else args.data
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise GovshareError(Message("--data is not valid JSON: %(err)s", err=str(exc))) from exc
+    with _factory(args)() as s, s.begin():
+        row = complete(s, _clock(args), args.task_id, user_by_name(s, args.user), data)
+        print(Message("Task %(id)s (%(title)s) completed; request %(key)s is %(status)s.", id=row.id, title=row.title, key=row.instance.business_key, status=row.instance.status))
+
+
+def cmd_incidents(args) -> None:
+    from sqlalchemy import select
+
+    from .models import ProcessInstance
+    from .runtime import retry_incident
+
+    with _factory(args)() as s, s.begin():
+        if args.retry:
+            inst = s.scalar(select(ProcessInstance).where(ProcessInstance.business_key == args.retry))
+            if inst is None:
+                raise GovshareError(Message("No request with business key %(key)s.", key=args.retry))
+            inst = retry_incident(s, _clock(args), inst.id, None)
+            print(f"{inst.business_key} {inst.status}" + (f": {inst.incident}" if inst.incident else ""))
+            return
+        rows = s.scalars(select(ProcessInstance).where(ProcessInstance.status == "incident")).all()
+        print("\n".join(f"{i.business_key}  {i.incident}" for i in rows) or Message("No incidents."))
+
+
+# -- worker and calendar ----------------------------------------------------------------------
+def cmd_worker(args) -> None:
+    from .timers import run_worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("spiff").setLevel(logging.WARNING)
+    run_worker(_factory(args), _clock(args), interval=args.interval, once=args.once)
+
+
+def _calendar(args):
+    from .calendar import WorkingCalendar, load_calendar
+
+    try:
+        with _factory(args)() as s:
+            return load_calendar(s)
+    except Exception:  # noqa: BLE001 - an unmigrated database still has the shipped calendar
+        return WorkingCalendar()
+
+
+def cmd_calendar_deadline(args) -> None:
+    cal = _calendar(args)
+    start = args.start if "T" in args.start else f"{args.start}T12:00:00+08:00"
+    d = cal.deadline(start, args.days)
+    if args.json:
+        return _out(args, d.to_dict(), "")
+    print(f"{d.due_date.isoformat()} 24:00 Asia/Shanghai — {Message('end of working day %(n)s after %(day)s', n=args.days, day=d.event_day.isoformat())}")
+    for line in d.explanation():
+        print(f"  {line}")
+
+
+def cmd_calendar_show(args) -> None:
+    cal = _calendar(args)
+    days = cal.year_listing(args.year)
+    if args.json:
+        return _out(args, [{"day": d.day.isoformat(), "kind": d.kind, "scope": d.scope, "name": d.name, "source": d.source} for d in days], "")
+    print(Message("Holidays and make-up working days of %(year)s", year=args.year))
+    for d in days:
+        kind = str(Message("day off")) if d.kind == "holiday" else str(Message("make-up working day"))
+        print(f"  {d.day.isoformat()} {d.day.strftime('%a')}  {kind:<20} {d.name:<24} [{d.scope}] {d.source}")
+    for w in cal.year_warnings(args.year):
+        print(f"  ! {w}")
+
+
+def cmd_calendar_add(args) -> None:
+    from datetime import date
+
+    from sqlalchemy import select
+
+    from .models import CalendarEntry, CalendarSchedule
+
+    clock = _clock(args)
+    with _factory(args)() as s, s.begin():
+        days = [date.fromisoformat(d) for d in args.days]
+        for day in days:
+            row = s.scalar(select(CalendarEntry).where(CalendarEntry.day == day)) or CalendarEntry(day=day)
+            row.kind, row.scope, row.name, row.reference, row.entered_at = args.kind, args.scope, args.name, args.reference, clock.now()
+            s.add(row)
+        for year in {d.year for d in days}:
+            if s.scalar(select(CalendarSchedule).where(CalendarSchedule.scope == args.scope, CalendarSchedule.year == year)) is None:
+                s.add(CalendarSchedule(scope=args.scope, year=year, reference=args.reference, entered_at=clock.now()))
+    print(Message("%(n)s day(s) entered.", n=len(days)))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="govshare", description="政务数据共享流程引擎 govshare")
+    p.add_argument("--database", help="database URL (default: DATABASE_URL or instance/govshare.db)")
+    p.add_argument("--now", help="use a fixed clock at this ISO 8601 instant (simulations, tests)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def group(name, help_text):
+        g = sub.add_parser(name, help=help_text).add_subparsers(dest="sub", required=True)
+        return g
+
+    def leaf(g, name, fn, help_text, json_flag=False):
+        c = g.add_parser(name, help=help_text)
+        c.set_defaults(fn=fn)
+        if json_flag:
+            c.add_argument("--json", action="store_true", help="print JSON")
+        return c
+
+    db = group("db", "database schema")
+    leaf(db, "upgrade", cmd_db_upgrade, "apply Alembic migrations")
+    seed = sub.add_parser("seed", help="load the Ningxia directory, catalog, demo users and processes (idempotent)")
+    seed.add_argument("--no-demo", action="store_true", help="skip demo users")
+    seed.set_defaults(fn=cmd_seed)
+
+    pr = group("processes", "process definitions")
+    c = leaf(pr, "deploy", cmd_processes_deploy, "deploy processes/ (new version only where content changed)")
+    c.add_argument("--dir", help="processes directory (default: the project's processes/)")
+    c = leaf(pr, "lint", cmd_processes_lint, "check processes/ without deploying")
+    c.add_argument("--dir")
+    leaf(pr, "list", cmd_processes_list, "list deployed versions", json_flag=True)
+
+    rq = group("requests", "share requests")
+    c = leaf(rq, "start", cmd_requests_start, "apply for a catalog resource", json_flag=True)
+    c.add_argument("--user", required=True)
+    c.add_argument("--resource", required=True, help="resource code, e.g. JC-RK/0002")
+    c.add_argument("--items", required=True, help="comma-separated info items")
+    c.add_argument("--purpose", required=True)
+    c.add_argument("--basis", required=True, help="legal basis of the request")
+    c.add_argument("--from", dest="period_from", required=True, help="use period start YYYY-MM-DD")
+    c.add_argument("--to", dest="period_to", required=True, help="use period end YYYY-MM-DD")
+    c = leaf(rq, "show", cmd_requests_show, "status, tasks, grants and breaches of a request", json_flag=True)
+    c.add_argument("key", help="business key, e.g. GX-2026-000001")
+
+    tk = group("tasks", "user tasks")
+    c = leaf(tk, "list", cmd_tasks_list, "open tasks of a user", json_flag=True)
+    c.add_argument("--user", required=True)
+    c.add_argument("--scope", choices=["inbox", "mine", "queue"], default="inbox")
+    for name, fn in (("claim", cmd_tasks_claim), ("complete", cmd_tasks_complete)):
+        c = leaf(tk, name, fn, f"{name} a task")
+        c.add_argument("task_id", type=int)
+        c.add_argument("--user", required=True)
+        if name == "complete":
+            c.add_argument("--data", required=True, help="form data as JSON, or @file.json")
+
+    inc = sub.add_parser("incidents", help="list failed instances, or retry one")
+    inc.add_argument("--retry", metavar="KEY")
+    inc.set_defaults(fn=cmd_incidents)
+
+    w = sub.add_parser("worker", help="fire due timers and deliver notifications")
+    w.add_argument("--once", action="store_true", help="one sweep, then exit")
+    w.add_argument("--interval", type=float, default=5.0, help="seconds between sweeps")
+    w.set_defaults(fn=cmd_worker)
+
+    cal = group("calendar", "statutory working days")
+    c = leaf(cal, "deadline", cmd_calendar_deadline, "end of the Nth working day after a date", json_flag=True)
+    c.add_argument("start", help="event date YYYY-MM-DD (or ISO instant)")
+    c.add_argument("days", type=int)
+    c = leaf(cal, "show", cmd_calendar_show, "a year's holidays and make-up working days", json_flag=True)
+    c.add_argument("year", type=int)
+    c = leaf(cal, "add", cmd_calendar_add, "enter holidays or make-up working days from a notice")
+    c.add_argument("days", nargs="+", help="YYYY-MM-DD ...")
+    c.add_argument("--kind", choices=["holiday", "workday"], required=True)
+    c.add_argument("--scope", choices=["national", "regional"], required=True)
+    c.add_argument("--name", required=True, help="e.g. 开斋节")
+    c.add_argument("--reference", required=True, help="the notice, e.g. 宁政办发〔2025〕XX号")
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    try:
+        args.fn(args)
+    except GovshareError as err:
+        print(f"error: {err.message}", file=sys.stderr)
+        for d in err.details:
+            print(f"  - {d['field']}: {d['message']}" if isinstance(d, dict) else f"  - {d}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,129 @@
+"""JSON API for department systems: ``/api/v1``. Authenticated with ``Authorization: Bearer``
+API tokens (only their SHA-256 is stored). Errors are JSON with the HTTP status of their kind."""
+
+from __future__ import annotations
+
+import hashlib
+from functools import wraps
+
+from flask import Blueprint, g, jsonify, request, url_for
+from sqlalchemy import select
+
+from engine import requests as share_requests
+from engine import tasks as task_service
+from engine.errors import Forbidden, GovshareError, ValidationFailed
+from engine.i18n import Message
+from engine.models import ApiToken
+
+from . import clock, db
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+class Unauthorized(GovshareError):
+    http_status = 401
+
+
+@bp.errorhandler(GovshareError)
+def _error(err: GovshareError):
+    db.session.rollback()
+    return jsonify(err.to_dict()), err.http_status
+
+
+def token_required(view):
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        header = request.headers.get("Authorization", "")
+        if not header.startswith("Bearer "):
+            raise Unauthorized(Message("An API token is required: Authorization: Bearer <token>."))
+        digest = hashlib.sha256(header[7:].strip().encode()).hexdigest()
+        token = db.session.scalar(select(ApiToken).where(ApiToken.token_sha256 == digest))
+        if token is None or not token.user.active:
+            raise Unauthorized(Message("The API token is not valid."))
+        g.user = token.user
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def _json_body() -> dict:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ValidationFailed(Message("The request body must be a JSON object."))
+    return body
+
+
+def _command(fn):
+    """Run one engine command in one transaction."""
+    try:
+        result = fn(db.session)
+        db.session.commit()
+        return result
+    except Exception:
+        db.session.rollback()
+        raise
+
+
+def _can_see(user, instance) -> bool:
+    return user.department_id in set((instance.bindings or {}).values())
+
+
+@bp.post("/requests")
+@token_required
+def start_request():
+    body = _json_body()
+    inst = _command(lambda s: share_requests.start_share_request(s, clock(), g.user, body))
+    return jsonify({
+        "business_key": inst.business_key, "process": inst.process_id, "status": inst.status, "summary": inst.summary,
+        "status_url": url_for("api.request_status", key=inst.business_key),
+    }), 201
+
+
+@bp.get("/requests/<key>")
+@token_required
+def request_status(key: str):
+    inst = share_requests.instance_by_key(db.session, key)
+    if not _can_see(g.user, inst):
+        raise Forbidden(Message("Request %(key)s does not involve your department.", key=key))
+    return jsonify(share_requests.request_status(db.session, inst))
+
+
+def _task_json(t) -> dict:
+    return {
+        "id": t.id, "business_key": t.instance.business_key, "task": t.task_name, "title": t.title, "role": t.role,
+        "form": t.form, "statute": t.statute, "state": t.state, "due_at": t.due_at.isoformat() if t.due_at else None,
+        "assignee": t.assignee.username if t.assignee else None,
+        "form_schema": t.instance.definition.forms.get(t.form) if t.form else None,
+    }
+
+
+@bp.get("/tasks")
+@token_required
+def list_tasks():
+    scope = request.args.get("scope", "inbox")
+    if scope not in ("inbox", "mine", "queue"):
+        raise ValidationFailed(Message("scope must be inbox, mine or queue."))
+    return jsonify([_task_json(t) for t in task_service.list_tasks(db.session, g.user, scope)])
+
+
+@bp.post("/tasks/<int:task_id>/claim")
+@token_required
+def claim_task(task_id: int):
+    row = _command(lambda s: task_service.claim(s, clock(), task_id, g.user))
+    return jsonify(_task_json(row))
+
+
+@bp.post("/tasks/<int:task_id>/complete")
+@token_required
+def complete_task(task_id: int):
+    body = _json_body()
+    data = body.get("data", body)
+    row = _command(lambda s: task_service.complete(s, clock(), task_id, g.user, data))
+    return jsonify({**_task_json(row), "request_status": row.instance.status})
+
+
+@bp.get("/openapi.json")
+def openapi():
+    from .openapi import document
+
+    return jsonify(document())

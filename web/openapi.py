@@ -1,0 +1,34 @@
+"""The OpenAPI 3.1 document of ``/api/v1``; request bodies reuse the processes' JSON Schemas."""
+
+from __future__ import annotations
+
+import json
+
+from engine.deployment import default_processes_dir
+
+
+def document() -> dict:
+    start = json.loads((default_processes_dir() / "forms" / "share_request_start.schema.json").read_text("utf-8"))
+    error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "govshare API", "version": "1", "description": "政务数据共享流程引擎 JSON API"},
+        "components": {
+            "securitySchemes": {"token": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "ShareRequest": start,
+                "Error": {"type": "object", "properties": {"error": {"type": "string"}, "message": {"type": "string"}, "details": {"type": "array"}}},
+            },
+        },
+        "security": [{"token": []}],
+        "paths": {
+            "/api/v1/requests": {"post": {"summary": "Apply for a catalog resource (art. 11)", "requestBody": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/ShareRequest"}}}},
+                                          "responses": {"201": {"description": "started"}, "404": error, "422": error}}},
+            "/api/v1/requests/{key}": {"get": {"summary": "Status, tasks, grants, breaches and timeline of a request", "parameters": [{"name": "key", "in": "path", "required": True, "schema": {"type": "string"}}],
+                                               "responses": {"200": {"description": "status"}, "403": error, "404": error}}},
+            "/api/v1/tasks": {"get": {"summary": "Open tasks of the token's user", "parameters": [{"name": "scope", "in": "query", "schema": {"enum": ["inbox", "mine", "queue"]}}], "responses": {"200": {"description": "tasks"}}}},
+            "/api/v1/tasks/{id}/claim": {"post": {"summary": "Claim a task", "responses": {"200": {"description": "claimed"}, "409": error}}},
+            "/api/v1/tasks/{id}/complete": {"post": {"summary": "Complete a task with its form data ({\"data\": {...}})", "responses": {"200": {"description": "completed"}, "409": error, "422": error}}},
+            "/healthz": {"get": {"summary": "Liveness and database check", "security": [], "responses": {"200": {"description": "ok"}, "503": error}}},
+        },
+    }
