@@ -101,6 +101,26 @@ def _user_task_meta(spec, file: str, forms_dir: Path, forms: dict, problems: lis
     return meta
 
 
+BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+BPMNDI_NS = "http://www.omg.org/spec/BPMN/20100524/DI"
+FLOW_NODES = ("startEvent", "endEvent", "userTask", "scriptTask", "serviceTask", "task", "exclusiveGateway", "parallelGateway",
+              "inclusiveGateway", "eventBasedGateway", "callActivity", "subProcess", "boundaryEvent", "intermediateCatchEvent",
+              "intermediateThrowEvent", "receiveTask", "sendTask", "manualTask", "businessRuleTask")
+
+
+def _lint_diagram(path: Path, problems: list[Problem]) -> None:
+    """Every flow node must have a shape so the file opens unchanged in bpmn-js / Camunda Modeler."""
+    try:
+        root = etree.parse(str(path)).getroot()
+    except etree.XMLSyntaxError:
+        return  # reported by the parser
+    shapes = {el.get("bpmnElement") for el in root.iter(f"{{{BPMNDI_NS}}}BPMNShape")}
+    for tag in FLOW_NODES:
+        for el in root.iter(f"{{{BPMN_NS}}}{tag}"):
+            if el.get("id") not in shapes:
+                problems.append(Problem(path.name, el.get("id") or tag, "has no diagram shape (BPMNDI); open and save the file in a modeler"))
+
+
 def parse_directory(directory: Path | None = None) -> tuple[list[ParsedProcess], list[Problem]]:
     """Parse and lint every ``*.bpmn`` of ``directory``; return processes and problems found."""
     directory = Path(directory or default_processes_dir())
@@ -112,6 +132,7 @@ def parse_directory(directory: Path | None = None) -> tuple[list[ParsedProcess],
         problems.append(Problem(str(directory), "-", "no .bpmn files found"))
     file_of: dict[str, Path] = {}
     for path in files:
+        _lint_diagram(path, problems)
         try:
             before = set(parser.get_process_ids())
             parser.add_bpmn_file(str(path))
