@@ -250,12 +250,31 @@ def due_label(instant: datetime | str | None) -> str:
     return local.strftime("%Y-%m-%d %H:%M")
 
 
+_LOADED: dict[tuple, WorkingCalendar] = {}
+
+
 def load_calendar(session) -> WorkingCalendar:
-    """The calendar with the administrator entries stored in the database."""
+    """The calendar with the administrator entries stored in the database.
+
+    Rebuilt only when the entries change (a fingerprint query of counts and last entry times).
+    """
+    from sqlalchemy import func, select
+
     from .models import CalendarEntry, CalendarSchedule
 
+    fingerprint = tuple(session.execute(select(
+        select(func.count(CalendarEntry.id)).scalar_subquery(),
+        select(func.max(CalendarEntry.entered_at)).scalar_subquery(),
+        select(func.count(CalendarSchedule.id)).scalar_subquery(),
+        select(func.max(CalendarSchedule.entered_at)).scalar_subquery(),
+    )).one())
+    cached = _LOADED.get(fingerprint)
+    if cached is not None:
+        return cached
     entries = [
         CalendarDay(e.day, e.kind, e.scope, e.name, e.reference) for e in session.query(CalendarEntry).all()
     ]
     schedules = {(s.scope, s.year): s.reference for s in session.query(CalendarSchedule).all()}
-    return WorkingCalendar(entries, schedules)
+    _LOADED.clear()
+    _LOADED[fingerprint] = WorkingCalendar(entries, schedules)
+    return _LOADED[fingerprint]

@@ -65,7 +65,7 @@ class Department(Base):
     division_code: Mapped[str] = mapped_column(ForeignKey("division.code"), index=True)
     is_authority: Mapped[bool] = mapped_column(Boolean, default=False)
     duties: Mapped[list] = mapped_column(JSON, default=list)  # e.g. base:population, project_review:drc
-    division: Mapped[Division] = relationship(lazy="joined")
+    division: Mapped[Division] = relationship(lazy="select")
 
 
 class User(Base):
@@ -77,7 +77,7 @@ class User(Base):
     job_roles: Mapped[list] = mapped_column(JSON, default=list)  # official | leader | coordinator | admin
     password_hash: Mapped[str | None] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    department: Mapped[Department] = relationship(lazy="joined")
+    department: Mapped[Department] = relationship(lazy="select")
 
 
 class ApiToken(Base):
@@ -88,7 +88,7 @@ class ApiToken(Base):
     token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
     label: Mapped[str] = mapped_column(String(100))
-    user: Mapped[User] = relationship(lazy="joined")
+    user: Mapped[User] = relationship(lazy="select")
 
 
 # -- catalog (art. 9, 10) ---------------------------------------------------------------------
@@ -103,7 +103,7 @@ class Resource(Base):
     legal_basis: Mapped[str] = mapped_column(Text, default="")
     info_items: Mapped[list] = mapped_column(JSON, default=list)  # [{name, data_type, share_type}]
     summary: Mapped[str] = mapped_column(Text, default="")
-    provider: Mapped[Department] = relationship(lazy="joined")
+    provider: Mapped[Department] = relationship(lazy="select")
 
 
 # -- calendar ---------------------------------------------------------------------------------
@@ -147,8 +147,8 @@ class ProcessDefinition(Base):
     content_hash: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(200))
     source_file: Mapped[str] = mapped_column(String(200))
-    bpmn_xml: Mapped[str] = mapped_column(Text)
-    spec_json: Mapped[str] = mapped_column(Text)  # serialized spec + subprocess specs
+    bpmn_xml: Mapped[str] = mapped_column(Text, deferred=True)
+    spec_json: Mapped[str] = mapped_column(Text, deferred=True)  # serialized spec + subprocess specs
     forms: Mapped[dict] = mapped_column(JSON)  # form name -> JSON Schema
     task_meta: Mapped[dict] = mapped_column(JSON)  # task spec name -> {title, lane, form, statute, job_role}
     deployed_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -164,14 +164,14 @@ class ProcessInstance(Base):
     status: Mapped[str] = mapped_column(String(20), index=True)  # running | completed | incident
     bindings: Mapped[dict] = mapped_column(JSON)  # lane/role -> department id
     summary: Mapped[dict] = mapped_column(JSON)  # what lists show without deserializing state
-    state: Mapped[bytes] = mapped_column(LargeBinary)  # zlib-compressed JSON, spec removed
+    state: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)  # zlib-compressed JSON, spec removed
     next_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     incident: Mapped[str | None] = mapped_column(Text)
     version: Mapped[int] = mapped_column(Integer, default=1)
     started_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    definition: Mapped[ProcessDefinition] = relationship(lazy="joined")
+    definition: Mapped[ProcessDefinition] = relationship(lazy="select")
     __mapper_args__ = {"version_id_col": version}
 
 
@@ -201,10 +201,10 @@ class HumanTask(Base):
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
     data: Mapped[dict | None] = mapped_column(JSON)  # the submitted form
-    instance: Mapped[ProcessInstance] = relationship(lazy="joined")
-    department: Mapped[Department] = relationship(lazy="joined")
-    assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id], lazy="joined")
-    completed_by: Mapped[User | None] = relationship(foreign_keys=[completed_by_id], lazy="joined")
+    instance: Mapped[ProcessInstance] = relationship(lazy="select")
+    department: Mapped[Department] = relationship(lazy="select")
+    assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id], lazy="select")
+    completed_by: Mapped[User | None] = relationship(foreign_keys=[completed_by_id], lazy="select")
 
 
 class AuditEvent(Base):
@@ -242,7 +242,7 @@ class Breach(Base):
     kind: Mapped[str] = mapped_column(String(60))
     evidence: Mapped[dict] = mapped_column(JSON, default=dict)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    department: Mapped[Department] = relationship(lazy="joined")
+    department: Mapped[Department] = relationship(lazy="select")
 
 
 class Grant(Base):

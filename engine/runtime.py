@@ -18,6 +18,7 @@ from collections.abc import Callable
 from datetime import date, datetime
 from uuid import UUID
 
+from SpiffWorkflow.bpmn.serializer.default.workflow import WorkflowConverter
 from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask as UserTaskMixin
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
@@ -66,11 +67,22 @@ def _json_default(value):
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
+def _workflow_converter():
+    # the registry wraps each converter's bound to_dict/from_dict in a functools.partial
+    return SERIALIZER.registry.convert_from_dict["BpmnWorkflow"].args[0].__self__
+
+
 def dump_state(workflow) -> bytes:
-    """Instance state without the spec (kept once per version), zlib-compressed JSON."""
-    dct = SERIALIZER.to_dict(workflow)
-    dct.pop("spec", None)
-    dct.pop("subprocess_specs", None)
+    """Instance state without the spec (kept once per version), zlib-compressed JSON.
+
+    Same layout as ``BpmnWorkflowConverter.to_dict`` minus ``spec``/``subprocess_specs``, which
+    are never converted at all: converting the spec would cost more than the state itself.
+    """
+    converter = _workflow_converter()
+    dct = WorkflowConverter.to_dict(converter, workflow)
+    dct["subprocesses"] = converter.mapping_to_dict(workflow.subprocesses)
+    dct["bpmn_events"] = SERIALIZER.registry.convert(workflow.bpmn_events)
+    dct["typename"] = "BpmnWorkflow"
     dct["serializer_version"] = SERIALIZER.VERSION
     return zlib.compress(json.dumps(dct, separators=(",", ":"), default=_json_default).encode(), 6)
 
@@ -81,7 +93,7 @@ def load_state(definition: ProcessDefinition, blob: bytes):
     dct = json.loads(zlib.decompress(blob))
     dct.pop("serializer_version", None)
     registry = SERIALIZER.registry
-    converter = registry.convert_from_dict[dct["typename"]].args[0].__self__
+    converter = _workflow_converter()
     workflow = converter.target_class(spec, subs, deserializing=True)
     workflow.tasks = converter.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
     workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
@@ -99,13 +111,19 @@ class Command:
         self.clock = clock
         self.instance = instance
         self.actor_id = actor_id
-        self.calendar = calendar or load_calendar(session)
+        self._calendar = calendar
         self.effects = Effects()
         self.workflow = None
 
+    @property
+    def calendar(self) -> WorkingCalendar:
+        if self._calendar is None:
+            self._calendar = load_calendar(self.session)
+        return self._calendar
+
     def open(self, workflow=None):
         self.workflow = workflow or load_state(self.instance.definition, self.instance.state)
-        self.workflow.script_engine = make_script_engine(self.calendar, self.clock, self.effects)
+        self.workflow.script_engine = make_script_engine(lambda: self.calendar, self.clock, self.effects)
         return self.workflow
 
     def audit(self, event: str, **detail) -> None:
@@ -278,14 +296,19 @@ def lock_instance(session: Session, instance_id: int) -> ProcessInstance:
     return instance
 
 
-def complete_user_task(session: Session, clock: Clock, row: HumanTask, actor_id: int, data: dict) -> None:
-    """Complete the user task mirrored by ``row`` (already locked and checked by the caller)."""
+def complete_user_task(session: Session, clock: Clock, row: HumanTask, actor_id: int, data: dict, validate: Callable[[dict], None] | None = None) -> None:
+    """Complete the user task mirrored by ``row`` (already locked and checked by the caller).
+
+    ``validate(task_data)`` runs before anything changes and may raise to refuse the input.
+    """
     instance = row.instance
     cmd = Command(session, clock, instance, actor_id)
     wf = cmd.open()
     task = wf.get_task_from_id(UUID(row.spiff_task_id))
     if task is None or task.state != TaskState.READY:
         raise Conflict(Message("Task %(task)s is no longer waiting for input.", task=row.title))
+    if validate is not None:
+        validate(task.data)
     now = clock.now()
     row.state, row.completed_at, row.completed_by_id, row.data = "completed", now, actor_id, data
     session.flush()

@@ -20,6 +20,7 @@ runtime in the same transaction as the new state, so they happen exactly once wi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -129,11 +130,14 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
         return True
 
 
-def make_script_engine(calendar: WorkingCalendar, clock: Clock, effects: Effects) -> PythonScriptEngine:
-    """A script engine for one command; its helpers write into ``effects``."""
+def make_script_engine(calendar: WorkingCalendar | Callable[[], WorkingCalendar], clock: Clock, effects: Effects) -> PythonScriptEngine:
+    """A script engine for one command; its helpers write into ``effects``. ``calendar`` may be a
+    callable, so that commands which count no deadline never load it."""
+
+    get_calendar = calendar if callable(calendar) else (lambda: calendar)
 
     def deadline(start, n):
-        return calendar.deadline(start, int(n)).due_at.isoformat()
+        return get_calendar().deadline(start, int(n)).due_at.isoformat()
 
     def now():
         return clock.now().astimezone(SHANGHAI).isoformat()

@@ -16,7 +16,7 @@ from .errors import Conflict, Forbidden, NotFound
 from .forms import validate_form
 from .i18n import Message
 from .models import HumanTask, User
-from .runtime import complete_user_task, lock_instance, workflow_data
+from .runtime import complete_user_task, lock_instance
 
 
 def eligible(user: User, task: HumanTask) -> bool:
@@ -84,9 +84,8 @@ def complete(session: Session, clock: Clock, task_id: int, user: User, data: dic
     row = _locked_task(session, task_id)
     _check_open(row, user)
     schema = row.instance.definition.forms.get(row.form) if row.form else {"type": "object"}
-    validate_form(row.form or row.task_name, schema, data, context=workflow_data(row.instance))
     row.assignee_id = user.id
-    complete_user_task(session, clock, row, user.id, data)
+    complete_user_task(session, clock, row, user.id, data, validate=lambda task_data: validate_form(row.form or row.task_name, schema, data, context=task_data))
     return row
 
 

@@ -1,0 +1,72 @@
+"""/api/v1 as a department system uses it."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import HUKOU
+from web import create_app
+
+
+@pytest.fixture
+def client(db_url, session_factory, clock):
+    app = create_app({"SQLALCHEMY_DATABASE_URI": db_url, "GOVSHARE_CLOCK": clock, "TESTING": True})
+    with app.test_client() as c:
+        yield c
+
+
+def auth(user):
+    return {"Authorization": f"Bearer demo-{user}"}
+
+
+def test_healthz_reports_database_and_processes(client):
+    body = client.get("/healthz").get_json()
+    assert body["status"] == "ok" and body["process_versions"] >= 2
+
+
+def test_requests_need_a_valid_token(client):
+    assert client.get("/api/v1/tasks").status_code == 401
+    r = client.get("/api/v1/tasks", headers={"Authorization": "Bearer wrong"})
+    assert r.status_code == 401 and r.get_json()["message"] == "The API token is not valid."
+
+
+def test_start_list_complete_and_read_status(client):
+    r = client.post("/api/v1/requests", json=HUKOU, headers=auth("civil.clerk"))
+    assert r.status_code == 201, r.get_json()
+    key = r.get_json()["business_key"]
+    tasks = client.get("/api/v1/tasks?scope=queue", headers=auth("pubsec.clerk")).get_json()
+    assert [(t["business_key"], t["task"], t["due_at"]) for t in tasks] == [(key, "provider_review", "2026-10-09T16:00:00+00:00")]
+    assert tasks[0]["form_schema"]["$id"] == "govshare:forms/provider_review"
+    task_id = tasks[0]["id"]
+    r = client.post(f"/api/v1/tasks/{task_id}/complete", json={"data": {"review_decision": "refuse"}}, headers=auth("pubsec.clerk"))
+    assert r.status_code == 422
+    assert r.get_json()["details"] == [{"field": "review_reason", "message": "is required"}]
+    r = client.post(f"/api/v1/tasks/{task_id}/complete", json={"data": {"review_decision": "refuse", "review_reason": "超出职责范围"}}, headers=auth("pubsec.clerk"))
+    assert r.status_code == 200 and r.get_json()["request_status"] == "running"
+    r = client.post(f"/api/v1/tasks/{task_id}/complete", json={"data": {"review_decision": "refuse", "review_reason": "再次"}}, headers=auth("pubsec.lead"))
+    assert r.status_code == 409 and "already completed by 自治区公安厅经办人" in r.get_json()["message"]
+    status = client.get(f"/api/v1/requests/{key}", headers=auth("civil.clerk")).get_json()
+    assert status["summary"]["decision"] == "refused"
+    assert [t["task"] for t in status["tasks"] if t["state"] == "open"] == ["after_refusal"]
+
+
+def test_other_departments_cannot_read_or_act(client):
+    key = client.post("/api/v1/requests", json=HUKOU, headers=auth("civil.clerk")).get_json()["business_key"]
+    assert client.get(f"/api/v1/requests/{key}", headers=auth("health.clerk")).status_code == 403
+    task_id = client.get("/api/v1/tasks", headers=auth("pubsec.clerk")).get_json()[0]["id"]
+    r = client.post(f"/api/v1/tasks/{task_id}/claim", headers=auth("health.clerk"))
+    assert r.status_code == 403
+    assert client.get("/api/v1/tasks", headers=auth("health.clerk")).get_json() == []
+
+
+def test_unknown_resource_and_bad_body(client):
+    r = client.post("/api/v1/requests", json={**HUKOU, "resource_code": "NOPE"}, headers=auth("civil.clerk"))
+    assert r.status_code == 404 and r.get_json()["message"] == "Unknown resource 'NOPE' in the catalog."
+    r = client.post("/api/v1/requests", data="[]", headers={**auth("civil.clerk"), "Content-Type": "application/json"})
+    assert r.status_code == 422
+    assert client.get("/api/v1/requests/GX-2026-999999", headers=auth("civil.clerk")).status_code == 404
+
+
+def test_openapi_document(client):
+    doc = client.get("/api/v1/openapi.json").get_json()
+    assert doc["openapi"].startswith("3.1") and "/api/v1/requests" in doc["paths"]
