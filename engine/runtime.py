@@ -132,7 +132,7 @@ class Command:
     def step(self, action: Callable[[], None] | None = None) -> None:
         """Run ``action`` then engine steps; a failing script becomes an incident."""
         wf = self.workflow
-        with using_clock(self.clock):
+        with using_clock(self.clock), self.session.no_autoflush:
             try:
                 if action is not None:
                     action()
@@ -142,7 +142,7 @@ class Command:
                 self.instance.status = "incident"
                 self.instance.incident = _describe(exc)
                 self.audit("incident", error=self.instance.incident)
-        self.save()
+            self.save()
 
     def save(self) -> None:
         wf, inst, now = self.workflow, self.instance, self.clock.now()
@@ -163,7 +163,8 @@ class Command:
     def _sync_human_tasks(self, now: datetime) -> None:
         inst, meta = self.instance, self.instance.definition.task_meta
         ready = {str(t.id): t for t in self.workflow.get_tasks(state=TaskState.READY) if isinstance(t.task_spec, UserTaskMixin)}
-        open_rows = {r.spiff_task_id: r for r in self.session.scalars(select(HumanTask).where(HumanTask.instance_id == inst.id, HumanTask.state == "open"))}
+        rows = self.session.scalars(select(HumanTask).where(HumanTask.instance_id == inst.id, HumanTask.state == "open"))
+        open_rows = {r.spiff_task_id: r for r in rows if r.state == "open"}  # in-session changes win
         for task_id, row in open_rows.items():
             if task_id not in ready:
                 row.state = "cancelled"
@@ -311,7 +312,6 @@ def complete_user_task(session: Session, clock: Clock, row: HumanTask, actor_id:
         validate(task.data)
     now = clock.now()
     row.state, row.completed_at, row.completed_by_id, row.data = "completed", now, actor_id, data
-    session.flush()
 
     def act():
         task.data.update(data)
