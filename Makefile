@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PG_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
-.PHONY: demo test install lint bench clean
+.PHONY: demo test install lint bench clean translations
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -13,16 +13,25 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[pg,test]'
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) translations
+
+## Compile the message catalogs (web/translations/*/LC_MESSAGES/messages.mo).
+translations: $(STAMP)
+	$(BIN)/pybabel -q compile -d web/translations
+
+## Re-extract messages after changing user-visible strings, then translate the new entries.
+messages: $(STAMP)
+	$(BIN)/pybabel -q extract -F babel.cfg -k Message -k N_ -k _ -k gettext -k lazy_gettext --no-location --sort-output -o web/translations/messages.pot .
+	$(BIN)/pybabel -q update -i web/translations/messages.pot -d web/translations --no-fuzzy-matching
 
 ## Install everything, migrate, seed the demo data (idempotent) and serve on http://127.0.0.1:5000
 ## with the timer worker running. Data lives in instance/govshare.db.
-demo: $(STAMP)
+demo: install
 	$(BIN)/govshare db upgrade
 	$(BIN)/govshare seed
 	$(BIN)/python -m web
 
-lint: $(STAMP)
+lint: install
 	$(BIN)/ruff check engine web notifications migrations tests bench
 	$(BIN)/govshare processes lint
 
@@ -39,7 +48,7 @@ test: lint
 		echo "PostgreSQL at $(PG_URL) is not reachable: skipped the PostgreSQL run"; \
 	fi
 
-bench: $(STAMP)
+bench: install
 	$(BIN)/python bench/engine.py
 
 clean:

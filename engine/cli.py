@@ -38,6 +38,10 @@ def _local(dt) -> str:
     return due_label(dt)
 
 
+def _due(dt) -> Message:
+    return Message("due: %(due)s", due=due_label(dt))
+
+
 # -- db, seed, processes ----------------------------------------------------------------------
 def cmd_db_upgrade(args) -> None:
     from .db import default_url
@@ -52,7 +56,7 @@ def cmd_seed(args) -> None:
 
     with _factory(args)() as s, s.begin():
         seed_all(s, _clock(args), demo=not args.no_demo)
-    print(Message("Seed data loaded (directory, catalog%(demo)s, processes).", demo="" if args.no_demo else ", demo users"))
+    print(Message("Seed data loaded: directory, catalog and processes.") if args.no_demo else Message("Seed data loaded: directory, catalog, demo users and processes."))
 
 
 def cmd_processes_deploy(args) -> None:
@@ -100,8 +104,8 @@ def cmd_requests_start(args) -> None:
     with _factory(args)() as s, s.begin():
         inst = start_share_request(s, _clock(args), user_by_name(s, args.user), form)
         key, status, summary = inst.business_key, inst.status, dict(inst.summary)
-    _out(args, {"business_key": key, "status": status, "summary": summary},
-         f"{key} {status}" + (f"  {Message('reply due')}: {due_label(summary['reply_due'])}" if summary.get("reply_due") else ""))
+    reply_due = Message("reply due: %(due)s", due=due_label(summary["reply_due"])) if summary.get("reply_due") else ""
+    _out(args, {"business_key": key, "status": status, "summary": summary}, f"{key} {status}  {reply_due}".rstrip())
 
 
 def cmd_requests_show(args) -> None:
@@ -115,7 +119,9 @@ def cmd_requests_show(args) -> None:
     lines = [f"{st['business_key']}  {st['process']} v{st['version']}  {st['status']}" + (f"  INCIDENT: {st['incident']}" if st["incident"] else "")]
     lines.append(f"  {sm.get('resource_code', '')} {sm.get('resource_name', '')} ({sm.get('share_type', '')})  {sm.get('requester_name', '')} → {sm.get('provider_name', '')}")
     if st["reply_deadline"]:
-        lines.append(f"  {Message('reply due')}: {st['reply_deadline']['due_date']} 24:00" + ("  OVERDUE" if sm.get("overdue") else ""))
+        overdue = Message("OVERDUE") if sm.get("overdue") else ""
+        reply_due = Message("reply due: %(due)s", due=st["reply_deadline"]["due_date"] + " 24:00")
+        lines.append(f"  {reply_due}  {overdue}".rstrip())
     for t in st["tasks"]:
         who = t["completed_by"] or t["assignee"] or ""
         lines.append(f"  task {t['id']:<5} {t['state']:<10} {t['title']} [{t['department']}] {who}  {t['statute']}")
@@ -133,7 +139,7 @@ def cmd_tasks_list(args) -> None:
     with _factory(args)() as s:
         rows = list_tasks(s, user_by_name(s, args.user), args.scope)
         data = [{"id": t.id, "business_key": t.instance.business_key, "task": t.task_name, "title": t.title, "due_at": t.due_at.isoformat() if t.due_at else None, "assignee": t.assignee.username if t.assignee else None} for t in rows]
-        text = "\n".join(f"{t.id:<6} {t.instance.business_key:<16} {t.title:<16} {Message('due')}: {_local(t.due_at)}  {t.assignee.username if t.assignee else '-'}" for t in rows)
+        text = "\n".join(f"{t.id:<6} {t.instance.business_key:<16} {t.title:<16} {_due(t.due_at)}  {t.assignee.username if t.assignee else '-'}" for t in rows)
     _out(args, data, text or str(Message("No open tasks.")))
 
 
@@ -203,7 +209,8 @@ def cmd_calendar_deadline(args) -> None:
     d = cal.deadline(start, args.days)
     if args.json:
         return _out(args, d.to_dict(), "")
-    print(f"{d.due_date.isoformat()} 24:00 Asia/Shanghai — {Message('end of working day %(n)s after %(day)s', n=args.days, day=d.event_day.isoformat())}")
+    summary = Message("end of working day %(n)s after %(day)s", n=args.days, day=d.event_day.isoformat())
+    print(f"{d.due_date.isoformat()} 24:00 Asia/Shanghai — {summary}")
     for line in d.explanation():
         print(f"  {line}")
 

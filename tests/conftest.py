@@ -16,6 +16,9 @@ from engine.directory import user_by_name
 from engine.schema import upgrade
 from engine.seed import seed_all
 
+# Tests read messages in English (the msgids); tests of the Chinese catalog set the language.
+os.environ["GOVSHARE_LANG"] = "en"
+
 DYNAMIC_TABLES = ["audit_event", "outbox", "breach", "data_grant", "human_task", "process_instance", "counter", "calendar_day", "calendar_schedule"]
 
 
