@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PG_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
-.PHONY: demo test install lint bench clean translations
+.PHONY: demo test install lint bench clean translations messages browser
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -13,7 +13,19 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[pg,test]'
 	touch $(STAMP)
 
-install: $(STAMP) translations
+NPM_STAMP := node_modules/.installed
+
+$(NPM_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(NPM_STAMP)
+
+install: $(STAMP) $(NPM_STAMP) translations
+
+## Debian's chromium (and CJK fonts for readable screenshots) for the browser tests.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; }
 
 ## Compile the message catalogs (web/translations/*/LC_MESSAGES/messages.mo).
 translations: $(STAMP)
@@ -37,7 +49,7 @@ lint: install
 
 ## Install the test dependencies and run the whole suite on SQLite, then on PostgreSQL
 ## ($(PG_URL)) when it is reachable; under CI=true PostgreSQL is required.
-test: lint
+test: lint browser
 	$(BIN)/pytest -q
 	@if $(BIN)/python -c "import psycopg,sys; psycopg.connect('$(PG_URL)', connect_timeout=3).close()" 2>/dev/null; then \
 		echo "== PostgreSQL run ($(PG_URL)) =="; \
@@ -50,6 +62,7 @@ test: lint
 
 bench: install
 	$(BIN)/python bench/engine.py
+	$(BIN)/python bench/pages.py
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache
+	rm -rf $(VENV) node_modules instance .pytest_cache tests/screenshots

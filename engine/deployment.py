@@ -97,6 +97,8 @@ def _user_task_meta(spec, file: str, forms_dir: Path, forms: dict, problems: lis
             "job_role": props.get("job_role"),
             "due": props.get("due"),
             "documentation": getattr(task_spec, "documentation", None) or "",
+            "title_en": props.get("title_en"),
+            "documentation_en": props.get("documentation_en"),
         }
     return meta
 
@@ -166,8 +168,9 @@ def parse_directory(directory: Path | None = None) -> tuple[list[ParsedProcess],
             digest.update(p.name.encode() + b"\0" + p.read_bytes())
         for form_name in sorted(forms):
             digest.update(form_name.encode() + b"\0" + json.dumps(forms[form_name], sort_keys=True).encode())
+        diagrams = {pid: path.read_text("utf-8")} | {s: file_of[s].read_text("utf-8") for s in subs if s in file_of}
         spec_json = json.dumps(
-            {"spec": SERIALIZER.to_dict(spec), "subprocess_specs": {k: SERIALIZER.to_dict(v) for k, v in subs.items()}},
+            {"spec": SERIALIZER.to_dict(spec), "subprocess_specs": {k: SERIALIZER.to_dict(v) for k, v in subs.items()}, "diagrams": diagrams},
             ensure_ascii=False,
         )
         parsed.append(ParsedProcess(pid, spec.description or pid, path.name, path.read_text("utf-8"), spec_json, forms, meta, digest.hexdigest()))

@@ -19,7 +19,7 @@ class GovshareError(Exception):
         return {
             "error": type(self).__name__,
             "message": str(self.message),
-            "details": [str(d) if isinstance(d, Message) else d for d in self.details],
+            "details": [_render_detail(d) for d in self.details],
         }
 
 
@@ -43,3 +43,9 @@ class Forbidden(GovshareError):
 
 class DeploymentError(GovshareError):
     http_status = 422
+
+
+def _render_detail(detail):
+    if isinstance(detail, dict):
+        return {k: str(v) if isinstance(v, Message) else v for k, v in detail.items()}
+    return str(detail)

@@ -33,17 +33,25 @@ def field_errors(schema: dict, data: object, context: dict | None = None) -> lis
     for err in sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path)):
         if err.validator == "required":
             missing = err.message.split("'")[1] if "'" in err.message else err.message
-            errors.append({"field": missing, "message": str(Message("is required"))})
+            errors.append({"field": missing, "message": Message("is required")})
             continue
         path = ".".join(str(p) for p in err.absolute_path) or "(form)"
         if err.validator == "additionalProperties":
-            errors.append({"field": path, "message": str(Message("unknown field: %(detail)s", detail=err.message))})
+            errors.append({"field": path, "message": Message("unknown field: %(detail)s", detail=err.message)})
         elif err.validator == "enum":
             errors.append({"field": path, "message": str(Message("must be one of %(values)s", values=", ".join(map(str, err.validator_value))))})
         elif err.validator in ("minLength", "pattern") and isinstance(err.instance, str):
-            errors.append({"field": path, "message": str(Message("must not be empty"))})
+            errors.append({"field": path, "message": Message("must not be empty")})
+        elif err.validator == "format" and err.validator_value == "date":
+            errors.append({"field": path, "message": Message("must be a date (YYYY-MM-DD)")})
+        elif err.validator == "minItems":
+            errors.append({"field": path, "message": Message("choose at least %(n)s", n=err.validator_value)})
+        elif err.validator == "uniqueItems":
+            errors.append({"field": path, "message": Message("lists an item twice")})
+        elif err.validator == "type":
+            errors.append({"field": path, "message": Message("has the wrong type (expected %(type)s)", type=err.validator_value)})
         else:
-            errors.append({"field": path, "message": err.message})
+            errors.append({"field": path, "message": Message("is not valid: %(detail)s", detail=err.message)})
     if isinstance(data, dict) and context is not None:
         for name, prop in schema.get("properties", {}).items():
             source = prop.get("x-subsetOf")

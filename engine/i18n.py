@@ -49,5 +49,15 @@ class Message:
     def __repr__(self) -> str:
         return f"Message({self.msgid!r}, {self.params!r})"
 
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Message):
+            return (self.msgid, self.params) == (other.msgid, other.params)
+        if isinstance(other, str):
+            return str(self) == other
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.msgid)
+
     def to_dict(self) -> dict:
         return {"msgid": self.msgid, "params": {k: str(v) for k, v in self.params.items()}, "text": str(self)}

@@ -79,6 +79,17 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     department: Mapped[Department] = relationship(lazy="select")
 
+    # The user protocol of web sign-in (Flask-Login's names; plain Python, no web import).
+    is_authenticated = True
+    is_anonymous = False
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    def get_id(self) -> str:
+        return str(self.id)
+
 
 class ApiToken(Base):
     """A department system's credential: only the SHA-256 of the token is stored."""
@@ -169,6 +180,10 @@ class ProcessInstance(Base):
     incident: Mapped[str | None] = mapped_column(Text)
     version: Mapped[int] = mapped_column(Integer, default=1)
     started_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    # the bound departments as columns, for filters and access checks without reading JSON
+    requester_department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"), index=True)
+    provider_department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"), index=True)
+    authority_department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     definition: Mapped[ProcessDefinition] = relationship(lazy="select")
@@ -189,6 +204,7 @@ class HumanTask(Base):
     spiff_task_id: Mapped[str] = mapped_column(String(36))
     task_name: Mapped[str] = mapped_column(String(100))  # BPMN element id
     title: Mapped[str] = mapped_column(String(200))
+    title_en: Mapped[str | None] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(40))  # lane
     job_role: Mapped[str | None] = mapped_column(String(40))
     department_id: Mapped[int] = mapped_column(ForeignKey("department.id"))
@@ -267,3 +283,18 @@ class Counter(Base):
     __tablename__ = "counter"
     name: Mapped[str] = mapped_column(String(60), primary_key=True)
     value: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Attachment(Base):
+    """A file attached to a task's submission; the bytes live under instance/attachments/."""
+
+    __tablename__ = "attachment"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), index=True)
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("human_task.id"), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -36,11 +36,11 @@ def start_share_request(session: Session, clock: Clock, user: User, form: dict, 
     errors = []
     unknown = [i for i in form["info_items"] if i not in item_names(resource)]
     if unknown:
-        errors.append({"field": "info_items", "message": str(Message("not info items of %(code)s: %(items)s", code=resource.code, items=", ".join(unknown)))})
+        errors.append({"field": "info_items", "message": Message("not info items of %(code)s: %(items)s", code=resource.code, items=", ".join(unknown))})
     if date.fromisoformat(form["period_end"]) < date.fromisoformat(form["period_start"]):
-        errors.append({"field": "period_end", "message": str(Message("must not be before the start of the period"))})
+        errors.append({"field": "period_end", "message": Message("must not be before the start of the period")})
     if resource.provider_id == user.department_id:
-        errors.append({"field": "resource_code", "message": str(Message("is provided by your own department"))})
+        errors.append({"field": "resource_code", "message": Message("is provided by your own department")})
     if errors:
         raise ValidationFailed(Message("The request is not valid: %(fields)s", fields=", ".join(e["field"] for e in errors)), errors)
     requester, provider = user.department, resource.provider
@@ -88,7 +88,7 @@ def request_status(session: Session, instance: ProcessInstance) -> dict:
         "reply_deadline": deadline,
         "tasks": [
             {
-                "id": t.id, "task": t.task_name, "title": t.title, "role": t.role, "department": t.department.name,
+                "id": t.id, "task": t.task_name, "title": t.title, "title_en": t.title_en, "role": t.role, "department": t.department.name,
                 "state": t.state, "assignee": t.assignee.display_name if t.assignee else None,
                 "due_at": t.due_at.isoformat() if t.due_at else None,
                 "completed_by": t.completed_by.display_name if t.completed_by else None,

@@ -176,7 +176,7 @@ class Command:
             lane = task.task_spec.lane
             due = task.data.get(m["due"]) if m.get("due") else None
             self.session.add(HumanTask(
-                instance_id=inst.id, spiff_task_id=task_id, task_name=task.task_spec.name, title=m.get("title") or task.task_spec.name,
+                instance_id=inst.id, spiff_task_id=task_id, task_name=task.task_spec.name, title=m.get("title") or task.task_spec.name, title_en=m.get("title_en"),
                 role=lane, job_role=m.get("job_role"), department_id=inst.bindings[lane], form=m.get("form"),
                 statute=m.get("statute", ""), state="open", due_at=parse_instant(due) if due else None, created_at=now,
             ))
@@ -271,6 +271,8 @@ def start_instance(session: Session, clock: Clock, definition: ProcessDefinition
     instance = ProcessInstance(
         business_key=next_business_key(session, clock, definition.process_id), definition=definition, process_id=definition.process_id,
         status="running", bindings=bindings, summary=summary or {}, state=b"", started_by_id=actor_id, created_at=now, updated_at=now,
+        requester_department_id=bindings.get("requester"), provider_department_id=bindings.get("provider"),
+        authority_department_id=bindings.get("authority"),
     )
     session.add(instance)
     session.flush()
@@ -317,7 +319,7 @@ def complete_user_task(session: Session, clock: Clock, row: HumanTask, actor_id:
         task.data.update(data)
         task.run()
 
-    cmd.audit("task_completed", task=row.task_name, title=row.title, data=data)
+    cmd.audit("task_completed", task=row.task_name, title=row.title, title_en=row.title_en, data=data)
     cmd.step(act)
 
 
@@ -349,6 +351,29 @@ def retry_incident(session: Session, clock: Clock, instance_id: int, actor_id: i
     cmd.audit("incident_retried", error=instance.incident)
     cmd.step(act)
     return instance
+
+
+def task_data(instance: ProcessInstance, spiff_task_id: str) -> dict:
+    """The data a user task sees (the request, earlier answers), for its page."""
+    wf = load_state(instance.definition, instance.state)
+    task = wf.get_task_from_id(UUID(spiff_task_id))
+    return dict(task.data) if task is not None else {}
+
+
+def workflow_states(instance: ProcessInstance) -> dict[str, dict[str, set[str]]]:
+    """BPMN element ids by state, per process of the instance (for diagram markers)."""
+    wf = load_state(instance.definition, instance.state)
+    out: dict[str, dict[str, set[str]]] = {}
+    for task in wf.get_tasks():
+        bpmn_id = getattr(task.task_spec, "bpmn_id", None)
+        if not bpmn_id:
+            continue
+        states = out.setdefault(task.workflow.spec.name, {"completed": set(), "active": set()})
+        if task.state == TaskState.COMPLETED:
+            states["completed"].add(bpmn_id)
+        elif task.state in (TaskState.READY, TaskState.WAITING, TaskState.STARTED, TaskState.ERROR):
+            states["active"].add(bpmn_id)
+    return out
 
 
 def workflow_data(instance: ProcessInstance) -> dict:

@@ -8,11 +8,11 @@ actions exactly one wins and the other gets a :class:`Conflict` naming who acted
 
 from __future__ import annotations
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from .clock import SHANGHAI, Clock
-from .errors import Conflict, Forbidden, NotFound
+from .errors import Conflict, Forbidden, GovshareError, NotFound
 from .forms import validate_form
 from .i18n import Message
 from .models import HumanTask, User
@@ -24,18 +24,14 @@ def eligible(user: User, task: HumanTask) -> bool:
 
 
 def list_tasks(session: Session, user: User, scope: str = "inbox", limit: int = 100) -> list[HumanTask]:
-    """``mine``: claimed by the user; ``queue``: unclaimed in the user's department; ``inbox``: both."""
-    stmt = select(HumanTask).where(HumanTask.state == "open")
-    mine = HumanTask.assignee_id == user.id
-    queue = (HumanTask.department_id == user.department_id) & HumanTask.assignee_id.is_(None)
-    if scope == "mine":
-        stmt = stmt.where(mine)
-    elif scope == "queue":
-        stmt = stmt.where(queue)
-    else:
-        stmt = stmt.where(or_(mine, queue))
-    rows = session.scalars(stmt.order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.id).limit(limit)).all()
-    return [t for t in rows if t.assignee_id == user.id or eligible(user, t)]
+    """``mine``: claimed by the user; ``queue``: unclaimed and offered to the user; ``inbox``: both."""
+    from .inbox import _eligible_queue
+
+    mine = and_(HumanTask.state == "open", HumanTask.assignee_id == user.id)
+    queue = and_(HumanTask.state == "open", _eligible_queue(user))
+    where = {"mine": mine, "queue": queue}.get(scope, or_(mine, queue))
+    stmt = select(HumanTask).where(where).order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.id).limit(limit)
+    return list(session.scalars(stmt))
 
 
 def _locked_task(session: Session, task_id: int) -> HumanTask:
@@ -72,11 +68,48 @@ def claim(session: Session, clock: Clock, task_id: int, user: User) -> HumanTask
 
 
 def unclaim(session: Session, clock: Clock, task_id: int, user: User) -> HumanTask:
+    """Give a claimed task back to the department queue (its holder or a leader may)."""
     row = _locked_task(session, task_id)
-    _check_open(row, user)
+    if row.assignee_id != user.id and not is_leader_of(user, row):
+        _check_open(row, user)
+    if row.state != "open":
+        _check_open(row, user)
     row.assignee_id = None
     session.flush()
     return row
+
+
+def is_leader_of(user: User, row: HumanTask) -> bool:
+    return "leader" in (user.job_roles or []) and row.department_id == user.department_id
+
+
+def reassign(session: Session, clock: Clock, task_id: int, leader: User, assignee: User) -> HumanTask:
+    """A department leader hands an open task to another eligible official of the department."""
+    row = _locked_task(session, task_id)
+    if not is_leader_of(leader, row):
+        raise Forbidden(Message("Only a leader of %(dept)s may reassign its tasks.", dept=row.department.name))
+    if row.state != "open":
+        _check_open(row, leader)
+    if not eligible(assignee, row) or not assignee.active:
+        raise Forbidden(Message("Task %(task)s is not offered to %(user)s.", task=row.title, user=assignee.display_name))
+    row.assignee_id = assignee.id
+    session.flush()
+    return row
+
+
+def claim_many(session: Session, clock: Clock, task_ids: list[int], user: User) -> tuple[list[HumanTask], list[tuple[int, GovshareError]]]:
+    """Claim several tasks; each is its own check, so one taken task does not block the rest.
+
+    Runs inside the caller's transaction, each claim under a savepoint.
+    """
+    done, failed = [], []
+    for task_id in task_ids:
+        try:
+            with session.begin_nested():
+                done.append(claim(session, clock, task_id, user))
+        except GovshareError as err:
+            failed.append((task_id, err))
+    return done, failed
 
 
 def complete(session: Session, clock: Clock, task_id: int, user: User, data: dict) -> HumanTask:

@@ -80,7 +80,7 @@ def test_form_violations_list_every_field(actors):
         actors.complete("pubsec.clerk", key, "provider_review", review_decision="approve", granted_period_start="2026-13-01", surprise=1)
     fields = sorted(d["field"] for d in err.value.details)
     assert fields == ["(form)", "granted_items", "granted_period_end", "granted_period_start", "granted_purpose"]
-    assert "surprise" in " ".join(d["message"] for d in err.value.details)
+    assert "surprise" in " ".join(str(d["message"]) for d in err.value.details)
 
 
 @pytest.mark.parametrize("change,expected", [
@@ -92,7 +92,7 @@ def test_form_violations_list_every_field(actors):
 def test_bad_request_is_refused_and_nothing_is_written(actors, change, expected):
     with pytest.raises((NotFound, ValidationFailed)) as err:
         actors.request("civil.clerk", **{**HUKOU, **change})
-    assert expected in str(err.value) + " ".join(d["message"] for d in err.value.details)
+    assert expected in str(err.value) + " ".join(str(d["message"]) for d in err.value.details)
     assert actors.run(lambda s: s.scalar(select(func.count()).select_from(ProcessInstance))) == 0
     assert actors.run(lambda s: s.scalar(select(func.count()).select_from(AuditEvent))) == 0
 

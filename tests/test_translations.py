@@ -21,7 +21,7 @@ def test_every_extracted_message_has_a_chinese_translation():
         method_map, options_map = parse_mapping_cfg(f)
     ids = {m[2] if isinstance(m[2], str) else m[2][0] for m in extract_from_dir(str(ROOT), method_map, options_map, keywords=KEYWORDS) if m[2]}
     ids = {i for i in ids if i}
-    with open(ROOT / "web/translations/zh_CN/LC_MESSAGES/messages.po", "rb") as f:
+    with open(ROOT / "web/translations/zh/LC_MESSAGES/messages.po", "rb") as f:
         catalog = read_po(f)
     untranslated = sorted(i for i in ids if not (catalog.get(i) and catalog.get(i).string))
     assert untranslated == [], "run `make messages` and translate: " + "; ".join(untranslated)

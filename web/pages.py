@@ -1,11 +1,12 @@
-"""Plain pages: the landing page and the health check."""
+"""The landing redirect and the health check."""
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, render_template
+from flask import Blueprint, jsonify, redirect, url_for
+from flask_login import current_user
 from sqlalchemy import func, select, text
 
-from engine.models import ProcessDefinition, ProcessInstance
+from engine.models import ProcessDefinition
 
 from . import clock, db
 
@@ -24,5 +25,4 @@ def healthz():
 
 @bp.get("/")
 def index():
-    counts = dict(db.session.execute(select(ProcessInstance.status, func.count()).group_by(ProcessInstance.status)).all())
-    return render_template("index.html", counts=counts)
+    return redirect(url_for("inbox.view", view="mine") if current_user.is_authenticated else url_for("auth.login"))

@@ -1,0 +1,204 @@
+"""Inbox queries: the task lists officials work from, paginated and filtered in SQL.
+
+Every list is one indexed query with ``LIMIT``/``OFFSET`` plus one ``COUNT``; the cost of a page
+does not grow with the number of tasks stored (bench/pages.py measures it). Rows come back as
+plain :class:`TaskRow` data with the deadline in working days and how that was counted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session, aliased, joinedload
+
+from .calendar import WorkingCalendar, due_label, load_calendar
+from .clock import SHANGHAI, Clock
+from .i18n import Message
+from .models import Department, HumanTask, ProcessInstance, User
+
+VIEWS = ("mine", "queue", "overdue", "done", "coordination")
+PAGE_SIZE = 20
+SOON_WORKING_DAYS = 2
+
+
+@dataclass
+class Filters:
+    process: str | None = None
+    counterpart: int | None = None  # department id
+    due_from: date | None = None
+    due_to: date | None = None
+    key: str | None = None  # business key, or part of it
+    sort: str = "due"  # due | -due | created
+
+
+@dataclass
+class Deadline:
+    due_at: datetime
+    label: str
+    working_days_left: int
+    urgency: str  # normal | soon | overdue
+    explanation: list[Message] = field(default_factory=list)
+
+
+@dataclass
+class TaskRow:
+    id: int
+    business_key: str
+    instance_id: int
+    process_id: str
+    task_name: str
+    title: str
+    title_en: str | None
+    role: str
+    statute: str
+    state: str
+    resource_name: str
+    counterpart: str
+    assignee: str | None
+    assignee_id: int | None
+    completed_at: datetime | None
+    created_at: datetime
+    deadline: Deadline | None
+
+
+@dataclass
+class Page:
+    rows: list[TaskRow]
+    total: int
+    page: int
+    pages: int
+
+
+def due_date_of(due_at: datetime) -> date:
+    """The last day of a deadline: due instants are 24:00 local, i.e. 00:00 of the next day."""
+    return (due_at.astimezone(SHANGHAI) - timedelta(microseconds=1)).date()
+
+
+def describe_deadline(calendar: WorkingCalendar, due_at: datetime, now: datetime) -> Deadline:
+    """Working days left from today to the due date, with the days skipped and made up."""
+    today = now.astimezone(SHANGHAI).date()
+    last = due_date_of(due_at)
+    left = calendar.working_days_between(today, last)
+    urgency = "overdue" if now >= due_at else ("soon" if left <= SOON_WORKING_DAYS else "normal")
+    lines = [Message("Due at the end of %(date)s (24:00 Asia/Shanghai).", date=last.isoformat())]
+    if urgency == "overdue":
+        lines.append(Message("Overdue by %(n)s working day(s).", n=max(0, -left)))
+    else:
+        lines.append(Message("%(n)s working day(s) left after today (%(today)s).", n=left, today=today.isoformat()))
+        day, holidays, weekends, makeup = today, [], 0, []
+        while day < last:
+            day += timedelta(days=1)
+            working, why = calendar.classify(day)
+            if working and day.weekday() >= 5:
+                makeup.append(f"{day.isoformat()} {why}")
+            elif not working and why == "周末":
+                weekends += 1
+            elif not working:
+                holidays.append(f"{day.isoformat()} {why}")
+        if holidays:
+            lines.append(Message("Holidays skipped: %(days)s", days="、".join(holidays)))
+        if weekends:
+            lines.append(Message("Weekend days skipped: %(n)s", n=weekends))
+        if makeup:
+            lines.append(Message("Make-up working days counted: %(days)s", days="、".join(makeup)))
+    return Deadline(due_at, due_label(due_at), left, urgency, lines)
+
+
+def _eligible_queue(user: User):
+    roles = [r for r in (user.job_roles or [])]
+    return and_(
+        HumanTask.department_id == user.department_id,
+        HumanTask.assignee_id.is_(None),
+        or_(HumanTask.job_role.is_(None), HumanTask.job_role.in_(roles) if roles else False),
+    )
+
+
+def _view_clause(view: str, user: User, now: datetime):
+    open_ = HumanTask.state == "open"
+    mine = HumanTask.assignee_id == user.id
+    if view == "mine":
+        return and_(open_, mine)
+    if view == "queue":
+        return and_(open_, _eligible_queue(user))
+    if view == "overdue":
+        return and_(open_, or_(mine, _eligible_queue(user)), HumanTask.due_at <= now)
+    if view == "done":
+        return and_(HumanTask.state == "completed", HumanTask.completed_by_id == user.id)
+    if view == "coordination":
+        return and_(open_, HumanTask.role == "authority", HumanTask.department_id == user.department_id, or_(mine, HumanTask.assignee_id.is_(None)))
+    raise ValueError(f"unknown inbox view {view!r}")
+
+
+def _apply_filters(stmt, f: Filters, user: User):
+    if f.process:
+        stmt = stmt.where(ProcessInstance.process_id == f.process)
+    if f.key:
+        stmt = stmt.where(ProcessInstance.business_key.like(f"%{f.key.strip().upper()}%"))
+    if f.counterpart:
+        stmt = stmt.where(
+            or_(ProcessInstance.requester_department_id == f.counterpart, ProcessInstance.provider_department_id == f.counterpart),
+            f.counterpart != user.department_id,
+        )
+    if f.due_from:
+        stmt = stmt.where(HumanTask.due_at >= datetime.combine(f.due_from, datetime.min.time(), SHANGHAI) + timedelta(days=1))
+    if f.due_to:
+        stmt = stmt.where(HumanTask.due_at <= datetime.combine(f.due_to, datetime.min.time(), SHANGHAI) + timedelta(days=1))
+    return stmt
+
+
+def counts(session: Session, user: User, clock: Clock) -> dict[str, int]:
+    """Open-task counts for the navigation (one indexed COUNT each)."""
+    now = clock.now()
+    views = ["mine", "queue", "overdue"] + (["coordination"] if user.department.is_authority else [])
+    return {v: session.scalar(select(func.count()).select_from(HumanTask).where(_view_clause(v, user, now))) for v in views}
+
+
+def list_view(session: Session, user: User, clock: Clock, view: str, filters: Filters | None = None, page: int = 1, page_size: int = PAGE_SIZE) -> Page:
+    now = clock.now()
+    f = filters or Filters()
+    base = select(HumanTask).join(ProcessInstance, HumanTask.instance_id == ProcessInstance.id).where(_view_clause(view, user, now))
+    base = _apply_filters(base, f, user)
+    total = session.scalar(select(func.count()).select_from(base.subquery()))
+    if view == "done":
+        order = [HumanTask.completed_at.desc(), HumanTask.id.desc()]
+    elif f.sort == "-due":
+        order = [HumanTask.due_at.is_(None), HumanTask.due_at.desc(), HumanTask.id]
+    elif f.sort == "created":
+        order = [HumanTask.created_at.desc(), HumanTask.id.desc()]
+    else:
+        order = [HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.id]
+    pages = max(1, -(-total // page_size))
+    page = min(max(1, page), pages)
+    stmt = base.options(joinedload(HumanTask.instance), joinedload(HumanTask.assignee)).order_by(*order).limit(page_size).offset((page - 1) * page_size)
+    tasks = session.scalars(stmt).unique().all()
+    calendar = load_calendar(session)
+    names = _department_names(session, {d for t in tasks for d in (t.instance.requester_department_id, t.instance.provider_department_id) if d})
+    rows = []
+    for t in tasks:
+        inst = t.instance
+        other = inst.provider_department_id if user.department_id == inst.requester_department_id else inst.requester_department_id
+        rows.append(TaskRow(
+            id=t.id, business_key=inst.business_key, instance_id=inst.id, process_id=inst.process_id, task_name=t.task_name,
+            title=t.title, title_en=t.title_en, role=t.role, statute=t.statute, state=t.state, resource_name=(inst.summary or {}).get("resource_name", ""),
+            counterpart=names.get(other, ""), assignee=t.assignee.display_name if t.assignee else None, assignee_id=t.assignee_id,
+            completed_at=t.completed_at, created_at=t.created_at,
+            deadline=describe_deadline(calendar, t.due_at, now) if t.due_at and t.state == "open" else None,
+        ))
+    return Page(rows, total, page, pages)
+
+
+def _department_names(session: Session, ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    return dict(session.execute(select(Department.id, Department.name).where(Department.id.in_(ids))).all())
+
+
+def counterpart_departments(session: Session, user: User) -> list[Department]:
+    """Departments the user's department has requests with (for the filter)."""
+    inst = aliased(ProcessInstance)
+    ids = select(inst.provider_department_id).where(inst.requester_department_id == user.department_id).union(
+        select(inst.requester_department_id).where(inst.provider_department_id == user.department_id)
+    )
+    return list(session.scalars(select(Department).where(Department.id.in_(ids)).order_by(Department.name)))

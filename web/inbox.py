@@ -1,0 +1,65 @@
+"""Inboxes: my tasks, the department queue, overdue, done, and the coordinators' inbox."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext, ngettext
+from flask_login import current_user, login_required
+
+from engine import inbox as inbox_service
+from engine import tasks as task_service
+
+from . import clock, db
+
+bp = Blueprint("inbox", __name__, url_prefix="/inbox")
+
+
+def _date(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+def _int(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() else None
+
+
+@bp.get("/<view>")
+@login_required
+def view(view: str):
+    if view not in inbox_service.VIEWS or (view == "coordination" and not current_user.department.is_authority):
+        abort(404)
+    args = request.args
+    filters = inbox_service.Filters(
+        process=args.get("process") or None, counterpart=_int(args.get("counterpart")), due_from=_date(args.get("due_from")),
+        due_to=_date(args.get("due_to")), key=(args.get("key") or "").strip() or None, sort=args.get("sort", "due"),
+    )
+    page = inbox_service.list_view(db.session, current_user, clock(), view, filters, page=_int(args.get("page")) or 1)
+    counterparts = inbox_service.counterpart_departments(db.session, current_user)
+    colleagues = []
+    if "leader" in (current_user.job_roles or []):
+        from sqlalchemy import select
+
+        from engine.models import User
+
+        colleagues = db.session.scalars(select(User).where(User.department_id == current_user.department_id, User.active.is_(True)).order_by(User.username)).all()
+    return render_template("inbox.html", view=view, page=page, filters=filters, counterparts=counterparts, colleagues=colleagues, args=args)
+
+
+@bp.post("/claim")
+@login_required
+def claim_selected():
+    ids = [int(i) for i in request.form.getlist("task_id") if i.isdigit()]
+    if not ids:
+        flash(gettext("Select the tasks to claim first."), "warning")
+        return redirect(request.referrer or url_for(".view", view="queue"))
+    done, failed = task_service.claim_many(db.session, clock(), ids, current_user)
+    db.session.commit()
+    if done:
+        flash(ngettext("%(num)s task claimed.", "%(num)s tasks claimed.", len(done)), "success")
+    for task_id, err in failed:
+        flash(gettext("Task %(id)s: %(why)s", id=task_id, why=err.message.render(gettext)), "danger")
+    return redirect(url_for(".view", view="mine"))

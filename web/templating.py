@@ -1,0 +1,105 @@
+"""Template helpers: local times, deadlines, translated engine messages, navigation counts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import Flask, g, request
+from flask_babel import get_locale, gettext, lazy_gettext
+from flask_login import current_user
+
+from engine.calendar import due_label
+from engine.clock import SHANGHAI
+from engine.i18n import Message
+
+from . import LANGUAGES, clock, db, select_locale
+
+ROLE_LABELS = {"requester": lazy_gettext("Requesting department"), "provider": lazy_gettext("Providing department"), "authority": lazy_gettext("Data-sharing authority")}
+PROCESS_LABELS = {"share_request": lazy_gettext("Data-sharing request"), "negotiation": lazy_gettext("Negotiation and coordination")}
+STATUS_LABELS = {
+    "running": lazy_gettext("In progress"), "completed": lazy_gettext("Completed"), "incident": lazy_gettext("Incident"),
+    "open": lazy_gettext("Open"), "cancelled": lazy_gettext("Cancelled"),
+}
+SHARE_TYPE_LABELS = {"unconditional": lazy_gettext("Unconditional"), "conditional": lazy_gettext("Conditional"), "not_shared": lazy_gettext("Not shared")}
+DECISION_LABELS = {"granted": lazy_gettext("Granted"), "refused": lazy_gettext("Refused")}
+BASIS_LABELS = {
+    "unconditional": lazy_gettext("Unconditional sharing"), "approved": lazy_gettext("Approved by the provider"),
+    "partial": lazy_gettext("Approved in part"), "negotiated": lazy_gettext("Agreed in negotiation"), "coordinated": lazy_gettext("Decided by coordination"),
+}
+
+
+EVENT_LABELS = {
+    "started": lazy_gettext("Started"), "task_completed": lazy_gettext("Task completed"), "timers_fired": lazy_gettext("Deadline timer fired"),
+    "breach_recorded": lazy_gettext("Breach recorded"), "grant_issued": lazy_gettext("Grant issued"), "incident": lazy_gettext("Error: waiting for an administrator"),
+    "incident_retried": lazy_gettext("Retried after an error"),
+}
+
+
+def is_english() -> bool:
+    return get_locale().language == "en"
+
+
+def render_message(value) -> str:
+    if isinstance(value, Message):
+        return value.render(gettext)
+    return str(value)
+
+
+def local(dt, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A stored instant (aware datetime or ISO string) in Beijing time."""
+    if not dt:
+        return ""
+    if isinstance(dt, str):
+        dt = datetime.fromisoformat(dt)
+    return dt.astimezone(SHANGHAI).strftime(fmt)
+
+
+def task_title(task) -> str:
+    """A task's title in the reader's language (BPMN names are Chinese; ``title_en`` is English)."""
+    if isinstance(task, dict):
+        return (task.get("title_en") if is_english() else None) or task["title"]
+    return (getattr(task, "title_en", None) if is_english() else None) or task.title
+
+
+def title_of(node: dict) -> str:
+    """A schema node's label in the reader's language."""
+    return (node.get("x-title-en") if is_english() else None) or node.get("title") or ""
+
+
+def statute_label(text: str) -> str:
+    """第十一条、第十二条 → Art. 11, 12 in English."""
+    if not text or not is_english():
+        return text or ""
+    numerals = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+
+    def number(cn: str) -> str:
+        if cn.startswith("十"):
+            cn = "一" + cn
+        if "十" in cn:
+            tens, _, ones = cn.partition("十")
+            return str(numerals.get(tens, 0) * 10 + numerals.get(ones, 0))
+        return str(numerals.get(cn, cn))
+
+    parts = [p.strip("第条") for p in text.replace("，", "、").split("、")]
+    return "Art. " + ", ".join(number(p.split("条")[0]) + (p.split("条", 1)[1] if "条" in p else "") for p in parts)
+
+
+def nav_counts() -> dict:
+    if "nav_counts" not in g:
+        from engine.inbox import counts
+
+        g.nav_counts = counts(db.session, current_user, clock()) if current_user.is_authenticated else {}
+    return g.nav_counts
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.filters.update(local=local, due=due_label, msg=render_message, title_of=title_of, statute=statute_label, task_title=task_title)
+    app.jinja_env.add_extension("jinja2.ext.do")
+
+    @app.context_processor
+    def _context():
+        return {
+            "nav_counts": nav_counts, "LANGUAGES": LANGUAGES, "current_lang": select_locale(), "ROLE_LABELS": ROLE_LABELS,
+            "PROCESS_LABELS": PROCESS_LABELS, "STATUS_LABELS": STATUS_LABELS, "SHARE_TYPE_LABELS": SHARE_TYPE_LABELS,
+            "DECISION_LABELS": DECISION_LABELS, "EVENT_LABELS": EVENT_LABELS, "BASIS_LABELS": BASIS_LABELS, "is_english": is_english, "request_path": request.full_path,
+        }
