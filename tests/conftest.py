@@ -19,7 +19,7 @@ from engine.seed import seed_all
 # Tests read messages in English (the msgids); tests of the Chinese catalog set the language.
 os.environ["GOVSHARE_LANG"] = "en"
 
-DYNAMIC_TABLES = ["audit_event", "outbox", "breach", "data_grant", "human_task", "process_instance", "counter", "calendar_day", "calendar_schedule"]
+DYNAMIC_TABLES = ["attachment", "audit_event", "outbox", "breach", "data_grant", "human_task", "process_instance", "counter", "calendar_day", "calendar_schedule"]
 
 
 @pytest.fixture(scope="session")

@@ -90,8 +90,12 @@ def complete(task_id: int):
     except ValidationFailed as err:
         db.session.rollback()
         row = _task_or_403(task_id)
-        labels = [title_of(schema.get("properties", {}).get(e["field"], {})) or e["field"] for e in err.details if e.get("field")]
-        flash(gettext("Please correct: %(fields)s", fields="、".join(dict.fromkeys(labels))), "danger")
+        properties = schema.get("properties", {})
+        labels = [title_of(properties[e["field"]]) for e in err.details if e.get("field") in properties]
+        if labels:
+            flash(gettext("Please correct: %(fields)s", fields="、".join(dict.fromkeys(labels))), "danger")
+        else:  # e.g. an attachment refused
+            flash(err.message.render(gettext), "danger")
         return _render(row, values=dict(data, **{k: request.form.getlist(k) for k in schema.get("properties", {}) if schema["properties"][k].get("type") == "array"}), errors=err.details, status=422)
     flash(gettext("Task “%(title)s” completed.", title=task_title(row)), "success")
     return redirect(url_for("requests.show", key=row.instance.business_key))
