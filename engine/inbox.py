@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import and_, func, or_, select
-from sqlalchemy.orm import Session, aliased, joinedload
+from sqlalchemy import and_, func, or_, select, union_all
+from sqlalchemy.orm import Session, selectinload
 
 from .calendar import WorkingCalendar, due_label, load_calendar
 from .clock import SHANGHAI, Clock
@@ -20,6 +20,7 @@ from .models import Department, HumanTask, ProcessInstance, User
 
 VIEWS = ("mine", "queue", "overdue", "done", "coordination")
 PAGE_SIZE = 20
+COUNT_CAP = 1000  # counts above this show as "1000+"; an inbox that large needs filters, not paging
 SOON_WORKING_DAYS = 2
 
 
@@ -66,9 +67,10 @@ class TaskRow:
 @dataclass
 class Page:
     rows: list[TaskRow]
-    total: int
+    total: int  # exact up to COUNT_CAP
     page: int
     pages: int
+    more: bool = False  # more than COUNT_CAP tasks match: narrow the filters
 
 
 def due_date_of(due_at: datetime) -> date:
@@ -123,7 +125,10 @@ def _view_clause(view: str, user: User, now: datetime):
     if view == "queue":
         return and_(open_, _eligible_queue(user))
     if view == "overdue":
-        return and_(open_, or_(mine, _eligible_queue(user)), HumanTask.due_at <= now)
+        # two index range scans (assignee / department queue, by due_sort), not one scan of all open tasks
+        due = HumanTask.due_sort <= now
+        ids = union_all(select(HumanTask.id).where(open_, mine, due), select(HumanTask.id).where(open_, _eligible_queue(user), due))
+        return HumanTask.id.in_(ids)
     if view == "done":
         return and_(HumanTask.state == "completed", HumanTask.completed_by_id == user.id)
     if view == "coordination":
@@ -131,7 +136,13 @@ def _view_clause(view: str, user: User, now: datetime):
     raise ValueError(f"unknown inbox view {view!r}")
 
 
+def _needs_instance(f: Filters) -> bool:
+    return bool(f.process or f.key or f.counterpart)
+
+
 def _apply_filters(stmt, f: Filters, user: User):
+    if _needs_instance(f):
+        stmt = stmt.join(ProcessInstance, HumanTask.instance_id == ProcessInstance.id)
     if f.process:
         stmt = stmt.where(ProcessInstance.process_id == f.process)
     if f.key:
@@ -148,31 +159,36 @@ def _apply_filters(stmt, f: Filters, user: User):
     return stmt
 
 
+def capped_count(session: Session, stmt, cap: int = COUNT_CAP) -> int:
+    """COUNT(*) that stops at ``cap`` + 1: the cost of a count never grows past the cap."""
+    return session.scalar(select(func.count()).select_from(stmt.with_only_columns(HumanTask.id).limit(cap + 1).subquery()))
+
+
 def counts(session: Session, user: User, clock: Clock) -> dict[str, int]:
-    """Open-task counts for the navigation (one indexed COUNT each)."""
+    """Open-task counts for the navigation (each an indexed, capped COUNT)."""
     now = clock.now()
     views = ["mine", "queue", "overdue"] + (["coordination"] if user.department.is_authority else [])
-    return {v: session.scalar(select(func.count()).select_from(HumanTask).where(_view_clause(v, user, now))) for v in views}
+    return {v: capped_count(session, select(HumanTask).where(_view_clause(v, user, now))) for v in views}
 
 
 def list_view(session: Session, user: User, clock: Clock, view: str, filters: Filters | None = None, page: int = 1, page_size: int = PAGE_SIZE) -> Page:
+    """One page of a view, in deadline order through the (department|assignee, state, due_sort) indexes."""
     now = clock.now()
     f = filters or Filters()
-    base = select(HumanTask).join(ProcessInstance, HumanTask.instance_id == ProcessInstance.id).where(_view_clause(view, user, now))
-    base = _apply_filters(base, f, user)
-    total = session.scalar(select(func.count()).select_from(base.subquery()))
+    base = _apply_filters(select(HumanTask).where(_view_clause(view, user, now)), f, user)
+    total = capped_count(session, base)
     if view == "done":
         order = [HumanTask.completed_at.desc(), HumanTask.id.desc()]
     elif f.sort == "-due":
-        order = [HumanTask.due_at.is_(None), HumanTask.due_at.desc(), HumanTask.id]
+        order = [HumanTask.due_sort.desc(), HumanTask.id.desc()]
     elif f.sort == "created":
         order = [HumanTask.created_at.desc(), HumanTask.id.desc()]
     else:
-        order = [HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.id]
-    pages = max(1, -(-total // page_size))
+        order = [HumanTask.due_sort, HumanTask.id]
+    pages = max(1, -(-min(total, COUNT_CAP) // page_size))
     page = min(max(1, page), pages)
-    stmt = base.options(joinedload(HumanTask.instance), joinedload(HumanTask.assignee)).order_by(*order).limit(page_size).offset((page - 1) * page_size)
-    tasks = session.scalars(stmt).unique().all()
+    stmt = base.options(selectinload(HumanTask.instance), selectinload(HumanTask.assignee)).order_by(*order).limit(page_size).offset((page - 1) * page_size)
+    tasks = session.scalars(stmt).all()
     calendar = load_calendar(session)
     names = _department_names(session, {d for t in tasks for d in (t.instance.requester_department_id, t.instance.provider_department_id) if d})
     rows = []
@@ -186,7 +202,7 @@ def list_view(session: Session, user: User, clock: Clock, view: str, filters: Fi
             completed_at=t.completed_at, created_at=t.created_at,
             deadline=describe_deadline(calendar, t.due_at, now) if t.due_at and t.state == "open" else None,
         ))
-    return Page(rows, total, page, pages)
+    return Page(rows, total, page, pages, total > COUNT_CAP)
 
 
 def _department_names(session: Session, ids: set[int]) -> dict[int, str]:
@@ -196,9 +212,5 @@ def _department_names(session: Session, ids: set[int]) -> dict[int, str]:
 
 
 def counterpart_departments(session: Session, user: User) -> list[Department]:
-    """Departments the user's department has requests with (for the filter)."""
-    inst = aliased(ProcessInstance)
-    ids = select(inst.provider_department_id).where(inst.requester_department_id == user.department_id).union(
-        select(inst.requester_department_id).where(inst.provider_department_id == user.department_id)
-    )
-    return list(session.scalars(select(Department).where(Department.id.in_(ids)).order_by(Department.name)))
+    """Departments to filter by: every other department, region first (O(departments))."""
+    return list(session.scalars(select(Department).where(Department.id != user.department_id).order_by(Department.division_code, Department.name)))

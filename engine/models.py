@@ -190,14 +190,18 @@ class ProcessInstance(Base):
     __mapper_args__ = {"version_id_col": version}
 
 
+NO_DEADLINE = datetime(9999, 12, 31, tzinfo=UTC)
+
+
 class HumanTask(Base):
     """Mirror of a user task, open or finished, for inboxes and history."""
 
     __tablename__ = "human_task"
     __table_args__ = (
         UniqueConstraint("instance_id", "spiff_task_id"),
-        Index("ix_task_queue", "department_id", "state", "due_at"),
-        Index("ix_task_assignee", "assignee_id", "state"),
+        Index("ix_task_queue", "department_id", "state", "due_sort", "id"),
+        Index("ix_task_assignee", "assignee_id", "state", "due_sort", "id"),
+        Index("ix_task_done", "completed_by_id", "state", "completed_at"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), index=True)
@@ -213,6 +217,9 @@ class HumanTask(Base):
     state: Mapped[str] = mapped_column(String(20))  # open | completed | cancelled
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # due_at, or the far future when the task has none: one index orders every inbox the same
+    # way on SQLite and PostgreSQL (which disagree on where NULLs sort)
+    due_sort: Mapped[datetime] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))

@@ -32,6 +32,7 @@ from .deployment import SERIALIZER
 from .errors import Conflict, NotFound
 from .i18n import Message
 from .models import (
+    NO_DEADLINE,
     AuditEvent,
     Breach,
     Counter,
@@ -179,6 +180,7 @@ class Command:
                 instance_id=inst.id, spiff_task_id=task_id, task_name=task.task_spec.name, title=m.get("title") or task.task_spec.name, title_en=m.get("title_en"),
                 role=lane, job_role=m.get("job_role"), department_id=inst.bindings[lane], form=m.get("form"),
                 statute=m.get("statute", ""), state="open", due_at=parse_instant(due) if due else None, created_at=now,
+                due_sort=parse_instant(due) if due else NO_DEADLINE,
             ))
 
     def _write_effects(self, now: datetime) -> None:
