@@ -199,3 +199,12 @@ def test_unknown_pages_give_a_clear_404(app):
     b = Browser(app, "civil.clerk")
     r = b.get("/requests/GX-2026-999999")
     assert r.status_code == 404 and "页面或记录不存在" in r.get_data(as_text=True)
+
+
+def test_a_refusal_does_not_carry_the_prefilled_grant_scope(app, actors):
+    key = actors.request("civil.clerk", **HUKOU)
+    task_id = actors.open_task(key, "provider_review")
+    pubsec = Browser(app, "pubsec.clerk")
+    form = {"review_decision": "refuse", "review_reason": "超出职责范围", "granted_items": ["公民身份号码"], "granted_purpose": "核定低保"}
+    assert pubsec.post(f"/tasks/{task_id}", form, page=f"/tasks/{task_id}").status_code == 302
+    assert actors.run(lambda s: s.get(HumanTask, task_id).data) == {"review_decision": "refuse", "review_reason": "超出职责范围"}

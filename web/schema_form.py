@@ -2,7 +2,10 @@
 
 Widgets follow the schema: ``enum`` → radio buttons (labels from ``x-enum-labels``), an array
 limited by ``x-subsetOf`` → checkboxes of the request's items, ``format: date`` → date input,
-``x-widget: textarea`` → text area; ``x-default-from`` pre-fills from the task data.
+``x-widget: textarea`` → text area; ``x-default-from`` pre-fills from the task data;
+``x-show-when: {field: [values]}`` shows a field only for those answers of another field (the
+page hides it, and the server drops it when the condition is not met, so a refusal never carries
+a pre-filled grant scope).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ class Field:
     options: list[tuple[str, str]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     help: str = ""
+    show_when: dict = field(default_factory=dict)
 
 
 def _options(name: str, node: dict, context: dict) -> list[tuple[str, str]]:
@@ -60,7 +64,8 @@ def build_fields(schema: dict, values: dict | None, errors: list[dict] | None, c
         else:
             value = context.get(node["x-default-from"]) if node.get("x-default-from") else None
             value = value if value is not None else ([] if widget == "checkboxes" else "")
-        fields.append(Field(name, title_of(node), widget, name in required, value, _options(name, node, context), by_field.pop(name, []), node.get("x-help-en" if is_english() else "description", "")))
+        fields.append(Field(name, title_of(node), widget, name in required, value, _options(name, node, context), by_field.pop(name, []),
+                            node.get("x-help-en" if is_english() else "description", ""), node.get("x-show-when", {})))
     general = [m for msgs in by_field.values() for m in msgs]
     return fields, general
 
@@ -77,4 +82,8 @@ def parse(schema: dict, form: MultiDict) -> dict:
             value = (form.get(name) or "").strip()
             if value:
                 data[name] = value
+    for name, node in schema.get("properties", {}).items():
+        condition = node.get("x-show-when") or {}
+        if name in data and any(data.get(other) not in allowed for other, allowed in condition.items()):
+            del data[name]
     return data
