@@ -56,7 +56,8 @@ def start_share_request(session: Session, clock: Clock, user: User, form: dict, 
     if process_id != "share_request":
         definition = latest_definition(session, process_id)
     bindings = {"requester": requester.id, "provider": provider.id, "authority": authority.id}
-    summary = {k: data[k] for k in ("resource_code", "resource_name", "share_type", "requester_name", "provider_name", "purpose")}
+    summary = {k: data[k] for k in ("resource_code", "resource_name", "share_type", "requester_name", "provider_name", "authority_name",
+                                     "purpose", "legal_basis", "info_items", "period_start", "period_end")}
     return start_instance(session, clock, definition, data, bindings, user.id, summary)
 
 
