@@ -31,6 +31,7 @@ class Filters:
     due_from: date | None = None
     due_to: date | None = None
     key: str | None = None  # business key, or part of it
+    urgency: str | None = None  # normal | soon | overdue (deadline state, as the badges show it)
     sort: str = "due"  # due | -due | created
 
 
@@ -140,7 +141,21 @@ def _needs_instance(f: Filters) -> bool:
     return bool(f.process or f.key or f.counterpart)
 
 
-def _apply_filters(stmt, f: Filters, user: User):
+def soon_cutoff(calendar: WorkingCalendar, now: datetime) -> datetime:
+    """Deadlines up to this instant are "due soon": the end of the SOON_WORKING_DAYS-th working day from today."""
+    return calendar.deadline(now, SOON_WORKING_DAYS).due_at
+
+
+def _apply_filters(stmt, f: Filters, user: User, now: datetime | None = None, calendar: WorkingCalendar | None = None):
+    if f.urgency and now is not None and calendar is not None:
+        cutoff = soon_cutoff(calendar, now)
+        stmt = stmt.where(HumanTask.due_at.is_not(None))
+        if f.urgency == "overdue":
+            stmt = stmt.where(HumanTask.due_sort <= now)
+        elif f.urgency == "soon":
+            stmt = stmt.where(HumanTask.due_sort > now, HumanTask.due_sort <= cutoff)
+        else:
+            stmt = stmt.where(HumanTask.due_sort > cutoff)
     if _needs_instance(f):
         stmt = stmt.join(ProcessInstance, HumanTask.instance_id == ProcessInstance.id)
     if f.process:
@@ -175,7 +190,8 @@ def list_view(session: Session, user: User, clock: Clock, view: str, filters: Fi
     """One page of a view, in deadline order through the (department|assignee, state, due_sort) indexes."""
     now = clock.now()
     f = filters or Filters()
-    base = _apply_filters(select(HumanTask).where(_view_clause(view, user, now)), f, user)
+    calendar = load_calendar(session)
+    base = _apply_filters(select(HumanTask).where(_view_clause(view, user, now)), f, user, now, calendar)
     total = capped_count(session, base)
     if view == "done":
         order = [HumanTask.completed_at.desc(), HumanTask.id.desc()]
@@ -189,7 +205,6 @@ def list_view(session: Session, user: User, clock: Clock, view: str, filters: Fi
     page = min(max(1, page), pages)
     stmt = base.options(selectinload(HumanTask.instance), selectinload(HumanTask.assignee)).order_by(*order).limit(page_size).offset((page - 1) * page_size)
     tasks = session.scalars(stmt).all()
-    calendar = load_calendar(session)
     names = _department_names(session, {d for t in tasks for d in (t.instance.requester_department_id, t.instance.provider_department_id) if d})
     rows = []
     for t in tasks:

@@ -210,19 +210,6 @@ class Command:
         fx.grants.clear()
 
 
-def _merged_data(workflow) -> dict:
-    """Data of the most recently touched task (the process's working data)."""
-    last = workflow.last_task
-    tasks = [t for t in workflow.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.STARTED)]
-    data: dict = {}
-    if last is not None:
-        data.update(last.data)
-    for t in tasks:
-        data.update(t.data)
-    data.update(workflow.data)
-    return data
-
-
 def _as_date(value) -> date | None:
     if not value:
         return None
@@ -376,9 +363,3 @@ def workflow_states(instance: ProcessInstance) -> dict[str, dict[str, set[str]]]
         elif task.state in (TaskState.READY, TaskState.WAITING, TaskState.STARTED, TaskState.ERROR):
             states["active"].add(bpmn_id)
     return out
-
-
-def workflow_data(instance: ProcessInstance) -> dict:
-    """The working data of an instance (for detail views; lists use ``summary``)."""
-    wf = load_state(instance.definition, instance.state)
-    return wf.data if wf.completed else _merged_data(wf)

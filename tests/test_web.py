@@ -208,3 +208,27 @@ def test_a_refusal_does_not_carry_the_prefilled_grant_scope(app, actors):
     form = {"review_decision": "refuse", "review_reason": "超出职责范围", "granted_items": ["公民身份号码"], "granted_purpose": "核定低保"}
     assert pubsec.post(f"/tasks/{task_id}", form, page=f"/tasks/{task_id}").status_code == 302
     assert actors.run(lambda s: s.get(HumanTask, task_id).data) == {"review_decision": "refuse", "review_reason": "超出职责范围"}
+
+
+def test_deadline_state_filter(app, actors, clock):
+    first = actors.request("civil.clerk", **HUKOU)  # due 2026-10-09
+    clock.set("2026-09-30T10:00:00+08:00")
+    second = actors.request("civil.clerk", **HUKOU)  # due 2026-10-20
+    clock.set("2026-10-08T10:00:00+08:00")
+    pubsec = Browser(app, "pubsec.clerk")
+    soon = pubsec.get("/inbox/queue?urgency=soon").get_data(as_text=True)
+    assert f">{first}</a>" in soon and f">{second}</a>" not in soon
+    normal = pubsec.get("/inbox/queue?urgency=normal").get_data(as_text=True)
+    assert f">{second}</a>" in normal and f">{first}</a>" not in normal
+    assert "共 0 项" in pubsec.get("/inbox/queue?urgency=overdue").get_data(as_text=True)
+
+
+def test_claiming_a_task_someone_else_claimed_shows_a_409_page(app, actors):
+    key = actors.request("civil.clerk", **HUKOU)
+    task_id = actors.open_task(key, "provider_review")
+    clerk, lead = Browser(app, "pubsec.clerk"), Browser(app, "pubsec.lead")
+    page = lead.get(f"/tasks/{task_id}").get_data(as_text=True)  # the leader opens the page first
+    assert clerk.post(f"/tasks/{task_id}/claim", page=f"/tasks/{task_id}").status_code == 302
+    r = lead.client.post(f"/tasks/{task_id}/claim", data={"csrf_token": token_of(page)})
+    assert r.status_code == 409
+    assert "已被他人抢先处理" in r.get_data(as_text=True) and "自治区公安厅经办人" in r.get_data(as_text=True)

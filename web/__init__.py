@@ -7,7 +7,7 @@ import os
 from datetime import timedelta
 from pathlib import Path
 
-from flask import Flask, g, request, send_from_directory
+from flask import Flask, request, send_from_directory
 from flask_babel import Babel
 from flask_login import LoginManager
 from flask_sqlalchemy import SQLAlchemy
@@ -80,10 +80,6 @@ def create_app(config: dict | None = None) -> Flask:
         if lang in LANGUAGES:
             response.set_cookie("lang", lang, max_age=365 * 86400, samesite="Lax")
         return response
-
-    @app.teardown_appcontext
-    def _forget(_exc):
-        g.pop("nav_counts", None)
 
     return app
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from flask import (
     Blueprint,
     current_app,
@@ -90,7 +88,3 @@ def switch_language(code: str):
     response = redirect(target)
     response.set_cookie("lang", code if code in ("zh_CN", "en") else "zh_CN", max_age=365 * 86400, samesite="Lax")
     return response
-
-
-def now_local() -> datetime:
-    return clock().now()

@@ -36,6 +36,7 @@ def view(view: str):
     filters = inbox_service.Filters(
         process=args.get("process") or None, counterpart=_int(args.get("counterpart")), due_from=_date(args.get("due_from")),
         due_to=_date(args.get("due_to")), key=(args.get("key") or "").strip() or None, sort=args.get("sort", "due"),
+        urgency=args.get("urgency") if args.get("urgency") in ("normal", "soon", "overdue") else None,
     )
     page = inbox_service.list_view(db.session, current_user, clock(), view, filters, page=_int(args.get("page")) or 1)
     counterparts = inbox_service.counterpart_departments(db.session, current_user)

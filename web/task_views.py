@@ -20,8 +20,10 @@ from sqlalchemy import select
 from engine import attachments as attachment_service
 from engine import requests as request_service
 from engine import tasks as task_service
+from engine.calendar import load_calendar
 from engine.errors import GovshareError, ValidationFailed
-from engine.models import Attachment, HumanTask, User
+from engine.inbox import describe_deadline
+from engine.models import Attachment, HumanTask, ProcessInstance, User
 from engine.runtime import task_data
 
 from . import clock, db
@@ -56,8 +58,6 @@ def _render(row: HumanTask, values=None, errors=None, status=200):
     colleagues = []
     if task_service.is_leader_of(current_user, row) and row.state == "open":
         colleagues = [u for u in db.session.scalars(select(User).where(User.department_id == row.department_id, User.active.is_(True)).order_by(User.username)) if task_service.eligible(u, row)]
-    from engine.calendar import load_calendar
-    from engine.inbox import describe_deadline
 
     deadline = describe_deadline(load_calendar(db.session), row.due_at, clock().now()) if row.due_at and row.state == "open" else None
     return render_template(
@@ -140,9 +140,6 @@ def attachment(attachment_id: int):
     row = db.session.get(Attachment, attachment_id)
     if row is None:
         abort(404)
-    instance = row.instance if hasattr(row, "instance") else None
-    from engine.models import ProcessInstance
-
     instance = db.session.get(ProcessInstance, row.instance_id)
     if current_user.department_id not in {instance.requester_department_id, instance.provider_department_id, instance.authority_department_id}:
         abort(403)
