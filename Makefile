@@ -33,7 +33,7 @@ translations: $(STAMP)
 
 ## Re-extract messages after changing user-visible strings, then translate the new entries.
 messages: $(STAMP)
-	$(BIN)/pybabel -q extract -F babel.cfg -k Message -k N_ -k _ -k gettext -k lazy_gettext --no-location --sort-output -o web/translations/messages.pot .
+	$(BIN)/pybabel -q extract -F babel.cfg -k Message -k N_ -k _ -k gettext -k lazy_gettext -k _p:2 --no-location --sort-output -o web/translations/messages.pot .
 	$(BIN)/pybabel -q update -i web/translations/messages.pot -d web/translations --no-fuzzy-matching
 
 ## Install everything, migrate, seed the demo data (idempotent) and serve on http://127.0.0.1:5000

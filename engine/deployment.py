@@ -98,6 +98,7 @@ def _user_task_meta(spec, file: str, forms_dir: Path, forms: dict, problems: lis
             "due": props.get("due"),
             "documentation": getattr(task_spec, "documentation", None) or "",
             "title_en": props.get("title_en"),
+            "completion_check": props.get("completion_check"),
             "documentation_en": props.get("documentation_en"),
         }
     return meta

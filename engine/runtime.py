@@ -44,7 +44,7 @@ from .models import (
 )
 from .scripting import Effects, make_script_engine
 
-KEY_PREFIX = {"share_request": "GX", "negotiation": "XS"}
+KEY_PREFIX = {"share_request": "GX", "negotiation": "XS", "catalog_publication": "ML", "catalog_update": "MG"}
 
 _SPEC_CACHE: OrderedDict[int, tuple] = OrderedDict()
 
@@ -189,9 +189,8 @@ class Command:
             self.session.add(OutboxMessage(instance_id=inst.id, department_id=inst.bindings[n["role"]], template=n["template"], payload={**n["payload"], "business_key": inst.business_key}, created_at=now))
         for b in fx.breaches:
             evidence = {**b["evidence"], "business_key": inst.business_key, "detected_at": now.isoformat()}
-            data = b["data"]
-            if data.get("submitted_at") and data.get("reply_days"):
-                evidence["deadline"] = self.calendar.deadline(data["submitted_at"], data["reply_days"]).to_dict()
+            if b["evidence"].get("start") and b["evidence"].get("days"):
+                evidence["deadline"] = self.calendar.deadline(b["evidence"]["start"], int(b["evidence"]["days"])).to_dict()
             self.session.add(Breach(instance_id=inst.id, department_id=inst.bindings[b["role"]], article=b["article"], kind=b["kind"], evidence=evidence, recorded_at=now))
             self.audit("breach_recorded", breach=b["kind"], article=b["article"])
         for g in fx.grants:
@@ -205,9 +204,16 @@ class Command:
             )
             self.session.add(grant)
             self.audit("grant_issued", basis=g["basis"], info_items=grant.info_items)
+        for a in fx.actions:
+            from .effects import ACTIONS, load_handlers
+
+            load_handlers()
+            ACTIONS[a["name"]](self.session, self.clock, inst, self.actor_id, a["data"], **a["args"])
+            self.audit("action", action=a["name"])
         fx.notifications.clear()
         fx.breaches.clear()
         fx.grants.clear()
+        fx.actions.clear()
 
 
 def _as_date(value) -> date | None:

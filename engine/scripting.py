@@ -11,6 +11,8 @@ Helpers a process may call (the whole list; documented in docs/processes.md):
 * ``notify(role, template, **payload)`` – queue a notification to the department bound to ``role``
 * ``record_breach(role, kind, article, **evidence)`` – add an entry to the breach ledger (art. 23)
 * ``issue_grant(basis)`` – issue the grant described by the task data (art. 12)
+* ``perform(name, **args)`` – run a named domain action (engine.effects), e.g. publishing a
+  catalog version
 * ``record(**facts)`` – set facts of the instance's summary (status shown in lists: decision,
   overdue, due dates); branches of a process share these, unlike task data
 
@@ -58,6 +60,7 @@ class Effects:
     breaches: list[dict] = field(default_factory=list)
     grants: list[dict] = field(default_factory=list)
     facts: dict = field(default_factory=dict)
+    actions: list[dict] = field(default_factory=list)
 
 
 def _builtins() -> dict:
@@ -151,10 +154,13 @@ def make_script_engine(calendar: WorkingCalendar | Callable[[], WorkingCalendar]
     def record(**facts):
         effects.facts.update(facts)
 
+    def perform(name, **args):
+        effects.actions.append({"name": name, "args": args, "data": dict(environment.context)})
+
     def issue_grant(basis):
         effects.grants.append({"basis": basis, "data": dict(environment.context)})
 
-    helpers = {"deadline": deadline, "now": now, "notify": notify, "record_breach": record_breach, "issue_grant": issue_grant, "record": record}
+    helpers = {"deadline": deadline, "now": now, "notify": notify, "record_breach": record_breach, "issue_grant": issue_grant, "record": record, "perform": perform}
     environment = SandboxEnvironment(helpers)
     return PythonScriptEngine(environment=environment)
 

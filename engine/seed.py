@@ -34,23 +34,6 @@ LOCAL_DEPARTMENTS = [
     ("natres", "自然资源局", "Natural Resources Bureau"),
 ]
 
-# code, provider slug, name, share type, conditions, legal basis, [(item, data type, item share type)]
-RESOURCES = [
-    ("JC-RK/0001", "pubsec", "人口基础信息", "unconditional", "", "", [("姓名", "字符型", "unconditional"), ("公民身份号码", "字符型", "unconditional"), ("性别", "字符型", "unconditional"), ("民族", "字符型", "unconditional"), ("出生日期", "日期型", "unconditional"), ("户籍地址", "字符型", "unconditional")]),
-    ("JC-RK/0002", "pubsec", "户籍变动信息", "conditional", "用于办理社会保障、民政救助等法定职责", "", [("公民身份号码", "字符型", "conditional"), ("变动类型", "字符型", "conditional"), ("变动日期", "日期型", "conditional"), ("迁入地", "字符型", "conditional")]),
-    ("BM-GA/0003", "pubsec", "刑事案件侦查信息", "not_shared", "", "《中华人民共和国刑事诉讼法》第一百五十二条；《中华人民共和国保守国家秘密法》", [("案件编号", "字符型", "not_shared"), ("案由", "字符型", "not_shared")]),
-    ("JC-FR/0001", "samr", "市场主体登记信息", "unconditional", "", "", [("统一社会信用代码", "字符型", "unconditional"), ("名称", "字符型", "unconditional"), ("法定代表人", "字符型", "unconditional"), ("注册资本", "数值型", "unconditional"), ("成立日期", "日期型", "unconditional"), ("住所", "字符型", "unconditional")]),
-    ("ZT-SP/0001", "samr", "食品生产经营许可信息", "conditional", "用于食品安全监管及联合执法", "", [("许可证编号", "字符型", "conditional"), ("经营者名称", "字符型", "conditional"), ("有效期至", "日期型", "conditional")]),
-    ("ZT-SB/0001", "hrss", "社会保险参保缴费信息", "conditional", "用于核定社会救助、住房保障等待遇资格", "", [("公民身份号码", "字符型", "conditional"), ("参保险种", "字符型", "conditional"), ("参保状态", "字符型", "conditional"), ("缴费基数", "数值型", "conditional"), ("缴费月数", "数值型", "conditional")]),
-    ("JC-ZR/0001", "natres", "不动产登记信息", "conditional", "依法办理不动产相关政务服务", "", [("不动产单元号", "字符型", "conditional"), ("权利人", "字符型", "conditional"), ("坐落", "字符型", "conditional"), ("权利类型", "字符型", "conditional")]),
-    ("ZT-YL/0001", "health", "出生医学证明信息", "conditional", "用于户籍登记、社保参保等出生一件事办理", "", [("出生医学证明编号", "字符型", "conditional"), ("新生儿姓名", "字符型", "conditional"), ("出生日期", "日期型", "conditional"), ("母亲公民身份号码", "字符型", "conditional")]),
-    ("BM-MZ/0001", "civil", "婚姻登记信息", "conditional", "用于办理与婚姻状况相关的政务服务", "", [("男方公民身份号码", "字符型", "conditional"), ("女方公民身份号码", "字符型", "conditional"), ("登记类型", "字符型", "conditional"), ("登记日期", "日期型", "conditional")]),
-    ("JC-DZZZ/0001", "govservice", "电子证照目录信息", "unconditional", "", "", [("证照名称", "字符型", "unconditional"), ("证照编号", "字符型", "unconditional"), ("持证主体", "字符型", "unconditional"), ("颁发日期", "日期型", "unconditional")]),
-    ("BM-YC-SC/0001", "yinchuan-samr", "银川市个体工商户登记信息", "unconditional", "", "", [("统一社会信用代码", "字符型", "unconditional"), ("字号名称", "字符型", "unconditional"), ("经营场所", "字符型", "unconditional")]),
-    ("BM-YC-MZ/0001", "yinchuan-civil", "银川市最低生活保障对象信息", "conditional", "用于社会救助对象认定和动态管理", "", [("公民身份号码", "字符型", "conditional"), ("保障类别", "字符型", "conditional"), ("保障金额", "数值型", "conditional")]),
-]
-
-
 def _place_slug(name_en: str) -> str:
     return name_en.split()[0].lower()
 
@@ -111,19 +94,41 @@ def seed_demo_users(session: Session) -> None:
     session.flush()
 
 
-def seed_catalog(session: Session) -> None:
-    for code, provider, name, share_type, conditions, basis, items in RESOURCES:
-        dept = session.scalar(select(Department).where(Department.slug == provider))
-        _upsert(session, Resource, {"code": code}, {
-            "name": name, "provider_id": dept.id, "share_type": share_type, "conditions": conditions, "legal_basis": basis,
-            "info_items": [{"name": n, "data_type": t, "share_type": s} for n, t, s in items], "summary": "",
-        })
-    session.flush()
+def seed_catalog(session: Session, clock: Clock) -> None:
+    """Publish the sample catalog (engine/data/catalog_seed.json) as version 1 of each entry,
+    or as a new version where the shipped entry changed; entries pass every catalog rule."""
+    from .catalog.entry import normalize
+    from .catalog.rules import check
+    from .catalog.versions import latest_version, publish_version
+    from .errors import ValidationFailed
+    from .i18n import Message
+    from .models import ResourceVersion
+
+    entries = json.loads(resources.files("engine").joinpath("data/catalog_seed.json").read_text("utf-8"))["entries"]
+    for raw in entries:
+        entry = normalize(raw)
+        resource = session.scalar(select(Resource).where(Resource.code == entry["code"]))
+        problems = check(session, entry, resource.id if resource else None)
+        if problems:
+            raise ValidationFailed(Message("The catalog entry %(code)s breaks %(n)s rule(s).", code=entry["code"], n=len(problems)), problems)
+        latest = latest_version(session, resource) if resource is not None else None
+        if latest is not None and latest.data == entry:
+            continue
+        if resource is None:
+            resource = Resource(code=entry["code"], name=entry["name"], provider_id=session.scalar(select(Department.id).where(Department.slug == entry["provider"])),
+                                share_type=entry["share_type"], status="draft", published_version=0)
+            session.add(resource)
+            session.flush()
+        version = ResourceVersion(resource_id=resource.id, number=(latest.number if latest else 0) + 1, status="draft", data=entry,
+                                  changed_fields=[], note="seed", created_at=clock.now())
+        session.add(version)
+        session.flush()
+        publish_version(session, clock, version, None)
 
 
 def seed_all(session: Session, clock: Clock, demo: bool = True) -> None:
     seed_directory(session)
-    seed_catalog(session)
+    seed_catalog(session, clock)
     if demo:
         seed_demo_users(session)
     deploy(session, clock)

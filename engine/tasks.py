@@ -117,8 +117,18 @@ def complete(session: Session, clock: Clock, task_id: int, user: User, data: dic
     row = _locked_task(session, task_id)
     _check_open(row, user)
     schema = row.instance.definition.forms.get(row.form) if row.form else {"type": "object"}
+    check_name = row.instance.definition.task_meta.get(row.task_name, {}).get("completion_check")
+
+    def validate(task_data: dict) -> None:
+        validate_form(row.form or row.task_name, schema, data, context=task_data)
+        if check_name:
+            from .effects import COMPLETION_CHECKS, load_handlers
+
+            load_handlers()
+            COMPLETION_CHECKS[check_name](session, clock, row, task_data)
+
     row.assignee_id = user.id
-    complete_user_task(session, clock, row, user.id, data, validate=lambda task_data: validate_form(row.form or row.task_name, schema, data, context=task_data))
+    complete_user_task(session, clock, row, user.id, data, validate=validate)
     return row
 
 
