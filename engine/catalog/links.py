@@ -1,0 +1,29 @@
+"""Linking (art. 8): city and county catalogs are linked (相衔接) to the region catalog — each of
+their entries names the region entry it corresponds to (``region_link``)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from ..models import Division, Resource
+
+
+def region_code(session: Session) -> str:
+    return session.scalar(select(Division.code).where(Division.level == "region"))
+
+
+def unlinked(session: Session) -> list[tuple[Resource, str]]:
+    """Published city/county entries without a valid link, each with why."""
+    region = region_code(session)
+    region_codes = set(session.scalars(select(Resource.code).where(Resource.status == "published", Resource.division_code == region)))
+    out = []
+    local = session.scalars(select(Resource).where(Resource.status == "published", Resource.division_code != region)
+                            .options(selectinload(Resource.provider)).order_by(Resource.division_code, Resource.code))
+    for r in local:
+        link = (r.metadata_ or {}).get("region_link") or ""
+        if not link:
+            out.append((r, "no link"))
+        elif link not in region_codes:
+            out.append((r, f"links to {link}, which is not a published region entry"))
+    return out
