@@ -70,3 +70,13 @@ def test_unknown_resource_and_bad_body(client):
 def test_openapi_document(client):
     doc = client.get("/api/v1/openapi.json").get_json()
     assert doc["openapi"].startswith("3.1") and "/api/v1/requests" in doc["paths"]
+
+
+def test_catalog_search_entry_and_dcat(client):
+    body = client.get("/api/v1/catalog?q=变动类型", headers=auth("civil.clerk")).get_json()
+    assert "JC-RK/0002" in [r["code"] for r in body["resources"]]
+    entry = client.get("/api/v1/catalog/JC-RK/0002", headers=auth("civil.clerk")).get_json()
+    assert entry["provider"] == "自治区公安厅" and entry["metadata"]["classification"] == "base"
+    assert client.get("/api/v1/catalog/XX/0001", headers=auth("civil.clerk")).status_code == 404
+    dcat = client.get("/api/v1/catalog/dcat.json", headers=auth("civil.clerk")).get_json()
+    assert dcat["@type"] == "dcat:Catalog" and len(dcat["dcat:dataset"]) >= 60

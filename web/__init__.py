@@ -61,11 +61,21 @@ def create_app(config: dict | None = None) -> Flask:
     login_manager.login_view = "auth.login"
     login_manager.login_message = None
 
-    from . import api, auth, errors, inbox, pages, request_views, task_views, templating
+    from . import (
+        api,
+        auth,
+        catalog_views,
+        errors,
+        inbox,
+        pages,
+        request_views,
+        task_views,
+        templating,
+    )
 
     templating.init_app(app)
     errors.init_app(app)
-    for module in (pages, auth, inbox, task_views, request_views):
+    for module in (pages, auth, inbox, task_views, request_views, catalog_views):
         app.register_blueprint(module.bp)
     app.register_blueprint(api.bp)
     csrf.exempt(api.bp)  # token-authenticated, no cookies

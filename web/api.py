@@ -122,6 +122,42 @@ def complete_task(task_id: int):
     return jsonify({**_task_json(row), "request_status": row.instance.status})
 
 
+def _resource_json(r) -> dict:
+    return {"code": r.code, "name": r.name, "provider": r.provider.name, "provider_slug": r.provider.slug, "share_type": r.share_type,
+            "classification": r.classification, "network": r.network, "open_to_public": r.open_to_public, "version": r.published_version,
+            "published_at": r.published_at.isoformat() if r.published_at else None, "info_items": r.info_items, "metadata": r.metadata_}
+
+
+@bp.get("/catalog")
+@token_required
+def catalog_search():
+    from engine.catalog.search import Filters, search
+
+    args = request.args
+    page = int(args.get("page", "1")) if args.get("page", "1").isdigit() else 1
+    filters = Filters(q=args.get("q", ""), share_type=args.get("share_type") or None, classification=args.get("classification") or None,
+                      network=args.get("network") or None, open_to_public={"true": True, "false": False}.get(args.get("open", "")),
+                      provider_id=int(args["provider_id"]) if args.get("provider_id", "").isdigit() else None)
+    results = search(db.session, filters, page=page)
+    return jsonify({"total": results.total, "more": results.more, "page": results.page, "pages": results.pages, "resources": [_resource_json(r) for r in results.rows]})
+
+
+@bp.get("/catalog/dcat.json")
+@token_required
+def catalog_dcat():
+    from engine.catalog.transfer import export_dcat, published
+
+    return jsonify(export_dcat(published(db.session), request.host_url.rstrip("/")))
+
+
+@bp.get("/catalog/<path:code>")
+@token_required
+def catalog_entry(code: str):
+    from engine.catalog import resource_by_code
+
+    return jsonify(_resource_json(resource_by_code(db.session, code)))
+
+
 @bp.get("/openapi.json")
 def openapi():
     from .openapi import document

@@ -29,6 +29,9 @@ def document() -> dict:
             "/api/v1/tasks": {"get": {"summary": "Open tasks of the token's user", "parameters": [{"name": "scope", "in": "query", "schema": {"enum": ["inbox", "mine", "queue"]}}], "responses": {"200": {"description": "tasks"}}}},
             "/api/v1/tasks/{id}/claim": {"post": {"summary": "Claim a task", "responses": {"200": {"description": "claimed"}, "409": error}}},
             "/api/v1/tasks/{id}/complete": {"post": {"summary": "Complete a task with its form data ({\"data\": {...}})", "responses": {"200": {"description": "completed"}, "409": error, "422": error}}},
+            "/api/v1/catalog": {"get": {"summary": "Search the published catalog (q, share_type, classification, network, open, provider_id, page)", "responses": {"200": {"description": "resources"}}}},
+            "/api/v1/catalog/{code}": {"get": {"summary": "One published catalog entry with its metadata", "responses": {"200": {"description": "resource"}, "404": error}}},
+            "/api/v1/catalog/dcat.json": {"get": {"summary": "The published catalog as DCAT-style JSON-LD", "responses": {"200": {"description": "catalog"}}}},
             "/healthz": {"get": {"summary": "Liveness and database check", "security": [], "responses": {"200": {"description": "ok"}, "503": error}}},
         },
     }
