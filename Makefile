@@ -63,6 +63,7 @@ test: lint browser
 bench: install
 	$(BIN)/python bench/engine.py
 	$(BIN)/python bench/pages.py
+	$(BIN)/python bench/catalog.py
 
 clean:
 	rm -rf $(VENV) node_modules instance .pytest_cache tests/screenshots
