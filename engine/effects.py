@@ -35,4 +35,5 @@ def completion_check(name: str):
 
 def load_handlers() -> None:
     """Import the modules that register handlers (idempotent)."""
+    from . import disputes  # noqa: F401
     from .catalog import versions  # noqa: F401

@@ -367,3 +367,18 @@ class Attachment(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
     uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class DossierEntry(Base):
+    """One piece of a dispute's dossier: an information request or answer, a meeting, the decision."""
+
+    __tablename__ = "dossier_entry"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # info_request | info_answer | meeting | decision
+    party: Mapped[str] = mapped_column(String(20), default="")  # requester | provider | authority
+    text: Mapped[str] = mapped_column(Text, default="")
+    details: Mapped[dict] = mapped_column(JSON, default=dict)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))

@@ -116,8 +116,8 @@ def test_negotiation_failed_then_coordination_grants(actors):
     key = actors.request("civil.clerk", **HUKOU)
     _to_coordination(actors, key)
     with pytest.raises(ValidationFailed):  # a binding decision needs reasons
-        actors.complete("data.coord", key, "coordinate", coordination_decision="grant", **SCOPE)
-    actors.complete("data.coord", key, "coordinate", coordination_decision="grant", coordination_reasons="低保核定属法定职责，所需信息项必要", **SCOPE)
+        actors.complete("data.coord", key, "coordinate", coordination_action="decide", coordination_decision="grant", **SCOPE)
+    actors.complete("data.coord", key, "coordinate", coordination_action="decide", coordination_decision="grant", coordination_reasons="低保核定属法定职责，所需信息项必要", **SCOPE)
     st = actors.status(key)
     assert st["status"] == "completed"
     assert [g["basis"] for g in st["grants"]] == ["coordinated"]
@@ -127,7 +127,7 @@ def test_negotiation_failed_then_coordination_grants(actors):
 def test_coordination_upholds_the_refusal(actors):
     key = actors.request("civil.clerk", **HUKOU)
     _to_coordination(actors, key)
-    actors.complete("data.coord", key, "coordinate", coordination_decision="uphold", coordination_reasons="变动类型涉及敏感信息，现有依据不足")
+    actors.complete("data.coord", key, "coordinate", coordination_action="decide", coordination_decision="uphold", coordination_reasons="变动类型涉及敏感信息，现有依据不足")
     st = actors.status(key)
     assert st["status"] == "completed"
     assert st["grants"] == []
@@ -140,7 +140,7 @@ def test_only_a_coordinator_of_the_authority_may_decide(actors):
     from engine.errors import Forbidden
 
     with pytest.raises(Forbidden):
-        actors.complete("data.clerk", key, "coordinate", coordination_decision="uphold", coordination_reasons="x" * 5)
+        actors.complete("data.clerk", key, "coordinate", coordination_action="decide", coordination_decision="uphold", coordination_reasons="x" * 5)
 
 
 def test_negotiation_without_agreement_in_time_goes_to_coordination(actors, clock):

@@ -65,6 +65,7 @@ def create_app(config: dict | None = None) -> Flask:
         api,
         auth,
         catalog_views,
+        dispute_views,
         errors,
         inbox,
         pages,
@@ -75,7 +76,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     templating.init_app(app)
     errors.init_app(app)
-    for module in (pages, auth, inbox, task_views, request_views, catalog_views):
+    for module in (pages, auth, inbox, task_views, request_views, catalog_views, dispute_views):
         app.register_blueprint(module.bp)
     app.register_blueprint(api.bp)
     csrf.exempt(api.bp)  # token-authenticated, no cookies

@@ -12,14 +12,14 @@ TEXT = {
     "zh_CN": {
         "search": "户籍", "choose": "选择", "submit_request": "提交申请", "due": "2026-10-09 24:00", "queue": "部门待签收", "claim": "签收",
         "refuse": "不予共享", "submit": "提交", "required": "必填", "negotiate": "申请协商", "failed": "未达成一致", "grant": "予以共享",
-        "granted": "已授权", "coordination": "协调督办", "review": "审核共享申请", "after_refusal": "决定是否协商",
-        "requester_position": "使用部门陈述协商意见", "provider_position": "提供部门答复协商意见", "coordinate": "协调并作出决定",
+        "granted": "已授权", "coordination": "协调督办", "decide": "作出决定", "review": "审核共享申请", "after_refusal": "决定是否协商",
+        "requester_position": "使用部门陈述协商意见", "provider_position": "提供部门答复协商意见", "coordinate": "协调处理",
     },
     "en": {
         "search": "户籍", "choose": "Choose", "submit_request": "Submit the request", "due": "2026-10-09 24:00", "queue": "Department queue", "claim": "Claim",
         "refuse": "Refuse", "submit": "Submit", "required": "is required", "negotiate": "Open a negotiation", "failed": "No agreement", "grant": "Grant",
-        "granted": "Granted", "coordination": "Coordination and supervision", "review": "Review the sharing request", "after_refusal": "Negotiate or accept the refusal",
-        "requester_position": "State the requester's position", "provider_position": "Answer the negotiation", "coordinate": "Coordinate and decide",
+        "granted": "Granted", "coordination": "Coordination and supervision", "decide": "Decide", "review": "Review the sharing request", "after_refusal": "Negotiate or accept the refusal",
+        "requester_position": "State the requester's position", "provider_position": "Answer the negotiation", "coordinate": "Coordinate the dispute",
     },
 }
 
@@ -98,6 +98,7 @@ def test_request_refusal_negotiation_coordination_grant(official, lang):
     expect(page.locator("tr", has_text=key)).to_contain_text(t["coordinate"])
     coord.shot("coordination-inbox")
     page.get_by_role("link", name=t["coordinate"]).first.click()
+    page.get_by_label(t["decide"], exact=True).check()
     page.get_by_label(t["grant"], exact=True).check()
     page.fill("#in-coordination_reasons", "低保核定属法定职责，变动类型为必要信息项")
     coord.shot("task-coordinate")
