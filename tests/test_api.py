@@ -80,3 +80,27 @@ def test_catalog_search_entry_and_dcat(client):
     assert client.get("/api/v1/catalog/XX/0001", headers=auth("civil.clerk")).status_code == 404
     dcat = client.get("/api/v1/catalog/dcat.json", headers=auth("civil.clerk")).get_json()
     assert dcat["@type"] == "dcat:Catalog" and len(dcat["dcat:dataset"]) >= 60
+
+
+def test_verification_flag_and_served_on_proof_with_access_control(client, actors):
+    from tests.test_verification import REPORT, granted
+
+    assert client.post("/api/v1/verifications", json=REPORT, headers=auth("civil.clerk")).status_code == 403  # no grant yet
+    granted(actors)
+    r = client.post("/api/v1/verifications", json=REPORT, headers=auth("civil.clerk"))
+    assert r.status_code == 201 and r.get_json()["business_key"].startswith("JY-")
+    url = f"/api/v1/verifications?resource=JC-RK/0002&record={REPORT['record_id']}"
+    body = client.get(url, headers=auth("civil.clerk")).get_json()
+    assert body["under_verification"] is True
+    assert "served as usual" in body["notice"]
+    assert client.get(url, headers=auth("pubsec.clerk")).get_json()["under_verification"] is True  # the provider
+    assert client.get(url, headers=auth("health.clerk")).status_code == 403  # no grant on the resource
+    assert client.get("/api/v1/verifications?resource=JC-RK/0002", headers=auth("civil.clerk")).status_code == 422
+    other = client.get("/api/v1/verifications?resource=JC-RK/0002&record=someone-else", headers=auth("civil.clerk")).get_json()
+    assert other["under_verification"] is False
+    vid = body["verifications"][0]["id"]
+    assert client.post(f"/api/v1/verifications/{vid}/served", json={"proof": "户口迁移证"}, headers=auth("health.clerk")).status_code == 403
+    r = client.post(f"/api/v1/verifications/{vid}/served", json={"proof": "户口迁移证 NX-2026-0001", "service": "低保申请受理"}, headers=auth("civil.clerk"))
+    assert r.status_code == 201
+    r = client.post(f"/api/v1/verifications/{vid}/served", json={"proof": ""}, headers=auth("civil.clerk"))
+    assert r.status_code == 422 and r.get_json()["details"][0]["field"] == "proof"

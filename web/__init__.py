@@ -72,11 +72,12 @@ def create_app(config: dict | None = None) -> Flask:
         request_views,
         task_views,
         templating,
+        verification_views,
     )
 
     templating.init_app(app)
     errors.init_app(app)
-    for module in (pages, auth, inbox, task_views, request_views, catalog_views, dispute_views):
+    for module in (pages, auth, inbox, task_views, request_views, catalog_views, dispute_views, verification_views):
         app.register_blueprint(module.bp)
     app.register_blueprint(api.bp)
     csrf.exempt(api.bp)  # token-authenticated, no cookies

@@ -158,6 +158,37 @@ def catalog_entry(code: str):
     return jsonify(_resource_json(resource_by_code(db.session, code)))
 
 
+@bp.get("/verifications")
+@token_required
+def verification_flag():
+    from engine.verification import flag
+
+    resource, record = request.args.get("resource", ""), request.args.get("record", "")
+    if not resource or not record:
+        raise ValidationFailed(Message("Give both resource and record."), [{"field": f, "message": Message("is required")} for f, v in (("resource", resource), ("record", record)) if not v])
+    return jsonify(flag(db.session, g.user, resource, record))
+
+
+@bp.post("/verifications")
+@token_required
+def report_error():
+    from engine.verification import report_error as report
+
+    body = _json_body()
+    inst = _command(lambda s: report(s, clock(), g.user, body))
+    return jsonify({"business_key": inst.business_key, "status_url": url_for("api.request_status", key=inst.business_key)}), 201
+
+
+@bp.post("/verifications/<int:verification_id>/served")
+@token_required
+def served_on_proof(verification_id: int):
+    from engine.verification import register_served
+
+    body = _json_body()
+    row = _command(lambda s: register_served(s, clock(), g.user, verification_id, body.get("proof", ""), body.get("service", "")))
+    return jsonify({"id": row.id, "verification_id": row.verification_id, "at": row.at.isoformat()}), 201
+
+
 @bp.get("/openapi.json")
 def openapi():
     from .openapi import document

@@ -32,6 +32,11 @@ def document() -> dict:
             "/api/v1/catalog": {"get": {"summary": "Search the published catalog (q, share_type, classification, network, open, provider_id, page)", "responses": {"200": {"description": "resources"}}}},
             "/api/v1/catalog/{code}": {"get": {"summary": "One published catalog entry with its metadata", "responses": {"200": {"description": "resource"}, "404": error}}},
             "/api/v1/catalog/dcat.json": {"get": {"summary": "The published catalog as DCAT-style JSON-LD", "responses": {"200": {"description": "catalog"}}}},
+            "/api/v1/verifications": {
+                "get": {"summary": "Is a record under verification (art. 15)? Only for the provider and departments holding a grant", "parameters": [{"name": "resource", "in": "query", "required": True, "schema": {"type": "string"}}, {"name": "record", "in": "query", "required": True, "schema": {"type": "string"}}], "responses": {"200": {"description": "flag"}, "403": error, "404": error}},
+                "post": {"summary": "Report a suspected data error (resource_code, record_id, field, value_seen, value_expected, note)", "responses": {"201": {"description": "started"}, "403": error, "422": error}},
+            },
+            "/api/v1/verifications/{id}/served": {"post": {"summary": "Register a citizen served on valid proof while the record is under verification ({proof, service})", "responses": {"201": {"description": "registered"}, "403": error, "422": error}}},
             "/healthz": {"get": {"summary": "Liveness and database check", "security": [], "responses": {"200": {"description": "ok"}, "503": error}}},
         },
     }

@@ -16,7 +16,8 @@ from . import LANGUAGES, clock, db, select_locale
 
 ROLE_LABELS = {"requester": lazy_gettext("Requesting department"), "provider": lazy_gettext("Providing department"), "authority": lazy_gettext("Data-sharing authority")}
 PROCESS_LABELS = {"share_request": lazy_gettext("Data-sharing request"), "negotiation": lazy_gettext("Negotiation and coordination"),
-                  "catalog_publication": lazy_gettext("Catalog publication"), "catalog_update": lazy_gettext("Catalog update")}
+                  "catalog_publication": lazy_gettext("Catalog publication"), "catalog_update": lazy_gettext("Catalog update"),
+                  "data_error_verification": lazy_gettext("Data error verification")}
 STATUS_LABELS = {
     "running": lazy_gettext("In progress"), "completed": lazy_gettext("Completed"), "incident": lazy_gettext("Incident"),
     "open": lazy_gettext("Open"), "cancelled": lazy_gettext("Cancelled"),
