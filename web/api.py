@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 from functools import wraps
 
-from flask import Blueprint, g, jsonify, request, url_for
+from flask import Blueprint, current_app, g, jsonify, request, url_for
 from sqlalchemy import select
 
 from engine import requests as share_requests
@@ -175,7 +175,7 @@ def report_error():
     from engine.verification import report_error as report
 
     body = _json_body()
-    inst = _command(lambda s: report(s, clock(), g.user, body))
+    inst = _command(lambda s: report(s, clock(), g.user, body, verify_days=current_app.config["GOVSHARE_VERIFY_DAYS"]))
     return jsonify({"business_key": inst.business_key, "status_url": url_for("api.request_status", key=inst.business_key)}), 201
 
 

@@ -29,7 +29,8 @@ def new():
         try:
             for upload in uploads:
                 attachment_service.check(upload.filename, upload.mimetype, upload.content_length or 0)
-            instance = service.report_error(db.session, clock(), current_user, {k: request.form.get(k, "") for k in ("resource_code", "record_id", "field", "value_seen", "value_expected", "note")})
+            form = {k: request.form.get(k, "") for k in ("resource_code", "record_id", "field", "value_seen", "value_expected", "note")}
+            instance = service.report_error(db.session, clock(), current_user, form, verify_days=current_app.config["GOVSHARE_VERIFY_DAYS"])
             for upload in uploads:
                 attachment_service.store(db.session, clock(), current_app.config["ATTACHMENT_DIR"], instance.id, None, current_user.id, upload.filename, upload.mimetype, upload.stream)
             db.session.commit()
@@ -41,7 +42,7 @@ def new():
                 errors.setdefault(e["field"], []).append(render_message(e["message"]))
             flash(err.message.render(gettext), "danger")
     granted = db.session.scalars(select(Resource).where(Resource.id.in_(select(Grant.resource_id).where(Grant.requester_id == current_user.department_id))).order_by(Resource.code)).all()
-    return render_template("verifications/new.html", values=values, errors=errors, granted=granted, limits=attachment_service.LIMITS)
+    return render_template("verifications/new.html", values=values, errors=errors, granted=granted, limits=attachment_service.LIMITS, days=current_app.config["GOVSHARE_VERIFY_DAYS"])
 
 
 @bp.route("/check", methods=["GET", "POST"])
