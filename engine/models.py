@@ -327,6 +327,11 @@ class Breach(Base):
     kind: Mapped[str] = mapped_column(String(60))
     evidence: Mapped[dict] = mapped_column(JSON, default=dict)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(20), default="recorded", server_default="recorded")  # recorded | withdrawn
+    appeal_reason: Mapped[str | None] = mapped_column(Text)
+    appeal_status: Mapped[str | None] = mapped_column(String(20))  # pending | upheld | rejected
+    appeal_decision: Mapped[str | None] = mapped_column(Text)
+    appealed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     department: Mapped[Department] = relationship(lazy="select")
 
 

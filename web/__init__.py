@@ -65,11 +65,13 @@ def create_app(config: dict | None = None) -> Flask:
     from . import (
         api,
         auth,
+        breach_views,
         catalog_views,
         dispute_views,
         errors,
         inbox,
         pages,
+        public_views,
         request_views,
         task_views,
         templating,
@@ -78,7 +80,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     templating.init_app(app)
     errors.init_app(app)
-    for module in (pages, auth, inbox, task_views, request_views, catalog_views, dispute_views, verification_views):
+    for module in (pages, auth, inbox, task_views, request_views, catalog_views, dispute_views, verification_views, public_views, breach_views):
         app.register_blueprint(module.bp)
     app.register_blueprint(api.bp)
     csrf.exempt(api.bp)  # token-authenticated, no cookies

@@ -189,6 +189,18 @@ def served_on_proof(verification_id: int):
     return jsonify({"id": row.id, "verification_id": row.verification_id, "at": row.at.isoformat()}), 201
 
 
+@bp.post("/grants/check")
+@token_required
+def grant_check():
+    from engine.breaches import check_use
+
+    body = _json_body()
+    items = body.get("info_items")
+    if not body.get("resource_code") or not isinstance(items, list) or not items:
+        raise ValidationFailed(Message("Give resource_code and a non-empty info_items list."))
+    return jsonify(_command(lambda s: check_use(s, clock(), g.user, body["resource_code"], items, body.get("purpose", ""))))
+
+
 @bp.get("/openapi.json")
 def openapi():
     from .openapi import document

@@ -37,6 +37,7 @@ def document() -> dict:
                 "post": {"summary": "Report a suspected data error (resource_code, record_id, field, value_seen, value_expected, note)", "responses": {"201": {"description": "started"}, "403": error, "422": error}},
             },
             "/api/v1/verifications/{id}/served": {"post": {"summary": "Register a citizen served on valid proof while the record is under verification ({proof, service})", "responses": {"201": {"description": "registered"}, "403": error, "422": error}}},
+            "/api/v1/grants/check": {"post": {"summary": "Art. 14: is a use within a grant? ({resource_code, info_items, purpose}); a use outside every grant is refused and recorded in the breach ledger", "responses": {"200": {"description": "allowed or refused"}, "404": error, "422": error}}},
             "/healthz": {"get": {"summary": "Liveness and database check", "security": [], "responses": {"200": {"description": "ok"}, "503": error}}},
         },
     }

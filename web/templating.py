@@ -38,6 +38,10 @@ METHOD_LABELS = {"interface": lazy_gettext("Interface"), "file": lazy_gettext("F
 CYCLE_LABELS = {"realtime": lazy_gettext("Real time"), "daily": lazy_gettext("Daily"), "weekly": lazy_gettext("Weekly"), "monthly": lazy_gettext("Monthly"),
                 "quarterly": lazy_gettext("Quarterly"), "yearly": lazy_gettext("Yearly"), "irregular": lazy_gettext("Irregular")}
 VERSION_LABELS = {"draft": lazy_gettext("Draft"), "submitted": lazy_gettext("Under review"), "returned": lazy_gettext("Returned"), "published": lazy_gettext("Published"), "superseded": lazy_gettext("Superseded")}
+BREACH_LABELS = {"reply_overdue": lazy_gettext("Reply overdue"), "catalog_update_overdue": lazy_gettext("Catalog not updated in time"),
+                 "verification_overdue": lazy_gettext("Data error not verified in time"), "data_inconsistency": lazy_gettext("Inconsistent data"),
+                 "use_outside_grant": lazy_gettext("Use outside a grant")}
+APPEAL_LABELS = {"pending": lazy_gettext("Appeal pending"), "upheld": lazy_gettext("Appeal upheld"), "rejected": lazy_gettext("Appeal rejected")}
 DOSSIER_LABELS = {"info_request": lazy_gettext("Information requested"), "info_answer": lazy_gettext("Information provided"), "meeting": lazy_gettext("Coordination meeting"), "decision": lazy_gettext("Decision")}
 EVENT_LABELS = {
     "started": lazy_gettext("Started"), "task_completed": lazy_gettext("Task completed"), "timers_fired": lazy_gettext("Deadline timer fired"),
@@ -112,6 +116,6 @@ def init_app(app: Flask) -> None:
         return {
             "nav_counts": nav_counts, "LANGUAGES": LANGUAGES, "current_lang": select_locale(), "ROLE_LABELS": ROLE_LABELS,
             "PROCESS_LABELS": PROCESS_LABELS, "STATUS_LABELS": STATUS_LABELS, "SHARE_TYPE_LABELS": SHARE_TYPE_LABELS,
-            "DECISION_LABELS": DECISION_LABELS, "EVENT_LABELS": EVENT_LABELS, "CLASS_LABELS": CLASS_LABELS, "DOSSIER_LABELS": DOSSIER_LABELS, "BASE_LABELS": BASE_LABELS,
+            "DECISION_LABELS": DECISION_LABELS, "EVENT_LABELS": EVENT_LABELS, "CLASS_LABELS": CLASS_LABELS, "DOSSIER_LABELS": DOSSIER_LABELS, "BREACH_LABELS": BREACH_LABELS, "APPEAL_LABELS": APPEAL_LABELS, "BASE_LABELS": BASE_LABELS,
             "NETWORK_LABELS": NETWORK_LABELS, "METHOD_LABELS": METHOD_LABELS, "CYCLE_LABELS": CYCLE_LABELS, "VERSION_LABELS": VERSION_LABELS, "BASIS_LABELS": BASIS_LABELS, "is_english": is_english, "request_path": request.full_path,
         }

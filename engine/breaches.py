@@ -1,0 +1,125 @@
+"""The breach ledger (art. 23): entries made automatically, filtered and exported by the
+authority, appealed by departments; and the grant check that refuses and records uses outside a
+grant (art. 14)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from .catalog import resource_by_code
+from .clock import SHANGHAI, Clock
+from .errors import Conflict, Forbidden, NotFound, ValidationFailed
+from .i18n import Message
+from .models import Breach, Grant, ProcessInstance, User
+
+PAGE_SIZE = 50
+
+
+@dataclass
+class Filters:
+    department_id: int | None = None
+    kind: str | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    appeal_status: str | None = None
+
+
+def visible_to(user: User):
+    """Authority staff see their level's ledger (the region authority sees all); departments their own."""
+    if user.department.is_authority:
+        if user.department.division.level == "region":
+            return None
+        return Breach.instance_id.in_(select(ProcessInstance.id).where(ProcessInstance.authority_department_id == user.department_id))
+    return Breach.department_id == user.department_id
+
+
+def ledger(session: Session, user: User, f: Filters, page: int = 1) -> tuple[list[Breach], int]:
+    stmt = select(Breach).options(selectinload(Breach.department))
+    scope = visible_to(user)
+    if scope is not None:
+        stmt = stmt.where(scope)
+    if f.department_id:
+        stmt = stmt.where(Breach.department_id == f.department_id)
+    if f.kind:
+        stmt = stmt.where(Breach.kind == f.kind)
+    if f.date_from:
+        stmt = stmt.where(Breach.recorded_at >= datetime.combine(f.date_from, time(0), SHANGHAI))
+    if f.date_to:
+        stmt = stmt.where(Breach.recorded_at < datetime.combine(f.date_to + timedelta(days=1), time(0), SHANGHAI))
+    if f.appeal_status:
+        stmt = stmt.where(Breach.appeal_status == f.appeal_status)
+    total = session.scalar(select(func.count()).select_from(stmt.subquery()))
+    rows = session.scalars(stmt.order_by(Breach.recorded_at.desc(), Breach.id.desc()).limit(PAGE_SIZE).offset((max(page, 1) - 1) * PAGE_SIZE)).all()
+    return list(rows), total
+
+
+def breach_for(session: Session, user: User, breach_id: int) -> Breach:
+    row = session.get(Breach, breach_id)
+    if row is None:
+        raise NotFound(Message("No breach %(id)s.", id=breach_id))
+    scope = visible_to(user)
+    if scope is not None and not session.scalar(select(func.count()).select_from(Breach).where(Breach.id == breach_id, scope)):
+        raise Forbidden(Message("This entry of the breach ledger belongs to another department."))
+    return row
+
+
+def appeal(session: Session, clock: Clock, user: User, breach_id: int, reason: str) -> Breach:
+    row = breach_for(session, user, breach_id)
+    if row.department_id != user.department_id:
+        raise Forbidden(Message("Only the department in the entry may appeal it."))
+    if row.appeal_status:
+        raise Conflict(Message("This entry was already appealed on %(day)s.", day=row.appealed_at.astimezone(SHANGHAI).date().isoformat()))
+    if not (reason or "").strip():
+        raise ValidationFailed(Message("An appeal states its reasons."), [{"field": "reason", "message": Message("is required")}])
+    row.appeal_reason, row.appeal_status, row.appealed_at = reason.strip(), "pending", clock.now()
+    session.flush()
+    return row
+
+
+def decide_appeal(session: Session, clock: Clock, user: User, breach_id: int, upheld: bool, reasons: str) -> Breach:
+    row = breach_for(session, user, breach_id)
+    if not user.department.is_authority or "coordinator" not in (user.job_roles or []):
+        raise Forbidden(Message("Only coordinators of the data-sharing authority decide appeals."))
+    if row.appeal_status != "pending":
+        raise Conflict(Message("This entry has no pending appeal."))
+    if not (reasons or "").strip():
+        raise ValidationFailed(Message("A decision on an appeal states its reasons."), [{"field": "reasons", "message": Message("is required")}])
+    row.appeal_status, row.appeal_decision = ("upheld" if upheld else "rejected"), reasons.strip()
+    if upheld:
+        row.status = "withdrawn"
+    session.flush()
+    return row
+
+
+def export_csv(rows: list[Breach]) -> str:
+    out = io.StringIO()
+    w = csv.writer(out)
+    w.writerow(["id", "recorded_at", "department", "article", "kind", "business_key", "due", "status", "appeal_status", "appeal_reason", "appeal_decision"])
+    for b in rows:
+        w.writerow([b.id, b.recorded_at.astimezone(SHANGHAI).isoformat(timespec="minutes"), b.department.name, b.article, b.kind, b.evidence.get("business_key", ""),
+                    b.evidence.get("due", ""), b.status, b.appeal_status or "", b.appeal_reason or "", b.appeal_decision or ""])
+    return "\ufeff" + out.getvalue()
+
+
+def check_use(session: Session, clock: Clock, user: User, resource_code: str, info_items: list[str], purpose: str) -> dict:
+    """Art. 14: is this use within a grant of the department? A use outside every grant is refused
+    and recorded in the ledger (art. 23 (4))."""
+    resource = resource_by_code(session, resource_code)
+    today = clock.now().astimezone(SHANGHAI).date()
+    grants = session.scalars(select(Grant).where(Grant.requester_id == user.department_id, Grant.resource_id == resource.id)).all()
+    for g in grants:
+        in_period = (g.period_start is None or g.period_start <= today) and (g.period_end is None or today <= g.period_end)
+        if in_period and set(info_items) <= set(g.info_items):
+            return {"allowed": True, "grant_id": g.id, "purpose": g.purpose, "period_end": g.period_end.isoformat() if g.period_end else None}
+    reason = Message("No grant of your department covers %(items)s of %(code)s today.", items="、".join(info_items), code=resource.code)
+    row = Breach(instance_id=None, department_id=user.department_id, article="第二十三条（四）", kind="use_outside_grant", recorded_at=clock.now(),
+                 evidence={"resource": resource.code, "info_items": info_items, "purpose": purpose, "user": user.username, "grants": [g.id for g in grants]})
+    session.add(row)
+    session.flush()
+    return {"allowed": False, "reason": str(reason), "breach_id": row.id}
