@@ -248,6 +248,27 @@ def cmd_calendar_add(args) -> None:
     print(Message("%(n)s day(s) entered.", n=len(days)))
 
 
+def cmd_evaluation_start(args) -> None:
+    from .evaluation import start_campaign
+
+    with _factory(args)() as s, s.begin():
+        instances = start_campaign(s, _clock(args), args.year)
+    print(Message("%(n)s reporting task(s) started for the evaluation due in %(year)s.", n=len(instances), year=args.year))
+
+
+def cmd_evaluation_report(args) -> None:
+    from .evaluation import compiled, export_csv
+
+    with _factory(args)() as s:
+        report = compiled(s, args.year)
+    if args.csv:
+        sys.stdout.write(export_csv(report))
+        return
+    for u in report["units"]:
+        state = Message("on time") if u["on_time"] else Message("late") if u["submitted"] else Message("not submitted")
+        print(f"{u['name']:<30} {state}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="govshare", description="政务数据共享流程引擎 govshare")
     p.add_argument("--database", help="database URL (default: DATABASE_URL or instance/govshare.db)")
@@ -309,6 +330,13 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--once", action="store_true", help="one sweep, then exit")
     w.add_argument("--interval", type=float, default=5.0, help="seconds between sweeps")
     w.set_defaults(fn=cmd_worker)
+
+    ev = group("evaluation", "the yearly evaluation (art. 17)")
+    c = leaf(ev, "start", cmd_evaluation_start, "start the reporting tasks of a year (the worker does this in January)")
+    c.add_argument("year", type=int, help="the year in which the reports are due")
+    c = leaf(ev, "report", cmd_evaluation_report, "the compiled report about a year")
+    c.add_argument("year", type=int, help="the year reported on")
+    c.add_argument("--csv", action="store_true")
 
     cal = group("calendar", "statutory working days")
     c = leaf(cal, "deadline", cmd_calendar_deadline, "end of the Nth working day after a date", json_flag=True)

@@ -423,3 +423,11 @@ class ServedOnProof(Base):
     proof: Mapped[str] = mapped_column(Text)
     service: Mapped[str] = mapped_column(String(200), default="")
     at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class EvaluationCampaign(Base):
+    """The yearly evaluation (art. 17) started for a year, exactly once."""
+
+    __tablename__ = "evaluation_campaign"
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)  # the year in which reports are due (about the year before)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -62,9 +62,13 @@ def run_worker(session_factory: sessionmaker, clock: Clock, interval: float = 5.
     """Sweep timers and drain the outbox until ``stop`` is set (or once)."""
     from notifications.outbox import drain
 
+    from .evaluation import start_due_campaigns
+
     stop = stop or threading.Event()
     while not stop.is_set():
         try:
+            with session_factory() as session, session.begin():
+                start_due_campaigns(session, clock)
             sweep(session_factory, clock)
             with session_factory() as session, session.begin():
                 drain(session, clock)

@@ -72,6 +72,7 @@ def create_app(config: dict | None = None) -> Flask:
         inbox,
         pages,
         public_views,
+        report_views,
         request_views,
         task_views,
         templating,
@@ -80,7 +81,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     templating.init_app(app)
     errors.init_app(app)
-    for module in (pages, auth, inbox, task_views, request_views, catalog_views, dispute_views, verification_views, public_views, breach_views):
+    for module in (pages, auth, inbox, task_views, request_views, catalog_views, dispute_views, verification_views, public_views, breach_views, report_views):
         app.register_blueprint(module.bp)
     app.register_blueprint(api.bp)
     csrf.exempt(api.bp)  # token-authenticated, no cookies

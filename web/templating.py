@@ -17,7 +17,7 @@ from . import LANGUAGES, clock, db, select_locale
 ROLE_LABELS = {"requester": lazy_gettext("Requesting department"), "provider": lazy_gettext("Providing department"), "authority": lazy_gettext("Data-sharing authority")}
 PROCESS_LABELS = {"share_request": lazy_gettext("Data-sharing request"), "negotiation": lazy_gettext("Negotiation and coordination"),
                   "catalog_publication": lazy_gettext("Catalog publication"), "catalog_update": lazy_gettext("Catalog update"),
-                  "data_error_verification": lazy_gettext("Data error verification")}
+                  "data_error_verification": lazy_gettext("Data error verification"), "annual_evaluation": lazy_gettext("Annual evaluation")}
 STATUS_LABELS = {
     "running": lazy_gettext("In progress"), "completed": lazy_gettext("Completed"), "incident": lazy_gettext("Incident"),
     "open": lazy_gettext("Open"), "cancelled": lazy_gettext("Cancelled"),
@@ -40,7 +40,7 @@ CYCLE_LABELS = {"realtime": lazy_gettext("Real time"), "daily": lazy_gettext("Da
 VERSION_LABELS = {"draft": lazy_gettext("Draft"), "submitted": lazy_gettext("Under review"), "returned": lazy_gettext("Returned"), "published": lazy_gettext("Published"), "superseded": lazy_gettext("Superseded")}
 BREACH_LABELS = {"reply_overdue": lazy_gettext("Reply overdue"), "catalog_update_overdue": lazy_gettext("Catalog not updated in time"),
                  "verification_overdue": lazy_gettext("Data error not verified in time"), "data_inconsistency": lazy_gettext("Inconsistent data"),
-                 "use_outside_grant": lazy_gettext("Use outside a grant")}
+                 "use_outside_grant": lazy_gettext("Use outside a grant"), "annual_report_overdue": lazy_gettext("Annual report late")}
 APPEAL_LABELS = {"pending": lazy_gettext("Appeal pending"), "upheld": lazy_gettext("Appeal upheld"), "rejected": lazy_gettext("Appeal rejected")}
 DOSSIER_LABELS = {"info_request": lazy_gettext("Information requested"), "info_answer": lazy_gettext("Information provided"), "meeting": lazy_gettext("Coordination meeting"), "decision": lazy_gettext("Decision")}
 EVENT_LABELS = {
