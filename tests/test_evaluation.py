@@ -90,4 +90,6 @@ def test_annual_report_page_and_csv_for_the_authority(actors, clock, db_url):
     html = coord.get("/reports/annual/2026").get_data(as_text=True)
     assert "完成接口改造" in html and "<svg" in html
     assert coord.get("/reports/annual/2026.csv").data.startswith("\ufeffunit".encode())
+    pdf = coord.get("/reports/annual/2026.pdf")
+    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf" and pdf.data.startswith(b"%PDF")
     assert Browser(app, "civil.clerk").get("/reports/annual/2026").status_code == 403

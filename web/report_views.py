@@ -23,6 +23,17 @@ def annual(year: int):
     return render_template("reports/annual.html", report=report, tally=counts, keys=FIGURE_KEYS)
 
 
+@bp.get("/annual/<int:year>.pdf")
+@login_required
+def annual_pdf(year: int):
+    from engine.report_pdf import annual_report_pdf
+
+    if not current_user.department.is_authority:
+        abort(403)
+    return Response(annual_report_pdf(compiled(db.session, year)), mimetype="application/pdf",
+                    headers={"Content-Disposition": f"attachment; filename=annual-report-{year}.pdf"})
+
+
 @bp.get("/annual/<int:year>.csv")
 @login_required
 def annual_csv(year: int):
