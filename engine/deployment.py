@@ -31,7 +31,7 @@ from .i18n import Message
 from .models import ProcessDefinition
 
 SERIALIZER = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
-KNOWN_ROLES = {"requester", "provider", "authority"}
+KNOWN_ROLES = {"requester", "provider", "authority", "drc", "industry_it", "finance", "data_sharing", "cyberspace"}
 
 
 def default_processes_dir() -> Path:

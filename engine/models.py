@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -125,6 +126,8 @@ class Resource(Base):
     published_version: Mapped[int] = mapped_column(Integer, default=0)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     search_text: Mapped[str] = mapped_column(Text, default="")  # name, code, summary, items: for LIKE verification
+    connected: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())  # art. 7: provided through the platform
+    connected_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     metadata_: Mapped[dict] = mapped_column("metadata", JSON, default=dict)  # the full published entry
     provider: Mapped[Department] = relationship(lazy="select")
 
@@ -431,3 +434,18 @@ class EvaluationCampaign(Base):
     __tablename__ = "evaluation_campaign"
     year: Mapped[int] = mapped_column(Integer, primary_key=True)  # the year in which reports are due (about the year before)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Project(Base):
+    """A government IT project (art. 20) with its pre-compiled project data-resource catalog."""
+
+    __tablename__ = "project"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    department_id: Mapped[int] = mapped_column(ForeignKey("department.id"), index=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    catalog: Mapped[list] = mapped_column(JSON, default=list)  # draft catalog entries of the project
+    status: Mapped[str] = mapped_column(String(20), default="draft")  # draft | in_review | returned | approved | accepted
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instance.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    department: Mapped[Department] = relationship(lazy="select")

@@ -13,6 +13,8 @@ Helpers a process may call (the whole list; documented in docs/processes.md):
 * ``issue_grant(basis)`` – issue the grant described by the task data (art. 12)
 * ``perform(name, **args)`` – run a named domain action (engine.effects), e.g. publishing a
   catalog version
+* ``forget(*names)`` – drop variables from the task data (e.g. earlier answers before a parallel
+  review, so that branches merge only what they set)
 * ``record(**facts)`` – set facts of the instance's summary (status shown in lists: decision,
   overdue, due dates); branches of a process share these, unlike task data
 
@@ -154,13 +156,17 @@ def make_script_engine(calendar: WorkingCalendar | Callable[[], WorkingCalendar]
     def record(**facts):
         effects.facts.update(facts)
 
+    def forget(*names):
+        for name in names:
+            environment.context.pop(name, None)
+
     def perform(name, **args):
         effects.actions.append({"name": name, "args": args, "data": dict(environment.context)})
 
     def issue_grant(basis):
         effects.grants.append({"basis": basis, "data": dict(environment.context)})
 
-    helpers = {"deadline": deadline, "now": now, "notify": notify, "record_breach": record_breach, "issue_grant": issue_grant, "record": record, "perform": perform}
+    helpers = {"deadline": deadline, "now": now, "notify": notify, "record_breach": record_breach, "issue_grant": issue_grant, "record": record, "perform": perform, "forget": forget}
     environment = SandboxEnvironment(helpers)
     return PythonScriptEngine(environment=environment)
 

@@ -19,7 +19,7 @@ from engine.seed import seed_all
 # Tests read messages in English (the msgids); tests of the Chinese catalog set the language.
 os.environ["GOVSHARE_LANG"] = "en"
 
-DYNAMIC_TABLES = ["attachment", "audit_event", "outbox", "breach", "data_grant", "dossier_entry", "served_on_proof", "verification", "catalog_event", "evaluation_campaign", "human_task", "process_instance", "counter", "calendar_day", "calendar_schedule"]
+DYNAMIC_TABLES = ["attachment", "audit_event", "outbox", "breach", "data_grant", "dossier_entry", "served_on_proof", "verification", "catalog_event", "evaluation_campaign", "project", "human_task", "process_instance", "counter", "calendar_day", "calendar_schedule"]
 # catalog rows made by a test (the seed's versions carry the note "seed")
 CATALOG_CLEANUP = [
     "DELETE FROM resource_version WHERE note != 'seed'",

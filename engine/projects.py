@@ -1,0 +1,134 @@
+"""Government IT projects (art. 20): the catalog is a prerequisite of approval, connection a
+condition of acceptance; a project failing either gate is not eligible for approval, or for
+operation-and-maintenance funding.
+
+Gate 1 (approval): the project's pre-compiled data-resource catalog exists and every entry passes
+every catalog rule. Gate 2 (acceptance): every project resource is published in the catalog and
+connected to the sharing platform. Both are completion checks of the applicant's tasks in
+``project_approval``: a failing gate refuses the step and lists exactly what is missing.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .catalog.entry import normalize
+from .catalog.rules import check
+from .clock import Clock
+from .deployment import latest_definition
+from .effects import action, completion_check
+from .errors import Conflict, Forbidden, NotFound, ValidationFailed
+from .i18n import Message
+from .models import Department, Project, Resource, User
+from .runtime import start_instance
+
+SEATS = ("drc", "industry_it", "finance", "data_sharing", "cyberspace")
+REVIEW_DAYS = 10
+
+
+def create(session: Session, clock: Clock, user: User, name: str, description: str, catalog: list[dict]) -> Project:
+    if not (name or "").strip():
+        raise ValidationFailed(Message("The project needs a name."), [{"field": "name", "message": Message("is required")}])
+    project = Project(name=name.strip(), department_id=user.department_id, description=description or "", catalog=[normalize(e) for e in catalog or []],
+                      status="draft", created_at=clock.now())
+    session.add(project)
+    session.flush()
+    return project
+
+
+def set_catalog(session: Session, user: User, project: Project, catalog: list[dict]) -> Project:
+    if project.department_id != user.department_id:
+        raise Forbidden(Message("Only the applying department edits its project."))
+    if project.status in ("in_review", "approved", "accepted"):
+        raise Conflict(Message("The project catalog cannot change while the project is %(status)s.", status=project.status))
+    project.catalog = [normalize(e) for e in catalog]
+    session.flush()
+    return project
+
+
+def approval_problems(session: Session, project: Project) -> list[dict]:
+    """Gate 1: what keeps the project from approval (empty when it may be approved)."""
+    if not project.catalog:
+        return [{"field": "catalog", "message": Message("The project has no data-resource catalog (art. 20).")}]
+    problems = []
+    slug = session.get(Department, project.department_id).slug
+    for n, entry in enumerate(project.catalog, 1):
+        code = entry.get("code") or f"#{n}"
+        if entry.get("provider") != slug:
+            problems.append({"field": f"catalog[{n}]", "message": Message("%(code)s: the provider must be the applying department", code=code)})
+        existing = session.scalar(select(Resource.id).where(Resource.code == entry.get("code")))
+        for p in check(session, entry, existing):
+            problems.append({"field": f"catalog[{n}]", "message": Message("%(code)s %(field)s: %(problem)s", code=code, field=p["field"], problem=p["message"])})
+    return problems
+
+
+def acceptance_problems(session: Session, project: Project) -> list[dict]:
+    """Gate 2: project resources not yet published or not connected to the platform."""
+    problems = []
+    for entry in project.catalog:
+        resource = session.scalar(select(Resource).where(Resource.code == entry["code"]))
+        if resource is None or resource.status != "published":
+            problems.append({"field": entry["code"], "message": Message("%(code)s is not published in the catalog", code=entry["code"])})
+        elif not resource.connected:
+            problems.append({"field": entry["code"], "message": Message("%(code)s is not connected to the sharing platform", code=entry["code"])})
+    return problems
+
+
+def eligibility(session: Session, project: Project) -> dict:
+    """What the project page shows, visibly: eligible for approval, for O&M funding."""
+    gate1 = approval_problems(session, project)
+    gate2 = acceptance_problems(session, project) if project.status in ("approved", "accepted") else []
+    return {"approval": not gate1, "approval_problems": gate1, "om_funding": project.status == "accepted" or (project.status == "approved" and not gate2),
+            "acceptance_problems": gate2}
+
+
+def submit(session: Session, clock: Clock, user: User, project: Project):
+    """Start ``project_approval`` (the applicant then submits the application task)."""
+    if project.department_id != user.department_id:
+        raise Forbidden(Message("Only the applying department edits its project."))
+    if project.instance_id is not None:
+        raise Conflict(Message("The project was already submitted."))
+    holders = {duty.split(":", 1)[1]: d.id for d in session.scalars(select(Department)) for duty in (d.duties or []) if duty.startswith("project_review:")}
+    missing = [seat for seat in SEATS if seat not in holders]
+    if missing:
+        raise NotFound(Message("No department holds the joint-review seat %(seat)s.", seat=", ".join(missing)))
+    seats = {seat: holders[seat] for seat in SEATS}
+    data = {"project_id": project.id, "project_name": project.name, "review_days": REVIEW_DAYS, "provider_name": project.department.name}
+    summary = {"resource_name": project.name, "provider_name": project.department.name, "project_id": project.id}
+    instance = start_instance(session, clock, latest_definition(session, "project_approval"), data, {"provider": project.department_id, **seats}, user.id, summary)
+    project.instance_id = instance.id
+    session.flush()
+    return instance
+
+
+def mark_connected(session: Session, clock: Clock, code: str, connected: bool = True) -> Resource:
+    resource = session.scalar(select(Resource).where(Resource.code == code))
+    if resource is None:
+        raise NotFound(Message("Unknown resource '%(code)s' in the catalog.", code=code))
+    resource.connected, resource.connected_at = connected, clock.now() if connected else None
+    session.flush()
+    return resource
+
+
+def _project_of(session: Session, data: dict) -> Project:
+    return session.get(Project, data["project_id"])
+
+
+@action("project_status")
+def _status(session, clock, instance, actor_id, data, status: str):
+    _project_of(session, data).status = status
+
+
+@completion_check("project_approval_gate")
+def _gate1(session, clock, row, task_data):
+    problems = approval_problems(session, _project_of(session, task_data))
+    if problems:
+        raise ValidationFailed(Message("The project cannot be approved: %(n)s thing(s) missing in its data-resource catalog (art. 20).", n=len(problems)), problems)
+
+
+@completion_check("project_acceptance_gate")
+def _gate2(session, clock, row, task_data):
+    problems = acceptance_problems(session, _project_of(session, task_data))
+    if problems:
+        raise ValidationFailed(Message("The project cannot be accepted: %(n)s resource(s) not published or not connected (art. 20).", n=len(problems)), problems)
