@@ -71,6 +71,7 @@ def create_app(config: dict | None = None) -> Flask:
         errors,
         inbox,
         pages,
+        project_views,
         public_views,
         report_views,
         request_views,
@@ -81,7 +82,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     templating.init_app(app)
     errors.init_app(app)
-    for module in (pages, auth, inbox, task_views, request_views, catalog_views, dispute_views, verification_views, public_views, breach_views, report_views):
+    for module in (pages, auth, inbox, task_views, request_views, catalog_views, dispute_views, verification_views, public_views, breach_views, report_views, project_views):
         app.register_blueprint(module.bp)
     app.register_blueprint(api.bp)
     csrf.exempt(api.bp)  # token-authenticated, no cookies

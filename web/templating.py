@@ -17,7 +17,8 @@ from . import LANGUAGES, clock, db, select_locale
 ROLE_LABELS = {"requester": lazy_gettext("Requesting department"), "provider": lazy_gettext("Providing department"), "authority": lazy_gettext("Data-sharing authority")}
 PROCESS_LABELS = {"share_request": lazy_gettext("Data-sharing request"), "negotiation": lazy_gettext("Negotiation and coordination"),
                   "catalog_publication": lazy_gettext("Catalog publication"), "catalog_update": lazy_gettext("Catalog update"),
-                  "data_error_verification": lazy_gettext("Data error verification"), "annual_evaluation": lazy_gettext("Annual evaluation")}
+                  "data_error_verification": lazy_gettext("Data error verification"), "annual_evaluation": lazy_gettext("Annual evaluation"),
+                  "project_approval": lazy_gettext("IT project approval")}
 STATUS_LABELS = {
     "running": lazy_gettext("In progress"), "completed": lazy_gettext("Completed"), "incident": lazy_gettext("Incident"),
     "open": lazy_gettext("Open"), "cancelled": lazy_gettext("Cancelled"),
@@ -41,6 +42,7 @@ VERSION_LABELS = {"draft": lazy_gettext("Draft"), "submitted": lazy_gettext("Und
 BREACH_LABELS = {"reply_overdue": lazy_gettext("Reply overdue"), "catalog_update_overdue": lazy_gettext("Catalog not updated in time"),
                  "verification_overdue": lazy_gettext("Data error not verified in time"), "data_inconsistency": lazy_gettext("Inconsistent data"),
                  "use_outside_grant": lazy_gettext("Use outside a grant"), "annual_report_overdue": lazy_gettext("Annual report late")}
+PROJECT_LABELS = {"draft": lazy_gettext("Draft"), "in_review": lazy_gettext("In joint review"), "returned": lazy_gettext("Returned"), "approved": lazy_gettext("Approved"), "accepted": lazy_gettext("Accepted")}
 APPEAL_LABELS = {"pending": lazy_gettext("Appeal pending"), "upheld": lazy_gettext("Appeal upheld"), "rejected": lazy_gettext("Appeal rejected")}
 DOSSIER_LABELS = {"info_request": lazy_gettext("Information requested"), "info_answer": lazy_gettext("Information provided"), "meeting": lazy_gettext("Coordination meeting"), "decision": lazy_gettext("Decision")}
 EVENT_LABELS = {
@@ -116,6 +118,6 @@ def init_app(app: Flask) -> None:
         return {
             "nav_counts": nav_counts, "LANGUAGES": LANGUAGES, "current_lang": select_locale(), "ROLE_LABELS": ROLE_LABELS,
             "PROCESS_LABELS": PROCESS_LABELS, "STATUS_LABELS": STATUS_LABELS, "SHARE_TYPE_LABELS": SHARE_TYPE_LABELS,
-            "DECISION_LABELS": DECISION_LABELS, "EVENT_LABELS": EVENT_LABELS, "CLASS_LABELS": CLASS_LABELS, "DOSSIER_LABELS": DOSSIER_LABELS, "BREACH_LABELS": BREACH_LABELS, "APPEAL_LABELS": APPEAL_LABELS, "BASE_LABELS": BASE_LABELS,
+            "DECISION_LABELS": DECISION_LABELS, "EVENT_LABELS": EVENT_LABELS, "CLASS_LABELS": CLASS_LABELS, "DOSSIER_LABELS": DOSSIER_LABELS, "BREACH_LABELS": BREACH_LABELS, "PROJECT_LABELS": PROJECT_LABELS, "APPEAL_LABELS": APPEAL_LABELS, "BASE_LABELS": BASE_LABELS,
             "NETWORK_LABELS": NETWORK_LABELS, "METHOD_LABELS": METHOD_LABELS, "CYCLE_LABELS": CYCLE_LABELS, "VERSION_LABELS": VERSION_LABELS, "BASIS_LABELS": BASIS_LABELS, "is_english": is_english, "request_path": request.full_path,
         }
