@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from .catalog import resource_by_code
 from .clock import SHANGHAI, Clock
+from .effects import action
 from .errors import Conflict, Forbidden, NotFound, ValidationFailed
 from .i18n import Message
 from .models import Breach, Grant, ProcessInstance, User
@@ -123,3 +124,32 @@ def check_use(session: Session, clock: Clock, user: User, resource_code: str, in
     session.add(row)
     session.flush()
     return {"allowed": False, "reason": str(reason), "breach_id": row.id}
+
+
+RECTIFY_DAYS = 15
+
+
+def open_rectification(session: Session, clock: Clock, user: User, breach_id: int, days: int = RECTIFY_DAYS) -> ProcessInstance:
+    """A coordinator orders the department in the entry to rectify within ``days`` working days."""
+    from .deployment import latest_definition
+    from .runtime import start_instance
+
+    row = breach_for(session, user, breach_id)
+    if not user.department.is_authority or "coordinator" not in (user.job_roles or []):
+        raise Forbidden(Message("Only coordinators of the data-sharing authority order rectifications."))
+    if row.rectification_instance_id is not None:
+        raise Conflict(Message("A rectification was already ordered for this entry."))
+    if row.status == "withdrawn":
+        raise Conflict(Message("This entry was withdrawn on appeal."))
+    data = {"breach_id": row.id, "rectify_days": int(days), "breach_kind": row.kind, "breach_article": row.article, "provider_name": row.department.name,
+            "authority_name": user.department.name, "resource_name": row.evidence.get("business_key") or row.kind}
+    summary = {"resource_name": f"{row.article} {row.evidence.get('business_key', '')}".strip(), "provider_name": row.department.name, "authority_name": user.department.name}
+    instance = start_instance(session, clock, latest_definition(session, "rectification"), data, {"provider": row.department_id, "authority": user.department_id}, user.id, summary)
+    row.rectification_instance_id = instance.id
+    session.flush()
+    return instance
+
+
+@action("close_rectification")
+def _close_rectification(session, clock, instance, actor_id, data):
+    session.get(Breach, data["breach_id"]).rectified_at = clock.now()

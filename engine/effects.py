@@ -35,5 +35,5 @@ def completion_check(name: str):
 
 def load_handlers() -> None:
     """Import the modules that register handlers (idempotent)."""
-    from . import disputes, projects, verification  # noqa: F401
+    from . import breaches, disputes, projects, verification  # noqa: F401
     from .catalog import versions  # noqa: F401

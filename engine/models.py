@@ -335,6 +335,8 @@ class Breach(Base):
     appeal_status: Mapped[str | None] = mapped_column(String(20))  # pending | upheld | rejected
     appeal_decision: Mapped[str | None] = mapped_column(Text)
     appealed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    rectification_instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instance.id"))
+    rectified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     department: Mapped[Department] = relationship(lazy="select")
 
 

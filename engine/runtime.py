@@ -44,7 +44,7 @@ from .models import (
 )
 from .scripting import Effects, make_script_engine
 
-KEY_PREFIX = {"share_request": "GX", "negotiation": "XS", "catalog_publication": "ML", "catalog_update": "MG", "data_error_verification": "JY", "annual_evaluation": "PG", "project_approval": "XM"}
+KEY_PREFIX = {"share_request": "GX", "negotiation": "XS", "catalog_publication": "ML", "catalog_update": "MG", "data_error_verification": "JY", "annual_evaluation": "PG", "project_approval": "XM", "rectification": "ZG"}
 
 _SPEC_CACHE: OrderedDict[int, tuple] = OrderedDict()
 

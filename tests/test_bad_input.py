@@ -71,7 +71,7 @@ def test_user_task_outside_known_lanes_and_shape_missing(actors, processes_copy)
 
 def test_redeploying_unchanged_processes_keeps_the_version(actors):
     results = actors.run(lambda s: [(d.process_id, d.version, new) for d, new in deploy(s, actors.clock)])
-    assert results == [("annual_evaluation", 1, False), ("catalog_publication", 1, False), ("catalog_update", 1, False), ("data_error_verification", 1, False), ("negotiation", 1, False), ("project_approval", 1, False), ("share_request", 1, False)]
+    assert results == [("annual_evaluation", 1, False), ("catalog_publication", 1, False), ("catalog_update", 1, False), ("data_error_verification", 1, False), ("negotiation", 1, False), ("project_approval", 1, False), ("rectification", 1, False), ("share_request", 1, False)]
 
 
 def test_form_violations_list_every_field(actors):

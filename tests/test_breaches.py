@@ -81,3 +81,23 @@ def test_ledger_pages_and_appeal_through_the_browser_client(app, actors, clock):
     assert "申诉待处理" in coord.get(f"/breaches/{bid}").get_data(as_text=True)
     assert coord.get("/breaches/?format=csv").data.startswith("\ufeffid".encode())
     assert Browser(app, "civil.clerk").get(f"/breaches/{bid}").status_code == 403
+
+
+def test_rectification_is_reported_returned_and_accepted(actors, clock):
+    bid = overdue_breach(actors, clock)
+    with pytest.raises(Forbidden):
+        actors.run(lambda s: service.open_rectification(s, actors.clock, actors.user(s, "pubsec.clerk"), bid))
+    key = actors.run(lambda s: service.open_rectification(s, actors.clock, actors.user(s, "data.coord"), bid).business_key)
+    assert key.startswith("ZG-2026-")
+    with pytest.raises(Conflict):
+        actors.run(lambda s: service.open_rectification(s, actors.clock, actors.user(s, "data.coord"), bid))
+    task = [t for t in actors.status(key)["tasks"] if t["task"] == "rectify"][0]
+    assert task["department"] == "自治区公安厅" and task["due_at"] == "2026-10-30T16:00:00+00:00"  # 15 working days after Saturday 10-10 (a make-up day)
+    actors.complete("pubsec.clerk", key, "rectify", measures="建立答复期限预警")
+    with pytest.raises(ValidationFailed):
+        actors.complete("data.coord", key, "confirm_rectification", rectification_decision="return")
+    actors.complete("data.coord", key, "confirm_rectification", rectification_decision="return", rectification_comment="请补充责任人")
+    actors.complete("pubsec.clerk", key, "rectify", measures="建立答复期限预警，明确责任人")
+    actors.complete("data.coord", key, "confirm_rectification", rectification_decision="accept")
+    assert actors.status(key)["status"] == "completed"
+    assert actors.run(lambda s: service.breach_for(s, actors.user(s, "data.coord"), bid).rectified_at) is not None

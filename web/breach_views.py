@@ -59,7 +59,10 @@ def show(breach_id: int):
     row = service.breach_for(db.session, current_user, breach_id)
     if request.method == "POST":
         try:
-            if request.form.get("action") == "appeal":
+            if request.form.get("action") == "rectify":
+                instance = service.open_rectification(db.session, clock(), current_user, breach_id)
+                flash(gettext("Rectification ordered (%(key)s): due in 15 working days.", key=instance.business_key), "success")
+            elif request.form.get("action") == "appeal":
                 service.appeal(db.session, clock(), current_user, breach_id, request.form.get("reason", ""))
                 flash(gettext("Appeal sent to the data-sharing authority."), "success")
             else:
@@ -71,4 +74,5 @@ def show(breach_id: int):
             flash(err.message.render(gettext), "danger")
         return redirect(url_for(".show", breach_id=breach_id))
     instance = db.session.get(ProcessInstance, row.instance_id) if row.instance_id else None
-    return render_template("breaches/entry.html", b=row, instance=instance)
+    rectification = db.session.get(ProcessInstance, row.rectification_instance_id) if row.rectification_instance_id else None
+    return render_template("breaches/entry.html", b=row, instance=instance, rectification=rectification)

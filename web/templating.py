@@ -18,7 +18,7 @@ ROLE_LABELS = {"requester": lazy_gettext("Requesting department"), "provider": l
 PROCESS_LABELS = {"share_request": lazy_gettext("Data-sharing request"), "negotiation": lazy_gettext("Negotiation and coordination"),
                   "catalog_publication": lazy_gettext("Catalog publication"), "catalog_update": lazy_gettext("Catalog update"),
                   "data_error_verification": lazy_gettext("Data error verification"), "annual_evaluation": lazy_gettext("Annual evaluation"),
-                  "project_approval": lazy_gettext("IT project approval")}
+                  "project_approval": lazy_gettext("IT project approval"), "rectification": lazy_gettext("Rectification")}
 STATUS_LABELS = {
     "running": lazy_gettext("In progress"), "completed": lazy_gettext("Completed"), "incident": lazy_gettext("Incident"),
     "open": lazy_gettext("Open"), "cancelled": lazy_gettext("Cancelled"),
