@@ -25,6 +25,9 @@ def run_migrations_online() -> None:
         return
     engine = make_engine(config.get_main_option("sqlalchemy.url") or None, poolclass=pool.NullPool)
     with engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            # batch migrations copy and drop tables: foreign keys must be off, outside any transaction
+            conn.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
         context.configure(connection=conn, target_metadata=target_metadata, render_as_batch=True)
         with context.begin_transaction():
             context.run_migrations()
