@@ -254,6 +254,11 @@ class ProcessInstance(Base):
     definition: Mapped[ProcessDefinition] = relationship(lazy="select")
     __mapper_args__ = {"version_id_col": version}
 
+    def involves(self, department_id: int) -> bool:
+        """Is the department bound to a role of this instance (requester, provider, authority,
+        a project's review seats …)? The one rule for who may see an instance."""
+        return department_id in set((self.bindings or {}).values())
+
 
 NO_DEADLINE = datetime(9999, 12, 31, tzinfo=UTC)
 

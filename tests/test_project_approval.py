@@ -86,3 +86,14 @@ def test_gate_2_needs_every_resource_published_and_connected(actors):
     actors.complete("civil.clerk", key, "apply_acceptance", acceptance_note="资源已发布并接入")
     assert actors.status(key)["status"] == "completed"
     assert actors.run(lambda s: projects.eligibility(s, s.get(Project, pid))) == {"approval": True, "approval_problems": [], "om_funding": True, "acceptance_problems": []}
+
+
+def test_reviewers_see_the_project_after_their_review(actors, db_url, clock):
+    from tests.test_web import Browser
+    from web import create_app
+
+    _pid, key = new_project(actors, [ENTRY])
+    actors.complete("civil.clerk", key, "submit_application", application_note="申请立项")
+    app = create_app({"SQLALCHEMY_DATABASE_URI": db_url, "GOVSHARE_CLOCK": clock, "SECRET_KEY": "t"})
+    assert Browser(app, "drc.clerk").get(f"/requests/{key}").status_code == 200  # a review seat is bound to the instance
+    assert Browser(app, "health.clerk").get(f"/requests/{key}").status_code == 403

@@ -64,10 +64,6 @@ def _command(fn):
         raise
 
 
-def _can_see(user, instance) -> bool:
-    return user.department_id in set((instance.bindings or {}).values())
-
-
 @bp.post("/requests")
 @token_required
 def start_request():
@@ -83,7 +79,7 @@ def start_request():
 @token_required
 def request_status(key: str):
     inst = share_requests.instance_by_key(db.session, key)
-    if not _can_see(g.user, inst):
+    if not inst.involves(g.user.department_id):
         raise Forbidden(Message("Request %(key)s does not involve your department.", key=key))
     return jsonify(share_requests.request_status(db.session, inst))
 

@@ -27,7 +27,7 @@ def _instance_or_403(key: str) -> ProcessInstance:
     instance = db.session.scalar(select(ProcessInstance).where(ProcessInstance.business_key == key))
     if instance is None:
         abort(404)
-    if current_user.department_id not in {instance.requester_department_id, instance.provider_department_id, instance.authority_department_id}:
+    if not instance.involves(current_user.department_id):
         abort(403)
     return instance
 

@@ -141,7 +141,7 @@ def attachment(attachment_id: int):
     if row is None:
         abort(404)
     instance = db.session.get(ProcessInstance, row.instance_id)
-    if current_user.department_id not in {instance.requester_department_id, instance.provider_department_id, instance.authority_department_id}:
+    if not instance.involves(current_user.department_id):
         abort(403)
     path = attachment_service.path_of(current_app.config["ATTACHMENT_DIR"], row)
     return send_file(path, mimetype=row.content_type, as_attachment=True, download_name=row.filename)
