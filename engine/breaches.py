@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from .catalog import resource_by_code
 from .clock import SHANGHAI, Clock
+from .directory import is_coordinator
 from .effects import action
 from .errors import Conflict, Forbidden, NotFound, ValidationFailed
 from .i18n import Message
@@ -85,7 +86,7 @@ def appeal(session: Session, clock: Clock, user: User, breach_id: int, reason: s
 
 def decide_appeal(session: Session, clock: Clock, user: User, breach_id: int, upheld: bool, reasons: str) -> Breach:
     row = breach_for(session, user, breach_id)
-    if not user.department.is_authority or "coordinator" not in (user.job_roles or []):
+    if not is_coordinator(user):
         raise Forbidden(Message("Only coordinators of the data-sharing authority decide appeals."))
     if row.appeal_status != "pending":
         raise Conflict(Message("This entry has no pending appeal."))
@@ -135,7 +136,7 @@ def open_rectification(session: Session, clock: Clock, user: User, breach_id: in
     from .runtime import start_instance
 
     row = breach_for(session, user, breach_id)
-    if not user.department.is_authority or "coordinator" not in (user.job_roles or []):
+    if not is_coordinator(user):
         raise Forbidden(Message("Only coordinators of the data-sharing authority order rectifications."))
     if row.rectification_instance_id is not None:
         raise Conflict(Message("A rectification was already ordered for this entry."))

@@ -55,3 +55,8 @@ def user_by_name(session: Session, username: str) -> User:
     if user is None or not user.active:
         raise NotFound(Message("Unknown user '%(name)s'.", name=username))
     return user
+
+
+def is_coordinator(user: User) -> bool:
+    """A coordinator of a data-sharing authority: decides disputes, appeals and rectifications."""
+    return user.department.is_authority and "coordinator" in (user.job_roles or [])

@@ -39,8 +39,7 @@ def figures(session: Session, year: int, department_id: int | None = None) -> di
     days = [calendar.working_days_between(t.created_at.astimezone(SHANGHAI).date(), t.completed_at.astimezone(SHANGHAI).date()) for t in answered]
     refusals = [t for t in answered if (t.data or {}).get("review_decision") == "refuse"]
     reasons = Counter((t.data or {}).get("review_reason", "") for t in refusals)
-    involved = sent + [i for i in received if i not in sent]
-    involved_ids = [i.id for i in involved]
+    involved_ids = list({i.id for i in sent} | received_ids)
     negotiations = session.scalars(select(HumanTask.instance_id).where(HumanTask.task_name == "requester_position", HumanTask.instance_id.in_(involved_ids) if involved_ids else False)).all()
     coordinations = session.scalars(select(HumanTask.instance_id).where(HumanTask.task_name == "coordinate", HumanTask.instance_id.in_(involved_ids) if involved_ids else False)).all()
     v_stmt = select(Verification).where(Verification.reported_at >= start, Verification.reported_at < end)

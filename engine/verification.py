@@ -33,6 +33,12 @@ def holds_grant(session: Session, department_id: int, resource_id: int) -> bool:
     return bool(session.scalar(select(exists().where(Grant.requester_id == department_id, Grant.resource_id == resource_id))))
 
 
+def _check_may_read(session: Session, user: User, resource: Resource) -> None:
+    """Flags are for the provider and departments holding a grant on the resource (art. 15)."""
+    if resource.provider_id != user.department_id and not holds_grant(session, user.department_id, resource.id):
+        raise Forbidden(Message("Only departments holding a grant on %(code)s may read its verification flags.", code=resource.code))
+
+
 def report_error(session: Session, clock: Clock, user: User, form: dict, verify_days: int = DEFAULT_VERIFY_DAYS) -> ProcessInstance:
     """Start ``data_error_verification`` and flag the record; nothing is written if anything is wrong."""
     errors = [{"field": f, "message": Message("is required")} for f in ("resource_code", "record_id", "field", "value_seen") if not str(form.get(f) or "").strip()]
@@ -85,8 +91,7 @@ def _close(session, clock, instance, actor_id, data):
 def flag(session: Session, user: User, resource_code: str, record_id: str) -> dict:
     """Is a record under verification? Only for the provider and departments holding a grant."""
     resource = resource_by_code(session, resource_code)
-    if resource.provider_id != user.department_id and not holds_grant(session, user.department_id, resource.id):
-        raise Forbidden(Message("Only departments holding a grant on %(code)s may read its verification flags.", code=resource.code))
+    _check_may_read(session, user, resource)
     rows = session.scalars(select(Verification).where(Verification.resource_id == resource.id, Verification.record_id == record_id, Verification.status == "open")).all()
     return {
         "resource": resource.code, "record": record_id, "under_verification": bool(rows),
@@ -100,8 +105,7 @@ def register_served(session: Session, clock: Clock, user: User, verification_id:
     v = session.get(Verification, verification_id)
     if v is None or v.status != "open":
         raise ValidationFailed(Message("Verification %(id)s is not open.", id=verification_id))
-    if v.provider_id != user.department_id and not holds_grant(session, user.department_id, v.resource_id):
-        raise Forbidden(Message("Only departments holding a grant on %(code)s may read its verification flags.", code=v.resource.code))
+    _check_may_read(session, user, v.resource)
     if not (proof or "").strip():
         raise ValidationFailed(Message("Name the proof the citizen presented."), [{"field": "proof", "message": Message("is required")}])
     row = ServedOnProof(verification_id=v.id, department_id=user.department_id, registered_by_id=user.id, proof=proof.strip(), service=(service or "").strip(), at=clock.now())

@@ -16,22 +16,15 @@ from sqlalchemy.orm import Session
 
 from ..clock import SHANGHAI, Clock
 from ..deployment import latest_definition
-from ..directory import authority_of
+from ..directory import authority_of, department_by_slug
 from ..effects import action, completion_check
-from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
+from ..errors import Conflict, Forbidden, ValidationFailed
 from ..i18n import Message
 from ..models import Department, HumanTask, ProcessInstance, Resource, ResourceVersion, User
 from ..runtime import start_instance
 from .entry import FIELDS, normalize, search_text
 from .rules import check
 from .search import index_resource
-
-
-def _department(session: Session, slug: str) -> Department:
-    dept = session.scalar(select(Department).where(Department.slug == slug))
-    if dept is None:
-        raise NotFound(Message("Unknown department '%(slug)s'.", slug=slug))
-    return dept
 
 
 def may_edit(user: User, resource: Resource | None, entry: dict) -> bool:
@@ -58,7 +51,7 @@ def save_draft(session: Session, clock: Clock, user: User, entry: dict, note: st
         raise Conflict(Message("Version %(n)s of %(code)s is with the authority for review; wait for its decision.", n=previous.number, code=entry["code"]))
     if resource is None:
         resource = Resource(code=entry["code"], status="draft", published_version=0)
-        _project(resource, entry, _department(session, entry["provider"]))
+        _project(resource, entry, department_by_slug(session, entry["provider"]))
         session.add(resource)
         session.flush()
     changed = [f for f in FIELDS if previous is None or previous.data.get(f) != entry.get(f)]
@@ -107,7 +100,7 @@ def publish_version(session: Session, clock: Clock, version: ResourceVersion, de
     for old in session.scalars(select(ResourceVersion).where(ResourceVersion.resource_id == resource.id, ResourceVersion.status == "published")):
         old.status = "superseded"
     version.status, version.decided_at, version.decided_by_id = "published", clock.now(), decided_by
-    _project(resource, version.data, _department(session, version.data["provider"]))
+    _project(resource, version.data, department_by_slug(session, version.data["provider"]))
     resource.status, resource.published_version, resource.published_at = "published", version.number, clock.now()
     session.flush()
     index_resource(session, resource)
