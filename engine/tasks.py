@@ -70,10 +70,8 @@ def claim(session: Session, clock: Clock, task_id: int, user: User) -> HumanTask
 def unclaim(session: Session, clock: Clock, task_id: int, user: User) -> HumanTask:
     """Give a claimed task back to the department queue (its holder or a leader may)."""
     row = _locked_task(session, task_id)
-    if row.assignee_id != user.id and not is_leader_of(user, row):
-        _check_open(row, user)
-    if row.state != "open":
-        _check_open(row, user)
+    if row.state != "open" or (row.assignee_id != user.id and not is_leader_of(user, row)):
+        _check_open(row, user)  # raises: finished, not offered to the user, or held by someone else
     row.assignee_id = None
     session.flush()
     return row
