@@ -36,8 +36,21 @@ from engine.models import HumanTask, ProcessInstance  # noqa: E402
 from engine.schema import upgrade  # noqa: E402
 from engine.seed import seed_all  # noqa: E402
 
-FORM = dict(resource_code="JC-RK/0002", info_items=["公民身份号码", "变动类型"], purpose="核定城乡低保对象户籍状况", legal_basis="《社会救助暂行办法》", period_start="2026-10-01", period_end="2027-09-30")
-APPROVE = dict(review_decision="approve", granted_items=["公民身份号码"], granted_period_start="2026-10-01", granted_period_end="2027-09-30", granted_purpose="核定低保")
+FORM = dict(
+    resource_code="JC-RK/0002",
+    info_items=["公民身份号码", "变动类型"],
+    purpose="核定城乡低保对象户籍状况",
+    legal_basis="《社会救助暂行办法》",
+    period_start="2026-10-01",
+    period_end="2027-09-30",
+)
+APPROVE = dict(
+    review_decision="approve",
+    granted_items=["公民身份号码"],
+    granted_period_start="2026-10-01",
+    granted_period_end="2027-09-30",
+    granted_purpose="核定低保",
+)
 
 
 def bare_setup():
@@ -46,8 +59,12 @@ def bare_setup():
     spec, subs = parser.get_spec("share_request"), parser.get_subprocess_specs("share_request")
     cal = WorkingCalendar()
     helpers = {
-        "deadline": lambda s, n: cal.deadline(s, int(n)).due_at.isoformat(), "now": lambda: "2026-09-18T10:00:00+08:00",
-        "notify": lambda *a, **k: None, "record_breach": lambda *a, **k: None, "issue_grant": lambda *a, **k: None, "record": lambda **k: None,
+        "deadline": lambda s, n: cal.deadline(s, int(n)).due_at.isoformat(),
+        "now": lambda: "2026-09-18T10:00:00+08:00",
+        "notify": lambda *a, **k: None,
+        "record_breach": lambda *a, **k: None,
+        "issue_grant": lambda *a, **k: None,
+        "record": lambda **k: None,
     }
     return spec, subs, PythonScriptEngine(environment=TaskDataEnvironment(helpers))
 
@@ -57,7 +74,17 @@ def bare_run(n, spec, subs, script_engine, clock):
         for _ in range(n):
             wf = BpmnWorkflow(spec, subs, script_engine=script_engine)
             start = wf.get_next_task(state=TaskState.READY)
-            start.data.update({**FORM, "resource_id": 1, "share_type": "conditional", "submitted_at": "2026-09-18T10:00:00+08:00", "reply_days": 10, "reminder_days_before": 2, "negotiation_days": 10})
+            start.data.update(
+                {
+                    **FORM,
+                    "resource_id": 1,
+                    "share_type": "conditional",
+                    "submitted_at": "2026-09-18T10:00:00+08:00",
+                    "reply_days": 10,
+                    "reminder_days_before": 2,
+                    "negotiation_days": 10,
+                }
+            )
             wf.do_engine_steps()
             task = wf.get_next_task(state=TaskState.READY, manual=True)
             task.data.update(APPROVE)
@@ -69,10 +96,16 @@ def bare_run(n, spec, subs, script_engine, clock):
 def persisted_run(n, factory, clock):
     for _ in range(n):
         with factory() as s, s.begin():
-            inst = share_requests.start_share_request(s, clock, user_by_name(s, "civil.clerk"), FORM)
+            inst = share_requests.start_share_request(
+                s, clock, user_by_name(s, "civil.clerk"), FORM
+            )
             inst_id = inst.id
         with factory() as s, s.begin():
-            task_id = s.scalar(select(HumanTask.id).where(HumanTask.instance_id == inst_id, HumanTask.state == "open"))
+            task_id = s.scalar(
+                select(HumanTask.id).where(
+                    HumanTask.instance_id == inst_id, HumanTask.state == "open"
+                )
+            )
             tasks.complete(s, clock, task_id, user_by_name(s, "pubsec.clerk"), APPROVE)
 
 
@@ -115,12 +148,22 @@ def main() -> None:
         raw_json = len(zlib.decompress(one.state))
     wf = BpmnWorkflow(spec, subs)
     with_spec = len(SERIALIZER.serialize_json(wf))
-    print(f"database: {engine.dialect.name}; {args.n} share requests (start + approve) per round, {args.rounds} rounds")
-    print(f"bare SpiffWorkflow in memory: median {statistics.median(bare_t) * 1000 / args.n:.2f} ms/request")
-    print(f"govshare persisted engine:    median {statistics.median(pers_t) * 1000 / args.n:.2f} ms/request")
-    print(f"ratio persisted / in-memory:  median {statistics.median(ratios):.2f} (rounds: {', '.join(f'{r:.2f}' for r in ratios)})")
-    print(f"stored state per instance:    {state_bytes / count:.0f} bytes compressed ({raw_json} bytes JSON without spec; "
-          f"a bare SpiffWorkflow serialization with its spec is {with_spec} bytes for a fresh instance)")
+    print(
+        f"database: {engine.dialect.name}; {args.n} share requests (start + approve) per round, {args.rounds} rounds"
+    )
+    print(
+        f"bare SpiffWorkflow in memory: median {statistics.median(bare_t) * 1000 / args.n:.2f} ms/request"
+    )
+    print(
+        f"govshare persisted engine:    median {statistics.median(pers_t) * 1000 / args.n:.2f} ms/request"
+    )
+    print(
+        f"ratio persisted / in-memory:  median {statistics.median(ratios):.2f} (rounds: {', '.join(f'{r:.2f}' for r in ratios)})"
+    )
+    print(
+        f"stored state per instance:    {state_bytes / count:.0f} bytes compressed ({raw_json} bytes JSON without spec; "
+        f"a bare SpiffWorkflow serialization with its spec is {with_spec} bytes for a fresh instance)"
+    )
 
 
 if __name__ == "__main__":

@@ -42,37 +42,82 @@ def build(n: int) -> str:
         civil, pubsec, data = (department_by_slug(s, x) for x in ("civil", "pubsec", "data"))
         now = CLOCK.now()
         bindings = {"requester": civil.id, "provider": pubsec.id, "authority": data.id}
-        summary = {"resource_code": "JC-RK/0002", "resource_name": "户籍变动信息", "share_type": "conditional", "requester_name": civil.name, "provider_name": pubsec.name}
+        summary = {
+            "resource_code": "JC-RK/0002",
+            "resource_name": "户籍变动信息",
+            "share_type": "conditional",
+            "requester_name": civil.name,
+            "provider_name": pubsec.name,
+        }
         for start in range(0, n, 2000):
             chunk = range(start, min(n, start + 2000))
-            s.execute(insert(ProcessInstance), [
-                {"business_key": f"GX-2026-{i + 1:06d}", "definition_id": definition.id, "process_id": "share_request", "status": "running", "bindings": bindings,
-                 "summary": summary, "state": b"", "version": 1, "created_at": now, "updated_at": now, "next_due_at": now + timedelta(days=12),
-                 "requester_department_id": civil.id, "provider_department_id": pubsec.id, "authority_department_id": data.id}
-                for i in chunk
-            ])
+            s.execute(
+                insert(ProcessInstance),
+                [
+                    {
+                        "business_key": f"GX-2026-{i + 1:06d}",
+                        "definition_id": definition.id,
+                        "process_id": "share_request",
+                        "status": "running",
+                        "bindings": bindings,
+                        "summary": summary,
+                        "state": b"",
+                        "version": 1,
+                        "created_at": now,
+                        "updated_at": now,
+                        "next_due_at": now + timedelta(days=12),
+                        "requester_department_id": civil.id,
+                        "provider_department_id": pubsec.id,
+                        "authority_department_id": data.id,
+                    }
+                    for i in chunk
+                ],
+            )
         ids = s.scalars(select(ProcessInstance.id).order_by(ProcessInstance.id)).all()
         for start in range(0, n, 2000):
-            s.execute(insert(HumanTask), [
-                {"instance_id": iid, "spiff_task_id": f"00000000-0000-0000-0000-{iid:012d}", "task_name": "provider_review", "title": "审核共享申请",
-                 "title_en": "Review the sharing request", "role": "provider", "department_id": pubsec.id, "form": "provider_review", "statute": "第十一条、第十二条",
-                 "state": "open", "due_at": now + timedelta(days=21 + (iid % 30)), "created_at": now}
-                for iid in ids[start:start + 2000]
-            ])
+            s.execute(
+                insert(HumanTask),
+                [
+                    {
+                        "instance_id": iid,
+                        "spiff_task_id": f"00000000-0000-0000-0000-{iid:012d}",
+                        "task_name": "provider_review",
+                        "title": "审核共享申请",
+                        "title_en": "Review the sharing request",
+                        "role": "provider",
+                        "department_id": pubsec.id,
+                        "form": "provider_review",
+                        "statute": "第十一条、第十二条",
+                        "state": "open",
+                        "due_at": now + timedelta(days=21 + (iid % 30)),
+                        "created_at": now,
+                    }
+                    for iid in ids[start : start + 2000]
+                ],
+            )
     return url
 
 
 def client_for(url: str):
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "GOVSHARE_CLOCK": CLOCK, "SECRET_KEY": "bench"})
+    app = create_app(
+        {"SQLALCHEMY_DATABASE_URI": url, "GOVSHARE_CLOCK": CLOCK, "SECRET_KEY": "bench"}
+    )
     client = app.test_client()
     html = client.get("/login").get_data(as_text=True)
     token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
-    assert client.post("/login", data={"username": "pubsec.clerk", "password": "demo", "csrf_token": token}).status_code == 302
+    assert (
+        client.post(
+            "/login", data={"username": "pubsec.clerk", "password": "demo", "csrf_token": token}
+        ).status_code
+        == 302
+    )
     queries = [0]
     with app.app_context():
         from web import db
 
-        event.listen(db.engine, "before_cursor_execute", lambda *a: queries.__setitem__(0, queries[0] + 1))
+        event.listen(
+            db.engine, "before_cursor_execute", lambda *a: queries.__setitem__(0, queries[0] + 1)
+        )
     return client, queries
 
 
@@ -97,10 +142,16 @@ def main() -> None:
     for name, (client, queries) in clients.items():
         queries[0] = 0
         client.get("/inbox/queue")
-        print(f"{sizes[name]:>6} open tasks: {statistics.median(times[name]) * 1000:6.1f} ms per page, {queries[0]} queries")
+        print(
+            f"{sizes[name]:>6} open tasks: {statistics.median(times[name]) * 1000:6.1f} ms per page, {queries[0]} queries"
+        )
     med = {name: statistics.median(t) for name, t in times.items()}
-    print(f"department queue with {args.big} open tasks / with {args.small}: ratio {med['big'] / med['small']:.2f} (median of {args.rounds} rounds)")
-    print(f"  (a page shows 20 rows: with {args.small} tasks it renders {args.small}; against a full page of 20 stored tasks the ratio is {med['big'] / med['page']:.2f})")
+    print(
+        f"department queue with {args.big} open tasks / with {args.small}: ratio {med['big'] / med['small']:.2f} (median of {args.rounds} rounds)"
+    )
+    print(
+        f"  (a page shows 20 rows: with {args.small} tasks it renders {args.small}; against a full page of 20 stored tasks the ratio is {med['big'] / med['page']:.2f})"
+    )
 
 
 if __name__ == "__main__":

@@ -19,23 +19,56 @@ LIMITS = {
     "extensions": (".pdf", ".ofd", ".jpg", ".jpeg", ".png", ".docx", ".xlsx", ".txt"),
 }
 TYPES = {
-    ".pdf": "application/pdf", ".ofd": "application/ofd", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png",
+    ".pdf": "application/pdf",
+    ".ofd": "application/ofd",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".png": "image/png",
     ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", ".txt": "text/plain",
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ".txt": "text/plain",
 }
 
 
 def check(filename: str, content_type: str, size: int) -> None:
     ext = Path(filename).suffix.lower()
     if ext not in LIMITS["extensions"]:
-        raise ValidationFailed(Message("Attachment %(name)s: type %(ext)s is not accepted (accepted: %(accepted)s).", name=filename, ext=ext or "-", accepted=", ".join(LIMITS["extensions"])),
-                               [{"field": "attachments", "message": Message("type not accepted: %(name)s", name=filename)}])
+        raise ValidationFailed(
+            Message(
+                "Attachment %(name)s: type %(ext)s is not accepted (accepted: %(accepted)s).",
+                name=filename,
+                ext=ext or "-",
+                accepted=", ".join(LIMITS["extensions"]),
+            ),
+            [
+                {
+                    "field": "attachments",
+                    "message": Message("type not accepted: %(name)s", name=filename),
+                }
+            ],
+        )
     if size > LIMITS["max_bytes"]:
-        raise ValidationFailed(Message("Attachment %(name)s is larger than %(mb)s MB.", name=filename, mb=LIMITS["max_bytes"] // (1024 * 1024)),
-                               [{"field": "attachments", "message": Message("too large: %(name)s", name=filename)}])
+        raise ValidationFailed(
+            Message(
+                "Attachment %(name)s is larger than %(mb)s MB.",
+                name=filename,
+                mb=LIMITS["max_bytes"] // (1024 * 1024),
+            ),
+            [{"field": "attachments", "message": Message("too large: %(name)s", name=filename)}],
+        )
 
 
-def store(session: Session, clock: Clock, directory: str, instance_id: int, task_id: int | None, user_id: int, filename: str, content_type: str, stream: BinaryIO) -> Attachment:
+def store(
+    session: Session,
+    clock: Clock,
+    directory: str,
+    instance_id: int,
+    task_id: int | None,
+    user_id: int,
+    filename: str,
+    content_type: str,
+    stream: BinaryIO,
+) -> Attachment:
     data = stream.read(LIMITS["max_bytes"] + 1)
     check(filename, content_type, len(data))
     digest = hashlib.sha256(data).hexdigest()
@@ -45,8 +78,16 @@ def store(session: Session, clock: Clock, directory: str, instance_id: int, task
         tmp = target.with_suffix(".part")
         tmp.write_bytes(data)
         os.replace(tmp, target)
-    row = Attachment(instance_id=instance_id, task_id=task_id, filename=Path(filename).name, content_type=TYPES.get(Path(filename).suffix.lower(), "application/octet-stream"),
-                     size=len(data), sha256=digest, uploaded_by_id=user_id, uploaded_at=clock.now())
+    row = Attachment(
+        instance_id=instance_id,
+        task_id=task_id,
+        filename=Path(filename).name,
+        content_type=TYPES.get(Path(filename).suffix.lower(), "application/octet-stream"),
+        size=len(data),
+        sha256=digest,
+        uploaded_by_id=user_id,
+        uploaded_at=clock.now(),
+    )
     session.add(row)
     session.flush()
     return row

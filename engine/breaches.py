@@ -37,7 +37,11 @@ def visible_to(user: User):
     if user.department.is_authority:
         if user.department.division.level == "region":
             return None
-        return Breach.instance_id.in_(select(ProcessInstance.id).where(ProcessInstance.authority_department_id == user.department_id))
+        return Breach.instance_id.in_(
+            select(ProcessInstance.id).where(
+                ProcessInstance.authority_department_id == user.department_id
+            )
+        )
     return Breach.department_id == user.department_id
 
 
@@ -53,11 +57,17 @@ def ledger(session: Session, user: User, f: Filters, page: int = 1) -> tuple[lis
     if f.date_from:
         stmt = stmt.where(Breach.recorded_at >= datetime.combine(f.date_from, time(0), SHANGHAI))
     if f.date_to:
-        stmt = stmt.where(Breach.recorded_at < datetime.combine(f.date_to + timedelta(days=1), time(0), SHANGHAI))
+        stmt = stmt.where(
+            Breach.recorded_at < datetime.combine(f.date_to + timedelta(days=1), time(0), SHANGHAI)
+        )
     if f.appeal_status:
         stmt = stmt.where(Breach.appeal_status == f.appeal_status)
     total = session.scalar(select(func.count()).select_from(stmt.subquery()))
-    rows = session.scalars(stmt.order_by(Breach.recorded_at.desc(), Breach.id.desc()).limit(PAGE_SIZE).offset((max(page, 1) - 1) * PAGE_SIZE)).all()
+    rows = session.scalars(
+        stmt.order_by(Breach.recorded_at.desc(), Breach.id.desc())
+        .limit(PAGE_SIZE)
+        .offset((max(page, 1) - 1) * PAGE_SIZE)
+    ).all()
     return list(rows), total
 
 
@@ -66,7 +76,9 @@ def breach_for(session: Session, user: User, breach_id: int) -> Breach:
     if row is None:
         raise NotFound(Message("No breach %(id)s.", id=breach_id))
     scope = visible_to(user)
-    if scope is not None and not session.scalar(select(func.count()).select_from(Breach).where(Breach.id == breach_id, scope)):
+    if scope is not None and not session.scalar(
+        select(func.count()).select_from(Breach).where(Breach.id == breach_id, scope)
+    ):
         raise Forbidden(Message("This entry of the breach ledger belongs to another department."))
     return row
 
@@ -76,22 +88,35 @@ def appeal(session: Session, clock: Clock, user: User, breach_id: int, reason: s
     if row.department_id != user.department_id:
         raise Forbidden(Message("Only the department in the entry may appeal it."))
     if row.appeal_status:
-        raise Conflict(Message("This entry was already appealed on %(day)s.", day=row.appealed_at.astimezone(SHANGHAI).date().isoformat()))
+        raise Conflict(
+            Message(
+                "This entry was already appealed on %(day)s.",
+                day=row.appealed_at.astimezone(SHANGHAI).date().isoformat(),
+            )
+        )
     if not (reason or "").strip():
-        raise ValidationFailed(Message("An appeal states its reasons."), [{"field": "reason", "message": Message("is required")}])
+        raise ValidationFailed(
+            Message("An appeal states its reasons."),
+            [{"field": "reason", "message": Message("is required")}],
+        )
     row.appeal_reason, row.appeal_status, row.appealed_at = reason.strip(), "pending", clock.now()
     session.flush()
     return row
 
 
-def decide_appeal(session: Session, clock: Clock, user: User, breach_id: int, upheld: bool, reasons: str) -> Breach:
+def decide_appeal(
+    session: Session, clock: Clock, user: User, breach_id: int, upheld: bool, reasons: str
+) -> Breach:
     row = breach_for(session, user, breach_id)
     if not is_coordinator(user):
         raise Forbidden(Message("Only coordinators of the data-sharing authority decide appeals."))
     if row.appeal_status != "pending":
         raise Conflict(Message("This entry has no pending appeal."))
     if not (reasons or "").strip():
-        raise ValidationFailed(Message("A decision on an appeal states its reasons."), [{"field": "reasons", "message": Message("is required")}])
+        raise ValidationFailed(
+            Message("A decision on an appeal states its reasons."),
+            [{"field": "reasons", "message": Message("is required")}],
+        )
     row.appeal_status, row.appeal_decision = ("upheld" if upheld else "rejected"), reasons.strip()
     if upheld:
         row.status = "withdrawn"
@@ -102,26 +127,87 @@ def decide_appeal(session: Session, clock: Clock, user: User, breach_id: int, up
 def export_csv(rows: list[Breach]) -> str:
     out = io.StringIO()
     w = csv.writer(out)
-    w.writerow(["id", "recorded_at", "department", "article", "kind", "business_key", "due", "status", "appeal_status", "appeal_reason", "appeal_decision"])
+    w.writerow(
+        [
+            "id",
+            "recorded_at",
+            "department",
+            "article",
+            "kind",
+            "business_key",
+            "due",
+            "status",
+            "appeal_status",
+            "appeal_reason",
+            "appeal_decision",
+        ]
+    )
     for b in rows:
-        w.writerow([b.id, b.recorded_at.astimezone(SHANGHAI).isoformat(timespec="minutes"), b.department.name, b.article, b.kind, b.evidence.get("business_key", ""),
-                    b.evidence.get("due", ""), b.status, b.appeal_status or "", b.appeal_reason or "", b.appeal_decision or ""])
+        w.writerow(
+            [
+                b.id,
+                b.recorded_at.astimezone(SHANGHAI).isoformat(timespec="minutes"),
+                b.department.name,
+                b.article,
+                b.kind,
+                b.evidence.get("business_key", ""),
+                b.evidence.get("due", ""),
+                b.status,
+                b.appeal_status or "",
+                b.appeal_reason or "",
+                b.appeal_decision or "",
+            ]
+        )
     return "\ufeff" + out.getvalue()
 
 
-def check_use(session: Session, clock: Clock, user: User, resource_code: str, info_items: list[str], purpose: str) -> dict:
+def check_use(
+    session: Session,
+    clock: Clock,
+    user: User,
+    resource_code: str,
+    info_items: list[str],
+    purpose: str,
+) -> dict:
     """Art. 14: is this use within a grant of the department? A use outside every grant is refused
     and recorded in the ledger (art. 23 (4))."""
     resource = resource_by_code(session, resource_code)
     today = clock.now().astimezone(SHANGHAI).date()
-    grants = session.scalars(select(Grant).where(Grant.requester_id == user.department_id, Grant.resource_id == resource.id)).all()
+    grants = session.scalars(
+        select(Grant).where(
+            Grant.requester_id == user.department_id, Grant.resource_id == resource.id
+        )
+    ).all()
     for g in grants:
-        in_period = (g.period_start is None or g.period_start <= today) and (g.period_end is None or today <= g.period_end)
+        in_period = (g.period_start is None or g.period_start <= today) and (
+            g.period_end is None or today <= g.period_end
+        )
         if in_period and set(info_items) <= set(g.info_items):
-            return {"allowed": True, "grant_id": g.id, "purpose": g.purpose, "period_end": g.period_end.isoformat() if g.period_end else None}
-    reason = Message("No grant of your department covers %(items)s of %(code)s today.", items="、".join(info_items), code=resource.code)
-    row = Breach(instance_id=None, department_id=user.department_id, article="第二十三条（四）", kind="use_outside_grant", recorded_at=clock.now(),
-                 evidence={"resource": resource.code, "info_items": info_items, "purpose": purpose, "user": user.username, "grants": [g.id for g in grants]})
+            return {
+                "allowed": True,
+                "grant_id": g.id,
+                "purpose": g.purpose,
+                "period_end": g.period_end.isoformat() if g.period_end else None,
+            }
+    reason = Message(
+        "No grant of your department covers %(items)s of %(code)s today.",
+        items="、".join(info_items),
+        code=resource.code,
+    )
+    row = Breach(
+        instance_id=None,
+        department_id=user.department_id,
+        article="第二十三条（四）",
+        kind="use_outside_grant",
+        recorded_at=clock.now(),
+        evidence={
+            "resource": resource.code,
+            "info_items": info_items,
+            "purpose": purpose,
+            "user": user.username,
+            "grants": [g.id for g in grants],
+        },
+    )
     session.add(row)
     session.flush()
     return {"allowed": False, "reason": str(reason), "breach_id": row.id}
@@ -130,22 +216,45 @@ def check_use(session: Session, clock: Clock, user: User, resource_code: str, in
 RECTIFY_DAYS = 15
 
 
-def open_rectification(session: Session, clock: Clock, user: User, breach_id: int, days: int = RECTIFY_DAYS) -> ProcessInstance:
+def open_rectification(
+    session: Session, clock: Clock, user: User, breach_id: int, days: int = RECTIFY_DAYS
+) -> ProcessInstance:
     """A coordinator orders the department in the entry to rectify within ``days`` working days."""
     from .deployment import latest_definition
     from .runtime import start_instance
 
     row = breach_for(session, user, breach_id)
     if not is_coordinator(user):
-        raise Forbidden(Message("Only coordinators of the data-sharing authority order rectifications."))
+        raise Forbidden(
+            Message("Only coordinators of the data-sharing authority order rectifications.")
+        )
     if row.rectification_instance_id is not None:
         raise Conflict(Message("A rectification was already ordered for this entry."))
     if row.status == "withdrawn":
         raise Conflict(Message("This entry was withdrawn on appeal."))
-    data = {"breach_id": row.id, "rectify_days": int(days), "breach_kind": row.kind, "breach_article": row.article, "provider_name": row.department.name,
-            "authority_name": user.department.name, "resource_name": row.evidence.get("business_key") or row.kind}
-    summary = {"resource_name": f"{row.article} {row.evidence.get('business_key', '')}".strip(), "provider_name": row.department.name, "authority_name": user.department.name}
-    instance = start_instance(session, clock, latest_definition(session, "rectification"), data, {"provider": row.department_id, "authority": user.department_id}, user.id, summary)
+    data = {
+        "breach_id": row.id,
+        "rectify_days": int(days),
+        "breach_kind": row.kind,
+        "breach_article": row.article,
+        "provider_name": row.department.name,
+        "authority_name": user.department.name,
+        "resource_name": row.evidence.get("business_key") or row.kind,
+    }
+    summary = {
+        "resource_name": f"{row.article} {row.evidence.get('business_key', '')}".strip(),
+        "provider_name": row.department.name,
+        "authority_name": user.department.name,
+    }
+    instance = start_instance(
+        session,
+        clock,
+        latest_definition(session, "rectification"),
+        data,
+        {"provider": row.department_id, "authority": user.department_id},
+        user.id,
+        summary,
+    )
     row.rectification_instance_id = instance.id
     session.flush()
     return instance

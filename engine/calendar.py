@@ -84,7 +84,13 @@ class Deadline:
         for day, why in self.skipped:
             lines.append(Message("Skipped %(day)s: %(why)s", day=day.isoformat(), why=why))
         for day, why in self.make_up_days:
-            lines.append(Message("Counted %(day)s, a weekend make-up working day: %(why)s", day=day.isoformat(), why=why))
+            lines.append(
+                Message(
+                    "Counted %(day)s, a weekend make-up working day: %(why)s",
+                    day=day.isoformat(),
+                    why=why,
+                )
+            )
         lines.extend(self.warnings)
         return lines
 
@@ -120,11 +126,19 @@ def _national(year: int) -> tuple[dict[date, str], dict[date, str], bool]:
 
 @cache
 def shipped_regional() -> dict[int, tuple[list[CalendarDay], str]]:
-    raw = json.loads(resources.files("engine").joinpath("data/regional_holidays.json").read_text("utf-8"))
+    raw = json.loads(
+        resources.files("engine").joinpath("data/regional_holidays.json").read_text("utf-8")
+    )
     out: dict[int, tuple[list[CalendarDay], str]] = {}
     for year, entry in raw["years"].items():
-        days = [CalendarDay(date.fromisoformat(d), HOLIDAY, REGIONAL, name, entry["source"]) for d, name in entry["holidays"]]
-        days += [CalendarDay(date.fromisoformat(d), WORKDAY, REGIONAL, name, entry["source"]) for d, name in entry["workdays"]]
+        days = [
+            CalendarDay(date.fromisoformat(d), HOLIDAY, REGIONAL, name, entry["source"])
+            for d, name in entry["holidays"]
+        ]
+        days += [
+            CalendarDay(date.fromisoformat(d), WORKDAY, REGIONAL, name, entry["source"])
+            for d, name in entry["workdays"]
+        ]
         out[int(year)] = (days, entry["source"])
     return out
 
@@ -191,7 +205,11 @@ class WorkingCalendar:
     def year_listing(self, year: int) -> list[CalendarDay]:
         """Every day of ``year`` that departs from the plain week, with its source."""
         days_off, makeup, official = _national(year)
-        source = f"holidays {holidays.__version__} (国务院办公厅通知)" if official else f"holidays {holidays.__version__} (statutory days only)"
+        source = (
+            f"holidays {holidays.__version__} (国务院办公厅通知)"
+            if official
+            else f"holidays {holidays.__version__} (statutory days only)"
+        )
         listing: dict[date, CalendarDay] = {}
         for d, name in days_off.items():
             listing[d] = CalendarDay(d, HOLIDAY, NATIONAL, name, source)
@@ -227,7 +245,15 @@ class WorkingCalendar:
             else:
                 skipped.append((day, why))
         warnings = tuple(w for y in sorted(years) for w in self.year_warnings(y))
-        return Deadline(start_dt, working_days, counted[-1], tuple(counted), tuple(skipped), tuple(makeup), warnings)
+        return Deadline(
+            start_dt,
+            working_days,
+            counted[-1],
+            tuple(counted),
+            tuple(skipped),
+            tuple(makeup),
+            warnings,
+        )
 
     def working_days_between(self, first: date, last: date) -> int:
         """Working days in (first, last]: how many were used between two dates (negative if reversed)."""
@@ -262,17 +288,22 @@ def load_calendar(session) -> WorkingCalendar:
 
     from .models import CalendarEntry, CalendarSchedule
 
-    fingerprint = tuple(session.execute(select(
-        select(func.count(CalendarEntry.id)).scalar_subquery(),
-        select(func.max(CalendarEntry.entered_at)).scalar_subquery(),
-        select(func.count(CalendarSchedule.id)).scalar_subquery(),
-        select(func.max(CalendarSchedule.entered_at)).scalar_subquery(),
-    )).one())
+    fingerprint = tuple(
+        session.execute(
+            select(
+                select(func.count(CalendarEntry.id)).scalar_subquery(),
+                select(func.max(CalendarEntry.entered_at)).scalar_subquery(),
+                select(func.count(CalendarSchedule.id)).scalar_subquery(),
+                select(func.max(CalendarSchedule.entered_at)).scalar_subquery(),
+            )
+        ).one()
+    )
     cached = _LOADED.get(fingerprint)
     if cached is not None:
         return cached
     entries = [
-        CalendarDay(e.day, e.kind, e.scope, e.name, e.reference) for e in session.query(CalendarEntry).all()
+        CalendarDay(e.day, e.kind, e.scope, e.name, e.reference)
+        for e in session.query(CalendarEntry).all()
     ]
     schedules = {(s.scope, s.year): s.reference for s in session.query(CalendarSchedule).all()}
     _LOADED.clear()

@@ -31,7 +31,11 @@ def _factory(args):
 
 
 def _out(args, data, text: str) -> None:
-    print(json.dumps(data, ensure_ascii=False, indent=2, default=str) if getattr(args, "json", False) else text)
+    print(
+        json.dumps(data, ensure_ascii=False, indent=2, default=str)
+        if getattr(args, "json", False)
+        else text
+    )
 
 
 def _local(dt) -> str:
@@ -56,7 +60,11 @@ def cmd_seed(args) -> None:
 
     with _factory(args)() as s, s.begin():
         seed_all(s, _clock(args), demo=not args.no_demo)
-    print(Message("Seed data loaded: directory, catalog and processes.") if args.no_demo else Message("Seed data loaded: directory, catalog, demo users and processes."))
+    print(
+        Message("Seed data loaded: directory, catalog and processes.")
+        if args.no_demo
+        else Message("Seed data loaded: directory, catalog, demo users and processes.")
+    )
 
 
 def cmd_processes_deploy(args) -> None:
@@ -65,7 +73,8 @@ def cmd_processes_deploy(args) -> None:
     with _factory(args)() as s, s.begin():
         results = deploy(s, _clock(args), Path(args.dir) if args.dir else None)
         lines = [
-            f"{d.process_id} v{d.version} {d.content_hash[:12]} " + str(Message("deployed") if new else Message("unchanged"))
+            f"{d.process_id} v{d.version} {d.content_hash[:12]} "
+            + str(Message("deployed") if new else Message("unchanged"))
             for d, new in results
         ]
     print("\n".join(lines))
@@ -87,8 +96,20 @@ def cmd_processes_list(args) -> None:
 
     with _factory(args)() as s:
         rows = list_definitions(s)
-        data = [{"process": d.process_id, "version": d.version, "hash": d.content_hash, "deployed_at": d.deployed_at.isoformat(), "file": d.source_file} for d in rows]
-        text = "\n".join(f"{d.process_id:<24} v{d.version:<3} {d.content_hash[:12]}  {_local(d.deployed_at)}  {d.source_file}" for d in rows)
+        data = [
+            {
+                "process": d.process_id,
+                "version": d.version,
+                "hash": d.content_hash,
+                "deployed_at": d.deployed_at.isoformat(),
+                "file": d.source_file,
+            }
+            for d in rows
+        ]
+        text = "\n".join(
+            f"{d.process_id:<24} v{d.version:<3} {d.content_hash[:12]}  {_local(d.deployed_at)}  {d.source_file}"
+            for d in rows
+        )
     _out(args, data, text or str(Message("No process is deployed.")))
 
 
@@ -98,14 +119,26 @@ def cmd_requests_start(args) -> None:
     from .requests import start_share_request
 
     form = {
-        "resource_code": args.resource, "info_items": [i.strip() for i in args.items.split(",") if i.strip()],
-        "purpose": args.purpose, "legal_basis": args.basis, "period_start": args.period_from, "period_end": args.period_to,
+        "resource_code": args.resource,
+        "info_items": [i.strip() for i in args.items.split(",") if i.strip()],
+        "purpose": args.purpose,
+        "legal_basis": args.basis,
+        "period_start": args.period_from,
+        "period_end": args.period_to,
     }
     with _factory(args)() as s, s.begin():
         inst = start_share_request(s, _clock(args), user_by_name(s, args.user), form)
         key, status, summary = inst.business_key, inst.status, dict(inst.summary)
-    reply_due = Message("reply due: %(due)s", due=due_label(summary["reply_due"])) if summary.get("reply_due") else ""
-    _out(args, {"business_key": key, "status": status, "summary": summary}, f"{key} {status}  {reply_due}".rstrip())
+    reply_due = (
+        Message("reply due: %(due)s", due=due_label(summary["reply_due"]))
+        if summary.get("reply_due")
+        else ""
+    )
+    _out(
+        args,
+        {"business_key": key, "status": status, "summary": summary},
+        f"{key} {status}  {reply_due}".rstrip(),
+    )
 
 
 def cmd_requests_show(args) -> None:
@@ -116,17 +149,26 @@ def cmd_requests_show(args) -> None:
     if args.json:
         return _out(args, st, "")
     sm = st["summary"]
-    lines = [f"{st['business_key']}  {st['process']} v{st['version']}  {st['status']}" + (f"  INCIDENT: {st['incident']}" if st["incident"] else "")]
-    lines.append(f"  {sm.get('resource_code', '')} {sm.get('resource_name', '')} ({sm.get('share_type', '')})  {sm.get('requester_name', '')} → {sm.get('provider_name', '')}")
+    lines = [
+        f"{st['business_key']}  {st['process']} v{st['version']}  {st['status']}"
+        + (f"  INCIDENT: {st['incident']}" if st["incident"] else "")
+    ]
+    lines.append(
+        f"  {sm.get('resource_code', '')} {sm.get('resource_name', '')} ({sm.get('share_type', '')})  {sm.get('requester_name', '')} → {sm.get('provider_name', '')}"
+    )
     if st["reply_deadline"]:
         overdue = Message("OVERDUE") if sm.get("overdue") else ""
         reply_due = Message("reply due: %(due)s", due=st["reply_deadline"]["due_date"] + " 24:00")
         lines.append(f"  {reply_due}  {overdue}".rstrip())
     for t in st["tasks"]:
         who = t["completed_by"] or t["assignee"] or ""
-        lines.append(f"  task {t['id']:<5} {t['state']:<10} {t['title']} [{t['department']}] {who}  {t['statute']}")
+        lines.append(
+            f"  task {t['id']:<5} {t['state']:<10} {t['title']} [{t['department']}] {who}  {t['statute']}"
+        )
     for g in st["grants"]:
-        lines.append(f"  grant {g['basis']}: {', '.join(g['info_items'])}  {g['period_start']}..{g['period_end']}  {g['purpose']}")
+        lines.append(
+            f"  grant {g['basis']}: {', '.join(g['info_items'])}  {g['period_start']}..{g['period_end']}  {g['purpose']}"
+        )
     for b in st["breaches"]:
         lines.append(f"  breach {b['kind']} {b['article']} {b['department']}")
     print("\n".join(lines))
@@ -138,8 +180,21 @@ def cmd_tasks_list(args) -> None:
 
     with _factory(args)() as s:
         rows = list_tasks(s, user_by_name(s, args.user), args.scope)
-        data = [{"id": t.id, "business_key": t.instance.business_key, "task": t.task_name, "title": t.title, "due_at": t.due_at.isoformat() if t.due_at else None, "assignee": t.assignee.username if t.assignee else None} for t in rows]
-        text = "\n".join(f"{t.id:<6} {t.instance.business_key:<16} {t.title:<16} {_due(t.due_at)}  {t.assignee.username if t.assignee else '-'}" for t in rows)
+        data = [
+            {
+                "id": t.id,
+                "business_key": t.instance.business_key,
+                "task": t.task_name,
+                "title": t.title,
+                "due_at": t.due_at.isoformat() if t.due_at else None,
+                "assignee": t.assignee.username if t.assignee else None,
+            }
+            for t in rows
+        ]
+        text = "\n".join(
+            f"{t.id:<6} {t.instance.business_key:<16} {t.title:<16} {_due(t.due_at)}  {t.assignee.username if t.assignee else '-'}"
+            for t in rows
+        )
     _out(args, data, text or str(Message("No open tasks.")))
 
 
@@ -149,7 +204,14 @@ def cmd_tasks_claim(args) -> None:
 
     with _factory(args)() as s, s.begin():
         row = claim(s, _clock(args), args.task_id, user_by_name(s, args.user))
-        print(Message("Task %(id)s (%(title)s) claimed by %(user)s.", id=row.id, title=row.title, user=args.user))
+        print(
+            Message(
+                "Task %(id)s (%(title)s) claimed by %(user)s.",
+                id=row.id,
+                title=row.title,
+                user=args.user,
+            )
+        )
 
 
 def cmd_tasks_complete(args) -> None:
@@ -163,7 +225,15 @@ def cmd_tasks_complete(args) -> None:
         raise GovshareError(Message("--data is not valid JSON: %(err)s", err=str(exc))) from exc
     with _factory(args)() as s, s.begin():
         row = complete(s, _clock(args), args.task_id, user_by_name(s, args.user), data)
-        print(Message("Task %(id)s (%(title)s) completed; request %(key)s is %(status)s.", id=row.id, title=row.title, key=row.instance.business_key, status=row.instance.status))
+        print(
+            Message(
+                "Task %(id)s (%(title)s) completed; request %(key)s is %(status)s.",
+                id=row.id,
+                title=row.title,
+                key=row.instance.business_key,
+                status=row.instance.status,
+            )
+        )
 
 
 def cmd_incidents(args) -> None:
@@ -174,14 +244,23 @@ def cmd_incidents(args) -> None:
 
     with _factory(args)() as s, s.begin():
         if args.retry:
-            inst = s.scalar(select(ProcessInstance).where(ProcessInstance.business_key == args.retry))
+            inst = s.scalar(
+                select(ProcessInstance).where(ProcessInstance.business_key == args.retry)
+            )
             if inst is None:
-                raise GovshareError(Message("No request with business key %(key)s.", key=args.retry))
+                raise GovshareError(
+                    Message("No request with business key %(key)s.", key=args.retry)
+                )
             inst = retry_incident(s, _clock(args), inst.id, None)
-            print(f"{inst.business_key} {inst.status}" + (f": {inst.incident}" if inst.incident else ""))
+            print(
+                f"{inst.business_key} {inst.status}"
+                + (f": {inst.incident}" if inst.incident else "")
+            )
             return
         rows = s.scalars(select(ProcessInstance).where(ProcessInstance.status == "incident")).all()
-        print("\n".join(f"{i.business_key}  {i.incident}" for i in rows) or Message("No incidents."))
+        print(
+            "\n".join(f"{i.business_key}  {i.incident}" for i in rows) or Message("No incidents.")
+        )
 
 
 # -- worker and calendar ----------------------------------------------------------------------
@@ -209,7 +288,9 @@ def cmd_calendar_deadline(args) -> None:
     d = cal.deadline(start, args.days)
     if args.json:
         return _out(args, d.to_dict(), "")
-    summary = Message("end of working day %(n)s after %(day)s", n=args.days, day=d.event_day.isoformat())
+    summary = Message(
+        "end of working day %(n)s after %(day)s", n=args.days, day=d.event_day.isoformat()
+    )
     print(f"{d.due_date.isoformat()} 24:00 Asia/Shanghai — {summary}")
     for line in d.explanation():
         print(f"  {line}")
@@ -219,11 +300,28 @@ def cmd_calendar_show(args) -> None:
     cal = _calendar(args)
     days = cal.year_listing(args.year)
     if args.json:
-        return _out(args, [{"day": d.day.isoformat(), "kind": d.kind, "scope": d.scope, "name": d.name, "source": d.source} for d in days], "")
+        return _out(
+            args,
+            [
+                {
+                    "day": d.day.isoformat(),
+                    "kind": d.kind,
+                    "scope": d.scope,
+                    "name": d.name,
+                    "source": d.source,
+                }
+                for d in days
+            ],
+            "",
+        )
     print(Message("Holidays and make-up working days of %(year)s", year=args.year))
     for d in days:
-        kind = str(Message("day off")) if d.kind == "holiday" else str(Message("make-up working day"))
-        print(f"  {d.day.isoformat()} {d.day.strftime('%a')}  {kind:<20} {d.name:<24} [{d.scope}] {d.source}")
+        kind = (
+            str(Message("day off")) if d.kind == "holiday" else str(Message("make-up working day"))
+        )
+        print(
+            f"  {d.day.isoformat()} {d.day.strftime('%a')}  {kind:<20} {d.name:<24} [{d.scope}] {d.source}"
+        )
     for w in cal.year_warnings(args.year):
         print(f"  ! {w}")
 
@@ -239,12 +337,34 @@ def cmd_calendar_add(args) -> None:
     with _factory(args)() as s, s.begin():
         days = [date.fromisoformat(d) for d in args.days]
         for day in days:
-            row = s.scalar(select(CalendarEntry).where(CalendarEntry.day == day)) or CalendarEntry(day=day)
-            row.kind, row.scope, row.name, row.reference, row.entered_at = args.kind, args.scope, args.name, args.reference, clock.now()
+            row = s.scalar(select(CalendarEntry).where(CalendarEntry.day == day)) or CalendarEntry(
+                day=day
+            )
+            row.kind, row.scope, row.name, row.reference, row.entered_at = (
+                args.kind,
+                args.scope,
+                args.name,
+                args.reference,
+                clock.now(),
+            )
             s.add(row)
         for year in {d.year for d in days}:
-            if s.scalar(select(CalendarSchedule).where(CalendarSchedule.scope == args.scope, CalendarSchedule.year == year)) is None:
-                s.add(CalendarSchedule(scope=args.scope, year=year, reference=args.reference, entered_at=clock.now()))
+            if (
+                s.scalar(
+                    select(CalendarSchedule).where(
+                        CalendarSchedule.scope == args.scope, CalendarSchedule.year == year
+                    )
+                )
+                is None
+            ):
+                s.add(
+                    CalendarSchedule(
+                        scope=args.scope,
+                        year=year,
+                        reference=args.reference,
+                        entered_at=clock.now(),
+                    )
+                )
     print(Message("%(n)s day(s) entered.", n=len(days)))
 
 
@@ -253,7 +373,13 @@ def cmd_evaluation_start(args) -> None:
 
     with _factory(args)() as s, s.begin():
         instances = start_campaign(s, _clock(args), args.year)
-    print(Message("%(n)s reporting task(s) started for the evaluation due in %(year)s.", n=len(instances), year=args.year))
+    print(
+        Message(
+            "%(n)s reporting task(s) started for the evaluation due in %(year)s.",
+            n=len(instances),
+            year=args.year,
+        )
+    )
 
 
 def cmd_evaluation_report(args) -> None:
@@ -265,13 +391,21 @@ def cmd_evaluation_report(args) -> None:
         sys.stdout.write(export_csv(report))
         return
     for u in report["units"]:
-        state = Message("on time") if u["on_time"] else Message("late") if u["submitted"] else Message("not submitted")
+        state = (
+            Message("on time")
+            if u["on_time"]
+            else Message("late")
+            if u["submitted"]
+            else Message("not submitted")
+        )
         print(f"{u['name']:<30} {state}")
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="govshare", description="政务数据共享流程引擎 govshare")
-    p.add_argument("--database", help="database URL (default: DATABASE_URL or instance/govshare.db)")
+    p.add_argument(
+        "--database", help="database URL (default: DATABASE_URL or instance/govshare.db)"
+    )
     p.add_argument("--now", help="use a fixed clock at this ISO 8601 instant (simulations, tests)")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -288,12 +422,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     db = group("db", "database schema")
     leaf(db, "upgrade", cmd_db_upgrade, "apply Alembic migrations")
-    seed = sub.add_parser("seed", help="load the Ningxia directory, catalog, demo users and processes (idempotent)")
+    seed = sub.add_parser(
+        "seed", help="load the Ningxia directory, catalog, demo users and processes (idempotent)"
+    )
     seed.add_argument("--no-demo", action="store_true", help="skip demo users")
     seed.set_defaults(fn=cmd_seed)
 
     pr = group("processes", "process definitions")
-    c = leaf(pr, "deploy", cmd_processes_deploy, "deploy processes/ (new version only where content changed)")
+    c = leaf(
+        pr,
+        "deploy",
+        cmd_processes_deploy,
+        "deploy processes/ (new version only where content changed)",
+    )
     c.add_argument("--dir", help="processes directory (default: the project's processes/)")
     c = leaf(pr, "lint", cmd_processes_lint, "check processes/ without deploying")
     c.add_argument("--dir")
@@ -308,7 +449,13 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--basis", required=True, help="legal basis of the request")
     c.add_argument("--from", dest="period_from", required=True, help="use period start YYYY-MM-DD")
     c.add_argument("--to", dest="period_to", required=True, help="use period end YYYY-MM-DD")
-    c = leaf(rq, "show", cmd_requests_show, "status, tasks, grants and breaches of a request", json_flag=True)
+    c = leaf(
+        rq,
+        "show",
+        cmd_requests_show,
+        "status, tasks, grants and breaches of a request",
+        json_flag=True,
+    )
     c.add_argument("key", help="business key, e.g. GX-2026-000001")
 
     tk = group("tasks", "user tasks")
@@ -332,17 +479,30 @@ def build_parser() -> argparse.ArgumentParser:
     w.set_defaults(fn=cmd_worker)
 
     ev = group("evaluation", "the yearly evaluation (art. 17)")
-    c = leaf(ev, "start", cmd_evaluation_start, "start the reporting tasks of a year (the worker does this in January)")
+    c = leaf(
+        ev,
+        "start",
+        cmd_evaluation_start,
+        "start the reporting tasks of a year (the worker does this in January)",
+    )
     c.add_argument("year", type=int, help="the year in which the reports are due")
     c = leaf(ev, "report", cmd_evaluation_report, "the compiled report about a year")
     c.add_argument("year", type=int, help="the year reported on")
     c.add_argument("--csv", action="store_true")
 
     cal = group("calendar", "statutory working days")
-    c = leaf(cal, "deadline", cmd_calendar_deadline, "end of the Nth working day after a date", json_flag=True)
+    c = leaf(
+        cal,
+        "deadline",
+        cmd_calendar_deadline,
+        "end of the Nth working day after a date",
+        json_flag=True,
+    )
     c.add_argument("start", help="event date YYYY-MM-DD (or ISO instant)")
     c.add_argument("days", type=int)
-    c = leaf(cal, "show", cmd_calendar_show, "a year's holidays and make-up working days", json_flag=True)
+    c = leaf(
+        cal, "show", cmd_calendar_show, "a year's holidays and make-up working days", json_flag=True
+    )
     c.add_argument("year", type=int)
     c = leaf(cal, "add", cmd_calendar_add, "enter holidays or make-up working days from a notice")
     c.add_argument("days", nargs="+", help="YYYY-MM-DD ...")
@@ -360,7 +520,10 @@ def main(argv: list[str] | None = None) -> None:
     except GovshareError as err:
         print(f"error: {err.message}", file=sys.stderr)
         for d in err.details:
-            print(f"  - {d['field']}: {d['message']}" if isinstance(d, dict) else f"  - {d}", file=sys.stderr)
+            print(
+                f"  - {d['field']}: {d['message']}" if isinstance(d, dict) else f"  - {d}",
+                file=sys.stderr,
+            )
         raise SystemExit(2) from None
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)

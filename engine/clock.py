@@ -55,7 +55,9 @@ def parse_instant(value: datetime | str) -> datetime:
     return dt.astimezone(UTC)
 
 
-_current: contextvars.ContextVar[Clock | None] = contextvars.ContextVar("govshare_clock", default=None)
+_current: contextvars.ContextVar[Clock | None] = contextvars.ContextVar(
+    "govshare_clock", default=None
+)
 
 
 @contextlib.contextmanager
@@ -73,7 +75,9 @@ class _ClockedDatetime(datetime):
     def now(cls, tz: timezone | None = None) -> datetime:  # type: ignore[override]
         clock = _current.get()
         if clock is None:
-            raise RuntimeError("SpiffWorkflow asked for the time outside engine.clock.using_clock()")
+            raise RuntimeError(
+                "SpiffWorkflow asked for the time outside engine.clock.using_clock()"
+            )
         value = clock.now()
         return value.astimezone(tz) if tz else value.astimezone(SHANGHAI).replace(tzinfo=None)
 

@@ -31,7 +31,16 @@ from .i18n import Message
 from .models import ProcessDefinition
 
 SERIALIZER = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
-KNOWN_ROLES = {"requester", "provider", "authority", "drc", "industry_it", "finance", "data_sharing", "cyberspace"}
+KNOWN_ROLES = {
+    "requester",
+    "provider",
+    "authority",
+    "drc",
+    "industry_it",
+    "finance",
+    "data_sharing",
+    "cyberspace",
+}
 
 
 def default_processes_dir() -> Path:
@@ -70,12 +79,22 @@ def _user_task_meta(spec, file: str, forms_dir: Path, forms: dict, problems: lis
         if not task_spec.lane:
             problems.append(Problem(file, name, "user task is not in a lane (lanes are roles)"))
         elif task_spec.lane not in KNOWN_ROLES:
-            problems.append(Problem(file, name, f"lane '{task_spec.lane}' is not a known role ({', '.join(sorted(KNOWN_ROLES))})"))
+            problems.append(
+                Problem(
+                    file,
+                    name,
+                    f"lane '{task_spec.lane}' is not a known role ({', '.join(sorted(KNOWN_ROLES))})",
+                )
+            )
         if not props.get("statute"):
-            problems.append(Problem(file, name, "user task names no statute article (property 'statute')"))
+            problems.append(
+                Problem(file, name, "user task names no statute article (property 'statute')")
+            )
         form_name = None
         if not form_file:
-            problems.append(Problem(file, name, "user task names no form (property 'formJsonSchemaFilename')"))
+            problems.append(
+                Problem(file, name, "user task names no form (property 'formJsonSchemaFilename')")
+            )
         else:
             path = forms_dir / form_file
             form_name = form_file.removesuffix(".schema.json")
@@ -88,7 +107,9 @@ def _user_task_meta(spec, file: str, forms_dir: Path, forms: dict, problems: lis
 
                     Draft202012Validator.check_schema(forms[form_name])
                 except Exception as exc:  # noqa: BLE001 - report any schema problem
-                    problems.append(Problem(f"forms/{form_file}", "(schema)", f"not a valid JSON Schema: {exc}"))
+                    problems.append(
+                        Problem(f"forms/{form_file}", "(schema)", f"not a valid JSON Schema: {exc}")
+                    )
         meta[name] = {
             "title": task_spec.bpmn_name or name,
             "lane": task_spec.lane,
@@ -106,9 +127,27 @@ def _user_task_meta(spec, file: str, forms_dir: Path, forms: dict, problems: lis
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 BPMNDI_NS = "http://www.omg.org/spec/BPMN/20100524/DI"
-FLOW_NODES = ("startEvent", "endEvent", "userTask", "scriptTask", "serviceTask", "task", "exclusiveGateway", "parallelGateway",
-              "inclusiveGateway", "eventBasedGateway", "callActivity", "subProcess", "boundaryEvent", "intermediateCatchEvent",
-              "intermediateThrowEvent", "receiveTask", "sendTask", "manualTask", "businessRuleTask")
+FLOW_NODES = (
+    "startEvent",
+    "endEvent",
+    "userTask",
+    "scriptTask",
+    "serviceTask",
+    "task",
+    "exclusiveGateway",
+    "parallelGateway",
+    "inclusiveGateway",
+    "eventBasedGateway",
+    "callActivity",
+    "subProcess",
+    "boundaryEvent",
+    "intermediateCatchEvent",
+    "intermediateThrowEvent",
+    "receiveTask",
+    "sendTask",
+    "manualTask",
+    "businessRuleTask",
+)
 
 
 def _lint_diagram(path: Path, problems: list[Problem]) -> None:
@@ -121,7 +160,13 @@ def _lint_diagram(path: Path, problems: list[Problem]) -> None:
     for tag in FLOW_NODES:
         for el in root.iter(f"{{{BPMN_NS}}}{tag}"):
             if el.get("id") not in shapes:
-                problems.append(Problem(path.name, el.get("id") or tag, "has no diagram shape (BPMNDI); open and save the file in a modeler"))
+                problems.append(
+                    Problem(
+                        path.name,
+                        el.get("id") or tag,
+                        "has no diagram shape (BPMNDI); open and save the file in a modeler",
+                    )
+                )
 
 
 def parse_directory(directory: Path | None = None) -> tuple[list[ParsedProcess], list[Problem]]:
@@ -143,7 +188,13 @@ def parse_directory(directory: Path | None = None) -> tuple[list[ParsedProcess],
                 file_of[pid] = path
         except ValidationException as exc:
             line = f" (line {exc.line_number})" if getattr(exc, "line_number", None) else ""
-            problems.append(Problem(path.name, getattr(exc, "id", None) or "-", f"{exc.error_msg if hasattr(exc, 'error_msg') else exc}{line}"))
+            problems.append(
+                Problem(
+                    path.name,
+                    getattr(exc, "id", None) or "-",
+                    f"{exc.error_msg if hasattr(exc, 'error_msg') else exc}{line}",
+                )
+            )
         except etree.XMLSyntaxError as exc:
             problems.append(Problem(path.name, "-", f"not well-formed XML: {exc}"))
     parsed: list[ParsedProcess] = []
@@ -152,7 +203,13 @@ def parse_directory(directory: Path | None = None) -> tuple[list[ParsedProcess],
             spec = parser.get_spec(pid)
             subs = parser.get_subprocess_specs(pid)
         except ValidationException as exc:
-            problems.append(Problem(Path(getattr(exc, "file_name", "") or path.name).name, getattr(exc, "id", None) or pid, str(getattr(exc, "error_msg", exc))))
+            problems.append(
+                Problem(
+                    Path(getattr(exc, "file_name", "") or path.name).name,
+                    getattr(exc, "id", None) or pid,
+                    str(getattr(exc, "error_msg", exc)),
+                )
+            )
             continue
         except Exception as exc:  # noqa: BLE001 - the parser raises plain errors for broken models
             problems.append(Problem(path.name, pid, str(exc)))
@@ -163,40 +220,84 @@ def parse_directory(directory: Path | None = None) -> tuple[list[ParsedProcess],
             forms[f"{pid}_start"] = json.loads(start_form.read_text("utf-8"))
         meta = _user_task_meta(spec, path.name, forms_dir, forms, problems)
         for sub in subs.values():
-            meta.update(_user_task_meta(sub, file_of.get(sub.name, path).name, forms_dir, forms, problems))
+            meta.update(
+                _user_task_meta(sub, file_of.get(sub.name, path).name, forms_dir, forms, problems)
+            )
         digest = hashlib.sha256()
         for p in sorted({path} | {file_of[s] for s in subs if s in file_of}):
             digest.update(p.name.encode() + b"\0" + p.read_bytes())
         for form_name in sorted(forms):
-            digest.update(form_name.encode() + b"\0" + json.dumps(forms[form_name], sort_keys=True).encode())
-        diagrams = {pid: path.read_text("utf-8")} | {s: file_of[s].read_text("utf-8") for s in subs if s in file_of}
+            digest.update(
+                form_name.encode() + b"\0" + json.dumps(forms[form_name], sort_keys=True).encode()
+            )
+        diagrams = {pid: path.read_text("utf-8")} | {
+            s: file_of[s].read_text("utf-8") for s in subs if s in file_of
+        }
         spec_json = json.dumps(
-            {"spec": SERIALIZER.to_dict(spec), "subprocess_specs": {k: SERIALIZER.to_dict(v) for k, v in subs.items()}, "diagrams": diagrams},
+            {
+                "spec": SERIALIZER.to_dict(spec),
+                "subprocess_specs": {k: SERIALIZER.to_dict(v) for k, v in subs.items()},
+                "diagrams": diagrams,
+            },
             ensure_ascii=False,
         )
-        parsed.append(ParsedProcess(pid, spec.description or pid, path.name, path.read_text("utf-8"), spec_json, forms, meta, digest.hexdigest()))
+        parsed.append(
+            ParsedProcess(
+                pid,
+                spec.description or pid,
+                path.name,
+                path.read_text("utf-8"),
+                spec_json,
+                forms,
+                meta,
+                digest.hexdigest(),
+            )
+        )
     return parsed, problems
 
 
-def deploy(session: Session, clock: Clock, directory: Path | None = None) -> list[tuple[ProcessDefinition, bool]]:
+def deploy(
+    session: Session, clock: Clock, directory: Path | None = None
+) -> list[tuple[ProcessDefinition, bool]]:
     """Deploy every process of ``directory``; returns (definition, newly created) per process."""
     parsed, problems = parse_directory(directory)
     if problems:
         raise DeploymentError(
-            Message("Deployment refused: %(n)s problem(s) found; nothing was deployed.", n=len(problems)),
+            Message(
+                "Deployment refused: %(n)s problem(s) found; nothing was deployed.", n=len(problems)
+            ),
             [str(p) for p in problems],
         )
     results = []
     for p in parsed:
-        existing = session.scalar(select(ProcessDefinition).where(ProcessDefinition.process_id == p.process_id, ProcessDefinition.content_hash == p.content_hash))
+        existing = session.scalar(
+            select(ProcessDefinition).where(
+                ProcessDefinition.process_id == p.process_id,
+                ProcessDefinition.content_hash == p.content_hash,
+            )
+        )
         if existing is not None:
             results.append((existing, False))
             continue
-        latest = session.scalar(select(func.max(ProcessDefinition.version)).where(ProcessDefinition.process_id == p.process_id)) or 0
+        latest = (
+            session.scalar(
+                select(func.max(ProcessDefinition.version)).where(
+                    ProcessDefinition.process_id == p.process_id
+                )
+            )
+            or 0
+        )
         definition = ProcessDefinition(
-            process_id=p.process_id, version=latest + 1, content_hash=p.content_hash, name=p.name,
-            source_file=p.source_file, bpmn_xml=p.bpmn_xml, spec_json=p.spec_json, forms=p.forms,
-            task_meta=p.task_meta, deployed_at=clock.now(),
+            process_id=p.process_id,
+            version=latest + 1,
+            content_hash=p.content_hash,
+            name=p.name,
+            source_file=p.source_file,
+            bpmn_xml=p.bpmn_xml,
+            spec_json=p.spec_json,
+            forms=p.forms,
+            task_meta=p.task_meta,
+            deployed_at=clock.now(),
         )
         session.add(definition)
         results.append((definition, True))
@@ -206,12 +307,25 @@ def deploy(session: Session, clock: Clock, directory: Path | None = None) -> lis
 
 def latest_definition(session: Session, process_id: str) -> ProcessDefinition:
     definition = session.scalar(
-        select(ProcessDefinition).where(ProcessDefinition.process_id == process_id).order_by(ProcessDefinition.version.desc()).limit(1)
+        select(ProcessDefinition)
+        .where(ProcessDefinition.process_id == process_id)
+        .order_by(ProcessDefinition.version.desc())
+        .limit(1)
     )
     if definition is None:
-        raise NotFound(Message("Process %(pid)s is not deployed; run `govshare processes deploy`.", pid=process_id))
+        raise NotFound(
+            Message(
+                "Process %(pid)s is not deployed; run `govshare processes deploy`.", pid=process_id
+            )
+        )
     return definition
 
 
 def list_definitions(session: Session) -> list[ProcessDefinition]:
-    return list(session.scalars(select(ProcessDefinition).order_by(ProcessDefinition.process_id, ProcessDefinition.version)))
+    return list(
+        session.scalars(
+            select(ProcessDefinition).order_by(
+                ProcessDefinition.process_id, ProcessDefinition.version
+            )
+        )
+    )

@@ -28,9 +28,18 @@ def _ancestors(session: Session, code: str) -> list[str]:
 
 
 def authority_of(session: Session, division_code: str) -> Department:
-    dept = session.scalar(select(Department).where(Department.division_code == division_code, Department.is_authority.is_(True)))
+    dept = session.scalar(
+        select(Department).where(
+            Department.division_code == division_code, Department.is_authority.is_(True)
+        )
+    )
     if dept is None:
-        raise NotFound(Message("Division %(code)s has no data-sharing authority in the directory.", code=division_code))
+        raise NotFound(
+            Message(
+                "Division %(code)s has no data-sharing authority in the directory.",
+                code=division_code,
+            )
+        )
     return dept
 
 

@@ -25,9 +25,30 @@ COORDINATION_TASKS = ("coordinate",)
 
 
 @action("file_dossier")
-def _file(session: Session, clock: Clock, instance: ProcessInstance, actor_id: int | None, data: dict, kind: str, party: str = "", text: str = "", due: str | None = None, **details) -> None:
-    session.add(DossierEntry(instance_id=instance.id, kind=kind, party=party, text=text or "", details=details,
-                             due_at=parse_instant(due) if due else None, at=clock.now(), actor_id=actor_id))
+def _file(
+    session: Session,
+    clock: Clock,
+    instance: ProcessInstance,
+    actor_id: int | None,
+    data: dict,
+    kind: str,
+    party: str = "",
+    text: str = "",
+    due: str | None = None,
+    **details,
+) -> None:
+    session.add(
+        DossierEntry(
+            instance_id=instance.id,
+            kind=kind,
+            party=party,
+            text=text or "",
+            details=details,
+            due_at=parse_instant(due) if due else None,
+            at=clock.now(),
+            actor_id=actor_id,
+        )
+    )
 
 
 @dataclass
@@ -45,7 +66,9 @@ class Step:
 def dossier(session: Session, instance: ProcessInstance, clock: Clock) -> dict:
     """Everything about one dispute, from the query tables only."""
     now = clock.now()
-    tasks = session.scalars(select(HumanTask).where(HumanTask.instance_id == instance.id).order_by(HumanTask.id)).all()
+    tasks = session.scalars(
+        select(HumanTask).where(HumanTask.instance_id == instance.id).order_by(HumanTask.id)
+    ).all()
     steps = []
     for t in tasks:
         if t.due_at is None:
@@ -54,25 +77,53 @@ def dossier(session: Session, instance: ProcessInstance, clock: Clock) -> dict:
             met = t.completed_at <= t.due_at
         else:
             met = False if now >= t.due_at else None
-        steps.append(Step(t.title, t.department.name, t.state, t.due_at, t.completed_at, t.completed_by.display_name if t.completed_by else None, t.data or {}, met))
+        steps.append(
+            Step(
+                t.title,
+                t.department.name,
+                t.state,
+                t.due_at,
+                t.completed_at,
+                t.completed_by.display_name if t.completed_by else None,
+                t.data or {},
+                met,
+            )
+        )
     by_task = {t.task_name: (t.data or {}) for t in tasks if t.state == "completed"}
     summary = instance.summary or {}
     resource = session.scalar(select(Resource).where(Resource.code == summary.get("resource_code")))
-    entries = session.scalars(select(DossierEntry).where(DossierEntry.instance_id == instance.id).order_by(DossierEntry.id)).all()
+    entries = session.scalars(
+        select(DossierEntry)
+        .where(DossierEntry.instance_id == instance.id)
+        .order_by(DossierEntry.id)
+    ).all()
     earlier = session.scalars(
-        select(ProcessInstance).where(
+        select(ProcessInstance)
+        .where(
             ProcessInstance.id != instance.id,
-            or_(ProcessInstance.summary["resource_code"].as_string() == summary.get("resource_code", ""),
-                and_(ProcessInstance.requester_department_id == instance.requester_department_id, ProcessInstance.provider_department_id == instance.provider_department_id)),
-        ).order_by(ProcessInstance.created_at.desc()).limit(20)
+            or_(
+                ProcessInstance.summary["resource_code"].as_string()
+                == summary.get("resource_code", ""),
+                and_(
+                    ProcessInstance.requester_department_id == instance.requester_department_id,
+                    ProcessInstance.provider_department_id == instance.provider_department_id,
+                ),
+            ),
+        )
+        .order_by(ProcessInstance.created_at.desc())
+        .limit(20)
     ).all()
     return {
-        "instance": instance, "summary": summary, "resource": resource,
+        "instance": instance,
+        "summary": summary,
+        "resource": resource,
         "requester_basis": summary.get("legal_basis", ""),
         "provider_reasons": by_task.get("provider_review", {}).get("review_reason", ""),
         "requester_position": by_task.get("requester_position", {}).get("requester_position", ""),
         "provider_position": by_task.get("provider_position", {}).get("provider_position", ""),
-        "steps": steps, "entries": entries, "earlier": earlier,
+        "steps": steps,
+        "entries": entries,
+        "earlier": earlier,
     }
 
 
@@ -81,9 +132,15 @@ def _escalations(session: Session, authority_id: int):
     first = (
         select(HumanTask.instance_id, func.min(HumanTask.created_at).label("escalated"))
         .where(HumanTask.task_name.in_(COORDINATION_TASKS), HumanTask.department_id == authority_id)
-        .group_by(HumanTask.instance_id).subquery()
+        .group_by(HumanTask.instance_id)
+        .subquery()
     )
-    decided = select(DossierEntry.instance_id, func.min(DossierEntry.at).label("decided")).where(DossierEntry.kind == "decision").group_by(DossierEntry.instance_id).subquery()
+    decided = (
+        select(DossierEntry.instance_id, func.min(DossierEntry.at).label("decided"))
+        .where(DossierEntry.kind == "decision")
+        .group_by(DossierEntry.instance_id)
+        .subquery()
+    )
     return session.execute(
         select(ProcessInstance, first.c.escalated, decided.c.decided)
         .join(first, first.c.instance_id == ProcessInstance.id)
@@ -102,17 +159,34 @@ def dashboard(session: Session, authority: Department, clock: Clock) -> dict:
     for instance, escalated, decided in rows:
         escalated = escalated if escalated.tzinfo else escalated.replace(tzinfo=now.tzinfo)
         if decided is None:
-            open_rows.append({"instance": instance, "escalated": escalated, "age": calendar.working_days_between(escalated.astimezone(SHANGHAI).date(), today)})
+            open_rows.append(
+                {
+                    "instance": instance,
+                    "escalated": escalated,
+                    "age": calendar.working_days_between(
+                        escalated.astimezone(SHANGHAI).date(), today
+                    ),
+                }
+            )
         else:
             decided = decided if decided.tzinfo else decided.replace(tzinfo=now.tzinfo)
             if decided.astimezone(SHANGHAI).year == today.year:
                 decided_this_year += 1
-                durations.append(calendar.working_days_between(escalated.astimezone(SHANGHAI).date(), decided.astimezone(SHANGHAI).date()))
+                durations.append(
+                    calendar.working_days_between(
+                        escalated.astimezone(SHANGHAI).date(), decided.astimezone(SHANGHAI).date()
+                    )
+                )
     buckets = {"0-5": 0, "6-10": 0, "11-20": 0, ">20": 0}
     for r in open_rows:
         age = r["age"]
-        buckets["0-5" if age <= 5 else "6-10" if age <= 10 else "11-20" if age <= 20 else ">20"] += 1
+        buckets[
+            "0-5" if age <= 5 else "6-10" if age <= 10 else "11-20" if age <= 20 else ">20"
+        ] += 1
     return {
-        "level": authority.division.level, "open": sorted(open_rows, key=lambda r: -r["age"]), "by_age": buckets,
-        "decided_this_year": decided_this_year, "median_days_to_decide": statistics.median(durations) if durations else None,
+        "level": authority.division.level,
+        "open": sorted(open_rows, key=lambda r: -r["age"]),
+        "by_age": buckets,
+        "decided_this_year": decided_this_year,
+        "median_days_to_decide": statistics.median(durations) if durations else None,
     }

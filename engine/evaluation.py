@@ -23,14 +23,30 @@ from .models import Department, Division, EvaluationCampaign, HumanTask, Process
 from .reports import figures
 from .runtime import start_instance
 
-FIGURE_KEYS = ("requests_sent", "requests_received", "answered_on_time", "median_days_to_answer", "refusals", "negotiations", "coordinations",
-               "errors_reported", "errors_fixed", "catalog_updates_on_time")
+FIGURE_KEYS = (
+    "requests_sent",
+    "requests_received",
+    "answered_on_time",
+    "median_days_to_answer",
+    "refusals",
+    "negotiations",
+    "coordinations",
+    "errors_reported",
+    "errors_fixed",
+    "catalog_updates_on_time",
+)
 
 
 def reporting_units(session: Session) -> list[Department]:
     region = session.scalar(select(Division.code).where(Division.level == "region"))
-    departments = session.scalars(select(Department).where(Department.division_code == region, Department.is_authority.is_(False)).order_by(Department.slug)).all()
-    cities = session.scalars(select(Division.code).where(Division.level == "city").order_by(Division.code)).all()
+    departments = session.scalars(
+        select(Department)
+        .where(Department.division_code == region, Department.is_authority.is_(False))
+        .order_by(Department.slug)
+    ).all()
+    cities = session.scalars(
+        select(Division.code).where(Division.level == "city").order_by(Division.code)
+    ).all()
     return list(departments) + [authority_of(session, code) for code in cities]
 
 
@@ -42,17 +58,40 @@ def start_campaign(session: Session, clock: Clock, year: int) -> list[ProcessIns
             session.flush()
     except IntegrityError:
         return []
-    region_authority = authority_of(session, session.scalar(select(Division.code).where(Division.level == "region")))
+    region_authority = authority_of(
+        session, session.scalar(select(Division.code).where(Division.level == "region"))
+    )
     definition = latest_definition(session, "annual_evaluation")
-    due = datetime.combine(date(year, 2, 1), time(0), SHANGHAI)  # "by the end of January": 24:00 of 31 January
+    due = datetime.combine(
+        date(year, 2, 1), time(0), SHANGHAI
+    )  # "by the end of January": 24:00 of 31 January
     reminder = datetime.combine(date(year, 1, 25), time(0), SHANGHAI)
     instances = []
     for unit in reporting_units(session):
         f = figures(session, year - 1, unit.id)
-        data = {"report_year": year - 1, "report_due": due.isoformat(), "report_reminder_at": reminder.isoformat(), "provider_name": unit.name,
-                **{f"figure_{k}": "" if f[k] is None else str(f[k]) for k in FIGURE_KEYS}}
-        summary = {"report_year": year - 1, "provider_name": unit.name, "resource_name": f"{year - 1}年度共享工作情况"}
-        instances.append(start_instance(session, clock, definition, data, {"provider": unit.id, "authority": region_authority.id}, None, summary))
+        data = {
+            "report_year": year - 1,
+            "report_due": due.isoformat(),
+            "report_reminder_at": reminder.isoformat(),
+            "provider_name": unit.name,
+            **{f"figure_{k}": "" if f[k] is None else str(f[k]) for k in FIGURE_KEYS},
+        }
+        summary = {
+            "report_year": year - 1,
+            "provider_name": unit.name,
+            "resource_name": f"{year - 1}年度共享工作情况",
+        }
+        instances.append(
+            start_instance(
+                session,
+                clock,
+                definition,
+                data,
+                {"provider": unit.id, "authority": region_authority.id},
+                None,
+                summary,
+            )
+        )
     return instances
 
 
@@ -69,26 +108,67 @@ def start_due_campaigns(session: Session, clock: Clock) -> int:
 
 def compiled(session: Session, year: int) -> dict:
     """The annual report about ``year``: each unit's submission and the region's figures."""
-    instances = session.scalars(select(ProcessInstance).where(ProcessInstance.process_id == "annual_evaluation")).all()
+    instances = session.scalars(
+        select(ProcessInstance).where(ProcessInstance.process_id == "annual_evaluation")
+    ).all()
     instances = [i for i in instances if (i.summary or {}).get("report_year") == year]
     units = []
     for inst in instances:
-        task = session.scalar(select(HumanTask).where(HumanTask.instance_id == inst.id, HumanTask.task_name == "submit_annual_report"))
+        task = session.scalar(
+            select(HumanTask).where(
+                HumanTask.instance_id == inst.id, HumanTask.task_name == "submit_annual_report"
+            )
+        )
         submitted = task is not None and task.state == "completed"
-        units.append({"name": inst.summary.get("provider_name"), "business_key": inst.business_key, "submitted": submitted,
-                      "on_time": submitted and task.completed_at <= task.due_at, "overdue": bool(inst.summary.get("overdue")),
-                      "submitted_at": task.completed_at if submitted else None, "report": (task.data or {}) if submitted else {}})
-    return {"year": year, "units": sorted(units, key=lambda u: u["name"]), "figures": figures(session, year)}
+        units.append(
+            {
+                "name": inst.summary.get("provider_name"),
+                "business_key": inst.business_key,
+                "submitted": submitted,
+                "on_time": submitted and task.completed_at <= task.due_at,
+                "overdue": bool(inst.summary.get("overdue")),
+                "submitted_at": task.completed_at if submitted else None,
+                "report": (task.data or {}) if submitted else {},
+            }
+        )
+    return {
+        "year": year,
+        "units": sorted(units, key=lambda u: u["name"]),
+        "figures": figures(session, year),
+    }
 
 
 def export_csv(report: dict) -> str:
     out = io.StringIO()
     w = csv.writer(out)
-    w.writerow(["unit", "submitted", "on_time", "submitted_at", *FIGURE_KEYS, "achievements", "problems", "plans"])
+    w.writerow(
+        [
+            "unit",
+            "submitted",
+            "on_time",
+            "submitted_at",
+            *FIGURE_KEYS,
+            "achievements",
+            "problems",
+            "plans",
+        ]
+    )
     for u in report["units"]:
         r = u["report"]
-        w.writerow([u["name"], u["submitted"], u["on_time"], u["submitted_at"].astimezone(SHANGHAI).isoformat(timespec="minutes") if u["submitted_at"] else "",
-                    *[r.get(k, "") for k in FIGURE_KEYS], r.get("achievements", ""), r.get("problems", ""), r.get("plans", "")])
+        w.writerow(
+            [
+                u["name"],
+                u["submitted"],
+                u["on_time"],
+                u["submitted_at"].astimezone(SHANGHAI).isoformat(timespec="minutes")
+                if u["submitted_at"]
+                else "",
+                *[r.get(k, "") for k in FIGURE_KEYS],
+                r.get("achievements", ""),
+                r.get("problems", ""),
+                r.get("plans", ""),
+            ]
+        )
     w.writerow([])
     w.writerow(["region", *[f"{k}={report['figures'][k]}" for k in FIGURE_KEYS]])
     return "\ufeff" + out.getvalue()

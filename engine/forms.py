@@ -37,21 +37,44 @@ def field_errors(schema: dict, data: object, context: dict | None = None) -> lis
             continue
         path = ".".join(str(p) for p in err.absolute_path) or "(form)"
         if err.validator == "additionalProperties":
-            errors.append({"field": path, "message": Message("unknown field: %(detail)s", detail=err.message)})
+            errors.append(
+                {"field": path, "message": Message("unknown field: %(detail)s", detail=err.message)}
+            )
         elif err.validator == "enum":
-            errors.append({"field": path, "message": str(Message("must be one of %(values)s", values=", ".join(map(str, err.validator_value))))})
+            errors.append(
+                {
+                    "field": path,
+                    "message": str(
+                        Message(
+                            "must be one of %(values)s",
+                            values=", ".join(map(str, err.validator_value)),
+                        )
+                    ),
+                }
+            )
         elif err.validator in ("minLength", "pattern") and isinstance(err.instance, str):
             errors.append({"field": path, "message": Message("must not be empty")})
         elif err.validator == "format" and err.validator_value == "date":
             errors.append({"field": path, "message": Message("must be a date (YYYY-MM-DD)")})
         elif err.validator == "minItems":
-            errors.append({"field": path, "message": Message("choose at least %(n)s", n=err.validator_value)})
+            errors.append(
+                {"field": path, "message": Message("choose at least %(n)s", n=err.validator_value)}
+            )
         elif err.validator == "uniqueItems":
             errors.append({"field": path, "message": Message("lists an item twice")})
         elif err.validator == "type":
-            errors.append({"field": path, "message": Message("has the wrong type (expected %(type)s)", type=err.validator_value)})
+            errors.append(
+                {
+                    "field": path,
+                    "message": Message(
+                        "has the wrong type (expected %(type)s)", type=err.validator_value
+                    ),
+                }
+            )
         else:
-            errors.append({"field": path, "message": Message("is not valid: %(detail)s", detail=err.message)})
+            errors.append(
+                {"field": path, "message": Message("is not valid: %(detail)s", detail=err.message)}
+            )
     if isinstance(data, dict) and context is not None:
         for name, prop in schema.get("properties", {}).items():
             source = prop.get("x-subsetOf")
@@ -59,7 +82,17 @@ def field_errors(schema: dict, data: object, context: dict | None = None) -> lis
                 allowed = set(context.get(source) or [])
                 extra = [v for v in data[name] if v not in allowed]
                 if extra:
-                    errors.append({"field": name, "message": str(Message("not among the requested items: %(items)s", items=", ".join(map(str, extra))))})
+                    errors.append(
+                        {
+                            "field": name,
+                            "message": str(
+                                Message(
+                                    "not among the requested items: %(items)s",
+                                    items=", ".join(map(str, extra)),
+                                )
+                            ),
+                        }
+                    )
     return errors
 
 
@@ -68,5 +101,7 @@ def validate_form(form_name: str, schema: dict, data: object, context: dict | No
     errors = field_errors(schema, data, context)
     if errors:
         fields = ", ".join(sorted({e["field"] for e in errors}))
-        raise ValidationFailed(Message("Form %(form)s is not valid: %(fields)s", form=form_name, fields=fields), errors)
+        raise ValidationFailed(
+            Message("Form %(form)s is not valid: %(fields)s", form=form_name, fields=fields), errors
+        )
     return data  # type: ignore[return-value]

@@ -60,4 +60,8 @@ class Message:
         return hash(self.msgid)
 
     def to_dict(self) -> dict:
-        return {"msgid": self.msgid, "params": {k: str(v) for k, v in self.params.items()}, "text": str(self)}
+        return {
+            "msgid": self.msgid,
+            "params": {k: str(v) for k, v in self.params.items()},
+            "text": str(self),
+        }

@@ -89,7 +89,13 @@ def describe_deadline(calendar: WorkingCalendar, due_at: datetime, now: datetime
     if urgency == "overdue":
         lines.append(Message("Overdue by %(n)s working day(s).", n=max(0, -left)))
     else:
-        lines.append(Message("%(n)s working day(s) left after today (%(today)s).", n=left, today=today.isoformat()))
+        lines.append(
+            Message(
+                "%(n)s working day(s) left after today (%(today)s).",
+                n=left,
+                today=today.isoformat(),
+            )
+        )
         day, holidays, weekends, makeup = today, [], 0, []
         while day < last:
             day += timedelta(days=1)
@@ -128,12 +134,20 @@ def _view_clause(view: str, user: User, now: datetime):
     if view == "overdue":
         # two index range scans (assignee / department queue, by due_sort), not one scan of all open tasks
         due = HumanTask.due_sort <= now
-        ids = union_all(select(HumanTask.id).where(open_, mine, due), select(HumanTask.id).where(open_, _eligible_queue(user), due))
+        ids = union_all(
+            select(HumanTask.id).where(open_, mine, due),
+            select(HumanTask.id).where(open_, _eligible_queue(user), due),
+        )
         return HumanTask.id.in_(ids)
     if view == "done":
         return and_(HumanTask.state == "completed", HumanTask.completed_by_id == user.id)
     if view == "coordination":
-        return and_(open_, HumanTask.role == "authority", HumanTask.department_id == user.department_id, or_(mine, HumanTask.assignee_id.is_(None)))
+        return and_(
+            open_,
+            HumanTask.role == "authority",
+            HumanTask.department_id == user.department_id,
+            or_(mine, HumanTask.assignee_id.is_(None)),
+        )
     raise ValueError(f"unknown inbox view {view!r}")
 
 
@@ -146,7 +160,13 @@ def soon_cutoff(calendar: WorkingCalendar, now: datetime) -> datetime:
     return calendar.deadline(now, SOON_WORKING_DAYS).due_at
 
 
-def _apply_filters(stmt, f: Filters, user: User, now: datetime | None = None, calendar: WorkingCalendar | None = None):
+def _apply_filters(
+    stmt,
+    f: Filters,
+    user: User,
+    now: datetime | None = None,
+    calendar: WorkingCalendar | None = None,
+):
     if f.urgency and now is not None and calendar is not None:
         cutoff = soon_cutoff(calendar, now)
         stmt = stmt.where(HumanTask.due_at.is_not(None))
@@ -164,34 +184,61 @@ def _apply_filters(stmt, f: Filters, user: User, now: datetime | None = None, ca
         stmt = stmt.where(ProcessInstance.business_key.like(f"%{f.key.strip().upper()}%"))
     if f.counterpart:
         stmt = stmt.where(
-            or_(ProcessInstance.requester_department_id == f.counterpart, ProcessInstance.provider_department_id == f.counterpart),
+            or_(
+                ProcessInstance.requester_department_id == f.counterpart,
+                ProcessInstance.provider_department_id == f.counterpart,
+            ),
             f.counterpart != user.department_id,
         )
     if f.due_from:
-        stmt = stmt.where(HumanTask.due_at >= datetime.combine(f.due_from, datetime.min.time(), SHANGHAI) + timedelta(days=1))
+        stmt = stmt.where(
+            HumanTask.due_at
+            >= datetime.combine(f.due_from, datetime.min.time(), SHANGHAI) + timedelta(days=1)
+        )
     if f.due_to:
-        stmt = stmt.where(HumanTask.due_at <= datetime.combine(f.due_to, datetime.min.time(), SHANGHAI) + timedelta(days=1))
+        stmt = stmt.where(
+            HumanTask.due_at
+            <= datetime.combine(f.due_to, datetime.min.time(), SHANGHAI) + timedelta(days=1)
+        )
     return stmt
 
 
 def capped_count(session: Session, stmt, cap: int = COUNT_CAP) -> int:
     """COUNT(*) that stops at ``cap`` + 1: the cost of a count never grows past the cap."""
-    return session.scalar(select(func.count()).select_from(stmt.with_only_columns(HumanTask.id).limit(cap + 1).subquery()))
+    return session.scalar(
+        select(func.count()).select_from(
+            stmt.with_only_columns(HumanTask.id).limit(cap + 1).subquery()
+        )
+    )
 
 
 def counts(session: Session, user: User, clock: Clock) -> dict[str, int]:
     """Open-task counts for the navigation (each an indexed, capped COUNT)."""
     now = clock.now()
-    views = ["mine", "queue", "overdue"] + (["coordination"] if user.department.is_authority else [])
-    return {v: capped_count(session, select(HumanTask).where(_view_clause(v, user, now))) for v in views}
+    views = ["mine", "queue", "overdue"] + (
+        ["coordination"] if user.department.is_authority else []
+    )
+    return {
+        v: capped_count(session, select(HumanTask).where(_view_clause(v, user, now))) for v in views
+    }
 
 
-def list_view(session: Session, user: User, clock: Clock, view: str, filters: Filters | None = None, page: int = 1, page_size: int = PAGE_SIZE) -> Page:
+def list_view(
+    session: Session,
+    user: User,
+    clock: Clock,
+    view: str,
+    filters: Filters | None = None,
+    page: int = 1,
+    page_size: int = PAGE_SIZE,
+) -> Page:
     """One page of a view, in deadline order through the (department|assignee, state, due_sort) indexes."""
     now = clock.now()
     f = filters or Filters()
     calendar = load_calendar(session)
-    base = _apply_filters(select(HumanTask).where(_view_clause(view, user, now)), f, user, now, calendar)
+    base = _apply_filters(
+        select(HumanTask).where(_view_clause(view, user, now)), f, user, now, calendar
+    )
     total = capped_count(session, base)
     if view == "done":
         order = [HumanTask.completed_at.desc(), HumanTask.id.desc()]
@@ -203,29 +250,70 @@ def list_view(session: Session, user: User, clock: Clock, view: str, filters: Fi
         order = [HumanTask.due_sort, HumanTask.id]
     pages = max(1, -(-min(total, COUNT_CAP) // page_size))
     page = min(max(1, page), pages)
-    stmt = base.options(selectinload(HumanTask.instance), selectinload(HumanTask.assignee)).order_by(*order).limit(page_size).offset((page - 1) * page_size)
+    stmt = (
+        base.options(selectinload(HumanTask.instance), selectinload(HumanTask.assignee))
+        .order_by(*order)
+        .limit(page_size)
+        .offset((page - 1) * page_size)
+    )
     tasks = session.scalars(stmt).all()
-    names = _department_names(session, {d for t in tasks for d in (t.instance.requester_department_id, t.instance.provider_department_id) if d})
+    names = _department_names(
+        session,
+        {
+            d
+            for t in tasks
+            for d in (t.instance.requester_department_id, t.instance.provider_department_id)
+            if d
+        },
+    )
     rows = []
     for t in tasks:
         inst = t.instance
-        other = inst.provider_department_id if user.department_id == inst.requester_department_id else inst.requester_department_id
-        rows.append(TaskRow(
-            id=t.id, business_key=inst.business_key, instance_id=inst.id, process_id=inst.process_id, task_name=t.task_name,
-            title=t.title, title_en=t.title_en, role=t.role, statute=t.statute, state=t.state, resource_name=(inst.summary or {}).get("resource_name", ""),
-            counterpart=names.get(other, ""), assignee=t.assignee.display_name if t.assignee else None, assignee_id=t.assignee_id,
-            completed_at=t.completed_at, created_at=t.created_at,
-            deadline=describe_deadline(calendar, t.due_at, now) if t.due_at and t.state == "open" else None,
-        ))
+        other = (
+            inst.provider_department_id
+            if user.department_id == inst.requester_department_id
+            else inst.requester_department_id
+        )
+        rows.append(
+            TaskRow(
+                id=t.id,
+                business_key=inst.business_key,
+                instance_id=inst.id,
+                process_id=inst.process_id,
+                task_name=t.task_name,
+                title=t.title,
+                title_en=t.title_en,
+                role=t.role,
+                statute=t.statute,
+                state=t.state,
+                resource_name=(inst.summary or {}).get("resource_name", ""),
+                counterpart=names.get(other, ""),
+                assignee=t.assignee.display_name if t.assignee else None,
+                assignee_id=t.assignee_id,
+                completed_at=t.completed_at,
+                created_at=t.created_at,
+                deadline=describe_deadline(calendar, t.due_at, now)
+                if t.due_at and t.state == "open"
+                else None,
+            )
+        )
     return Page(rows, total, page, pages, total > COUNT_CAP)
 
 
 def _department_names(session: Session, ids: set[int]) -> dict[int, str]:
     if not ids:
         return {}
-    return dict(session.execute(select(Department.id, Department.name).where(Department.id.in_(ids))).all())
+    return dict(
+        session.execute(select(Department.id, Department.name).where(Department.id.in_(ids))).all()
+    )
 
 
 def counterpart_departments(session: Session, user: User) -> list[Department]:
     """Departments to filter by: every other department, region first (O(departments))."""
-    return list(session.scalars(select(Department).where(Department.id != user.department_id).order_by(Department.division_code, Department.name)))
+    return list(
+        session.scalars(
+            select(Department)
+            .where(Department.id != user.department_id)
+            .order_by(Department.division_code, Department.name)
+        )
+    )

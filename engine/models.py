@@ -65,7 +65,9 @@ class Department(Base):
     name_en: Mapped[str] = mapped_column(String(200))
     division_code: Mapped[str] = mapped_column(ForeignKey("division.code"), index=True)
     is_authority: Mapped[bool] = mapped_column(Boolean, default=False)
-    duties: Mapped[list] = mapped_column(JSON, default=list)  # e.g. base:population, project_review:drc
+    duties: Mapped[list] = mapped_column(
+        JSON, default=list
+    )  # e.g. base:population, project_review:drc
     division: Mapped[Division] = relationship(lazy="select")
 
 
@@ -75,7 +77,9 @@ class User(Base):
     username: Mapped[str] = mapped_column(String(80), unique=True)
     display_name: Mapped[str] = mapped_column(String(100))
     department_id: Mapped[int] = mapped_column(ForeignKey("department.id"), index=True)
-    job_roles: Mapped[list] = mapped_column(JSON, default=list)  # official | leader | coordinator | admin
+    job_roles: Mapped[list] = mapped_column(
+        JSON, default=list
+    )  # official | leader | coordinator | admin
     password_hash: Mapped[str | None] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     department: Mapped[Department] = relationship(lazy="select")
@@ -113,22 +117,40 @@ class Resource(Base):
     code: Mapped[str] = mapped_column(String(60), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     provider_id: Mapped[int] = mapped_column(ForeignKey("department.id"), index=True)
-    share_type: Mapped[str] = mapped_column(String(20), index=True)  # unconditional | conditional | not_shared
+    share_type: Mapped[str] = mapped_column(
+        String(20), index=True
+    )  # unconditional | conditional | not_shared
     conditions: Mapped[str] = mapped_column(Text, default="")
     legal_basis: Mapped[str] = mapped_column(Text, default="")
-    info_items: Mapped[list] = mapped_column(JSON, default=list)  # [{name, data_type, share_type, conditions, base}]
+    info_items: Mapped[list] = mapped_column(
+        JSON, default=list
+    )  # [{name, data_type, share_type, conditions, base}]
     summary: Mapped[str] = mapped_column(Text, default="")
-    classification: Mapped[str] = mapped_column(String(20), default="department", index=True)  # base | thematic | department
-    network: Mapped[str] = mapped_column(String(20), default="extranet", index=True)  # internal | extranet
+    classification: Mapped[str] = mapped_column(
+        String(20), default="department", index=True
+    )  # base | thematic | department
+    network: Mapped[str] = mapped_column(
+        String(20), default="extranet", index=True
+    )  # internal | extranet
     open_to_public: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
-    division_code: Mapped[str | None] = mapped_column(String(6), index=True)  # the catalog's level (provider's division)
-    status: Mapped[str] = mapped_column(String(20), default="published", index=True)  # draft | published
+    division_code: Mapped[str | None] = mapped_column(
+        String(6), index=True
+    )  # the catalog's level (provider's division)
+    status: Mapped[str] = mapped_column(
+        String(20), default="published", index=True
+    )  # draft | published
     published_version: Mapped[int] = mapped_column(Integer, default=0)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    search_text: Mapped[str] = mapped_column(Text, default="")  # name, code, summary, items: for LIKE verification
-    connected: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())  # art. 7: provided through the platform
+    search_text: Mapped[str] = mapped_column(
+        Text, default=""
+    )  # name, code, summary, items: for LIKE verification
+    connected: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )  # art. 7: provided through the platform
     connected_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    metadata_: Mapped[dict] = mapped_column("metadata", JSON, default=dict)  # the full published entry
+    metadata_: Mapped[dict] = mapped_column(
+        "metadata", JSON, default=dict
+    )  # the full published entry
     provider: Mapped[Department] = relationship(lazy="select")
 
 
@@ -140,7 +162,9 @@ class ResourceVersion(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     resource_id: Mapped[int] = mapped_column(ForeignKey("resource.id"), index=True)
     number: Mapped[int] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(20))  # draft | submitted | returned | published | superseded
+    status: Mapped[str] = mapped_column(
+        String(20)
+    )  # draft | submitted | returned | published | superseded
     data: Mapped[dict] = mapped_column(JSON)
     changed_fields: Mapped[list] = mapped_column(JSON, default=list)
     note: Mapped[str] = mapped_column(Text, default="")
@@ -224,9 +248,13 @@ class ProcessDefinition(Base):
     name: Mapped[str] = mapped_column(String(200))
     source_file: Mapped[str] = mapped_column(String(200))
     bpmn_xml: Mapped[str] = mapped_column(Text, deferred=True)
-    spec_json: Mapped[str] = mapped_column(Text, deferred=True)  # serialized spec + subprocess specs
+    spec_json: Mapped[str] = mapped_column(
+        Text, deferred=True
+    )  # serialized spec + subprocess specs
     forms: Mapped[dict] = mapped_column(JSON)  # form name -> JSON Schema
-    task_meta: Mapped[dict] = mapped_column(JSON)  # task spec name -> {title, lane, form, statute, job_role}
+    task_meta: Mapped[dict] = mapped_column(
+        JSON
+    )  # task spec name -> {title, lane, form, statute, job_role}
     deployed_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
@@ -240,15 +268,23 @@ class ProcessInstance(Base):
     status: Mapped[str] = mapped_column(String(20), index=True)  # running | completed | incident
     bindings: Mapped[dict] = mapped_column(JSON)  # lane/role -> department id
     summary: Mapped[dict] = mapped_column(JSON)  # what lists show without deserializing state
-    state: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)  # zlib-compressed JSON, spec removed
+    state: Mapped[bytes] = mapped_column(
+        LargeBinary, deferred=True
+    )  # zlib-compressed JSON, spec removed
     next_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     incident: Mapped[str | None] = mapped_column(Text)
     version: Mapped[int] = mapped_column(Integer, default=1)
     started_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
     # the bound departments as columns, for filters and access checks without reading JSON
-    requester_department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"), index=True)
-    provider_department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"), index=True)
-    authority_department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"), index=True)
+    requester_department_id: Mapped[int | None] = mapped_column(
+        ForeignKey("department.id"), index=True
+    )
+    provider_department_id: Mapped[int | None] = mapped_column(
+        ForeignKey("department.id"), index=True
+    )
+    authority_department_id: Mapped[int | None] = mapped_column(
+        ForeignKey("department.id"), index=True
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     definition: Mapped[ProcessDefinition] = relationship(lazy="select")
@@ -335,7 +371,9 @@ class Breach(Base):
     kind: Mapped[str] = mapped_column(String(60))
     evidence: Mapped[dict] = mapped_column(JSON, default=dict)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    status: Mapped[str] = mapped_column(String(20), default="recorded", server_default="recorded")  # recorded | withdrawn
+    status: Mapped[str] = mapped_column(
+        String(20), default="recorded", server_default="recorded"
+    )  # recorded | withdrawn
     appeal_reason: Mapped[str | None] = mapped_column(Text)
     appeal_status: Mapped[str | None] = mapped_column(String(20))  # pending | upheld | rejected
     appeal_decision: Mapped[str | None] = mapped_column(Text)
@@ -357,7 +395,9 @@ class Grant(Base):
     period_start: Mapped[date | None] = mapped_column(Date)
     period_end: Mapped[date | None] = mapped_column(Date)
     purpose: Mapped[str] = mapped_column(Text)
-    basis: Mapped[str] = mapped_column(String(30))  # unconditional | approved | partial | negotiated | coordinated
+    basis: Mapped[str] = mapped_column(
+        String(30)
+    )  # unconditional | approved | partial | negotiated | coordinated
     granted_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
@@ -414,7 +454,9 @@ class Verification(Base):
     value_seen: Mapped[str] = mapped_column(Text, default="")
     value_expected: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[str] = mapped_column(String(20), default="open")  # open | closed
-    outcome: Mapped[str | None] = mapped_column(String(20))  # corrected | data_correct | ruled_wrong | ruled_right
+    outcome: Mapped[str | None] = mapped_column(
+        String(20)
+    )  # corrected | data_correct | ruled_wrong | ruled_right
     corrected_on: Mapped[date | None] = mapped_column(Date)
     reported_at: Mapped[datetime] = mapped_column(UTCDateTime())
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -439,7 +481,9 @@ class EvaluationCampaign(Base):
     """The yearly evaluation (art. 17) started for a year, exactly once."""
 
     __tablename__ = "evaluation_campaign"
-    year: Mapped[int] = mapped_column(Integer, primary_key=True)  # the year in which reports are due (about the year before)
+    year: Mapped[int] = mapped_column(
+        Integer, primary_key=True
+    )  # the year in which reports are due (about the year before)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
@@ -451,8 +495,12 @@ class Project(Base):
     name: Mapped[str] = mapped_column(String(200))
     department_id: Mapped[int] = mapped_column(ForeignKey("department.id"), index=True)
     description: Mapped[str] = mapped_column(Text, default="")
-    catalog: Mapped[list] = mapped_column(JSON, default=list)  # draft catalog entries of the project
-    status: Mapped[str] = mapped_column(String(20), default="draft")  # draft | in_review | returned | approved | accepted
+    catalog: Mapped[list] = mapped_column(
+        JSON, default=list
+    )  # draft catalog entries of the project
+    status: Mapped[str] = mapped_column(
+        String(20), default="draft"
+    )  # draft | in_review | returned | approved | accepted
     instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instance.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     department: Mapped[Department] = relationship(lazy="select")

@@ -27,11 +27,22 @@ SEATS = ("drc", "industry_it", "finance", "data_sharing", "cyberspace")
 REVIEW_DAYS = 10
 
 
-def create(session: Session, clock: Clock, user: User, name: str, description: str, catalog: list[dict]) -> Project:
+def create(
+    session: Session, clock: Clock, user: User, name: str, description: str, catalog: list[dict]
+) -> Project:
     if not (name or "").strip():
-        raise ValidationFailed(Message("The project needs a name."), [{"field": "name", "message": Message("is required")}])
-    project = Project(name=name.strip(), department_id=user.department_id, description=description or "", catalog=[normalize(e) for e in catalog or []],
-                      status="draft", created_at=clock.now())
+        raise ValidationFailed(
+            Message("The project needs a name."),
+            [{"field": "name", "message": Message("is required")}],
+        )
+    project = Project(
+        name=name.strip(),
+        department_id=user.department_id,
+        description=description or "",
+        catalog=[normalize(e) for e in catalog or []],
+        status="draft",
+        created_at=clock.now(),
+    )
     session.add(project)
     session.flush()
     return project
@@ -41,7 +52,12 @@ def set_catalog(session: Session, user: User, project: Project, catalog: list[di
     if project.department_id != user.department_id:
         raise Forbidden(Message("Only the applying department edits its project."))
     if project.status in ("in_review", "approved", "accepted"):
-        raise Conflict(Message("The project catalog cannot change while the project is %(status)s.", status=project.status))
+        raise Conflict(
+            Message(
+                "The project catalog cannot change while the project is %(status)s.",
+                status=project.status,
+            )
+        )
     project.catalog = [normalize(e) for e in catalog]
     session.flush()
     return project
@@ -50,16 +66,38 @@ def set_catalog(session: Session, user: User, project: Project, catalog: list[di
 def approval_problems(session: Session, project: Project) -> list[dict]:
     """Gate 1: what keeps the project from approval (empty when it may be approved)."""
     if not project.catalog:
-        return [{"field": "catalog", "message": Message("The project has no data-resource catalog (art. 20).")}]
+        return [
+            {
+                "field": "catalog",
+                "message": Message("The project has no data-resource catalog (art. 20)."),
+            }
+        ]
     problems = []
     slug = session.get(Department, project.department_id).slug
     for n, entry in enumerate(project.catalog, 1):
         code = entry.get("code") or f"#{n}"
         if entry.get("provider") != slug:
-            problems.append({"field": f"catalog[{n}]", "message": Message("%(code)s: the provider must be the applying department", code=code)})
+            problems.append(
+                {
+                    "field": f"catalog[{n}]",
+                    "message": Message(
+                        "%(code)s: the provider must be the applying department", code=code
+                    ),
+                }
+            )
         existing = session.scalar(select(Resource.id).where(Resource.code == entry.get("code")))
         for p in check(session, entry, existing):
-            problems.append({"field": f"catalog[{n}]", "message": Message("%(code)s %(field)s: %(problem)s", code=code, field=p["field"], problem=p["message"])})
+            problems.append(
+                {
+                    "field": f"catalog[{n}]",
+                    "message": Message(
+                        "%(code)s %(field)s: %(problem)s",
+                        code=code,
+                        field=p["field"],
+                        problem=p["message"],
+                    ),
+                }
+            )
     return problems
 
 
@@ -69,18 +107,38 @@ def acceptance_problems(session: Session, project: Project) -> list[dict]:
     for entry in project.catalog:
         resource = session.scalar(select(Resource).where(Resource.code == entry["code"]))
         if resource is None or resource.status != "published":
-            problems.append({"field": entry["code"], "message": Message("%(code)s is not published in the catalog", code=entry["code"])})
+            problems.append(
+                {
+                    "field": entry["code"],
+                    "message": Message(
+                        "%(code)s is not published in the catalog", code=entry["code"]
+                    ),
+                }
+            )
         elif not resource.connected:
-            problems.append({"field": entry["code"], "message": Message("%(code)s is not connected to the sharing platform", code=entry["code"])})
+            problems.append(
+                {
+                    "field": entry["code"],
+                    "message": Message(
+                        "%(code)s is not connected to the sharing platform", code=entry["code"]
+                    ),
+                }
+            )
     return problems
 
 
 def eligibility(session: Session, project: Project) -> dict:
     """What the project page shows, visibly: eligible for approval, for O&M funding."""
     gate1 = approval_problems(session, project)
-    gate2 = acceptance_problems(session, project) if project.status in ("approved", "accepted") else []
-    return {"approval": not gate1, "approval_problems": gate1, "om_funding": project.status == "accepted" or (project.status == "approved" and not gate2),
-            "acceptance_problems": gate2}
+    gate2 = (
+        acceptance_problems(session, project) if project.status in ("approved", "accepted") else []
+    )
+    return {
+        "approval": not gate1,
+        "approval_problems": gate1,
+        "om_funding": project.status == "accepted" or (project.status == "approved" and not gate2),
+        "acceptance_problems": gate2,
+    }
 
 
 def submit(session: Session, clock: Clock, user: User, project: Project):
@@ -89,14 +147,38 @@ def submit(session: Session, clock: Clock, user: User, project: Project):
         raise Forbidden(Message("Only the applying department edits its project."))
     if project.instance_id is not None:
         raise Conflict(Message("The project was already submitted."))
-    holders = {duty.split(":", 1)[1]: d.id for d in session.scalars(select(Department)) for duty in (d.duties or []) if duty.startswith("project_review:")}
+    holders = {
+        duty.split(":", 1)[1]: d.id
+        for d in session.scalars(select(Department))
+        for duty in (d.duties or [])
+        if duty.startswith("project_review:")
+    }
     missing = [seat for seat in SEATS if seat not in holders]
     if missing:
-        raise NotFound(Message("No department holds the joint-review seat %(seat)s.", seat=", ".join(missing)))
+        raise NotFound(
+            Message("No department holds the joint-review seat %(seat)s.", seat=", ".join(missing))
+        )
     seats = {seat: holders[seat] for seat in SEATS}
-    data = {"project_id": project.id, "project_name": project.name, "review_days": REVIEW_DAYS, "provider_name": project.department.name}
-    summary = {"resource_name": project.name, "provider_name": project.department.name, "project_id": project.id}
-    instance = start_instance(session, clock, latest_definition(session, "project_approval"), data, {"provider": project.department_id, **seats}, user.id, summary)
+    data = {
+        "project_id": project.id,
+        "project_name": project.name,
+        "review_days": REVIEW_DAYS,
+        "provider_name": project.department.name,
+    }
+    summary = {
+        "resource_name": project.name,
+        "provider_name": project.department.name,
+        "project_id": project.id,
+    }
+    instance = start_instance(
+        session,
+        clock,
+        latest_definition(session, "project_approval"),
+        data,
+        {"provider": project.department_id, **seats},
+        user.id,
+        summary,
+    )
     project.instance_id = instance.id
     session.flush()
     return instance
@@ -124,11 +206,23 @@ def _status(session, clock, instance, actor_id, data, status: str):
 def _gate1(session, clock, row, task_data):
     problems = approval_problems(session, _project_of(session, task_data))
     if problems:
-        raise ValidationFailed(Message("The project cannot be approved: %(n)s thing(s) missing in its data-resource catalog (art. 20).", n=len(problems)), problems)
+        raise ValidationFailed(
+            Message(
+                "The project cannot be approved: %(n)s thing(s) missing in its data-resource catalog (art. 20).",
+                n=len(problems),
+            ),
+            problems,
+        )
 
 
 @completion_check("project_acceptance_gate")
 def _gate2(session, clock, row, task_data):
     problems = acceptance_problems(session, _project_of(session, task_data))
     if problems:
-        raise ValidationFailed(Message("The project cannot be accepted: %(n)s resource(s) not published or not connected (art. 20).", n=len(problems)), problems)
+        raise ValidationFailed(
+            Message(
+                "The project cannot be accepted: %(n)s resource(s) not published or not connected (art. 20).",
+                n=len(problems),
+            ),
+            problems,
+        )

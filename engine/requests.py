@@ -28,7 +28,13 @@ REMINDER_DAYS_BEFORE = 2
 DEFAULT_NEGOTIATION_DAYS = 10
 
 
-def start_share_request(session: Session, clock: Clock, user: User, form: dict, negotiation_days: int = DEFAULT_NEGOTIATION_DAYS) -> ProcessInstance:
+def start_share_request(
+    session: Session,
+    clock: Clock,
+    user: User,
+    form: dict,
+    negotiation_days: int = DEFAULT_NEGOTIATION_DAYS,
+) -> ProcessInstance:
     """Validate the application and start its process; nothing is written if anything is wrong."""
     definition = latest_definition(session, "share_request")
     validate_form("share_request_start", definition.forms["share_request_start"], form)
@@ -36,33 +42,76 @@ def start_share_request(session: Session, clock: Clock, user: User, form: dict, 
     errors = []
     unknown = [i for i in form["info_items"] if i not in item_names(resource)]
     if unknown:
-        errors.append({"field": "info_items", "message": Message("not info items of %(code)s: %(items)s", code=resource.code, items=", ".join(unknown))})
+        errors.append(
+            {
+                "field": "info_items",
+                "message": Message(
+                    "not info items of %(code)s: %(items)s",
+                    code=resource.code,
+                    items=", ".join(unknown),
+                ),
+            }
+        )
     if date.fromisoformat(form["period_end"]) < date.fromisoformat(form["period_start"]):
-        errors.append({"field": "period_end", "message": Message("must not be before the start of the period")})
+        errors.append(
+            {
+                "field": "period_end",
+                "message": Message("must not be before the start of the period"),
+            }
+        )
     if resource.provider_id == user.department_id:
-        errors.append({"field": "resource_code", "message": Message("is provided by your own department")})
+        errors.append(
+            {"field": "resource_code", "message": Message("is provided by your own department")}
+        )
     if errors:
-        raise ValidationFailed(Message("The request is not valid: %(fields)s", fields=", ".join(e["field"] for e in errors)), errors)
+        raise ValidationFailed(
+            Message(
+                "The request is not valid: %(fields)s", fields=", ".join(e["field"] for e in errors)
+            ),
+            errors,
+        )
     requester, provider = user.department, resource.provider
     authority = same_level_authority(session, requester, provider)
     data = {
         **form,
-        "resource_id": resource.id, "resource_name": resource.name, "share_type": resource.share_type,
-        "requester_name": requester.name, "provider_name": provider.name, "authority_name": authority.name,
-        "submitted_at": iso_now(clock), "reply_days": REPLY_DAYS, "reminder_days_before": REMINDER_DAYS_BEFORE,
+        "resource_id": resource.id,
+        "resource_name": resource.name,
+        "share_type": resource.share_type,
+        "requester_name": requester.name,
+        "provider_name": provider.name,
+        "authority_name": authority.name,
+        "submitted_at": iso_now(clock),
+        "reply_days": REPLY_DAYS,
+        "reminder_days_before": REMINDER_DAYS_BEFORE,
         "negotiation_days": negotiation_days,
     }
     process_id = "negotiation" if resource.share_type == "not_shared" else "share_request"
     if process_id != "share_request":
         definition = latest_definition(session, process_id)
     bindings = {"requester": requester.id, "provider": provider.id, "authority": authority.id}
-    summary = {k: data[k] for k in ("resource_code", "resource_name", "share_type", "requester_name", "provider_name", "authority_name",
-                                     "purpose", "legal_basis", "info_items", "period_start", "period_end")}
+    summary = {
+        k: data[k]
+        for k in (
+            "resource_code",
+            "resource_name",
+            "share_type",
+            "requester_name",
+            "provider_name",
+            "authority_name",
+            "purpose",
+            "legal_basis",
+            "info_items",
+            "period_start",
+            "period_end",
+        )
+    }
     return start_instance(session, clock, definition, data, bindings, user.id, summary)
 
 
 def instance_by_key(session: Session, business_key: str) -> ProcessInstance:
-    instance = session.scalar(select(ProcessInstance).where(ProcessInstance.business_key == business_key))
+    instance = session.scalar(
+        select(ProcessInstance).where(ProcessInstance.business_key == business_key)
+    )
     if instance is None:
         raise NotFound(Message("No request with business key %(key)s.", key=business_key))
     return instance
@@ -70,10 +119,14 @@ def instance_by_key(session: Session, business_key: str) -> ProcessInstance:
 
 def request_status(session: Session, instance: ProcessInstance) -> dict:
     """Everything a status page or API client needs, from the query tables only."""
-    tasks = session.scalars(select(HumanTask).where(HumanTask.instance_id == instance.id).order_by(HumanTask.id)).all()
+    tasks = session.scalars(
+        select(HumanTask).where(HumanTask.instance_id == instance.id).order_by(HumanTask.id)
+    ).all()
     grants = session.scalars(select(Grant).where(Grant.instance_id == instance.id)).all()
     breaches = session.scalars(select(Breach).where(Breach.instance_id == instance.id)).all()
-    events = session.scalars(select(AuditEvent).where(AuditEvent.instance_id == instance.id).order_by(AuditEvent.id)).all()
+    events = session.scalars(
+        select(AuditEvent).where(AuditEvent.instance_id == instance.id).order_by(AuditEvent.id)
+    ).all()
     summary = instance.summary or {}
     deadline = None
     if summary.get("reply_due") and instance.process_id == "share_request":
@@ -89,20 +142,40 @@ def request_status(session: Session, instance: ProcessInstance) -> dict:
         "reply_deadline": deadline,
         "tasks": [
             {
-                "id": t.id, "task": t.task_name, "title": t.title, "title_en": t.title_en, "role": t.role, "department": t.department.name,
-                "state": t.state, "assignee": t.assignee.display_name if t.assignee else None,
+                "id": t.id,
+                "task": t.task_name,
+                "title": t.title,
+                "title_en": t.title_en,
+                "role": t.role,
+                "department": t.department.name,
+                "state": t.state,
+                "assignee": t.assignee.display_name if t.assignee else None,
                 "due_at": t.due_at.isoformat() if t.due_at else None,
                 "completed_by": t.completed_by.display_name if t.completed_by else None,
-                "completed_at": t.completed_at.isoformat() if t.completed_at else None, "statute": t.statute,
+                "completed_at": t.completed_at.isoformat() if t.completed_at else None,
+                "statute": t.statute,
             }
             for t in tasks
         ],
         "grants": [
-            {"info_items": g.info_items, "period_start": g.period_start.isoformat() if g.period_start else None,
-             "period_end": g.period_end.isoformat() if g.period_end else None, "purpose": g.purpose, "basis": g.basis,
-             "granted_at": g.granted_at.isoformat()}
+            {
+                "info_items": g.info_items,
+                "period_start": g.period_start.isoformat() if g.period_start else None,
+                "period_end": g.period_end.isoformat() if g.period_end else None,
+                "purpose": g.purpose,
+                "basis": g.basis,
+                "granted_at": g.granted_at.isoformat(),
+            }
             for g in grants
         ],
-        "breaches": [{"department": b.department.name, "article": b.article, "kind": b.kind, "recorded_at": b.recorded_at.isoformat()} for b in breaches],
+        "breaches": [
+            {
+                "department": b.department.name,
+                "article": b.article,
+                "kind": b.kind,
+                "recorded_at": b.recorded_at.isoformat(),
+            }
+            for b in breaches
+        ],
         "timeline": [{"at": e.at.isoformat(), "kind": e.kind, "detail": e.detail} for e in events],
     }

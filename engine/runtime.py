@@ -44,7 +44,16 @@ from .models import (
 )
 from .scripting import Effects, make_script_engine
 
-KEY_PREFIX = {"share_request": "GX", "negotiation": "XS", "catalog_publication": "ML", "catalog_update": "MG", "data_error_verification": "JY", "annual_evaluation": "PG", "project_approval": "XM", "rectification": "ZG"}
+KEY_PREFIX = {
+    "share_request": "GX",
+    "negotiation": "XS",
+    "catalog_publication": "ML",
+    "catalog_update": "MG",
+    "data_error_verification": "JY",
+    "annual_evaluation": "PG",
+    "project_approval": "XM",
+    "rectification": "ZG",
+}
 
 _SPEC_CACHE: OrderedDict[int, tuple] = OrderedDict()
 
@@ -107,7 +116,14 @@ def load_state(definition: ProcessDefinition, blob: bytes):
 class Command:
     """The context of one transaction on one instance."""
 
-    def __init__(self, session: Session, clock: Clock, instance: ProcessInstance, actor_id: int | None, calendar: WorkingCalendar | None = None):
+    def __init__(
+        self,
+        session: Session,
+        clock: Clock,
+        instance: ProcessInstance,
+        actor_id: int | None,
+        calendar: WorkingCalendar | None = None,
+    ):
         self.session = session
         self.clock = clock
         self.instance = instance
@@ -124,11 +140,21 @@ class Command:
 
     def open(self, workflow=None):
         self.workflow = workflow or load_state(self.instance.definition, self.instance.state)
-        self.workflow.script_engine = make_script_engine(lambda: self.calendar, self.clock, self.effects)
+        self.workflow.script_engine = make_script_engine(
+            lambda: self.calendar, self.clock, self.effects
+        )
         return self.workflow
 
     def audit(self, event: str, **detail) -> None:
-        self.session.add(AuditEvent(instance_id=self.instance.id, at=self.clock.now(), actor_id=self.actor_id, kind=event, detail=detail))
+        self.session.add(
+            AuditEvent(
+                instance_id=self.instance.id,
+                at=self.clock.now(),
+                actor_id=self.actor_id,
+                kind=event,
+                detail=detail,
+            )
+        )
 
     def step(self, action: Callable[[], None] | None = None) -> None:
         """Run ``action`` then engine steps; a failing script becomes an incident."""
@@ -163,9 +189,17 @@ class Command:
     # -- mirror of user tasks --------------------------------------------------------------
     def _sync_human_tasks(self, now: datetime) -> None:
         inst, meta = self.instance, self.instance.definition.task_meta
-        ready = {str(t.id): t for t in self.workflow.get_tasks(state=TaskState.READY) if isinstance(t.task_spec, UserTaskMixin)}
-        rows = self.session.scalars(select(HumanTask).where(HumanTask.instance_id == inst.id, HumanTask.state == "open"))
-        open_rows = {r.spiff_task_id: r for r in rows if r.state == "open"}  # in-session changes win
+        ready = {
+            str(t.id): t
+            for t in self.workflow.get_tasks(state=TaskState.READY)
+            if isinstance(t.task_spec, UserTaskMixin)
+        }
+        rows = self.session.scalars(
+            select(HumanTask).where(HumanTask.instance_id == inst.id, HumanTask.state == "open")
+        )
+        open_rows = {
+            r.spiff_task_id: r for r in rows if r.state == "open"
+        }  # in-session changes win
         for task_id, row in open_rows.items():
             if task_id not in ready:
                 row.state = "cancelled"
@@ -176,31 +210,70 @@ class Command:
             m = meta.get(task.task_spec.name, {})
             lane = task.task_spec.lane
             due = task.data.get(m["due"]) if m.get("due") else None
-            self.session.add(HumanTask(
-                instance_id=inst.id, spiff_task_id=task_id, task_name=task.task_spec.name, title=m.get("title") or task.task_spec.name, title_en=m.get("title_en"),
-                role=lane, job_role=m.get("job_role"), department_id=inst.bindings[lane], form=m.get("form"),
-                statute=m.get("statute", ""), state="open", due_at=parse_instant(due) if due else None, created_at=now,
-                due_sort=parse_instant(due) if due else NO_DEADLINE,
-            ))
+            self.session.add(
+                HumanTask(
+                    instance_id=inst.id,
+                    spiff_task_id=task_id,
+                    task_name=task.task_spec.name,
+                    title=m.get("title") or task.task_spec.name,
+                    title_en=m.get("title_en"),
+                    role=lane,
+                    job_role=m.get("job_role"),
+                    department_id=inst.bindings[lane],
+                    form=m.get("form"),
+                    statute=m.get("statute", ""),
+                    state="open",
+                    due_at=parse_instant(due) if due else None,
+                    created_at=now,
+                    due_sort=parse_instant(due) if due else NO_DEADLINE,
+                )
+            )
 
     def _write_effects(self, now: datetime) -> None:
         inst, fx = self.instance, self.effects
         for n in fx.notifications:
-            self.session.add(OutboxMessage(instance_id=inst.id, department_id=inst.bindings[n["role"]], template=n["template"], payload={**n["payload"], "business_key": inst.business_key}, created_at=now))
+            self.session.add(
+                OutboxMessage(
+                    instance_id=inst.id,
+                    department_id=inst.bindings[n["role"]],
+                    template=n["template"],
+                    payload={**n["payload"], "business_key": inst.business_key},
+                    created_at=now,
+                )
+            )
         for b in fx.breaches:
-            evidence = {**b["evidence"], "business_key": inst.business_key, "detected_at": now.isoformat()}
+            evidence = {
+                **b["evidence"],
+                "business_key": inst.business_key,
+                "detected_at": now.isoformat(),
+            }
             if b["evidence"].get("start") and b["evidence"].get("days"):
-                evidence["deadline"] = self.calendar.deadline(b["evidence"]["start"], int(b["evidence"]["days"])).to_dict()
-            self.session.add(Breach(instance_id=inst.id, department_id=inst.bindings[b["role"]], article=b["article"], kind=b["kind"], evidence=evidence, recorded_at=now))
+                evidence["deadline"] = self.calendar.deadline(
+                    b["evidence"]["start"], int(b["evidence"]["days"])
+                ).to_dict()
+            self.session.add(
+                Breach(
+                    instance_id=inst.id,
+                    department_id=inst.bindings[b["role"]],
+                    article=b["article"],
+                    kind=b["kind"],
+                    evidence=evidence,
+                    recorded_at=now,
+                )
+            )
             self.audit("breach_recorded", breach=b["kind"], article=b["article"])
         for g in fx.grants:
             data = g["data"]
             grant = Grant(
-                instance_id=inst.id, resource_id=data["resource_id"], requester_id=inst.bindings["requester"],
+                instance_id=inst.id,
+                resource_id=data["resource_id"],
+                requester_id=inst.bindings["requester"],
                 info_items=data.get("granted_items") or data["info_items"],
                 period_start=_as_date(data.get("granted_period_start") or data.get("period_start")),
                 period_end=_as_date(data.get("granted_period_end") or data.get("period_end")),
-                purpose=data.get("granted_purpose") or data.get("purpose", ""), basis=g["basis"], granted_at=now,
+                purpose=data.get("granted_purpose") or data.get("purpose", ""),
+                basis=g["basis"],
+                granted_at=now,
             )
             self.session.add(grant)
             self.audit("grant_issued", basis=g["basis"], info_items=grant.info_items)
@@ -208,7 +281,9 @@ class Command:
             from .effects import ACTIONS, load_handlers
 
             load_handlers()
-            ACTIONS[a["name"]](self.session, self.clock, inst, self.actor_id, a["data"], **a["args"])
+            ACTIONS[a["name"]](
+                self.session, self.clock, inst, self.actor_id, a["data"], **a["args"]
+            )
             self.audit("action", action=a["name"])
         fx.notifications.clear()
         fx.breaches.clear()
@@ -259,14 +334,31 @@ def next_business_key(session: Session, clock: Clock, process_id: str) -> str:
     return f"{name}-{counter.value:06d}"
 
 
-def start_instance(session: Session, clock: Clock, definition: ProcessDefinition, data: dict, bindings: dict, actor_id: int | None, summary: dict | None = None) -> ProcessInstance:
+def start_instance(
+    session: Session,
+    clock: Clock,
+    definition: ProcessDefinition,
+    data: dict,
+    bindings: dict,
+    actor_id: int | None,
+    summary: dict | None = None,
+) -> ProcessInstance:
     from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 
     now = clock.now()
     instance = ProcessInstance(
-        business_key=next_business_key(session, clock, definition.process_id), definition=definition, process_id=definition.process_id,
-        status="running", bindings=bindings, summary=summary or {}, state=b"", started_by_id=actor_id, created_at=now, updated_at=now,
-        requester_department_id=bindings.get("requester"), provider_department_id=bindings.get("provider"),
+        business_key=next_business_key(session, clock, definition.process_id),
+        definition=definition,
+        process_id=definition.process_id,
+        status="running",
+        bindings=bindings,
+        summary=summary or {},
+        state=b"",
+        started_by_id=actor_id,
+        created_at=now,
+        updated_at=now,
+        requester_department_id=bindings.get("requester"),
+        provider_department_id=bindings.get("provider"),
         authority_department_id=bindings.get("authority"),
     )
     session.add(instance)
@@ -285,7 +377,11 @@ def start_instance(session: Session, clock: Clock, definition: ProcessDefinition
 
 def lock_instance(session: Session, instance_id: int) -> ProcessInstance:
     """Load an instance for a command, fresh from the database and locked on PostgreSQL."""
-    stmt = select(ProcessInstance).where(ProcessInstance.id == instance_id).execution_options(populate_existing=True)
+    stmt = (
+        select(ProcessInstance)
+        .where(ProcessInstance.id == instance_id)
+        .execution_options(populate_existing=True)
+    )
     if is_postgres(session):
         stmt = stmt.with_for_update(of=ProcessInstance)
     instance = session.scalar(stmt)
@@ -294,7 +390,14 @@ def lock_instance(session: Session, instance_id: int) -> ProcessInstance:
     return instance
 
 
-def complete_user_task(session: Session, clock: Clock, row: HumanTask, actor_id: int, data: dict, validate: Callable[[dict], None] | None = None) -> None:
+def complete_user_task(
+    session: Session,
+    clock: Clock,
+    row: HumanTask,
+    actor_id: int,
+    data: dict,
+    validate: Callable[[dict], None] | None = None,
+) -> None:
     """Complete the user task mirrored by ``row`` (already locked and checked by the caller).
 
     ``validate(task_data)`` runs before anything changes and may raise to refuse the input.
@@ -314,7 +417,9 @@ def complete_user_task(session: Session, clock: Clock, row: HumanTask, actor_id:
         task.data.update(data)
         task.run()
 
-    cmd.audit("task_completed", task=row.task_name, title=row.title, title_en=row.title_en, data=data)
+    cmd.audit(
+        "task_completed", task=row.task_name, title=row.title, title_en=row.title_en, data=data
+    )
     cmd.step(act)
 
 
@@ -327,14 +432,22 @@ def fire_timers(session: Session, clock: Clock, instance: ProcessInstance) -> bo
     after = {str(e.name) + str(e.value) for e in cmd.workflow.waiting_events()}
     fired = sorted(before - after)
     if fired:
-        cmd.audit("timers_fired", due=instance.next_due_at.isoformat() if instance.next_due_at else None, count=len(fired))
+        cmd.audit(
+            "timers_fired",
+            due=instance.next_due_at.isoformat() if instance.next_due_at else None,
+            count=len(fired),
+        )
     return bool(fired)
 
 
-def retry_incident(session: Session, clock: Clock, instance_id: int, actor_id: int | None) -> ProcessInstance:
+def retry_incident(
+    session: Session, clock: Clock, instance_id: int, actor_id: int | None
+) -> ProcessInstance:
     instance = lock_instance(session, instance_id)
     if instance.status != "incident":
-        raise Conflict(Message("Instance %(key)s has no incident to retry.", key=instance.business_key))
+        raise Conflict(
+            Message("Instance %(key)s has no incident to retry.", key=instance.business_key)
+        )
     cmd = Command(session, clock, instance, actor_id)
     wf = cmd.open()
     instance.status = "running"

@@ -68,10 +68,44 @@ class Effects:
 def _builtins() -> dict:
     allowed = dict(safe_builtins)
     allowed.update(limited_builtins)
-    allowed.update({k: v for k, v in utility_builtins.items() if k not in {"string", "random", "whrandom", "set", "frozenset"}})
-    for name in ("min", "max", "sum", "any", "all", "sorted", "enumerate", "dict", "list", "set", "frozenset", "reversed", "map", "filter"):
-        allowed[name] = __builtins__[name] if isinstance(__builtins__, dict) else getattr(__builtins__, name)
-    for name in ("__import__", "open", "eval", "exec", "compile", "getattr", "setattr", "delattr", "globals", "vars"):
+    allowed.update(
+        {
+            k: v
+            for k, v in utility_builtins.items()
+            if k not in {"string", "random", "whrandom", "set", "frozenset"}
+        }
+    )
+    for name in (
+        "min",
+        "max",
+        "sum",
+        "any",
+        "all",
+        "sorted",
+        "enumerate",
+        "dict",
+        "list",
+        "set",
+        "frozenset",
+        "reversed",
+        "map",
+        "filter",
+    ):
+        allowed[name] = (
+            __builtins__[name] if isinstance(__builtins__, dict) else getattr(__builtins__, name)
+        )
+    for name in (
+        "__import__",
+        "open",
+        "eval",
+        "exec",
+        "compile",
+        "getattr",
+        "setattr",
+        "delattr",
+        "globals",
+        "vars",
+    ):
         allowed.pop(name, None)
     return allowed
 
@@ -80,7 +114,14 @@ _BUILTINS = _builtins()
 
 
 def _inplace(op: str, x, y):
-    ops = {"+=": lambda: x + y, "-=": lambda: x - y, "*=": lambda: x * y, "/=": lambda: x / y, "//=": lambda: x // y, "%=": lambda: x % y}
+    ops = {
+        "+=": lambda: x + y,
+        "-=": lambda: x - y,
+        "*=": lambda: x * y,
+        "/=": lambda: x / y,
+        "//=": lambda: x // y,
+        "%=": lambda: x % y,
+    }
     if op not in ops:
         raise ScriptRejected(f"operator {op} is not allowed in scripts")
     return ops[op]()
@@ -117,7 +158,10 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
         return result.code
 
     def evaluate(self, expression, context, external_context=None):
-        return eval(self._compile(expression, "eval"), self._globals({**(external_context or {}), **context}))  # noqa: S307 - restricted code
+        return eval(
+            self._compile(expression, "eval"),
+            self._globals({**(external_context or {}), **context}),
+        )  # noqa: S307 - restricted code
 
     def execute(self, script, context, external_context=None):
         clash = set(self.globals) & set(context)
@@ -135,7 +179,9 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
         return True
 
 
-def make_script_engine(calendar: WorkingCalendar | Callable[[], WorkingCalendar], clock: Clock, effects: Effects) -> PythonScriptEngine:
+def make_script_engine(
+    calendar: WorkingCalendar | Callable[[], WorkingCalendar], clock: Clock, effects: Effects
+) -> PythonScriptEngine:
     """A script engine for one command; its helpers write into ``effects``. ``calendar`` may be a
     callable, so that commands which count no deadline never load it."""
 
@@ -151,7 +197,15 @@ def make_script_engine(calendar: WorkingCalendar | Callable[[], WorkingCalendar]
         effects.notifications.append({"role": role, "template": template, "payload": payload})
 
     def record_breach(role, kind, article, **evidence):
-        effects.breaches.append({"role": role, "kind": kind, "article": article, "evidence": evidence, "data": dict(environment.context)})
+        effects.breaches.append(
+            {
+                "role": role,
+                "kind": kind,
+                "article": article,
+                "evidence": evidence,
+                "data": dict(environment.context),
+            }
+        )
 
     def record(**facts):
         effects.facts.update(facts)
@@ -166,7 +220,16 @@ def make_script_engine(calendar: WorkingCalendar | Callable[[], WorkingCalendar]
     def issue_grant(basis):
         effects.grants.append({"basis": basis, "data": dict(environment.context)})
 
-    helpers = {"deadline": deadline, "now": now, "notify": notify, "record_breach": record_breach, "issue_grant": issue_grant, "record": record, "perform": perform, "forget": forget}
+    helpers = {
+        "deadline": deadline,
+        "now": now,
+        "notify": notify,
+        "record_breach": record_breach,
+        "issue_grant": issue_grant,
+        "record": record,
+        "perform": perform,
+        "forget": forget,
+    }
     environment = SandboxEnvironment(helpers)
     return PythonScriptEngine(environment=environment)
 

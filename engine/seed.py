@@ -34,6 +34,7 @@ LOCAL_DEPARTMENTS = [
     ("natres", "自然资源局", "Natural Resources Bureau"),
 ]
 
+
 def _place_slug(name_en: str) -> str:
     return name_en.split()[0].lower()
 
@@ -50,35 +51,104 @@ def _upsert(session: Session, model, key: dict, values: dict):
 
 
 def seed_directory(session: Session) -> None:
-    divisions = json.loads(resources.files("engine").joinpath("data/divisions.json").read_text("utf-8"))
+    divisions = json.loads(
+        resources.files("engine").joinpath("data/divisions.json").read_text("utf-8")
+    )
     region = divisions["region"]
-    _upsert(session, Division, {"code": region["code"]}, {"name": region["name"], "name_en": region["name_en"], "level": "region", "parent_code": None})
+    _upsert(
+        session,
+        Division,
+        {"code": region["code"]},
+        {
+            "name": region["name"],
+            "name_en": region["name_en"],
+            "level": "region",
+            "parent_code": None,
+        },
+    )
     session.flush()
     places = []
     for city in divisions["cities"]:
-        _upsert(session, Division, {"code": city["code"]}, {"name": city["name"], "name_en": city["name_en"], "level": "city", "parent_code": region["code"]})
+        _upsert(
+            session,
+            Division,
+            {"code": city["code"]},
+            {
+                "name": city["name"],
+                "name_en": city["name_en"],
+                "level": "city",
+                "parent_code": region["code"],
+            },
+        )
         places.append(city)
         session.flush()
         for county in city["counties"]:
-            _upsert(session, Division, {"code": county["code"]}, {"name": county["name"], "name_en": county["name_en"], "level": "county", "parent_code": city["code"]})
+            _upsert(
+                session,
+                Division,
+                {"code": county["code"]},
+                {
+                    "name": county["name"],
+                    "name_en": county["name_en"],
+                    "level": "county",
+                    "parent_code": city["code"],
+                },
+            )
             places.append(county)
     session.flush()
     authority_name = os.environ.get("GOVSHARE_REGION_AUTHORITY_NAME", "")
-    for d in json.loads(resources.files("engine").joinpath("data/departments.json").read_text("utf-8"))["departments"]:
+    for d in json.loads(
+        resources.files("engine").joinpath("data/departments.json").read_text("utf-8")
+    )["departments"]:
         is_authority = "authority" in d["roles"]
         name = authority_name if (is_authority and authority_name) else d["name"]
-        _upsert(session, Department, {"slug": d["slug"]}, {"name": name, "name_en": d["name_en"], "division_code": region["code"], "is_authority": is_authority, "duties": d["roles"]})
+        _upsert(
+            session,
+            Department,
+            {"slug": d["slug"]},
+            {
+                "name": name,
+                "name_en": d["name_en"],
+                "division_code": region["code"],
+                "is_authority": is_authority,
+                "duties": d["roles"],
+            },
+        )
     for place in places:
         p = _place_slug(place["name_en"])
-        _upsert(session, Department, {"slug": f"{p}-data"}, {"name": f"{place['name']}数据共享主管部门", "name_en": f"{place['name_en']} data-sharing authority", "division_code": place["code"], "is_authority": True, "duties": ["authority"]})
+        _upsert(
+            session,
+            Department,
+            {"slug": f"{p}-data"},
+            {
+                "name": f"{place['name']}数据共享主管部门",
+                "name_en": f"{place['name_en']} data-sharing authority",
+                "division_code": place["code"],
+                "is_authority": True,
+                "duties": ["authority"],
+            },
+        )
         for slug, name, name_en in LOCAL_DEPARTMENTS:
-            _upsert(session, Department, {"slug": f"{p}-{slug}"}, {"name": f"{place['name']}{name}", "name_en": f"{place['name_en']} {name_en}", "division_code": place["code"], "is_authority": False, "duties": []})
+            _upsert(
+                session,
+                Department,
+                {"slug": f"{p}-{slug}"},
+                {
+                    "name": f"{place['name']}{name}",
+                    "name_en": f"{place['name_en']} {name_en}",
+                    "division_code": place["code"],
+                    "is_authority": False,
+                    "duties": [],
+                },
+            )
     session.flush()
 
 
 def seed_demo_users(session: Session) -> None:
     password = hash_password("demo")
-    region_code = json.loads(resources.files("engine").joinpath("data/divisions.json").read_text("utf-8"))["region"]["code"]
+    region_code = json.loads(
+        resources.files("engine").joinpath("data/divisions.json").read_text("utf-8")
+    )["region"]["code"]
     for dept in session.scalars(select(Department)).all():
         accounts = [("clerk", "经办人", ["official"])]
         if dept.is_authority:
@@ -87,10 +157,26 @@ def seed_demo_users(session: Session) -> None:
             accounts.append(("lead", "负责人", ["official", "leader"]))
         for suffix, title, roles in accounts:
             username = f"{dept.slug}.{suffix}"
-            user = _upsert(session, User, {"username": username}, {"display_name": f"{dept.name}{title}", "department_id": dept.id, "job_roles": roles, "password_hash": password, "active": True})
+            user = _upsert(
+                session,
+                User,
+                {"username": username},
+                {
+                    "display_name": f"{dept.name}{title}",
+                    "department_id": dept.id,
+                    "job_roles": roles,
+                    "password_hash": password,
+                    "active": True,
+                },
+            )
             session.flush()
             token = f"demo-{username}"
-            _upsert(session, ApiToken, {"token_sha256": hashlib.sha256(token.encode()).hexdigest()}, {"user_id": user.id, "label": "demo token"})
+            _upsert(
+                session,
+                ApiToken,
+                {"token_sha256": hashlib.sha256(token.encode()).hexdigest()},
+                {"user_id": user.id, "label": "demo token"},
+            )
     session.flush()
 
 
@@ -104,23 +190,47 @@ def seed_catalog(session: Session, clock: Clock) -> None:
     from .i18n import Message
     from .models import ResourceVersion
 
-    entries = json.loads(resources.files("engine").joinpath("data/catalog_seed.json").read_text("utf-8"))["entries"]
+    entries = json.loads(
+        resources.files("engine").joinpath("data/catalog_seed.json").read_text("utf-8")
+    )["entries"]
     for raw in entries:
         entry = normalize(raw)
         resource = session.scalar(select(Resource).where(Resource.code == entry["code"]))
         problems = check(session, entry, resource.id if resource else None)
         if problems:
-            raise ValidationFailed(Message("The catalog entry %(code)s breaks %(n)s rule(s).", code=entry["code"], n=len(problems)), problems)
+            raise ValidationFailed(
+                Message(
+                    "The catalog entry %(code)s breaks %(n)s rule(s).",
+                    code=entry["code"],
+                    n=len(problems),
+                ),
+                problems,
+            )
         latest = latest_version(session, resource) if resource is not None else None
         if latest is not None and latest.data == entry:
             continue
         if resource is None:
-            resource = Resource(code=entry["code"], name=entry["name"], provider_id=session.scalar(select(Department.id).where(Department.slug == entry["provider"])),
-                                share_type=entry["share_type"], status="draft", published_version=0)
+            resource = Resource(
+                code=entry["code"],
+                name=entry["name"],
+                provider_id=session.scalar(
+                    select(Department.id).where(Department.slug == entry["provider"])
+                ),
+                share_type=entry["share_type"],
+                status="draft",
+                published_version=0,
+            )
             session.add(resource)
             session.flush()
-        version = ResourceVersion(resource_id=resource.id, number=(latest.number if latest else 0) + 1, status="draft", data=entry,
-                                  changed_fields=[], note="seed", created_at=clock.now())
+        version = ResourceVersion(
+            resource_id=resource.id,
+            number=(latest.number if latest else 0) + 1,
+            status="draft",
+            data=entry,
+            changed_fields=[],
+            note="seed",
+            created_at=clock.now(),
+        )
         session.add(version)
         session.flush()
         publish_version(session, clock, version, None)

@@ -20,17 +20,26 @@ from .runtime import complete_user_task, lock_instance
 
 
 def eligible(user: User, task: HumanTask) -> bool:
-    return task.department_id == user.department_id and (not task.job_role or task.job_role in (user.job_roles or []))
+    return task.department_id == user.department_id and (
+        not task.job_role or task.job_role in (user.job_roles or [])
+    )
 
 
-def list_tasks(session: Session, user: User, scope: str = "inbox", limit: int = 100) -> list[HumanTask]:
+def list_tasks(
+    session: Session, user: User, scope: str = "inbox", limit: int = 100
+) -> list[HumanTask]:
     """``mine``: claimed by the user; ``queue``: unclaimed and offered to the user; ``inbox``: both."""
     from .inbox import _eligible_queue
 
     mine = and_(HumanTask.state == "open", HumanTask.assignee_id == user.id)
     queue = and_(HumanTask.state == "open", _eligible_queue(user))
     where = {"mine": mine, "queue": queue}.get(scope, or_(mine, queue))
-    stmt = select(HumanTask).where(where).order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.id).limit(limit)
+    stmt = (
+        select(HumanTask)
+        .where(where)
+        .order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.id)
+        .limit(limit)
+    )
     return list(session.scalars(stmt))
 
 
@@ -39,7 +48,9 @@ def _locked_task(session: Session, task_id: int) -> HumanTask:
     if row is None:
         raise NotFound(Message("No task %(id)s.", id=task_id))
     lock_instance(session, row.instance_id)
-    return session.scalar(select(HumanTask).where(HumanTask.id == task_id).execution_options(populate_existing=True))
+    return session.scalar(
+        select(HumanTask).where(HumanTask.id == task_id).execution_options(populate_existing=True)
+    )
 
 
 def _when(row_time) -> str:
@@ -49,13 +60,32 @@ def _when(row_time) -> str:
 def _check_open(row: HumanTask, user: User) -> None:
     if row.state == "completed":
         who = row.completed_by.display_name if row.completed_by else "?"
-        raise Conflict(Message("Task %(task)s was already completed by %(who)s at %(when)s.", task=row.title, who=who, when=_when(row.completed_at)))
+        raise Conflict(
+            Message(
+                "Task %(task)s was already completed by %(who)s at %(when)s.",
+                task=row.title,
+                who=who,
+                when=_when(row.completed_at),
+            )
+        )
     if row.state != "open":
-        raise Conflict(Message("Task %(task)s is no longer open (%(state)s).", task=row.title, state=row.state))
+        raise Conflict(
+            Message("Task %(task)s is no longer open (%(state)s).", task=row.title, state=row.state)
+        )
     if not eligible(user, row):
-        raise Forbidden(Message("Task %(task)s is not offered to %(user)s.", task=row.title, user=user.display_name))
+        raise Forbidden(
+            Message(
+                "Task %(task)s is not offered to %(user)s.", task=row.title, user=user.display_name
+            )
+        )
     if row.assignee_id not in (None, user.id):
-        raise Conflict(Message("Task %(task)s is claimed by %(who)s.", task=row.title, who=row.assignee.display_name))
+        raise Conflict(
+            Message(
+                "Task %(task)s is claimed by %(who)s.",
+                task=row.title,
+                who=row.assignee.display_name,
+            )
+        )
 
 
 def claim(session: Session, clock: Clock, task_id: int, user: User) -> HumanTask:
@@ -81,21 +111,33 @@ def is_leader_of(user: User, row: HumanTask) -> bool:
     return "leader" in (user.job_roles or []) and row.department_id == user.department_id
 
 
-def reassign(session: Session, clock: Clock, task_id: int, leader: User, assignee: User) -> HumanTask:
+def reassign(
+    session: Session, clock: Clock, task_id: int, leader: User, assignee: User
+) -> HumanTask:
     """A department leader hands an open task to another eligible official of the department."""
     row = _locked_task(session, task_id)
     if not is_leader_of(leader, row):
-        raise Forbidden(Message("Only a leader of %(dept)s may reassign its tasks.", dept=row.department.name))
+        raise Forbidden(
+            Message("Only a leader of %(dept)s may reassign its tasks.", dept=row.department.name)
+        )
     if row.state != "open":
         _check_open(row, leader)
     if not eligible(assignee, row) or not assignee.active:
-        raise Forbidden(Message("Task %(task)s is not offered to %(user)s.", task=row.title, user=assignee.display_name))
+        raise Forbidden(
+            Message(
+                "Task %(task)s is not offered to %(user)s.",
+                task=row.title,
+                user=assignee.display_name,
+            )
+        )
     row.assignee_id = assignee.id
     session.flush()
     return row
 
 
-def claim_many(session: Session, clock: Clock, task_ids: list[int], user: User) -> tuple[list[HumanTask], list[tuple[int, GovshareError]]]:
+def claim_many(
+    session: Session, clock: Clock, task_ids: list[int], user: User
+) -> tuple[list[HumanTask], list[tuple[int, GovshareError]]]:
     """Claim several tasks; each is its own check, so one taken task does not block the rest.
 
     Runs inside the caller's transaction, each claim under a savepoint.

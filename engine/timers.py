@@ -38,7 +38,12 @@ def _claim_due(session: Session, clock: Clock) -> ProcessInstance | None:
     return session.scalar(stmt)
 
 
-def sweep(session_factory: sessionmaker, clock: Clock, limit: int | None = None, on_fired: Callable[[str], None] | None = None) -> int:
+def sweep(
+    session_factory: sessionmaker,
+    clock: Clock,
+    limit: int | None = None,
+    on_fired: Callable[[str], None] | None = None,
+) -> int:
     """Fire every due timer (at most ``limit`` instances); returns how many instances fired."""
     count = 0
     while limit is None or count < limit:
@@ -48,7 +53,12 @@ def sweep(session_factory: sessionmaker, clock: Clock, limit: int | None = None,
                 return count
             key = instance.business_key
             fired = fire_timers(session, clock, instance)
-            if not fired and instance.status == "running" and instance.next_due_at and instance.next_due_at <= clock.now():
+            if (
+                not fired
+                and instance.status == "running"
+                and instance.next_due_at
+                and instance.next_due_at <= clock.now()
+            ):
                 instance.status = "incident"
                 instance.incident = f"timer due at {instance.next_due_at.isoformat()} did not fire"
         count += 1
@@ -58,7 +68,13 @@ def sweep(session_factory: sessionmaker, clock: Clock, limit: int | None = None,
     return count
 
 
-def run_worker(session_factory: sessionmaker, clock: Clock, interval: float = 5.0, stop: threading.Event | None = None, once: bool = False) -> None:
+def run_worker(
+    session_factory: sessionmaker,
+    clock: Clock,
+    interval: float = 5.0,
+    stop: threading.Event | None = None,
+    once: bool = False,
+) -> None:
     """Sweep timers and drain the outbox until ``stop`` is set (or once)."""
     from notifications.outbox import drain
 

@@ -30,36 +30,107 @@ DEFAULT_VERIFY_DAYS = 10  # the measures set no number; configurable per report
 
 
 def holds_grant(session: Session, department_id: int, resource_id: int) -> bool:
-    return bool(session.scalar(select(exists().where(Grant.requester_id == department_id, Grant.resource_id == resource_id))))
+    return bool(
+        session.scalar(
+            select(
+                exists().where(
+                    Grant.requester_id == department_id, Grant.resource_id == resource_id
+                )
+            )
+        )
+    )
 
 
 def _check_may_read(session: Session, user: User, resource: Resource) -> None:
     """Flags are for the provider and departments holding a grant on the resource (art. 15)."""
-    if resource.provider_id != user.department_id and not holds_grant(session, user.department_id, resource.id):
-        raise Forbidden(Message("Only departments holding a grant on %(code)s may read its verification flags.", code=resource.code))
+    if resource.provider_id != user.department_id and not holds_grant(
+        session, user.department_id, resource.id
+    ):
+        raise Forbidden(
+            Message(
+                "Only departments holding a grant on %(code)s may read its verification flags.",
+                code=resource.code,
+            )
+        )
 
 
-def report_error(session: Session, clock: Clock, user: User, form: dict, verify_days: int = DEFAULT_VERIFY_DAYS) -> ProcessInstance:
+def report_error(
+    session: Session, clock: Clock, user: User, form: dict, verify_days: int = DEFAULT_VERIFY_DAYS
+) -> ProcessInstance:
     """Start ``data_error_verification`` and flag the record; nothing is written if anything is wrong."""
-    errors = [{"field": f, "message": Message("is required")} for f in ("resource_code", "record_id", "field", "value_seen") if not str(form.get(f) or "").strip()]
+    errors = [
+        {"field": f, "message": Message("is required")}
+        for f in ("resource_code", "record_id", "field", "value_seen")
+        if not str(form.get(f) or "").strip()
+    ]
     if errors:
-        raise ValidationFailed(Message("The report is not valid: %(fields)s", fields=", ".join(e["field"] for e in errors)), errors)
+        raise ValidationFailed(
+            Message(
+                "The report is not valid: %(fields)s", fields=", ".join(e["field"] for e in errors)
+            ),
+            errors,
+        )
     resource = resource_by_code(session, form["resource_code"].strip())
     if not holds_grant(session, user.department_id, resource.id):
-        raise Forbidden(Message("Only departments holding a grant on %(code)s can report errors in it.", code=resource.code))
+        raise Forbidden(
+            Message(
+                "Only departments holding a grant on %(code)s can report errors in it.",
+                code=resource.code,
+            )
+        )
     requester, provider = user.department, resource.provider
     authority = same_level_authority(session, requester, provider)
     data = {
-        "resource_id": resource.id, "resource_code": resource.code, "resource_name": resource.name, "record_id": form["record_id"].strip(),
-        "field": form["field"].strip(), "value_seen": form["value_seen"].strip(), "value_expected": (form.get("value_expected") or "").strip(),
-        "error_note": (form.get("note") or "").strip(), "verify_days": int(verify_days), "reported_at": iso_now(clock),
-        "requester_name": requester.name, "provider_name": provider.name, "authority_name": authority.name,
+        "resource_id": resource.id,
+        "resource_code": resource.code,
+        "resource_name": resource.name,
+        "record_id": form["record_id"].strip(),
+        "field": form["field"].strip(),
+        "value_seen": form["value_seen"].strip(),
+        "value_expected": (form.get("value_expected") or "").strip(),
+        "error_note": (form.get("note") or "").strip(),
+        "verify_days": int(verify_days),
+        "reported_at": iso_now(clock),
+        "requester_name": requester.name,
+        "provider_name": provider.name,
+        "authority_name": authority.name,
     }
     bindings = {"requester": requester.id, "provider": provider.id, "authority": authority.id}
-    summary = {k: data[k] for k in ("resource_code", "resource_name", "record_id", "field", "requester_name", "provider_name", "authority_name")}
-    instance = start_instance(session, clock, latest_definition(session, "data_error_verification"), data, bindings, user.id, summary)
-    session.add(Verification(instance_id=instance.id, resource_id=resource.id, provider_id=provider.id, requester_id=requester.id, record_id=data["record_id"],
-                             field=data["field"], value_seen=data["value_seen"], value_expected=data["value_expected"], status="open", reported_at=clock.now()))
+    summary = {
+        k: data[k]
+        for k in (
+            "resource_code",
+            "resource_name",
+            "record_id",
+            "field",
+            "requester_name",
+            "provider_name",
+            "authority_name",
+        )
+    }
+    instance = start_instance(
+        session,
+        clock,
+        latest_definition(session, "data_error_verification"),
+        data,
+        bindings,
+        user.id,
+        summary,
+    )
+    session.add(
+        Verification(
+            instance_id=instance.id,
+            resource_id=resource.id,
+            provider_id=provider.id,
+            requester_id=requester.id,
+            record_id=data["record_id"],
+            field=data["field"],
+            value_seen=data["value_seen"],
+            value_expected=data["value_expected"],
+            status="open",
+            reported_at=clock.now(),
+        )
+    )
     session.flush()
     return instance
 
@@ -69,7 +140,16 @@ def _verification(session: Session, instance: ProcessInstance) -> Verification:
 
 
 @action("file_verification")
-def _file(session, clock, instance, actor_id, data, outcome: str | None = None, corrected_on: str | None = None, note: str | None = None):
+def _file(
+    session,
+    clock,
+    instance,
+    actor_id,
+    data,
+    outcome: str | None = None,
+    corrected_on: str | None = None,
+    note: str | None = None,
+):
     v = _verification(session, instance)
     if v is None:  # the row is written right after the process starts; nothing to file before
         return
@@ -92,23 +172,57 @@ def flag(session: Session, user: User, resource_code: str, record_id: str) -> di
     """Is a record under verification? Only for the provider and departments holding a grant."""
     resource = resource_by_code(session, resource_code)
     _check_may_read(session, user, resource)
-    rows = session.scalars(select(Verification).where(Verification.resource_id == resource.id, Verification.record_id == record_id, Verification.status == "open")).all()
+    rows = session.scalars(
+        select(Verification).where(
+            Verification.resource_id == resource.id,
+            Verification.record_id == record_id,
+            Verification.status == "open",
+        )
+    ).all()
     return {
-        "resource": resource.code, "record": record_id, "under_verification": bool(rows),
-        "verifications": [{"id": v.id, "field": v.field, "reported_at": v.reported_at.isoformat(), "business_key": session.get(ProcessInstance, v.instance_id).business_key} for v in rows],
-        "notice": str(Message("Art. 15: while the record is under verification, a citizen with valid proof is served as usual.")) if rows else "",
+        "resource": resource.code,
+        "record": record_id,
+        "under_verification": bool(rows),
+        "verifications": [
+            {
+                "id": v.id,
+                "field": v.field,
+                "reported_at": v.reported_at.isoformat(),
+                "business_key": session.get(ProcessInstance, v.instance_id).business_key,
+            }
+            for v in rows
+        ],
+        "notice": str(
+            Message(
+                "Art. 15: while the record is under verification, a citizen with valid proof is served as usual."
+            )
+        )
+        if rows
+        else "",
     }
 
 
-def register_served(session: Session, clock: Clock, user: User, verification_id: int, proof: str, service: str = "") -> ServedOnProof:
+def register_served(
+    session: Session, clock: Clock, user: User, verification_id: int, proof: str, service: str = ""
+) -> ServedOnProof:
     """Record that a citizen was served on valid proof while the record was under verification."""
     v = session.get(Verification, verification_id)
     if v is None or v.status != "open":
         raise ValidationFailed(Message("Verification %(id)s is not open.", id=verification_id))
     _check_may_read(session, user, v.resource)
     if not (proof or "").strip():
-        raise ValidationFailed(Message("Name the proof the citizen presented."), [{"field": "proof", "message": Message("is required")}])
-    row = ServedOnProof(verification_id=v.id, department_id=user.department_id, registered_by_id=user.id, proof=proof.strip(), service=(service or "").strip(), at=clock.now())
+        raise ValidationFailed(
+            Message("Name the proof the citizen presented."),
+            [{"field": "proof", "message": Message("is required")}],
+        )
+    row = ServedOnProof(
+        verification_id=v.id,
+        department_id=user.department_id,
+        registered_by_id=user.id,
+        proof=proof.strip(),
+        service=(service or "").strip(),
+        at=clock.now(),
+    )
     session.add(row)
     session.flush()
     return row
@@ -117,16 +231,43 @@ def register_served(session: Session, clock: Clock, user: User, verification_id:
 def quality(session: Session, provider_ids: list[int] | None = None) -> list[dict]:
     """Per provider and resource (art. 13): errors reported, confirmed, fixed, median working days to fix."""
     calendar = load_calendar(session)
-    stmt = select(Verification, Resource.code, Resource.name, Department.name).join(Resource, Resource.id == Verification.resource_id).join(Department, Department.id == Verification.provider_id)
+    stmt = (
+        select(Verification, Resource.code, Resource.name, Department.name)
+        .join(Resource, Resource.id == Verification.resource_id)
+        .join(Department, Department.id == Verification.provider_id)
+    )
     if provider_ids is not None:
         stmt = stmt.where(Verification.provider_id.in_(provider_ids))
     stats: dict[tuple, dict] = {}
-    for v, code, name, provider in session.execute(stmt.order_by(Department.name, Resource.code)).all():
-        s = stats.setdefault((provider, code), {"provider": provider, "code": code, "name": name, "reported": 0, "confirmed": 0, "fixed": 0, "days": []})
+    for v, code, name, provider in session.execute(
+        stmt.order_by(Department.name, Resource.code)
+    ).all():
+        s = stats.setdefault(
+            (provider, code),
+            {
+                "provider": provider,
+                "code": code,
+                "name": name,
+                "reported": 0,
+                "confirmed": 0,
+                "fixed": 0,
+                "days": [],
+            },
+        )
         s["reported"] += 1
         if v.outcome in ("corrected", "ruled_wrong"):
             s["confirmed"] += 1
         if v.outcome == "corrected" and v.corrected_on:
             s["fixed"] += 1
-            s["days"].append(calendar.working_days_between(v.reported_at.astimezone(SHANGHAI).date(), v.corrected_on))
-    return [{**{k: v for k, v in s.items() if k != "days"}, "median_days_to_fix": statistics.median(s["days"]) if s["days"] else None} for s in stats.values()]
+            s["days"].append(
+                calendar.working_days_between(
+                    v.reported_at.astimezone(SHANGHAI).date(), v.corrected_on
+                )
+            )
+    return [
+        {
+            **{k: v for k, v in s.items() if k != "days"},
+            "median_days_to_fix": statistics.median(s["days"]) if s["days"] else None,
+        }
+        for s in stats.values()
+    ]

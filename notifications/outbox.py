@@ -12,7 +12,12 @@ from engine.models import OutboxMessage
 
 
 def drain(session: Session, clock: Clock, limit: int = 500) -> int:
-    pending = session.scalars(select(OutboxMessage).where(OutboxMessage.sent_at.is_(None)).order_by(OutboxMessage.id).limit(limit)).all()
+    pending = session.scalars(
+        select(OutboxMessage)
+        .where(OutboxMessage.sent_at.is_(None))
+        .order_by(OutboxMessage.id)
+        .limit(limit)
+    ).all()
     now = clock.now()
     for message in pending:
         message.sent_at = now

@@ -19,7 +19,24 @@ from engine.seed import seed_all
 # Tests read messages in English (the msgids); tests of the Chinese catalog set the language.
 os.environ["GOVSHARE_LANG"] = "en"
 
-DYNAMIC_TABLES = ["attachment", "audit_event", "outbox", "breach", "data_grant", "dossier_entry", "served_on_proof", "verification", "catalog_event", "evaluation_campaign", "project", "human_task", "process_instance", "counter", "calendar_day", "calendar_schedule"]
+DYNAMIC_TABLES = [
+    "attachment",
+    "audit_event",
+    "outbox",
+    "breach",
+    "data_grant",
+    "dossier_entry",
+    "served_on_proof",
+    "verification",
+    "catalog_event",
+    "evaluation_campaign",
+    "project",
+    "human_task",
+    "process_instance",
+    "counter",
+    "calendar_day",
+    "calendar_schedule",
+]
 # catalog rows made by a test (the seed's versions carry the note "seed")
 CATALOG_CLEANUP = [
     "DELETE FROM resource_version WHERE note != 'seed'",
@@ -95,27 +112,42 @@ class Actors:
 
     def request(self, username, **form):
         def go(session):
-            inst = share_requests.start_share_request(session, self.clock, self.user(session, username), form)
+            inst = share_requests.start_share_request(
+                session, self.clock, self.user(session, username), form
+            )
             return inst.business_key
+
         return self.run(go)
 
     def open_task(self, business_key, task_name):
         def go(session):
             inst = share_requests.instance_by_key(session, business_key)
-            rows = [t for t in share_requests.request_status(session, inst)["tasks"] if t["task"] == task_name and t["state"] == "open"]
+            rows = [
+                t
+                for t in share_requests.request_status(session, inst)["tasks"]
+                if t["task"] == task_name and t["state"] == "open"
+            ]
             assert rows, f"no open task {task_name} on {business_key}"
             return rows[0]["id"]
+
         return self.run(go)
 
     def complete(self, username, business_key, task_name, **data):
         task_id = self.open_task(business_key, task_name)
-        return self.run(lambda s: task_service.complete(s, self.clock, task_id, self.user(s, username), data).id)
+        return self.run(
+            lambda s: task_service.complete(s, self.clock, task_id, self.user(s, username), data).id
+        )
 
     def status(self, business_key):
-        return self.run(lambda s: share_requests.request_status(s, share_requests.instance_by_key(s, business_key)))
+        return self.run(
+            lambda s: share_requests.request_status(
+                s, share_requests.instance_by_key(s, business_key)
+            )
+        )
 
     def sweep(self):
         from engine.timers import sweep
+
         return sweep(self.factory, self.clock)
 
 
@@ -124,4 +156,11 @@ def actors(session_factory, clock):
     return Actors(session_factory, clock)
 
 
-HUKOU = dict(resource_code="JC-RK/0002", info_items=["公民身份号码", "变动类型"], purpose="核定城乡低保对象户籍状况", legal_basis="《社会救助暂行办法》第十一条", period_start="2026-10-01", period_end="2027-09-30")
+HUKOU = dict(
+    resource_code="JC-RK/0002",
+    info_items=["公民身份号码", "变动类型"],
+    purpose="核定城乡低保对象户籍状况",
+    legal_basis="《社会救助暂行办法》第十一条",
+    period_start="2026-10-01",
+    period_end="2027-09-30",
+)

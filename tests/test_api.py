@@ -35,23 +35,42 @@ def test_start_list_complete_and_read_status(client):
     assert r.status_code == 201, r.get_json()
     key = r.get_json()["business_key"]
     tasks = client.get("/api/v1/tasks?scope=queue", headers=auth("pubsec.clerk")).get_json()
-    assert [(t["business_key"], t["task"], t["due_at"]) for t in tasks] == [(key, "provider_review", "2026-10-09T16:00:00+00:00")]
+    assert [(t["business_key"], t["task"], t["due_at"]) for t in tasks] == [
+        (key, "provider_review", "2026-10-09T16:00:00+00:00")
+    ]
     assert tasks[0]["form_schema"]["$id"] == "govshare:forms/provider_review"
     task_id = tasks[0]["id"]
-    r = client.post(f"/api/v1/tasks/{task_id}/complete", json={"data": {"review_decision": "refuse"}}, headers=auth("pubsec.clerk"))
+    r = client.post(
+        f"/api/v1/tasks/{task_id}/complete",
+        json={"data": {"review_decision": "refuse"}},
+        headers=auth("pubsec.clerk"),
+    )
     assert r.status_code == 422
     assert r.get_json()["details"] == [{"field": "review_reason", "message": "is required"}]
-    r = client.post(f"/api/v1/tasks/{task_id}/complete", json={"data": {"review_decision": "refuse", "review_reason": "超出职责范围"}}, headers=auth("pubsec.clerk"))
+    r = client.post(
+        f"/api/v1/tasks/{task_id}/complete",
+        json={"data": {"review_decision": "refuse", "review_reason": "超出职责范围"}},
+        headers=auth("pubsec.clerk"),
+    )
     assert r.status_code == 200 and r.get_json()["request_status"] == "running"
-    r = client.post(f"/api/v1/tasks/{task_id}/complete", json={"data": {"review_decision": "refuse", "review_reason": "再次"}}, headers=auth("pubsec.lead"))
-    assert r.status_code == 409 and "already completed by 自治区公安厅经办人" in r.get_json()["message"]
+    r = client.post(
+        f"/api/v1/tasks/{task_id}/complete",
+        json={"data": {"review_decision": "refuse", "review_reason": "再次"}},
+        headers=auth("pubsec.lead"),
+    )
+    assert (
+        r.status_code == 409
+        and "already completed by 自治区公安厅经办人" in r.get_json()["message"]
+    )
     status = client.get(f"/api/v1/requests/{key}", headers=auth("civil.clerk")).get_json()
     assert status["summary"]["decision"] == "refused"
     assert [t["task"] for t in status["tasks"] if t["state"] == "open"] == ["after_refusal"]
 
 
 def test_other_departments_cannot_read_or_act(client):
-    key = client.post("/api/v1/requests", json=HUKOU, headers=auth("civil.clerk")).get_json()["business_key"]
+    key = client.post("/api/v1/requests", json=HUKOU, headers=auth("civil.clerk")).get_json()[
+        "business_key"
+    ]
     assert client.get(f"/api/v1/requests/{key}", headers=auth("health.clerk")).status_code == 403
     task_id = client.get("/api/v1/tasks", headers=auth("pubsec.clerk")).get_json()[0]["id"]
     r = client.post(f"/api/v1/tasks/{task_id}/claim", headers=auth("health.clerk"))
@@ -60,11 +79,23 @@ def test_other_departments_cannot_read_or_act(client):
 
 
 def test_unknown_resource_and_bad_body(client):
-    r = client.post("/api/v1/requests", json={**HUKOU, "resource_code": "NOPE"}, headers=auth("civil.clerk"))
-    assert r.status_code == 404 and r.get_json()["message"] == "Unknown resource 'NOPE' in the catalog."
-    r = client.post("/api/v1/requests", data="[]", headers={**auth("civil.clerk"), "Content-Type": "application/json"})
+    r = client.post(
+        "/api/v1/requests", json={**HUKOU, "resource_code": "NOPE"}, headers=auth("civil.clerk")
+    )
+    assert (
+        r.status_code == 404
+        and r.get_json()["message"] == "Unknown resource 'NOPE' in the catalog."
+    )
+    r = client.post(
+        "/api/v1/requests",
+        data="[]",
+        headers={**auth("civil.clerk"), "Content-Type": "application/json"},
+    )
     assert r.status_code == 422
-    assert client.get("/api/v1/requests/GX-2026-999999", headers=auth("civil.clerk")).status_code == 404
+    assert (
+        client.get("/api/v1/requests/GX-2026-999999", headers=auth("civil.clerk")).status_code
+        == 404
+    )
 
 
 def test_openapi_document(client):
@@ -85,7 +116,10 @@ def test_catalog_search_entry_and_dcat(client):
 def test_verification_flag_and_served_on_proof_with_access_control(client, actors):
     from tests.test_verification import REPORT, granted
 
-    assert client.post("/api/v1/verifications", json=REPORT, headers=auth("civil.clerk")).status_code == 403  # no grant yet
+    assert (
+        client.post("/api/v1/verifications", json=REPORT, headers=auth("civil.clerk")).status_code
+        == 403
+    )  # no grant yet
     granted(actors)
     r = client.post("/api/v1/verifications", json=REPORT, headers=auth("civil.clerk"))
     assert r.status_code == 201 and r.get_json()["business_key"].startswith("JY-")
@@ -93,14 +127,38 @@ def test_verification_flag_and_served_on_proof_with_access_control(client, actor
     body = client.get(url, headers=auth("civil.clerk")).get_json()
     assert body["under_verification"] is True
     assert "served as usual" in body["notice"]
-    assert client.get(url, headers=auth("pubsec.clerk")).get_json()["under_verification"] is True  # the provider
-    assert client.get(url, headers=auth("health.clerk")).status_code == 403  # no grant on the resource
-    assert client.get("/api/v1/verifications?resource=JC-RK/0002", headers=auth("civil.clerk")).status_code == 422
-    other = client.get("/api/v1/verifications?resource=JC-RK/0002&record=someone-else", headers=auth("civil.clerk")).get_json()
+    assert (
+        client.get(url, headers=auth("pubsec.clerk")).get_json()["under_verification"] is True
+    )  # the provider
+    assert (
+        client.get(url, headers=auth("health.clerk")).status_code == 403
+    )  # no grant on the resource
+    assert (
+        client.get(
+            "/api/v1/verifications?resource=JC-RK/0002", headers=auth("civil.clerk")
+        ).status_code
+        == 422
+    )
+    other = client.get(
+        "/api/v1/verifications?resource=JC-RK/0002&record=someone-else", headers=auth("civil.clerk")
+    ).get_json()
     assert other["under_verification"] is False
     vid = body["verifications"][0]["id"]
-    assert client.post(f"/api/v1/verifications/{vid}/served", json={"proof": "户口迁移证"}, headers=auth("health.clerk")).status_code == 403
-    r = client.post(f"/api/v1/verifications/{vid}/served", json={"proof": "户口迁移证 NX-2026-0001", "service": "低保申请受理"}, headers=auth("civil.clerk"))
+    assert (
+        client.post(
+            f"/api/v1/verifications/{vid}/served",
+            json={"proof": "户口迁移证"},
+            headers=auth("health.clerk"),
+        ).status_code
+        == 403
+    )
+    r = client.post(
+        f"/api/v1/verifications/{vid}/served",
+        json={"proof": "户口迁移证 NX-2026-0001", "service": "低保申请受理"},
+        headers=auth("civil.clerk"),
+    )
     assert r.status_code == 201
-    r = client.post(f"/api/v1/verifications/{vid}/served", json={"proof": ""}, headers=auth("civil.clerk"))
+    r = client.post(
+        f"/api/v1/verifications/{vid}/served", json={"proof": ""}, headers=auth("civil.clerk")
+    )
     assert r.status_code == 422 and r.get_json()["details"][0]["field"] == "proof"

@@ -16,7 +16,9 @@ def overdue_breach(actors, clock):
     actors.request("civil.clerk", **HUKOU)
     clock.set("2026-10-10T00:00:01+08:00")
     actors.sweep()
-    rows, total = actors.run(lambda s: service.ledger(s, actors.user(s, "data.coord"), service.Filters()))
+    rows, total = actors.run(
+        lambda s: service.ledger(s, actors.user(s, "data.coord"), service.Filters())
+    )
     assert total == 1
     return rows[0].id
 
@@ -24,58 +26,152 @@ def overdue_breach(actors, clock):
 def test_entries_carry_their_evidence_and_are_scoped(actors, clock):
     bid = overdue_breach(actors, clock)
     b = actors.run(lambda s: service.breach_for(s, actors.user(s, "pubsec.clerk"), bid))
-    assert (b.kind, b.article, b.evidence["deadline"]["due_date"]) == ("reply_overdue", "第二十三条（二）", "2026-10-09")
-    assert actors.run(lambda s: service.ledger(s, actors.user(s, "civil.clerk"), service.Filters())[1]) == 0  # not civil's entry
+    assert (b.kind, b.article, b.evidence["deadline"]["due_date"]) == (
+        "reply_overdue",
+        "第二十三条（二）",
+        "2026-10-09",
+    )
+    assert (
+        actors.run(lambda s: service.ledger(s, actors.user(s, "civil.clerk"), service.Filters())[1])
+        == 0
+    )  # not civil's entry
     with pytest.raises(Forbidden):
         actors.run(lambda s: service.breach_for(s, actors.user(s, "civil.clerk"), bid))
-    assert actors.run(lambda s: service.ledger(s, actors.user(s, "yinchuan-data.coord"), service.Filters())[1]) == 0  # another level
+    assert (
+        actors.run(
+            lambda s: service.ledger(s, actors.user(s, "yinchuan-data.coord"), service.Filters())[1]
+        )
+        == 0
+    )  # another level
 
 
 def test_filters_and_csv_export(actors, clock):
     overdue_breach(actors, clock)
     coord = lambda s: actors.user(s, "data.coord")  # noqa: E731
-    assert actors.run(lambda s: service.ledger(s, coord(s), service.Filters(kind="data_inconsistency"))[1]) == 0
+    assert (
+        actors.run(
+            lambda s: service.ledger(s, coord(s), service.Filters(kind="data_inconsistency"))[1]
+        )
+        == 0
+    )
     from datetime import date
 
-    assert actors.run(lambda s: service.ledger(s, coord(s), service.Filters(date_from=date(2026, 10, 10), date_to=date(2026, 10, 10)))[1]) == 1
-    text = actors.run(lambda s: service.export_csv(service.ledger(s, coord(s), service.Filters())[0]))
-    assert text.startswith("\ufeffid,recorded_at,department") and "自治区公安厅" in text and "reply_overdue" in text
+    assert (
+        actors.run(
+            lambda s: service.ledger(
+                s,
+                coord(s),
+                service.Filters(date_from=date(2026, 10, 10), date_to=date(2026, 10, 10)),
+            )[1]
+        )
+        == 1
+    )
+    text = actors.run(
+        lambda s: service.export_csv(service.ledger(s, coord(s), service.Filters())[0])
+    )
+    assert (
+        text.startswith("\ufeffid,recorded_at,department")
+        and "自治区公安厅" in text
+        and "reply_overdue" in text
+    )
 
 
 def test_appeal_once_with_reasons_and_the_authority_decides(actors, clock):
     bid = overdue_breach(actors, clock)
     with pytest.raises(Forbidden):
-        actors.run(lambda s: service.appeal(s, actors.clock, actors.user(s, "data.coord"), bid, "x"))
+        actors.run(
+            lambda s: service.appeal(s, actors.clock, actors.user(s, "data.coord"), bid, "x")
+        )
     with pytest.raises(ValidationFailed):
-        actors.run(lambda s: service.appeal(s, actors.clock, actors.user(s, "pubsec.clerk"), bid, " "))
-    actors.run(lambda s: service.appeal(s, actors.clock, actors.user(s, "pubsec.clerk"), bid, "国庆期间系统停机，已书面说明"))
+        actors.run(
+            lambda s: service.appeal(s, actors.clock, actors.user(s, "pubsec.clerk"), bid, " ")
+        )
+    actors.run(
+        lambda s: service.appeal(
+            s, actors.clock, actors.user(s, "pubsec.clerk"), bid, "国庆期间系统停机，已书面说明"
+        )
+    )
     with pytest.raises(Conflict):
-        actors.run(lambda s: service.appeal(s, actors.clock, actors.user(s, "pubsec.clerk"), bid, "再次申诉"))
+        actors.run(
+            lambda s: service.appeal(
+                s, actors.clock, actors.user(s, "pubsec.clerk"), bid, "再次申诉"
+            )
+        )
     with pytest.raises(Forbidden):
-        actors.run(lambda s: service.decide_appeal(s, actors.clock, actors.user(s, "data.clerk"), bid, True, "理由"))
-    b = actors.run(lambda s: service.decide_appeal(s, actors.clock, actors.user(s, "data.coord"), bid, True, "停机有据可查"))
+        actors.run(
+            lambda s: service.decide_appeal(
+                s, actors.clock, actors.user(s, "data.clerk"), bid, True, "理由"
+            )
+        )
+    b = actors.run(
+        lambda s: service.decide_appeal(
+            s, actors.clock, actors.user(s, "data.coord"), bid, True, "停机有据可查"
+        )
+    )
     assert (b.appeal_status, b.status) == ("upheld", "withdrawn")
 
 
 def test_use_outside_a_grant_is_refused_and_recorded(actors, clock):
     key = actors.request("civil.clerk", **HUKOU)
-    actors.complete("pubsec.clerk", key, "provider_review", review_decision="approve", **{**SCOPE, "granted_items": ["公民身份号码"]})
-    early = actors.run(lambda s: service.check_use(s, actors.clock, actors.user(s, "civil.clerk"), "JC-RK/0002", ["公民身份号码"], "核定低保"))
+    actors.complete(
+        "pubsec.clerk",
+        key,
+        "provider_review",
+        review_decision="approve",
+        **{**SCOPE, "granted_items": ["公民身份号码"]},
+    )
+    early = actors.run(
+        lambda s: service.check_use(
+            s,
+            actors.clock,
+            actors.user(s, "civil.clerk"),
+            "JC-RK/0002",
+            ["公民身份号码"],
+            "核定低保",
+        )
+    )
     assert early["allowed"] is False  # the granted period starts on 2026-10-01
     clock.set("2026-10-08T10:00:00+08:00")
-    ok = actors.run(lambda s: service.check_use(s, actors.clock, actors.user(s, "civil.clerk"), "JC-RK/0002", ["公民身份号码"], "核定低保"))
+    ok = actors.run(
+        lambda s: service.check_use(
+            s,
+            actors.clock,
+            actors.user(s, "civil.clerk"),
+            "JC-RK/0002",
+            ["公民身份号码"],
+            "核定低保",
+        )
+    )
     assert ok["allowed"] is True
-    refused = actors.run(lambda s: service.check_use(s, actors.clock, actors.user(s, "civil.clerk"), "JC-RK/0002", ["公民身份号码", "变动类型"], "核定低保"))
+    refused = actors.run(
+        lambda s: service.check_use(
+            s,
+            actors.clock,
+            actors.user(s, "civil.clerk"),
+            "JC-RK/0002",
+            ["公民身份号码", "变动类型"],
+            "核定低保",
+        )
+    )
     assert refused["allowed"] is False and "变动类型" in refused["reason"]
-    rows, _ = actors.run(lambda s: service.ledger(s, actors.user(s, "civil.clerk"), service.Filters(kind="use_outside_grant")))
-    assert [(r.article, r.evidence["info_items"]) for r in rows] == [("第二十三条（四）", ["公民身份号码", "变动类型"]), ("第二十三条（四）", ["公民身份号码"])]
+    rows, _ = actors.run(
+        lambda s: service.ledger(
+            s, actors.user(s, "civil.clerk"), service.Filters(kind="use_outside_grant")
+        )
+    )
+    assert [(r.article, r.evidence["info_items"]) for r in rows] == [
+        ("第二十三条（四）", ["公民身份号码", "变动类型"]),
+        ("第二十三条（四）", ["公民身份号码"]),
+    ]
 
 
 def test_ledger_pages_and_appeal_through_the_browser_client(app, actors, clock):  # noqa: F811
     bid = overdue_breach(actors, clock)
     pubsec = Browser(app, "pubsec.clerk")
     assert "答复逾期" in pubsec.get("/breaches/").get_data(as_text=True)
-    r = pubsec.post(f"/breaches/{bid}", {"action": "appeal", "reason": "系统停机"}, page=f"/breaches/{bid}")
+    r = pubsec.post(
+        f"/breaches/{bid}", {"action": "appeal", "reason": "系统停机"}, page=f"/breaches/{bid}"
+    )
     assert r.status_code == 302
     coord = Browser(app, "data.coord")
     assert "申诉待处理" in coord.get(f"/breaches/{bid}").get_data(as_text=True)
@@ -86,18 +182,41 @@ def test_ledger_pages_and_appeal_through_the_browser_client(app, actors, clock):
 def test_rectification_is_reported_returned_and_accepted(actors, clock):
     bid = overdue_breach(actors, clock)
     with pytest.raises(Forbidden):
-        actors.run(lambda s: service.open_rectification(s, actors.clock, actors.user(s, "pubsec.clerk"), bid))
-    key = actors.run(lambda s: service.open_rectification(s, actors.clock, actors.user(s, "data.coord"), bid).business_key)
+        actors.run(
+            lambda s: service.open_rectification(
+                s, actors.clock, actors.user(s, "pubsec.clerk"), bid
+            )
+        )
+    key = actors.run(
+        lambda s: (
+            service.open_rectification(
+                s, actors.clock, actors.user(s, "data.coord"), bid
+            ).business_key
+        )
+    )
     assert key.startswith("ZG-2026-")
     with pytest.raises(Conflict):
-        actors.run(lambda s: service.open_rectification(s, actors.clock, actors.user(s, "data.coord"), bid))
+        actors.run(
+            lambda s: service.open_rectification(s, actors.clock, actors.user(s, "data.coord"), bid)
+        )
     task = [t for t in actors.status(key)["tasks"] if t["task"] == "rectify"][0]
-    assert task["department"] == "自治区公安厅" and task["due_at"] == "2026-10-30T16:00:00+00:00"  # 15 working days after Saturday 10-10 (a make-up day)
+    assert (
+        task["department"] == "自治区公安厅" and task["due_at"] == "2026-10-30T16:00:00+00:00"
+    )  # 15 working days after Saturday 10-10 (a make-up day)
     actors.complete("pubsec.clerk", key, "rectify", measures="建立答复期限预警")
     with pytest.raises(ValidationFailed):
         actors.complete("data.coord", key, "confirm_rectification", rectification_decision="return")
-    actors.complete("data.coord", key, "confirm_rectification", rectification_decision="return", rectification_comment="请补充责任人")
+    actors.complete(
+        "data.coord",
+        key,
+        "confirm_rectification",
+        rectification_decision="return",
+        rectification_comment="请补充责任人",
+    )
     actors.complete("pubsec.clerk", key, "rectify", measures="建立答复期限预警，明确责任人")
     actors.complete("data.coord", key, "confirm_rectification", rectification_decision="accept")
     assert actors.status(key)["status"] == "completed"
-    assert actors.run(lambda s: service.breach_for(s, actors.user(s, "data.coord"), bid).rectified_at) is not None
+    assert (
+        actors.run(lambda s: service.breach_for(s, actors.user(s, "data.coord"), bid).rectified_at)
+        is not None
+    )

@@ -43,7 +43,11 @@ MAKE_UP_2026 = ["2026-01-04", "2026-02-14", "2026-02-28", "2026-05-09", "2026-09
 cal = WorkingCalendar()
 
 
-@pytest.mark.parametrize("block", sorted(HOLIDAYS_2025.items()) + sorted(HOLIDAYS_2026.items()), ids=lambda b: b[0] if isinstance(b, tuple) else str(b))
+@pytest.mark.parametrize(
+    "block",
+    sorted(HOLIDAYS_2025.items()) + sorted(HOLIDAYS_2026.items()),
+    ids=lambda b: b[0] if isinstance(b, tuple) else str(b),
+)
 def test_every_day_of_each_official_holiday_block_is_off(block):
     name, block_days = block
     assert [d for d in block_days if cal.is_working_day(d)] == []
@@ -58,7 +62,10 @@ def test_every_official_make_up_weekend_day_is_a_working_day(day):
     assert "调休" in why
 
 
-@pytest.mark.parametrize("year,blocks,make_up", [(2025, HOLIDAYS_2025, MAKE_UP_2025), (2026, HOLIDAYS_2026, MAKE_UP_2026)])
+@pytest.mark.parametrize(
+    "year,blocks,make_up",
+    [(2025, HOLIDAYS_2025, MAKE_UP_2025), (2026, HOLIDAYS_2026, MAKE_UP_2026)],
+)
 def test_no_other_weekday_is_off_and_no_other_weekend_is_worked(year, blocks, make_up):
     off = {d for block in blocks.values() for d in block}
     worked = {date.fromisoformat(d) for d in make_up}
@@ -78,7 +85,9 @@ def test_deadline_skips_national_day_and_counts_make_up_sunday():
 
 
 def test_event_day_is_not_counted_even_when_it_is_a_working_day():
-    assert cal.deadline("2026-11-02T08:00:00+08:00", 1).due_date == date(2026, 11, 3)  # Monday → Tuesday
+    assert cal.deadline("2026-11-02T08:00:00+08:00", 1).due_date == date(
+        2026, 11, 3
+    )  # Monday → Tuesday
 
 
 def test_late_evening_event_counts_from_its_shanghai_date():
@@ -113,7 +122,10 @@ def test_a_year_without_official_national_schedule_is_flagged():
 
 
 def test_administrator_entries_win_and_mark_the_year_entered():
-    regional = [CalendarDay(date(2026, 3, 20), HOLIDAY, REGIONAL, "开斋节", "宁政办发〔2025〕XX号"), CalendarDay(date(2026, 3, 21), WORKDAY, REGIONAL, "开斋节调休上班", "宁政办发〔2025〕XX号")]
+    regional = [
+        CalendarDay(date(2026, 3, 20), HOLIDAY, REGIONAL, "开斋节", "宁政办发〔2025〕XX号"),
+        CalendarDay(date(2026, 3, 21), WORKDAY, REGIONAL, "开斋节调休上班", "宁政办发〔2025〕XX号"),
+    ]
     c = WorkingCalendar(regional)
     assert not c.is_working_day(date(2026, 3, 20))
     assert c.is_working_day(date(2026, 3, 21))  # a Saturday worked

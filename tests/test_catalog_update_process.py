@@ -15,15 +15,47 @@ from tests.test_catalog import ENTRY
 
 def _register(actors, day="2026-09-18", depts=("civil",)):
     def go(s):
-        _event, instances = register_event(s, actors.clock, actors.user(s, "data.coord"), "law_revision", day, "《宁夏回族自治区养老服务条例》修订", list(depts))
+        _event, instances = register_event(
+            s,
+            actors.clock,
+            actors.user(s, "data.coord"),
+            "law_revision",
+            day,
+            "《宁夏回族自治区养老服务条例》修订",
+            list(depts),
+        )
         return [i.business_key for i in instances]
+
     return actors.run(go)
 
 
 def _publish_change(actors, code="BM-MZ/0099"):
-    actors.run(lambda s: save_draft(s, actors.clock, actors.user(s, "civil.clerk"), {**ENTRY, "code": code}))
-    actors.run(lambda s: submit(s, actors.clock, actors.user(s, "civil.clerk"), s.scalar(select(Resource).where(Resource.code == code))))
-    key = actors.run(lambda s: s.get(ProcessInstance, s.scalar(select(ResourceVersion.instance_id).where(ResourceVersion.instance_id.is_not(None)).order_by(ResourceVersion.id.desc()).limit(1))).business_key)
+    actors.run(
+        lambda s: save_draft(
+            s, actors.clock, actors.user(s, "civil.clerk"), {**ENTRY, "code": code}
+        )
+    )
+    actors.run(
+        lambda s: submit(
+            s,
+            actors.clock,
+            actors.user(s, "civil.clerk"),
+            s.scalar(select(Resource).where(Resource.code == code)),
+        )
+    )
+    key = actors.run(
+        lambda s: (
+            s.get(
+                ProcessInstance,
+                s.scalar(
+                    select(ResourceVersion.instance_id)
+                    .where(ResourceVersion.instance_id.is_not(None))
+                    .order_by(ResourceVersion.id.desc())
+                    .limit(1)
+                ),
+            ).business_key
+        )
+    )
     actors.complete("data.coord", key, "review_catalog_change", catalog_decision="publish")
 
 
@@ -45,7 +77,11 @@ def test_update_task_completes_only_after_a_publication_since_the_event(actors, 
     _publish_change(actors)
     actors.complete("civil.clerk", key, "update_catalog", update_note="已新增养老服务机构信息目录")
     st = actors.status(key)
-    assert st["status"] == "completed" and st["summary"]["decision"] == "updated" and st["breaches"] == []
+    assert (
+        st["status"] == "completed"
+        and st["summary"]["decision"] == "updated"
+        and st["breaches"] == []
+    )
 
 
 def test_a_publication_before_the_event_does_not_count(actors, clock):
@@ -65,15 +101,22 @@ def test_overdue_update_is_a_breach_and_the_authority_supervises(actors, clock):
     assert actors.sweep() == 1
     st = actors.status(key)
     assert st["summary"]["overdue"] is True
-    assert sorted(t["task"] for t in st["tasks"] if t["state"] == "open") == ["supervise_update", "update_catalog"]
-    assert [(b["department"], b["kind"], b["article"]) for b in st["breaches"]] == [("自治区民政厅", "catalog_update_overdue", "第二十三条（一）")]
+    assert sorted(t["task"] for t in st["tasks"] if t["state"] == "open") == [
+        "supervise_update",
+        "update_catalog",
+    ]
+    assert [(b["department"], b["kind"], b["article"]) for b in st["breaches"]] == [
+        ("自治区民政厅", "catalog_update_overdue", "第二十三条（一）")
+    ]
     evidence = actors.run(lambda s: s.scalars(select(Breach)).one().evidence)
     assert evidence["deadline"]["due_date"] == "2026-10-15"
     assert [d for d, _ in evidence["deadline"]["make_up_days"]] == ["2026-09-20", "2026-10-10"]
     # the department can still complete its update late
     _publish_change(actors)
     actors.complete("civil.clerk", key, "update_catalog", update_note="逾期完成更新")
-    actors.complete("data.coord", key, "supervise_update", supervision_action="urged", supervision_note="已督促")
+    actors.complete(
+        "data.coord", key, "supervise_update", supervision_action="urged", supervision_note="已督促"
+    )
     assert actors.status(key)["status"] == "completed"
 
 
@@ -85,5 +128,20 @@ def test_one_task_per_affected_department_with_its_own_authority(actors):
 
 def test_bad_event_is_refused_with_every_field(actors):
     with pytest.raises(ValidationFailed) as err:
-        actors.run(lambda s: register_event(s, actors.clock, actors.user(s, "data.coord"), "rumour", "2026-02-30", " ", ["nobody"]))
-    assert sorted(d["field"] for d in err.value.details) == ["departments", "kind", "occurred_on", "reference"]
+        actors.run(
+            lambda s: register_event(
+                s,
+                actors.clock,
+                actors.user(s, "data.coord"),
+                "rumour",
+                "2026-02-30",
+                " ",
+                ["nobody"],
+            )
+        )
+    assert sorted(d["field"] for d in err.value.details) == [
+        "departments",
+        "kind",
+        "occurred_on",
+        "reference",
+    ]

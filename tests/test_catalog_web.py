@@ -14,28 +14,65 @@ HEADER = "code,name,provider,classification,summary,share_type,share_conditions,
 
 def test_import_page_lists_every_bad_row(app, actors):  # noqa: F811
     civil = Browser(app, "civil.clerk")
-    text = HEADER + "BM-MZ/0201,,civil,department,x,conditional,c,interface,extranet,monthly,a,字符型,conditional\n" \
+    text = (
+        HEADER
+        + "BM-MZ/0201,,civil,department,x,conditional,c,interface,extranet,monthly,a,字符型,conditional\n"
         + "BM-MZ/0202,殡葬设施信息,civil,department,x,not_shared,,file,extranet,yearly,b,字符型,not_shared\n"
-    r = civil.post("/catalog/import", {"file": (io.BytesIO(text.encode()), "entries.csv")}, page="/catalog/import", content_type="multipart/form-data")
+    )
+    r = civil.post(
+        "/catalog/import",
+        {"file": (io.BytesIO(text.encode()), "entries.csv")},
+        page="/catalog/import",
+        content_type="multipart/form-data",
+    )
     html = r.get_data(as_text=True)
     assert "line 2" in html and "line 3" in html and "未导入任何内容" in html
-    assert actors.run(lambda s: s.scalar(select(func.count()).select_from(Resource).where(Resource.code.like("BM-MZ/02%")))) == 0
+    assert (
+        actors.run(
+            lambda s: s.scalar(
+                select(func.count()).select_from(Resource).where(Resource.code.like("BM-MZ/02%"))
+            )
+        )
+        == 0
+    )
 
 
 def test_import_page_saves_drafts(app, actors):  # noqa: F811
     civil = Browser(app, "civil.clerk")
-    text = HEADER + "BM-MZ/0201,养老床位信息,civil,department,床位,conditional,用于补贴,interface,extranet,monthly,床位数,数值型,conditional\n"
-    r = civil.post("/catalog/import", {"file": (io.BytesIO(text.encode("utf-8-sig")), "entries.csv")}, page="/catalog/import", content_type="multipart/form-data")
+    text = (
+        HEADER
+        + "BM-MZ/0201,养老床位信息,civil,department,床位,conditional,用于补贴,interface,extranet,monthly,床位数,数值型,conditional\n"
+    )
+    r = civil.post(
+        "/catalog/import",
+        {"file": (io.BytesIO(text.encode("utf-8-sig")), "entries.csv")},
+        page="/catalog/import",
+        content_type="multipart/form-data",
+    )
     assert r.status_code == 302
-    assert actors.run(lambda s: s.scalar(select(Resource.status).where(Resource.code == "BM-MZ/0201"))) == "draft"
+    assert (
+        actors.run(lambda s: s.scalar(select(Resource.status).where(Resource.code == "BM-MZ/0201")))
+        == "draft"
+    )
     assert "尚未发布" in civil.get("/catalog/entry/BM-MZ/0201").get_data(as_text=True)
-    assert Browser(app, "health.clerk").get("/catalog/entry/BM-MZ/0201").status_code == 404  # drafts stay with their department
+    assert (
+        Browser(app, "health.clerk").get("/catalog/entry/BM-MZ/0201").status_code == 404
+    )  # drafts stay with their department
 
 
 def test_only_authorities_register_events_and_tasks_follow(app, actors):  # noqa: F811
     assert Browser(app, "civil.clerk").get("/catalog/events/new").status_code == 403
     coord = Browser(app, "data.coord")
-    r = coord.post("/catalog/events/new", {"kind": "law_revision", "occurred_on": "2026-09-18", "reference": "《宁夏回族自治区养老服务条例》", "departments": ["civil"]}, page="/catalog/events/new")
+    r = coord.post(
+        "/catalog/events/new",
+        {
+            "kind": "law_revision",
+            "occurred_on": "2026-09-18",
+            "reference": "《宁夏回族自治区养老服务条例》",
+            "departments": ["civil"],
+        },
+        page="/catalog/events/new",
+    )
     assert r.status_code == 302
     assert actors.run(lambda s: s.scalar(select(func.count()).select_from(CatalogEvent))) == 1
     queue = Browser(app, "civil.clerk").get("/inbox/queue").get_data(as_text=True)

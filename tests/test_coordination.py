@@ -16,49 +16,122 @@ def to_coordination(actors):
     key = actors.request("civil.clerk", **HUKOU)
     actors.complete("pubsec.clerk", key, "provider_review", **REFUSE)
     actors.complete("civil.clerk", key, "after_refusal", next_step="negotiate")
-    actors.complete("civil.clerk", key, "requester_position", requester_position="低保核定确需户籍变动类型")
-    actors.complete("pubsec.clerk", key, "provider_position", provider_position="变动类型涉及个人隐私", negotiation_result="failed")
+    actors.complete(
+        "civil.clerk", key, "requester_position", requester_position="低保核定确需户籍变动类型"
+    )
+    actors.complete(
+        "pubsec.clerk",
+        key,
+        "provider_position",
+        provider_position="变动类型涉及个人隐私",
+        negotiation_result="failed",
+    )
     assert open_tasks(actors.status(key)) == ["coordinate"]
     return key
 
 
 def test_coordinator_asks_the_provider_and_the_answer_lands_in_the_dossier(actors, clock):
     key = to_coordination(actors)
-    actors.complete("data.coord", key, "coordinate", coordination_action="request_info", info_target="provider", info_question="请说明变动类型涉及哪些隐私字段", info_days="5")
+    actors.complete(
+        "data.coord",
+        key,
+        "coordinate",
+        coordination_action="request_info",
+        info_target="provider",
+        info_question="请说明变动类型涉及哪些隐私字段",
+        info_days="5",
+    )
     st = actors.status(key)
     task = [t for t in st["tasks"] if t["task"] == "provider_info"][0]
     assert task["state"] == "open" and task["department"] == "自治区公安厅"
-    assert task["due_at"] == "2026-09-24T16:00:00+00:00"  # 5 working days after Friday 09-18: the make-up Sunday 09-20, then 21–24
-    actors.complete("pubsec.clerk", key, "provider_info", info_answer="变动类型含迁出原因，属敏感信息")
+    assert (
+        task["due_at"] == "2026-09-24T16:00:00+00:00"
+    )  # 5 working days after Friday 09-18: the make-up Sunday 09-20, then 21–24
+    actors.complete(
+        "pubsec.clerk", key, "provider_info", info_answer="变动类型含迁出原因，属敏感信息"
+    )
     assert open_tasks(actors.status(key)) == ["coordinate"]
     d = actors.run(lambda s: dossier(s, instance_by_key(s, key), actors.clock))
-    assert [(e.kind, e.party, e.text) for e in d["entries"]] == [("info_request", "provider", "请说明变动类型涉及哪些隐私字段"), ("info_answer", "provider", "变动类型含迁出原因，属敏感信息")]
+    assert [(e.kind, e.party, e.text) for e in d["entries"]] == [
+        ("info_request", "provider", "请说明变动类型涉及哪些隐私字段"),
+        ("info_answer", "provider", "变动类型含迁出原因，属敏感信息"),
+    ]
     assert d["provider_reasons"] == REFUSE["review_reason"]
-    assert d["requester_position"] == "低保核定确需户籍变动类型" and d["provider_position"] == "变动类型涉及个人隐私"
+    assert (
+        d["requester_position"] == "低保核定确需户籍变动类型"
+        and d["provider_position"] == "变动类型涉及个人隐私"
+    )
     assert d["resource"].code == "JC-RK/0002" and d["requester_basis"] == HUKOU["legal_basis"]
 
 
 def test_coordinator_asks_the_requester_and_records_a_meeting_then_decides(actors):
     key = to_coordination(actors)
-    actors.complete("data.coord", key, "coordinate", coordination_action="request_info", info_target="requester", info_question="请提供低保核定的法定依据", info_days="3")
-    assert [t["department"] for t in actors.status(key)["tasks"] if t["task"] == "requester_info"] == ["自治区民政厅"]
-    actors.complete("civil.clerk", key, "requester_info", info_answer="《社会救助暂行办法》第十一条")
+    actors.complete(
+        "data.coord",
+        key,
+        "coordinate",
+        coordination_action="request_info",
+        info_target="requester",
+        info_question="请提供低保核定的法定依据",
+        info_days="3",
+    )
+    assert [
+        t["department"] for t in actors.status(key)["tasks"] if t["task"] == "requester_info"
+    ] == ["自治区民政厅"]
+    actors.complete(
+        "civil.clerk", key, "requester_info", info_answer="《社会救助暂行办法》第十一条"
+    )
     with pytest.raises(ValidationFailed) as err:
-        actors.complete("data.coord", key, "coordinate", coordination_action="record_meeting", meeting_date="2026-09-22")
+        actors.complete(
+            "data.coord",
+            key,
+            "coordinate",
+            coordination_action="record_meeting",
+            meeting_date="2026-09-22",
+        )
     assert sorted(d["field"] for d in err.value.details) == ["meeting_attendees", "meeting_minutes"]
-    actors.complete("data.coord", key, "coordinate", coordination_action="record_meeting", meeting_date="2026-09-22", meeting_attendees="民政厅、公安厅、数据共享主管部门", meeting_minutes="双方同意仅共享迁入地以外的信息项")
-    actors.complete("data.coord", key, "coordinate", coordination_action="decide", coordination_decision="grant_in_part", coordination_reasons="低保核定确需，迁入地不予共享",
-                    coordination_conditions="仅限低保核定", **{**SCOPE, "granted_items": ["公民身份号码"]})
+    actors.complete(
+        "data.coord",
+        key,
+        "coordinate",
+        coordination_action="record_meeting",
+        meeting_date="2026-09-22",
+        meeting_attendees="民政厅、公安厅、数据共享主管部门",
+        meeting_minutes="双方同意仅共享迁入地以外的信息项",
+    )
+    actors.complete(
+        "data.coord",
+        key,
+        "coordinate",
+        coordination_action="decide",
+        coordination_decision="grant_in_part",
+        coordination_reasons="低保核定确需，迁入地不予共享",
+        coordination_conditions="仅限低保核定",
+        **{**SCOPE, "granted_items": ["公民身份号码"]},
+    )
     st = actors.status(key)
-    assert st["status"] == "completed" and [(g["basis"], g["info_items"]) for g in st["grants"]] == [("coordinated", ["公民身份号码"])]
+    assert st["status"] == "completed" and [
+        (g["basis"], g["info_items"]) for g in st["grants"]
+    ] == [("coordinated", ["公民身份号码"])]
     d = actors.run(lambda s: dossier(s, instance_by_key(s, key), actors.clock))
     assert [e.kind for e in d["entries"]] == ["info_request", "info_answer", "meeting", "decision"]
-    assert d["entries"][2].details == {"meeting_date": "2026-09-22", "attendees": "民政厅、公安厅、数据共享主管部门"}
+    assert d["entries"][2].details == {
+        "meeting_date": "2026-09-22",
+        "attendees": "民政厅、公安厅、数据共享主管部门",
+    }
 
 
 def test_a_late_answer_shows_as_a_missed_deadline(actors, clock):
     key = to_coordination(actors)
-    actors.complete("data.coord", key, "coordinate", coordination_action="request_info", info_target="provider", info_question="请说明理由", info_days="3")
+    actors.complete(
+        "data.coord",
+        key,
+        "coordinate",
+        coordination_action="request_info",
+        info_target="provider",
+        info_question="请说明理由",
+        info_days="3",
+    )
     clock.set("2026-10-12T10:00:00+08:00")
     actors.complete("pubsec.clerk", key, "provider_info", info_answer="迟到的答复")
     d = actors.run(lambda s: dossier(s, instance_by_key(s, key), actors.clock))
@@ -71,7 +144,13 @@ def test_a_late_answer_shows_as_a_missed_deadline(actors, clock):
 def test_decision_needs_reasons(actors):
     key = to_coordination(actors)
     with pytest.raises(ValidationFailed) as err:
-        actors.complete("data.coord", key, "coordinate", coordination_action="decide", coordination_decision="uphold")
+        actors.complete(
+            "data.coord",
+            key,
+            "coordinate",
+            coordination_action="decide",
+            coordination_decision="uphold",
+        )
     assert [d["field"] for d in err.value.details] == ["coordination_reasons"]
 
 
@@ -85,12 +164,25 @@ def test_earlier_cases_between_the_same_departments_are_in_the_dossier(actors):
 def test_dashboard_counts_open_disputes_by_age_and_decisions(actors, clock):
     decided = to_coordination(actors)
     clock.set("2026-09-22T10:00:00+08:00")
-    actors.complete("data.coord", decided, "coordinate", coordination_action="decide", coordination_decision="uphold", coordination_reasons="依据不足")
+    actors.complete(
+        "data.coord",
+        decided,
+        "coordinate",
+        coordination_action="decide",
+        coordination_decision="uphold",
+        coordination_reasons="依据不足",
+    )
     clock.set("2026-09-18T10:00:00+08:00")
     to_coordination(actors)
     clock.set("2026-10-12T10:00:00+08:00")
-    board = actors.run(lambda s: dashboard(s, actors.user(s, "data.coord").department, actors.clock))
+    board = actors.run(
+        lambda s: dashboard(s, actors.user(s, "data.coord").department, actors.clock)
+    )
     assert board["level"] == "region"
-    assert [r["age"] for r in board["open"]] == [12]  # 09-18 → 10-12: 09-20 (made up), 21–24, 28–30, 10-08, 10-09, 10-10 (made up), 10-12
+    assert [r["age"] for r in board["open"]] == [
+        12
+    ]  # 09-18 → 10-12: 09-20 (made up), 21–24, 28–30, 10-08, 10-09, 10-10 (made up), 10-12
     assert board["by_age"] == {"0-5": 0, "6-10": 0, "11-20": 1, ">20": 0}
-    assert board["decided_this_year"] == 1 and board["median_days_to_decide"] == 3  # 09-18 → 09-22: 20th, 21st, 22nd
+    assert (
+        board["decided_this_year"] == 1 and board["median_days_to_decide"] == 3
+    )  # 09-18 → 09-22: 20th, 21st, 22nd

@@ -18,7 +18,12 @@ def start(actors):
 def report_task(actors, slug):
     def go(s):
         dept = actors.user(s, f"{slug}.clerk").department_id
-        return s.scalar(select(HumanTask).where(HumanTask.department_id == dept, HumanTask.task_name == "submit_annual_report")).instance.business_key
+        return s.scalar(
+            select(HumanTask).where(
+                HumanTask.department_id == dept, HumanTask.task_name == "submit_annual_report"
+            )
+        ).instance.business_key
+
     return actors.run(go)
 
 
@@ -30,8 +35,12 @@ def test_the_year_rollover_starts_one_report_per_department_and_city_once(actors
     units = actors.run(lambda s: len(evaluation.reporting_units(s)))
     assert n == units and units >= 30
     assert start(actors) == 0  # exactly once
-    task = actors.run(lambda s: s.scalar(select(HumanTask).where(HumanTask.task_name == "submit_annual_report")))
-    assert task.due_at.isoformat() == "2027-01-31T16:00:00+00:00"  # 24:00 on 31 January, Beijing time
+    task = actors.run(
+        lambda s: s.scalar(select(HumanTask).where(HumanTask.task_name == "submit_annual_report"))
+    )
+    assert (
+        task.due_at.isoformat() == "2027-01-31T16:00:00+00:00"
+    )  # 24:00 on 31 January, Beijing time
 
 
 def test_outside_january_nothing_starts_by_itself(actors, clock):
@@ -45,37 +54,77 @@ def test_report_forms_come_pre_filled_with_known_figures(actors, clock):
     actors.complete("pubsec.clerk", key, "provider_review", review_decision="approve", **SCOPE)
     clock.set("2027-01-04T09:00:00+08:00")
     start(actors)
-    data = actors.run(lambda s: s.scalar(select(ProcessInstance).where(ProcessInstance.business_key == report_task(actors, "pubsec"))))
+    data = actors.run(
+        lambda s: s.scalar(
+            select(ProcessInstance).where(
+                ProcessInstance.business_key == report_task(actors, "pubsec")
+            )
+        )
+    )
     from engine.runtime import task_data
 
-    row = actors.run(lambda s: s.scalar(select(HumanTask).where(HumanTask.instance_id == data.id, HumanTask.state == "open")))
+    row = actors.run(
+        lambda s: s.scalar(
+            select(HumanTask).where(HumanTask.instance_id == data.id, HumanTask.state == "open")
+        )
+    )
     d = actors.run(lambda s: task_data(s.get(ProcessInstance, data.id), row.spiff_task_id))
-    assert (d["figure_requests_received"], d["figure_answered_on_time"], d["figure_median_days_to_answer"]) == ("1", "1", "3")
+    assert (
+        d["figure_requests_received"],
+        d["figure_answered_on_time"],
+        d["figure_median_days_to_answer"],
+    ) == ("1", "1", "3")
 
 
 def test_reports_on_time_and_late_then_compiled(actors, clock):
     clock.set("2027-01-01T08:00:00+08:00")
     start(actors)
     on_time = report_task(actors, "pubsec")
-    actors.complete("pubsec.clerk", on_time, "submit_annual_report", achievements="完成户籍数据共享接口改造", requests_received="1")
+    actors.complete(
+        "pubsec.clerk",
+        on_time,
+        "submit_annual_report",
+        achievements="完成户籍数据共享接口改造",
+        requests_received="1",
+    )
     clock.set("2027-01-25T00:00:01+08:00")
     actors.sweep()  # reminders
-    reminders = actors.run(lambda s: s.scalar(select(func.count()).select_from(ProcessInstance).where(ProcessInstance.process_id == "annual_evaluation")))
+    reminders = actors.run(
+        lambda s: s.scalar(
+            select(func.count())
+            .select_from(ProcessInstance)
+            .where(ProcessInstance.process_id == "annual_evaluation")
+        )
+    )
     assert reminders >= 30
     clock.set("2027-02-01T00:00:01+08:00")
     actors.sweep()
-    breaches = actors.run(lambda s: s.scalar(select(func.count()).select_from(Breach).where(Breach.kind == "annual_report_overdue")))
+    breaches = actors.run(
+        lambda s: s.scalar(
+            select(func.count()).select_from(Breach).where(Breach.kind == "annual_report_overdue")
+        )
+    )
     assert breaches == reminders - 1  # everyone but 公安厅 is late
     late = report_task(actors, "civil")
     actors.complete("civil.clerk", late, "submit_annual_report", achievements="迟报")
     report = actors.run(lambda s: evaluation.compiled(s, 2026))
     by_name = {u["name"]: u for u in report["units"]}
-    assert by_name["自治区公安厅"]["on_time"] is True and by_name["自治区公安厅"]["report"]["achievements"] == "完成户籍数据共享接口改造"
-    assert by_name["自治区民政厅"]["submitted"] is True and by_name["自治区民政厅"]["on_time"] is False
-    assert by_name["自治区教育厅"]["submitted"] is False and by_name["自治区教育厅"]["overdue"] is True
+    assert (
+        by_name["自治区公安厅"]["on_time"] is True
+        and by_name["自治区公安厅"]["report"]["achievements"] == "完成户籍数据共享接口改造"
+    )
+    assert (
+        by_name["自治区民政厅"]["submitted"] is True and by_name["自治区民政厅"]["on_time"] is False
+    )
+    assert (
+        by_name["自治区教育厅"]["submitted"] is False and by_name["自治区教育厅"]["overdue"] is True
+    )
     assert "银川市数据共享主管部门" in by_name
     csv_text = actors.run(lambda s: evaluation.export_csv(evaluation.compiled(s, 2026)))
-    assert csv_text.startswith("\ufeffunit,submitted,on_time") and "完成户籍数据共享接口改造" in csv_text
+    assert (
+        csv_text.startswith("\ufeffunit,submitted,on_time")
+        and "完成户籍数据共享接口改造" in csv_text
+    )
 
 
 def test_annual_report_page_and_csv_for_the_authority(actors, clock, db_url):
@@ -84,12 +133,23 @@ def test_annual_report_page_and_csv_for_the_authority(actors, clock, db_url):
 
     clock.set("2027-01-02T08:00:00+08:00")
     start(actors)
-    actors.complete("pubsec.clerk", report_task(actors, "pubsec"), "submit_annual_report", achievements="完成接口改造")
-    app = create_app({"SQLALCHEMY_DATABASE_URI": db_url, "GOVSHARE_CLOCK": clock, "SECRET_KEY": "t"})
+    actors.complete(
+        "pubsec.clerk",
+        report_task(actors, "pubsec"),
+        "submit_annual_report",
+        achievements="完成接口改造",
+    )
+    app = create_app(
+        {"SQLALCHEMY_DATABASE_URI": db_url, "GOVSHARE_CLOCK": clock, "SECRET_KEY": "t"}
+    )
     coord = Browser(app, "data.coord")
     html = coord.get("/reports/annual/2026").get_data(as_text=True)
     assert "完成接口改造" in html and "<svg" in html
     assert coord.get("/reports/annual/2026.csv").data.startswith("\ufeffunit".encode())
     pdf = coord.get("/reports/annual/2026.pdf")
-    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf" and pdf.data.startswith(b"%PDF")
+    assert (
+        pdf.status_code == 200
+        and pdf.mimetype == "application/pdf"
+        and pdf.data.startswith(b"%PDF")
+    )
     assert Browser(app, "civil.clerk").get("/reports/annual/2026").status_code == 403

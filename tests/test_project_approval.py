@@ -13,14 +13,33 @@ from engine.models import Project, ResourceVersion
 from tests.test_catalog import ENTRY
 from tests.test_share_request_process import open_tasks
 
-SEATS = {"drc": "drc.clerk", "industry_it": "miit.clerk", "finance": "finance.clerk", "data_sharing": "data.clerk", "cyberspace": "cac.clerk"}
-ENTRY_2 = {**ENTRY, "code": "BM-MZ/0098", "name": "养老服务补贴发放信息", "info_items": [{"name": "补贴对象", "data_type": "字符型", "share_type": "conditional"}]}
+SEATS = {
+    "drc": "drc.clerk",
+    "industry_it": "miit.clerk",
+    "finance": "finance.clerk",
+    "data_sharing": "data.clerk",
+    "cyberspace": "cac.clerk",
+}
+ENTRY_2 = {
+    **ENTRY,
+    "code": "BM-MZ/0098",
+    "name": "养老服务补贴发放信息",
+    "info_items": [{"name": "补贴对象", "data_type": "字符型", "share_type": "conditional"}],
+}
 
 
 def new_project(actors, catalog):
     def go(s):
-        p = projects.create(s, actors.clock, actors.user(s, "civil.clerk"), "智慧养老服务平台", "养老服务机构监管与补贴发放", catalog)
+        p = projects.create(
+            s,
+            actors.clock,
+            actors.user(s, "civil.clerk"),
+            "智慧养老服务平台",
+            "养老服务机构监管与补贴发放",
+            catalog,
+        )
         return p.id, projects.submit(s, actors.clock, actors.user(s, "civil.clerk"), p).business_key
+
     return actors.run(go)
 
 
@@ -37,7 +56,9 @@ def test_gate_1_refuses_an_application_without_a_valid_catalog(actors):
     _pid, key = new_project(actors, [])
     with pytest.raises(ValidationFailed) as err:
         actors.complete("civil.clerk", key, "submit_application", application_note="申请立项")
-    assert [str(d["message"]) for d in err.value.details] == ["The project has no data-resource catalog (art. 20)."]
+    assert [str(d["message"]) for d in err.value.details] == [
+        "The project has no data-resource catalog (art. 20)."
+    ]
     _pid, key = new_project(actors, [{**ENTRY, "share_conditions": "", "code": "BM-MZ-0097"}])
     with pytest.raises(ValidationFailed) as err:
         actors.complete("civil.clerk", key, "submit_application", application_note="申请立项")
@@ -51,14 +72,22 @@ def test_joint_review_runs_in_parallel_with_deadlines_and_a_return_goes_back(act
     pid, key = new_project(actors, [ENTRY])
     actors.complete("civil.clerk", key, "submit_application", application_note="申请立项")
     st = actors.status(key)
-    reviews = sorted((t["task"], t["department"], t["due_at"]) for t in st["tasks"] if t["state"] == "open")
+    reviews = sorted(
+        (t["task"], t["department"], t["due_at"]) for t in st["tasks"] if t["state"] == "open"
+    )
     assert [r[0] for r in reviews] == sorted(f"review_{s}" for s in SEATS)
-    assert {r[2] for r in reviews} == {"2026-10-09T16:00:00+00:00"}  # 10 working days, National Day skipped
+    assert {r[2] for r in reviews} == {
+        "2026-10-09T16:00:00+00:00"
+    }  # 10 working days, National Day skipped
     assert actors.run(lambda s: s.get(Project, pid).status) == "in_review"
     review_all(actors, key, finance="return")
     assert open_tasks(actors.status(key)) == ["submit_application"]
     assert actors.run(lambda s: s.get(Project, pid).status) == "returned"
-    actors.run(lambda s: projects.set_catalog(s, actors.user(s, "civil.clerk"), s.get(Project, pid), [ENTRY, ENTRY_2]))
+    actors.run(
+        lambda s: projects.set_catalog(
+            s, actors.user(s, "civil.clerk"), s.get(Project, pid), [ENTRY, ENTRY_2]
+        )
+    )
     actors.complete("civil.clerk", key, "submit_application", application_note="已补充补贴发放数据")
     review_all(actors, key)
     assert open_tasks(actors.status(key)) == ["apply_acceptance"]
@@ -71,21 +100,35 @@ def test_gate_2_needs_every_resource_published_and_connected(actors):
     review_all(actors, key)
     with pytest.raises(ValidationFailed) as err:
         actors.complete("civil.clerk", key, "apply_acceptance", acceptance_note="申请验收")
-    assert [str(d["message"]) for d in err.value.details] == ["BM-MZ/0099 is not published in the catalog"]
+    assert [str(d["message"]) for d in err.value.details] == [
+        "BM-MZ/0099 is not published in the catalog"
+    ]
     assert actors.run(lambda s: projects.eligibility(s, s.get(Project, pid))["om_funding"]) is False
 
     def publish(s):
         v = save_draft(s, actors.clock, actors.user(s, "civil.clerk"), ENTRY)
-        publish_version(s, actors.clock, s.scalar(select(ResourceVersion).where(ResourceVersion.id == v.id)), None)
+        publish_version(
+            s,
+            actors.clock,
+            s.scalar(select(ResourceVersion).where(ResourceVersion.id == v.id)),
+            None,
+        )
 
     actors.run(publish)
     with pytest.raises(ValidationFailed) as err:
         actors.complete("civil.clerk", key, "apply_acceptance", acceptance_note="申请验收")
-    assert [str(d["message"]) for d in err.value.details] == ["BM-MZ/0099 is not connected to the sharing platform"]
+    assert [str(d["message"]) for d in err.value.details] == [
+        "BM-MZ/0099 is not connected to the sharing platform"
+    ]
     actors.run(lambda s: projects.mark_connected(s, actors.clock, "BM-MZ/0099"))
     actors.complete("civil.clerk", key, "apply_acceptance", acceptance_note="资源已发布并接入")
     assert actors.status(key)["status"] == "completed"
-    assert actors.run(lambda s: projects.eligibility(s, s.get(Project, pid))) == {"approval": True, "approval_problems": [], "om_funding": True, "acceptance_problems": []}
+    assert actors.run(lambda s: projects.eligibility(s, s.get(Project, pid))) == {
+        "approval": True,
+        "approval_problems": [],
+        "om_funding": True,
+        "acceptance_problems": [],
+    }
 
 
 def test_reviewers_see_the_project_after_their_review(actors, db_url, clock):
@@ -94,6 +137,10 @@ def test_reviewers_see_the_project_after_their_review(actors, db_url, clock):
 
     _pid, key = new_project(actors, [ENTRY])
     actors.complete("civil.clerk", key, "submit_application", application_note="申请立项")
-    app = create_app({"SQLALCHEMY_DATABASE_URI": db_url, "GOVSHARE_CLOCK": clock, "SECRET_KEY": "t"})
-    assert Browser(app, "drc.clerk").get(f"/requests/{key}").status_code == 200  # a review seat is bound to the instance
+    app = create_app(
+        {"SQLALCHEMY_DATABASE_URI": db_url, "GOVSHARE_CLOCK": clock, "SECRET_KEY": "t"}
+    )
+    assert (
+        Browser(app, "drc.clerk").get(f"/requests/{key}").status_code == 200
+    )  # a review seat is bound to the instance
     assert Browser(app, "health.clerk").get(f"/requests/{key}").status_code == 403

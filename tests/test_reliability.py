@@ -18,17 +18,28 @@ from engine.errors import Conflict
 from engine.models import AuditEvent, Grant, HumanTask, OutboxMessage, ProcessInstance
 from tests.conftest import HUKOU
 
-SCOPE = dict(granted_items=["公民身份号码"], granted_period_start="2026-10-01", granted_period_end="2027-09-30", granted_purpose="核定低保")
+SCOPE = dict(
+    granted_items=["公民身份号码"],
+    granted_period_start="2026-10-01",
+    granted_period_end="2027-09-30",
+    granted_purpose="核定低保",
+)
 
 
-def test_two_officials_completing_the_same_task_one_wins_the_other_is_told_who(actors, session_factory, clock):
+def test_two_officials_completing_the_same_task_one_wins_the_other_is_told_who(
+    actors, session_factory, clock
+):
     key = actors.request("civil.clerk", **HUKOU)
     task_id = actors.open_task(key, "provider_review")
     barrier = threading.Barrier(2)
     outcomes: dict[str, object] = {}
 
     def act(username, decision):
-        form = {"review_decision": "approve", **SCOPE} if decision == "approve" else {"review_decision": "refuse", "review_reason": "不符合条件"}
+        form = (
+            {"review_decision": "approve", **SCOPE}
+            if decision == "approve"
+            else {"review_decision": "refuse", "review_reason": "不符合条件"}
+        )
         barrier.wait()
         try:
             with session_factory() as s, s.begin():
@@ -37,7 +48,10 @@ def test_two_officials_completing_the_same_task_one_wins_the_other_is_told_who(a
         except Conflict as exc:
             outcomes[username] = exc
 
-    threads = [threading.Thread(target=act, args=("pubsec.clerk", "approve")), threading.Thread(target=act, args=("pubsec.lead", "refuse"))]
+    threads = [
+        threading.Thread(target=act, args=("pubsec.clerk", "approve")),
+        threading.Thread(target=act, args=("pubsec.lead", "refuse")),
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -81,7 +95,15 @@ def test_worker_killed_mid_sweep_then_restarted_fires_each_timer_exactly_once(ac
     for _ in range(n):
         actors.request("civil.clerk", **HUKOU)
     due = "2026-10-01T00:00:01+08:00"  # every reminder (end of 2026-09-30) is due, no deadline yet
-    assert _count(actors, select(func.count()).select_from(ProcessInstance).where(ProcessInstance.next_due_at.is_not(None))) == n
+    assert (
+        _count(
+            actors,
+            select(func.count())
+            .select_from(ProcessInstance)
+            .where(ProcessInstance.next_due_at.is_not(None)),
+        )
+        == n
+    )
     env = {**os.environ, "DATABASE_URL": db_url, "PYTHONUNBUFFERED": "1"}
     cmd = [sys.executable, "-m", "engine.cli", "--now", due, "worker", "--once"]
     fired = select(func.count()).select_from(AuditEvent).where(AuditEvent.kind == "timers_fired")
@@ -105,11 +127,28 @@ def test_worker_killed_mid_sweep_then_restarted_fires_each_timer_exactly_once(ac
     assert 5 <= at_kill < n, f"worker was not killed mid-sweep ({at_kill} of {n} fired)"
     subprocess.run(cmd, env=env, check=True, timeout=300, capture_output=True)
     assert _count(actors, fired) == n
-    reminders = actors.run(lambda s: s.execute(select(OutboxMessage.instance_id, func.count()).where(OutboxMessage.template == "reply_reminder").group_by(OutboxMessage.instance_id)).all())
+    reminders = actors.run(
+        lambda s: s.execute(
+            select(OutboxMessage.instance_id, func.count())
+            .where(OutboxMessage.template == "reply_reminder")
+            .group_by(OutboxMessage.instance_id)
+        ).all()
+    )
     assert len(reminders) == n and {c for _, c in reminders} == {1}
-    assert _count(actors, select(func.count()).select_from(ProcessInstance).where(ProcessInstance.status != "running")) == 0
+    assert (
+        _count(
+            actors,
+            select(func.count())
+            .select_from(ProcessInstance)
+            .where(ProcessInstance.status != "running"),
+        )
+        == 0
+    )
     # nothing more is due until the deadline; a further sweep fires nothing
     subprocess.run(cmd, env=env, check=True, timeout=120, capture_output=True)
     assert _count(actors, fired) == n
     assert _count(actors, select(func.count()).select_from(Grant)) == 0
-    assert _count(actors, select(func.count()).select_from(HumanTask).where(HumanTask.state == "open")) == n
+    assert (
+        _count(actors, select(func.count()).select_from(HumanTask).where(HumanTask.state == "open"))
+        == n
+    )

@@ -14,15 +14,25 @@ def test_figures_for_a_department_and_the_region(actors, clock):
     a = actors.request("civil.clerk", **HUKOU)
     b = actors.request("civil.clerk", **HUKOU)
     c = actors.request("health.clerk", **HUKOU)
-    actors.request("civil.clerk", **{**HUKOU, "resource_code": "ZT-SB/0001", "info_items": ["参保状态"]})
+    actors.request(
+        "civil.clerk", **{**HUKOU, "resource_code": "ZT-SB/0001", "info_items": ["参保状态"]}
+    )
     clock.set("2026-09-22T10:00:00+08:00")
-    actors.complete("pubsec.clerk", a, "provider_review", review_decision="approve", **SCOPE)  # 09-20 made up, 21, 22: 3 working days
+    actors.complete(
+        "pubsec.clerk", a, "provider_review", review_decision="approve", **SCOPE
+    )  # 09-20 made up, 21, 22: 3 working days
     actors.complete("pubsec.clerk", b, "provider_review", **REFUSE)
     actors.complete("civil.clerk", b, "after_refusal", next_step="negotiate")
     clock.set("2026-10-13T10:00:00+08:00")
-    actors.complete("pubsec.clerk", c, "provider_review", review_decision="approve", **SCOPE)  # late: due 10-09
+    actors.complete(
+        "pubsec.clerk", c, "provider_review", review_decision="approve", **SCOPE
+    )  # late: due 10-09
     pubsec = actors.run(lambda s: figures(s, 2026, actors.user(s, "pubsec.clerk").department_id))
-    assert (pubsec["requests_received"], pubsec["answered"], pubsec["answered_on_time"]) == (3, 3, 2)
+    assert (pubsec["requests_received"], pubsec["answered"], pubsec["answered_on_time"]) == (
+        3,
+        3,
+        2,
+    )
     assert pubsec["median_days_to_answer"] == 3 and pubsec["refusals"] == 1
     assert pubsec["refusal_reasons"] == [{"reason": REFUSE["review_reason"], "count": 1}]
     assert pubsec["negotiations"] == 1 and pubsec["coordinations"] == 0

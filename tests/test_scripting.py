@@ -11,12 +11,17 @@ from engine.scripting import Effects, SandboxEnvironment, ScriptRejected, make_s
 
 @pytest.fixture
 def env():
-    engine = make_script_engine(WorkingCalendar(), FakeClock("2026-09-18T10:00:00+08:00"), Effects())
+    engine = make_script_engine(
+        WorkingCalendar(), FakeClock("2026-09-18T10:00:00+08:00"), Effects()
+    )
     return engine.environment
 
 
 def test_deadline_helper_returns_the_statutory_instant(env):
-    assert env.evaluate("deadline(submitted_at, 10)", {"submitted_at": "2026-09-18T10:00:00+08:00"}) == "2026-10-10T00:00:00+08:00"
+    assert (
+        env.evaluate("deadline(submitted_at, 10)", {"submitted_at": "2026-09-18T10:00:00+08:00"})
+        == "2026-10-10T00:00:00+08:00"
+    )
 
 
 def test_scripts_set_task_data(env):
@@ -25,13 +30,16 @@ def test_scripts_set_task_data(env):
     assert data == {"a": 2, "b": 6, "items": ["x", "y"]}
 
 
-@pytest.mark.parametrize("source", [
-    "import os",
-    "x = ().__class__.__base__.__subclasses__()",
-    "x = open('/etc/passwd').read()",
-    "x = eval('1')",
-    "x = getattr(a, '__dict__')",
-])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import os",
+        "x = ().__class__.__base__.__subclasses__()",
+        "x = open('/etc/passwd').read()",
+        "x = eval('1')",
+        "x = getattr(a, '__dict__')",
+    ],
+)
 def test_escapes_are_refused(env, source):
     with pytest.raises((ScriptRejected, NameError, SyntaxError, ImportError)):
         env.execute(source, {"a": 1})

@@ -9,7 +9,12 @@ from engine.errors import Conflict, ValidationFailed
 from engine.models import Breach, Grant, HumanTask, OutboxMessage
 from tests.conftest import HUKOU
 
-SCOPE = dict(granted_items=["公民身份号码", "变动类型"], granted_period_start="2026-10-01", granted_period_end="2027-09-30", granted_purpose="核定城乡低保对象户籍状况")
+SCOPE = dict(
+    granted_items=["公民身份号码", "变动类型"],
+    granted_period_start="2026-10-01",
+    granted_period_end="2027-09-30",
+    granted_purpose="核定城乡低保对象户籍状况",
+)
 REFUSE = dict(review_decision="refuse", review_reason="申请的信息项超出低保核定所需范围")
 
 
@@ -18,15 +23,38 @@ def open_tasks(status):
 
 
 def outbox(actors, key):
-    return actors.run(lambda s: [m.template for m in s.scalars(select(OutboxMessage).order_by(OutboxMessage.id)) if m.payload.get("business_key") == key])
+    return actors.run(
+        lambda s: [
+            m.template
+            for m in s.scalars(select(OutboxMessage).order_by(OutboxMessage.id))
+            if m.payload.get("business_key") == key
+        ]
+    )
 
 
 def test_unconditional_resource_is_granted_at_once_with_scope_and_purpose(actors):
-    key = actors.request("civil.clerk", resource_code="JC-RK/0001", info_items=["姓名", "公民身份号码"], purpose="核验申请人身份", legal_basis="《社会救助暂行办法》", period_start="2026-10-01", period_end="2026-12-31")
+    key = actors.request(
+        "civil.clerk",
+        resource_code="JC-RK/0001",
+        info_items=["姓名", "公民身份号码"],
+        purpose="核验申请人身份",
+        legal_basis="《社会救助暂行办法》",
+        period_start="2026-10-01",
+        period_end="2026-12-31",
+    )
     st = actors.status(key)
     assert st["status"] == "completed"
     assert st["tasks"] == []
-    assert st["grants"] == [{"info_items": ["姓名", "公民身份号码"], "period_start": "2026-10-01", "period_end": "2026-12-31", "purpose": "核验申请人身份", "basis": "unconditional", "granted_at": st["grants"][0]["granted_at"]}]
+    assert st["grants"] == [
+        {
+            "info_items": ["姓名", "公民身份号码"],
+            "period_start": "2026-10-01",
+            "period_end": "2026-12-31",
+            "purpose": "核验申请人身份",
+            "basis": "unconditional",
+            "granted_at": st["grants"][0]["granted_at"],
+        }
+    ]
     assert outbox(actors, key) == ["request_granted"]
 
 
@@ -47,13 +75,22 @@ def test_provider_approves_with_scope(actors):
     st = actors.status(key)
     assert st["status"] == "completed"
     assert st["summary"]["decision"] == "granted"
-    assert [(g["basis"], g["info_items"], g["period_end"]) for g in st["grants"]] == [("approved", ["公民身份号码", "变动类型"], "2027-09-30")]
+    assert [(g["basis"], g["info_items"], g["period_end"]) for g in st["grants"]] == [
+        ("approved", ["公民身份号码", "变动类型"], "2027-09-30")
+    ]
     assert st["tasks"][0]["completed_by"] == "自治区公安厅经办人"
 
 
 def test_provider_approves_in_part_with_reasons(actors):
     key = actors.request("civil.clerk", **HUKOU)
-    actors.complete("pubsec.clerk", key, "provider_review", review_decision="approve_in_part", review_reason="变动类型涉及个人隐私，仅提供身份号码", **{**SCOPE, "granted_items": ["公民身份号码"]})
+    actors.complete(
+        "pubsec.clerk",
+        key,
+        "provider_review",
+        review_decision="approve_in_part",
+        review_reason="变动类型涉及个人隐私，仅提供身份号码",
+        **{**SCOPE, "granted_items": ["公民身份号码"]},
+    )
     st = actors.status(key)
     assert [(g["basis"], g["info_items"]) for g in st["grants"]] == [("partial", ["公民身份号码"])]
 
@@ -61,14 +98,24 @@ def test_provider_approves_in_part_with_reasons(actors):
 def test_approval_cannot_grant_items_that_were_not_requested(actors):
     key = actors.request("civil.clerk", **HUKOU)
     with pytest.raises(ValidationFailed) as err:
-        actors.complete("pubsec.clerk", key, "provider_review", review_decision="approve", **{**SCOPE, "granted_items": ["迁入地"]})
+        actors.complete(
+            "pubsec.clerk",
+            key,
+            "provider_review",
+            review_decision="approve",
+            **{**SCOPE, "granted_items": ["迁入地"]},
+        )
     assert err.value.details[0]["field"] == "granted_items"
 
 
 @pytest.mark.parametrize("reason", [None, "", "   "])
 def test_refusal_without_reason_is_rejected_and_nothing_is_stored(actors, reason):
     key = actors.request("civil.clerk", **HUKOU)
-    form = {"review_decision": "refuse"} if reason is None else {"review_decision": "refuse", "review_reason": reason}
+    form = (
+        {"review_decision": "refuse"}
+        if reason is None
+        else {"review_decision": "refuse", "review_reason": reason}
+    )
     with pytest.raises(ValidationFailed) as err:
         actors.complete("pubsec.clerk", key, "provider_review", **form)
     assert "review_reason" in [d["field"] for d in err.value.details]
@@ -94,18 +141,41 @@ def test_refusal_then_negotiation_agreed_grants(actors):
     actors.complete("pubsec.clerk", key, "provider_review", **REFUSE)
     actors.complete("civil.clerk", key, "after_refusal", next_step="negotiate")
     assert open_tasks(actors.status(key)) == ["requester_position"]
-    actors.complete("civil.clerk", key, "requester_position", requester_position="仅需身份号码核验户籍", proposed_items=["公民身份号码"])
-    actors.complete("pubsec.clerk", key, "provider_position", provider_position="同意仅提供身份号码", negotiation_result="agreed", **{**SCOPE, "granted_items": ["公民身份号码"]})
+    actors.complete(
+        "civil.clerk",
+        key,
+        "requester_position",
+        requester_position="仅需身份号码核验户籍",
+        proposed_items=["公民身份号码"],
+    )
+    actors.complete(
+        "pubsec.clerk",
+        key,
+        "provider_position",
+        provider_position="同意仅提供身份号码",
+        negotiation_result="agreed",
+        **{**SCOPE, "granted_items": ["公民身份号码"]},
+    )
     st = actors.status(key)
     assert st["status"] == "completed"
-    assert [(g["basis"], g["info_items"]) for g in st["grants"]] == [("negotiated", ["公民身份号码"])]
+    assert [(g["basis"], g["info_items"]) for g in st["grants"]] == [
+        ("negotiated", ["公民身份号码"])
+    ]
 
 
 def _to_coordination(actors, key):
     actors.complete("pubsec.clerk", key, "provider_review", **REFUSE)
     actors.complete("civil.clerk", key, "after_refusal", next_step="negotiate")
-    actors.complete("civil.clerk", key, "requester_position", requester_position="低保核定确需变动类型")
-    actors.complete("pubsec.clerk", key, "provider_position", provider_position="不同意提供变动类型", negotiation_result="failed")
+    actors.complete(
+        "civil.clerk", key, "requester_position", requester_position="低保核定确需变动类型"
+    )
+    actors.complete(
+        "pubsec.clerk",
+        key,
+        "provider_position",
+        provider_position="不同意提供变动类型",
+        negotiation_result="failed",
+    )
     st = actors.status(key)
     assert open_tasks(st) == ["coordinate"]
     coordinate = [t for t in st["tasks"] if t["task"] == "coordinate"][0]
@@ -116,8 +186,23 @@ def test_negotiation_failed_then_coordination_grants(actors):
     key = actors.request("civil.clerk", **HUKOU)
     _to_coordination(actors, key)
     with pytest.raises(ValidationFailed):  # a binding decision needs reasons
-        actors.complete("data.coord", key, "coordinate", coordination_action="decide", coordination_decision="grant", **SCOPE)
-    actors.complete("data.coord", key, "coordinate", coordination_action="decide", coordination_decision="grant", coordination_reasons="低保核定属法定职责，所需信息项必要", **SCOPE)
+        actors.complete(
+            "data.coord",
+            key,
+            "coordinate",
+            coordination_action="decide",
+            coordination_decision="grant",
+            **SCOPE,
+        )
+    actors.complete(
+        "data.coord",
+        key,
+        "coordinate",
+        coordination_action="decide",
+        coordination_decision="grant",
+        coordination_reasons="低保核定属法定职责，所需信息项必要",
+        **SCOPE,
+    )
     st = actors.status(key)
     assert st["status"] == "completed"
     assert [g["basis"] for g in st["grants"]] == ["coordinated"]
@@ -127,7 +212,14 @@ def test_negotiation_failed_then_coordination_grants(actors):
 def test_coordination_upholds_the_refusal(actors):
     key = actors.request("civil.clerk", **HUKOU)
     _to_coordination(actors, key)
-    actors.complete("data.coord", key, "coordinate", coordination_action="decide", coordination_decision="uphold", coordination_reasons="变动类型涉及敏感信息，现有依据不足")
+    actors.complete(
+        "data.coord",
+        key,
+        "coordinate",
+        coordination_action="decide",
+        coordination_decision="uphold",
+        coordination_reasons="变动类型涉及敏感信息，现有依据不足",
+    )
     st = actors.status(key)
     assert st["status"] == "completed"
     assert st["grants"] == []
@@ -140,7 +232,14 @@ def test_only_a_coordinator_of_the_authority_may_decide(actors):
     from engine.errors import Forbidden
 
     with pytest.raises(Forbidden):
-        actors.complete("data.clerk", key, "coordinate", coordination_action="decide", coordination_decision="uphold", coordination_reasons="x" * 5)
+        actors.complete(
+            "data.clerk",
+            key,
+            "coordinate",
+            coordination_action="decide",
+            coordination_decision="uphold",
+            coordination_reasons="x" * 5,
+        )
 
 
 def test_negotiation_without_agreement_in_time_goes_to_coordination(actors, clock):
@@ -148,7 +247,9 @@ def test_negotiation_without_agreement_in_time_goes_to_coordination(actors, cloc
     actors.complete("pubsec.clerk", key, "provider_review", **REFUSE)
     clock.set("2026-09-21T09:00:00+08:00")
     actors.complete("civil.clerk", key, "after_refusal", next_step="negotiate")
-    actors.complete("civil.clerk", key, "requester_position", requester_position="低保核定确需变动类型")
+    actors.complete(
+        "civil.clerk", key, "requester_position", requester_position="低保核定确需变动类型"
+    )
     # 10th working day after Monday 09-21: National Day skipped, make-up Saturday 10-10 counted → 10-12.
     clock.set("2026-10-12T23:59:00+08:00")
     assert actors.sweep() == 0
@@ -160,7 +261,15 @@ def test_negotiation_without_agreement_in_time_goes_to_coordination(actors, cloc
 
 
 def test_not_shared_resource_opens_a_negotiation_directly(actors):
-    key = actors.request("civil.clerk", resource_code="BM-GA/0003", info_items=["案由"], purpose="核查救助对象", legal_basis="《社会救助暂行办法》", period_start="2026-10-01", period_end="2026-12-31")
+    key = actors.request(
+        "civil.clerk",
+        resource_code="BM-GA/0003",
+        info_items=["案由"],
+        purpose="核查救助对象",
+        legal_basis="《社会救助暂行办法》",
+        period_start="2026-10-01",
+        period_end="2026-12-31",
+    )
     assert key.startswith("XS-2026-")
     assert open_tasks(actors.status(key)) == ["requester_position"]
 
@@ -185,7 +294,9 @@ def test_silent_provider_gets_a_reminder_then_overdue_breach_and_supervision(act
     st = actors.status(key)
     assert st["summary"]["overdue"] is True
     assert open_tasks(st) == ["provider_review", "supervise"]  # the provider's task stays open
-    assert [(b["department"], b["kind"], b["article"]) for b in st["breaches"]] == [("自治区公安厅", "reply_overdue", "第二十三条（二）")]
+    assert [(b["department"], b["kind"], b["article"]) for b in st["breaches"]] == [
+        ("自治区公安厅", "reply_overdue", "第二十三条（二）")
+    ]
     supervise = [t for t in st["tasks"] if t["task"] == "supervise"][0]
     assert supervise["department"] == "自治区数据共享主管部门"
     assert outbox(actors, key) == ["reply_reminder", "reply_overdue", "supervision_opened"]
@@ -194,7 +305,9 @@ def test_silent_provider_gets_a_reminder_then_overdue_breach_and_supervision(act
     assert ["2026-09-20", "调休上班（2026-10-06 休息）"] in evidence["deadline"]["make_up_days"]
     # A late answer still completes the request; the supervision stays for the authority.
     actors.complete("pubsec.clerk", key, "provider_review", review_decision="approve", **SCOPE)
-    actors.complete("data.coord", key, "supervise", supervision_action="urged", supervision_note="已电话催办")
+    actors.complete(
+        "data.coord", key, "supervise", supervision_action="urged", supervision_note="已电话催办"
+    )
     st = actors.status(key)
     assert st["status"] == "completed"
     assert len(st["grants"]) == 1
@@ -209,11 +322,31 @@ def test_answer_before_the_reminder_cancels_both_timers(actors, clock):
 
 
 def test_same_level_authority_of_two_city_departments_is_the_city_authority(actors):
-    key = actors.request("yinchuan-samr.clerk", resource_code="BM-YC-MZ/0001", info_items=["公民身份号码"], purpose="核查个体户经营者救助资格", legal_basis="《社会救助暂行办法》", period_start="2026-10-01", period_end="2026-12-31")
-    actors.complete("yinchuan-civil.clerk", key, "provider_review", review_decision="refuse", review_reason="不属于核查范围")
+    key = actors.request(
+        "yinchuan-samr.clerk",
+        resource_code="BM-YC-MZ/0001",
+        info_items=["公民身份号码"],
+        purpose="核查个体户经营者救助资格",
+        legal_basis="《社会救助暂行办法》",
+        period_start="2026-10-01",
+        period_end="2026-12-31",
+    )
+    actors.complete(
+        "yinchuan-civil.clerk",
+        key,
+        "provider_review",
+        review_decision="refuse",
+        review_reason="不属于核查范围",
+    )
     actors.complete("yinchuan-samr.clerk", key, "after_refusal", next_step="negotiate")
     actors.complete("yinchuan-samr.clerk", key, "requester_position", requester_position="需要")
-    actors.complete("yinchuan-civil.clerk", key, "provider_position", provider_position="不同意", negotiation_result="failed")
+    actors.complete(
+        "yinchuan-civil.clerk",
+        key,
+        "provider_position",
+        provider_position="不同意",
+        negotiation_result="failed",
+    )
     coordinate = [t for t in actors.status(key)["tasks"] if t["task"] == "coordinate"][0]
     assert coordinate["department"] == "银川市数据共享主管部门"
 
@@ -223,9 +356,25 @@ def test_completing_a_completed_task_names_who_finished_it(actors):
     task_id = actors.open_task(key, "provider_review")
     from engine import tasks
 
-    actors.run(lambda s: tasks.complete(s, actors.clock, task_id, actors.user(s, "pubsec.clerk"), {"review_decision": "approve", **SCOPE}))
+    actors.run(
+        lambda s: tasks.complete(
+            s,
+            actors.clock,
+            task_id,
+            actors.user(s, "pubsec.clerk"),
+            {"review_decision": "approve", **SCOPE},
+        )
+    )
     with pytest.raises(Conflict) as err:
-        actors.run(lambda s: tasks.complete(s, actors.clock, task_id, actors.user(s, "pubsec.lead"), {"review_decision": "approve", **SCOPE}))
+        actors.run(
+            lambda s: tasks.complete(
+                s,
+                actors.clock,
+                task_id,
+                actors.user(s, "pubsec.lead"),
+                {"review_decision": "approve", **SCOPE},
+            )
+        )
     assert "自治区公安厅经办人" in str(err.value)
     assert actors.run(lambda s: s.scalar(select(Grant).where(Grant.id > 0)) is not None)
     assert actors.run(lambda s: len(s.scalars(select(Grant)).all())) == 1

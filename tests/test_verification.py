@@ -11,7 +11,14 @@ from engine.models import Verification
 from tests.conftest import HUKOU
 from tests.test_share_request_process import SCOPE, open_tasks
 
-REPORT = dict(resource_code="JC-RK/0002", record_id="640104198001010011", field="变动类型", value_seen="迁出", value_expected="迁入", note="群众持迁入证明前来办事")
+REPORT = dict(
+    resource_code="JC-RK/0002",
+    record_id="640104198001010011",
+    field="变动类型",
+    value_seen="迁出",
+    value_expected="迁入",
+    note="群众持迁入证明前来办事",
+)
 
 
 def granted(actors):
@@ -21,11 +28,19 @@ def granted(actors):
 
 
 def report(actors, **changes):
-    return actors.run(lambda s: service.report_error(s, actors.clock, actors.user(s, "civil.clerk"), {**REPORT, **changes}).business_key)
+    return actors.run(
+        lambda s: (
+            service.report_error(
+                s, actors.clock, actors.user(s, "civil.clerk"), {**REPORT, **changes}
+            ).business_key
+        )
+    )
 
 
 def flag(actors, username="civil.clerk"):
-    return actors.run(lambda s: service.flag(s, actors.user(s, username), "JC-RK/0002", REPORT["record_id"]))
+    return actors.run(
+        lambda s: service.flag(s, actors.user(s, username), "JC-RK/0002", REPORT["record_id"])
+    )
 
 
 def breaches(actors, key):
@@ -41,33 +56,67 @@ def test_only_grant_holders_report_and_read_flags(actors):
     assert flag(actors)["under_verification"] is False
 
 
-def test_corrected_on_time_is_a_confirmed_inconsistency_and_the_flag_clears_on_acceptance(actors, clock):
+def test_corrected_on_time_is_a_confirmed_inconsistency_and_the_flag_clears_on_acceptance(
+    actors, clock
+):
     granted(actors)
     key = report(actors)
     assert key.startswith("JY-2026-")
-    assert flag(actors)["under_verification"] is True and flag(actors, "pubsec.clerk")["under_verification"] is True
+    assert (
+        flag(actors)["under_verification"] is True
+        and flag(actors, "pubsec.clerk")["under_verification"] is True
+    )
     task = [t for t in actors.status(key)["tasks"] if t["task"] == "verify_record"][0]
     assert task["department"] == "自治区公安厅" and task["due_at"] == "2026-10-09T16:00:00+00:00"
     clock.set("2026-09-22T10:00:00+08:00")
-    actors.complete("pubsec.clerk", key, "verify_record", verification_result="corrected", corrected_on="2026-09-22", correction_note="已更正为迁入")
+    actors.complete(
+        "pubsec.clerk",
+        key,
+        "verify_record",
+        verification_result="corrected",
+        corrected_on="2026-09-22",
+        correction_note="已更正为迁入",
+    )
     assert breaches(actors, key) == [("data_inconsistency", "第二十三条（三）")]
     assert flag(actors)["under_verification"] is True  # open until the requester accepts
     actors.complete("civil.clerk", key, "requester_review", review_choice="accept")
     assert actors.status(key)["status"] == "completed"
     assert flag(actors)["under_verification"] is False
     v = actors.run(lambda s: s.scalar(select(Verification)))
-    assert (v.outcome, v.status, v.corrected_on.isoformat()) == ("corrected", "closed", "2026-09-22")
+    assert (v.outcome, v.status, v.corrected_on.isoformat()) == (
+        "corrected",
+        "closed",
+        "2026-09-22",
+    )
 
 
 def test_data_is_right_then_escalated_and_ruled_wrong(actors):
     granted(actors)
     key = report(actors)
-    actors.complete("pubsec.clerk", key, "verify_record", verification_result="data_correct", explanation="系统记录为迁出，有迁出证明")
+    actors.complete(
+        "pubsec.clerk",
+        key,
+        "verify_record",
+        verification_result="data_correct",
+        explanation="系统记录为迁出，有迁出证明",
+    )
     assert breaches(actors, key) == []
     with pytest.raises(ValidationFailed):
         actors.complete("civil.clerk", key, "requester_review", review_choice="escalate")
-    actors.complete("civil.clerk", key, "requester_review", review_choice="escalate", escalation_reason="群众提供了迁入证明原件")
-    actors.complete("data.coord", key, "authority_review", ruling="data_wrong", ruling_reasons="迁入证明有效，记录有误")
+    actors.complete(
+        "civil.clerk",
+        key,
+        "requester_review",
+        review_choice="escalate",
+        escalation_reason="群众提供了迁入证明原件",
+    )
+    actors.complete(
+        "data.coord",
+        key,
+        "authority_review",
+        ruling="data_wrong",
+        ruling_reasons="迁入证明有效，记录有误",
+    )
     assert breaches(actors, key) == [("data_inconsistency", "第二十三条（三）")]
     assert actors.run(lambda s: s.scalar(select(Verification.outcome))) == "ruled_wrong"
     assert flag(actors)["under_verification"] is False
@@ -76,20 +125,44 @@ def test_data_is_right_then_escalated_and_ruled_wrong(actors):
 def test_escalated_and_ruled_right_is_no_breach(actors):
     granted(actors)
     key = report(actors)
-    actors.complete("pubsec.clerk", key, "verify_record", verification_result="data_correct", explanation="记录无误")
-    actors.complete("civil.clerk", key, "requester_review", review_choice="escalate", escalation_reason="仍有疑问")
-    actors.complete("data.coord", key, "authority_review", ruling="data_right", ruling_reasons="证明材料不足")
+    actors.complete(
+        "pubsec.clerk",
+        key,
+        "verify_record",
+        verification_result="data_correct",
+        explanation="记录无误",
+    )
+    actors.complete(
+        "civil.clerk",
+        key,
+        "requester_review",
+        review_choice="escalate",
+        escalation_reason="仍有疑问",
+    )
+    actors.complete(
+        "data.coord", key, "authority_review", ruling="data_right", ruling_reasons="证明材料不足"
+    )
     assert breaches(actors, key) == [] and actors.status(key)["status"] == "completed"
 
 
 def test_more_information_restarts_the_providers_period(actors, clock):
     granted(actors)
     key = report(actors)
-    actors.complete("pubsec.clerk", key, "verify_record", verification_result="need_info", info_needed="请提供群众出示的证明材料编号")
+    actors.complete(
+        "pubsec.clerk",
+        key,
+        "verify_record",
+        verification_result="need_info",
+        info_needed="请提供群众出示的证明材料编号",
+    )
     assert open_tasks(actors.status(key)) == ["ask_more_info"]
     clock.set("2026-10-12T10:00:00+08:00")
     actors.complete("civil.clerk", key, "ask_more_info", more_info="证明编号 NX-2026-0001")
-    task = [t for t in actors.status(key)["tasks"] if t["task"] == "verify_record" and t["state"] == "open"][0]
+    task = [
+        t
+        for t in actors.status(key)["tasks"]
+        if t["task"] == "verify_record" and t["state"] == "open"
+    ][0]
     assert task["due_at"] == "2026-10-26T16:00:00+00:00"  # 10 working days after Monday 10-12
 
 
@@ -108,22 +181,66 @@ def test_served_on_proof_is_registered_only_while_open(actors):
     key = report(actors)
     vid = flag(actors)["verifications"][0]["id"]
     with pytest.raises(ValidationFailed):
-        actors.run(lambda s: service.register_served(s, actors.clock, actors.user(s, "civil.clerk"), vid, " "))
-    row = actors.run(lambda s: service.register_served(s, actors.clock, actors.user(s, "civil.clerk"), vid, "户口迁移证 NX-2026-0001", "低保申请受理").id)
+        actors.run(
+            lambda s: service.register_served(
+                s, actors.clock, actors.user(s, "civil.clerk"), vid, " "
+            )
+        )
+    row = actors.run(
+        lambda s: (
+            service.register_served(
+                s,
+                actors.clock,
+                actors.user(s, "civil.clerk"),
+                vid,
+                "户口迁移证 NX-2026-0001",
+                "低保申请受理",
+            ).id
+        )
+    )
     assert row
-    actors.complete("pubsec.clerk", key, "verify_record", verification_result="data_correct", explanation="无误")
+    actors.complete(
+        "pubsec.clerk", key, "verify_record", verification_result="data_correct", explanation="无误"
+    )
     actors.complete("civil.clerk", key, "requester_review", review_choice="accept")
     with pytest.raises(ValidationFailed):
-        actors.run(lambda s: service.register_served(s, actors.clock, actors.user(s, "civil.clerk"), vid, "证明"))
+        actors.run(
+            lambda s: service.register_served(
+                s, actors.clock, actors.user(s, "civil.clerk"), vid, "证明"
+            )
+        )
 
 
 def test_quality_figures_per_provider_and_resource(actors, clock):
     granted(actors)
     first = report(actors)
     clock.set("2026-09-25T10:00:00+08:00")
-    actors.complete("pubsec.clerk", first, "verify_record", verification_result="corrected", corrected_on="2026-09-24", correction_note="已更正")
+    actors.complete(
+        "pubsec.clerk",
+        first,
+        "verify_record",
+        verification_result="corrected",
+        corrected_on="2026-09-24",
+        correction_note="已更正",
+    )
     clock.set("2026-09-28T10:00:00+08:00")
     second = report(actors, record_id="640104198001010022")
-    actors.complete("pubsec.clerk", second, "verify_record", verification_result="data_correct", explanation="无误")
+    actors.complete(
+        "pubsec.clerk",
+        second,
+        "verify_record",
+        verification_result="data_correct",
+        explanation="无误",
+    )
     stats = actors.run(lambda s: service.quality(s))
-    assert stats == [{"provider": "自治区公安厅", "code": "JC-RK/0002", "name": "户籍变动信息", "reported": 2, "confirmed": 1, "fixed": 1, "median_days_to_fix": 5}]  # 09-20 (made up) to 09-24
+    assert stats == [
+        {
+            "provider": "自治区公安厅",
+            "code": "JC-RK/0002",
+            "name": "户籍变动信息",
+            "reported": 2,
+            "confirmed": 1,
+            "fixed": 1,
+            "median_days_to_fix": 5,
+        }
+    ]  # 09-20 (made up) to 09-24

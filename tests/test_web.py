@@ -15,7 +15,14 @@ from web import create_app
 
 @pytest.fixture
 def app(db_url, session_factory, clock, tmp_path):
-    return create_app({"SQLALCHEMY_DATABASE_URI": db_url, "GOVSHARE_CLOCK": clock, "ATTACHMENT_DIR": str(tmp_path / "files"), "SECRET_KEY": "t"})
+    return create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": db_url,
+            "GOVSHARE_CLOCK": clock,
+            "ATTACHMENT_DIR": str(tmp_path / "files"),
+            "SECRET_KEY": "t",
+        }
+    )
 
 
 def token_of(html: str) -> str:
@@ -26,7 +33,9 @@ class Browser:
     def __init__(self, app, username):
         self.client = app.test_client()
         html = self.client.get("/login").get_data(as_text=True)
-        r = self.client.post("/login", data={"username": username, "password": "demo", "csrf_token": token_of(html)})
+        r = self.client.post(
+            "/login", data={"username": username, "password": "demo", "csrf_token": token_of(html)}
+        )
         assert r.status_code == 302, r.get_data(as_text=True)
 
     def get(self, path, **kw):
@@ -40,7 +49,9 @@ class Browser:
 def test_sign_in_with_a_wrong_password_is_refused(app):
     client = app.test_client()
     html = client.get("/login").get_data(as_text=True)
-    r = client.post("/login", data={"username": "civil.clerk", "password": "nope", "csrf_token": token_of(html)})
+    r = client.post(
+        "/login", data={"username": "civil.clerk", "password": "nope", "csrf_token": token_of(html)}
+    )
     assert r.status_code == 200 and "用户名或密码错误" in r.get_data(as_text=True)
     assert client.get("/inbox/mine").status_code == 302
 
@@ -52,7 +63,11 @@ def test_another_departments_task_and_request_give_403(app, actors):
     assert health.get(f"/tasks/{task_id}").status_code == 403
     assert health.get(f"/requests/{key}").status_code == 403
     assert health.get(f"/requests/{key}/diagram.json").status_code == 403
-    r = health.post(f"/tasks/{task_id}", {"review_decision": "refuse", "review_reason": "x" * 5}, page="/inbox/mine")
+    r = health.post(
+        f"/tasks/{task_id}",
+        {"review_decision": "refuse", "review_reason": "x" * 5},
+        page="/inbox/mine",
+    )
     assert r.status_code == 403
     # the requester sees the request but not the provider's task
     civil = Browser(app, "civil.clerk")
@@ -65,7 +80,9 @@ def test_a_form_posted_without_its_csrf_token_is_refused(app, actors):
     key = actors.request("civil.clerk", **HUKOU)
     task_id = actors.open_task(key, "provider_review")
     pubsec = Browser(app, "pubsec.clerk")
-    r = pubsec.client.post(f"/tasks/{task_id}", data={"review_decision": "refuse", "review_reason": "超出职责范围"})
+    r = pubsec.client.post(
+        f"/tasks/{task_id}", data={"review_decision": "refuse", "review_reason": "超出职责范围"}
+    )
     assert r.status_code == 400
     assert "安全令牌" in r.get_data(as_text=True)
     assert actors.run(lambda s: s.get(HumanTask, task_id).state) == "open"
@@ -74,12 +91,20 @@ def test_a_form_posted_without_its_csrf_token_is_refused(app, actors):
 
 
 def test_script_in_a_purpose_renders_inert(app, actors):
-    key = actors.request("civil.clerk", **{**HUKOU, "purpose": "<script>alert('x')</script>核定低保"})
+    key = actors.request(
+        "civil.clerk", **{**HUKOU, "purpose": "<script>alert('x')</script>核定低保"}
+    )
     task_id = actors.open_task(key, "provider_review")
-    for username, path in (("civil.clerk", f"/requests/{key}"), ("pubsec.clerk", f"/tasks/{task_id}"), ("pubsec.clerk", "/inbox/queue")):
+    for username, path in (
+        ("civil.clerk", f"/requests/{key}"),
+        ("pubsec.clerk", f"/tasks/{task_id}"),
+        ("pubsec.clerk", "/inbox/queue"),
+    ):
         html = Browser(app, username).get(path).get_data(as_text=True)
         assert "<script>alert(" not in html
-    assert "&lt;script&gt;alert(" in Browser(app, "pubsec.clerk").get(f"/tasks/{task_id}").get_data(as_text=True)
+    assert "&lt;script&gt;alert(" in Browser(app, "pubsec.clerk").get(f"/tasks/{task_id}").get_data(
+        as_text=True
+    )
 
 
 def test_an_idle_session_expires(app, clock):
@@ -104,7 +129,9 @@ def test_queue_bulk_claim_and_unclaim(app, actors):
     lead = Browser(app, "pubsec.lead")
     r = lead.post("/inbox/claim", {"task_id": [str(ids[0]), str(ids[2])]}, page="/inbox/queue")
     follow = lead.get("/inbox/mine").get_data(as_text=True)
-    assert keys[2] in follow and "已由 自治区公安厅经办人 签收" in follow  # flashed: the taken task names its holder
+    assert (
+        keys[2] in follow and "已由 自治区公安厅经办人 签收" in follow
+    )  # flashed: the taken task names its holder
     pubsec.post(f"/tasks/{ids[0]}/unclaim", page=f"/tasks/{ids[0]}")
     assert actors.run(lambda s: s.get(HumanTask, ids[0]).assignee_id) is None
 
@@ -114,13 +141,28 @@ def test_leader_reassigns_within_the_department(app, actors):
     task_id = actors.open_task(key, "provider_review")
     clerk_id = actors.run(lambda s: actors.user(s, "pubsec.clerk").id)
     clerk = Browser(app, "pubsec.clerk")
-    assert clerk.post(f"/tasks/{task_id}/reassign", {"assignee_id": str(clerk_id)}, page=f"/tasks/{task_id}").status_code == 403
+    assert (
+        clerk.post(
+            f"/tasks/{task_id}/reassign", {"assignee_id": str(clerk_id)}, page=f"/tasks/{task_id}"
+        ).status_code
+        == 403
+    )
     lead = Browser(app, "pubsec.lead")
     assert "在本部门内指派" in lead.get(f"/tasks/{task_id}").get_data(as_text=True)
-    assert lead.post(f"/tasks/{task_id}/reassign", {"assignee_id": str(clerk_id)}, page=f"/tasks/{task_id}").status_code == 302
+    assert (
+        lead.post(
+            f"/tasks/{task_id}/reassign", {"assignee_id": str(clerk_id)}, page=f"/tasks/{task_id}"
+        ).status_code
+        == 302
+    )
     assert actors.run(lambda s: s.get(HumanTask, task_id).assignee_id) == clerk_id
     outsider = actors.run(lambda s: actors.user(s, "health.clerk").id)
-    assert lead.post(f"/tasks/{task_id}/reassign", {"assignee_id": str(outsider)}, page=f"/tasks/{task_id}").status_code == 403
+    assert (
+        lead.post(
+            f"/tasks/{task_id}/reassign", {"assignee_id": str(outsider)}, page=f"/tasks/{task_id}"
+        ).status_code
+        == 403
+    )
 
 
 def test_attachments_have_size_and_type_limits_and_stay_with_the_parties(app, actors):
@@ -128,13 +170,28 @@ def test_attachments_have_size_and_type_limits_and_stay_with_the_parties(app, ac
     task_id = actors.open_task(key, "provider_review")
     pubsec = Browser(app, "pubsec.clerk")
     form = {"review_decision": "refuse", "review_reason": "超出低保核定所需范围"}
-    r = pubsec.post(f"/tasks/{task_id}", {**form, "attachments": (io.BytesIO(b"MZ..."), "tool.exe")}, page=f"/tasks/{task_id}", content_type="multipart/form-data")
+    r = pubsec.post(
+        f"/tasks/{task_id}",
+        {**form, "attachments": (io.BytesIO(b"MZ..."), "tool.exe")},
+        page=f"/tasks/{task_id}",
+        content_type="multipart/form-data",
+    )
     assert r.status_code == 422 and "不接受 .exe 类型" in r.get_data(as_text=True)
     big = io.BytesIO(b"0" * (10 * 1024 * 1024 + 1))
-    r = pubsec.post(f"/tasks/{task_id}", {**form, "attachments": (big, "scan.pdf")}, page=f"/tasks/{task_id}", content_type="multipart/form-data")
+    r = pubsec.post(
+        f"/tasks/{task_id}",
+        {**form, "attachments": (big, "scan.pdf")},
+        page=f"/tasks/{task_id}",
+        content_type="multipart/form-data",
+    )
     assert r.status_code == 422 and "超过 10 MB" in r.get_data(as_text=True)
     assert actors.run(lambda s: s.get(HumanTask, task_id).state) == "open"
-    r = pubsec.post(f"/tasks/{task_id}", {**form, "attachments": (io.BytesIO(b"%PDF-1.7 reasons"), "说明.pdf")}, page=f"/tasks/{task_id}", content_type="multipart/form-data")
+    r = pubsec.post(
+        f"/tasks/{task_id}",
+        {**form, "attachments": (io.BytesIO(b"%PDF-1.7 reasons"), "说明.pdf")},
+        page=f"/tasks/{task_id}",
+        content_type="multipart/form-data",
+    )
     assert r.status_code == 302
     att_id = actors.run(lambda s: s.scalar(select(Attachment.id)))
     civil = Browser(app, "civil.clerk")
@@ -147,12 +204,25 @@ def test_task_form_errors_keep_values_and_name_fields(app, actors):
     key = actors.request("civil.clerk", **HUKOU)
     task_id = actors.open_task(key, "provider_review")
     pubsec = Browser(app, "pubsec.clerk")
-    r = pubsec.post(f"/tasks/{task_id}", {"review_decision": "approve", "granted_purpose": "核定低保"}, page=f"/tasks/{task_id}")
+    r = pubsec.post(
+        f"/tasks/{task_id}",
+        {"review_decision": "approve", "granted_purpose": "核定低保"},
+        page=f"/tasks/{task_id}",
+    )
     html = r.get_data(as_text=True)
     assert r.status_code == 422
     assert "请更正" in html and "同意共享的信息项" in html
     assert 'value="approve" checked' in html and 'value="核定低保"' in html
-    assert actors.run(lambda s: s.scalar(select(func.count()).select_from(ProcessInstance).where(ProcessInstance.status == "completed"))) == 0
+    assert (
+        actors.run(
+            lambda s: s.scalar(
+                select(func.count())
+                .select_from(ProcessInstance)
+                .where(ProcessInstance.status == "completed")
+            )
+        )
+        == 0
+    )
 
 
 def test_inbox_filters_and_pages(app, actors):
@@ -167,7 +237,9 @@ def test_inbox_filters_and_pages(app, actors):
     assert "共 1 项" in filtered and "自治区人力资源和社会保障厅" in filtered
     assert "共 1 项" in pubsec.get("/inbox/queue?key=000026").get_data(as_text=True)
     assert "共 0 项" in pubsec.get("/inbox/queue?due_to=2026-10-08").get_data(as_text=True)
-    assert "共 26 项" in pubsec.get("/inbox/queue?due_from=2026-10-09&due_to=2026-10-09").get_data(as_text=True)
+    assert "共 26 项" in pubsec.get("/inbox/queue?due_from=2026-10-09&due_to=2026-10-09").get_data(
+        as_text=True
+    )
 
 
 def test_overdue_inbox_and_colours(app, actors, clock):
@@ -175,7 +247,7 @@ def test_overdue_inbox_and_colours(app, actors, clock):
     clock.set("2026-10-08T09:00:00+08:00")
     pubsec = Browser(app, "pubsec.clerk")
     html = pubsec.get("/inbox/queue").get_data(as_text=True)
-    assert 'badge soon' in html and "剩余 1 个工作日" in html
+    assert "badge soon" in html and "剩余 1 个工作日" in html
     clock.set("2026-10-10T09:00:00+08:00")
     pubsec = Browser(app, "pubsec.clerk")
     html = pubsec.get("/inbox/overdue").get_data(as_text=True)
@@ -205,9 +277,17 @@ def test_a_refusal_does_not_carry_the_prefilled_grant_scope(app, actors):
     key = actors.request("civil.clerk", **HUKOU)
     task_id = actors.open_task(key, "provider_review")
     pubsec = Browser(app, "pubsec.clerk")
-    form = {"review_decision": "refuse", "review_reason": "超出职责范围", "granted_items": ["公民身份号码"], "granted_purpose": "核定低保"}
+    form = {
+        "review_decision": "refuse",
+        "review_reason": "超出职责范围",
+        "granted_items": ["公民身份号码"],
+        "granted_purpose": "核定低保",
+    }
     assert pubsec.post(f"/tasks/{task_id}", form, page=f"/tasks/{task_id}").status_code == 302
-    assert actors.run(lambda s: s.get(HumanTask, task_id).data) == {"review_decision": "refuse", "review_reason": "超出职责范围"}
+    assert actors.run(lambda s: s.get(HumanTask, task_id).data) == {
+        "review_decision": "refuse",
+        "review_reason": "超出职责范围",
+    }
 
 
 def test_deadline_state_filter(app, actors, clock):
@@ -231,4 +311,6 @@ def test_claiming_a_task_someone_else_claimed_shows_a_409_page(app, actors):
     assert clerk.post(f"/tasks/{task_id}/claim", page=f"/tasks/{task_id}").status_code == 302
     r = lead.client.post(f"/tasks/{task_id}/claim", data={"csrf_token": token_of(page)})
     assert r.status_code == 409
-    assert "已被他人抢先处理" in r.get_data(as_text=True) and "自治区公安厅经办人" in r.get_data(as_text=True)
+    assert "已被他人抢先处理" in r.get_data(as_text=True) and "自治区公安厅经办人" in r.get_data(
+        as_text=True
+    )

@@ -30,13 +30,17 @@ def select_locale() -> str:
 
 
 def create_app(config: dict | None = None) -> Flask:
-    app = Flask(__name__, instance_path=os.path.abspath(os.environ.get("GOVSHARE_INSTANCE", "instance")))
+    app = Flask(
+        __name__, instance_path=os.path.abspath(os.environ.get("GOVSHARE_INSTANCE", "instance"))
+    )
     app.config.update(
         SQLALCHEMY_DATABASE_URI=default_url(),
         SECRET_KEY=os.environ.get("GOVSHARE_SECRET_KEY", "dev-only-change-me"),
         GOVSHARE_CLOCK=SystemClock(),
         GOVSHARE_IDLE_MINUTES=int(os.environ.get("GOVSHARE_IDLE_MINUTES", "30")),
-        GOVSHARE_VERIFY_DAYS=int(os.environ.get("GOVSHARE_VERIFY_DAYS", "10")),  # art. 15 sets no number
+        GOVSHARE_VERIFY_DAYS=int(
+            os.environ.get("GOVSHARE_VERIFY_DAYS", "10")
+        ),  # art. 15 sets no number
         PERMANENT_SESSION_LIFETIME=timedelta(hours=8),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
@@ -44,13 +48,18 @@ def create_app(config: dict | None = None) -> Flask:
         BABEL_DEFAULT_LOCALE="zh_CN",
         BABEL_DEFAULT_TIMEZONE="Asia/Shanghai",
         BABEL_TRANSLATION_DIRECTORIES=str(ROOT / "web" / "translations"),
-        ATTACHMENT_DIR=os.path.join(os.path.abspath(os.environ.get("GOVSHARE_INSTANCE", "instance")), "attachments"),
+        ATTACHMENT_DIR=os.path.join(
+            os.path.abspath(os.environ.get("GOVSHARE_INSTANCE", "instance")), "attachments"
+        ),
         WTF_CSRF_TIME_LIMIT=None,
     )
     app.config.update(config or {})
     app.config["SQLALCHEMY_DATABASE_URI"] = normalize_url(app.config["SQLALCHEMY_DATABASE_URI"])
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
-        app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"connect_args": {"timeout": 30, "check_same_thread": False}})
+        app.config.setdefault(
+            "SQLALCHEMY_ENGINE_OPTIONS",
+            {"connect_args": {"timeout": 30, "check_same_thread": False}},
+        )
     app.json.ensure_ascii = False
     db.init_app(app)
     with app.app_context():
@@ -82,14 +91,29 @@ def create_app(config: dict | None = None) -> Flask:
 
     templating.init_app(app)
     errors.init_app(app)
-    for module in (pages, auth, inbox, task_views, request_views, catalog_views, dispute_views, verification_views, public_views, breach_views, report_views, project_views):
+    for module in (
+        pages,
+        auth,
+        inbox,
+        task_views,
+        request_views,
+        catalog_views,
+        dispute_views,
+        verification_views,
+        public_views,
+        breach_views,
+        report_views,
+        project_views,
+    ):
         app.register_blueprint(module.bp)
     app.register_blueprint(api.bp)
     csrf.exempt(api.bp)  # token-authenticated, no cookies
 
     @app.get("/vendor/bpmn-js/<path:filename>")
     def bpmn_js(filename: str):
-        return send_from_directory(ROOT / "node_modules" / "bpmn-js" / "dist", filename, max_age=86400)
+        return send_from_directory(
+            ROOT / "node_modules" / "bpmn-js" / "dist", filename, max_age=86400
+        )
 
     @app.after_request
     def remember_language(response):

@@ -22,10 +22,20 @@ def main() -> None:
     with app.app_context():
         factory = make_session_factory(db.engine)
     stop = threading.Event()
-    worker = threading.Thread(target=run_worker, args=(factory, app.config["GOVSHARE_CLOCK"]), kwargs={"stop": stop, "interval": 5.0}, name="timer-worker", daemon=True)
+    worker = threading.Thread(
+        target=run_worker,
+        args=(factory, app.config["GOVSHARE_CLOCK"]),
+        kwargs={"stop": stop, "interval": 5.0},
+        name="timer-worker",
+        daemon=True,
+    )
     worker.start()
     try:
-        app.run(host=os.environ.get("GOVSHARE_HOST", "127.0.0.1"), port=int(os.environ.get("GOVSHARE_PORT", "5000")), use_reloader=False)
+        app.run(
+            host=os.environ.get("GOVSHARE_HOST", "127.0.0.1"),
+            port=int(os.environ.get("GOVSHARE_PORT", "5000")),
+            use_reloader=False,
+        )
     finally:
         stop.set()
 

@@ -69,10 +69,15 @@ def _command(fn):
 def start_request():
     body = _json_body()
     inst = _command(lambda s: share_requests.start_share_request(s, clock(), g.user, body))
-    return jsonify({
-        "business_key": inst.business_key, "process": inst.process_id, "status": inst.status, "summary": inst.summary,
-        "status_url": url_for("api.request_status", key=inst.business_key),
-    }), 201
+    return jsonify(
+        {
+            "business_key": inst.business_key,
+            "process": inst.process_id,
+            "status": inst.status,
+            "summary": inst.summary,
+            "status_url": url_for("api.request_status", key=inst.business_key),
+        }
+    ), 201
 
 
 @bp.get("/requests/<key>")
@@ -86,8 +91,15 @@ def request_status(key: str):
 
 def _task_json(t) -> dict:
     return {
-        "id": t.id, "business_key": t.instance.business_key, "task": t.task_name, "title": t.title, "role": t.role,
-        "form": t.form, "statute": t.statute, "state": t.state, "due_at": t.due_at.isoformat() if t.due_at else None,
+        "id": t.id,
+        "business_key": t.instance.business_key,
+        "task": t.task_name,
+        "title": t.title,
+        "role": t.role,
+        "form": t.form,
+        "statute": t.statute,
+        "state": t.state,
+        "due_at": t.due_at.isoformat() if t.due_at else None,
         "assignee": t.assignee.username if t.assignee else None,
         "form_schema": t.instance.definition.forms.get(t.form) if t.form else None,
     }
@@ -119,9 +131,20 @@ def complete_task(task_id: int):
 
 
 def _resource_json(r) -> dict:
-    return {"code": r.code, "name": r.name, "provider": r.provider.name, "provider_slug": r.provider.slug, "share_type": r.share_type,
-            "classification": r.classification, "network": r.network, "open_to_public": r.open_to_public, "version": r.published_version,
-            "published_at": r.published_at.isoformat() if r.published_at else None, "info_items": r.info_items, "metadata": r.metadata_}
+    return {
+        "code": r.code,
+        "name": r.name,
+        "provider": r.provider.name,
+        "provider_slug": r.provider.slug,
+        "share_type": r.share_type,
+        "classification": r.classification,
+        "network": r.network,
+        "open_to_public": r.open_to_public,
+        "version": r.published_version,
+        "published_at": r.published_at.isoformat() if r.published_at else None,
+        "info_items": r.info_items,
+        "metadata": r.metadata_,
+    }
 
 
 @bp.get("/catalog")
@@ -131,11 +154,24 @@ def catalog_search():
 
     args = request.args
     page = int(args.get("page", "1")) if args.get("page", "1").isdigit() else 1
-    filters = Filters(q=args.get("q", ""), share_type=args.get("share_type") or None, classification=args.get("classification") or None,
-                      network=args.get("network") or None, open_to_public={"true": True, "false": False}.get(args.get("open", "")),
-                      provider_id=int(args["provider_id"]) if args.get("provider_id", "").isdigit() else None)
+    filters = Filters(
+        q=args.get("q", ""),
+        share_type=args.get("share_type") or None,
+        classification=args.get("classification") or None,
+        network=args.get("network") or None,
+        open_to_public={"true": True, "false": False}.get(args.get("open", "")),
+        provider_id=int(args["provider_id"]) if args.get("provider_id", "").isdigit() else None,
+    )
     results = search(db.session, filters, page=page)
-    return jsonify({"total": results.total, "more": results.more, "page": results.page, "pages": results.pages, "resources": [_resource_json(r) for r in results.rows]})
+    return jsonify(
+        {
+            "total": results.total,
+            "more": results.more,
+            "page": results.page,
+            "pages": results.pages,
+            "resources": [_resource_json(r) for r in results.rows],
+        }
+    )
 
 
 @bp.get("/catalog/dcat.json")
@@ -161,7 +197,14 @@ def verification_flag():
 
     resource, record = request.args.get("resource", ""), request.args.get("record", "")
     if not resource or not record:
-        raise ValidationFailed(Message("Give both resource and record."), [{"field": f, "message": Message("is required")} for f, v in (("resource", resource), ("record", record)) if not v])
+        raise ValidationFailed(
+            Message("Give both resource and record."),
+            [
+                {"field": f, "message": Message("is required")}
+                for f, v in (("resource", resource), ("record", record))
+                if not v
+            ],
+        )
     return jsonify(flag(db.session, g.user, resource, record))
 
 
@@ -171,8 +214,17 @@ def report_error():
     from engine.verification import report_error as report
 
     body = _json_body()
-    inst = _command(lambda s: report(s, clock(), g.user, body, verify_days=current_app.config["GOVSHARE_VERIFY_DAYS"]))
-    return jsonify({"business_key": inst.business_key, "status_url": url_for("api.request_status", key=inst.business_key)}), 201
+    inst = _command(
+        lambda s: report(
+            s, clock(), g.user, body, verify_days=current_app.config["GOVSHARE_VERIFY_DAYS"]
+        )
+    )
+    return jsonify(
+        {
+            "business_key": inst.business_key,
+            "status_url": url_for("api.request_status", key=inst.business_key),
+        }
+    ), 201
 
 
 @bp.post("/verifications/<int:verification_id>/served")
@@ -181,8 +233,14 @@ def served_on_proof(verification_id: int):
     from engine.verification import register_served
 
     body = _json_body()
-    row = _command(lambda s: register_served(s, clock(), g.user, verification_id, body.get("proof", ""), body.get("service", "")))
-    return jsonify({"id": row.id, "verification_id": row.verification_id, "at": row.at.isoformat()}), 201
+    row = _command(
+        lambda s: register_served(
+            s, clock(), g.user, verification_id, body.get("proof", ""), body.get("service", "")
+        )
+    )
+    return jsonify(
+        {"id": row.id, "verification_id": row.verification_id, "at": row.at.isoformat()}
+    ), 201
 
 
 @bp.post("/grants/check")
@@ -194,7 +252,13 @@ def grant_check():
     items = body.get("info_items")
     if not body.get("resource_code") or not isinstance(items, list) or not items:
         raise ValidationFailed(Message("Give resource_code and a non-empty info_items list."))
-    return jsonify(_command(lambda s: check_use(s, clock(), g.user, body["resource_code"], items, body.get("purpose", ""))))
+    return jsonify(
+        _command(
+            lambda s: check_use(
+                s, clock(), g.user, body["resource_code"], items, body.get("purpose", "")
+            )
+        )
+    )
 
 
 @bp.get("/openapi.json")

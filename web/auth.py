@@ -28,8 +28,14 @@ bp = Blueprint("auth", __name__)
 
 
 class LoginForm(FlaskForm):
-    username = StringField(lazy_gettext("User name"), validators=[DataRequired(message=lazy_gettext("Enter your user name."))])
-    password = PasswordField(lazy_gettext("Password"), validators=[DataRequired(message=lazy_gettext("Enter your password."))])
+    username = StringField(
+        lazy_gettext("User name"),
+        validators=[DataRequired(message=lazy_gettext("Enter your user name."))],
+    )
+    password = PasswordField(
+        lazy_gettext("Password"),
+        validators=[DataRequired(message=lazy_gettext("Enter your password."))],
+    )
 
 
 @login_manager.user_loader
@@ -39,7 +45,11 @@ def load_user(user_id: str):
 
 
 def _safe_next(target: str | None) -> str:
-    return target if target and target.startswith("/") and not target.startswith("//") else url_for("inbox.view", view="mine")
+    return (
+        target
+        if target and target.startswith("/") and not target.startswith("//")
+        else url_for("inbox.view", view="mine")
+    )
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -48,7 +58,11 @@ def login():
     error = None
     if form.validate_on_submit():
         user = db.session.scalar(select(User).where(User.username == form.username.data.strip()))
-        if user is not None and user.active and check_password(user.password_hash, form.password.data):
+        if (
+            user is not None
+            and user.active
+            and check_password(user.password_hash, form.password.data)
+        ):
             session.clear()
             login_user(user)
             session.permanent = True
@@ -69,15 +83,25 @@ def logout():
 @bp.before_app_request
 def expire_idle_sessions():
     """Sign out a session idle for longer than GOVSHARE_IDLE_MINUTES (by the injected clock)."""
-    if not current_user.is_authenticated or request.path.startswith(("/static", "/vendor", "/api/")):
+    if not current_user.is_authenticated or request.path.startswith(
+        ("/static", "/vendor", "/api/")
+    ):
         return None
     now = clock().now().timestamp()
     last = session.get("last_seen", now)
     if now - last > current_app.config["GOVSHARE_IDLE_MINUTES"] * 60:
         logout_user()
         session.clear()
-        flash(gettext("Your session expired after %(n)s minutes without activity. Please sign in again.", n=current_app.config["GOVSHARE_IDLE_MINUTES"]), "warning")
-        return redirect(url_for("auth.login", next=request.full_path if request.method == "GET" else None))
+        flash(
+            gettext(
+                "Your session expired after %(n)s minutes without activity. Please sign in again.",
+                n=current_app.config["GOVSHARE_IDLE_MINUTES"],
+            ),
+            "warning",
+        )
+        return redirect(
+            url_for("auth.login", next=request.full_path if request.method == "GET" else None)
+        )
     session["last_seen"] = now
     return None
 
@@ -86,5 +110,7 @@ def expire_idle_sessions():
 def switch_language(code: str):
     target = _safe_next(request.args.get("next"))
     response = redirect(target)
-    response.set_cookie("lang", code if code in ("zh_CN", "en") else "zh_CN", max_age=365 * 86400, samesite="Lax")
+    response.set_cookie(
+        "lang", code if code in ("zh_CN", "en") else "zh_CN", max_age=365 * 86400, samesite="Lax"
+    )
     return response

@@ -16,7 +16,13 @@ from engine.models import Department, ProcessInstance
 from . import clock, db
 
 bp = Blueprint("breaches", __name__, url_prefix="/breaches")
-KINDS = ("reply_overdue", "catalog_update_overdue", "verification_overdue", "data_inconsistency", "use_outside_grant")
+KINDS = (
+    "reply_overdue",
+    "catalog_update_overdue",
+    "verification_overdue",
+    "data_inconsistency",
+    "use_outside_grant",
+)
 
 
 def _filters(args) -> service.Filters:
@@ -27,20 +33,47 @@ def _filters(args) -> service.Filters:
             return None
 
     dept = args.get("department", "")
-    return service.Filters(department_id=int(dept) if dept.isdigit() else None, kind=args.get("kind") or None, date_from=day("from"), date_to=day("to"),
-                           appeal_status=args.get("appeal") or None)
+    return service.Filters(
+        department_id=int(dept) if dept.isdigit() else None,
+        kind=args.get("kind") or None,
+        date_from=day("from"),
+        date_to=day("to"),
+        appeal_status=args.get("appeal") or None,
+    )
 
 
 @bp.get("/")
 @login_required
 def ledger():
     f = _filters(request.args)
-    rows, total = service.ledger(db.session, current_user, f, page=int(request.args.get("page", "1")) if request.args.get("page", "1").isdigit() else 1)
+    rows, total = service.ledger(
+        db.session,
+        current_user,
+        f,
+        page=int(request.args.get("page", "1")) if request.args.get("page", "1").isdigit() else 1,
+    )
     if request.args.get("format") == "csv":
         rows = _all(f)
-        return Response(service.export_csv(rows), mimetype="text/csv", headers={"Content-Disposition": "attachment; filename=breaches.csv"})
-    departments = db.session.scalars(select(Department).order_by(Department.division_code, Department.name)).all() if current_user.department.is_authority else []
-    return render_template("breaches/ledger.html", rows=rows, total=total, args=request.args, kinds=KINDS, departments=departments)
+        return Response(
+            service.export_csv(rows),
+            mimetype="text/csv",
+            headers={"Content-Disposition": "attachment; filename=breaches.csv"},
+        )
+    departments = (
+        db.session.scalars(
+            select(Department).order_by(Department.division_code, Department.name)
+        ).all()
+        if current_user.department.is_authority
+        else []
+    )
+    return render_template(
+        "breaches/ledger.html",
+        rows=rows,
+        total=total,
+        args=request.args,
+        kinds=KINDS,
+        departments=departments,
+    )
 
 
 def _all(f: service.Filters) -> list:
@@ -62,12 +95,27 @@ def show(breach_id: int):
         try:
             if request.form.get("action") == "rectify":
                 instance = service.open_rectification(db.session, clock(), current_user, breach_id)
-                flash(gettext("Rectification ordered (%(key)s): due in 15 working days.", key=instance.business_key), "success")
+                flash(
+                    gettext(
+                        "Rectification ordered (%(key)s): due in 15 working days.",
+                        key=instance.business_key,
+                    ),
+                    "success",
+                )
             elif request.form.get("action") == "appeal":
-                service.appeal(db.session, clock(), current_user, breach_id, request.form.get("reason", ""))
+                service.appeal(
+                    db.session, clock(), current_user, breach_id, request.form.get("reason", "")
+                )
                 flash(gettext("Appeal sent to the data-sharing authority."), "success")
             else:
-                service.decide_appeal(db.session, clock(), current_user, breach_id, request.form.get("decision") == "upheld", request.form.get("reasons", ""))
+                service.decide_appeal(
+                    db.session,
+                    clock(),
+                    current_user,
+                    breach_id,
+                    request.form.get("decision") == "upheld",
+                    request.form.get("reasons", ""),
+                )
                 flash(gettext("Decision on the appeal recorded."), "success")
             db.session.commit()
         except GovshareError as err:
@@ -75,5 +123,11 @@ def show(breach_id: int):
             flash(err.message.render(gettext), "danger")
         return redirect(url_for(".show", breach_id=breach_id))
     instance = db.session.get(ProcessInstance, row.instance_id) if row.instance_id else None
-    rectification = db.session.get(ProcessInstance, row.rectification_instance_id) if row.rectification_instance_id else None
-    return render_template("breaches/entry.html", b=row, instance=instance, rectification=rectification)
+    rectification = (
+        db.session.get(ProcessInstance, row.rectification_instance_id)
+        if row.rectification_instance_id
+        else None
+    )
+    return render_template(
+        "breaches/entry.html", b=row, instance=instance, rectification=rectification
+    )

@@ -23,7 +23,9 @@ def _authority_only():
 @login_required
 def board():
     _authority_only()
-    return render_template("disputes/board.html", board=dashboard(db.session, current_user.department, clock()))
+    return render_template(
+        "disputes/board.html", board=dashboard(db.session, current_user.department, clock())
+    )
 
 
 @bp.get("/<key>")

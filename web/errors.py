@@ -16,36 +16,67 @@ from .templating import render_message
 
 log = logging.getLogger("govshare.web")
 TITLES = {
-    400: lazy_gettext("The request could not be processed"), 401: lazy_gettext("Please sign in"),
-    403: lazy_gettext("You may not see or do this"), 404: lazy_gettext("Not found"), 409: lazy_gettext("Someone else was faster"),
-    413: lazy_gettext("The upload is too large"), 422: lazy_gettext("The input is not valid"), 500: lazy_gettext("Something went wrong on our side"),
+    400: lazy_gettext("The request could not be processed"),
+    401: lazy_gettext("Please sign in"),
+    403: lazy_gettext("You may not see or do this"),
+    404: lazy_gettext("Not found"),
+    409: lazy_gettext("Someone else was faster"),
+    413: lazy_gettext("The upload is too large"),
+    422: lazy_gettext("The input is not valid"),
+    500: lazy_gettext("Something went wrong on our side"),
 }
 
 
 def _page(status: int, message: str, details=None):
     if request.path.startswith("/api/"):
-        return jsonify({"error": TITLES.get(status, ""), "message": message, "details": details or []}), status
-    return render_template("error.html", status=status, title=TITLES.get(status, TITLES[500]), message=message, details=details or []), status
+        return jsonify(
+            {"error": TITLES.get(status, ""), "message": message, "details": details or []}
+        ), status
+    return render_template(
+        "error.html",
+        status=status,
+        title=TITLES.get(status, TITLES[500]),
+        message=message,
+        details=details or [],
+    ), status
 
 
 def init_app(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def _csrf(err):
-        return _page(400, gettext("The form was not accepted because its security token is missing or expired. Reload the page and try again."))
+        return _page(
+            400,
+            gettext(
+                "The form was not accepted because its security token is missing or expired. Reload the page and try again."
+            ),
+        )
 
     @app.errorhandler(GovshareError)
     def _govshare(err: GovshareError):
         db.session.rollback()
-        details = [{k: render_message(v) for k, v in d.items()} if isinstance(d, dict) else render_message(d) for d in err.details]
+        details = [
+            {k: render_message(v) for k, v in d.items()}
+            if isinstance(d, dict)
+            else render_message(d)
+            for d in err.details
+        ]
         return _page(err.http_status, err.message.render(gettext), details)
 
     @app.errorhandler(HTTPException)
     def _http(err: HTTPException):
-        messages = {403: gettext("This task or request belongs to another department or role."), 404: gettext("The page or record does not exist.")}
+        messages = {
+            403: gettext("This task or request belongs to another department or role."),
+            404: gettext("The page or record does not exist."),
+        }
         return _page(err.code or 500, messages.get(err.code, err.description or ""))
 
     @app.errorhandler(Exception)
     def _server(err: Exception):
         db.session.rollback()
         log.exception("unhandled error on %s", request.path)
-        return _page(500, gettext("The error was logged. Nothing of this action was saved; please try again later."))
+        return _page(
+            500,
+            gettext(
+                "The error was logged. Nothing of this action was saved; please try again later."
+            ),
+        )

@@ -30,15 +30,25 @@ def _int(value: str | None) -> int | None:
 @bp.get("/<view>")
 @login_required
 def view(view: str):
-    if view not in inbox_service.VIEWS or (view == "coordination" and not current_user.department.is_authority):
+    if view not in inbox_service.VIEWS or (
+        view == "coordination" and not current_user.department.is_authority
+    ):
         abort(404)
     args = request.args
     filters = inbox_service.Filters(
-        process=args.get("process") or None, counterpart=_int(args.get("counterpart")), due_from=_date(args.get("due_from")),
-        due_to=_date(args.get("due_to")), key=(args.get("key") or "").strip() or None, sort=args.get("sort", "due"),
-        urgency=args.get("urgency") if args.get("urgency") in ("normal", "soon", "overdue") else None,
+        process=args.get("process") or None,
+        counterpart=_int(args.get("counterpart")),
+        due_from=_date(args.get("due_from")),
+        due_to=_date(args.get("due_to")),
+        key=(args.get("key") or "").strip() or None,
+        sort=args.get("sort", "due"),
+        urgency=args.get("urgency")
+        if args.get("urgency") in ("normal", "soon", "overdue")
+        else None,
     )
-    page = inbox_service.list_view(db.session, current_user, clock(), view, filters, page=_int(args.get("page")) or 1)
+    page = inbox_service.list_view(
+        db.session, current_user, clock(), view, filters, page=_int(args.get("page")) or 1
+    )
     counterparts = inbox_service.counterpart_departments(db.session, current_user)
     colleagues = []
     if "leader" in (current_user.job_roles or []):
@@ -46,8 +56,20 @@ def view(view: str):
 
         from engine.models import User
 
-        colleagues = db.session.scalars(select(User).where(User.department_id == current_user.department_id, User.active.is_(True)).order_by(User.username)).all()
-    return render_template("inbox.html", view=view, page=page, filters=filters, counterparts=counterparts, colleagues=colleagues, args=args)
+        colleagues = db.session.scalars(
+            select(User)
+            .where(User.department_id == current_user.department_id, User.active.is_(True))
+            .order_by(User.username)
+        ).all()
+    return render_template(
+        "inbox.html",
+        view=view,
+        page=page,
+        filters=filters,
+        counterparts=counterparts,
+        colleagues=colleagues,
+        args=args,
+    )
 
 
 @bp.post("/claim")
@@ -62,5 +84,7 @@ def claim_selected():
     if done:
         flash(ngettext("%(num)s task claimed.", "%(num)s tasks claimed.", len(done)), "success")
     for task_id, err in failed:
-        flash(gettext("Task %(id)s: %(why)s", id=task_id, why=err.message.render(gettext)), "danger")
+        flash(
+            gettext("Task %(id)s: %(why)s", id=task_id, why=err.message.render(gettext)), "danger"
+        )
     return redirect(url_for(".view", view="mine"))

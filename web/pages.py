@@ -20,9 +20,20 @@ def healthz():
         deployed = db.session.scalar(select(func.count()).select_from(ProcessDefinition))
     except Exception as exc:  # noqa: BLE001 - report any database failure
         return jsonify({"status": "error", "database": str(exc)}), 503
-    return jsonify({"status": "ok", "database": db.engine.dialect.name, "process_versions": deployed, "now": clock().now().isoformat()})
+    return jsonify(
+        {
+            "status": "ok",
+            "database": db.engine.dialect.name,
+            "process_versions": deployed,
+            "now": clock().now().isoformat(),
+        }
+    )
 
 
 @bp.get("/")
 def index():
-    return redirect(url_for("inbox.view", view="mine") if current_user.is_authenticated else url_for("auth.login"))
+    return redirect(
+        url_for("inbox.view", view="mine")
+        if current_user.is_authenticated
+        else url_for("auth.login")
+    )

@@ -19,7 +19,9 @@ bp = Blueprint("projects", __name__, url_prefix="/projects")
 
 
 def _reviewer() -> bool:
-    return current_user.department.is_authority or any(d.startswith("project_review:") for d in (current_user.department.duties or []))
+    return current_user.department.is_authority or any(
+        d.startswith("project_review:") for d in (current_user.department.duties or [])
+    )
 
 
 def _project(project_id: int) -> Project:
@@ -46,7 +48,9 @@ def index():
     stmt = select(Project).order_by(Project.id.desc())
     if not _reviewer():
         stmt = stmt.where(Project.department_id == current_user.department_id)
-    return render_template("projects/index.html", projects=db.session.scalars(stmt.limit(200)).all())
+    return render_template(
+        "projects/index.html", projects=db.session.scalars(stmt.limit(200)).all()
+    )
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -54,7 +58,14 @@ def index():
 def new():
     if request.method == "POST":
         try:
-            project = service.create(db.session, clock(), current_user, request.form.get("name", ""), request.form.get("description", ""), _entries_from_upload())
+            project = service.create(
+                db.session,
+                clock(),
+                current_user,
+                request.form.get("name", ""),
+                request.form.get("description", ""),
+                _entries_from_upload(),
+            )
             db.session.commit()
             return redirect(url_for(".show", project_id=project.id))
         except ValidationFailed as err:
@@ -75,24 +86,49 @@ def show(project_id: int):
                 flash(gettext("Project catalog replaced."), "success")
             elif action == "submit":
                 instance = service.submit(db.session, clock(), current_user, project)
-                flash(gettext("Submitted: complete “Apply for project approval” in your tasks (%(key)s).", key=instance.business_key), "success")
+                flash(
+                    gettext(
+                        "Submitted: complete “Apply for project approval” in your tasks (%(key)s).",
+                        key=instance.business_key,
+                    ),
+                    "success",
+                )
             elif action == "connect":
-                resource = db.session.scalar(select(Resource).where(Resource.code == request.form.get("code", "")))
+                resource = db.session.scalar(
+                    select(Resource).where(Resource.code == request.form.get("code", ""))
+                )
                 if resource is None or resource.provider_id != current_user.department_id:
                     abort(403)
                 service.mark_connected(db.session, clock(), resource.code)
-                flash(gettext("%(code)s marked as connected to the sharing platform.", code=resource.code), "success")
+                flash(
+                    gettext(
+                        "%(code)s marked as connected to the sharing platform.", code=resource.code
+                    ),
+                    "success",
+                )
             db.session.commit()
         except GovshareError as err:
             db.session.rollback()
             flash(err.message.render(gettext), "danger")
         return redirect(url_for(".show", project_id=project_id))
     codes = [e.get("code") for e in project.catalog]
-    resources = {r.code: r for r in db.session.scalars(select(Resource).where(Resource.code.in_(codes)))} if codes else {}
+    resources = (
+        {r.code: r for r in db.session.scalars(select(Resource).where(Resource.code.in_(codes)))}
+        if codes
+        else {}
+    )
     instance = db.session.get(ProcessInstance, project.instance_id) if project.instance_id else None
     eligibility = service.eligibility(db.session, project)
-    return render_template("projects/show.html", project=project, resources=resources, instance=instance, eligibility=eligibility,
-                           problems=[(p["field"], render_message(p["message"])) for p in eligibility["approval_problems"]],
-                           acceptance=[(p["field"], render_message(p["message"])) for p in eligibility["acceptance_problems"]])
-
-
+    return render_template(
+        "projects/show.html",
+        project=project,
+        resources=resources,
+        instance=instance,
+        eligibility=eligibility,
+        problems=[
+            (p["field"], render_message(p["message"])) for p in eligibility["approval_problems"]
+        ],
+        acceptance=[
+            (p["field"], render_message(p["message"])) for p in eligibility["acceptance_problems"]
+        ],
+    )

@@ -18,9 +18,19 @@ bp = Blueprint("public", __name__, url_prefix="/public")
 @bp.get("/")
 def index():
     q = (request.args.get("q") or "").strip()
-    stmt = select(Resource).where(Resource.status == "published", Resource.open_to_public.is_(True)).options(selectinload(Resource.provider)).order_by(Resource.code)
+    stmt = (
+        select(Resource)
+        .where(Resource.status == "published", Resource.open_to_public.is_(True))
+        .options(selectinload(Resource.provider))
+        .order_by(Resource.code)
+    )
     if q:
         stmt = stmt.where(Resource.search_text.like(f"%{q}%"))
     year = clock().now().astimezone(SHANGHAI).year - 1
     figures = public_figures(db.session, year)
-    return render_template("public/index.html", resources=db.session.scalars(stmt.limit(200)).all(), q=q, figures=figures)
+    return render_template(
+        "public/index.html",
+        resources=db.session.scalars(stmt.limit(200)).all(),
+        q=q,
+        figures=figures,
+    )

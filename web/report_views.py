@@ -18,8 +18,11 @@ def annual(year: int):
     if not current_user.department.is_authority:
         abort(403)
     report = compiled(db.session, year)
-    counts = {"on_time": sum(u["on_time"] for u in report["units"]), "late": sum(u["submitted"] and not u["on_time"] for u in report["units"]),
-              "missing": sum(not u["submitted"] for u in report["units"])}
+    counts = {
+        "on_time": sum(u["on_time"] for u in report["units"]),
+        "late": sum(u["submitted"] and not u["on_time"] for u in report["units"]),
+        "missing": sum(not u["submitted"] for u in report["units"]),
+    }
     return render_template("reports/annual.html", report=report, tally=counts, keys=FIGURE_KEYS)
 
 
@@ -30,8 +33,11 @@ def annual_pdf(year: int):
 
     if not current_user.department.is_authority:
         abort(403)
-    return Response(annual_report_pdf(compiled(db.session, year)), mimetype="application/pdf",
-                    headers={"Content-Disposition": f"attachment; filename=annual-report-{year}.pdf"})
+    return Response(
+        annual_report_pdf(compiled(db.session, year)),
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f"attachment; filename=annual-report-{year}.pdf"},
+    )
 
 
 @bp.get("/annual/<int:year>.csv")
@@ -39,4 +45,8 @@ def annual_pdf(year: int):
 def annual_csv(year: int):
     if not current_user.department.is_authority:
         abort(403)
-    return Response(export_csv(compiled(db.session, year)), mimetype="text/csv", headers={"Content-Disposition": f"attachment; filename=annual-report-{year}.csv"})
+    return Response(
+        export_csv(compiled(db.session, year)),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f"attachment; filename=annual-report-{year}.csv"},
+    )

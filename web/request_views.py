@@ -33,13 +33,25 @@ def _instance_or_403(key: str) -> ProcessInstance:
 
 
 def _search(q: str) -> list[Resource]:
-    stmt = select(Resource).join(Department, Resource.provider_id == Department.id).options(joinedload(Resource.provider)).order_by(Resource.code)
+    stmt = (
+        select(Resource)
+        .join(Department, Resource.provider_id == Department.id)
+        .options(joinedload(Resource.provider))
+        .order_by(Resource.code)
+    )
     if q:
         like = f"%{q}%"
         # info items are JSON: matched as text, which the catalog issue replaces with full-text search
         from sqlalchemy import String, cast
 
-        stmt = stmt.where(or_(Resource.name.like(like), Resource.code.like(like), Department.name.like(like), cast(Resource.info_items, String).like(like)))
+        stmt = stmt.where(
+            or_(
+                Resource.name.like(like),
+                Resource.code.like(like),
+                Department.name.like(like),
+                cast(Resource.info_items, String).like(like),
+            )
+        )
     return list(db.session.scalars(stmt.limit(50)))
 
 
@@ -52,8 +64,12 @@ def new():
     values, errors = {}, []
     if request.method == "POST":
         values = {
-            "resource_code": code or "", "info_items": request.form.getlist("info_items"), "purpose": request.form.get("purpose", "").strip(),
-            "legal_basis": request.form.get("legal_basis", "").strip(), "period_start": request.form.get("period_start", ""), "period_end": request.form.get("period_end", ""),
+            "resource_code": code or "",
+            "info_items": request.form.getlist("info_items"),
+            "purpose": request.form.get("purpose", "").strip(),
+            "legal_basis": request.form.get("legal_basis", "").strip(),
+            "period_start": request.form.get("period_start", ""),
+            "period_end": request.form.get("period_end", ""),
         }
         form = {k: v for k, v in values.items() if v}
         try:
@@ -71,8 +87,16 @@ def new():
     field_errors = {}
     for e in errors:
         field_errors.setdefault(e["field"], []).append(render_message(e["message"]))
-    return render_template("request_new.html", q=q, results=_search(q) if resource is None else [], resource=resource, values=values,
-                           field_errors=field_errors, expected_due=expected_due, own=resource is not None and resource.provider_id == current_user.department_id)
+    return render_template(
+        "request_new.html",
+        q=q,
+        results=_search(q) if resource is None else [],
+        resource=resource,
+        values=values,
+        field_errors=field_errors,
+        expected_due=expected_due,
+        own=resource is not None and resource.provider_id == current_user.department_id,
+    )
 
 
 @bp.get("/<key>")
@@ -82,12 +106,24 @@ def show(key: str):
     status = request_service.request_status(db.session, instance)
     calendar = load_calendar(db.session)
     now = clock().now()
-    open_tasks = db.session.scalars(select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.state == "open")).all()
+    open_tasks = db.session.scalars(
+        select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.state == "open")
+    ).all()
     deadlines = {t.id: describe_deadline(calendar, t.due_at, now) for t in open_tasks if t.due_at}
-    files = db.session.scalars(select(Attachment).where(Attachment.instance_id == instance.id).order_by(Attachment.id)).all()
+    files = db.session.scalars(
+        select(Attachment).where(Attachment.instance_id == instance.id).order_by(Attachment.id)
+    ).all()
     mine = {t.id for t in open_tasks if t.department_id == current_user.department_id}
-    return render_template("request.html", instance=instance, status=status, deadlines=deadlines, files=files, my_task_ids=mine,
-                           started=request.args.get("started"), role=_role_of(instance))
+    return render_template(
+        "request.html",
+        instance=instance,
+        status=status,
+        deadlines=deadlines,
+        files=files,
+        my_task_ids=mine,
+        started=request.args.get("started"),
+        role=_role_of(instance),
+    )
 
 
 def _role_of(instance: ProcessInstance) -> str:
@@ -106,12 +142,28 @@ def diagram(key: str):
     xml_by_process = raw.get("diagrams") or {definition.process_id: definition.bpmn_xml}
     states = workflow_states(instance)
     now = clock().now()
-    overdue = {t.task_name for t in db.session.scalars(select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.state == "open", HumanTask.due_at <= now))}
+    overdue = {
+        t.task_name
+        for t in db.session.scalars(
+            select(HumanTask).where(
+                HumanTask.instance_id == instance.id,
+                HumanTask.state == "open",
+                HumanTask.due_at <= now,
+            )
+        )
+    }
     diagrams = []
     for process_id, xml in xml_by_process.items():
         s = states.get(process_id, {"completed": set(), "active": set()})
         if process_id != definition.process_id and process_id not in states:
             continue
-        diagrams.append({"process": process_id, "xml": xml, "completed": sorted(s["completed"]), "active": sorted(s["active"] - s["completed"]),
-                         "overdue": sorted(o for o in overdue if o in s["active"])})
+        diagrams.append(
+            {
+                "process": process_id,
+                "xml": xml,
+                "completed": sorted(s["completed"]),
+                "active": sorted(s["active"] - s["completed"]),
+                "overdue": sorted(o for o in overdue if o in s["active"]),
+            }
+        )
     return jsonify({"diagrams": diagrams})

@@ -33,14 +33,19 @@ class Field:
 def _options(name: str, node: dict, context: dict) -> list[tuple[str, str]]:
     if "enum" in node:
         labels = node.get("x-enum-labels", {})
-        return [(v, (labels.get(v, [v, v])[1] if is_english() else labels.get(v, [v, v])[0])) for v in node["enum"]]
+        return [
+            (v, (labels.get(v, [v, v])[1] if is_english() else labels.get(v, [v, v])[0]))
+            for v in node["enum"]
+        ]
     source = node.get("x-subsetOf")
     if source:
         return [(v, v) for v in context.get(source) or []]
     return []
 
 
-def build_fields(schema: dict, values: dict | None, errors: list[dict] | None, context: dict) -> tuple[list[Field], list[str]]:
+def build_fields(
+    schema: dict, values: dict | None, errors: list[dict] | None, context: dict
+) -> tuple[list[Field], list[str]]:
     """Fields in schema order with values (submitted, else defaults) and their errors."""
     errors = errors or []
     by_field: dict[str, list[str]] = {}
@@ -64,8 +69,19 @@ def build_fields(schema: dict, values: dict | None, errors: list[dict] | None, c
         else:
             value = context.get(node["x-default-from"]) if node.get("x-default-from") else None
             value = value if value is not None else ([] if widget == "checkboxes" else "")
-        fields.append(Field(name, title_of(node), widget, name in required, value, _options(name, node, context), by_field.pop(name, []),
-                            node.get("x-help-en" if is_english() else "description", ""), node.get("x-show-when", {})))
+        fields.append(
+            Field(
+                name,
+                title_of(node),
+                widget,
+                name in required,
+                value,
+                _options(name, node, context),
+                by_field.pop(name, []),
+                node.get("x-help-en" if is_english() else "description", ""),
+                node.get("x-show-when", {}),
+            )
+        )
     general = [m for msgs in by_field.values() for m in msgs]
     return fields, general
 
@@ -84,6 +100,8 @@ def parse(schema: dict, form: MultiDict) -> dict:
                 data[name] = value
     for name, node in schema.get("properties", {}).items():
         condition = node.get("x-show-when") or {}
-        if name in data and any(data.get(other) not in allowed for other, allowed in condition.items()):
+        if name in data and any(
+            data.get(other) not in allowed for other, allowed in condition.items()
+        ):
             del data[name]
     return data

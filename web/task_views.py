@@ -34,7 +34,11 @@ bp = Blueprint("tasks", __name__, url_prefix="/tasks")
 
 
 def can_view(user, row: HumanTask) -> bool:
-    return task_service.eligible(user, row) or row.assignee_id == user.id or row.completed_by_id == user.id
+    return (
+        task_service.eligible(user, row)
+        or row.assignee_id == user.id
+        or row.completed_by_id == user.id
+    )
 
 
 def _task_or_403(task_id: int) -> HumanTask:
@@ -53,16 +57,49 @@ def _render(row: HumanTask, values=None, errors=None, status=200):
     fields, general = build_fields(schema, values, errors, context) if schema else ([], [])
     overview = request_service.request_status(db.session, instance)
     meta = instance.definition.task_meta.get(row.task_name, {})
-    earlier = [t for t in db.session.scalars(select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.state == "completed").order_by(HumanTask.completed_at)) if t.id != row.id]
-    files = db.session.scalars(select(Attachment).where(Attachment.instance_id == instance.id).order_by(Attachment.id)).all()
+    earlier = [
+        t
+        for t in db.session.scalars(
+            select(HumanTask)
+            .where(HumanTask.instance_id == instance.id, HumanTask.state == "completed")
+            .order_by(HumanTask.completed_at)
+        )
+        if t.id != row.id
+    ]
+    files = db.session.scalars(
+        select(Attachment).where(Attachment.instance_id == instance.id).order_by(Attachment.id)
+    ).all()
     colleagues = []
     if task_service.is_leader_of(current_user, row) and row.state == "open":
-        colleagues = [u for u in db.session.scalars(select(User).where(User.department_id == row.department_id, User.active.is_(True)).order_by(User.username)) if task_service.eligible(u, row)]
+        colleagues = [
+            u
+            for u in db.session.scalars(
+                select(User)
+                .where(User.department_id == row.department_id, User.active.is_(True))
+                .order_by(User.username)
+            )
+            if task_service.eligible(u, row)
+        ]
 
-    deadline = describe_deadline(load_calendar(db.session), row.due_at, clock().now()) if row.due_at and row.state == "open" else None
+    deadline = (
+        describe_deadline(load_calendar(db.session), row.due_at, clock().now())
+        if row.due_at and row.state == "open"
+        else None
+    )
     return render_template(
-        "task.html", task=row, instance=instance, context=context, fields=fields, general_errors=general, overview=overview,
-        meta=meta, earlier=earlier, files=files, colleagues=colleagues, deadline=deadline, limits=attachment_service.LIMITS,
+        "task.html",
+        task=row,
+        instance=instance,
+        context=context,
+        fields=fields,
+        general_errors=general,
+        overview=overview,
+        meta=meta,
+        earlier=earlier,
+        files=files,
+        colleagues=colleagues,
+        deadline=deadline,
+        limits=attachment_service.LIMITS,
         schema=schema,
     ), status
 
@@ -77,7 +114,11 @@ def show(task_id: int):
 @login_required
 def complete(task_id: int):
     row = _task_or_403(task_id)
-    schema = row.instance.definition.forms.get(row.form) if row.form else {"type": "object", "properties": {}}
+    schema = (
+        row.instance.definition.forms.get(row.form)
+        if row.form
+        else {"type": "object", "properties": {}}
+    )
     data = parse(schema, request.form)
     uploads = [f for f in request.files.getlist("attachments") if f and f.filename]
     try:
@@ -85,18 +126,45 @@ def complete(task_id: int):
             attachment_service.check(upload.filename, upload.mimetype, upload.content_length or 0)
         task_service.complete(db.session, clock(), task_id, current_user, data)
         for upload in uploads:
-            attachment_service.store(db.session, clock(), current_app.config["ATTACHMENT_DIR"], row.instance_id, row.id, current_user.id, upload.filename, upload.mimetype, upload.stream)
+            attachment_service.store(
+                db.session,
+                clock(),
+                current_app.config["ATTACHMENT_DIR"],
+                row.instance_id,
+                row.id,
+                current_user.id,
+                upload.filename,
+                upload.mimetype,
+                upload.stream,
+            )
         db.session.commit()
     except ValidationFailed as err:
         db.session.rollback()
         row = _task_or_403(task_id)
         properties = schema.get("properties", {})
-        labels = [title_of(properties[e["field"]]) for e in err.details if e.get("field") in properties]
+        labels = [
+            title_of(properties[e["field"]]) for e in err.details if e.get("field") in properties
+        ]
         if labels:
-            flash(gettext("Please correct: %(fields)s", fields="、".join(dict.fromkeys(labels))), "danger")
+            flash(
+                gettext("Please correct: %(fields)s", fields="、".join(dict.fromkeys(labels))),
+                "danger",
+            )
         else:  # e.g. an attachment refused
             flash(err.message.render(gettext), "danger")
-        return _render(row, values=dict(data, **{k: request.form.getlist(k) for k in schema.get("properties", {}) if schema["properties"][k].get("type") == "array"}), errors=err.details, status=422)
+        return _render(
+            row,
+            values=dict(
+                data,
+                **{
+                    k: request.form.getlist(k)
+                    for k in schema.get("properties", {})
+                    if schema["properties"][k].get("type") == "array"
+                },
+            ),
+            errors=err.details,
+            status=422,
+        )
     flash(gettext("Task “%(title)s” completed.", title=task_title(row)), "success")
     return redirect(url_for("requests.show", key=row.instance.business_key))
 
@@ -144,4 +212,6 @@ def attachment(attachment_id: int):
     if not instance.involves(current_user.department_id):
         abort(403)
     path = attachment_service.path_of(current_app.config["ATTACHMENT_DIR"], row)
-    return send_file(path, mimetype=row.content_type, as_attachment=True, download_name=row.filename)
+    return send_file(
+        path, mimetype=row.content_type, as_attachment=True, download_name=row.filename
+    )

@@ -14,40 +14,119 @@ from engine.i18n import Message
 
 from . import LANGUAGES, clock, db, select_locale
 
-ROLE_LABELS = {"requester": lazy_gettext("Requesting department"), "provider": lazy_gettext("Providing department"), "authority": lazy_gettext("Data-sharing authority")}
-PROCESS_LABELS = {"share_request": lazy_gettext("Data-sharing request"), "negotiation": lazy_gettext("Negotiation and coordination"),
-                  "catalog_publication": lazy_gettext("Catalog publication"), "catalog_update": lazy_gettext("Catalog update"),
-                  "data_error_verification": lazy_gettext("Data error verification"), "annual_evaluation": lazy_gettext("Annual evaluation"),
-                  "project_approval": lazy_gettext("IT project approval"), "rectification": lazy_gettext("Rectification")}
+ROLE_LABELS = {
+    "requester": lazy_gettext("Requesting department"),
+    "provider": lazy_gettext("Providing department"),
+    "authority": lazy_gettext("Data-sharing authority"),
+}
+PROCESS_LABELS = {
+    "share_request": lazy_gettext("Data-sharing request"),
+    "negotiation": lazy_gettext("Negotiation and coordination"),
+    "catalog_publication": lazy_gettext("Catalog publication"),
+    "catalog_update": lazy_gettext("Catalog update"),
+    "data_error_verification": lazy_gettext("Data error verification"),
+    "annual_evaluation": lazy_gettext("Annual evaluation"),
+    "project_approval": lazy_gettext("IT project approval"),
+    "rectification": lazy_gettext("Rectification"),
+}
 STATUS_LABELS = {
-    "running": lazy_gettext("In progress"), "completed": lazy_gettext("Completed"), "incident": lazy_gettext("Incident"),
-    "open": lazy_gettext("Open"), "cancelled": lazy_gettext("Cancelled"),
+    "running": lazy_gettext("In progress"),
+    "completed": lazy_gettext("Completed"),
+    "incident": lazy_gettext("Incident"),
+    "open": lazy_gettext("Open"),
+    "cancelled": lazy_gettext("Cancelled"),
 }
-SHARE_TYPE_LABELS = {"unconditional": lazy_gettext("Unconditional"), "conditional": lazy_gettext("Conditional"), "not_shared": lazy_gettext("Not shared")}
-DECISION_LABELS = {"granted": lazy_gettext("Granted"), "refused": lazy_gettext("Refused"), "published": lazy_gettext("Published"),
-                   "returned": lazy_gettext("Returned"), "updated": lazy_gettext("Updated")}
+SHARE_TYPE_LABELS = {
+    "unconditional": lazy_gettext("Unconditional"),
+    "conditional": lazy_gettext("Conditional"),
+    "not_shared": lazy_gettext("Not shared"),
+}
+DECISION_LABELS = {
+    "granted": lazy_gettext("Granted"),
+    "refused": lazy_gettext("Refused"),
+    "published": lazy_gettext("Published"),
+    "returned": lazy_gettext("Returned"),
+    "updated": lazy_gettext("Updated"),
+}
 BASIS_LABELS = {
-    "unconditional": lazy_gettext("Unconditional sharing"), "approved": lazy_gettext("Approved by the provider"),
-    "partial": lazy_gettext("Approved in part"), "negotiated": lazy_gettext("Agreed in negotiation"), "coordinated": lazy_gettext("Decided by coordination"),
+    "unconditional": lazy_gettext("Unconditional sharing"),
+    "approved": lazy_gettext("Approved by the provider"),
+    "partial": lazy_gettext("Approved in part"),
+    "negotiated": lazy_gettext("Agreed in negotiation"),
+    "coordinated": lazy_gettext("Decided by coordination"),
 }
 
 
-CLASS_LABELS = {"base": lazy_gettext("Base resource"), "thematic": lazy_gettext("Thematic resource"), "department": lazy_gettext("Department resource")}
-BASE_LABELS = {"population": lazy_gettext("Population"), "legal_entities": lazy_gettext("Legal entities"), "natural_resources_geospatial": lazy_gettext("Natural resources and geospatial"), "e_licences": lazy_gettext("E-licences")}
-NETWORK_LABELS = {"internal": lazy_gettext("E-government internal network"), "extranet": lazy_gettext("E-government extranet")}
-METHOD_LABELS = {"interface": lazy_gettext("Interface"), "file": lazy_gettext("File"), "query": lazy_gettext("Query"), "other": lazy_gettext("Other")}
-CYCLE_LABELS = {"realtime": lazy_gettext("Real time"), "daily": lazy_gettext("Daily"), "weekly": lazy_gettext("Weekly"), "monthly": lazy_gettext("Monthly"),
-                "quarterly": lazy_gettext("Quarterly"), "yearly": lazy_gettext("Yearly"), "irregular": lazy_gettext("Irregular")}
-VERSION_LABELS = {"draft": lazy_gettext("Draft"), "submitted": lazy_gettext("Under review"), "returned": lazy_gettext("Returned"), "published": lazy_gettext("Published"), "superseded": lazy_gettext("Superseded")}
-BREACH_LABELS = {"reply_overdue": lazy_gettext("Reply overdue"), "catalog_update_overdue": lazy_gettext("Catalog not updated in time"),
-                 "verification_overdue": lazy_gettext("Data error not verified in time"), "data_inconsistency": lazy_gettext("Inconsistent data"),
-                 "use_outside_grant": lazy_gettext("Use outside a grant"), "annual_report_overdue": lazy_gettext("Annual report late")}
-PROJECT_LABELS = {"draft": lazy_gettext("Draft"), "in_review": lazy_gettext("In joint review"), "returned": lazy_gettext("Returned"), "approved": lazy_gettext("Approved"), "accepted": lazy_gettext("Accepted")}
-APPEAL_LABELS = {"pending": lazy_gettext("Appeal pending"), "upheld": lazy_gettext("Appeal upheld"), "rejected": lazy_gettext("Appeal rejected")}
-DOSSIER_LABELS = {"info_request": lazy_gettext("Information requested"), "info_answer": lazy_gettext("Information provided"), "meeting": lazy_gettext("Coordination meeting"), "decision": lazy_gettext("Decision")}
+CLASS_LABELS = {
+    "base": lazy_gettext("Base resource"),
+    "thematic": lazy_gettext("Thematic resource"),
+    "department": lazy_gettext("Department resource"),
+}
+BASE_LABELS = {
+    "population": lazy_gettext("Population"),
+    "legal_entities": lazy_gettext("Legal entities"),
+    "natural_resources_geospatial": lazy_gettext("Natural resources and geospatial"),
+    "e_licences": lazy_gettext("E-licences"),
+}
+NETWORK_LABELS = {
+    "internal": lazy_gettext("E-government internal network"),
+    "extranet": lazy_gettext("E-government extranet"),
+}
+METHOD_LABELS = {
+    "interface": lazy_gettext("Interface"),
+    "file": lazy_gettext("File"),
+    "query": lazy_gettext("Query"),
+    "other": lazy_gettext("Other"),
+}
+CYCLE_LABELS = {
+    "realtime": lazy_gettext("Real time"),
+    "daily": lazy_gettext("Daily"),
+    "weekly": lazy_gettext("Weekly"),
+    "monthly": lazy_gettext("Monthly"),
+    "quarterly": lazy_gettext("Quarterly"),
+    "yearly": lazy_gettext("Yearly"),
+    "irregular": lazy_gettext("Irregular"),
+}
+VERSION_LABELS = {
+    "draft": lazy_gettext("Draft"),
+    "submitted": lazy_gettext("Under review"),
+    "returned": lazy_gettext("Returned"),
+    "published": lazy_gettext("Published"),
+    "superseded": lazy_gettext("Superseded"),
+}
+BREACH_LABELS = {
+    "reply_overdue": lazy_gettext("Reply overdue"),
+    "catalog_update_overdue": lazy_gettext("Catalog not updated in time"),
+    "verification_overdue": lazy_gettext("Data error not verified in time"),
+    "data_inconsistency": lazy_gettext("Inconsistent data"),
+    "use_outside_grant": lazy_gettext("Use outside a grant"),
+    "annual_report_overdue": lazy_gettext("Annual report late"),
+}
+PROJECT_LABELS = {
+    "draft": lazy_gettext("Draft"),
+    "in_review": lazy_gettext("In joint review"),
+    "returned": lazy_gettext("Returned"),
+    "approved": lazy_gettext("Approved"),
+    "accepted": lazy_gettext("Accepted"),
+}
+APPEAL_LABELS = {
+    "pending": lazy_gettext("Appeal pending"),
+    "upheld": lazy_gettext("Appeal upheld"),
+    "rejected": lazy_gettext("Appeal rejected"),
+}
+DOSSIER_LABELS = {
+    "info_request": lazy_gettext("Information requested"),
+    "info_answer": lazy_gettext("Information provided"),
+    "meeting": lazy_gettext("Coordination meeting"),
+    "decision": lazy_gettext("Decision"),
+}
 EVENT_LABELS = {
-    "started": lazy_gettext("Started"), "task_completed": lazy_gettext("Task completed"), "timers_fired": lazy_gettext("Deadline timer fired"),
-    "breach_recorded": lazy_gettext("Breach recorded"), "grant_issued": lazy_gettext("Grant issued"), "incident": lazy_gettext("Error: waiting for an administrator"),
+    "started": lazy_gettext("Started"),
+    "task_completed": lazy_gettext("Task completed"),
+    "timers_fired": lazy_gettext("Deadline timer fired"),
+    "breach_recorded": lazy_gettext("Breach recorded"),
+    "grant_issued": lazy_gettext("Grant issued"),
+    "incident": lazy_gettext("Error: waiting for an administrator"),
     "incident_retried": lazy_gettext("Retried after an error"),
 }
 
@@ -98,26 +177,55 @@ def statute_label(text: str) -> str:
         return str(numerals.get(cn, cn))
 
     parts = [p.strip("第条") for p in text.replace("，", "、").split("、")]
-    return "Art. " + ", ".join(number(p.split("条")[0]) + (p.split("条", 1)[1] if "条" in p else "") for p in parts)
+    return "Art. " + ", ".join(
+        number(p.split("条")[0]) + (p.split("条", 1)[1] if "条" in p else "") for p in parts
+    )
 
 
 def nav_counts() -> dict:
     if "nav_counts" not in g:
         from engine.inbox import counts
 
-        g.nav_counts = counts(db.session, current_user, clock()) if current_user.is_authenticated else {}
+        g.nav_counts = (
+            counts(db.session, current_user, clock()) if current_user.is_authenticated else {}
+        )
     return g.nav_counts
 
 
 def init_app(app: Flask) -> None:
-    app.jinja_env.filters.update(local=local, due=due_label, msg=render_message, title_of=title_of, statute=statute_label, task_title=task_title)
+    app.jinja_env.filters.update(
+        local=local,
+        due=due_label,
+        msg=render_message,
+        title_of=title_of,
+        statute=statute_label,
+        task_title=task_title,
+    )
     app.jinja_env.add_extension("jinja2.ext.do")
 
     @app.context_processor
     def _context():
         return {
-            "nav_counts": nav_counts, "LANGUAGES": LANGUAGES, "current_lang": select_locale(), "ROLE_LABELS": ROLE_LABELS,
-            "PROCESS_LABELS": PROCESS_LABELS, "STATUS_LABELS": STATUS_LABELS, "SHARE_TYPE_LABELS": SHARE_TYPE_LABELS,
-            "DECISION_LABELS": DECISION_LABELS, "EVENT_LABELS": EVENT_LABELS, "CLASS_LABELS": CLASS_LABELS, "DOSSIER_LABELS": DOSSIER_LABELS, "BREACH_LABELS": BREACH_LABELS, "PROJECT_LABELS": PROJECT_LABELS, "APPEAL_LABELS": APPEAL_LABELS, "BASE_LABELS": BASE_LABELS,
-            "NETWORK_LABELS": NETWORK_LABELS, "METHOD_LABELS": METHOD_LABELS, "CYCLE_LABELS": CYCLE_LABELS, "VERSION_LABELS": VERSION_LABELS, "BASIS_LABELS": BASIS_LABELS, "is_english": is_english, "request_path": request.full_path,
+            "nav_counts": nav_counts,
+            "LANGUAGES": LANGUAGES,
+            "current_lang": select_locale(),
+            "ROLE_LABELS": ROLE_LABELS,
+            "PROCESS_LABELS": PROCESS_LABELS,
+            "STATUS_LABELS": STATUS_LABELS,
+            "SHARE_TYPE_LABELS": SHARE_TYPE_LABELS,
+            "DECISION_LABELS": DECISION_LABELS,
+            "EVENT_LABELS": EVENT_LABELS,
+            "CLASS_LABELS": CLASS_LABELS,
+            "DOSSIER_LABELS": DOSSIER_LABELS,
+            "BREACH_LABELS": BREACH_LABELS,
+            "PROJECT_LABELS": PROJECT_LABELS,
+            "APPEAL_LABELS": APPEAL_LABELS,
+            "BASE_LABELS": BASE_LABELS,
+            "NETWORK_LABELS": NETWORK_LABELS,
+            "METHOD_LABELS": METHOD_LABELS,
+            "CYCLE_LABELS": CYCLE_LABELS,
+            "VERSION_LABELS": VERSION_LABELS,
+            "BASIS_LABELS": BASIS_LABELS,
+            "is_english": is_english,
+            "request_path": request.full_path,
         }

@@ -28,33 +28,93 @@ def new():
         uploads = [f for f in request.files.getlist("evidence") if f and f.filename]
         try:
             for upload in uploads:
-                attachment_service.check(upload.filename, upload.mimetype, upload.content_length or 0)
-            form = {k: request.form.get(k, "") for k in ("resource_code", "record_id", "field", "value_seen", "value_expected", "note")}
-            instance = service.report_error(db.session, clock(), current_user, form, verify_days=current_app.config["GOVSHARE_VERIFY_DAYS"])
+                attachment_service.check(
+                    upload.filename, upload.mimetype, upload.content_length or 0
+                )
+            form = {
+                k: request.form.get(k, "")
+                for k in (
+                    "resource_code",
+                    "record_id",
+                    "field",
+                    "value_seen",
+                    "value_expected",
+                    "note",
+                )
+            }
+            instance = service.report_error(
+                db.session,
+                clock(),
+                current_user,
+                form,
+                verify_days=current_app.config["GOVSHARE_VERIFY_DAYS"],
+            )
             for upload in uploads:
-                attachment_service.store(db.session, clock(), current_app.config["ATTACHMENT_DIR"], instance.id, None, current_user.id, upload.filename, upload.mimetype, upload.stream)
+                attachment_service.store(
+                    db.session,
+                    clock(),
+                    current_app.config["ATTACHMENT_DIR"],
+                    instance.id,
+                    None,
+                    current_user.id,
+                    upload.filename,
+                    upload.mimetype,
+                    upload.stream,
+                )
             db.session.commit()
-            flash(gettext("Reported. The record is flagged as under verification until the case is closed."), "success")
+            flash(
+                gettext(
+                    "Reported. The record is flagged as under verification until the case is closed."
+                ),
+                "success",
+            )
             return redirect(url_for("requests.show", key=instance.business_key))
         except ValidationFailed as err:
             db.session.rollback()
             for e in err.details:
                 errors.setdefault(e["field"], []).append(render_message(e["message"]))
             flash(err.message.render(gettext), "danger")
-    granted = db.session.scalars(select(Resource).where(Resource.id.in_(select(Grant.resource_id).where(Grant.requester_id == current_user.department_id))).order_by(Resource.code)).all()
-    return render_template("verifications/new.html", values=values, errors=errors, granted=granted, limits=attachment_service.LIMITS, days=current_app.config["GOVSHARE_VERIFY_DAYS"])
+    granted = db.session.scalars(
+        select(Resource)
+        .where(
+            Resource.id.in_(
+                select(Grant.resource_id).where(Grant.requester_id == current_user.department_id)
+            )
+        )
+        .order_by(Resource.code)
+    ).all()
+    return render_template(
+        "verifications/new.html",
+        values=values,
+        errors=errors,
+        granted=granted,
+        limits=attachment_service.LIMITS,
+        days=current_app.config["GOVSHARE_VERIFY_DAYS"],
+    )
 
 
 @bp.route("/check", methods=["GET", "POST"])
 @login_required
 def check():
-    resource, record = (request.values.get("resource") or "").strip(), (request.values.get("record") or "").strip()
+    resource, record = (
+        (request.values.get("resource") or "").strip(),
+        (request.values.get("record") or "").strip(),
+    )
     result = None
     if request.method == "POST":
         try:
-            service.register_served(db.session, clock(), current_user, int(request.form.get("verification_id", "0")), request.form.get("proof", ""), request.form.get("service", ""))
+            service.register_served(
+                db.session,
+                clock(),
+                current_user,
+                int(request.form.get("verification_id", "0")),
+                request.form.get("proof", ""),
+                request.form.get("service", ""),
+            )
             db.session.commit()
-            flash(gettext("Registered: the citizen was served on valid proof (art. 15)."), "success")
+            flash(
+                gettext("Registered: the citizen was served on valid proof (art. 15)."), "success"
+            )
         except GovshareError as err:
             db.session.rollback()
             flash(err.message.render(gettext), "danger")
@@ -64,7 +124,9 @@ def check():
             result = service.flag(db.session, current_user, resource, record)
         except GovshareError as err:
             flash(err.message.render(gettext), "danger")
-    return render_template("verifications/check.html", resource=resource, record=record, result=result)
+    return render_template(
+        "verifications/check.html", resource=resource, record=record, result=result
+    )
 
 
 @bp.get("/quality")
@@ -75,5 +137,14 @@ def quality():
     else:
         providers = [current_user.department_id]
     rows = service.quality(db.session, providers)
-    names = {d.id: d.name for d in db.session.scalars(select(Department).where(Department.id == current_user.department_id))}
-    return render_template("verifications/quality.html", rows=rows, scope=None if providers is None else names.get(current_user.department_id))
+    names = {
+        d.id: d.name
+        for d in db.session.scalars(
+            select(Department).where(Department.id == current_user.department_id)
+        )
+    }
+    return render_template(
+        "verifications/quality.html",
+        rows=rows,
+        scope=None if providers is None else names.get(current_user.department_id),
+    )

@@ -16,9 +16,26 @@ SHARE_METHODS = ("interface", "file", "query", "other")
 NETWORKS = ("internal", "extranet")
 UPDATE_CYCLES = ("realtime", "daily", "weekly", "monthly", "quarterly", "yearly", "irregular")
 FIELDS = (
-    "code", "name", "provider", "classification", "classification_code", "base_category", "lead_department", "summary", "format",
-    "share_type", "share_conditions", "share_method", "network", "open_to_public", "open_conditions", "update_cycle",
-    "related_codes", "legal_basis", "region_link", "info_items",
+    "code",
+    "name",
+    "provider",
+    "classification",
+    "classification_code",
+    "base_category",
+    "lead_department",
+    "summary",
+    "format",
+    "share_type",
+    "share_conditions",
+    "share_method",
+    "network",
+    "open_to_public",
+    "open_conditions",
+    "update_cycle",
+    "related_codes",
+    "legal_basis",
+    "region_link",
+    "info_items",
 )
 ITEM_FIELDS = ("name", "data_type", "share_type", "conditions", "base", "basis")
 
@@ -43,7 +60,11 @@ def normalize(entry: dict) -> dict:
 
 
 def normalize_item(item: dict) -> dict:
-    out = {f: ("" if item.get(f) is None else str(item.get(f)).strip()) for f in ITEM_FIELDS if f != "base"}
+    out = {
+        f: ("" if item.get(f) is None else str(item.get(f)).strip())
+        for f in ITEM_FIELDS
+        if f != "base"
+    }
     out["base"] = _bool(item.get("base"))
     out["share_type"] = out["share_type"] or ""
     return out
@@ -57,4 +78,11 @@ def _bool(value) -> bool:
 
 def search_text(entry: dict) -> str:
     """What full-text search looks in: name, code, summary and info item names."""
-    return " ".join([entry["name"], entry["code"], entry["summary"], " ".join(i["name"] for i in entry["info_items"])])
+    return " ".join(
+        [
+            entry["name"],
+            entry["code"],
+            entry["summary"],
+            " ".join(i["name"] for i in entry["info_items"]),
+        ]
+    )

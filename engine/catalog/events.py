@@ -19,11 +19,25 @@ UPDATE_DAYS = 15  # art. 8
 KINDS = ("law_revision", "function_change")
 
 
-def register_event(session: Session, clock: Clock, user: User, kind: str, occurred_on: str, reference: str, department_slugs: list[str], description: str = "") -> tuple[CatalogEvent, list[ProcessInstance]]:
+def register_event(
+    session: Session,
+    clock: Clock,
+    user: User,
+    kind: str,
+    occurred_on: str,
+    reference: str,
+    department_slugs: list[str],
+    description: str = "",
+) -> tuple[CatalogEvent, list[ProcessInstance]]:
     """Record the event and start one ``catalog_update`` per affected department."""
     errors = []
     if kind not in KINDS:
-        errors.append({"field": "kind", "message": Message("must be one of %(values)s", values=", ".join(KINDS))})
+        errors.append(
+            {
+                "field": "kind",
+                "message": Message("must be one of %(values)s", values=", ".join(KINDS)),
+            }
+        )
     try:
         day = date.fromisoformat(occurred_on)
     except (TypeError, ValueError):
@@ -35,15 +49,35 @@ def register_event(session: Session, clock: Clock, user: User, kind: str, occurr
     for slug in department_slugs:
         dept = session.query(Department).filter_by(slug=slug.strip()).one_or_none()
         if dept is None:
-            errors.append({"field": "departments", "message": Message("unknown department '%(slug)s'", slug=slug)})
+            errors.append(
+                {
+                    "field": "departments",
+                    "message": Message("unknown department '%(slug)s'", slug=slug),
+                }
+            )
         else:
             departments.append(dept)
     if not department_slugs:
-        errors.append({"field": "departments", "message": Message("name at least one affected department")})
+        errors.append(
+            {"field": "departments", "message": Message("name at least one affected department")}
+        )
     if errors:
-        raise ValidationFailed(Message("The event cannot be registered: %(fields)s", fields=", ".join(e["field"] for e in errors)), errors)
-    event = CatalogEvent(kind=kind, occurred_on=day, reference=reference.strip(), description=description, department_ids=[d.id for d in departments],
-                         registered_by_id=user.id, registered_at=clock.now())
+        raise ValidationFailed(
+            Message(
+                "The event cannot be registered: %(fields)s",
+                fields=", ".join(e["field"] for e in errors),
+            ),
+            errors,
+        )
+    event = CatalogEvent(
+        kind=kind,
+        occurred_on=day,
+        reference=reference.strip(),
+        description=description,
+        department_ids=[d.id for d in departments],
+        registered_by_id=user.id,
+        registered_at=clock.now(),
+    )
     session.add(event)
     session.flush()
     definition = latest_definition(session, "catalog_update")
@@ -53,8 +87,31 @@ def register_event(session: Session, clock: Clock, user: User, kind: str, occurr
             authority = authority_of(session, dept.division_code)
         except NotFound:
             raise
-        data = {"event_id": event.id, "event_kind": kind, "event_date": day.isoformat(), "event_reference": event.reference,
-                "event_description": description, "update_days": UPDATE_DAYS, "provider_name": dept.name, "authority_name": authority.name}
-        summary = {"event_reference": event.reference, "event_date": day.isoformat(), "provider_name": dept.name, "resource_name": event.reference}
-        instances.append(start_instance(session, clock, definition, data, {"provider": dept.id, "authority": authority.id}, user.id, summary))
+        data = {
+            "event_id": event.id,
+            "event_kind": kind,
+            "event_date": day.isoformat(),
+            "event_reference": event.reference,
+            "event_description": description,
+            "update_days": UPDATE_DAYS,
+            "provider_name": dept.name,
+            "authority_name": authority.name,
+        }
+        summary = {
+            "event_reference": event.reference,
+            "event_date": day.isoformat(),
+            "provider_name": dept.name,
+            "resource_name": event.reference,
+        }
+        instances.append(
+            start_instance(
+                session,
+                clock,
+                definition,
+                data,
+                {"provider": dept.id, "authority": authority.id},
+                user.id,
+                summary,
+            )
+        )
     return event, instances

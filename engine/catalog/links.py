@@ -16,10 +16,20 @@ def region_code(session: Session) -> str:
 def unlinked(session: Session) -> list[tuple[Resource, str]]:
     """Published city/county entries without a valid link, each with why."""
     region = region_code(session)
-    region_codes = set(session.scalars(select(Resource.code).where(Resource.status == "published", Resource.division_code == region)))
+    region_codes = set(
+        session.scalars(
+            select(Resource.code).where(
+                Resource.status == "published", Resource.division_code == region
+            )
+        )
+    )
     out = []
-    local = session.scalars(select(Resource).where(Resource.status == "published", Resource.division_code != region)
-                            .options(selectinload(Resource.provider)).order_by(Resource.division_code, Resource.code))
+    local = session.scalars(
+        select(Resource)
+        .where(Resource.status == "published", Resource.division_code != region)
+        .options(selectinload(Resource.provider))
+        .order_by(Resource.division_code, Resource.code)
+    )
     for r in local:
         link = (r.metadata_ or {}).get("region_link") or ""
         if not link:

@@ -28,19 +28,44 @@ def _p(field: str, msgid: str, **params) -> dict:
 def check(session: Session, entry: dict, resource_id: int | None = None) -> list[dict]:
     """Every problem of a normalized entry; empty when it may be saved and published."""
     problems: list[dict] = []
-    for field in ("code", "name", "provider", "classification", "summary", "share_type", "share_method", "network", "update_cycle"):
+    for field in (
+        "code",
+        "name",
+        "provider",
+        "classification",
+        "summary",
+        "share_type",
+        "share_method",
+        "network",
+        "update_cycle",
+    ):
         if not entry.get(field):
             problems.append(_p(field, "is required"))
     code = entry["code"]
     if code and not CODE.match(code):
-        problems.append(_p("code", "must be a class code, “/” and a 4–6 digit sequence number, e.g. JC-RK/000123"))
-    elif code and entry["classification_code"] and code.split("/")[0] != entry["classification_code"]:
-        problems.append(_p("code", "must start with its class code %(cls)s", cls=entry["classification_code"]))
+        problems.append(
+            _p(
+                "code",
+                "must be a class code, “/” and a 4–6 digit sequence number, e.g. JC-RK/000123",
+            )
+        )
+    elif (
+        code and entry["classification_code"] and code.split("/")[0] != entry["classification_code"]
+    ):
+        problems.append(
+            _p("code", "must start with its class code %(cls)s", cls=entry["classification_code"])
+        )
     if code:
         other = session.scalar(select(Resource.id).where(Resource.code == code))
         if other is not None and other != resource_id:
             problems.append(_p("code", "%(code)s is already used by another resource", code=code))
-    for field, allowed in (("classification", CLASSIFICATIONS), ("share_type", SHARE_TYPES), ("share_method", SHARE_METHODS), ("network", NETWORKS), ("update_cycle", UPDATE_CYCLES)):
+    for field, allowed in (
+        ("classification", CLASSIFICATIONS),
+        ("share_type", SHARE_TYPES),
+        ("share_method", SHARE_METHODS),
+        ("network", NETWORKS),
+        ("update_cycle", UPDATE_CYCLES),
+    ):
         if entry.get(field) and entry[field] not in allowed:
             problems.append(_p(field, "must be one of %(values)s", values=", ".join(allowed)))
     if entry["provider"] and _department(session, entry["provider"]) is None:
@@ -58,13 +83,27 @@ def _department(session: Session, slug: str) -> Department | None:
 def _share_rules(entry: dict) -> list[dict]:
     out = []
     if entry["share_type"] == "conditional" and not entry["share_conditions"]:
-        out.append(_p("share_conditions", "a conditional resource states its sharing conditions (art. 9)"))
+        out.append(
+            _p("share_conditions", "a conditional resource states its sharing conditions (art. 9)")
+        )
     if entry["share_type"] == "not_shared" and not entry["legal_basis"]:
-        out.append(_p("legal_basis", "a resource that is not shared needs a legal or State Council basis (art. 10)"))
+        out.append(
+            _p(
+                "legal_basis",
+                "a resource that is not shared needs a legal or State Council basis (art. 10)",
+            )
+        )
     if entry["open_to_public"] and entry["share_type"] == "not_shared":
-        out.append(_p("open_to_public", "a resource that is not shared cannot be open to the public"))
+        out.append(
+            _p("open_to_public", "a resource that is not shared cannot be open to the public")
+        )
     if entry["open_to_public"] and entry["network"] == "internal":
-        out.append(_p("open_to_public", "a resource on the e-government internal network cannot be open to the public (art. 5, 19)"))
+        out.append(
+            _p(
+                "open_to_public",
+                "a resource on the e-government internal network cannot be open to the public (art. 5, 19)",
+            )
+        )
     return out
 
 
@@ -72,16 +111,30 @@ def _class_rules(session: Session, entry: dict) -> list[dict]:
     out = []
     if entry["classification"] == "base":
         if entry["base_category"] not in BASE_CATEGORIES:
-            out.append(_p("base_category", "a base resource names its base database: %(values)s", values=", ".join(BASE_CATEGORIES)))
+            out.append(
+                _p(
+                    "base_category",
+                    "a base resource names its base database: %(values)s",
+                    values=", ".join(BASE_CATEGORIES),
+                )
+            )
         if entry["share_type"] == "not_shared":
             out.append(_p("share_type", "a base resource cannot be “not shared” (art. 10)"))
         if not any(i["base"] for i in entry["info_items"]):
             out.append(_p("info_items", "a base resource marks its base info items (art. 10)"))
     if entry["classification"] == "thematic":
         if not entry["lead_department"]:
-            out.append(_p("lead_department", "a thematic resource names its lead department (art. 10)"))
+            out.append(
+                _p("lead_department", "a thematic resource names its lead department (art. 10)")
+            )
         elif _department(session, entry["lead_department"]) is None:
-            out.append(_p("lead_department", "unknown department '%(slug)s'", slug=entry["lead_department"]))
+            out.append(
+                _p(
+                    "lead_department",
+                    "unknown department '%(slug)s'",
+                    slug=entry["lead_department"],
+                )
+            )
     return out
 
 
@@ -102,16 +155,53 @@ def _item_rules(entry: dict) -> list[dict]:
             out.append(_p(where, "info item “%(name)s” needs a data type", name=item["name"]))
         share = item["share_type"] or entry["share_type"]
         if share not in SHARE_TYPES:
-            out.append(_p(where, "info item “%(name)s”: share type must be one of %(values)s", name=item["name"], values=", ".join(SHARE_TYPES)))
+            out.append(
+                _p(
+                    where,
+                    "info item “%(name)s”: share type must be one of %(values)s",
+                    name=item["name"],
+                    values=", ".join(SHARE_TYPES),
+                )
+            )
             continue
         if share == "conditional" and not (item["conditions"] or entry["share_conditions"]):
-            out.append(_p(where, "conditional info item “%(name)s” states its conditions (art. 9)", name=item["name"]))
+            out.append(
+                _p(
+                    where,
+                    "conditional info item “%(name)s” states its conditions (art. 9)",
+                    name=item["name"],
+                )
+            )
         if share == "not_shared" and not (item["basis"] or entry["legal_basis"]):
-            out.append(_p(where, "info item “%(name)s” is not shared and needs a legal basis (art. 10)", name=item["name"]))
+            out.append(
+                _p(
+                    where,
+                    "info item “%(name)s” is not shared and needs a legal basis (art. 10)",
+                    name=item["name"],
+                )
+            )
         if entry["classification"] == "base" and item["base"] and share != "unconditional":
-            out.append(_p(where, "base info item “%(name)s” of a base database must be shared unconditionally (art. 10)", name=item["name"]))
+            out.append(
+                _p(
+                    where,
+                    "base info item “%(name)s” of a base database must be shared unconditionally (art. 10)",
+                    name=item["name"],
+                )
+            )
         if entry["share_type"] == "not_shared" and share != "not_shared":
-            out.append(_p(where, "info item “%(name)s” is shared although its resource is not shared", name=item["name"]))
+            out.append(
+                _p(
+                    where,
+                    "info item “%(name)s” is shared although its resource is not shared",
+                    name=item["name"],
+                )
+            )
         if entry["share_type"] == "unconditional" and share != "unconditional":
-            out.append(_p(where, "info item “%(name)s” is restricted although its resource is unconditional: make the resource conditional", name=item["name"]))
+            out.append(
+                _p(
+                    where,
+                    "info item “%(name)s” is restricted although its resource is unconditional: make the resource conditional",
+                    name=item["name"],
+                )
+            )
     return out

@@ -68,24 +68,47 @@ def _statement(f: Filters):
     query_terms = terms(q)
     if query_terms:
         first, rest = query_terms[0], query_terms[1:]
-        stmt = select(Resource).join(CatalogTerm, (CatalogTerm.resource_id == Resource.id) & (CatalogTerm.term == first)).where(Resource.status == "published")
+        stmt = (
+            select(Resource)
+            .join(
+                CatalogTerm, (CatalogTerm.resource_id == Resource.id) & (CatalogTerm.term == first)
+            )
+            .where(Resource.status == "published")
+        )
         for t in rest:
             other = aliased(CatalogTerm)
             stmt = stmt.where(exists().where(other.resource_id == Resource.id, other.term == t))
         for part in q.split():
             stmt = stmt.where(func.lower(Resource.search_text).like(f"%{part.lower()}%"))
-    for column, value in ((Resource.provider_id, f.provider_id), (Resource.share_type, f.share_type), (Resource.classification, f.classification),
-                          (Resource.network, f.network), (Resource.open_to_public, f.open_to_public), (Resource.division_code, f.division_code)):
+    for column, value in (
+        (Resource.provider_id, f.provider_id),
+        (Resource.share_type, f.share_type),
+        (Resource.classification, f.classification),
+        (Resource.network, f.network),
+        (Resource.open_to_public, f.open_to_public),
+        (Resource.division_code, f.division_code),
+    ):
         if value is not None and value != "":
             stmt = stmt.where(column == value)
     return stmt, bool(query_terms)
 
 
-def search(session: Session, filters: Filters, page: int = 1, page_size: int = PAGE_SIZE) -> Results:
+def search(
+    session: Session, filters: Filters, page: int = 1, page_size: int = PAGE_SIZE
+) -> Results:
     stmt, by_term = _statement(filters)
-    total = session.scalar(select(func.count()).select_from(stmt.with_only_columns(Resource.id).limit(COUNT_CAP + 1).subquery()))
+    total = session.scalar(
+        select(func.count()).select_from(
+            stmt.with_only_columns(Resource.id).limit(COUNT_CAP + 1).subquery()
+        )
+    )
     pages = max(1, -(-min(total, COUNT_CAP) // page_size))
     page = min(max(1, page), pages)
     order = CatalogTerm.resource_id if by_term else Resource.id
-    rows = session.scalars(stmt.options(selectinload(Resource.provider)).order_by(order).limit(page_size).offset((page - 1) * page_size)).all()
+    rows = session.scalars(
+        stmt.options(selectinload(Resource.provider))
+        .order_by(order)
+        .limit(page_size)
+        .offset((page - 1) * page_size)
+    ).all()
     return Results(list(rows), min(total, COUNT_CAP), page, pages, total > COUNT_CAP)

@@ -30,10 +30,19 @@ CSV_COLUMNS = RESOURCE_COLUMNS + ITEM_COLUMNS
 def parse_csv(text: str) -> list[tuple[list[int], dict]]:
     """Entries from CSV rows, each with the line numbers it came from."""
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    missing = [c for c in ("code", "name", "provider", "item_name") if c not in (reader.fieldnames or [])]
+    missing = [
+        c for c in ("code", "name", "provider", "item_name") if c not in (reader.fieldnames or [])
+    ]
     if missing:
-        raise ValidationFailed(Message("The CSV file lacks the columns: %(cols)s", cols=", ".join(missing)),
-                               [{"field": "(header)", "message": Message("expected columns: %(cols)s", cols=", ".join(CSV_COLUMNS))}])
+        raise ValidationFailed(
+            Message("The CSV file lacks the columns: %(cols)s", cols=", ".join(missing)),
+            [
+                {
+                    "field": "(header)",
+                    "message": Message("expected columns: %(cols)s", cols=", ".join(CSV_COLUMNS)),
+                }
+            ],
+        )
     entries: dict[str, tuple[list[int], dict]] = {}
     conflicts = []
     for line, row in enumerate(reader, start=2):
@@ -46,12 +55,31 @@ def parse_csv(text: str) -> list[tuple[list[int], dict]]:
             continue
         lines, entry = entries[key]
         lines.append(line)
-        differing = [c for c in RESOURCE_COLUMNS if (row.get(c) or "").strip() not in ("", str(entry.get(c) or "").strip())]
+        differing = [
+            c
+            for c in RESOURCE_COLUMNS
+            if (row.get(c) or "").strip() not in ("", str(entry.get(c) or "").strip())
+        ]
         if differing:
-            conflicts.append({"field": f"line {line}", "message": Message("%(code)s: differs from line %(first)s in %(cols)s", code=code, first=lines[0], cols=", ".join(differing))})
+            conflicts.append(
+                {
+                    "field": f"line {line}",
+                    "message": Message(
+                        "%(code)s: differs from line %(first)s in %(cols)s",
+                        code=code,
+                        first=lines[0],
+                        cols=", ".join(differing),
+                    ),
+                }
+            )
         entry["info_items"].append(item)
     if conflicts:
-        raise ValidationFailed(Message("%(n)s row(s) of the file are not valid; nothing was imported.", n=len(conflicts)), conflicts)
+        raise ValidationFailed(
+            Message(
+                "%(n)s row(s) of the file are not valid; nothing was imported.", n=len(conflicts)
+            ),
+            conflicts,
+        )
     return list(entries.values())
 
 
@@ -59,14 +87,20 @@ def parse_json(text: str) -> list[tuple[list[int], dict]]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ValidationFailed(Message("The file is not valid JSON: %(err)s", err=str(exc))) from exc
+        raise ValidationFailed(
+            Message("The file is not valid JSON: %(err)s", err=str(exc))
+        ) from exc
     items = data.get("entries") if isinstance(data, dict) else data
     if not isinstance(items, list) or not all(isinstance(e, dict) for e in items):
-        raise ValidationFailed(Message("A JSON import is a list of entries, or an object with “entries”."))
+        raise ValidationFailed(
+            Message("A JSON import is a list of entries, or an object with “entries”.")
+        )
     return [([n], e) for n, e in enumerate(items, start=1)]
 
 
-def import_entries(session: Session, clock: Clock, user: User, text: str, fmt: str) -> list[ResourceVersion]:
+def import_entries(
+    session: Session, clock: Clock, user: User, text: str, fmt: str
+) -> list[ResourceVersion]:
     """Check every entry, then save them all as drafts — or raise listing every bad row."""
     parsed = parse_csv(text) if fmt == "csv" else parse_json(text)
     unit = "line" if fmt == "csv" else "entry"
@@ -74,14 +108,39 @@ def import_entries(session: Session, clock: Clock, user: User, text: str, fmt: s
     for lines, raw in parsed:
         entry = normalize(raw)
         where = f"{unit} {', '.join(map(str, lines))}"
-        resource = session.scalar(select(Resource).where(Resource.code == entry["code"])) if entry["code"] else None
+        resource = (
+            session.scalar(select(Resource).where(Resource.code == entry["code"]))
+            if entry["code"]
+            else None
+        )
         if not may_edit(user, resource, entry):
-            problems.append({"field": where, "message": Message("%(code)s: only officials of the providing department may edit it", code=entry["code"] or "-")})
+            problems.append(
+                {
+                    "field": where,
+                    "message": Message(
+                        "%(code)s: only officials of the providing department may edit it",
+                        code=entry["code"] or "-",
+                    ),
+                }
+            )
             continue
         for p in check(session, entry, resource.id if resource is not None else None):
-            problems.append({"field": where, "message": Message("%(code)s %(field)s: %(problem)s", code=entry["code"] or "-", field=p["field"], problem=p["message"])})
+            problems.append(
+                {
+                    "field": where,
+                    "message": Message(
+                        "%(code)s %(field)s: %(problem)s",
+                        code=entry["code"] or "-",
+                        field=p["field"],
+                        problem=p["message"],
+                    ),
+                }
+            )
     if problems:
-        raise ValidationFailed(Message("%(n)s problem(s) in the file; nothing was imported.", n=len(problems)), problems)
+        raise ValidationFailed(
+            Message("%(n)s problem(s) in the file; nothing was imported.", n=len(problems)),
+            problems,
+        )
     versions = []
     for _lines, raw in parsed:
         entry = normalize(raw)
@@ -94,7 +153,12 @@ def import_entries(session: Session, clock: Clock, user: User, text: str, fmt: s
 
 
 def published(session: Session, provider_id: int | None = None) -> list[Resource]:
-    stmt = select(Resource).where(Resource.status == "published").options(selectinload(Resource.provider)).order_by(Resource.code)
+    stmt = (
+        select(Resource)
+        .where(Resource.status == "published")
+        .options(selectinload(Resource.provider))
+        .order_by(Resource.code)
+    )
     if provider_id is not None:
         stmt = stmt.where(Resource.provider_id == provider_id)
     return list(session.scalars(stmt))
@@ -110,26 +174,67 @@ def export_csv(resources: list[Resource]) -> str:
     writer.writeheader()
     for r in resources:
         entry = r.metadata_
-        base = {c: ";".join(entry[c]) if c == "related_codes" else ("true" if entry[c] is True else "false" if entry[c] is False else entry[c]) for c in RESOURCE_COLUMNS}
+        base = {
+            c: ";".join(entry[c])
+            if c == "related_codes"
+            else ("true" if entry[c] is True else "false" if entry[c] is False else entry[c])
+            for c in RESOURCE_COLUMNS
+        }
         for item in entry["info_items"] or [{}]:
-            writer.writerow({**base, **{f"item_{f}": ("true" if item.get(f) is True else "false" if item.get(f) is False else item.get(f, "")) for f in ITEM_FIELDS}})
-    return "\ufeff" + out.getvalue()  # BOM: spreadsheet software opens the UTF-8 Chinese text correctly
+            writer.writerow(
+                {
+                    **base,
+                    **{
+                        f"item_{f}": (
+                            "true"
+                            if item.get(f) is True
+                            else "false"
+                            if item.get(f) is False
+                            else item.get(f, "")
+                        )
+                        for f in ITEM_FIELDS
+                    },
+                }
+            )
+    return (
+        "\ufeff" + out.getvalue()
+    )  # BOM: spreadsheet software opens the UTF-8 Chinese text correctly
 
 
 def export_dcat(resources: list[Resource], base_url: str = "") -> dict:
     """A DCAT-style (W3C Data Catalog Vocabulary) JSON-LD view of the published catalog."""
     return {
-        "@context": {"dcat": "http://www.w3.org/ns/dcat#", "dct": "http://purl.org/dc/terms/", "foaf": "http://xmlns.com/foaf/0.1/", "govshare": base_url + "/catalog/terms#"},
+        "@context": {
+            "dcat": "http://www.w3.org/ns/dcat#",
+            "dct": "http://purl.org/dc/terms/",
+            "foaf": "http://xmlns.com/foaf/0.1/",
+            "govshare": base_url + "/catalog/terms#",
+        },
         "@type": "dcat:Catalog",
         "dct:title": "宁夏回族自治区政务数据资源目录",
         "dcat:dataset": [
             {
-                "@id": f"{base_url}/catalog/{r.code}", "@type": "dcat:Dataset", "dct:identifier": r.code, "dct:title": r.name,
-                "dct:description": r.summary, "dct:publisher": {"@type": "foaf:Organization", "foaf:name": r.provider.name},
-                "dct:issued": r.published_at.date().isoformat() if r.published_at else None, "dct:accrualPeriodicity": r.metadata_.get("update_cycle"),
-                "dcat:keyword": [i["name"] for i in r.info_items], "dct:accessRights": r.share_type, "govshare:openToPublic": r.open_to_public,
-                "govshare:network": r.network, "govshare:classification": r.classification, "dct:conformsTo": r.legal_basis or None,
-                "dcat:distribution": [{"@type": "dcat:Distribution", "dct:format": r.metadata_.get("format"), "govshare:shareMethod": r.metadata_.get("share_method")}],
+                "@id": f"{base_url}/catalog/{r.code}",
+                "@type": "dcat:Dataset",
+                "dct:identifier": r.code,
+                "dct:title": r.name,
+                "dct:description": r.summary,
+                "dct:publisher": {"@type": "foaf:Organization", "foaf:name": r.provider.name},
+                "dct:issued": r.published_at.date().isoformat() if r.published_at else None,
+                "dct:accrualPeriodicity": r.metadata_.get("update_cycle"),
+                "dcat:keyword": [i["name"] for i in r.info_items],
+                "dct:accessRights": r.share_type,
+                "govshare:openToPublic": r.open_to_public,
+                "govshare:network": r.network,
+                "govshare:classification": r.classification,
+                "dct:conformsTo": r.legal_basis or None,
+                "dcat:distribution": [
+                    {
+                        "@type": "dcat:Distribution",
+                        "dct:format": r.metadata_.get("format"),
+                        "govshare:shareMethod": r.metadata_.get("share_method"),
+                    }
+                ],
             }
             for r in resources
         ],

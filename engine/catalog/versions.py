@@ -29,26 +29,55 @@ from .search import index_resource
 
 def may_edit(user: User, resource: Resource | None, entry: dict) -> bool:
     """Officials edit their own department's catalog (art. 8)."""
-    return entry.get("provider") == user.department.slug and (resource is None or resource.provider_id == user.department_id)
+    return entry.get("provider") == user.department.slug and (
+        resource is None or resource.provider_id == user.department_id
+    )
 
 
 def latest_version(session: Session, resource: Resource) -> ResourceVersion | None:
-    return session.scalar(select(ResourceVersion).where(ResourceVersion.resource_id == resource.id).order_by(ResourceVersion.number.desc()).limit(1))
+    return session.scalar(
+        select(ResourceVersion)
+        .where(ResourceVersion.resource_id == resource.id)
+        .order_by(ResourceVersion.number.desc())
+        .limit(1)
+    )
 
 
-def save_draft(session: Session, clock: Clock, user: User, entry: dict, note: str = "", resource: Resource | None = None) -> ResourceVersion:
+def save_draft(
+    session: Session,
+    clock: Clock,
+    user: User,
+    entry: dict,
+    note: str = "",
+    resource: Resource | None = None,
+) -> ResourceVersion:
     """Validate an entry and save it as the next draft version; nothing is written if a rule fails."""
     entry = normalize(entry)
     if resource is None:
         resource = session.scalar(select(Resource).where(Resource.code == entry["code"]))
     if not may_edit(user, resource, entry):
-        raise Forbidden(Message("Only officials of the providing department may edit its catalog entries."))
+        raise Forbidden(
+            Message("Only officials of the providing department may edit its catalog entries.")
+        )
     problems = check(session, entry, resource.id if resource is not None else None)
     if problems:
-        raise ValidationFailed(Message("The catalog entry %(code)s breaks %(n)s rule(s).", code=entry["code"] or "-", n=len(problems)), problems)
+        raise ValidationFailed(
+            Message(
+                "The catalog entry %(code)s breaks %(n)s rule(s).",
+                code=entry["code"] or "-",
+                n=len(problems),
+            ),
+            problems,
+        )
     previous = latest_version(session, resource) if resource is not None else None
     if previous is not None and previous.status == "submitted":
-        raise Conflict(Message("Version %(n)s of %(code)s is with the authority for review; wait for its decision.", n=previous.number, code=entry["code"]))
+        raise Conflict(
+            Message(
+                "Version %(n)s of %(code)s is with the authority for review; wait for its decision.",
+                n=previous.number,
+                code=entry["code"],
+            )
+        )
     if resource is None:
         resource = Resource(code=entry["code"], status="draft", published_version=0)
         _project(resource, entry, department_by_slug(session, entry["provider"]))
@@ -57,8 +86,16 @@ def save_draft(session: Session, clock: Clock, user: User, entry: dict, note: st
     changed = [f for f in FIELDS if previous is None or previous.data.get(f) != entry.get(f)]
     if previous is not None and not changed:
         raise ValidationFailed(Message("Nothing changed since version %(n)s.", n=previous.number))
-    version = ResourceVersion(resource_id=resource.id, number=(previous.number if previous else 0) + 1, status="draft", data=entry,
-                              changed_fields=changed, note=note, created_by_id=user.id, created_at=clock.now())
+    version = ResourceVersion(
+        resource_id=resource.id,
+        number=(previous.number if previous else 0) + 1,
+        status="draft",
+        data=entry,
+        changed_fields=changed,
+        note=note,
+        created_by_id=user.id,
+        created_at=clock.now(),
+    )
     session.add(version)
     session.flush()
     return version
@@ -68,18 +105,43 @@ def submit(session: Session, clock: Clock, user: User, resource: Resource) -> Pr
     """Send the latest draft to the same-level authority for publication."""
     version = latest_version(session, resource)
     if resource.provider_id != user.department_id:
-        raise Forbidden(Message("Only officials of the providing department may edit its catalog entries."))
+        raise Forbidden(
+            Message("Only officials of the providing department may edit its catalog entries.")
+        )
     if version is None or version.status not in ("draft", "returned"):
         raise Conflict(Message("%(code)s has no draft to submit.", code=resource.code))
     provider = session.get(Department, resource.provider_id)
     authority = authority_of(session, provider.division_code)
     data = {
-        "version_id": version.id, "resource_code": resource.code, "resource_name": version.data["name"], "version_number": version.number,
-        "changed_fields": version.changed_fields, "provider_name": provider.name, "authority_name": authority.name, "change_note": version.note,
+        "version_id": version.id,
+        "resource_code": resource.code,
+        "resource_name": version.data["name"],
+        "version_number": version.number,
+        "changed_fields": version.changed_fields,
+        "provider_name": provider.name,
+        "authority_name": authority.name,
+        "change_note": version.note,
     }
     bindings = {"provider": provider.id, "authority": authority.id}
-    summary = {k: data[k] for k in ("resource_code", "resource_name", "version_number", "provider_name", "authority_name")}
-    instance = start_instance(session, clock, latest_definition(session, "catalog_publication"), data, bindings, user.id, summary)
+    summary = {
+        k: data[k]
+        for k in (
+            "resource_code",
+            "resource_name",
+            "version_number",
+            "provider_name",
+            "authority_name",
+        )
+    }
+    instance = start_instance(
+        session,
+        clock,
+        latest_definition(session, "catalog_publication"),
+        data,
+        bindings,
+        user.id,
+        summary,
+    )
     version.status, version.instance_id = "submitted", instance.id
     session.flush()
     return instance
@@ -87,21 +149,55 @@ def submit(session: Session, clock: Clock, user: User, resource: Resource) -> Pr
 
 def _project(resource: Resource, entry: dict, provider: Department) -> None:
     """Copy an entry's metadata onto the resource row (what search, filters and requests read)."""
-    resource.name, resource.provider_id, resource.share_type = entry["name"], provider.id, entry["share_type"]
-    resource.conditions, resource.legal_basis, resource.summary = entry["share_conditions"], entry["legal_basis"], entry["summary"]
-    resource.info_items = [{"name": i["name"], "data_type": i["data_type"], "share_type": i["share_type"] or entry["share_type"],
-                            "conditions": i["conditions"], "base": i["base"]} for i in entry["info_items"]]
-    resource.classification, resource.network, resource.open_to_public = entry["classification"], entry["network"], entry["open_to_public"]
-    resource.division_code, resource.search_text, resource.metadata_ = provider.division_code, search_text(entry), entry
+    resource.name, resource.provider_id, resource.share_type = (
+        entry["name"],
+        provider.id,
+        entry["share_type"],
+    )
+    resource.conditions, resource.legal_basis, resource.summary = (
+        entry["share_conditions"],
+        entry["legal_basis"],
+        entry["summary"],
+    )
+    resource.info_items = [
+        {
+            "name": i["name"],
+            "data_type": i["data_type"],
+            "share_type": i["share_type"] or entry["share_type"],
+            "conditions": i["conditions"],
+            "base": i["base"],
+        }
+        for i in entry["info_items"]
+    ]
+    resource.classification, resource.network, resource.open_to_public = (
+        entry["classification"],
+        entry["network"],
+        entry["open_to_public"],
+    )
+    resource.division_code, resource.search_text, resource.metadata_ = (
+        provider.division_code,
+        search_text(entry),
+        entry,
+    )
 
 
-def publish_version(session: Session, clock: Clock, version: ResourceVersion, decided_by: int | None) -> Resource:
+def publish_version(
+    session: Session, clock: Clock, version: ResourceVersion, decided_by: int | None
+) -> Resource:
     resource = session.get(Resource, version.resource_id)
-    for old in session.scalars(select(ResourceVersion).where(ResourceVersion.resource_id == resource.id, ResourceVersion.status == "published")):
+    for old in session.scalars(
+        select(ResourceVersion).where(
+            ResourceVersion.resource_id == resource.id, ResourceVersion.status == "published"
+        )
+    ):
         old.status = "superseded"
     version.status, version.decided_at, version.decided_by_id = "published", clock.now(), decided_by
     _project(resource, version.data, department_by_slug(session, version.data["provider"]))
-    resource.status, resource.published_version, resource.published_at = "published", version.number, clock.now()
+    resource.status, resource.published_version, resource.published_at = (
+        "published",
+        version.number,
+        clock.now(),
+    )
     session.flush()
     index_resource(session, resource)
     return resource
@@ -120,14 +216,26 @@ def _return_action(session, clock, instance, actor_id, data, **_args):
 
 
 def history(session: Session, resource: Resource) -> list[ResourceVersion]:
-    return list(session.scalars(select(ResourceVersion).where(ResourceVersion.resource_id == resource.id).order_by(ResourceVersion.number.desc())))
+    return list(
+        session.scalars(
+            select(ResourceVersion)
+            .where(ResourceVersion.resource_id == resource.id)
+            .order_by(ResourceVersion.number.desc())
+        )
+    )
 
 
 def published_since(session: Session, department_id: int, since: datetime) -> int:
     """How many versions of a department's entries were published at or after ``since``."""
     return session.scalar(
-        select(func.count()).select_from(ResourceVersion).join(Resource, Resource.id == ResourceVersion.resource_id)
-        .where(Resource.provider_id == department_id, ResourceVersion.status.in_(("published", "superseded")), ResourceVersion.decided_at >= since)
+        select(func.count())
+        .select_from(ResourceVersion)
+        .join(Resource, Resource.id == ResourceVersion.resource_id)
+        .where(
+            Resource.provider_id == department_id,
+            ResourceVersion.status.in_(("published", "superseded")),
+            ResourceVersion.decided_at >= since,
+        )
     )
 
 
@@ -138,6 +246,16 @@ def _updated_since_event(session: Session, clock: Clock, row: HumanTask, task_da
     since = datetime.combine(event_day, time(0), SHANGHAI)
     if not published_since(session, row.department_id, since):
         raise ValidationFailed(
-            Message("No catalog version of your department was published since %(day)s: update the catalog and have it published first (art. 8).", day=event_day.isoformat()),
-            [{"field": "(task)", "message": Message("no catalog version published since %(day)s", day=event_day.isoformat())}],
+            Message(
+                "No catalog version of your department was published since %(day)s: update the catalog and have it published first (art. 8).",
+                day=event_day.isoformat(),
+            ),
+            [
+                {
+                    "field": "(task)",
+                    "message": Message(
+                        "no catalog version published since %(day)s", day=event_day.isoformat()
+                    ),
+                }
+            ],
         )

@@ -15,14 +15,24 @@ from werkzeug.serving import make_server
 from web import create_app
 
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "screenshots"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture(scope="session")
 def chromium():
     executable = shutil.which("chromium") or shutil.which("chromium-browser")
     if executable is None:
-        pytest.fail("chromium is not installed: `make test` installs Debian's chromium; run it, or apt-get install chromium")
+        pytest.fail(
+            "chromium is not installed: `make test` installs Debian's chromium; run it, or apt-get install chromium"
+        )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -33,7 +43,14 @@ def chromium():
 
 @pytest.fixture
 def live_server(db_url, session_factory, clock, tmp_path):
-    app = create_app({"SQLALCHEMY_DATABASE_URI": db_url, "GOVSHARE_CLOCK": clock, "ATTACHMENT_DIR": str(tmp_path / "attachments"), "SECRET_KEY": "browser-tests"})
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": db_url,
+            "GOVSHARE_CLOCK": clock,
+            "ATTACHMENT_DIR": str(tmp_path / "attachments"),
+            "SECRET_KEY": "browser-tests",
+        }
+    )
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -51,7 +68,9 @@ class Official:
     def __init__(self, browser, base: str, username: str, lang: str):
         self.base = base
         self.lang = lang
-        self.context = browser.new_context(locale="en-US" if lang == "en" else "zh-CN", viewport={"width": 1366, "height": 900})
+        self.context = browser.new_context(
+            locale="en-US" if lang == "en" else "zh-CN", viewport={"width": 1366, "height": 900}
+        )
         self.context.add_cookies([{"name": "lang", "value": lang, "url": base}])
         self.page = self.context.new_page()
         self.page.set_default_timeout(15000)

@@ -30,7 +30,12 @@ def publish_sample_entry(actors):
 
     def go(s):
         version = save_draft(s, actors.clock, actors.user(s, "civil.clerk"), ENTRY)
-        publish_version(s, actors.clock, s.scalar(select(ResourceVersion).where(ResourceVersion.id == version.id)), None)
+        publish_version(
+            s,
+            actors.clock,
+            s.scalar(select(ResourceVersion).where(ResourceVersion.id == version.id)),
+            None,
+        )
 
     actors.run(go)
     return ENTRY["code"]
@@ -58,7 +63,9 @@ def test_edit_return_fix_publish_find_and_request(official, actors):
     page = civil.go(f"/catalog/entry/{code}")
     expect(page.locator(".flash.warning")).to_contain_text("请在摘要中说明保障起始日期的口径")
     page.get_by_role("link", name="编辑").click()
-    page.fill("#f-summary", "养老服务机构备案和等级评定信息；保障起始日期为机构开始接收保障对象的日期。")
+    page.fill(
+        "#f-summary", "养老服务机构备案和等级评定信息；保障起始日期为机构开始接收保障对象的日期。"
+    )
     page.fill("#f-note", "补充口径说明")
     page.get_by_role("button", name="保存并提交发布").click()
     expect(page.locator(".flash.success")).to_contain_text("已保存第 3 版")

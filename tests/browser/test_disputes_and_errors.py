@@ -21,7 +21,9 @@ def test_coordinator_requests_information_then_decides(official, actors):
     page = coord.go("/inbox/coordination")
     page.get_by_role("link", name="协调处理").first.click()
     page.get_by_role("link", name="打开案卷").click()
-    expect(page.locator("main")).to_contain_text("变动类型涉及个人隐私")  # the provider's position is in the dossier
+    expect(page.locator("main")).to_contain_text(
+        "变动类型涉及个人隐私"
+    )  # the provider's position is in the dossier
     coord.shot("dossier")
     page.go_back()
     page.get_by_label("要求补充材料").check()

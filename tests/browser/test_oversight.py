@@ -10,7 +10,13 @@ from playwright.sync_api import expect
 
 from tests.test_catalog import ENTRY
 
-SEATS = {"drc.clerk": "发展改革部门审查", "miit.clerk": "工业和信息化部门审查", "finance.clerk": "财政部门审查", "data.clerk": "数据共享主管部门审查", "cac.clerk": "网信部门审查"}
+SEATS = {
+    "drc.clerk": "发展改革部门审查",
+    "miit.clerk": "工业和信息化部门审查",
+    "finance.clerk": "财政部门审查",
+    "data.clerk": "数据共享主管部门审查",
+    "cac.clerk": "网信部门审查",
+}
 
 
 def submit(page):
@@ -45,7 +51,9 @@ def test_project_from_application_to_acceptance(official, tmp_path):
     page.get_by_role("link", name="申请项目验收").first.click()
     page.fill("#in-acceptance_note", "项目建成，申请验收")
     submit(page)
-    expect(page.locator(".flash.danger").first).to_contain_text("不能通过验收")  # the resource is not published yet
+    expect(page.locator(".flash.danger").first).to_contain_text(
+        "不能通过验收"
+    )  # the resource is not published yet
     expect(page.locator("main")).to_contain_text("BM-MZ/0099 未在目录中发布")
     civil.shot("project-acceptance-refused")
 

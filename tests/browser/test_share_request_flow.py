@@ -10,16 +10,48 @@ from playwright.sync_api import expect
 
 TEXT = {
     "zh_CN": {
-        "search": "户籍", "choose": "选择", "submit_request": "提交申请", "due": "2026-10-09 24:00", "queue": "部门待签收", "claim": "签收",
-        "refuse": "不予共享", "submit": "提交", "required": "必填", "negotiate": "申请协商", "failed": "未达成一致", "grant": "予以共享",
-        "granted": "已授权", "coordination": "协调督办", "decide": "作出决定", "review": "审核共享申请", "after_refusal": "决定是否协商",
-        "requester_position": "使用部门陈述协商意见", "provider_position": "提供部门答复协商意见", "coordinate": "协调处理",
+        "search": "户籍",
+        "choose": "选择",
+        "submit_request": "提交申请",
+        "due": "2026-10-09 24:00",
+        "queue": "部门待签收",
+        "claim": "签收",
+        "refuse": "不予共享",
+        "submit": "提交",
+        "required": "必填",
+        "negotiate": "申请协商",
+        "failed": "未达成一致",
+        "grant": "予以共享",
+        "granted": "已授权",
+        "coordination": "协调督办",
+        "decide": "作出决定",
+        "review": "审核共享申请",
+        "after_refusal": "决定是否协商",
+        "requester_position": "使用部门陈述协商意见",
+        "provider_position": "提供部门答复协商意见",
+        "coordinate": "协调处理",
     },
     "en": {
-        "search": "户籍", "choose": "Choose", "submit_request": "Submit the request", "due": "2026-10-09 24:00", "queue": "Department queue", "claim": "Claim",
-        "refuse": "Refuse", "submit": "Submit", "required": "is required", "negotiate": "Open a negotiation", "failed": "No agreement", "grant": "Grant",
-        "granted": "Granted", "coordination": "Coordination and supervision", "decide": "Decide", "review": "Review the sharing request", "after_refusal": "Negotiate or accept the refusal",
-        "requester_position": "State the requester's position", "provider_position": "Answer the negotiation", "coordinate": "Coordinate the dispute",
+        "search": "户籍",
+        "choose": "Choose",
+        "submit_request": "Submit the request",
+        "due": "2026-10-09 24:00",
+        "queue": "Department queue",
+        "claim": "Claim",
+        "refuse": "Refuse",
+        "submit": "Submit",
+        "required": "is required",
+        "negotiate": "Open a negotiation",
+        "failed": "No agreement",
+        "grant": "Grant",
+        "granted": "Granted",
+        "coordination": "Coordination and supervision",
+        "decide": "Decide",
+        "review": "Review the sharing request",
+        "after_refusal": "Negotiate or accept the refusal",
+        "requester_position": "State the requester's position",
+        "provider_position": "Answer the negotiation",
+        "coordinate": "Coordinate the dispute",
     },
 }
 
@@ -42,8 +74,12 @@ def test_request_refusal_negotiation_coordination_grant(official, lang):
     with page.expect_navigation():
         page.press("input[name=q]", "Enter")
     civil.shot("catalog-search")
-    page.get_by_role("row", name=re.compile("户籍变动信息")).get_by_role("link", name=t["choose"]).click()
-    expect(page.locator("aside")).to_contain_text(t["due"])  # what happens next: the provider's due date
+    page.get_by_role("row", name=re.compile("户籍变动信息")).get_by_role(
+        "link", name=t["choose"]
+    ).click()
+    expect(page.locator("aside")).to_contain_text(
+        t["due"]
+    )  # what happens next: the provider's due date
     page.check("input[name=info_items][value=公民身份号码]")
     page.check("input[name=info_items][value=变动类型]")
     page.fill("#purpose", "核定城乡低保对象户籍状况")
@@ -67,7 +103,9 @@ def test_request_refusal_negotiation_coordination_grant(official, lang):
     page.get_by_role("button", name=re.compile(t["claim"])).click()
     page.wait_for_url("**/inbox/mine")
     page.get_by_role("link", name=t["review"]).first.click()
-    expect(page.locator("#field-granted_items input[value=公民身份号码]")).to_be_checked()  # scope pre-filled from the request
+    expect(
+        page.locator("#field-granted_items input[value=公民身份号码]")
+    ).to_be_checked()  # scope pre-filled from the request
     page.get_by_label(t["refuse"]).check()
     page.get_by_role("button", name=t["submit"], exact=True).click()
     expect(page.locator("#field-review_reason .error")).to_contain_text(t["required"])
@@ -79,7 +117,9 @@ def test_request_refusal_negotiation_coordination_grant(official, lang):
 
     # 3. The requester opens a negotiation and states its position.
     page = open_task_from(civil, "queue", t["after_refusal"])
-    expect(page.locator("aside")).to_contain_text("变动类型涉及个人隐私")  # the provider's reasons are in the context
+    expect(page.locator("aside")).to_contain_text(
+        "变动类型涉及个人隐私"
+    )  # the provider's reasons are in the context
     page.get_by_label(t["negotiate"]).check()
     page.get_by_role("button", name=t["submit"], exact=True).click()
     page = open_task_from(civil, "queue", t["requester_position"])
