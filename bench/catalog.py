@@ -18,11 +18,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import insert, select  # noqa: E402
 
-from engine.catalog.search import Filters, search, terms  # noqa: E402
-from engine.db import make_engine, make_session_factory  # noqa: E402
-from engine.models import CatalogTerm, Department, Resource  # noqa: E402
-from engine.schema import upgrade  # noqa: E402
-from engine.seed import seed_directory  # noqa: E402
+from engine.catalog.models import CatalogTerm, Resource
+from engine.catalog.search import Filters, search, terms
+from engine.db import make_engine, make_session_factory
+from engine.directory.models import Department
+from engine.schema import upgrade
+from engine.seed import seed_directory
 
 TOPICS = [
     "户籍",

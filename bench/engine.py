@@ -25,16 +25,16 @@ from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser  # noqa: E402
 from SpiffWorkflow.util.task import TaskState  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
-from engine import requests as share_requests  # noqa: E402
-from engine import tasks  # noqa: E402
-from engine.calendar import WorkingCalendar  # noqa: E402
-from engine.clock import FakeClock, using_clock  # noqa: E402
-from engine.db import make_engine, make_session_factory  # noqa: E402
-from engine.deployment import SERIALIZER, default_processes_dir  # noqa: E402
-from engine.directory import user_by_name  # noqa: E402
-from engine.models import HumanTask, ProcessInstance  # noqa: E402
-from engine.schema import upgrade  # noqa: E402
-from engine.seed import seed_all  # noqa: E402
+from engine.calendar import WorkingCalendar
+from engine.clock import FakeClock, using_clock
+from engine.db import make_engine, make_session_factory
+from engine.directory import user_by_name
+from engine.schema import upgrade
+from engine.seed import seed_all
+from engine.sharing import requests as share_requests
+from engine.workflow import tasks
+from engine.workflow.deployment import SERIALIZER, default_processes_dir
+from engine.workflow.models import HumanTask, ProcessInstance
 
 FORM = dict(
     resource_code="JC-RK/0002",

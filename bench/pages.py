@@ -20,13 +20,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import event, insert, select  # noqa: E402
 
-from engine.clock import FakeClock  # noqa: E402
-from engine.db import make_engine, make_session_factory  # noqa: E402
-from engine.deployment import latest_definition  # noqa: E402
-from engine.directory import department_by_slug  # noqa: E402
-from engine.models import HumanTask, ProcessInstance  # noqa: E402
-from engine.schema import upgrade  # noqa: E402
-from engine.seed import seed_all  # noqa: E402
+from engine.clock import FakeClock
+from engine.db import make_engine, make_session_factory
+from engine.directory import department_by_slug
+from engine.schema import upgrade
+from engine.seed import seed_all
+from engine.workflow.deployment import latest_definition
+from engine.workflow.models import HumanTask, ProcessInstance
 from web import create_app  # noqa: E402
 
 CLOCK = FakeClock("2026-09-18T10:00:00+08:00")

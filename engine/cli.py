@@ -14,10 +14,10 @@ import logging
 import sys
 from pathlib import Path
 
-from .calendar import due_label
-from .clock import Clock, FakeClock, SystemClock
-from .errors import GovshareError
-from .i18n import Message
+from engine.calendar import due_label
+from engine.clock import Clock, FakeClock, SystemClock
+from engine.errors import GovshareError
+from engine.i18n import Message
 
 
 def _clock(args) -> Clock:
@@ -25,7 +25,7 @@ def _clock(args) -> Clock:
 
 
 def _factory(args):
-    from .db import make_engine, make_session_factory
+    from engine.db import make_engine, make_session_factory
 
     return make_session_factory(make_engine(args.database))
 
@@ -48,15 +48,15 @@ def _due(dt) -> Message:
 
 # -- db, seed, processes ----------------------------------------------------------------------
 def cmd_db_upgrade(args) -> None:
-    from .db import default_url
-    from .schema import upgrade
+    from engine.db import default_url
+    from engine.schema import upgrade
 
     upgrade(args.database or default_url())
     print(Message("Database schema is up to date."))
 
 
 def cmd_seed(args) -> None:
-    from .seed import seed_all
+    from engine.seed import seed_all
 
     with _factory(args)() as s, s.begin():
         seed_all(s, _clock(args), demo=not args.no_demo)
@@ -68,7 +68,7 @@ def cmd_seed(args) -> None:
 
 
 def cmd_processes_deploy(args) -> None:
-    from .deployment import deploy
+    from engine.workflow.deployment import deploy
 
     with _factory(args)() as s, s.begin():
         results = deploy(s, _clock(args), Path(args.dir) if args.dir else None)
@@ -81,7 +81,7 @@ def cmd_processes_deploy(args) -> None:
 
 
 def cmd_processes_lint(args) -> None:
-    from .deployment import parse_directory
+    from engine.workflow.deployment import parse_directory
 
     parsed, problems = parse_directory(Path(args.dir) if args.dir else None)
     for p in problems:
@@ -92,7 +92,7 @@ def cmd_processes_lint(args) -> None:
 
 
 def cmd_processes_list(args) -> None:
-    from .deployment import list_definitions
+    from engine.workflow.deployment import list_definitions
 
     with _factory(args)() as s:
         rows = list_definitions(s)
@@ -115,8 +115,8 @@ def cmd_processes_list(args) -> None:
 
 # -- requests and tasks -----------------------------------------------------------------------
 def cmd_requests_start(args) -> None:
-    from .directory import user_by_name
-    from .requests import start_share_request
+    from engine.directory import user_by_name
+    from engine.sharing.requests import start_share_request
 
     form = {
         "resource_code": args.resource,
@@ -142,7 +142,7 @@ def cmd_requests_start(args) -> None:
 
 
 def cmd_requests_show(args) -> None:
-    from .requests import instance_by_key, request_status
+    from engine.sharing.requests import instance_by_key, request_status
 
     with _factory(args)() as s:
         st = request_status(s, instance_by_key(s, args.key))
@@ -175,8 +175,8 @@ def cmd_requests_show(args) -> None:
 
 
 def cmd_tasks_list(args) -> None:
-    from .directory import user_by_name
-    from .tasks import list_tasks
+    from engine.directory import user_by_name
+    from engine.workflow.tasks import list_tasks
 
     with _factory(args)() as s:
         rows = list_tasks(s, user_by_name(s, args.user), args.scope)
@@ -199,8 +199,8 @@ def cmd_tasks_list(args) -> None:
 
 
 def cmd_tasks_claim(args) -> None:
-    from .directory import user_by_name
-    from .tasks import claim
+    from engine.directory import user_by_name
+    from engine.workflow.tasks import claim
 
     with _factory(args)() as s, s.begin():
         row = claim(s, _clock(args), args.task_id, user_by_name(s, args.user))
@@ -215,8 +215,8 @@ def cmd_tasks_claim(args) -> None:
 
 
 def cmd_tasks_complete(args) -> None:
-    from .directory import user_by_name
-    from .tasks import complete
+    from engine.directory import user_by_name
+    from engine.workflow.tasks import complete
 
     raw = Path(args.data[1:]).read_text("utf-8") if args.data.startswith("@") else args.data
     try:
@@ -239,8 +239,8 @@ def cmd_tasks_complete(args) -> None:
 def cmd_incidents(args) -> None:
     from sqlalchemy import select
 
-    from .models import ProcessInstance
-    from .runtime import retry_incident
+    from engine.workflow.models import ProcessInstance
+    from engine.workflow.runtime import retry_incident
 
     with _factory(args)() as s, s.begin():
         if args.retry:
@@ -265,7 +265,7 @@ def cmd_incidents(args) -> None:
 
 # -- worker and calendar ----------------------------------------------------------------------
 def cmd_worker(args) -> None:
-    from .timers import run_worker
+    from engine.workflow.timers import run_worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("spiff").setLevel(logging.WARNING)
@@ -273,7 +273,7 @@ def cmd_worker(args) -> None:
 
 
 def _calendar(args):
-    from .calendar import WorkingCalendar, load_calendar
+    from engine.calendar import WorkingCalendar, load_calendar
 
     try:
         with _factory(args)() as s:
@@ -331,7 +331,7 @@ def cmd_calendar_add(args) -> None:
 
     from sqlalchemy import select
 
-    from .models import CalendarEntry, CalendarSchedule
+    from engine.calendar.models import CalendarEntry, CalendarSchedule
 
     clock = _clock(args)
     with _factory(args)() as s, s.begin():
@@ -369,7 +369,7 @@ def cmd_calendar_add(args) -> None:
 
 
 def cmd_evaluation_start(args) -> None:
-    from .evaluation import start_campaign
+    from engine.oversight.evaluation import start_campaign
 
     with _factory(args)() as s, s.begin():
         instances = start_campaign(s, _clock(args), args.year)
@@ -383,7 +383,7 @@ def cmd_evaluation_start(args) -> None:
 
 
 def cmd_evaluation_report(args) -> None:
-    from .evaluation import compiled, export_csv
+    from engine.oversight.evaluation import compiled, export_csv
 
     with _factory(args)() as s:
         report = compiled(s, args.year)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .i18n import Message
+from engine.i18n import Message
 
 
 class GovshareError(Exception):

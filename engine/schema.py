@@ -8,8 +8,7 @@ from alembic import command
 from alembic.config import Config
 
 import migrations
-
-from .db import normalize_url
+from engine.db import normalize_url
 
 
 def alembic_config(url: str) -> Config:

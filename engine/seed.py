@@ -21,10 +21,11 @@ from importlib import resources
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .clock import Clock
-from .deployment import deploy
-from .models import ApiToken, Department, Division, Resource, User
-from .passwords import hash_password
+from engine.catalog.models import Resource
+from engine.clock import Clock
+from engine.directory.models import ApiToken, Department, Division, User
+from engine.directory.passwords import hash_password
+from engine.workflow.deployment import deploy
 
 LOCAL_DEPARTMENTS = [
     ("samr", "市场监督管理局", "Administration for Market Regulation"),
@@ -183,12 +184,12 @@ def seed_demo_users(session: Session) -> None:
 def seed_catalog(session: Session, clock: Clock) -> None:
     """Publish the sample catalog (engine/data/catalog_seed.json) as version 1 of each entry,
     or as a new version where the shipped entry changed; entries pass every catalog rule."""
-    from .catalog.entry import normalize
-    from .catalog.rules import check
-    from .catalog.versions import latest_version, publish_version
-    from .errors import ValidationFailed
-    from .i18n import Message
-    from .models import ResourceVersion
+    from engine.catalog.entry import normalize
+    from engine.catalog.models import ResourceVersion
+    from engine.catalog.rules import check
+    from engine.catalog.versions import latest_version, publish_version
+    from engine.errors import ValidationFailed
+    from engine.i18n import Message
 
     entries = json.loads(
         resources.files("engine").joinpath("data/catalog_seed.json").read_text("utf-8")

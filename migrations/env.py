@@ -3,11 +3,11 @@
 from alembic import context
 from sqlalchemy import pool
 
-from engine import models  # noqa: F401  (registers the tables)
-from engine.db import Base, default_url, make_engine
+from engine.app import metadata
+from engine.db import default_url, make_engine
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = metadata()
 
 
 def run_migrations_offline() -> None:

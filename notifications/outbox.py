@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.clock import Clock
-from engine.models import OutboxMessage
+from engine.workflow.models import OutboxMessage
 
 
 def drain(session: Session, clock: Clock, limit: int = 500) -> int:

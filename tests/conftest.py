@@ -8,13 +8,13 @@ import os
 import pytest
 from sqlalchemy import text
 
-from engine import requests as share_requests
-from engine import tasks as task_service
 from engine.clock import FakeClock
 from engine.db import make_engine, make_session_factory, normalize_url
 from engine.directory import user_by_name
 from engine.schema import upgrade
 from engine.seed import seed_all
+from engine.sharing import requests as share_requests
+from engine.workflow import tasks as task_service
 
 # Tests read messages in English (the msgids); tests of the Chinese catalog set the language.
 os.environ["GOVSHARE_LANG"] = "en"
@@ -146,7 +146,7 @@ class Actors:
         )
 
     def sweep(self):
-        from engine.timers import sweep
+        from engine.workflow.timers import sweep
 
         return sweep(self.factory, self.clock)
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from engine.deployment import default_processes_dir, deploy
 from engine.errors import DeploymentError, NotFound, ValidationFailed
-from engine.models import AuditEvent, ProcessDefinition, ProcessInstance
+from engine.workflow.deployment import default_processes_dir, deploy
+from engine.workflow.models import AuditEvent, ProcessDefinition, ProcessInstance
 from tests.conftest import HUKOU
 
 
@@ -266,7 +266,7 @@ def test_cli_end_to_end_request_and_completion(actors, db_url):
 
 
 def test_failing_script_becomes_a_visible_retryable_incident(actors, tmp_path):
-    from engine import runtime
+    from engine.workflow import runtime
 
     d = tmp_path / "p"
     d.mkdir()

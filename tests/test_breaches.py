@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine import breaches as service
 from engine.errors import Conflict, Forbidden, ValidationFailed
+from engine.oversight import breaches as service
 from tests.conftest import HUKOU
 from tests.test_share_request_process import SCOPE
 from tests.test_web import Browser, app  # noqa: F401

@@ -11,12 +11,12 @@ from sqlalchemy import func, select
 from engine.catalog import resource_by_code
 from engine.catalog.entry import normalize
 from engine.catalog.links import unlinked
+from engine.catalog.models import Resource, ResourceVersion
 from engine.catalog.rules import check
 from engine.catalog.search import Filters, search, terms
 from engine.catalog.transfer import export_csv, export_dcat, export_json, import_entries, published
 from engine.catalog.versions import history, save_draft, submit
 from engine.errors import Forbidden, NotFound, ValidationFailed
-from engine.models import Resource, ResourceVersion
 
 ENTRY = {
     "code": "BM-MZ/0099",
@@ -186,7 +186,7 @@ def test_seeded_catalog_is_realistic(db):
 
 def _publish(actors, version_id, decision="publish", comment=None):
     key = actors.run(lambda s: s.get(ResourceVersion, version_id).instance_id)
-    from engine.models import ProcessInstance
+    from engine.workflow.models import ProcessInstance
 
     business_key = actors.run(lambda s: s.get(ProcessInstance, key).business_key)
     data = {"catalog_decision": decision}
@@ -212,7 +212,7 @@ def test_publication_return_fix_and_publish(actors):
         )
     )
     key = actors.run(lambda s: s.get(ResourceVersion, v1).instance_id)
-    from engine.models import ProcessInstance
+    from engine.workflow.models import ProcessInstance
 
     business_key = actors.run(lambda s: s.get(ProcessInstance, key).business_key)
     assert business_key.startswith("ML-2026-")

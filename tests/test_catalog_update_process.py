@@ -7,9 +7,11 @@ import pytest
 from sqlalchemy import select
 
 from engine.catalog.events import register_event
+from engine.catalog.models import Resource, ResourceVersion
 from engine.catalog.versions import save_draft, submit
 from engine.errors import ValidationFailed
-from engine.models import Breach, ProcessInstance, Resource, ResourceVersion
+from engine.oversight.models import Breach
+from engine.workflow.models import ProcessInstance
 from tests.test_catalog import ENTRY
 
 

@@ -6,7 +6,7 @@ import io
 
 from sqlalchemy import func, select
 
-from engine.models import CatalogEvent, Resource
+from engine.catalog.models import CatalogEvent, Resource
 from tests.test_web import Browser, app  # noqa: F401  (the app fixture)
 
 HEADER = "code,name,provider,classification,summary,share_type,share_conditions,share_method,network,update_cycle,item_name,item_data_type,item_share_type\n"

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from engine.disputes import dashboard, dossier
 from engine.errors import ValidationFailed
-from engine.requests import instance_by_key
+from engine.sharing.disputes import dashboard, dossier
+from engine.sharing.requests import instance_by_key
 from tests.conftest import HUKOU
 from tests.test_share_request_process import REFUSE, SCOPE, open_tasks
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from engine import evaluation
-from engine.models import Breach, HumanTask, ProcessInstance
+from engine.oversight import evaluation
+from engine.oversight.models import Breach
+from engine.workflow.models import HumanTask, ProcessInstance
 from tests.conftest import HUKOU
 from tests.test_share_request_process import SCOPE
 
@@ -61,7 +62,7 @@ def test_report_forms_come_pre_filled_with_known_figures(actors, clock):
             )
         )
     )
-    from engine.runtime import task_data
+    from engine.workflow.runtime import task_data
 
     row = actors.run(
         lambda s: s.scalar(

@@ -6,10 +6,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from engine import projects
+from engine.catalog.models import ResourceVersion
 from engine.catalog.versions import publish_version, save_draft
 from engine.errors import ValidationFailed
-from engine.models import Project, ResourceVersion
+from engine.oversight import projects
+from engine.oversight.models import Project
 from tests.test_catalog import ENTRY
 from tests.test_share_request_process import open_tasks
 

@@ -12,10 +12,11 @@ import time
 
 from sqlalchemy import create_engine, func, select
 
-from engine import tasks
 from engine.db import normalize_url
 from engine.errors import Conflict
-from engine.models import AuditEvent, Grant, HumanTask, OutboxMessage, ProcessInstance
+from engine.sharing.models import Grant
+from engine.workflow import tasks
+from engine.workflow.models import AuditEvent, HumanTask, OutboxMessage, ProcessInstance
 from tests.conftest import HUKOU
 
 SCOPE = dict(

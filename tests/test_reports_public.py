@@ -3,7 +3,7 @@ and the public page (art. 24)."""
 
 from __future__ import annotations
 
-from engine.reports import figures
+from engine.oversight.reports import figures
 from tests.conftest import HUKOU
 from tests.test_share_request_process import REFUSE, SCOPE
 from tests.test_web import Browser, app  # noqa: F401

@@ -6,7 +6,12 @@ import pytest
 
 from engine.calendar import WorkingCalendar
 from engine.clock import FakeClock
-from engine.scripting import Effects, SandboxEnvironment, ScriptRejected, make_script_engine
+from engine.workflow.scripting import (
+    Effects,
+    SandboxEnvironment,
+    ScriptRejected,
+    make_script_engine,
+)
 
 
 @pytest.fixture

@@ -6,7 +6,9 @@ import pytest
 from sqlalchemy import select
 
 from engine.errors import Conflict, ValidationFailed
-from engine.models import Breach, Grant, HumanTask, OutboxMessage
+from engine.oversight.models import Breach
+from engine.sharing.models import Grant
+from engine.workflow.models import HumanTask, OutboxMessage
 from tests.conftest import HUKOU
 
 SCOPE = dict(
@@ -354,7 +356,7 @@ def test_same_level_authority_of_two_city_departments_is_the_city_authority(acto
 def test_completing_a_completed_task_names_who_finished_it(actors):
     key = actors.request("civil.clerk", **HUKOU)
     task_id = actors.open_task(key, "provider_review")
-    from engine import tasks
+    from engine.workflow import tasks
 
     actors.run(
         lambda s: tasks.complete(

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from engine import verification as service
 from engine.errors import Forbidden, ValidationFailed
-from engine.models import Verification
+from engine.quality import verification as service
+from engine.quality.models import Verification
 from tests.conftest import HUKOU
 from tests.test_share_request_process import SCOPE, open_tasks
 

@@ -8,7 +8,7 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from engine.models import Attachment, HumanTask, ProcessInstance
+from engine.workflow.models import Attachment, HumanTask, ProcessInstance
 from tests.conftest import HUKOU
 from web import create_app
 

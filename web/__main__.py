@@ -10,7 +10,7 @@ import os
 import threading
 
 from engine.db import make_session_factory
-from engine.timers import run_worker
+from engine.workflow.timers import run_worker
 
 from . import create_app, db
 

@@ -9,11 +9,11 @@ from functools import wraps
 from flask import Blueprint, current_app, g, jsonify, request, url_for
 from sqlalchemy import select
 
-from engine import requests as share_requests
-from engine import tasks as task_service
+from engine.directory.models import ApiToken
 from engine.errors import Forbidden, GovshareError, ValidationFailed
 from engine.i18n import Message
-from engine.models import ApiToken
+from engine.sharing import requests as share_requests
+from engine.workflow import tasks as task_service
 
 from . import clock, db
 
@@ -193,7 +193,7 @@ def catalog_entry(code: str):
 @bp.get("/verifications")
 @token_required
 def verification_flag():
-    from engine.verification import flag
+    from engine.quality.verification import flag
 
     resource, record = request.args.get("resource", ""), request.args.get("record", "")
     if not resource or not record:
@@ -211,7 +211,7 @@ def verification_flag():
 @bp.post("/verifications")
 @token_required
 def report_error():
-    from engine.verification import report_error as report
+    from engine.quality.verification import report_error as report
 
     body = _json_body()
     inst = _command(
@@ -230,7 +230,7 @@ def report_error():
 @bp.post("/verifications/<int:verification_id>/served")
 @token_required
 def served_on_proof(verification_id: int):
-    from engine.verification import register_served
+    from engine.quality.verification import register_served
 
     body = _json_body()
     row = _command(
@@ -246,7 +246,7 @@ def served_on_proof(verification_id: int):
 @bp.post("/grants/check")
 @token_required
 def grant_check():
-    from engine.breaches import check_use
+    from engine.oversight.breaches import check_use
 
     body = _json_body()
     items = body.get("info_items")

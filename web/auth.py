@@ -19,8 +19,8 @@ from sqlalchemy import select
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired
 
-from engine.models import User
-from engine.passwords import check_password
+from engine.directory.models import User
+from engine.directory.passwords import check_password
 
 from . import clock, db, login_manager
 

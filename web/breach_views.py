@@ -9,9 +9,10 @@ from flask_babel import gettext
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from engine import breaches as service
+from engine.directory.models import Department
 from engine.errors import GovshareError
-from engine.models import Department, ProcessInstance
+from engine.oversight import breaches as service
+from engine.workflow.models import ProcessInstance
 
 from . import clock, db
 

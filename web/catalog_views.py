@@ -13,11 +13,12 @@ from sqlalchemy import select
 from engine.catalog import entry as entry_meta
 from engine.catalog.events import KINDS, register_event
 from engine.catalog.links import unlinked
+from engine.catalog.models import Resource
 from engine.catalog.search import Filters, search
 from engine.catalog.transfer import export_csv, export_dcat, export_json, import_entries, published
 from engine.catalog.versions import history, latest_version, save_draft, submit
+from engine.directory.models import Department, User
 from engine.errors import ValidationFailed
-from engine.models import Department, Resource, User
 
 from . import clock, db
 from .templating import render_message

@@ -6,8 +6,8 @@ from flask import Blueprint, abort, render_template
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from engine.disputes import dashboard, dossier
-from engine.models import ProcessInstance
+from engine.sharing.disputes import dashboard, dossier
+from engine.workflow.models import ProcessInstance
 
 from . import clock, db
 

@@ -8,8 +8,8 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext, ngettext
 from flask_login import current_user, login_required
 
-from engine import inbox as inbox_service
-from engine import tasks as task_service
+from engine.workflow import inbox as inbox_service
+from engine.workflow import tasks as task_service
 
 from . import clock, db
 
@@ -54,7 +54,7 @@ def view(view: str):
     if "leader" in (current_user.job_roles or []):
         from sqlalchemy import select
 
-        from engine.models import User
+        from engine.directory.models import User
 
         colleagues = db.session.scalars(
             select(User)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from engine.deployment import default_processes_dir
+from engine.workflow.deployment import default_processes_dir
 
 
 def document() -> dict:

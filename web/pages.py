@@ -6,7 +6,7 @@ from flask import Blueprint, jsonify, redirect, url_for
 from flask_login import current_user
 from sqlalchemy import func, select, text
 
-from engine.models import ProcessDefinition
+from engine.workflow.models import ProcessDefinition
 
 from . import clock, db
 

@@ -7,10 +7,12 @@ from flask_babel import gettext
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from engine import projects as service
+from engine.catalog.models import Resource
 from engine.catalog.transfer import parse_csv, parse_json
 from engine.errors import GovshareError, ValidationFailed
-from engine.models import ProcessInstance, Project, Resource
+from engine.oversight import projects as service
+from engine.oversight.models import Project
+from engine.workflow.models import ProcessInstance
 
 from . import clock, db
 from .templating import render_message

@@ -6,9 +6,9 @@ from flask import Blueprint, render_template, request
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from engine.catalog.models import Resource
 from engine.clock import SHANGHAI
-from engine.models import Resource
-from engine.reports import public_figures
+from engine.oversight.reports import public_figures
 
 from . import clock, db
 

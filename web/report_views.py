@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, render_template
 from flask_login import current_user, login_required
 
-from engine.evaluation import FIGURE_KEYS, compiled, export_csv
+from engine.oversight.evaluation import FIGURE_KEYS, compiled, export_csv
 
 from . import db
 
@@ -29,7 +29,7 @@ def annual(year: int):
 @bp.get("/annual/<int:year>.pdf")
 @login_required
 def annual_pdf(year: int):
-    from engine.report_pdf import annual_report_pdf
+    from engine.oversight.report_pdf import annual_report_pdf
 
     if not current_user.department.is_authority:
         abort(403)

@@ -10,12 +10,14 @@ from flask_login import current_user, login_required
 from sqlalchemy import or_, select
 from sqlalchemy.orm import joinedload
 
-from engine import requests as request_service
 from engine.calendar import load_calendar
+from engine.catalog.models import Resource
+from engine.directory.models import Department
 from engine.errors import ValidationFailed
-from engine.inbox import describe_deadline
-from engine.models import Attachment, Department, HumanTask, ProcessInstance, Resource
-from engine.runtime import workflow_states
+from engine.sharing import requests as request_service
+from engine.workflow.inbox import describe_deadline
+from engine.workflow.models import Attachment, HumanTask, ProcessInstance
+from engine.workflow.runtime import workflow_states
 
 from . import clock, db
 from .templating import render_message

@@ -17,14 +17,15 @@ from flask_babel import gettext
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from engine import attachments as attachment_service
-from engine import requests as request_service
-from engine import tasks as task_service
 from engine.calendar import load_calendar
+from engine.directory.models import User
 from engine.errors import GovshareError, ValidationFailed
-from engine.inbox import describe_deadline
-from engine.models import Attachment, HumanTask, ProcessInstance, User
-from engine.runtime import task_data
+from engine.sharing import requests as request_service
+from engine.workflow import attachments as attachment_service
+from engine.workflow import tasks as task_service
+from engine.workflow.inbox import describe_deadline
+from engine.workflow.models import Attachment, HumanTask, ProcessInstance
+from engine.workflow.runtime import task_data
 
 from . import clock, db
 from .schema_form import build_fields, parse

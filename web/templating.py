@@ -184,7 +184,7 @@ def statute_label(text: str) -> str:
 
 def nav_counts() -> dict:
     if "nav_counts" not in g:
-        from engine.inbox import counts
+        from engine.workflow.inbox import counts
 
         g.nav_counts = (
             counts(db.session, current_user, clock()) if current_user.is_authenticated else {}

@@ -8,10 +8,12 @@ from flask_babel import gettext
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from engine import attachments as attachment_service
-from engine import verification as service
+from engine.catalog.models import Resource
+from engine.directory.models import Department
 from engine.errors import GovshareError, ValidationFailed
-from engine.models import Department, Grant, Resource
+from engine.quality import verification as service
+from engine.sharing.models import Grant
+from engine.workflow import attachments as attachment_service
 
 from . import clock, db
 from .templating import render_message

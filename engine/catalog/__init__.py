@@ -12,9 +12,9 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..errors import NotFound
-from ..i18n import Message
-from ..models import Resource
+from engine.catalog.models import Resource
+from engine.errors import NotFound
+from engine.i18n import Message
 
 SHARE_TYPES = ("unconditional", "conditional", "not_shared")
 

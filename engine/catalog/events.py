@@ -7,13 +7,15 @@ from datetime import date
 
 from sqlalchemy.orm import Session
 
-from ..clock import Clock
-from ..deployment import latest_definition
-from ..directory import authority_of
-from ..errors import NotFound, ValidationFailed
-from ..i18n import Message
-from ..models import CatalogEvent, Department, ProcessInstance, User
-from ..runtime import start_instance
+from engine.catalog.models import CatalogEvent
+from engine.clock import Clock
+from engine.directory import authority_of
+from engine.directory.models import Department, User
+from engine.errors import NotFound, ValidationFailed
+from engine.i18n import Message
+from engine.workflow.deployment import latest_definition
+from engine.workflow.models import ProcessInstance
+from engine.workflow.runtime import start_instance
 
 UPDATE_DAYS = 15  # art. 8
 KINDS = ("law_revision", "function_change")

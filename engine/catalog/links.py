@@ -6,7 +6,8 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from ..models import Division, Resource
+from engine.catalog.models import Resource
+from engine.directory.models import Division
 
 
 def region_code(session: Session) -> str:

@@ -13,9 +13,16 @@ import re
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..i18n import Message
-from ..models import Department, Resource
-from .entry import BASE_CATEGORIES, CLASSIFICATIONS, NETWORKS, SHARE_METHODS, UPDATE_CYCLES
+from engine.catalog.entry import (
+    BASE_CATEGORIES,
+    CLASSIFICATIONS,
+    NETWORKS,
+    SHARE_METHODS,
+    UPDATE_CYCLES,
+)
+from engine.catalog.models import Resource
+from engine.directory.models import Department
+from engine.i18n import Message
 
 CODE = re.compile(r"^[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)*/\d{4,6}$")
 SHARE_TYPES = ("unconditional", "conditional", "not_shared")

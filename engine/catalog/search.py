@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, exists, func, insert, select
 from sqlalchemy.orm import Session, aliased, selectinload
 
-from ..models import CatalogTerm, Resource
+from engine.catalog.models import CatalogTerm, Resource
 
 CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
 WORD = re.compile(r"[A-Za-z0-9]+")

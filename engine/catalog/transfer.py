@@ -14,13 +14,14 @@ import json
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from ..clock import Clock
-from ..errors import ValidationFailed
-from ..i18n import Message
-from ..models import Resource, ResourceVersion, User
-from .entry import FIELDS, ITEM_FIELDS, normalize
-from .rules import check
-from .versions import latest_version, may_edit, save_draft
+from engine.catalog.entry import FIELDS, ITEM_FIELDS, normalize
+from engine.catalog.models import Resource, ResourceVersion
+from engine.catalog.rules import check
+from engine.catalog.versions import latest_version, may_edit, save_draft
+from engine.clock import Clock
+from engine.directory.models import User
+from engine.errors import ValidationFailed
+from engine.i18n import Message
 
 RESOURCE_COLUMNS = [f for f in FIELDS if f != "info_items"]
 ITEM_COLUMNS = [f"item_{f}" for f in ITEM_FIELDS]

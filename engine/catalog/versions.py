@@ -14,17 +14,19 @@ from datetime import date, datetime, time
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..clock import SHANGHAI, Clock
-from ..deployment import latest_definition
-from ..directory import authority_of, department_by_slug
-from ..effects import action, completion_check
-from ..errors import Conflict, Forbidden, ValidationFailed
-from ..i18n import Message
-from ..models import Department, HumanTask, ProcessInstance, Resource, ResourceVersion, User
-from ..runtime import start_instance
-from .entry import FIELDS, normalize, search_text
-from .rules import check
-from .search import index_resource
+from engine.catalog.entry import FIELDS, normalize, search_text
+from engine.catalog.models import Resource, ResourceVersion
+from engine.catalog.rules import check
+from engine.catalog.search import index_resource
+from engine.clock import SHANGHAI, Clock
+from engine.directory import authority_of, department_by_slug
+from engine.directory.models import Department, User
+from engine.errors import Conflict, Forbidden, ValidationFailed
+from engine.i18n import Message
+from engine.workflow.deployment import latest_definition
+from engine.workflow.handlers import action, completion_check
+from engine.workflow.models import HumanTask, ProcessInstance
+from engine.workflow.runtime import start_instance
 
 
 def may_edit(user: User, resource: Resource | None, entry: dict) -> bool:

@@ -24,8 +24,8 @@ def publish_sample_entry(actors):
     """A published entry of 自治区民政厅 that this test may change (the seeded ones stay as seeded)."""
     from sqlalchemy import select
 
+    from engine.catalog.models import ResourceVersion
     from engine.catalog.versions import publish_version, save_draft
-    from engine.models import ResourceVersion
     from tests.test_catalog import ENTRY
 
     def go(s):

@@ -84,7 +84,7 @@ def test_project_from_application_to_acceptance(official, tmp_path):
 
 
 def test_authority_compiles_the_annual_report_and_downloads_the_pdf(official, actors, clock):
-    from engine import evaluation
+    from engine.oversight import evaluation
 
     clock.set("2027-01-04T09:00:00+08:00")
     actors.run(lambda s: evaluation.start_due_campaigns(s, actors.clock))

@@ -9,10 +9,10 @@ from typing import BinaryIO
 
 from sqlalchemy.orm import Session
 
-from .clock import Clock
-from .errors import ValidationFailed
-from .i18n import Message
-from .models import Attachment
+from engine.clock import Clock
+from engine.errors import ValidationFailed
+from engine.i18n import Message
+from engine.workflow.models import Attachment
 
 LIMITS = {
     "max_bytes": 10 * 1024 * 1024,

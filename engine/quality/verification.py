@@ -14,17 +14,21 @@ from datetime import date
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from .calendar import load_calendar
-from .catalog import resource_by_code
-from .clock import SHANGHAI, Clock
-from .deployment import latest_definition
-from .directory import same_level_authority
-from .effects import action
-from .errors import Forbidden, ValidationFailed
-from .i18n import Message
-from .models import Department, Grant, ProcessInstance, Resource, ServedOnProof, User, Verification
-from .runtime import start_instance
-from .scripting import iso_now
+from engine.calendar import load_calendar
+from engine.catalog import resource_by_code
+from engine.catalog.models import Resource
+from engine.clock import SHANGHAI, Clock
+from engine.directory import same_level_authority
+from engine.directory.models import Department, User
+from engine.errors import Forbidden, ValidationFailed
+from engine.i18n import Message
+from engine.quality.models import ServedOnProof, Verification
+from engine.sharing.models import Grant
+from engine.workflow.deployment import latest_definition
+from engine.workflow.handlers import action
+from engine.workflow.models import ProcessInstance
+from engine.workflow.runtime import start_instance
+from engine.workflow.scripting import iso_now
 
 DEFAULT_VERIFY_DAYS = 10  # the measures set no number; configurable per report
 

@@ -17,10 +17,10 @@ from collections.abc import Callable
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from .clock import Clock
-from .db import is_postgres
-from .models import ProcessInstance
-from .runtime import fire_timers
+from engine.clock import Clock
+from engine.db import is_postgres
+from engine.workflow.models import ProcessInstance
+from engine.workflow.runtime import fire_timers
 
 log = logging.getLogger("govshare.worker")
 
@@ -76,9 +76,8 @@ def run_worker(
     once: bool = False,
 ) -> None:
     """Sweep timers and drain the outbox until ``stop`` is set (or once)."""
+    from engine.oversight.evaluation import start_due_campaigns
     from notifications.outbox import drain
-
-    from .evaluation import start_due_campaigns
 
     stop = stop or threading.Event()
     while not stop.is_set():

@@ -10,9 +10,9 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .errors import NotFound
-from .i18n import Message
-from .models import Department, Division, User
+from engine.directory.models import Department, Division, User
+from engine.errors import NotFound
+from engine.i18n import Message
 
 
 def _ancestors(session: Session, code: str) -> list[str]:

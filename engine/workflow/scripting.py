@@ -46,8 +46,8 @@ from RestrictedPython.Guards import (
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 
-from .calendar import WorkingCalendar
-from .clock import SHANGHAI, Clock
+from engine.calendar import WorkingCalendar
+from engine.clock import SHANGHAI, Clock
 
 
 class ScriptRejected(Exception):

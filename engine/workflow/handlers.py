@@ -35,5 +35,3 @@ def completion_check(name: str):
 
 def load_handlers() -> None:
     """Import the modules that register handlers (idempotent)."""
-    from . import breaches, disputes, projects, verification  # noqa: F401
-    from .catalog import versions  # noqa: F401

@@ -11,17 +11,20 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .calendar import load_calendar
-from .catalog import item_names, resource_by_code
-from .clock import Clock
-from .deployment import latest_definition
-from .directory import same_level_authority
-from .errors import NotFound, ValidationFailed
-from .forms import validate_form
-from .i18n import Message
-from .models import AuditEvent, Breach, Grant, HumanTask, ProcessInstance, User
-from .runtime import start_instance
-from .scripting import iso_now
+from engine.calendar import load_calendar
+from engine.catalog import item_names, resource_by_code
+from engine.clock import Clock
+from engine.directory import same_level_authority
+from engine.directory.models import User
+from engine.errors import NotFound, ValidationFailed
+from engine.i18n import Message
+from engine.oversight.models import Breach
+from engine.sharing.models import Grant
+from engine.workflow.deployment import latest_definition
+from engine.workflow.forms import validate_form
+from engine.workflow.models import AuditEvent, HumanTask, ProcessInstance
+from engine.workflow.runtime import start_instance
+from engine.workflow.scripting import iso_now
 
 REPLY_DAYS = 10  # art. 11: the provider answers within 10 working days
 REMINDER_DAYS_BEFORE = 2

@@ -13,15 +13,17 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .catalog.entry import normalize
-from .catalog.rules import check
-from .clock import Clock
-from .deployment import latest_definition
-from .effects import action, completion_check
-from .errors import Conflict, Forbidden, NotFound, ValidationFailed
-from .i18n import Message
-from .models import Department, Project, Resource, User
-from .runtime import start_instance
+from engine.catalog.entry import normalize
+from engine.catalog.models import Resource
+from engine.catalog.rules import check
+from engine.clock import Clock
+from engine.directory.models import Department, User
+from engine.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from engine.i18n import Message
+from engine.oversight.models import Project
+from engine.workflow.deployment import latest_definition
+from engine.workflow.handlers import action, completion_check
+from engine.workflow.runtime import start_instance
 
 SEATS = ("drc", "industry_it", "finance", "data_sharing", "cyberspace")
 REVIEW_DAYS = 10

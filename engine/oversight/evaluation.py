@@ -16,12 +16,14 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from .clock import SHANGHAI, Clock
-from .deployment import latest_definition
-from .directory import authority_of
-from .models import Department, Division, EvaluationCampaign, HumanTask, ProcessInstance
-from .reports import figures
-from .runtime import start_instance
+from engine.clock import SHANGHAI, Clock
+from engine.directory import authority_of
+from engine.directory.models import Department, Division
+from engine.oversight.models import EvaluationCampaign
+from engine.oversight.reports import figures
+from engine.workflow.deployment import latest_definition
+from engine.workflow.models import HumanTask, ProcessInstance
+from engine.workflow.runtime import start_instance
 
 FIGURE_KEYS = (
     "requests_sent",

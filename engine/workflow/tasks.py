@@ -11,12 +11,13 @@ from __future__ import annotations
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from .clock import SHANGHAI, Clock
-from .errors import Conflict, Forbidden, GovshareError, NotFound
-from .forms import validate_form
-from .i18n import Message
-from .models import HumanTask, User
-from .runtime import complete_user_task, lock_instance
+from engine.clock import SHANGHAI, Clock
+from engine.directory.models import User
+from engine.errors import Conflict, Forbidden, GovshareError, NotFound
+from engine.i18n import Message
+from engine.workflow.forms import validate_form
+from engine.workflow.models import HumanTask
+from engine.workflow.runtime import complete_user_task, lock_instance
 
 
 def eligible(user: User, task: HumanTask) -> bool:
@@ -29,7 +30,7 @@ def list_tasks(
     session: Session, user: User, scope: str = "inbox", limit: int = 100
 ) -> list[HumanTask]:
     """``mine``: claimed by the user; ``queue``: unclaimed and offered to the user; ``inbox``: both."""
-    from .inbox import _eligible_queue
+    from engine.workflow.inbox import _eligible_queue
 
     mine = and_(HumanTask.state == "open", HumanTask.assignee_id == user.id)
     queue = and_(HumanTask.state == "open", _eligible_queue(user))
@@ -162,7 +163,7 @@ def complete(session: Session, clock: Clock, task_id: int, user: User, data: dic
     def validate(task_data: dict) -> None:
         validate_form(row.form or row.task_name, schema, data, context=task_data)
         if check_name:
-            from .effects import COMPLETION_CHECKS, load_handlers
+            from engine.workflow.handlers import COMPLETION_CHECKS, load_handlers
 
             load_handlers()
             COMPLETION_CHECKS[check_name](session, clock, row, task_data)

@@ -16,10 +16,13 @@ from datetime import datetime
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from .calendar import load_calendar
-from .clock import SHANGHAI, Clock, parse_instant
-from .effects import action
-from .models import Department, DossierEntry, HumanTask, ProcessInstance, Resource
+from engine.calendar import load_calendar
+from engine.catalog.models import Resource
+from engine.clock import SHANGHAI, Clock, parse_instant
+from engine.directory.models import Department
+from engine.sharing.models import DossierEntry
+from engine.workflow.handlers import action
+from engine.workflow.models import HumanTask, ProcessInstance
 
 COORDINATION_TASKS = ("coordinate",)
 

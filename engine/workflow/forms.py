@@ -11,8 +11,8 @@ from functools import cache
 
 from jsonschema import Draft202012Validator
 
-from .errors import ValidationFailed
-from .i18n import Message
+from engine.errors import ValidationFailed
+from engine.i18n import Message
 
 
 @cache

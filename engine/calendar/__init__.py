@@ -30,8 +30,8 @@ from importlib import resources
 
 import holidays
 
-from .clock import SHANGHAI, parse_instant
-from .i18n import Message
+from engine.clock import SHANGHAI, parse_instant
+from engine.i18n import Message
 
 NATIONAL = "national"
 REGIONAL = "regional"
@@ -286,7 +286,7 @@ def load_calendar(session) -> WorkingCalendar:
     """
     from sqlalchemy import func, select
 
-    from .models import CalendarEntry, CalendarSchedule
+    from engine.calendar.models import CalendarEntry, CalendarSchedule
 
     fingerprint = tuple(
         session.execute(

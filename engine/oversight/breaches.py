@@ -12,13 +12,16 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from .catalog import resource_by_code
-from .clock import SHANGHAI, Clock
-from .directory import is_coordinator
-from .effects import action
-from .errors import Conflict, Forbidden, NotFound, ValidationFailed
-from .i18n import Message
-from .models import Breach, Grant, ProcessInstance, User
+from engine.catalog import resource_by_code
+from engine.clock import SHANGHAI, Clock
+from engine.directory import is_coordinator
+from engine.directory.models import User
+from engine.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from engine.i18n import Message
+from engine.oversight.models import Breach
+from engine.sharing.models import Grant
+from engine.workflow.handlers import action
+from engine.workflow.models import ProcessInstance
 
 PAGE_SIZE = 50
 
@@ -220,8 +223,8 @@ def open_rectification(
     session: Session, clock: Clock, user: User, breach_id: int, days: int = RECTIFY_DAYS
 ) -> ProcessInstance:
     """A coordinator orders the department in the entry to rectify within ``days`` working days."""
-    from .deployment import latest_definition
-    from .runtime import start_instance
+    from engine.workflow.deployment import latest_definition
+    from engine.workflow.runtime import start_instance
 
     row = breach_for(session, user, breach_id)
     if not is_coordinator(user):

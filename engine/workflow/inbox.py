@@ -13,10 +13,11 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import and_, func, or_, select, union_all
 from sqlalchemy.orm import Session, selectinload
 
-from .calendar import WorkingCalendar, due_label, load_calendar
-from .clock import SHANGHAI, Clock
-from .i18n import Message
-from .models import Department, HumanTask, ProcessInstance, User
+from engine.calendar import WorkingCalendar, due_label, load_calendar
+from engine.clock import SHANGHAI, Clock
+from engine.directory.models import Department, User
+from engine.i18n import Message
+from engine.workflow.models import HumanTask, ProcessInstance
 
 VIEWS = ("mine", "queue", "overdue", "done", "coordination")
 PAGE_SIZE = 20

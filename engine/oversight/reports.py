@@ -15,9 +15,11 @@ from datetime import date, datetime, time
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .calendar import load_calendar
-from .clock import SHANGHAI
-from .models import HumanTask, ProcessInstance, Resource, Verification
+from engine.calendar import load_calendar
+from engine.catalog.models import Resource
+from engine.clock import SHANGHAI
+from engine.quality.models import Verification
+from engine.workflow.models import HumanTask, ProcessInstance
 
 
 def _year_bounds(year: int) -> tuple[datetime, datetime]:

@@ -25,10 +25,10 @@ from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from .clock import Clock
-from .errors import DeploymentError, NotFound
-from .i18n import Message
-from .models import ProcessDefinition
+from engine.clock import Clock
+from engine.errors import DeploymentError, NotFound
+from engine.i18n import Message
+from engine.workflow.models import ProcessDefinition
 
 SERIALIZER = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
 KNOWN_ROLES = {
@@ -44,7 +44,7 @@ KNOWN_ROLES = {
 
 
 def default_processes_dir() -> Path:
-    return Path(__file__).resolve().parent.parent / "processes"
+    return Path(__file__).resolve().parents[2] / "processes"
 
 
 @dataclass

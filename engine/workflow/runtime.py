@@ -25,24 +25,24 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .calendar import WorkingCalendar, load_calendar
-from .clock import Clock, parse_instant, using_clock
-from .db import is_postgres
-from .deployment import SERIALIZER
-from .errors import Conflict, NotFound
-from .i18n import Message
-from .models import (
+from engine.calendar import WorkingCalendar, load_calendar
+from engine.clock import Clock, parse_instant, using_clock
+from engine.db import is_postgres
+from engine.errors import Conflict, NotFound
+from engine.i18n import Message
+from engine.oversight.models import Breach
+from engine.sharing.models import Grant
+from engine.workflow.deployment import SERIALIZER
+from engine.workflow.models import (
     NO_DEADLINE,
     AuditEvent,
-    Breach,
     Counter,
-    Grant,
     HumanTask,
     OutboxMessage,
     ProcessDefinition,
     ProcessInstance,
 )
-from .scripting import Effects, make_script_engine
+from engine.workflow.scripting import Effects, make_script_engine
 
 KEY_PREFIX = {
     "share_request": "GX",
@@ -278,7 +278,7 @@ class Command:
             self.session.add(grant)
             self.audit("grant_issued", basis=g["basis"], info_items=grant.info_items)
         for a in fx.actions:
-            from .effects import ACTIONS, load_handlers
+            from engine.workflow.handlers import ACTIONS, load_handlers
 
             load_handlers()
             ACTIONS[a["name"]](
@@ -319,7 +319,7 @@ def next_due(workflow) -> datetime | None:
 
 # -- commands ---------------------------------------------------------------------------------
 def next_business_key(session: Session, clock: Clock, process_id: str) -> str:
-    from .clock import SHANGHAI
+    from engine.clock import SHANGHAI
 
     year = clock.now().astimezone(SHANGHAI).year
     prefix = KEY_PREFIX.get(process_id, "BP")

@@ -1,0 +1,74 @@
+"""The directory (art. 4): administrative divisions, departments, officials and their API tokens."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    String,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from engine.db import Base
+
+
+class Division(Base):
+    """An administrative division, GB/T 2260 code: region, city or county level."""
+
+    __tablename__ = "division"
+    code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    name_en: Mapped[str] = mapped_column(String(100))
+    level: Mapped[str] = mapped_column(String(10))  # region | city | county
+    parent_code: Mapped[str | None] = mapped_column(ForeignKey("division.code"))
+
+
+class Department(Base):
+    __tablename__ = "department"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(60), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str] = mapped_column(String(200))
+    division_code: Mapped[str] = mapped_column(ForeignKey("division.code"), index=True)
+    is_authority: Mapped[bool] = mapped_column(Boolean, default=False)
+    duties: Mapped[list] = mapped_column(
+        JSON, default=list
+    )  # e.g. base:population, project_review:drc
+    division: Mapped[Division] = relationship(lazy="select")
+
+
+class User(Base):
+    __tablename__ = "app_user"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    display_name: Mapped[str] = mapped_column(String(100))
+    department_id: Mapped[int] = mapped_column(ForeignKey("department.id"), index=True)
+    job_roles: Mapped[list] = mapped_column(
+        JSON, default=list
+    )  # official | leader | coordinator | admin
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    department: Mapped[Department] = relationship(lazy="select")
+
+    # The user protocol of web sign-in (Flask-Login's names; plain Python, no web import).
+    is_authenticated = True
+    is_anonymous = False
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+
+class ApiToken(Base):
+    """A department system's credential: only the SHA-256 of the token is stored."""
+
+    __tablename__ = "api_token"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    label: Mapped[str] = mapped_column(String(100))
+    user: Mapped[User] = relationship(lazy="select")

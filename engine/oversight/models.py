@@ -1,0 +1,72 @@
+"""Oversight tables: the breach ledger (art. 23), evaluation campaigns (art. 17), IT projects (art. 20)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import (
+    JSON,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from engine.db import Base, UTCDateTime
+
+if TYPE_CHECKING:
+    from engine.directory.models import Department
+
+
+class Breach(Base):
+    """An entry of the breach ledger (art. 23), with its evidence."""
+
+    __tablename__ = "breach"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instance.id"), index=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("department.id"), index=True)
+    article: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(60))
+    evidence: Mapped[dict] = mapped_column(JSON, default=dict)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(
+        String(20), default="recorded", server_default="recorded"
+    )  # recorded | withdrawn
+    appeal_reason: Mapped[str | None] = mapped_column(Text)
+    appeal_status: Mapped[str | None] = mapped_column(String(20))  # pending | upheld | rejected
+    appeal_decision: Mapped[str | None] = mapped_column(Text)
+    appealed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    rectification_instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instance.id"))
+    rectified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    department: Mapped[Department] = relationship(lazy="select")
+
+
+class EvaluationCampaign(Base):
+    """The yearly evaluation (art. 17) started for a year, exactly once."""
+
+    __tablename__ = "evaluation_campaign"
+    year: Mapped[int] = mapped_column(
+        Integer, primary_key=True
+    )  # the year in which reports are due (about the year before)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Project(Base):
+    """A government IT project (art. 20) with its pre-compiled project data-resource catalog."""
+
+    __tablename__ = "project"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    department_id: Mapped[int] = mapped_column(ForeignKey("department.id"), index=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    catalog: Mapped[list] = mapped_column(
+        JSON, default=list
+    )  # draft catalog entries of the project
+    status: Mapped[str] = mapped_column(
+        String(20), default="draft"
+    )  # draft | in_review | returned | approved | accepted
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instance.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    department: Mapped[Department] = relationship(lazy="select")

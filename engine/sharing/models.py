@@ -1,0 +1,49 @@
+"""Sharing tables: grants (art. 12, 14) and dispute dossiers (art. 4, 11)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    JSON,
+    Date,
+    ForeignKey,
+    String,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from engine.db import Base, UTCDateTime
+
+
+class Grant(Base):
+    """A right to use a resource: scope (info items, period) and purpose (art. 12, 14)."""
+
+    __tablename__ = "data_grant"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), index=True)
+    resource_id: Mapped[int] = mapped_column(ForeignKey("resource.id"), index=True)
+    requester_id: Mapped[int] = mapped_column(ForeignKey("department.id"), index=True)
+    info_items: Mapped[list] = mapped_column(JSON)
+    period_start: Mapped[date | None] = mapped_column(Date)
+    period_end: Mapped[date | None] = mapped_column(Date)
+    purpose: Mapped[str] = mapped_column(Text)
+    basis: Mapped[str] = mapped_column(
+        String(30)
+    )  # unconditional | approved | partial | negotiated | coordinated
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class DossierEntry(Base):
+    """One piece of a dispute's dossier: an information request or answer, a meeting, the decision."""
+
+    __tablename__ = "dossier_entry"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # info_request | info_answer | meeting | decision
+    party: Mapped[str] = mapped_column(String(20), default="")  # requester | provider | authority
+    text: Mapped[str] = mapped_column(Text, default="")
+    details: Mapped[dict] = mapped_column(JSON, default=dict)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))

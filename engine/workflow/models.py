@@ -1,0 +1,174 @@
+"""Workflow tables: deployed definitions, instances, the user-task mirror, audit, outbox, counters,
+attachments. Inboxes and dashboards query these columns and never deserialize workflow state."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import (
+    JSON,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from engine.db import Base, UTCDateTime
+
+if TYPE_CHECKING:
+    from engine.directory.models import Department, User
+
+
+class ProcessDefinition(Base):
+    """One deployed version of a process: the spec is stored here once, never in instances."""
+
+    __tablename__ = "process_definition"
+    __table_args__ = (
+        UniqueConstraint("process_id", "version"),
+        UniqueConstraint("process_id", "content_hash"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    process_id: Mapped[str] = mapped_column(String(100), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    source_file: Mapped[str] = mapped_column(String(200))
+    bpmn_xml: Mapped[str] = mapped_column(Text, deferred=True)
+    spec_json: Mapped[str] = mapped_column(
+        Text, deferred=True
+    )  # serialized spec + subprocess specs
+    forms: Mapped[dict] = mapped_column(JSON)  # form name -> JSON Schema
+    task_meta: Mapped[dict] = mapped_column(
+        JSON
+    )  # task spec name -> {title, lane, form, statute, job_role}
+    deployed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ProcessInstance(Base):
+    __tablename__ = "process_instance"
+    __table_args__ = (Index("ix_instance_due", "next_due_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    business_key: Mapped[str] = mapped_column(String(40), unique=True)
+    definition_id: Mapped[int] = mapped_column(ForeignKey("process_definition.id"), index=True)
+    process_id: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(20), index=True)  # running | completed | incident
+    bindings: Mapped[dict] = mapped_column(JSON)  # lane/role -> department id
+    summary: Mapped[dict] = mapped_column(JSON)  # what lists show without deserializing state
+    state: Mapped[bytes] = mapped_column(
+        LargeBinary, deferred=True
+    )  # zlib-compressed JSON, spec removed
+    next_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    incident: Mapped[str | None] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    started_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    # the bound departments as columns, for filters and access checks without reading JSON
+    requester_department_id: Mapped[int | None] = mapped_column(
+        ForeignKey("department.id"), index=True
+    )
+    provider_department_id: Mapped[int | None] = mapped_column(
+        ForeignKey("department.id"), index=True
+    )
+    authority_department_id: Mapped[int | None] = mapped_column(
+        ForeignKey("department.id"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    definition: Mapped[ProcessDefinition] = relationship(lazy="select")
+    __mapper_args__ = {"version_id_col": version}
+
+    def involves(self, department_id: int) -> bool:
+        """Is the department bound to a role of this instance (requester, provider, authority,
+        a project's review seats …)? The one rule for who may see an instance."""
+        return department_id in set((self.bindings or {}).values())
+
+
+NO_DEADLINE = datetime(9999, 12, 31, tzinfo=UTC)
+
+
+class HumanTask(Base):
+    """Mirror of a user task, open or finished, for inboxes and history."""
+
+    __tablename__ = "human_task"
+    __table_args__ = (
+        UniqueConstraint("instance_id", "spiff_task_id"),
+        Index("ix_task_queue", "department_id", "state", "due_sort", "id"),
+        Index("ix_task_assignee", "assignee_id", "state", "due_sort", "id"),
+        Index("ix_task_done", "completed_by_id", "state", "completed_at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), index=True)
+    spiff_task_id: Mapped[str] = mapped_column(String(36))
+    task_name: Mapped[str] = mapped_column(String(100))  # BPMN element id
+    title: Mapped[str] = mapped_column(String(200))
+    title_en: Mapped[str | None] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(40))  # lane
+    job_role: Mapped[str | None] = mapped_column(String(40))
+    department_id: Mapped[int] = mapped_column(ForeignKey("department.id"))
+    form: Mapped[str | None] = mapped_column(String(100))
+    statute: Mapped[str] = mapped_column(String(100), default="")
+    state: Mapped[str] = mapped_column(String(20))  # open | completed | cancelled
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # due_at, or the far future when the task has none: one index orders every inbox the same
+    # way on SQLite and PostgreSQL (which disagree on where NULLs sort)
+    due_sort: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    data: Mapped[dict | None] = mapped_column(JSON)  # the submitted form
+    instance: Mapped[ProcessInstance] = relationship(lazy="select")
+    department: Mapped[Department] = relationship(lazy="select")
+    assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id], lazy="select")
+    completed_by: Mapped[User | None] = relationship(foreign_keys=[completed_by_id], lazy="select")
+
+
+class AuditEvent(Base):
+    __tablename__ = "audit_event"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instance.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    kind: Mapped[str] = mapped_column(String(40))
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class OutboxMessage(Base):
+    """A notification to deliver; written in the same transaction as the state change."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_pending", "sent_at", "id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instance.id"))
+    department_id: Mapped[int] = mapped_column(ForeignKey("department.id"), index=True)
+    template: Mapped[str] = mapped_column(String(60))
+    payload: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Counter(Base):
+    """Named sequences (business keys per year), incremented under a row lock."""
+
+    __tablename__ = "counter"
+    name: Mapped[str] = mapped_column(String(60), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Attachment(Base):
+    """A file attached to a task's submission; the bytes live under instance/attachments/."""
+
+    __tablename__ = "attachment"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), index=True)
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("human_task.id"), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime())
