@@ -18,9 +18,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import insert, select  # noqa: E402
 
+from engine.app import build_engine
 from engine.catalog.models import CatalogTerm, Resource
 from engine.catalog.search import Filters, search, terms
-from engine.db import make_engine, make_session_factory
+from engine.db import make_engine
 from engine.directory.models import Department
 from engine.schema import upgrade
 from engine.seed import seed_directory
@@ -77,7 +78,7 @@ QUERIES = [
 def build(n: int) -> str:
     url = f"sqlite:///{tempfile.mkdtemp()}/catalog-{n}.db"
     upgrade(url)
-    factory = make_session_factory(make_engine(url))
+    factory = build_engine().sessions(make_engine(url))
     rnd = random.Random(2026)
     with factory() as s, s.begin():
         seed_directory(s)
@@ -129,8 +130,8 @@ def main() -> None:
     args = ap.parse_args()
     t0 = time.perf_counter()
     dbs = {
-        "small": make_session_factory(make_engine(build(args.small))),
-        "big": make_session_factory(make_engine(build(args.big))),
+        "small": build_engine().sessions(make_engine(build(args.small))),
+        "big": build_engine().sessions(make_engine(build(args.big))),
     }
     print(f"built {args.small} and {args.big} entries in {time.perf_counter() - t0:.0f} s")
     times = {"small": [], "big": []}

@@ -25,9 +25,10 @@ from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser  # noqa: E402
 from SpiffWorkflow.util.task import TaskState  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
+from engine.app import build_engine
 from engine.calendar import WorkingCalendar
 from engine.clock import FakeClock, using_clock
-from engine.db import make_engine, make_session_factory
+from engine.db import make_engine
 from engine.directory import user_by_name
 from engine.schema import upgrade
 from engine.seed import seed_all
@@ -124,7 +125,7 @@ def main() -> None:
         eng.dispose()
     upgrade(url)
     engine = make_engine(url)
-    factory = make_session_factory(engine)
+    factory = build_engine().sessions(engine)
     clock = FakeClock("2026-09-18T10:00:00+08:00")
     with factory() as s, s.begin():
         seed_all(s, clock)

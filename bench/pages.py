@@ -20,12 +20,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import event, insert, select  # noqa: E402
 
+from engine.app import build_engine
 from engine.clock import FakeClock
-from engine.db import make_engine, make_session_factory
+from engine.db import make_engine
 from engine.directory import department_by_slug
 from engine.schema import upgrade
 from engine.seed import seed_all
-from engine.workflow.deployment import latest_definition
+from engine.workflow.deployment import active_definition
 from engine.workflow.models import HumanTask, ProcessInstance
 from web import create_app  # noqa: E402
 
@@ -35,10 +36,10 @@ CLOCK = FakeClock("2026-09-18T10:00:00+08:00")
 def build(n: int) -> str:
     url = f"sqlite:///{tempfile.mkdtemp()}/pages-{n}.db"
     upgrade(url)
-    factory = make_session_factory(make_engine(url))
+    factory = build_engine().sessions(make_engine(url))
     with factory() as s, s.begin():
         seed_all(s, CLOCK)
-        definition = latest_definition(s, "share_request")
+        definition = active_definition(s, "share_request")
         civil, pubsec, data = (department_by_slug(s, x) for x in ("civil", "pubsec", "data"))
         now = CLOCK.now()
         bindings = {"requester": civil.id, "provider": pubsec.id, "authority": data.id}

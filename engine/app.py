@@ -1,20 +1,35 @@
 """The composition root: the workflow runtime plus every domain area's handlers = the engine.
 
-Web, CLI, worker and tests receive the engine built here; nothing else imports every area.
+Only this module (and the seed, which fills a whole database) imports every area. Web, the CLI,
+the worker, tests and benchmarks receive an :class:`Engine` from :func:`build_engine` and make
+their sessions with it, so every command they run knows the handlers of every area::
+
+    engine = build_engine()
+    with engine.sessions(db)() as session, session.begin():
+        ...call a service of engine.workflow or of an area with `session`...
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from sqlalchemy import Engine as Database
 from sqlalchemy import MetaData
+from sqlalchemy.orm import Session, sessionmaker
 
 from engine.calendar import models as _calendar_models
 from engine.catalog import models as _catalog_models
-from engine.db import Base
+from engine.catalog.handlers import HANDLERS as CATALOG
+from engine.db import Base, make_engine
 from engine.directory import models as _directory_models
 from engine.oversight import models as _oversight_models
+from engine.oversight.handlers import HANDLERS as OVERSIGHT
 from engine.quality import models as _quality_models
+from engine.quality.handlers import HANDLERS as QUALITY
 from engine.sharing import models as _sharing_models
+from engine.sharing.handlers import HANDLERS as SHARING
 from engine.workflow import models as _workflow_models
+from engine.workflow.handlers import SESSION_KEY, Handlers
 
 AREA_MODELS = (
     _directory_models,
@@ -25,6 +40,30 @@ AREA_MODELS = (
     _quality_models,
     _oversight_models,
 )
+AREA_HANDLERS = (CATALOG, SHARING, QUALITY, OVERSIGHT)
+
+
+@dataclass(frozen=True)
+class Engine:
+    """The assembled engine: the handler table every command on an instance runs with."""
+
+    handlers: Handlers
+
+    def session_options(self) -> dict:
+        """Options for a sessionmaker (or Flask-SQLAlchemy) whose sessions run this engine."""
+        return {"info": {SESSION_KEY: self.handlers}}
+
+    def sessions(self, database: Database | str | None = None) -> sessionmaker[Session]:
+        """A session factory on ``database`` (an SQLAlchemy engine or URL; default: the
+        configured database) whose sessions run commands with this engine's handlers."""
+        bind = database if isinstance(database, Database) else make_engine(database)
+        return sessionmaker(bind=bind, expire_on_commit=False, **self.session_options())
+
+
+def build_engine(*extra: Handlers) -> Engine:
+    """Every area's handlers (plus ``extra`` tables, e.g. a test's) combined into one engine;
+    a name registered twice is refused here, at start-up."""
+    return Engine(Handlers.combine(*AREA_HANDLERS, *extra))
 
 
 def metadata() -> MetaData:

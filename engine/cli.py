@@ -25,9 +25,9 @@ def _clock(args) -> Clock:
 
 
 def _factory(args):
-    from engine.db import make_engine, make_session_factory
+    from engine.app import build_engine
 
-    return make_session_factory(make_engine(args.database))
+    return build_engine().sessions(args.database)
 
 
 def _out(args, data, text: str) -> None:

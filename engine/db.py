@@ -3,7 +3,8 @@
 SQLite (the embedded default, ``instance/govshare.db``) runs in WAL mode and starts every
 transaction with ``BEGIN IMMEDIATE`` so that two writers queue behind each other instead of one
 failing half-way; PostgreSQL (psycopg 3) is chosen with ``DATABASE_URL``. Flask-SQLAlchemy uses
-:class:`Base` as its ``model_class``; the CLI and worker use :func:`make_session_factory`.
+:class:`Base` as its ``model_class``; sessions that run commands come from
+:meth:`engine.app.Engine.sessions`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 
 from sqlalchemy import DateTime, MetaData, create_engine, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.types import TypeDecorator
 
 NAMING = {
@@ -75,10 +76,6 @@ def configure_sqlite(engine: Engine) -> None:
 
 def is_postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
-
-
-def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False)
 
 
 class UTCDateTime(TypeDecorator):

@@ -41,6 +41,12 @@ class Forbidden(GovshareError):
     http_status = 403
 
 
+class ProcessFailed(GovshareError):
+    """A process failed in a way the person acting cannot fix; an administrator must."""
+
+    http_status = 503
+
+
 class DeploymentError(GovshareError):
     http_status = 422
 

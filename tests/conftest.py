@@ -8,8 +8,9 @@ import os
 import pytest
 from sqlalchemy import text
 
+from engine.app import build_engine
 from engine.clock import FakeClock
-from engine.db import make_engine, make_session_factory, normalize_url
+from engine.db import make_engine, normalize_url
 from engine.directory import user_by_name
 from engine.schema import upgrade
 from engine.seed import seed_all
@@ -19,7 +20,9 @@ from engine.workflow import tasks as task_service
 # Tests read messages in English (the msgids); tests of the Chinese catalog set the language.
 os.environ["GOVSHARE_LANG"] = "en"
 
+# rows tests make, deleted before each test: these first, then the catalog rows, then the rest
 DYNAMIC_TABLES = [
+    "incident",
     "attachment",
     "audit_event",
     "outbox",
@@ -28,6 +31,8 @@ DYNAMIC_TABLES = [
     "dossier_entry",
     "served_on_proof",
     "verification",
+]
+LATER_TABLES = [
     "catalog_event",
     "evaluation_campaign",
     "project",
@@ -59,7 +64,7 @@ def db_url(tmp_path_factory):
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'govshare.db'}"
     upgrade(url)
     engine = make_engine(url)
-    factory = make_session_factory(engine)
+    factory = build_engine().sessions(engine)
     with factory() as session, session.begin():
         seed_all(session, FakeClock("2026-01-05T09:00:00+08:00"))
     engine.dispose()
@@ -76,13 +81,13 @@ def engine(db_url):
 @pytest.fixture
 def session_factory(engine):
     with engine.begin() as conn:
-        for table in DYNAMIC_TABLES[:8]:
+        for table in DYNAMIC_TABLES:
             conn.execute(text(f"DELETE FROM {table}"))
         for statement in CATALOG_CLEANUP:
             conn.execute(text(statement))
-        for table in DYNAMIC_TABLES[8:]:
+        for table in LATER_TABLES:
             conn.execute(text(f"DELETE FROM {table}"))
-    return make_session_factory(engine)
+    return build_engine().sessions(engine)
 
 
 @pytest.fixture

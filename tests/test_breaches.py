@@ -7,6 +7,7 @@ import pytest
 
 from engine.errors import Conflict, Forbidden, ValidationFailed
 from engine.oversight import breaches as service
+from engine.sharing import grants
 from tests.conftest import HUKOU
 from tests.test_share_request_process import SCOPE
 from tests.test_web import Browser, app  # noqa: F401
@@ -121,7 +122,7 @@ def test_use_outside_a_grant_is_refused_and_recorded(actors, clock):
         **{**SCOPE, "granted_items": ["公民身份号码"]},
     )
     early = actors.run(
-        lambda s: service.check_use(
+        lambda s: grants.check_use(
             s,
             actors.clock,
             actors.user(s, "civil.clerk"),
@@ -133,7 +134,7 @@ def test_use_outside_a_grant_is_refused_and_recorded(actors, clock):
     assert early["allowed"] is False  # the granted period starts on 2026-10-01
     clock.set("2026-10-08T10:00:00+08:00")
     ok = actors.run(
-        lambda s: service.check_use(
+        lambda s: grants.check_use(
             s,
             actors.clock,
             actors.user(s, "civil.clerk"),
@@ -144,7 +145,7 @@ def test_use_outside_a_grant_is_refused_and_recorded(actors, clock):
     )
     assert ok["allowed"] is True
     refused = actors.run(
-        lambda s: service.check_use(
+        lambda s: grants.check_use(
             s,
             actors.clock,
             actors.user(s, "civil.clerk"),

@@ -1,6 +1,8 @@
-"""The script sandbox: helpers work, escapes do not."""
+"""The script sandbox: helpers work, escapes do not, loops and huge values are stopped."""
 
 from __future__ import annotations
+
+import time
 
 import pytest
 
@@ -8,6 +10,7 @@ from engine.calendar import WorkingCalendar
 from engine.clock import FakeClock
 from engine.workflow.scripting import (
     Effects,
+    ScriptBudgetExceeded,
     SandboxEnvironment,
     ScriptRejected,
     make_script_engine,
@@ -17,7 +20,7 @@ from engine.workflow.scripting import (
 @pytest.fixture
 def env():
     engine = make_script_engine(
-        WorkingCalendar(), FakeClock("2026-09-18T10:00:00+08:00"), Effects()
+        WorkingCalendar, FakeClock("2026-09-18T10:00:00+08:00"), Effects(), budget=0.5
     )
     return engine.environment
 
@@ -56,7 +59,55 @@ def test_task_data_may_not_shadow_a_helper(env):
 
 
 def test_sandbox_environment_exposes_only_given_helpers():
-    env = SandboxEnvironment({"double": lambda v: v * 2})
+    env = SandboxEnvironment({"double": lambda v: v * 2}, budget=1.0)
     assert env.evaluate("double(n)", {"n": 4}) == 8
     with pytest.raises(NameError):
         env.evaluate("deadline(n, 1)", {"n": 4})
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "while True:\n    pass",
+        "n = 0\nwhile n >= 0:\n    n = n + 1",
+        "x = [i for i in range(999) for j in range(999) for k in range(999)]",
+    ],
+)
+def test_a_loop_is_stopped_by_the_time_budget(env, source):
+    started = time.monotonic()
+    with pytest.raises(ScriptBudgetExceeded, match="longer than 0.5 s"):
+        env.execute(source, {})
+    assert time.monotonic() - started < 3
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "x = 10 ** 10 ** 8",
+        "x = 'a' * 10 ** 9",
+        "x = [0] * 10 ** 8",
+        "x = 1 << 10 ** 9",
+        "x = 2 ** 70000",
+    ],
+)
+def test_a_huge_value_is_refused_before_it_is_built(env, source):
+    started = time.monotonic()
+    with pytest.raises(ScriptBudgetExceeded, match="size guard"):
+        env.execute(source, {})
+    assert time.monotonic() - started < 1
+
+
+def test_a_huge_range_is_refused(env):
+    with pytest.raises(ValueError):
+        env.execute("x = list(range(10 ** 9))", {})
+
+
+def test_expressions_are_bounded_too(env):
+    with pytest.raises(ScriptBudgetExceeded):
+        env.evaluate("10 ** 10 ** 8 > 1", {})
+
+
+def test_ordinary_arithmetic_still_works(env):
+    data = {"a": 3}
+    env.execute("b = a ** 4 * 2 << 1\nc = 'ab' * a", data)
+    assert data["b"] == 324 and data["c"] == "ababab"

@@ -13,10 +13,12 @@ from flask_login import LoginManager
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 
+from engine.app import build_engine
 from engine.clock import Clock, SystemClock
 from engine.db import Base, configure_sqlite, default_url, normalize_url
 
-db = SQLAlchemy(model_class=Base)
+ENGINE = build_engine()
+db = SQLAlchemy(model_class=Base, session_options=ENGINE.session_options())
 babel = Babel()
 login_manager = LoginManager()
 csrf = CSRFProtect()
@@ -61,6 +63,7 @@ def create_app(config: dict | None = None) -> Flask:
             {"connect_args": {"timeout": 30, "check_same_thread": False}},
         )
     app.json.ensure_ascii = False
+    app.extensions["govshare.engine"] = ENGINE
     db.init_app(app)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":

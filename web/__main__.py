@@ -9,10 +9,9 @@ import logging
 import os
 import threading
 
-from engine.db import make_session_factory
 from engine.workflow.timers import run_worker
 
-from . import create_app, db
+from . import ENGINE, create_app, db
 
 
 def main() -> None:
@@ -20,7 +19,7 @@ def main() -> None:
     logging.getLogger("spiff").setLevel(logging.WARNING)
     app = create_app()
     with app.app_context():
-        factory = make_session_factory(db.engine)
+        factory = ENGINE.sessions(db.engine)
     stop = threading.Event()
     worker = threading.Thread(
         target=run_worker,

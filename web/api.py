@@ -246,7 +246,7 @@ def served_on_proof(verification_id: int):
 @bp.post("/grants/check")
 @token_required
 def grant_check():
-    from engine.oversight.breaches import check_use
+    from engine.sharing.grants import check_use
 
     body = _json_body()
     items = body.get("info_items")

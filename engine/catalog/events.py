@@ -13,7 +13,7 @@ from engine.directory import authority_of
 from engine.directory.models import Department, User
 from engine.errors import NotFound, ValidationFailed
 from engine.i18n import Message
-from engine.workflow.deployment import latest_definition
+from engine.workflow.deployment import active_definition
 from engine.workflow.models import ProcessInstance
 from engine.workflow.runtime import start_instance
 
@@ -82,7 +82,7 @@ def register_event(
     )
     session.add(event)
     session.flush()
-    definition = latest_definition(session, "catalog_update")
+    definition = active_definition(session, "catalog_update")
     instances = []
     for dept in departments:
         try:

@@ -10,6 +10,7 @@ once a version of the department was published after the triggering event.
 from __future__ import annotations
 
 from datetime import date, datetime, time
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -23,9 +24,9 @@ from engine.directory import authority_of, department_by_slug
 from engine.directory.models import Department, User
 from engine.errors import Conflict, Forbidden, ValidationFailed
 from engine.i18n import Message
-from engine.workflow.deployment import latest_definition
-from engine.workflow.handlers import action, completion_check
-from engine.workflow.models import HumanTask, ProcessInstance
+from engine.workflow.deployment import active_definition
+from engine.workflow.handlers import CheckContext, StepContext
+from engine.workflow.models import ProcessInstance
 from engine.workflow.runtime import start_instance
 
 
@@ -138,7 +139,7 @@ def submit(session: Session, clock: Clock, user: User, resource: Resource) -> Pr
     instance = start_instance(
         session,
         clock,
-        latest_definition(session, "catalog_publication"),
+        active_definition(session, "catalog_publication"),
         data,
         bindings,
         user.id,
@@ -205,16 +206,18 @@ def publish_version(
     return resource
 
 
-@action("publish_catalog_version")
-def _publish_action(session, clock, instance, actor_id, data, **_args):
-    publish_version(session, clock, session.get(ResourceVersion, data["version_id"]), actor_id)
+def publish_action(ctx: StepContext, **_args: Any) -> None:
+    """Action ``publish_catalog_version``: the authority published the submitted version."""
+    version = ctx.session.get(ResourceVersion, ctx.data["version_id"])
+    publish_version(ctx.session, ctx.clock, version, ctx.actor_id)
 
 
-@action("return_catalog_version")
-def _return_action(session, clock, instance, actor_id, data, **_args):
-    version = session.get(ResourceVersion, data["version_id"])
-    version.status, version.decided_at, version.decided_by_id = "returned", clock.now(), actor_id
-    version.review_comment = data.get("review_comment", "")
+def return_action(ctx: StepContext, **_args: Any) -> None:
+    """Action ``return_catalog_version``: the authority returned it with comments."""
+    version = ctx.session.get(ResourceVersion, ctx.data["version_id"])
+    version.status, version.decided_at = "returned", ctx.clock.now()
+    version.decided_by_id = ctx.actor_id
+    version.review_comment = ctx.data.get("review_comment", "")
 
 
 def history(session: Session, resource: Resource) -> list[ResourceVersion]:
@@ -241,12 +244,11 @@ def published_since(session: Session, department_id: int, since: datetime) -> in
     )
 
 
-@completion_check("catalog_published_since_event")
-def _updated_since_event(session: Session, clock: Clock, row: HumanTask, task_data: dict) -> None:
+def updated_since_event(ctx: CheckContext) -> None:
     """Art. 8: the update task completes only once a catalog version was published after the event."""
-    event_day = date.fromisoformat(task_data["event_date"])
+    event_day = date.fromisoformat(ctx.data["event_date"])
     since = datetime.combine(event_day, time(0), SHANGHAI)
-    if not published_since(session, row.department_id, since):
+    if not published_since(ctx.session, ctx.task.department_id, since):
         raise ValidationFailed(
             Message(
                 "No catalog version of your department was published since %(day)s: update the catalog and have it published first (art. 8).",

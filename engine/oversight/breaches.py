@@ -1,6 +1,5 @@
-"""The breach ledger (art. 23): entries made automatically, filtered and exported by the
-authority, appealed by departments; and the grant check that refuses and records uses outside a
-grant (art. 14)."""
+"""The breach ledger (art. 23): entries made automatically (by processes and by the art. 14 grant
+check), filtered and exported by the authority, appealed by departments, rectified on order."""
 
 from __future__ import annotations
 
@@ -8,19 +7,18 @@ import csv
 import io
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from engine.catalog import resource_by_code
 from engine.clock import SHANGHAI, Clock
 from engine.directory import is_coordinator
 from engine.directory.models import User
 from engine.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from engine.i18n import Message
 from engine.oversight.models import Breach
-from engine.sharing.models import Grant
-from engine.workflow.handlers import action
+from engine.workflow.handlers import StepContext
 from engine.workflow.models import ProcessInstance
 
 PAGE_SIZE = 50
@@ -164,56 +162,42 @@ def export_csv(rows: list[Breach]) -> str:
     return "\ufeff" + out.getvalue()
 
 
-def check_use(
+def record(
     session: Session,
     clock: Clock,
-    user: User,
-    resource_code: str,
-    info_items: list[str],
-    purpose: str,
-) -> dict:
-    """Art. 14: is this use within a grant of the department? A use outside every grant is refused
-    and recorded in the ledger (art. 23 (4))."""
-    resource = resource_by_code(session, resource_code)
-    today = clock.now().astimezone(SHANGHAI).date()
-    grants = session.scalars(
-        select(Grant).where(
-            Grant.requester_id == user.department_id, Grant.resource_id == resource.id
-        )
-    ).all()
-    for g in grants:
-        in_period = (g.period_start is None or g.period_start <= today) and (
-            g.period_end is None or today <= g.period_end
-        )
-        if in_period and set(info_items) <= set(g.info_items):
-            return {
-                "allowed": True,
-                "grant_id": g.id,
-                "purpose": g.purpose,
-                "period_end": g.period_end.isoformat() if g.period_end else None,
-            }
-    reason = Message(
-        "No grant of your department covers %(items)s of %(code)s today.",
-        items="、".join(info_items),
-        code=resource.code,
-    )
+    department_id: int,
+    article: str,
+    kind: str,
+    evidence: dict[str, Any],
+    instance_id: int | None = None,
+) -> Breach:
+    """Add an entry to the ledger (art. 23); the one way entries are made."""
     row = Breach(
-        instance_id=None,
-        department_id=user.department_id,
-        article="第二十三条（四）",
-        kind="use_outside_grant",
+        instance_id=instance_id,
+        department_id=department_id,
+        article=article,
+        kind=kind,
+        evidence=evidence,
         recorded_at=clock.now(),
-        evidence={
-            "resource": resource.code,
-            "info_items": info_items,
-            "purpose": purpose,
-            "user": user.username,
-            "grants": [g.id for g in grants],
-        },
     )
     session.add(row)
     session.flush()
-    return {"allowed": False, "reason": str(reason), "breach_id": row.id}
+    return row
+
+
+def record_breach_effect(
+    ctx: StepContext, role: str, kind: str, article: str, **evidence: Any
+) -> None:
+    """Sandbox helper ``record_breach(role, kind, article, **evidence)``: the department bound to
+    ``role`` breached ``article``; a deadline given as ``start``/``days`` is explained."""
+    now = ctx.clock.now()
+    full = {**evidence, "business_key": ctx.instance.business_key, "detected_at": now.isoformat()}
+    if evidence.get("start") and evidence.get("days"):
+        full["deadline"] = (
+            ctx.calendar().deadline(evidence["start"], int(evidence["days"])).to_dict()
+        )
+    record(ctx.session, ctx.clock, ctx.department_of(role), article, kind, full, ctx.instance.id)
+    ctx.audit("breach_recorded", breach=kind, article=article)
 
 
 RECTIFY_DAYS = 15
@@ -223,7 +207,7 @@ def open_rectification(
     session: Session, clock: Clock, user: User, breach_id: int, days: int = RECTIFY_DAYS
 ) -> ProcessInstance:
     """A coordinator orders the department in the entry to rectify within ``days`` working days."""
-    from engine.workflow.deployment import latest_definition
+    from engine.workflow.deployment import active_definition
     from engine.workflow.runtime import start_instance
 
     row = breach_for(session, user, breach_id)
@@ -252,7 +236,7 @@ def open_rectification(
     instance = start_instance(
         session,
         clock,
-        latest_definition(session, "rectification"),
+        active_definition(session, "rectification"),
         data,
         {"provider": row.department_id, "authority": user.department_id},
         user.id,
@@ -263,6 +247,6 @@ def open_rectification(
     return instance
 
 
-@action("close_rectification")
-def _close_rectification(session, clock, instance, actor_id, data):
-    session.get(Breach, data["breach_id"]).rectified_at = clock.now()
+def close_rectification(ctx: StepContext) -> None:
+    """Action ``close_rectification``: the authority accepted the measures."""
+    ctx.session.get(Breach, ctx.data["breach_id"]).rectified_at = ctx.clock.now()

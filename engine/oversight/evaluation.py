@@ -21,7 +21,7 @@ from engine.directory import authority_of
 from engine.directory.models import Department, Division
 from engine.oversight.models import EvaluationCampaign
 from engine.oversight.reports import figures
-from engine.workflow.deployment import latest_definition
+from engine.workflow.deployment import active_definition
 from engine.workflow.models import HumanTask, ProcessInstance
 from engine.workflow.runtime import start_instance
 
@@ -63,7 +63,7 @@ def start_campaign(session: Session, clock: Clock, year: int) -> list[ProcessIns
     region_authority = authority_of(
         session, session.scalar(select(Division.code).where(Division.level == "region"))
     )
-    definition = latest_definition(session, "annual_evaluation")
+    definition = active_definition(session, "annual_evaluation")
     due = datetime.combine(
         date(year, 2, 1), time(0), SHANGHAI
     )  # "by the end of January": 24:00 of 31 January

@@ -21,8 +21,8 @@ from engine.directory.models import Department, User
 from engine.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from engine.i18n import Message
 from engine.oversight.models import Project
-from engine.workflow.deployment import latest_definition
-from engine.workflow.handlers import action, completion_check
+from engine.workflow.deployment import active_definition
+from engine.workflow.handlers import CheckContext, StepContext
 from engine.workflow.runtime import start_instance
 
 SEATS = ("drc", "industry_it", "finance", "data_sharing", "cyberspace")
@@ -175,7 +175,7 @@ def submit(session: Session, clock: Clock, user: User, project: Project):
     instance = start_instance(
         session,
         clock,
-        latest_definition(session, "project_approval"),
+        active_definition(session, "project_approval"),
         data,
         {"provider": project.department_id, **seats},
         user.id,
@@ -199,14 +199,14 @@ def _project_of(session: Session, data: dict) -> Project:
     return session.get(Project, data["project_id"])
 
 
-@action("project_status")
-def _status(session, clock, instance, actor_id, data, status: str):
-    _project_of(session, data).status = status
+def set_status(ctx: StepContext, status: str) -> None:
+    """Action ``project_status``: where the project is in its procedure."""
+    _project_of(ctx.session, ctx.data).status = status
 
 
-@completion_check("project_approval_gate")
-def _gate1(session, clock, row, task_data):
-    problems = approval_problems(session, _project_of(session, task_data))
+def approval_gate(ctx: CheckContext) -> None:
+    """Gate 1 (art. 20): the application completes only with a valid project catalog."""
+    problems = approval_problems(ctx.session, _project_of(ctx.session, ctx.data))
     if problems:
         raise ValidationFailed(
             Message(
@@ -217,9 +217,9 @@ def _gate1(session, clock, row, task_data):
         )
 
 
-@completion_check("project_acceptance_gate")
-def _gate2(session, clock, row, task_data):
-    problems = acceptance_problems(session, _project_of(session, task_data))
+def acceptance_gate(ctx: CheckContext) -> None:
+    """Gate 2 (art. 20): acceptance completes only once every resource is published and connected."""
+    problems = acceptance_problems(ctx.session, _project_of(ctx.session, ctx.data))
     if problems:
         raise ValidationFailed(
             Message(

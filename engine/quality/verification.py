@@ -11,7 +11,7 @@ from __future__ import annotations
 import statistics
 from datetime import date
 
-from sqlalchemy import exists, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.calendar import load_calendar
@@ -23,26 +23,14 @@ from engine.directory.models import Department, User
 from engine.errors import Forbidden, ValidationFailed
 from engine.i18n import Message
 from engine.quality.models import ServedOnProof, Verification
-from engine.sharing.models import Grant
-from engine.workflow.deployment import latest_definition
-from engine.workflow.handlers import action
+from engine.sharing.grants import holds_grant
+from engine.workflow.deployment import active_definition
+from engine.workflow.handlers import StepContext
 from engine.workflow.models import ProcessInstance
 from engine.workflow.runtime import start_instance
 from engine.workflow.scripting import iso_now
 
 DEFAULT_VERIFY_DAYS = 10  # the measures set no number; configurable per report
-
-
-def holds_grant(session: Session, department_id: int, resource_id: int) -> bool:
-    return bool(
-        session.scalar(
-            select(
-                exists().where(
-                    Grant.requester_id == department_id, Grant.resource_id == resource_id
-                )
-            )
-        )
-    )
 
 
 def _check_may_read(session: Session, user: User, resource: Resource) -> None:
@@ -115,7 +103,7 @@ def report_error(
     instance = start_instance(
         session,
         clock,
-        latest_definition(session, "data_error_verification"),
+        active_definition(session, "data_error_verification"),
         data,
         bindings,
         user.id,
@@ -143,31 +131,27 @@ def _verification(session: Session, instance: ProcessInstance) -> Verification:
     return session.scalar(select(Verification).where(Verification.instance_id == instance.id))
 
 
-@action("file_verification")
-def _file(
-    session,
-    clock,
-    instance,
-    actor_id,
-    data,
+def file_verification(
+    ctx: StepContext,
     outcome: str | None = None,
     corrected_on: str | None = None,
     note: str | None = None,
-):
-    v = _verification(session, instance)
+) -> None:
+    """Action ``file_verification``: the provider's answer lands on the verification row."""
+    v = _verification(ctx.session, ctx.instance)
     if v is None:  # the row is written right after the process starts; nothing to file before
         return
     if outcome:
-        v.outcome, v.answered_at = outcome, clock.now()
+        v.outcome, v.answered_at = outcome, ctx.clock.now()
     if corrected_on:
         v.corrected_on = date.fromisoformat(corrected_on)
 
 
-@action("close_verification")
-def _close(session, clock, instance, actor_id, data):
-    v = _verification(session, instance)
-    v.status, v.closed_at = "closed", clock.now()
-    ruling = data.get("ruling")
+def close_verification(ctx: StepContext) -> None:
+    """Action ``close_verification``: the record is no longer flagged."""
+    v = _verification(ctx.session, ctx.instance)
+    v.status, v.closed_at = "closed", ctx.clock.now()
+    ruling = ctx.data.get("ruling")
     if ruling:
         v.outcome = "ruled_wrong" if ruling == "data_wrong" else "ruled_right"
 

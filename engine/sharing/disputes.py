@@ -12,6 +12,7 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
@@ -21,35 +22,31 @@ from engine.catalog.models import Resource
 from engine.clock import SHANGHAI, Clock, parse_instant
 from engine.directory.models import Department
 from engine.sharing.models import DossierEntry
-from engine.workflow.handlers import action
+from engine.workflow.handlers import StepContext
 from engine.workflow.models import HumanTask, ProcessInstance
 
 COORDINATION_TASKS = ("coordinate",)
 
 
-@action("file_dossier")
-def _file(
-    session: Session,
-    clock: Clock,
-    instance: ProcessInstance,
-    actor_id: int | None,
-    data: dict,
+def file_dossier(
+    ctx: StepContext,
     kind: str,
     party: str = "",
     text: str = "",
     due: str | None = None,
-    **details,
+    **details: Any,
 ) -> None:
-    session.add(
+    """Action ``file_dossier``: an information request or answer, a meeting, the decision."""
+    ctx.session.add(
         DossierEntry(
-            instance_id=instance.id,
+            instance_id=ctx.instance.id,
             kind=kind,
             party=party,
             text=text or "",
             details=details,
             due_at=parse_instant(due) if due else None,
-            at=clock.now(),
-            actor_id=actor_id,
+            at=ctx.clock.now(),
+            actor_id=ctx.actor_id,
         )
     )
 

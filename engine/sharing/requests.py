@@ -20,7 +20,7 @@ from engine.errors import NotFound, ValidationFailed
 from engine.i18n import Message
 from engine.oversight.models import Breach
 from engine.sharing.models import Grant
-from engine.workflow.deployment import latest_definition
+from engine.workflow.deployment import active_definition
 from engine.workflow.forms import validate_form
 from engine.workflow.models import AuditEvent, HumanTask, ProcessInstance
 from engine.workflow.runtime import start_instance
@@ -39,7 +39,7 @@ def start_share_request(
     negotiation_days: int = DEFAULT_NEGOTIATION_DAYS,
 ) -> ProcessInstance:
     """Validate the application and start its process; nothing is written if anything is wrong."""
-    definition = latest_definition(session, "share_request")
+    definition = active_definition(session, "share_request")
     validate_form("share_request_start", definition.forms["share_request_start"], form)
     resource = resource_by_code(session, form["resource_code"])
     errors = []
@@ -90,7 +90,7 @@ def start_share_request(
     }
     process_id = "negotiation" if resource.share_type == "not_shared" else "share_request"
     if process_id != "share_request":
-        definition = latest_definition(session, process_id)
+        definition = active_definition(session, process_id)
     bindings = {"requester": requester.id, "provider": provider.id, "authority": authority.id}
     summary = {
         k: data[k]

@@ -22,7 +22,7 @@ from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask as UserTaskMixin
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from engine.clock import Clock
@@ -300,17 +300,29 @@ def deploy(
             deployed_at=clock.now(),
         )
         session.add(definition)
+        activate(session, clock, definition)
         results.append((definition, True))
     session.flush()
     return results
 
 
-def latest_definition(session: Session, process_id: str) -> ProcessDefinition:
+def activate(session: Session, clock: Clock, definition: ProcessDefinition) -> None:
+    """Make ``definition`` the version new instances of its process start on."""
+    session.execute(
+        update(ProcessDefinition)
+        .where(ProcessDefinition.process_id == definition.process_id)
+        .values(active=False)
+    )
+    definition.active, definition.activated_at = True, clock.now()
+    session.flush()
+
+
+def active_definition(session: Session, process_id: str) -> ProcessDefinition:
+    """The version new instances of ``process_id`` start on."""
     definition = session.scalar(
-        select(ProcessDefinition)
-        .where(ProcessDefinition.process_id == process_id)
-        .order_by(ProcessDefinition.version.desc())
-        .limit(1)
+        select(ProcessDefinition).where(
+            ProcessDefinition.process_id == process_id, ProcessDefinition.active.is_(True)
+        )
     )
     if definition is None:
         raise NotFound(

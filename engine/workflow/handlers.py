@@ -1,37 +1,177 @@
-"""Named actions BPMN scripts may ask for with ``perform(name, **args)``, and named checks a user
-task may require before it completes (task property ``completion_check``).
+"""The ports through which domain areas give the runtime their behaviour.
 
-Domain modules register their handlers here; the runtime calls them inside the command's
-transaction, so an action happens exactly once with the state change that asked for it.
+A domain area exports one :class:`Handlers` table (``engine/<area>/handlers.py``):
+
+* ``actions`` — named domain actions a BPMN script asks for with ``perform(name, **args)``
+  (publish a catalog version, file a dossier entry, …);
+* ``effects`` — sandbox helpers of the area's own (``record_breach(role, …)``,
+  ``issue_grant(basis)``): the script's call is collected and written by the handler;
+* ``completion_checks`` — named checks a user task requires before it completes (task property
+  ``completion_check``); a check raises :class:`~engine.errors.ValidationFailed` to refuse;
+* ``facts`` — the typed facts processes record with ``fact(kind, **values)``, which reports and
+  dossiers read instead of diagram ids.
+
+The composition root (:mod:`engine.app`) combines every area's table into the engine's one
+table; the runtime reads it from the command's session and never imports a domain area. Every
+handler runs inside the command's transaction, so what it writes happens exactly once with the
+state change that asked for it; anything it raises becomes an incident of that instance.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
-ACTIONS: dict[str, Callable] = {}
-COMPLETION_CHECKS: dict[str, Callable] = {}
+from sqlalchemy.orm import Session
 
+from engine.calendar import WorkingCalendar
+from engine.clock import Clock
+from engine.i18n import Message
 
-def action(name: str):
-    """Register ``fn(session, clock, instance, actor_id, data, **args)`` as action ``name``."""
+if TYPE_CHECKING:
+    from engine.workflow.models import HumanTask, ProcessInstance
 
-    def register(fn):
-        ACTIONS[name] = fn
-        return fn
-
-    return register
-
-
-def completion_check(name: str):
-    """Register ``fn(session, clock, task_row, task_data)``; it raises ValidationFailed to refuse."""
-
-    def register(fn):
-        COMPLETION_CHECKS[name] = fn
-        return fn
-
-    return register
+SESSION_KEY = "govshare.handlers"
 
 
-def load_handlers() -> None:
-    """Import the modules that register handlers (idempotent)."""
+class HandlerError(Exception):
+    """A process asked for something the engine cannot do (unknown role, action, fact …)."""
+
+    def __init__(self, message: Message) -> None:
+        self.message = message
+        super().__init__(str(message))
+
+
+@dataclass
+class StepContext:
+    """What a handler may use while a command writes the effects a script asked for."""
+
+    session: Session
+    clock: Clock
+    instance: ProcessInstance
+    actor_id: int | None
+    data: Mapping[str, Any]  # the task data when the script asked
+    calendar: Callable[[], WorkingCalendar]
+    audit: Callable[..., None]
+
+    def department_of(self, role: str) -> int:
+        """The department bound to ``role`` in this instance."""
+        bindings = self.instance.bindings or {}
+        if role not in bindings:
+            raise HandlerError(
+                Message(
+                    "Role %(role)s is not bound in this instance (bound: %(bound)s).",
+                    role=role,
+                    bound=", ".join(sorted(bindings)) or "-",
+                )
+            )
+        return int(bindings[role])
+
+
+@dataclass
+class CheckContext:
+    """What a completion check sees: the task about to complete and its data."""
+
+    session: Session
+    clock: Clock
+    task: HumanTask
+    data: Mapping[str, Any]
+
+
+Action = Callable[..., None]
+"""``action(ctx: StepContext, **args) -> None``"""
+
+CompletionCheck = Callable[[CheckContext], None]
+
+
+@dataclass(frozen=True)
+class Effect:
+    """A sandbox helper implemented by a domain area: ``write(ctx, *args, **kwargs)``.
+
+    ``role_arg`` is the position of the argument that names a role (a lane); deploy checks a
+    literal given there against the process's lanes."""
+
+    write: Callable[..., None]
+    role_arg: int | None = None
+
+
+@dataclass(frozen=True)
+class FactKind:
+    """A typed fact a process records with ``fact(kind, **values)``: its required and optional
+    fields. Reports read facts by kind, never by element id, task name or form field."""
+
+    required: tuple[str, ...] = ()
+    optional: tuple[str, ...] = ()
+
+    def check(self, kind: str, values: Mapping[str, Any]) -> None:
+        missing = [f for f in self.required if f not in values]
+        unknown = [f for f in values if f not in self.required and f not in self.optional]
+        if missing or unknown:
+            raise HandlerError(
+                Message(
+                    "Fact %(kind)s: missing %(missing)s; unknown %(unknown)s.",
+                    kind=kind,
+                    missing=", ".join(missing) or "-",
+                    unknown=", ".join(unknown) or "-",
+                )
+            )
+
+
+@dataclass(frozen=True)
+class Handlers:
+    """One table of handlers; :meth:`combine` merges the tables of every area."""
+
+    actions: Mapping[str, Action] = field(default_factory=dict)
+    effects: Mapping[str, Effect] = field(default_factory=dict)
+    completion_checks: Mapping[str, CompletionCheck] = field(default_factory=dict)
+    facts: Mapping[str, FactKind] = field(default_factory=dict)
+    key_prefixes: Mapping[str, str] = field(default_factory=dict)  # process id -> e.g. "GX"
+
+    @staticmethod
+    def combine(*tables: Handlers) -> Handlers:
+        """Merge tables; the same name registered twice is a programming error."""
+        merged: dict[str, dict[str, Any]] = {
+            "actions": {},
+            "effects": {},
+            "completion_checks": {},
+            "facts": {},
+            "key_prefixes": {},
+        }
+        for table in tables:
+            for kind, target in merged.items():
+                for name, handler in getattr(table, kind).items():
+                    if name in target:
+                        raise ValueError(f"{kind} {name!r}: registered twice")
+                    target[name] = handler
+        return Handlers(**merged)
+
+    def action(self, name: str) -> Action:
+        if name not in self.actions:
+            raise HandlerError(Message("Unknown action %(name)s.", name=name))
+        return self.actions[name]
+
+    def completion_check(self, name: str) -> CompletionCheck:
+        if name not in self.completion_checks:
+            raise HandlerError(Message("Unknown completion check %(name)s.", name=name))
+        return self.completion_checks[name]
+
+    def fact(self, kind: str) -> FactKind:
+        if kind not in self.facts:
+            raise HandlerError(Message("Unknown fact %(kind)s.", kind=kind))
+        return self.facts[kind]
+
+
+def bind(session: Session, handlers: Handlers) -> None:
+    """Make ``session`` run commands with ``handlers`` (done by the engine's session factory)."""
+    session.info[SESSION_KEY] = handlers
+
+
+def handlers_of(session: Session) -> Handlers:
+    """The handlers the engine bound to this session."""
+    handlers = session.info.get(SESSION_KEY)
+    if handlers is None:
+        raise RuntimeError(
+            "this session is not bound to an engine: make sessions with engine.app.Engine"
+        )
+    return handlers

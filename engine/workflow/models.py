@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     ForeignKey,
     Index,
     Integer,
@@ -15,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -47,6 +49,9 @@ class ProcessDefinition(Base):
         JSON
     )  # task spec name -> {title, lane, form, statute, job_role}
     deployed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # the version new instances start on (exactly one per process; activation and rollback)
+    active: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class ProcessInstance(Base):
@@ -172,3 +177,25 @@ class Attachment(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
     uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Incident(Base):
+    """A command on an instance that failed: the element, the error, and how it ended.
+
+    While an incident is open the instance has status ``incident``; the worker retries it with
+    backoff (``process_instance.next_due_at``) until it succeeds or is set aside for an
+    administrator; a successful command on the instance resolves it."""
+
+    __tablename__ = "incident"
+    __table_args__ = (Index("ix_incident_open", "resolved_at", "id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), index=True)
+    element_id: Mapped[str] = mapped_column(String(100))
+    element_name: Mapped[str] = mapped_column(String(200), default="")
+    error: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    instance: Mapped[ProcessInstance] = relationship(lazy="select")

@@ -2,58 +2,61 @@
 
 lock the instance (``FOR UPDATE`` on PostgreSQL; SQLite writers queue on ``BEGIN IMMEDIATE``)
 → deserialize (spec from the definition, cached per version) → act → run engine steps in the
-sandbox → sync the ``human_task`` mirror → write effects (grants, breaches, outbox) and audit
+sandbox → sync the ``human_task`` mirror → write effects through the domain handlers and audit
 → serialize → bump ``version`` (optimistic check) and ``next_due_at``. The caller commits.
 
-A script that fails does not crash the caller: the instance is marked ``incident`` with the error,
-the state up to the failing task is kept, and :func:`retry_incident` runs the task again.
+No failure of a process escapes as a crash (:func:`execute`): whatever a script, expression,
+effect, handler or the serializer raises is rolled back to a savepoint and recorded as an
+incident naming its element; the caller's own change (a start, a completed form) is kept, and the
+worker retries the engine steps with backoff until they succeed or an administrator takes over.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import zlib
 from collections import OrderedDict
 from collections.abc import Callable
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.bpmn.serializer.default.workflow import WorkflowConverter
 from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask as UserTaskMixin
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import select
+from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.orm import Session
 
 from engine.calendar import WorkingCalendar, load_calendar
-from engine.clock import Clock, parse_instant, using_clock
+from engine.clock import SHANGHAI, Clock, parse_instant, using_clock
 from engine.db import is_postgres
-from engine.errors import Conflict, NotFound
+from engine.errors import Conflict, GovshareError, NotFound, ProcessFailed
 from engine.i18n import Message
-from engine.oversight.models import Breach
-from engine.sharing.models import Grant
 from engine.workflow.deployment import SERIALIZER
+from engine.workflow.handlers import HandlerError, StepContext, handlers_of
 from engine.workflow.models import (
     NO_DEADLINE,
     AuditEvent,
     Counter,
     HumanTask,
+    Incident,
     OutboxMessage,
     ProcessDefinition,
     ProcessInstance,
 )
-from engine.workflow.scripting import Effects, make_script_engine
+from engine.workflow.scripting import (
+    Call,
+    Effects,
+    Element,
+    SandboxScriptEngine,
+    make_script_engine,
+)
 
-KEY_PREFIX = {
-    "share_request": "GX",
-    "negotiation": "XS",
-    "catalog_publication": "ML",
-    "catalog_update": "MG",
-    "data_error_verification": "JY",
-    "annual_evaluation": "PG",
-    "project_approval": "XM",
-    "rectification": "ZG",
-}
+log = logging.getLogger("govshare.runtime")
 
 _SPEC_CACHE: OrderedDict[int, tuple] = OrderedDict()
 
@@ -113,39 +116,74 @@ def load_state(definition: ProcessDefinition, blob: bytes):
     return workflow
 
 
+class ElementError(Exception):
+    """An error raised while a command wrote what an element asked for (an effect, an action,
+    a user task's mirror), with the element it belongs to."""
+
+    def __init__(self, element: Element | None, cause: BaseException) -> None:
+        self.element = element
+        self.cause = cause
+        super().__init__(f"{type(cause).__name__}: {cause}")
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why a command failed: the element and the error, as an incident records them."""
+
+    element: Element
+    error: str
+
+    @classmethod
+    def of(cls, exc: BaseException, fallback: Element | None) -> Failure:
+        element = fallback
+        if isinstance(exc, ElementError):
+            element = exc.element or fallback
+        elif isinstance(exc, SpiffWorkflowException) and getattr(exc, "task", None) is not None:
+            element = Element.of(exc.task)
+        line = getattr(exc, "line_number", None)
+        error = f"{exc} (line {line})" if line else str(exc)
+        if not isinstance(exc, ElementError | SpiffWorkflowException):
+            error = f"{type(exc).__name__}: {exc}"
+        return cls(element or Element("-"), error[:4000])
+
+    def describe(self) -> str:
+        name = f" ({self.element.name})" if self.element.name else ""
+        return f"{self.element.id}{name}: {self.error}"
+
+
 class Command:
     """The context of one transaction on one instance."""
 
     def __init__(
-        self,
-        session: Session,
-        clock: Clock,
-        instance: ProcessInstance,
-        actor_id: int | None,
-        calendar: WorkingCalendar | None = None,
-    ):
+        self, session: Session, clock: Clock, instance: ProcessInstance, actor_id: int | None
+    ) -> None:
         self.session = session
         self.clock = clock
         self.instance = instance
         self.actor_id = actor_id
-        self._calendar = calendar
+        self.handlers = handlers_of(session)
+        self._calendar: WorkingCalendar | None = None
         self.effects = Effects()
-        self.workflow = None
+        self.workflow: Any = None
+        self.script_engine: SandboxScriptEngine | None = None
 
-    @property
     def calendar(self) -> WorkingCalendar:
         if self._calendar is None:
             self._calendar = load_calendar(self.session)
         return self._calendar
 
-    def open(self, workflow=None):
+    def open(self, workflow: Any = None) -> Any:
         self.workflow = workflow or load_state(self.instance.definition, self.instance.state)
-        self.workflow.script_engine = make_script_engine(
-            lambda: self.calendar, self.clock, self.effects
+        self.script_engine = make_script_engine(
+            self.calendar, self.clock, self.effects, self.handlers.effects
         )
+        self.workflow.script_engine = self.script_engine
         return self.workflow
 
-    def audit(self, event: str, **detail) -> None:
+    def current_element(self) -> Element | None:
+        return self.script_engine.environment.element if self.script_engine else None
+
+    def audit(self, event: str, **detail: Any) -> None:
         self.session.add(
             AuditEvent(
                 instance_id=self.instance.id,
@@ -156,28 +194,22 @@ class Command:
             )
         )
 
-    def step(self, action: Callable[[], None] | None = None) -> None:
-        """Run ``action`` then engine steps; a failing script becomes an incident."""
-        wf = self.workflow
+    def run(self, act: Callable[[], None] | None = None, steps: bool = True) -> None:
+        """Run ``act``, then (unless ``steps`` is False) the engine steps, then save."""
         with using_clock(self.clock), self.session.no_autoflush:
-            try:
-                if action is not None:
-                    action()
-                wf.refresh_timers()
-                wf.do_engine_steps()
-            except SpiffWorkflowException as exc:
-                self.instance.status = "incident"
-                self.instance.incident = _describe(exc)
-                self.audit("incident", error=self.instance.incident)
-            self.save()
+            if act is not None:
+                act()
+            if steps:
+                self.workflow.refresh_timers()
+                self.workflow.do_engine_steps()
+        self.save()
 
     def save(self) -> None:
         wf, inst, now = self.workflow, self.instance, self.clock.now()
         self._sync_human_tasks(now)
-        self._write_effects(now)
-        if inst.status != "incident":
-            inst.status = "completed" if wf.completed else "running"
-            inst.incident = None
+        self._write_effects()
+        inst.status = "completed" if wf.completed else "running"
+        inst.incident = None
         if self.effects.facts:
             inst.summary = {**(inst.summary or {}), **self.effects.facts}
             self.effects.facts.clear()
@@ -188,7 +220,7 @@ class Command:
 
     # -- mirror of user tasks --------------------------------------------------------------
     def _sync_human_tasks(self, now: datetime) -> None:
-        inst, meta = self.instance, self.instance.definition.task_meta
+        inst = self.instance
         ready = {
             str(t.id): t
             for t in self.workflow.get_tasks(state=TaskState.READY)
@@ -205,106 +237,81 @@ class Command:
                 row.state = "cancelled"
                 row.completed_at = now
         for task_id, task in ready.items():
-            if task_id in open_rows:
-                continue
-            m = meta.get(task.task_spec.name, {})
-            lane = task.task_spec.lane
-            due = task.data.get(m["due"]) if m.get("due") else None
-            self.session.add(
-                HumanTask(
-                    instance_id=inst.id,
-                    spiff_task_id=task_id,
-                    task_name=task.task_spec.name,
-                    title=m.get("title") or task.task_spec.name,
-                    title_en=m.get("title_en"),
-                    role=lane,
-                    job_role=m.get("job_role"),
-                    department_id=inst.bindings[lane],
-                    form=m.get("form"),
-                    statute=m.get("statute", ""),
-                    state="open",
-                    due_at=parse_instant(due) if due else None,
-                    created_at=now,
-                    due_sort=parse_instant(due) if due else NO_DEADLINE,
-                )
-            )
+            if task_id not in open_rows:
+                try:
+                    self.session.add(self._human_task(task_id, task, now))
+                except Exception as exc:
+                    raise ElementError(Element.of(task), exc) from exc
 
-    def _write_effects(self, now: datetime) -> None:
-        inst, fx = self.instance, self.effects
-        for n in fx.notifications:
-            self.session.add(
-                OutboxMessage(
-                    instance_id=inst.id,
-                    department_id=inst.bindings[n["role"]],
-                    template=n["template"],
-                    payload={**n["payload"], "business_key": inst.business_key},
-                    created_at=now,
-                )
-            )
-        for b in fx.breaches:
-            evidence = {
-                **b["evidence"],
-                "business_key": inst.business_key,
-                "detected_at": now.isoformat(),
-            }
-            if b["evidence"].get("start") and b["evidence"].get("days"):
-                evidence["deadline"] = self.calendar.deadline(
-                    b["evidence"]["start"], int(b["evidence"]["days"])
-                ).to_dict()
-            self.session.add(
-                Breach(
-                    instance_id=inst.id,
-                    department_id=inst.bindings[b["role"]],
-                    article=b["article"],
-                    kind=b["kind"],
-                    evidence=evidence,
-                    recorded_at=now,
-                )
-            )
-            self.audit("breach_recorded", breach=b["kind"], article=b["article"])
-        for g in fx.grants:
-            data = g["data"]
-            grant = Grant(
-                instance_id=inst.id,
-                resource_id=data["resource_id"],
-                requester_id=inst.bindings["requester"],
-                info_items=data.get("granted_items") or data["info_items"],
-                period_start=_as_date(data.get("granted_period_start") or data.get("period_start")),
-                period_end=_as_date(data.get("granted_period_end") or data.get("period_end")),
-                purpose=data.get("granted_purpose") or data.get("purpose", ""),
-                basis=g["basis"],
-                granted_at=now,
-            )
-            self.session.add(grant)
-            self.audit("grant_issued", basis=g["basis"], info_items=grant.info_items)
-        for a in fx.actions:
-            from engine.workflow.handlers import ACTIONS, load_handlers
+    def _human_task(self, task_id: str, task: Any, now: datetime) -> HumanTask:
+        inst = self.instance
+        m = inst.definition.task_meta.get(task.task_spec.name, {})
+        lane = task.task_spec.lane
+        if lane not in (inst.bindings or {}):
+            raise HandlerError(Message("Lane %(lane)s is not bound in this instance.", lane=lane))
+        due = (
+            parse_instant(task.data[m["due"]]) if m.get("due") and task.data.get(m["due"]) else None
+        )
+        return HumanTask(
+            instance_id=inst.id,
+            spiff_task_id=task_id,
+            task_name=task.task_spec.name,
+            title=m.get("title") or task.task_spec.name,
+            title_en=m.get("title_en"),
+            role=lane,
+            job_role=m.get("job_role"),
+            department_id=inst.bindings[lane],
+            form=m.get("form"),
+            statute=m.get("statute", ""),
+            state="open",
+            due_at=due,
+            created_at=now,
+            due_sort=due or NO_DEADLINE,
+        )
 
-            load_handlers()
-            ACTIONS[a["name"]](
-                self.session, self.clock, inst, self.actor_id, a["data"], **a["args"]
-            )
-            self.audit("action", action=a["name"])
-        fx.notifications.clear()
-        fx.breaches.clear()
-        fx.grants.clear()
-        fx.actions.clear()
+    # -- effects -----------------------------------------------------------------------------
+    def _write_effects(self) -> None:
+        calls, self.effects.calls = self.effects.calls, []
+        for call in calls:
+            try:
+                self._write(call)
+            except Exception as exc:
+                raise ElementError(call.element, exc) from exc
+
+    def _write(self, call: Call) -> None:
+        ctx = StepContext(
+            self.session,
+            self.clock,
+            self.instance,
+            self.actor_id,
+            call.data,
+            self.calendar,
+            self.audit,
+        )
+        if call.helper == "notify":
+            write_notification(ctx, *call.args, **call.kwargs)
+        elif call.helper == "perform":
+            name, *args = call.args
+            self.handlers.action(name)(ctx, *args, **call.kwargs)
+            self.audit("action", action=name)
+        else:
+            self.handlers.effects[call.helper].write(ctx, *call.args, **call.kwargs)
 
 
-def _as_date(value) -> date | None:
-    if not value:
-        return None
-    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+def write_notification(ctx: StepContext, role: str, template: str, **payload: Any) -> None:
+    """``notify(role, template, **payload)``: an outbox row for the department bound to ``role``."""
+    ctx.session.add(
+        OutboxMessage(
+            instance_id=ctx.instance.id,
+            department_id=ctx.department_of(role),
+            template=template,
+            payload={**payload, "business_key": ctx.instance.business_key},
+            created_at=ctx.clock.now(),
+        )
+    )
 
 
-def _describe(exc: SpiffWorkflowException) -> str:
-    task = getattr(exc, "task", None)
-    where = f"{task.task_spec.name} ({task.task_spec.bpmn_name or ''})" if task is not None else "-"
-    line = f", line {exc.line_number}" if getattr(exc, "line_number", None) else ""
-    return f"{where}{line}: {exc}"
-
-
-def next_due(workflow) -> datetime | None:
+def next_due(workflow: Any) -> datetime | None:
     """Earliest pending timer of the workflow (and its subprocesses), for the ``next_due_at`` index."""
     values = []
     for event in workflow.waiting_events():
@@ -317,21 +324,135 @@ def next_due(workflow) -> datetime | None:
     return min(values) if values else None
 
 
+# -- incidents ------------------------------------------------------------------------------
+RETRY_BACKOFF = timedelta(minutes=1)
+MAX_AUTOMATIC_RETRIES = 6  # 1, 2, 4, 8, 16, 32 minutes; then an administrator decides
+
+
+def _record_incident(
+    session: Session, clock: Clock, instance: ProcessInstance, failure: Failure
+) -> Incident:
+    """Mark the instance ``incident`` and schedule the next automatic retry (with backoff)."""
+    now = clock.now()
+    incident = session.scalar(
+        select(Incident).where(Incident.instance_id == instance.id, Incident.resolved_at.is_(None))
+    )
+    if incident is None:
+        incident = Incident(instance_id=instance.id, attempts=0, occurred_at=now)
+        session.add(incident)
+    incident.element_id, incident.element_name = failure.element.id, failure.element.name
+    incident.error, incident.last_attempt_at = failure.error, now
+    incident.attempts += 1
+    instance.status, instance.incident = "incident", failure.describe()
+    retry = incident.attempts <= MAX_AUTOMATIC_RETRIES
+    instance.next_due_at = now + RETRY_BACKOFF * 2 ** (incident.attempts - 1) if retry else None
+    instance.updated_at = now
+    session.add(
+        AuditEvent(
+            instance_id=instance.id,
+            at=now,
+            actor_id=None,
+            kind="incident",
+            detail={
+                "element": failure.element.id,
+                "error": failure.error,
+                "attempt": incident.attempts,
+            },
+        )
+    )
+    session.flush()
+    log.warning("incident on %s: %s", instance.business_key, failure.describe())
+    return incident
+
+
+def _resolve_incidents(
+    session: Session, clock: Clock, instance: ProcessInstance, actor_id: int | None
+) -> None:
+    for incident in session.scalars(
+        select(Incident).where(Incident.instance_id == instance.id, Incident.resolved_at.is_(None))
+    ):
+        incident.resolved_at, incident.resolved_by_id = clock.now(), actor_id
+
+
+def execute(
+    session: Session,
+    clock: Clock,
+    instance: ProcessInstance,
+    actor_id: int | None,
+    act: Callable[[Command], Callable[[], None] | None] | None = None,
+    new_workflow: Callable[[], Any] | None = None,
+) -> Command:
+    """Run one command on ``instance``: ``act(cmd)`` prepares the caller's change and returns the
+    callable that applies it, then the engine steps run and everything is saved.
+
+    Whatever fails after the preparation (a script, an expression, an effect, a handler, the
+    serializer) is rolled back to the savepoint and becomes an incident naming its element; the
+    caller's own change is then applied alone and kept, and the engine steps wait for a retry.
+    Errors a person caused (:class:`GovshareError`, e.g. invalid input) are raised unchanged."""
+    was_incident = instance.status == "incident"
+    try:
+        with session.begin_nested():
+            cmd = Command(session, clock, instance, actor_id)
+            cmd.open(new_workflow() if new_workflow else None)
+            apply = act(cmd) if act is not None else None
+            cmd.run(apply)
+            if was_incident:
+                _resolve_incidents(session, clock, instance, actor_id)
+            return cmd
+    except GovshareError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - every other failure becomes an incident
+        failure = Failure.of(exc, cmd.current_element() if "cmd" in locals() else None)
+    cmd = Command(session, clock, instance, actor_id)
+    if act is not None:
+        try:
+            with session.begin_nested():
+                cmd.open(new_workflow() if new_workflow else None)
+                cmd.run(act(cmd), steps=False)
+        except GovshareError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the caller's own change cannot be kept
+            raise ProcessFailed(
+                Message(
+                    "The process failed at %(element)s and nothing was saved: %(error)s",
+                    element=failure.element.name or failure.element.id,
+                    error=failure.error,
+                )
+            ) from exc
+    _record_incident(session, clock, instance, failure)
+    return cmd
+
+
 # -- commands ---------------------------------------------------------------------------------
 def next_business_key(session: Session, clock: Clock, process_id: str) -> str:
-    from engine.clock import SHANGHAI
+    """The next business key of the year, e.g. ``GX-2026-000123``.
 
+    On PostgreSQL the counter is incremented in its own short transaction, so that no command
+    holds it while its scripts run (a key lost to a rolled-back start leaves a gap, as official
+    numbering allows); SQLite serializes writers anyway."""
     year = clock.now().astimezone(SHANGHAI).year
-    prefix = KEY_PREFIX.get(process_id, "BP")
+    prefix = handlers_of(session).key_prefixes.get(process_id, "BP")
     name = f"{prefix}-{year}"
-    stmt = select(Counter).where(Counter.name == name)
-    counter = session.scalar(stmt.with_for_update() if is_postgres(session) else stmt)
-    if counter is None:
-        counter = Counter(name=name, value=0)
-        session.add(counter)
-    counter.value += 1
-    session.flush()
-    return f"{name}-{counter.value:06d}"
+    if is_postgres(session):
+        bind = session.get_bind()
+        with bind.engine.connect() as conn, conn.begin():
+            value = _increment(conn, name)
+    else:
+        value = _increment(session.connection(), name)
+    return f"{name}-{value:06d}"
+
+
+def _increment(conn: Connection, name: str) -> int:
+    value = conn.scalar(
+        update(Counter)
+        .where(Counter.name == name)
+        .values(value=Counter.value + 1)
+        .returning(Counter.value)
+    )
+    if value is None:
+        conn.execute(insert(Counter).values(name=name, value=0))
+        return _increment(conn, name)
+    return int(value)
 
 
 def start_instance(
@@ -343,8 +464,8 @@ def start_instance(
     actor_id: int | None,
     summary: dict | None = None,
 ) -> ProcessInstance:
-    from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
-
+    """Start an instance of ``definition``; a failure after the start becomes an incident and
+    the started instance is kept."""
     now = clock.now()
     instance = ProcessInstance(
         business_key=next_business_key(session, clock, definition.process_id),
@@ -363,15 +484,18 @@ def start_instance(
     )
     session.add(instance)
     session.flush()
+
+    def act(cmd: Command) -> None:
+        wf = cmd.workflow
+        wf.data.update({"business_key": instance.business_key})
+        start = wf.get_next_task(state=TaskState.READY)
+        start.data.update(data)
+        start.data["business_key"] = instance.business_key
+        cmd.audit("started", process=definition.process_id, version=definition.version)
+        return None
+
     spec, subs = _specs(definition)
-    cmd = Command(session, clock, instance, actor_id)
-    wf = cmd.open(BpmnWorkflow(spec, subs))
-    wf.data.update({"business_key": instance.business_key})
-    start = wf.get_next_task(state=TaskState.READY)
-    start.data.update(data)
-    start.data["business_key"] = instance.business_key
-    cmd.audit("started", process=definition.process_id, version=definition.version)
-    cmd.step()
+    execute(session, clock, instance, actor_id, act, new_workflow=lambda: BpmnWorkflow(spec, subs))
     return instance
 
 
@@ -402,62 +526,67 @@ def complete_user_task(
 
     ``validate(task_data)`` runs before anything changes and may raise to refuse the input.
     """
-    instance = row.instance
-    cmd = Command(session, clock, instance, actor_id)
-    wf = cmd.open()
-    task = wf.get_task_from_id(UUID(row.spiff_task_id))
-    if task is None or task.state != TaskState.READY:
-        raise Conflict(Message("Task %(task)s is no longer waiting for input.", task=row.title))
-    if validate is not None:
-        validate(task.data)
-    now = clock.now()
-    row.state, row.completed_at, row.completed_by_id, row.data = "completed", now, actor_id, data
 
-    def act():
-        task.data.update(data)
-        task.run()
+    def act(cmd: Command) -> Callable[[], None]:
+        task = cmd.workflow.get_task_from_id(UUID(row.spiff_task_id))
+        if task is None or task.state != TaskState.READY:
+            raise Conflict(Message("Task %(task)s is no longer waiting for input.", task=row.title))
+        if validate is not None:
+            validate(task.data)
+        row.state, row.completed_at = "completed", clock.now()
+        row.completed_by_id, row.data = actor_id, data
+        cmd.audit(
+            "task_completed", task=row.task_name, title=row.title, title_en=row.title_en, data=data
+        )
 
-    cmd.audit(
-        "task_completed", task=row.task_name, title=row.title, title_en=row.title_en, data=data
-    )
-    cmd.step(act)
+        def apply() -> None:
+            task.data.update(data)
+            task.run()
+
+        return apply
+
+    execute(session, clock, row.instance, actor_id, act)
 
 
 def fire_timers(session: Session, clock: Clock, instance: ProcessInstance) -> bool:
-    """Fire whatever timers of ``instance`` are due; True if any did."""
-    cmd = Command(session, clock, instance, None)
-    wf = cmd.open()
-    before = {str(e.name) + str(e.value) for e in wf.waiting_events()}
-    cmd.step()
+    """Fire whatever timers of ``instance`` are due (or retry its incident); True if anything
+    happened. A failure becomes an incident and never reaches the caller."""
+    before: set[str] = set()
+
+    def act(cmd: Command) -> None:
+        before.update(str(e.name) + str(e.value) for e in cmd.workflow.waiting_events())
+        return None
+
+    due = instance.next_due_at
+    cmd = execute(session, clock, instance, None, act)
+    if instance.status == "incident":
+        return False
     after = {str(e.name) + str(e.value) for e in cmd.workflow.waiting_events()}
     fired = sorted(before - after)
     if fired:
-        cmd.audit(
-            "timers_fired",
-            due=instance.next_due_at.isoformat() if instance.next_due_at else None,
-            count=len(fired),
-        )
+        cmd.audit("timers_fired", due=due.isoformat() if due else None, count=len(fired))
     return bool(fired)
 
 
 def retry_incident(
     session: Session, clock: Clock, instance_id: int, actor_id: int | None
 ) -> ProcessInstance:
+    """Run the engine steps of an instance in incident again (after a fix)."""
     instance = lock_instance(session, instance_id)
     if instance.status != "incident":
         raise Conflict(
             Message("Instance %(key)s has no incident to retry.", key=instance.business_key)
         )
-    cmd = Command(session, clock, instance, actor_id)
-    wf = cmd.open()
-    instance.status = "running"
-
-    def act():
-        for task in wf.get_tasks(state=TaskState.ERROR):
-            task._set_state(TaskState.READY)
-
-    cmd.audit("incident_retried", error=instance.incident)
-    cmd.step(act)
+    session.add(
+        AuditEvent(
+            instance_id=instance.id,
+            at=clock.now(),
+            actor_id=actor_id,
+            kind="incident_retried",
+            detail={"error": instance.incident},
+        )
+    )
+    execute(session, clock, instance, actor_id)
     return instance
 
 

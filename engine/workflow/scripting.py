@@ -4,30 +4,43 @@ SpiffWorkflow evaluates with plain ``exec``/``eval``. Here everything is compile
 RestrictedPython: no imports, no dunder or private attribute access, no ``open``/``eval``; the
 globals are RestrictedPython's safe builtins plus the helpers below and nothing else.
 
-Helpers a process may call (the whole list; documented in docs/processes.md):
+Every evaluation is bounded: it may run for ``GOVSHARE_SCRIPT_SECONDS`` (default 2) seconds of
+elapsed time, measured with a monotonic timer only while the script's own lines run, and a single
+operation may not build an integer above 65,536 bits or a sequence above a million elements
+(``**``, ``*`` and ``<<`` are checked before they run; ``range`` is limited by RestrictedPython).
+A script over its budget raises :class:`ScriptBudgetExceeded`, which the runtime turns into an
+incident of that instance.
+
+Helpers a process may call (the built-in ones; domain areas add their own effects, see
+:mod:`engine.workflow.handlers`, and docs/processes.md lists them all):
 
 * ``deadline(start, n)`` – ISO 8601 instant (+08:00) ending the n-th working day after ``start``
 * ``now()`` – the injected clock's time, ISO 8601 (+08:00)
 * ``notify(role, template, **payload)`` – queue a notification to the department bound to ``role``
-* ``record_breach(role, kind, article, **evidence)`` – add an entry to the breach ledger (art. 23)
-* ``issue_grant(basis)`` – issue the grant described by the task data (art. 12)
-* ``perform(name, **args)`` – run a named domain action (engine.effects), e.g. publishing a
-  catalog version
+* ``perform(name, **args)`` – run a named domain action, e.g. publishing a catalog version
 * ``forget(*names)`` – drop variables from the task data (e.g. earlier answers before a parallel
   review, so that branches merge only what they set)
 * ``record(**facts)`` – set facts of the instance's summary (status shown in lists: decision,
   overdue, due dates); branches of a process share these, unlike task data
+* domain effects such as ``record_breach(role, kind, article, **evidence)`` (oversight) and
+  ``issue_grant(basis)`` (sharing)
 
-Effects (notifications, breaches, grants) are collected in :class:`Effects` and written by the
-runtime in the same transaction as the new state, so they happen exactly once with it.
+Calls with an effect are collected as :class:`Call` objects and written by the runtime in the
+same transaction as the new state, so they happen exactly once with it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import ast
+import contextlib
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
+from typing import Any
 
 from RestrictedPython import (
     compile_restricted_eval,
@@ -43,26 +56,127 @@ from RestrictedPython.Guards import (
     guarded_unpack_sequence,
     safer_getattr,
 )
+from RestrictedPython.transformer import RestrictingNodeTransformer
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 
 from engine.calendar import WorkingCalendar
 from engine.clock import SHANGHAI, Clock
 
+SCRIPT_FILENAME = "<string>"  # SpiffWorkflow finds error lines by this name
+MAX_INT_BITS = 1 << 16
+MAX_SEQUENCE = 1_000_000
+BUILTIN_HELPERS = ("deadline", "now", "notify", "perform", "forget", "record")
+
 
 class ScriptRejected(Exception):
     """The sandbox refused to compile a script or expression."""
+
+
+class ScriptBudgetExceeded(Exception):
+    """A script ran longer than its time budget or built a value above the size guard."""
+
+
+def default_budget() -> float:
+    return float(os.environ.get("GOVSHARE_SCRIPT_SECONDS", "2"))
+
+
+@dataclass(frozen=True)
+class Element:
+    """The BPMN element a script or expression belongs to."""
+
+    id: str
+    name: str = ""
+
+    @classmethod
+    def of(cls, task: Any) -> Element:
+        spec = task.task_spec
+        return cls(
+            getattr(spec, "bpmn_id", None) or spec.name, getattr(spec, "bpmn_name", "") or ""
+        )
+
+
+@dataclass
+class Call:
+    """A helper call with an effect, written by the runtime when the command saves."""
+
+    helper: str
+    args: tuple
+    kwargs: dict[str, Any]
+    data: dict[str, Any]  # the task data when the script called
+    element: Element | None
 
 
 @dataclass
 class Effects:
     """What scripts asked for during one command; written by the runtime on commit."""
 
-    notifications: list[dict] = field(default_factory=list)
-    breaches: list[dict] = field(default_factory=list)
-    grants: list[dict] = field(default_factory=list)
-    facts: dict = field(default_factory=dict)
-    actions: list[dict] = field(default_factory=list)
+    calls: list[Call] = field(default_factory=list)
+    facts: dict[str, Any] = field(default_factory=dict)
+
+
+class _BudgetPolicy(RestrictingNodeTransformer):
+    """RestrictedPython's checks, plus ``**``, ``*`` and ``<<`` routed through :func:`_binop`."""
+
+    GUARDED = (ast.Pow, ast.Mult, ast.LShift)
+
+    def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
+        node = self.node_contents_visit(node)
+        if not isinstance(node.op, self.GUARDED):
+            return node
+        call = ast.Call(
+            func=ast.Name("_binop_", ast.Load()),
+            args=[ast.Constant(type(node.op).__name__), node.left, node.right],
+            keywords=[],
+        )
+        return ast.fix_missing_locations(ast.copy_location(call, node))
+
+
+def _too_large(what: str) -> ScriptBudgetExceeded:
+    return ScriptBudgetExceeded(f"{what} exceeds the size guard of scripts")
+
+
+def _binop(op: str, a: Any, b: Any) -> Any:
+    ints = isinstance(a, int) and isinstance(b, int)
+    if op == "Pow":
+        if ints and b > 0 and abs(a) > 1 and b * abs(a).bit_length() > MAX_INT_BITS:
+            raise _too_large(f"{a} ** {b}")
+        return a**b
+    if op == "LShift":
+        if ints and a and b + abs(a).bit_length() > MAX_INT_BITS:
+            raise _too_large(f"{a} << {b}")
+        return a << b
+    for seq, n in ((a, b), (b, a)):
+        if isinstance(seq, str | bytes | list | tuple) and isinstance(n, int):
+            if len(seq) * n > MAX_SEQUENCE:
+                raise _too_large("a repeated sequence")
+    if ints and abs(a).bit_length() + abs(b).bit_length() > MAX_INT_BITS:
+        raise _too_large("a product")
+    return a * b
+
+
+@contextlib.contextmanager
+def _time_budget(seconds: float) -> Iterator[None]:
+    """Trace only frames of restricted code and stop them once ``seconds`` have elapsed.
+
+    Elapsed time comes from a monotonic timer, not from the business Clock: a fake clock in a test
+    or simulation must not switch the guard off."""
+    limit = time.monotonic() + seconds
+
+    def local(frame: Any, event: str, arg: Any) -> Any:
+        if time.monotonic() > limit:
+            raise ScriptBudgetExceeded(f"the script ran longer than {seconds:g} s")
+        return local
+
+    def calls(frame: Any, event: str, arg: Any) -> Any:
+        return local(frame, event, arg) if frame.f_code.co_filename == SCRIPT_FILENAME else None
+
+    previous = sys.gettrace()
+    sys.settrace(calls)
+    try:
+        yield
+    finally:
+        sys.settrace(previous)
 
 
 def _builtins() -> dict:
@@ -130,9 +244,11 @@ def _inplace(op: str, x, y):
 class SandboxEnvironment(BasePythonScriptEngineEnvironment):
     """A script environment whose code runs under RestrictedPython."""
 
-    def __init__(self, helpers: dict) -> None:
+    def __init__(self, helpers: dict, budget: float) -> None:
         super().__init__(helpers)
+        self.budget = budget
         self.context: dict = {}  # the data of the script running now, for helpers
+        self.element: Element | None = None  # the element whose script runs now
 
     def _globals(self, context: dict) -> dict:
         g = {
@@ -144,6 +260,7 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
             "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
             "_unpack_sequence_": guarded_unpack_sequence,
             "_inplacevar_": _inplace,
+            "_binop_": _binop,
         }
         g.update(self.globals)
         g.update(context)
@@ -152,16 +269,16 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
     @staticmethod
     @lru_cache(maxsize=1024)
     def _compile(source: str, mode: str):
-        result = (compile_restricted_eval if mode == "eval" else compile_restricted_exec)(source)
+        compile_ = compile_restricted_eval if mode == "eval" else compile_restricted_exec
+        result = compile_(source, SCRIPT_FILENAME, policy=_BudgetPolicy)
         if result.errors:
             raise ScriptRejected("; ".join(result.errors))
         return result.code
 
     def evaluate(self, expression, context, external_context=None):
-        return eval(
-            self._compile(expression, "eval"),
-            self._globals({**(external_context or {}), **context}),
-        )  # noqa: S307 - restricted code
+        code = self._compile(expression, "eval")
+        with _time_budget(self.budget):
+            return eval(code, self._globals({**(external_context or {}), **context}))  # noqa: S307
 
     def execute(self, script, context, external_context=None):
         clash = set(self.globals) & set(context)
@@ -170,7 +287,9 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
         g = self._globals(external_context or {})
         local_vars = dict(context)
         self.context = local_vars
-        exec(self._compile(script, "exec"), g, local_vars)  # noqa: S102 - restricted code
+        code = self._compile(script, "exec")
+        with _time_budget(self.budget):
+            exec(code, g, local_vars)  # noqa: S102 - restricted code
         for key, value in local_vars.items():
             if not callable(value) and not key.startswith("_"):
                 context[key] = value
@@ -179,33 +298,46 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
         return True
 
 
-def make_script_engine(
-    calendar: WorkingCalendar | Callable[[], WorkingCalendar], clock: Clock, effects: Effects
-) -> PythonScriptEngine:
-    """A script engine for one command; its helpers write into ``effects``. ``calendar`` may be a
-    callable, so that commands which count no deadline never load it."""
+class SandboxScriptEngine(PythonScriptEngine):
+    """Tells the environment which element's script or expression runs, for effects and
+    incidents."""
 
-    get_calendar = calendar if callable(calendar) else (lambda: calendar)
+    environment: SandboxEnvironment
+
+    def evaluate(self, task, expression, external_context=None):
+        self.environment.element = Element.of(task)
+        return super().evaluate(task, expression, external_context)
+
+    def execute(self, task, script, external_context=None):
+        self.environment.element = Element.of(task)
+        return super().execute(task, script, external_context)
+
+
+def make_script_engine(
+    calendar: Callable[[], WorkingCalendar],
+    clock: Clock,
+    effects: Effects,
+    effect_helpers: Iterable[str] = (),
+    budget: float | None = None,
+) -> SandboxScriptEngine:
+    """A script engine for one command; its helpers write into ``effects``. ``calendar`` is a
+    callable, so that commands which count no deadline never load it. ``effect_helpers`` are the
+    domain areas' effects (names of :attr:`Handlers.effects`), collected like ``notify``."""
+
+    def collect(helper: str) -> Callable[..., None]:
+        def call(*args: Any, **kwargs: Any) -> None:
+            effects.calls.append(
+                Call(helper, args, kwargs, dict(environment.context), environment.element)
+            )
+
+        call.__name__ = helper
+        return call
 
     def deadline(start, n):
-        return get_calendar().deadline(start, int(n)).due_at.isoformat()
+        return calendar().deadline(start, int(n)).due_at.isoformat()
 
     def now():
         return clock.now().astimezone(SHANGHAI).isoformat()
-
-    def notify(role, template, **payload):
-        effects.notifications.append({"role": role, "template": template, "payload": payload})
-
-    def record_breach(role, kind, article, **evidence):
-        effects.breaches.append(
-            {
-                "role": role,
-                "kind": kind,
-                "article": article,
-                "evidence": evidence,
-                "data": dict(environment.context),
-            }
-        )
 
     def record(**facts):
         effects.facts.update(facts)
@@ -214,24 +346,18 @@ def make_script_engine(
         for name in names:
             environment.context.pop(name, None)
 
-    def perform(name, **args):
-        effects.actions.append({"name": name, "args": args, "data": dict(environment.context)})
-
-    def issue_grant(basis):
-        effects.grants.append({"basis": basis, "data": dict(environment.context)})
-
-    helpers = {
+    helpers: dict[str, Callable[..., Any]] = {
         "deadline": deadline,
         "now": now,
-        "notify": notify,
-        "record_breach": record_breach,
-        "issue_grant": issue_grant,
         "record": record,
-        "perform": perform,
         "forget": forget,
+        "notify": collect("notify"),
+        "perform": collect("perform"),
     }
-    environment = SandboxEnvironment(helpers)
-    return PythonScriptEngine(environment=environment)
+    for name in effect_helpers:
+        helpers[name] = collect(name)
+    environment = SandboxEnvironment(helpers, default_budget() if budget is None else budget)
+    return SandboxScriptEngine(environment=environment)
 
 
 def iso_now(clock: Clock) -> str:

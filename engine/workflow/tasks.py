@@ -16,6 +16,7 @@ from engine.directory.models import User
 from engine.errors import Conflict, Forbidden, GovshareError, NotFound
 from engine.i18n import Message
 from engine.workflow.forms import validate_form
+from engine.workflow.handlers import CheckContext, handlers_of
 from engine.workflow.models import HumanTask
 from engine.workflow.runtime import complete_user_task, lock_instance
 
@@ -163,10 +164,9 @@ def complete(session: Session, clock: Clock, task_id: int, user: User, data: dic
     def validate(task_data: dict) -> None:
         validate_form(row.form or row.task_name, schema, data, context=task_data)
         if check_name:
-            from engine.workflow.handlers import COMPLETION_CHECKS, load_handlers
-
-            load_handlers()
-            COMPLETION_CHECKS[check_name](session, clock, row, task_data)
+            handlers_of(session).completion_check(check_name)(
+                CheckContext(session, clock, row, task_data)
+            )
 
     row.assignee_id = user.id
     complete_user_task(session, clock, row, user.id, data, validate=validate)

@@ -1,0 +1,106 @@
+"""Grants (art. 12, 14): issued by share processes, checked when a department system uses data.
+
+A grant is a right to use a resource: its info items, its period and the purpose stated. Processes
+issue one with the sandbox helper ``issue_grant(basis)``; department systems ask
+:func:`check_use` before using shared data, and a use outside every grant is refused and recorded
+in the breach ledger (art. 23 (4)).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session
+
+from engine.catalog import resource_by_code
+from engine.clock import SHANGHAI, Clock
+from engine.directory.models import User
+from engine.i18n import Message
+from engine.oversight import breaches
+from engine.sharing.models import Grant
+from engine.workflow.handlers import StepContext
+
+
+def _as_date(value: Any) -> date | None:
+    if not value:
+        return None
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+
+
+def issue_grant_effect(ctx: StepContext, basis: str) -> None:
+    """Sandbox helper ``issue_grant(basis)``: grant what the task data describes to the requester
+    (the scope granted where a decision narrowed it, else the scope requested)."""
+    data = ctx.data
+    grant = Grant(
+        instance_id=ctx.instance.id,
+        resource_id=data["resource_id"],
+        requester_id=ctx.department_of("requester"),
+        info_items=data.get("granted_items") or data["info_items"],
+        period_start=_as_date(data.get("granted_period_start") or data.get("period_start")),
+        period_end=_as_date(data.get("granted_period_end") or data.get("period_end")),
+        purpose=data.get("granted_purpose") or data.get("purpose", ""),
+        basis=basis,
+        granted_at=ctx.clock.now(),
+    )
+    ctx.session.add(grant)
+    ctx.audit("grant_issued", basis=basis, info_items=grant.info_items)
+
+
+def holds_grant(session: Session, department_id: int, resource_id: int) -> bool:
+    return bool(
+        session.scalar(
+            select(
+                exists().where(
+                    Grant.requester_id == department_id, Grant.resource_id == resource_id
+                )
+            )
+        )
+    )
+
+
+def check_use(
+    session: Session,
+    clock: Clock,
+    user: User,
+    resource_code: str,
+    info_items: list[str],
+    purpose: str,
+) -> dict:
+    """Art. 14: is this use within a grant of the department? A use outside every grant is refused
+    and recorded in the ledger (art. 23 (4))."""
+    resource = resource_by_code(session, resource_code)
+    today = clock.now().astimezone(SHANGHAI).date()
+    grants = session.scalars(
+        select(Grant).where(
+            Grant.requester_id == user.department_id, Grant.resource_id == resource.id
+        )
+    ).all()
+    for g in grants:
+        in_period = (g.period_start is None or g.period_start <= today) and (
+            g.period_end is None or today <= g.period_end
+        )
+        if in_period and set(info_items) <= set(g.info_items):
+            return {
+                "allowed": True,
+                "grant_id": g.id,
+                "purpose": g.purpose,
+                "period_end": g.period_end.isoformat() if g.period_end else None,
+            }
+    reason = Message(
+        "No grant of your department covers %(items)s of %(code)s today.",
+        items="、".join(info_items),
+        code=resource.code,
+    )
+    evidence = {
+        "resource": resource.code,
+        "info_items": info_items,
+        "purpose": purpose,
+        "user": user.username,
+        "grants": [g.id for g in grants],
+    }
+    row = breaches.record(
+        session, clock, user.department_id, "第二十三条（四）", "use_outside_grant", evidence
+    )
+    return {"allowed": False, "reason": str(reason), "breach_id": row.id}
