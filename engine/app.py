@@ -30,6 +30,7 @@ from engine.sharing import models as _sharing_models
 from engine.sharing.handlers import HANDLERS as SHARING
 from engine.workflow import models as _workflow_models
 from engine.workflow.handlers import SESSION_KEY, Handlers
+from notifications.outbox import drain
 
 AREA_MODELS = (
     _directory_models,
@@ -40,7 +41,7 @@ AREA_MODELS = (
     _quality_models,
     _oversight_models,
 )
-AREA_HANDLERS = (CATALOG, SHARING, QUALITY, OVERSIGHT)
+AREA_HANDLERS = (CATALOG, SHARING, QUALITY, OVERSIGHT, Handlers(jobs=(drain,)))
 
 
 @dataclass(frozen=True)

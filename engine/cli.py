@@ -237,30 +237,36 @@ def cmd_tasks_complete(args) -> None:
 
 
 def cmd_incidents(args) -> None:
-    from sqlalchemy import select
-
-    from engine.workflow.models import ProcessInstance
-    from engine.workflow.runtime import retry_incident
+    from engine.workflow import incidents
 
     with _factory(args)() as s, s.begin():
         if args.retry:
-            inst = s.scalar(
-                select(ProcessInstance).where(ProcessInstance.business_key == args.retry)
-            )
-            if inst is None:
-                raise GovshareError(
-                    Message("No request with business key %(key)s.", key=args.retry)
-                )
-            inst = retry_incident(s, _clock(args), inst.id, None)
-            print(
-                f"{inst.business_key} {inst.status}"
-                + (f": {inst.incident}" if inst.incident else "")
-            )
+            variables = incidents.parse_variables(args.set or [])
+            inst = incidents.retry(s, _clock(args), args.retry, None, variables)
+            state = Message("resolved") if inst.status != "incident" else Message("still failing")
+            print(f"{inst.business_key} {inst.status} ({state})")
+            if inst.incident:
+                print(f"  {inst.incident}")
             return
-        rows = s.scalars(select(ProcessInstance).where(ProcessInstance.status == "incident")).all()
-        print(
-            "\n".join(f"{i.business_key}  {i.incident}" for i in rows) or Message("No incidents.")
-        )
+        rows, total = incidents.list_incidents(s, None, open_only=not args.all)
+    if args.json:
+        return _out(args, [r.__dict__ for r in rows], "")
+    if not rows:
+        print(Message("No incidents."))
+        return
+    for r in rows:
+        where = f"{r.element_id} ({r.element_name})" if r.element_name else r.element_id
+        if r.resolved_at:
+            when = Message("resolved %(when)s", when=_local(r.resolved_at))
+        elif r.next_retry_at:
+            when = Message("next retry %(when)s", when=_local(r.next_retry_at))
+        else:
+            when = Message("waiting for an administrator")
+        print(f"{r.business_key:<16} {r.process_id} v{r.version}  {where}")
+        print(f"  {r.error}")
+        print(f"  {Message('attempts: %(n)s', n=r.attempts)}  {when}")
+    if total > len(rows):
+        print(Message("%(n)s more not shown.", n=total - len(rows)))
 
 
 # -- worker and calendar ----------------------------------------------------------------------
@@ -469,8 +475,16 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "complete":
             c.add_argument("--data", required=True, help="form data as JSON, or @file.json")
 
-    inc = sub.add_parser("incidents", help="list failed instances, or retry one")
-    inc.add_argument("--retry", metavar="KEY")
+    inc = sub.add_parser("incidents", help="list failed instances (incidents), or retry one")
+    inc.add_argument("--retry", metavar="KEY", help="retry the instance with this business key")
+    inc.add_argument(
+        "--set",
+        action="append",
+        metavar="NAME=VALUE",
+        help="with --retry: correct a variable first (VALUE is JSON or a word); repeatable",
+    )
+    inc.add_argument("--all", action="store_true", help="resolved incidents too")
+    inc.add_argument("--json", action="store_true", help="print JSON")
     inc.set_defaults(fn=cmd_incidents)
 
     w = sub.add_parser("worker", help="fire due timers and deliver notifications")

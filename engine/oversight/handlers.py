@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from engine.oversight.breaches import close_rectification, record_breach_effect
+from engine.oversight.evaluation import start_due_campaigns
 from engine.oversight.projects import acceptance_gate, approval_gate, set_status
 from engine.workflow.handlers import Effect, Handlers
 
@@ -14,4 +15,5 @@ HANDLERS = Handlers(
         "project_acceptance_gate": acceptance_gate,
     },
     key_prefixes={"annual_evaluation": "PG", "project_approval": "XM", "rectification": "ZG"},
+    jobs=(start_due_campaigns,),
 )

@@ -9,7 +9,9 @@ A domain area exports one :class:`Handlers` table (``engine/<area>/handlers.py``
 * ``completion_checks`` — named checks a user task requires before it completes (task property
   ``completion_check``); a check raises :class:`~engine.errors.ValidationFailed` to refuse;
 * ``facts`` — the typed facts processes record with ``fact(kind, **values)``, which reports and
-  dossiers read instead of diagram ids.
+  dossiers read instead of diagram ids;
+* ``key_prefixes`` — the business-key prefix of each of the area's processes (``GX`` …);
+* ``jobs`` — periodic jobs every worker tick runs (``job(session, clock)``).
 
 The composition root (:mod:`engine.app`) combines every area's table into the engine's one
 table; the runtime reads it from the command's session and never imports a domain area. Every
@@ -84,6 +86,9 @@ Action = Callable[..., None]
 
 CompletionCheck = Callable[[CheckContext], None]
 
+Job = Callable[[Session, Clock], object]
+"""A periodic job of the worker, e.g. starting the yearly evaluation in January."""
+
 
 @dataclass(frozen=True)
 class Effect:
@@ -127,6 +132,7 @@ class Handlers:
     completion_checks: Mapping[str, CompletionCheck] = field(default_factory=dict)
     facts: Mapping[str, FactKind] = field(default_factory=dict)
     key_prefixes: Mapping[str, str] = field(default_factory=dict)  # process id -> e.g. "GX"
+    jobs: tuple[Job, ...] = ()  # run by every worker tick, each in its own transaction
 
     @staticmethod
     def combine(*tables: Handlers) -> Handlers:
@@ -138,13 +144,15 @@ class Handlers:
             "facts": {},
             "key_prefixes": {},
         }
+        jobs: list[Job] = []
         for table in tables:
             for kind, target in merged.items():
                 for name, handler in getattr(table, kind).items():
                     if name in target:
                         raise ValueError(f"{kind} {name!r}: registered twice")
                     target[name] = handler
-        return Handlers(**merged)
+            jobs.extend(table.jobs)
+        return Handlers(**merged, jobs=tuple(jobs))
 
     def action(self, name: str) -> Action:
         if name not in self.actions:

@@ -28,7 +28,9 @@ from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask as UserTaskMixin
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from engine.calendar import WorkingCalendar, load_calendar
@@ -329,7 +331,7 @@ RETRY_BACKOFF = timedelta(minutes=1)
 MAX_AUTOMATIC_RETRIES = 6  # 1, 2, 4, 8, 16, 32 minutes; then an administrator decides
 
 
-def _record_incident(
+def record_incident(
     session: Session, clock: Clock, instance: ProcessInstance, failure: Failure
 ) -> Incident:
     """Mark the instance ``incident`` and schedule the next automatic retry (with backoff)."""
@@ -419,7 +421,7 @@ def execute(
                     error=failure.error,
                 )
             ) from exc
-    _record_incident(session, clock, instance, failure)
+    record_incident(session, clock, instance, failure)
     return cmd
 
 
@@ -449,8 +451,9 @@ def _increment(conn: Connection, name: str) -> int:
         .values(value=Counter.value + 1)
         .returning(Counter.value)
     )
-    if value is None:
-        conn.execute(insert(Counter).values(name=name, value=0))
+    if value is None:  # the year's first key; a concurrent first insert may win the race
+        dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+        conn.execute(dialect_insert(Counter).values(name=name, value=0).on_conflict_do_nothing())
         return _increment(conn, name)
     return int(value)
 
@@ -569,9 +572,15 @@ def fire_timers(session: Session, clock: Clock, instance: ProcessInstance) -> bo
 
 
 def retry_incident(
-    session: Session, clock: Clock, instance_id: int, actor_id: int | None
+    session: Session,
+    clock: Clock,
+    instance_id: int,
+    actor_id: int | None,
+    variables: dict[str, Any] | None = None,
 ) -> ProcessInstance:
-    """Run the engine steps of an instance in incident again (after a fix)."""
+    """Run the engine steps of an instance in incident again (after a fix). ``variables``, if
+    given, are set first in the data of the steps about to run (an operator correcting the data a
+    script failed on); that correction is audited and kept even if the retry fails again."""
     instance = lock_instance(session, instance_id)
     if instance.status != "incident":
         raise Conflict(
@@ -583,10 +592,19 @@ def retry_incident(
             at=clock.now(),
             actor_id=actor_id,
             kind="incident_retried",
-            detail={"error": instance.incident},
+            detail={"error": instance.incident, "variables": variables or {}},
         )
     )
-    execute(session, clock, instance, actor_id)
+
+    def act(cmd: Command) -> None:
+        # a waiting task inherits its parent's data when it becomes ready: correct both
+        for task in cmd.workflow.get_tasks(state=TaskState.READY | TaskState.WAITING):
+            task.data.update(variables or {})
+            if task.parent is not None and task.parent.state == TaskState.COMPLETED:
+                task.parent.data.update(variables or {})
+        return None
+
+    execute(session, clock, instance, actor_id, act if variables else None)
     return instance
 
 

@@ -4,8 +4,8 @@ SpiffWorkflow evaluates with plain ``exec``/``eval``. Here everything is compile
 RestrictedPython: no imports, no dunder or private attribute access, no ``open``/``eval``; the
 globals are RestrictedPython's safe builtins plus the helpers below and nothing else.
 
-Every evaluation is bounded: it may run for ``GOVSHARE_SCRIPT_SECONDS`` (default 2) seconds of
-elapsed time, measured with a monotonic timer only while the script's own lines run, and a single
+Every evaluation is bounded: it may use ``GOVSHARE_SCRIPT_SECONDS`` (default 2) seconds of its
+thread's CPU time, helpers not counted (see :func:`_time_budget`), and a single
 operation may not build an integer above 65,536 bits or a sequence above a million elements
 (``**``, ``*`` and ``<<`` are checked before they run; ``range`` is limited by RestrictedPython).
 A script over its budget raises :class:`ScriptBudgetExceeded`, which the runtime turns into an
@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import functools
 import os
 import sys
 import time
@@ -156,15 +157,18 @@ def _binop(op: str, a: Any, b: Any) -> Any:
 
 
 @contextlib.contextmanager
-def _time_budget(seconds: float) -> Iterator[None]:
-    """Trace only frames of restricted code and stop them once ``seconds`` have elapsed.
+def _time_budget(seconds: float, outside: Callable[[], float]) -> Iterator[None]:
+    """Trace only frames of restricted code and stop them once they have used ``seconds`` of
+    this thread's CPU time, not counting ``outside()`` — the time spent in helpers (a deadline
+    loads the calendar, an effect reads the database: that is the engine's work, not the script's).
 
-    Elapsed time comes from a monotonic timer, not from the business Clock: a fake clock in a test
-    or simulation must not switch the guard off."""
-    limit = time.monotonic() + seconds
+    CPU time of the thread, not the business Clock (a fake clock must not switch the guard off)
+    and not elapsed time (a thread waiting for the interpreter lock or the database is not
+    looping)."""
+    limit = time.thread_time() + seconds
 
     def local(frame: Any, event: str, arg: Any) -> Any:
-        if time.monotonic() > limit:
+        if time.thread_time() - outside() > limit:
             raise ScriptBudgetExceeded(f"the script ran longer than {seconds:g} s")
         return local
 
@@ -247,6 +251,7 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
     def __init__(self, helpers: dict, budget: float) -> None:
         super().__init__(helpers)
         self.budget = budget
+        self.helper_seconds = 0.0  # CPU time spent in helpers, not charged to scripts
         self.context: dict = {}  # the data of the script running now, for helpers
         self.element: Element | None = None  # the element whose script runs now
 
@@ -266,6 +271,23 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
         g.update(context)
         return g
 
+    def _outside(self) -> Callable[[], float]:
+        start = self.helper_seconds
+        return lambda: self.helper_seconds - start
+
+    def timed(self, helper: Callable[..., Any]) -> Callable[..., Any]:
+        """``helper`` with its CPU time kept off the script's budget."""
+
+        @functools.wraps(helper)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            started = time.thread_time()
+            try:
+                return helper(*args, **kwargs)
+            finally:
+                self.helper_seconds += time.thread_time() - started
+
+        return call
+
     @staticmethod
     @lru_cache(maxsize=1024)
     def _compile(source: str, mode: str):
@@ -277,7 +299,7 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
 
     def evaluate(self, expression, context, external_context=None):
         code = self._compile(expression, "eval")
-        with _time_budget(self.budget):
+        with _time_budget(self.budget, self._outside()):
             return eval(code, self._globals({**(external_context or {}), **context}))  # noqa: S307
 
     def execute(self, script, context, external_context=None):
@@ -288,7 +310,7 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
         local_vars = dict(context)
         self.context = local_vars
         code = self._compile(script, "exec")
-        with _time_budget(self.budget):
+        with _time_budget(self.budget, self._outside()):
             exec(code, g, local_vars)  # noqa: S102 - restricted code
         for key, value in local_vars.items():
             if not callable(value) and not key.startswith("_"):
@@ -356,7 +378,8 @@ def make_script_engine(
     }
     for name in effect_helpers:
         helpers[name] = collect(name)
-    environment = SandboxEnvironment(helpers, default_budget() if budget is None else budget)
+    environment = SandboxEnvironment({}, default_budget() if budget is None else budget)
+    environment.globals.update({name: environment.timed(fn) for name, fn in helpers.items()})
     return SandboxScriptEngine(environment=environment)
 
 

@@ -19,20 +19,28 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from engine.clock import Clock
 from engine.db import is_postgres
+from engine.workflow.handlers import handlers_of
 from engine.workflow.models import ProcessInstance
-from engine.workflow.runtime import fire_timers
+from engine.workflow.runtime import Failure, fire_timers, record_incident
+from engine.workflow.scripting import Element
 
 log = logging.getLogger("govshare.worker")
 
 
-def _claim_due(session: Session, clock: Clock) -> ProcessInstance | None:
+def _claim_due(session: Session, clock: Clock, seen: set[int]) -> ProcessInstance | None:
+    """The instance due first: running with a due timer, or in incident with its retry due."""
     stmt = (
         select(ProcessInstance)
-        .where(ProcessInstance.next_due_at <= clock.now(), ProcessInstance.status == "running")
-        .order_by(ProcessInstance.next_due_at)
+        .where(
+            ProcessInstance.next_due_at <= clock.now(),
+            ProcessInstance.status.in_(("running", "incident")),
+        )
+        .order_by(ProcessInstance.next_due_at, ProcessInstance.id)
         .limit(1)
         .execution_options(populate_existing=True)
     )
+    if seen:
+        stmt = stmt.where(ProcessInstance.id.not_in(seen))
     if is_postgres(session):
         stmt = stmt.with_for_update(skip_locked=True, of=ProcessInstance)
     return session.scalar(stmt)
@@ -44,28 +52,30 @@ def sweep(
     limit: int | None = None,
     on_fired: Callable[[str], None] | None = None,
 ) -> int:
-    """Fire every due timer (at most ``limit`` instances); returns how many instances fired."""
-    count = 0
+    """Fire every due timer and retry every due incident, each instance at most once per sweep
+    and in its own transaction; returns how many instances were taken. A failing instance
+    becomes (or stays) an incident with its next retry pushed back; it never stops the sweep."""
+    count, seen = 0, set()
     while limit is None or count < limit:
         with session_factory() as session, session.begin():
-            instance = _claim_due(session, clock)
+            instance = _claim_due(session, clock, seen)
             if instance is None:
                 return count
-            key = instance.business_key
+            seen.add(instance.id)
+            key, due = instance.business_key, instance.next_due_at
             fired = fire_timers(session, clock, instance)
-            if (
-                not fired
-                and instance.status == "running"
-                and instance.next_due_at
-                and instance.next_due_at <= clock.now()
-            ):
-                instance.status = "incident"
-                instance.incident = f"timer due at {instance.next_due_at.isoformat()} did not fire"
+            if not fired and instance.status == "running" and _still_due(instance, clock):
+                failure = Failure(Element("-"), f"timer due at {due.isoformat()} did not fire")
+                record_incident(session, clock, instance, failure)
         count += 1
-        log.info("fired timers of %s", key)
+        log.info("%s: %s", key, "fired" if fired else instance.status)
         if on_fired:
             on_fired(key)
     return count
+
+
+def _still_due(instance: ProcessInstance, clock: Clock) -> bool:
+    return instance.next_due_at is not None and instance.next_due_at <= clock.now()
 
 
 def run_worker(
@@ -75,19 +85,22 @@ def run_worker(
     stop: threading.Event | None = None,
     once: bool = False,
 ) -> None:
-    """Sweep timers and drain the outbox until ``stop`` is set (or once)."""
-    from engine.oversight.evaluation import start_due_campaigns
-    from notifications.outbox import drain
-
+    """Until ``stop`` is set (or once): run the engine's periodic jobs (each in its own
+    transaction, e.g. starting the yearly evaluation in January, delivering the outbox) and
+    sweep due timers. A failing job is logged and never keeps the others from running."""
     stop = stop or threading.Event()
+    with session_factory() as session:
+        jobs = handlers_of(session).jobs
     while not stop.is_set():
+        for job in jobs:
+            try:
+                with session_factory() as session, session.begin():
+                    job(session, clock)
+            except Exception:  # noqa: BLE001 - one failing job must not stop the worker
+                log.exception("job %s failed; next try in %.0fs", job.__name__, interval)
         try:
-            with session_factory() as session, session.begin():
-                start_due_campaigns(session, clock)
             sweep(session_factory, clock)
-            with session_factory() as session, session.begin():
-                drain(session, clock)
-        except Exception:  # noqa: BLE001 - the loop must survive one bad sweep
+        except Exception:  # noqa: BLE001 - e.g. the database went away; try again later
             log.exception("timer sweep failed; retrying in %.0fs", interval)
         if once:
             return
