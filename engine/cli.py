@@ -264,7 +264,8 @@ def cmd_incidents(args) -> None:
             when = Message("waiting for an administrator")
         print(f"{r.business_key:<16} {r.process_id} v{r.version}  {where}")
         print(f"  {r.error}")
-        print(f"  {Message('attempts: %(n)s', n=r.attempts)}  {when}")
+        attempts = Message("attempts: %(n)s", n=r.attempts)
+        print(f"  {attempts}  {when}")
     if total > len(rows):
         print(Message("%(n)s more not shown.", n=total - len(rows)))
 

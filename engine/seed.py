@@ -156,6 +156,8 @@ def seed_demo_users(session: Session) -> None:
             accounts.append(("coord", "协调员", ["official", "coordinator"]))
         elif dept.division_code == region_code:
             accounts.append(("lead", "负责人", ["official", "leader"]))
+        if dept.is_authority and dept.division_code == region_code:
+            accounts.append(("admin", "系统管理员", ["official", "admin"]))
         for suffix, title, roles in accounts:
             username = f"{dept.slug}.{suffix}"
             user = _upsert(

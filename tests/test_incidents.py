@@ -21,6 +21,7 @@ from engine.workflow.runtime import start_instance
 from engine.workflow.timers import run_worker, sweep
 from tests.conftest import HUKOU
 from tests.test_share_request_process import SCOPE
+from tests.test_web import Browser, app  # noqa: F401
 
 PROBE = Path(__file__).parent / "data" / "incident_probe"
 FLAKY = {"broken": True}
@@ -223,3 +224,23 @@ def test_a_looping_share_request_is_an_incident_while_others_complete(
     assert "longer than 2 s" in looping["incident"]
     assert [d["status"] for d in done] == ["completed"] * 3
     assert all(d["grants"] for d in done)
+
+
+def test_administrators_see_and_retry_incidents_in_the_browser(sessions, clock, app):  # noqa: F811
+
+    key = _start(
+        sessions["fixed"],
+        clock,
+        failure="script_error",
+        total=1,
+        count=0,
+        fire_at="2026-09-18T09:00:00+08:00",
+    )
+    admin = Browser(app, "data.admin")
+    page = admin.get("/admin/incidents/").get_data(as_text=True)
+    assert key in page and "Probe step" in page and "ZeroDivisionError" in page
+    assert "流程故障" in page  # the navigation shows the page to administrators, in Chinese
+    r = admin.post(f"/admin/incidents/{key}/retry", page="/admin/incidents/", follow_redirects=True)
+    assert "仍然失败" in r.get_data(as_text=True)
+    assert Browser(app, "civil.clerk").get("/admin/incidents/").status_code == 403
+    assert "流程故障" not in Browser(app, "civil.clerk").get("/inbox/mine").get_data(as_text=True)

@@ -10,8 +10,8 @@ from engine.calendar import WorkingCalendar
 from engine.clock import FakeClock
 from engine.workflow.scripting import (
     Effects,
-    ScriptBudgetExceeded,
     SandboxEnvironment,
+    ScriptBudgetExceeded,
     ScriptRejected,
     make_script_engine,
 )

@@ -82,6 +82,7 @@ def create_app(config: dict | None = None) -> Flask:
         dispute_views,
         errors,
         inbox,
+        incident_views,
         pages,
         project_views,
         public_views,
@@ -107,6 +108,7 @@ def create_app(config: dict | None = None) -> Flask:
         breach_views,
         report_views,
         project_views,
+        incident_views,
     ):
         app.register_blueprint(module.bp)
     app.register_blueprint(api.bp)

@@ -11,6 +11,7 @@ from flask_login import current_user
 from engine.calendar import due_label
 from engine.clock import SHANGHAI
 from engine.i18n import Message
+from engine.workflow import incidents
 
 from . import LANGUAGES, clock, db, select_locale
 
@@ -189,6 +190,8 @@ def nav_counts() -> dict:
         g.nav_counts = (
             counts(db.session, current_user, clock()) if current_user.is_authenticated else {}
         )
+        if current_user.is_authenticated and incidents.is_administrator(current_user):
+            g.nav_counts["incidents"] = incidents.open_count(db.session)
     return g.nav_counts
 
 

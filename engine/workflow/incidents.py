@@ -31,6 +31,7 @@ class IncidentView:
     id: int
     business_key: str
     process_id: str
+    process_name: str
     version: int
     instance_status: str
     element_id: str
@@ -58,6 +59,7 @@ def _view(row: Incident) -> IncidentView:
         id=row.id,
         business_key=inst.business_key,
         process_id=inst.process_id,
+        process_name=inst.definition.name,
         version=inst.definition.version,
         instance_status=inst.status,
         element_id=row.element_id,
