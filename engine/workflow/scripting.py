@@ -280,11 +280,14 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
 
         @functools.wraps(helper)
         def call(*args: Any, **kwargs: Any) -> Any:
+            tracer = sys.gettrace()
+            sys.settrace(None)  # the helper's own calls are not traced (nor charged)
             started = time.thread_time()
             try:
                 return helper(*args, **kwargs)
             finally:
                 self.helper_seconds += time.thread_time() - started
+                sys.settrace(tracer)
 
         return call
 
