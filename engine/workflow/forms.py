@@ -7,9 +7,10 @@ grant only info items that were requested).
 
 from __future__ import annotations
 
+import json
 from functools import cache
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, ValidationError
 
 from engine.errors import ValidationFailed
 from engine.i18n import Message
@@ -17,82 +18,62 @@ from engine.i18n import Message
 
 @cache
 def _validator(schema_key: str, schema_json: str) -> Draft202012Validator:
-    import json
-
     schema = json.loads(schema_json)
     Draft202012Validator.check_schema(schema)
     return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 
+def _message(err: ValidationError) -> Message:
+    """What is wrong with one field, in words an official understands."""
+    kind, value = err.validator, err.validator_value
+    if kind == "additionalProperties":
+        return Message("unknown field: %(detail)s", detail=err.message)
+    if kind == "enum":
+        return Message("must be one of %(values)s", values=", ".join(map(str, value)))
+    if kind in ("minLength", "pattern") and isinstance(err.instance, str):
+        return Message("must not be empty")
+    if kind == "format" and value == "date":
+        return Message("must be a date (YYYY-MM-DD)")
+    if kind == "minItems":
+        return Message("choose at least %(n)s", n=value)
+    if kind == "uniqueItems":
+        return Message("lists an item twice")
+    if kind == "type":
+        return Message("has the wrong type (expected %(type)s)", type=value)
+    return Message("is not valid: %(detail)s", detail=err.message)
+
+
+def _subset_errors(schema: dict, data: dict, context: dict) -> list[dict]:
+    """``x-subsetOf``: a list may only hold values of the named list in the task data."""
+    errors = []
+    for name, prop in schema.get("properties", {}).items():
+        source = prop.get("x-subsetOf")
+        if source and isinstance(data.get(name), list):
+            allowed = set(context.get(source) or [])
+            extra = [v for v in data[name] if v not in allowed]
+            if extra:
+                items = ", ".join(map(str, extra))
+                message = Message("not among the requested items: %(items)s", items=items)
+                errors.append({"field": name, "message": str(message)})
+    return errors
+
+
 def field_errors(schema: dict, data: object, context: dict | None = None) -> list[dict]:
     """Every problem of ``data`` against ``schema``: ``[{"field": ..., "message": ...}]``."""
-    import json
-
     validator = _validator(schema.get("$id", ""), json.dumps(schema, sort_keys=True))
-    errors = []
+    errors: list[dict] = []
     for err in sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path)):
         if err.validator == "required":
             missing = err.message.split("'")[1] if "'" in err.message else err.message
             errors.append({"field": missing, "message": Message("is required")})
-            continue
-        path = ".".join(str(p) for p in err.absolute_path) or "(form)"
-        if err.validator == "additionalProperties":
-            errors.append(
-                {"field": path, "message": Message("unknown field: %(detail)s", detail=err.message)}
-            )
-        elif err.validator == "enum":
-            errors.append(
-                {
-                    "field": path,
-                    "message": str(
-                        Message(
-                            "must be one of %(values)s",
-                            values=", ".join(map(str, err.validator_value)),
-                        )
-                    ),
-                }
-            )
-        elif err.validator in ("minLength", "pattern") and isinstance(err.instance, str):
-            errors.append({"field": path, "message": Message("must not be empty")})
-        elif err.validator == "format" and err.validator_value == "date":
-            errors.append({"field": path, "message": Message("must be a date (YYYY-MM-DD)")})
-        elif err.validator == "minItems":
-            errors.append(
-                {"field": path, "message": Message("choose at least %(n)s", n=err.validator_value)}
-            )
-        elif err.validator == "uniqueItems":
-            errors.append({"field": path, "message": Message("lists an item twice")})
-        elif err.validator == "type":
-            errors.append(
-                {
-                    "field": path,
-                    "message": Message(
-                        "has the wrong type (expected %(type)s)", type=err.validator_value
-                    ),
-                }
-            )
         else:
-            errors.append(
-                {"field": path, "message": Message("is not valid: %(detail)s", detail=err.message)}
-            )
+            path = ".".join(str(p) for p in err.absolute_path) or "(form)"
+            message = _message(err)
+            # enum and subset messages are rendered at once (their values are data, not words)
+            rendered = str(message) if err.validator == "enum" else message
+            errors.append({"field": path, "message": rendered})
     if isinstance(data, dict) and context is not None:
-        for name, prop in schema.get("properties", {}).items():
-            source = prop.get("x-subsetOf")
-            if source and isinstance(data.get(name), list):
-                allowed = set(context.get(source) or [])
-                extra = [v for v in data[name] if v not in allowed]
-                if extra:
-                    errors.append(
-                        {
-                            "field": name,
-                            "message": str(
-                                Message(
-                                    "not among the requested items: %(items)s",
-                                    items=", ".join(map(str, extra)),
-                                )
-                            ),
-                        }
-                    )
+        errors += _subset_errors(schema, data, context)
     return errors
 
 
