@@ -71,19 +71,24 @@ def cmd_processes_deploy(args) -> None:
     from engine.workflow.deployment import deploy
 
     with _factory(args)() as s, s.begin():
-        results = deploy(s, _clock(args), Path(args.dir) if args.dir else None)
+        results = deploy(
+            s, _clock(args), Path(args.dir) if args.dir else None, activate=not args.no_activate
+        )
         lines = [
-            f"{d.process_id} v{d.version} {d.content_hash[:12]} "
-            + str(Message("deployed") if new else Message("unchanged"))
-            for d, new in results
+            f"{r.definition.process_id} v{r.definition.version} "
+            f"{r.definition.content_hash[:12]} {r.describe()}"
+            for r in results
         ]
     print("\n".join(lines))
 
 
 def cmd_processes_lint(args) -> None:
+    from engine.app import build_engine
     from engine.workflow.deployment import parse_directory
 
-    parsed, problems = parse_directory(Path(args.dir) if args.dir else None)
+    parsed, problems = parse_directory(
+        Path(args.dir) if args.dir else None, build_engine().handlers
+    )
     for p in problems:
         print(p, file=sys.stderr)
     if problems:
@@ -91,26 +96,47 @@ def cmd_processes_lint(args) -> None:
     print(Message("%(n)s process(es) pass the lint.", n=len(parsed)))
 
 
+def cmd_processes_activate(args) -> None:
+    from engine.workflow.deployment import activate_version
+
+    with _factory(args)() as s, s.begin():
+        result = activate_version(s, _clock(args), args.process, args.version)
+    print(result.describe())
+
+
 def cmd_processes_list(args) -> None:
-    from engine.workflow.deployment import list_definitions
+    from engine.workflow.deployment import list_versions
 
     with _factory(args)() as s:
-        rows = list_definitions(s)
-        data = [
-            {
-                "process": d.process_id,
-                "version": d.version,
-                "hash": d.content_hash,
-                "deployed_at": d.deployed_at.isoformat(),
-                "file": d.source_file,
-            }
-            for d in rows
-        ]
-        text = "\n".join(
-            f"{d.process_id:<24} v{d.version:<3} {d.content_hash[:12]}  {_local(d.deployed_at)}  {d.source_file}"
-            for d in rows
-        )
+        rows = list_versions(s)
+    data = [
+        {
+            "process": v.process_id,
+            "version": v.version,
+            "active": v.active,
+            "hash": v.content_hash,
+            "deployed_at": v.deployed_at.isoformat(),
+            "activated_at": v.activated_at.isoformat() if v.activated_at else None,
+            "running": v.running,
+            "incidents": v.incidents,
+            "file": v.source_file,
+        }
+        for v in rows
+    ]
+    text = "\n".join(_version_line(v) for v in rows)
+    if text:
+        text += "\n" + str(Message("* = active: new instances start on this version"))
     _out(args, data, text or str(Message("No process is deployed.")))
+
+
+def _version_line(v) -> str:
+    running = Message("running: %(n)s", n=v.running)
+    incidents = Message("in incident: %(n)s", n=v.incidents)
+    marker = "*" if v.active else " "
+    return (
+        f"{marker} {v.process_id:<24} v{v.version:<3} {_local(v.deployed_at)}  {running}  "
+        f"{incidents}  {v.content_hash[:12]}  {v.source_file}"
+    )
 
 
 # -- requests and tasks -----------------------------------------------------------------------
@@ -443,9 +469,28 @@ def build_parser() -> argparse.ArgumentParser:
         "deploy processes/ (new version only where content changed)",
     )
     c.add_argument("--dir", help="processes directory (default: the project's processes/)")
+    c.add_argument(
+        "--no-activate",
+        action="store_true",
+        help="deploy new versions without activating them (see `processes activate`)",
+    )
     c = leaf(pr, "lint", cmd_processes_lint, "check processes/ without deploying")
     c.add_argument("--dir")
-    leaf(pr, "list", cmd_processes_list, "list deployed versions", json_flag=True)
+    c = leaf(
+        pr,
+        "activate",
+        cmd_processes_activate,
+        "make a deployed version the one new instances start on (also to roll back)",
+    )
+    c.add_argument("process", help="process id, e.g. share_request")
+    c.add_argument("version", type=int)
+    leaf(
+        pr,
+        "list",
+        cmd_processes_list,
+        "list deployed versions: active, instances running and in incident",
+        json_flag=True,
+    )
 
     rq = group("requests", "share requests")
     c = leaf(rq, "start", cmd_requests_start, "apply for a catalog resource", json_flag=True)

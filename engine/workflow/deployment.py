@@ -1,12 +1,17 @@
-"""Repository service: lint and deploy ``processes/``, versioned by content hash.
+"""Repository service: lint and deploy ``processes/``, versioned by content hash; activation.
 
 A process's version hash covers its BPMN file, the forms its user tasks name and, recursively, the
 files of the processes it calls. Deploying unchanged content is a no-op; changed content becomes
-version n+1; running instances keep the version they started on. The serialized spec is stored once
-per version (``process_definition.spec_json``), never inside instance state.
+version n+1 and, unless deployed with ``activate=False``, the version new instances start on.
+Content identical to an older, inactive version creates nothing and says so: that version is
+activated with :func:`activate_version` (which also rolls back). Running instances always keep the version
+they started on. The serialized spec is stored once per version (``process_definition.spec_json``),
+never inside instance state.
 
-Deployment is all or nothing: every file is parsed (with XSD validation) and linted first, and a
-single problem anywhere aborts it with every problem listed (file, element id, what is wrong).
+Deployment is all or nothing: every file is parsed (with XSD validation), linted (forms, statute,
+lanes, diagram shapes) and its scripts, conditions and timer expressions are compiled and checked
+against the engine's handlers (:mod:`engine.workflow.checks`); a single problem anywhere aborts it
+with every problem listed (file, element id, what is wrong).
 """
 
 from __future__ import annotations
@@ -14,7 +19,9 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from typing import Any, NamedTuple
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
@@ -28,7 +35,9 @@ from sqlalchemy.orm import Session
 from engine.clock import Clock
 from engine.errors import DeploymentError, NotFound
 from engine.i18n import Message
-from engine.workflow.models import ProcessDefinition
+from engine.workflow.checks import Problem, Vocabulary, check_process, roles_by_process
+from engine.workflow.handlers import Handlers, handlers_of
+from engine.workflow.models import AuditEvent, ProcessDefinition, ProcessInstance
 
 SERIALIZER = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
 KNOWN_ROLES = {
@@ -45,16 +54,6 @@ KNOWN_ROLES = {
 
 def default_processes_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "processes"
-
-
-@dataclass
-class Problem:
-    file: str
-    element: str
-    problem: str
-
-    def __str__(self) -> str:
-        return f"{self.file}: {self.element}: {self.problem}"
 
 
 @dataclass
@@ -169,11 +168,31 @@ def _lint_diagram(path: Path, problems: list[Problem]) -> None:
                 )
 
 
-def parse_directory(directory: Path | None = None) -> tuple[list[ParsedProcess], list[Problem]]:
-    """Parse and lint every ``*.bpmn`` of ``directory``; return processes and problems found."""
+def parse_directory(
+    directory: Path | None, handlers: Handlers
+) -> tuple[list[ParsedProcess], list[Problem]]:
+    """Parse, lint and check every ``*.bpmn`` of ``directory`` (default: the project's
+    ``processes/``) against the engine's ``handlers``; return the processes and every problem."""
     directory = Path(directory or default_processes_dir())
-    forms_dir = directory / "forms"
     problems: list[Problem] = []
+    parser, file_of = _read_files(directory, problems)
+    trees = _process_trees(parser, file_of, problems)
+    roles = roles_by_process(trees)
+    for pid in trees:
+        vocabulary = Vocabulary.of(handlers, roles[pid])
+        node = parser.process_parsers[pid].node
+        problems.extend(check_process(file_of[pid].name, node, vocabulary))
+    parsed = [
+        _parsed(pid, file_of, spec, subs, directory / "forms", problems)
+        for pid, (spec, subs) in trees.items()
+    ]
+    return parsed, problems
+
+
+def _read_files(
+    directory: Path, problems: list[Problem]
+) -> tuple[SpiffBpmnParser, dict[str, Path]]:
+    """Load every file into one parser (with XSD validation); the file of each process id."""
     parser = SpiffBpmnParser(validator=VALIDATOR)
     files = sorted(directory.glob("*.bpmn"))
     if not files:
@@ -197,11 +216,17 @@ def parse_directory(directory: Path | None = None) -> tuple[list[ParsedProcess],
             )
         except etree.XMLSyntaxError as exc:
             problems.append(Problem(path.name, "-", f"not well-formed XML: {exc}"))
-    parsed: list[ParsedProcess] = []
+    return parser, file_of
+
+
+def _process_trees(
+    parser: SpiffBpmnParser, file_of: dict[str, Path], problems: list[Problem]
+) -> dict[str, tuple[Any, dict[str, Any]]]:
+    """The spec and subprocess specs of every process that parses, by process id."""
+    trees = {}
     for pid, path in sorted(file_of.items()):
         try:
-            spec = parser.get_spec(pid)
-            subs = parser.get_subprocess_specs(pid)
+            trees[pid] = (parser.get_spec(pid), parser.get_subprocess_specs(pid))
         except ValidationException as exc:
             problems.append(
                 Problem(
@@ -210,57 +235,104 @@ def parse_directory(directory: Path | None = None) -> tuple[list[ParsedProcess],
                     str(getattr(exc, "error_msg", exc)),
                 )
             )
-            continue
         except Exception as exc:  # noqa: BLE001 - the parser raises plain errors for broken models
             problems.append(Problem(path.name, pid, str(exc)))
-            continue
-        forms: dict = {}
-        start_form = forms_dir / f"{pid}_start.schema.json"
-        if start_form.exists():
-            forms[f"{pid}_start"] = json.loads(start_form.read_text("utf-8"))
-        meta = _user_task_meta(spec, path.name, forms_dir, forms, problems)
-        for sub in subs.values():
-            meta.update(
-                _user_task_meta(sub, file_of.get(sub.name, path).name, forms_dir, forms, problems)
-            )
-        digest = hashlib.sha256()
-        for p in sorted({path} | {file_of[s] for s in subs if s in file_of}):
-            digest.update(p.name.encode() + b"\0" + p.read_bytes())
-        for form_name in sorted(forms):
-            digest.update(
-                form_name.encode() + b"\0" + json.dumps(forms[form_name], sort_keys=True).encode()
-            )
-        diagrams = {pid: path.read_text("utf-8")} | {
-            s: file_of[s].read_text("utf-8") for s in subs if s in file_of
-        }
-        spec_json = json.dumps(
-            {
-                "spec": SERIALIZER.to_dict(spec),
-                "subprocess_specs": {k: SERIALIZER.to_dict(v) for k, v in subs.items()},
-                "diagrams": diagrams,
-            },
-            ensure_ascii=False,
+    return trees
+
+
+def _parsed(
+    pid: str,
+    file_of: dict[str, Path],
+    spec: Any,
+    subs: dict[str, Any],
+    forms_dir: Path,
+    problems: list[Problem],
+) -> ParsedProcess:
+    """One process ready to deploy: its forms, task metadata, content hash and serialized spec."""
+    path = file_of[pid]
+    forms: dict = {}
+    start_form = forms_dir / f"{pid}_start.schema.json"
+    if start_form.exists():
+        forms[f"{pid}_start"] = json.loads(start_form.read_text("utf-8"))
+    meta = _user_task_meta(spec, path.name, forms_dir, forms, problems)
+    for sub in subs.values():
+        meta.update(
+            _user_task_meta(sub, file_of.get(sub.name, path).name, forms_dir, forms, problems)
         )
-        parsed.append(
-            ParsedProcess(
-                pid,
-                spec.description or pid,
-                path.name,
-                path.read_text("utf-8"),
-                spec_json,
-                forms,
-                meta,
-                digest.hexdigest(),
-            )
+    digest = hashlib.sha256()
+    for p in sorted({path} | {file_of[s] for s in subs if s in file_of}):
+        digest.update(p.name.encode() + b"\0" + p.read_bytes())
+    for form_name in sorted(forms):
+        digest.update(
+            form_name.encode() + b"\0" + json.dumps(forms[form_name], sort_keys=True).encode()
         )
-    return parsed, problems
+    diagrams = {pid: path.read_text("utf-8")} | {
+        s: file_of[s].read_text("utf-8") for s in subs if s in file_of
+    }
+    spec_json = json.dumps(
+        {
+            "spec": SERIALIZER.to_dict(spec),
+            "subprocess_specs": {k: SERIALIZER.to_dict(v) for k, v in subs.items()},
+            "diagrams": diagrams,
+        },
+        ensure_ascii=False,
+    )
+    return ParsedProcess(
+        pid,
+        spec.description or pid,
+        path.name,
+        path.read_text("utf-8"),
+        spec_json,
+        forms,
+        meta,
+        digest.hexdigest(),
+    )
+
+
+# -- deploy, versions, activation ------------------------------------------------------------
+class Deployed(NamedTuple):
+    """What deploying one process did: ``created`` a new version, or found ``definition`` with
+    the same content (the active version, or an older inactive one, which is not reactivated)."""
+
+    definition: ProcessDefinition
+    created: bool
+
+    @property
+    def outcome(self) -> str:
+        """``deployed`` (new and active), ``deployed_inactive`` (new, waits for activation),
+        ``unchanged`` (the active version) or ``identical_inactive`` (an older version)."""
+        if self.created:
+            return "deployed" if self.definition.active else "deployed_inactive"
+        return "unchanged" if self.definition.active else "identical_inactive"
+
+    def describe(self) -> Message:
+        d = self.definition
+        return {
+            "deployed": Message("deployed"),
+            "unchanged": Message("unchanged"),
+            "deployed_inactive": Message(
+                "deployed, not active; activate it with "
+                "`govshare processes activate %(pid)s %(version)s`",
+                pid=d.process_id,
+                version=d.version,
+            ),
+            "identical_inactive": Message(
+                "identical to version %(version)s (not active); activate it with "
+                "`govshare processes activate %(pid)s %(version)s`",
+                pid=d.process_id,
+                version=d.version,
+            ),
+        }[self.outcome]
 
 
 def deploy(
-    session: Session, clock: Clock, directory: Path | None = None
-) -> list[tuple[ProcessDefinition, bool]]:
-    """Deploy every process of ``directory``; returns (definition, newly created) per process."""
-    parsed, problems = parse_directory(directory)
+    session: Session, clock: Clock, directory: Path | None = None, activate: bool = True
+) -> list[Deployed]:
+    """Deploy every process of ``directory``: changed content becomes a new version, active unless
+    ``activate`` is False (the first version of a process is always active). Content identical to
+    an existing version creates nothing and activates nothing. Refused, writing nothing, if any
+    process has a problem."""
+    parsed, problems = parse_directory(directory, handlers_of(session))
     if problems:
         raise DeploymentError(
             Message(
@@ -277,44 +349,134 @@ def deploy(
             )
         )
         if existing is not None:
-            results.append((existing, False))
+            results.append(Deployed(existing, False))
             continue
-        latest = (
-            session.scalar(
-                select(func.max(ProcessDefinition.version)).where(
-                    ProcessDefinition.process_id == p.process_id
-                )
-            )
-            or 0
-        )
-        definition = ProcessDefinition(
-            process_id=p.process_id,
-            version=latest + 1,
-            content_hash=p.content_hash,
-            name=p.name,
-            source_file=p.source_file,
-            bpmn_xml=p.bpmn_xml,
-            spec_json=p.spec_json,
-            forms=p.forms,
-            task_meta=p.task_meta,
-            deployed_at=clock.now(),
-        )
-        session.add(definition)
-        activate(session, clock, definition)
-        results.append((definition, True))
+        definition = _new_version(session, clock, p)
+        if activate or definition.version == 1:
+            _make_active(session, clock, definition, None)
+        results.append(Deployed(definition, True))
     session.flush()
     return results
 
 
-def activate(session: Session, clock: Clock, definition: ProcessDefinition) -> None:
-    """Make ``definition`` the version new instances of its process start on."""
+def _new_version(session: Session, clock: Clock, p: ParsedProcess) -> ProcessDefinition:
+    latest = session.scalar(
+        select(func.max(ProcessDefinition.version)).where(
+            ProcessDefinition.process_id == p.process_id
+        )
+    )
+    definition = ProcessDefinition(
+        process_id=p.process_id,
+        version=(latest or 0) + 1,
+        content_hash=p.content_hash,
+        name=p.name,
+        source_file=p.source_file,
+        bpmn_xml=p.bpmn_xml,
+        spec_json=p.spec_json,
+        forms=p.forms,
+        task_meta=p.task_meta,
+        deployed_at=clock.now(),
+        active=False,
+    )
+    session.add(definition)
+    session.flush()
+    return definition
+
+
+@dataclass(frozen=True)
+class Activation:
+    """What :func:`activate` changed: ``previous`` is the version active before (None if none);
+    ``changed`` is False when ``version`` was active already."""
+
+    process_id: str
+    version: int
+    previous: int | None
+    changed: bool
+
+    def describe(self) -> Message:
+        if not self.changed:
+            return Message(
+                "%(pid)s: version %(version)s is already active.",
+                pid=self.process_id,
+                version=self.version,
+            )
+        return Message(
+            "%(pid)s: version %(version)s is active now (before: version %(previous)s); "
+            "running instances keep their version.",
+            pid=self.process_id,
+            version=self.version,
+            previous=self.previous or "-",
+        )
+
+
+def activate_version(
+    session: Session, clock: Clock, process_id: str, version: int, actor_id: int | None = None
+) -> Activation:
+    """Make ``version`` of ``process_id`` the one new instances start on (rollback included);
+    :class:`NotFound` naming both if there is no such version. See :func:`activate`."""
+    definition = session.scalar(
+        select(ProcessDefinition).where(
+            ProcessDefinition.process_id == process_id, ProcessDefinition.version == version
+        )
+    )
+    if definition is None:
+        versions = session.scalars(
+            select(ProcessDefinition.version)
+            .where(ProcessDefinition.process_id == process_id)
+            .order_by(ProcessDefinition.version)
+        ).all()
+        raise NotFound(
+            Message(
+                "Process %(pid)s has no version %(version)s (deployed versions: %(versions)s).",
+                pid=process_id,
+                version=version,
+                versions=", ".join(str(v) for v in versions) or "-",
+            )
+        )
+    return activate(session, clock, definition, actor_id)
+
+
+def activate(
+    session: Session, clock: Clock, definition: ProcessDefinition, actor_id: int | None = None
+) -> Activation:
+    """Make ``definition`` the version new instances of its process start on; instances already
+    running keep the version they started on. Idempotent; a change is audited
+    (``version_activated``: process, version, previous)."""
+    return _make_active(session, clock, definition, actor_id)
+
+
+def _make_active(
+    session: Session, clock: Clock, definition: ProcessDefinition, actor_id: int | None
+) -> Activation:
+    if definition.active:
+        return Activation(definition.process_id, definition.version, definition.version, False)
+    previous = session.scalar(
+        select(ProcessDefinition.version).where(
+            ProcessDefinition.process_id == definition.process_id,
+            ProcessDefinition.active.is_(True),
+        )
+    )
     session.execute(
         update(ProcessDefinition)
         .where(ProcessDefinition.process_id == definition.process_id)
         .values(active=False)
     )
     definition.active, definition.activated_at = True, clock.now()
+    session.add(
+        AuditEvent(
+            instance_id=None,
+            at=clock.now(),
+            actor_id=actor_id,
+            kind="version_activated",
+            detail={
+                "process": definition.process_id,
+                "version": definition.version,
+                "previous": previous,
+            },
+        )
+    )
     session.flush()
+    return Activation(definition.process_id, definition.version, previous, True)
 
 
 def active_definition(session: Session, process_id: str) -> ProcessDefinition:
@@ -341,3 +503,45 @@ def list_definitions(session: Session) -> list[ProcessDefinition]:
             )
         )
     )
+
+
+@dataclass(frozen=True)
+class VersionSummary:
+    """One deployed version, with how many instances run on it and how many are in incident."""
+
+    process_id: str
+    version: int
+    content_hash: str
+    source_file: str
+    active: bool
+    deployed_at: datetime
+    activated_at: datetime | None
+    running: int
+    incidents: int
+
+
+def list_versions(session: Session) -> list[VersionSummary]:
+    """Every deployed version, by process and version, with its instance counts (one grouped
+    query for the counts of all versions)."""
+    counts: dict[tuple[int, str], int] = {
+        (definition_id, status): n
+        for definition_id, status, n in session.execute(
+            select(ProcessInstance.definition_id, ProcessInstance.status, func.count())
+            .where(ProcessInstance.status.in_(("running", "incident")))
+            .group_by(ProcessInstance.definition_id, ProcessInstance.status)
+        )
+    }
+    return [
+        VersionSummary(
+            d.process_id,
+            d.version,
+            d.content_hash,
+            d.source_file,
+            d.active,
+            d.deployed_at,
+            d.activated_at,
+            counts.get((d.id, "running"), 0),
+            counts.get((d.id, "incident"), 0),
+        )
+        for d in list_definitions(session)
+    ]

@@ -41,7 +41,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from RestrictedPython import (
     compile_restricted_eval,
@@ -63,6 +63,9 @@ from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScript
 
 from engine.calendar import WorkingCalendar
 from engine.clock import SHANGHAI, Clock
+
+if TYPE_CHECKING:
+    from engine.workflow.handlers import Handlers
 
 SCRIPT_FILENAME = "<string>"  # SpiffWorkflow finds error lines by this name
 MAX_INT_BITS = 1 << 16
@@ -229,6 +232,18 @@ def _builtins() -> dict:
 
 
 _BUILTINS = _builtins()
+
+
+def helper_names(handlers: Handlers) -> tuple[str, ...]:
+    """Every helper a BPMN script may call: the built-in ones and the domain areas' effects.
+
+    The one list deploy checks scripts against (``engine.workflow.checks``)."""
+    return (*BUILTIN_HELPERS, *handlers.effects)
+
+
+def builtin_names() -> frozenset[str]:
+    """The Python builtins the sandbox provides (``len``, ``min``, ``sorted`` …)."""
+    return frozenset(name for name in _BUILTINS if not name.startswith("_"))
 
 
 def _inplace(op: str, x, y):
