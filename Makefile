@@ -43,8 +43,11 @@ demo: install
 	$(BIN)/govshare seed
 	$(BIN)/python -m web
 
+## ruff (incl. complexity), formatting, mypy over engine/, the architecture rules, the processes.
 lint: install
 	$(BIN)/ruff check engine web notifications migrations tests bench
+	$(BIN)/ruff format --check engine web notifications migrations tests bench
+	$(BIN)/mypy
 	$(BIN)/govshare processes lint
 
 ## Install the test dependencies and run the whole suite on SQLite, then on PostgreSQL

@@ -51,7 +51,7 @@ class DeploymentError(GovshareError):
     http_status = 422
 
 
-def _render_detail(detail):
+def _render_detail(detail: object) -> object:
     if isinstance(detail, dict):
         return {k: str(v) if isinstance(v, Message) else v for k, v in detail.items()}
     return str(detail)

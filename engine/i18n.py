@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gettext
 import os
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
@@ -39,7 +40,7 @@ class Message:
         self.msgid = msgid
         self.params = params
 
-    def render(self, gettext_fn=None) -> str:
+    def render(self, gettext_fn: Callable[[str], str] | None = None) -> str:
         text = gettext_fn(self.msgid) if gettext_fn else translate(self.msgid)
         return text % self.params if self.params else text
 

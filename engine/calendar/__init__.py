@@ -29,7 +29,10 @@ from functools import cache
 from importlib import resources
 
 import holidays
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
+from engine.calendar.models import CalendarEntry, CalendarSchedule
 from engine.clock import SHANGHAI, parse_instant
 from engine.i18n import Message
 
@@ -279,15 +282,11 @@ def due_label(instant: datetime | str | None) -> str:
 _LOADED: dict[tuple, WorkingCalendar] = {}
 
 
-def load_calendar(session) -> WorkingCalendar:
+def load_calendar(session: Session) -> WorkingCalendar:
     """The calendar with the administrator entries stored in the database.
 
     Rebuilt only when the entries change (a fingerprint query of counts and last entry times).
     """
-    from sqlalchemy import func, select
-
-    from engine.calendar.models import CalendarEntry, CalendarSchedule
-
     fingerprint = tuple(
         session.execute(
             select(

@@ -180,7 +180,7 @@ def check_code(code: Code, vocabulary: Vocabulary) -> list[str]:
         return [f"{code.kind} is empty"]
     try:
         SandboxEnvironment._compile(code.text, code.mode)
-        tree = ast.parse(code.text, mode=code.mode)
+        tree = ast.parse(code.text or "", mode=code.mode)
     except (ScriptRejected, SyntaxError, ValueError) as exc:
         return [f"{code.kind}: {exc}"]
     problems = [
@@ -236,7 +236,7 @@ def _fact_problem(call: ast.Call, facts: Mapping[str, FactKind]) -> str | None:
     if any(k.arg is None for k in call.keywords):
         return None  # fact(kind, **values): the fields are known at run time only
     try:
-        facts[kind].check(kind, {k.arg: None for k in call.keywords if k.arg != "kind"})
+        facts[kind].check(kind, {k.arg: None for k in call.keywords if k.arg and k.arg != "kind"})
     except HandlerError as exc:
         return str(exc)
     return None

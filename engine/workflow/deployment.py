@@ -68,7 +68,9 @@ class ParsedProcess:
     content_hash: str
 
 
-def _user_task_meta(spec, file: str, forms_dir: Path, forms: dict, problems: list[Problem]) -> dict:
+def _user_task_meta(
+    spec: Any, file: str, forms_dir: Path, forms: dict, problems: list[Problem]
+) -> dict:
     meta = {}
     for name, task_spec in spec.task_specs.items():
         if not isinstance(task_spec, UserTaskMixin):

@@ -76,18 +76,18 @@ def _specs(definition: ProcessDefinition) -> tuple:
     return cached[1], cached[2]
 
 
-def _json_default(value):
+def _json_default(value: object) -> str:
     if isinstance(value, datetime | date):
         return value.isoformat()
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
-def _workflow_converter():
+def _workflow_converter() -> Any:
     # the registry wraps each converter's bound to_dict/from_dict in a functools.partial
     return SERIALIZER.registry.convert_from_dict["BpmnWorkflow"].args[0].__self__
 
 
-def dump_state(workflow) -> bytes:
+def dump_state(workflow: Any) -> bytes:
     """Instance state without the spec (kept once per version), zlib-compressed JSON.
 
     Same layout as ``BpmnWorkflowConverter.to_dict`` minus ``spec``/``subprocess_specs``, which
@@ -102,7 +102,7 @@ def dump_state(workflow) -> bytes:
     return zlib.compress(json.dumps(dct, separators=(",", ":"), default=_json_default).encode(), 6)
 
 
-def load_state(definition: ProcessDefinition, blob: bytes):
+def load_state(definition: ProcessDefinition, blob: bytes) -> Any:
     """Rebuild a workflow around the cached spec objects of its definition."""
     spec, subs = _specs(definition)
     dct = json.loads(zlib.decompress(blob))

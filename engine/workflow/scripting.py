@@ -41,6 +41,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
+from types import CodeType
 from typing import TYPE_CHECKING, Any
 
 from RestrictedPython import (
@@ -246,7 +247,7 @@ def builtin_names() -> frozenset[str]:
     return frozenset(name for name in _BUILTINS if not name.startswith("_"))
 
 
-def _inplace(op: str, x, y):
+def _inplace(op: str, x: Any, y: Any) -> Any:
     ops = {
         "+=": lambda: x + y,
         "-=": lambda: x - y,
@@ -308,19 +309,19 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
 
     @staticmethod
     @lru_cache(maxsize=1024)
-    def _compile(source: str, mode: str):
+    def _compile(source: str, mode: str) -> CodeType:
         compile_ = compile_restricted_eval if mode == "eval" else compile_restricted_exec
         result = compile_(source, SCRIPT_FILENAME, policy=_BudgetPolicy)
-        if result.errors:
-            raise ScriptRejected("; ".join(result.errors))
+        if result.errors or result.code is None:
+            raise ScriptRejected("; ".join(result.errors) or "does not compile")
         return result.code
 
-    def evaluate(self, expression, context, external_context=None):
+    def evaluate(self, expression: str, context: dict, external_context: dict | None = None) -> Any:
         code = self._compile(expression, "eval")
         with _time_budget(self.budget, self._outside()):
             return eval(code, self._globals({**(external_context or {}), **context}))  # noqa: S307
 
-    def execute(self, script, context, external_context=None):
+    def execute(self, script: str, context: dict, external_context: dict | None = None) -> bool:
         clash = set(self.globals) & set(context)
         if clash:
             raise ValueError(f"task data overwrites helper(s): {sorted(clash)}")
@@ -344,11 +345,11 @@ class SandboxScriptEngine(PythonScriptEngine):
 
     environment: SandboxEnvironment
 
-    def evaluate(self, task, expression, external_context=None):
+    def evaluate(self, task: Any, expression: str, external_context: dict | None = None) -> Any:
         self.environment.element = Element.of(task)
         return super().evaluate(task, expression, external_context)
 
-    def execute(self, task, script, external_context=None):
+    def execute(self, task: Any, script: str, external_context: dict | None = None) -> Any:
         self.environment.element = Element.of(task)
         return super().execute(task, script, external_context)
 
@@ -373,16 +374,16 @@ def make_script_engine(
         call.__name__ = helper
         return call
 
-    def deadline(start, n):
+    def deadline(start: str, n: int) -> str:
         return calendar().deadline(start, int(n)).due_at.isoformat()
 
-    def now():
+    def now() -> str:
         return clock.now().astimezone(SHANGHAI).isoformat()
 
-    def record(**facts):
+    def record(**facts: Any) -> None:
         effects.facts.update(facts)
 
-    def forget(*names):
+    def forget(*names: str) -> None:
         for name in names:
             environment.context.pop(name, None)
 

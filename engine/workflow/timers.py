@@ -55,7 +55,7 @@ def sweep(
     """Fire every due timer and retry every due incident, each instance at most once per sweep
     and in its own transaction; returns how many instances were taken. A failing instance
     becomes (or stays) an incident with its next retry pushed back; it never stops the sweep."""
-    count, seen = 0, set()
+    count, seen = 0, set[int]()
     while limit is None or count < limit:
         with session_factory() as session, session.begin():
             instance = _claim_due(session, clock, seen)
@@ -65,7 +65,7 @@ def sweep(
             key, due = instance.business_key, instance.next_due_at
             fired = fire_timers(session, clock, instance)
             if not fired and instance.status == "running" and _still_due(instance, clock):
-                failure = Failure(Element("-"), f"timer due at {due.isoformat()} did not fire")
+                failure = Failure(Element("-"), f"timer due at {due} did not fire")
                 record_incident(session, clock, instance, failure)
         count += 1
         log.info("%s: %s", key, "fired" if fired else instance.status)
