@@ -13,7 +13,6 @@ departments also ``<slug>.lead`` (official + leader); every authority ``<slug>.c
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from importlib import resources
@@ -21,10 +20,15 @@ from importlib import resources
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.catalog.models import Resource
+from engine.catalog.entry import normalize
+from engine.catalog.models import Resource, ResourceVersion
+from engine.catalog.rules import check
+from engine.catalog.versions import latest_version, publish_version
 from engine.clock import Clock
 from engine.directory.models import ApiToken, Department, Division, User
-from engine.directory.passwords import hash_password
+from engine.directory.passwords import hash_password, token_digest
+from engine.errors import ValidationFailed
+from engine.i18n import Message
 from engine.workflow.deployment import deploy
 
 LOCAL_DEPARTMENTS = [
@@ -177,7 +181,7 @@ def seed_demo_users(session: Session) -> None:
             _upsert(
                 session,
                 ApiToken,
-                {"token_sha256": hashlib.sha256(token.encode()).hexdigest()},
+                {"token_sha256": token_digest(token)},
                 {"user_id": user.id, "label": "demo token"},
             )
     session.flush()
@@ -186,13 +190,6 @@ def seed_demo_users(session: Session) -> None:
 def seed_catalog(session: Session, clock: Clock) -> None:
     """Publish the sample catalog (engine/data/catalog_seed.json) as version 1 of each entry,
     or as a new version where the shipped entry changed; entries pass every catalog rule."""
-    from engine.catalog.entry import normalize
-    from engine.catalog.models import ResourceVersion
-    from engine.catalog.rules import check
-    from engine.catalog.versions import latest_version, publish_version
-    from engine.errors import ValidationFailed
-    from engine.i18n import Message
-
     entries = json.loads(
         resources.files("engine").joinpath("data/catalog_seed.json").read_text("utf-8")
     )["entries"]

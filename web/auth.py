@@ -15,12 +15,10 @@ from flask import (
 from flask_babel import gettext, lazy_gettext
 from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
-from sqlalchemy import select
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired
 
-from engine.directory.models import User
-from engine.directory.passwords import check_password
+from engine import directory
 
 from . import clock, db, login_manager
 
@@ -40,8 +38,7 @@ class LoginForm(FlaskForm):
 
 @login_manager.user_loader
 def load_user(user_id: str):
-    user = db.session.get(User, int(user_id))
-    return user if user is not None and user.active else None
+    return directory.active_user(db.session, int(user_id))
 
 
 def _safe_next(target: str | None) -> str:
@@ -57,12 +54,8 @@ def login():
     form = LoginForm()
     error = None
     if form.validate_on_submit():
-        user = db.session.scalar(select(User).where(User.username == form.username.data.strip()))
-        if (
-            user is not None
-            and user.active
-            and check_password(user.password_hash, form.password.data)
-        ):
+        user = directory.sign_in(db.session, form.username.data, form.password.data)
+        if user is not None:
             session.clear()
             login_user(user)
             session.permanent = True

@@ -7,10 +7,13 @@ both sit in the same city, else the region's (DESIGN.md).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.directory.models import Department, Division, User
+from engine.directory.models import ApiToken, Department, Division, User
+from engine.directory.passwords import check_password, token_digest
 from engine.errors import NotFound
 from engine.i18n import Message
 
@@ -69,3 +72,70 @@ def user_by_name(session: Session, username: str) -> User:
 def is_coordinator(user: User) -> bool:
     """A coordinator of a data-sharing authority: decides disputes, appeals and rectifications."""
     return user.department.is_authority and "coordinator" in (user.job_roles or [])
+
+
+def is_leader(user: User) -> bool:
+    """A leader of a department: hands its tasks to other officials of the department."""
+    return "leader" in (user.job_roles or [])
+
+
+# -- who is signed in ---------------------------------------------------------------------------
+def active_user(session: Session, user_id: int) -> User | None:
+    """The user of a signed-in session, or None once the account is gone or deactivated."""
+    user = session.get(User, user_id)
+    return user if user is not None and user.active else None
+
+
+def sign_in(session: Session, username: str, password: str) -> User | None:
+    """The active user with this name and password, or None (the caller says only "wrong")."""
+    user = session.scalar(select(User).where(User.username == (username or "").strip()))
+    if user is None or not user.active or not check_password(user.password_hash, password):
+        return None
+    return user
+
+
+def user_by_token(session: Session, token: str) -> User | None:
+    """The active user an API token belongs to (only the token's SHA-256 is stored), or None."""
+    row = session.scalar(select(ApiToken).where(ApiToken.token_sha256 == token_digest(token)))
+    return row.user if row is not None and row.user.active else None
+
+
+# -- lists --------------------------------------------------------------------------------------
+def departments(
+    session: Session, ids: Iterable[int] | None = None, authorities: bool | None = None
+) -> list[Department]:
+    """Departments, region first then by name: all, those with ``ids``, and/or only
+    authorities (``authorities=True``) or only the others (``False``). For pickers and filters."""
+    stmt = select(Department).order_by(Department.division_code, Department.name)
+    if ids is not None:
+        stmt = stmt.where(Department.id.in_(list(ids)))
+    if authorities is not None:
+        stmt = stmt.where(Department.is_authority.is_(authorities))
+    return list(session.scalars(stmt))
+
+
+def officials(session: Session, department_id: int) -> list[User]:
+    """The active officials of a department, by user name."""
+    return list(
+        session.scalars(
+            select(User)
+            .where(User.department_id == department_id, User.active.is_(True))
+            .order_by(User.username)
+        )
+    )
+
+
+def colleagues(session: Session, user: User) -> list[User]:
+    """Whom a leader may hand tasks to: the active officials of the department; nobody for others."""
+    return officials(session, user.department_id) if is_leader(user) else []
+
+
+def users_by_id(session: Session, ids: Iterable[int]) -> dict[int, User]:
+    wanted = {i for i in ids if i}
+    if not wanted:
+        return {}
+    return {u.id: u for u in session.scalars(select(User).where(User.id.in_(wanted)))}
+
+
+def user_by_id(session: Session, user_id: int) -> User | None:
+    return session.get(User, user_id) if user_id else None

@@ -1,4 +1,5 @@
-"""Password hashing with the standard library's scrypt (no web framework needed)."""
+"""Password hashing with the standard library's scrypt (no web framework needed), and the digest
+under which API tokens are stored."""
 
 from __future__ import annotations
 
@@ -24,3 +25,8 @@ def check_password(stored: str | None, password: str) -> bool:
         password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p)
     )
     return hmac.compare_digest(got, base64.b64decode(digest))
+
+
+def token_digest(token: str) -> str:
+    """What is stored of an API token: its SHA-256, hex."""
+    return hashlib.sha256((token or "").strip().encode()).hexdigest()
