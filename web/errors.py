@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, abort, jsonify, render_template, request
 from flask_babel import gettext, lazy_gettext
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from engine.errors import GovshareError
+from engine.errors import Forbidden, GovshareError, NotFound
 
 from . import db
 from .templating import render_message
@@ -25,6 +27,19 @@ TITLES = {
     422: lazy_gettext("The input is not valid"),
     500: lazy_gettext("Something went wrong on our side"),
 }
+
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def lookup(find: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """Call the service that finds what a page shows: a record that does not exist, or that the
+    user may not see, gives the plain 404 or 403 page, as an unknown address does."""
+    try:
+        return find(*args, **kwargs)
+    except (NotFound, Forbidden) as err:
+        abort(err.http_status)
 
 
 def _page(status: int, message: str, details=None):

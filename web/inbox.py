@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext, ngettext
 from flask_login import current_user, login_required
 
@@ -12,6 +12,7 @@ from engine.workflow import inbox as inbox_service
 from engine.workflow import tasks as task_service
 
 from . import clock, db
+from .errors import lookup
 
 bp = Blueprint("inbox", __name__, url_prefix="/inbox")
 
@@ -30,10 +31,6 @@ def _int(value: str | None) -> int | None:
 @bp.get("/<view>")
 @login_required
 def view(view: str):
-    if view not in inbox_service.VIEWS or (
-        view == "coordination" and not current_user.department.is_authority
-    ):
-        abort(404)
     args = request.args
     filters = inbox_service.Filters(
         process=args.get("process") or None,
@@ -46,28 +43,22 @@ def view(view: str):
         if args.get("urgency") in ("normal", "soon", "overdue")
         else None,
     )
-    page = inbox_service.list_view(
-        db.session, current_user, clock(), view, filters, page=_int(args.get("page")) or 1
+    inbox = lookup(
+        inbox_service.inbox_page,
+        db.session,
+        current_user,
+        clock(),
+        view,
+        filters,
+        page=_int(args.get("page")) or 1,
     )
-    counterparts = inbox_service.counterpart_departments(db.session, current_user)
-    colleagues = []
-    if "leader" in (current_user.job_roles or []):
-        from sqlalchemy import select
-
-        from engine.directory.models import User
-
-        colleagues = db.session.scalars(
-            select(User)
-            .where(User.department_id == current_user.department_id, User.active.is_(True))
-            .order_by(User.username)
-        ).all()
     return render_template(
         "inbox.html",
         view=view,
-        page=page,
+        page=inbox.page,
         filters=filters,
-        counterparts=counterparts,
-        colleagues=colleagues,
+        counterparts=inbox.counterparts,
+        colleagues=inbox.colleagues,
         args=args,
     )
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, redirect, url_for
 from flask_login import current_user
-from sqlalchemy import func, select, text
 
-from engine.workflow.models import ProcessDefinition
+from engine.workflow import health
 
 from . import clock, db
 
@@ -15,16 +14,14 @@ bp = Blueprint("pages", __name__)
 
 @bp.get("/healthz")
 def healthz():
-    try:
-        db.session.execute(text("SELECT 1"))
-        deployed = db.session.scalar(select(func.count()).select_from(ProcessDefinition))
-    except Exception as exc:  # noqa: BLE001 - report any database failure
-        return jsonify({"status": "error", "database": str(exc)}), 503
+    state = health.check(db.session)
+    if not state.ok:
+        return jsonify({"status": "error", "database": state.database}), 503
     return jsonify(
         {
             "status": "ok",
-            "database": db.engine.dialect.name,
-            "process_versions": deployed,
+            "database": state.database,
+            "process_versions": state.process_versions,
             "now": clock().now().isoformat(),
         }
     )

@@ -12,6 +12,7 @@ from engine.calendar import due_label
 from engine.clock import SHANGHAI
 from engine.i18n import Message
 from engine.workflow import incidents
+from engine.workflow.inbox import counts
 
 from . import LANGUAGES, clock, db, select_locale
 
@@ -185,8 +186,6 @@ def statute_label(text: str) -> str:
 
 def nav_counts() -> dict:
     if "nav_counts" not in g:
-        from engine.workflow.inbox import counts
-
         g.nav_counts = (
             counts(db.session, current_user, clock()) if current_user.is_authenticated else {}
         )

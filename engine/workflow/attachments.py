@@ -10,9 +10,11 @@ from typing import BinaryIO
 from sqlalchemy.orm import Session
 
 from engine.clock import Clock
-from engine.errors import ValidationFailed
+from engine.directory.models import User
+from engine.errors import NotFound, ValidationFailed
 from engine.i18n import Message
-from engine.workflow.models import Attachment
+from engine.workflow.history import check_may_see
+from engine.workflow.models import Attachment, ProcessInstance
 
 LIMITS = {
     "max_bytes": 10 * 1024 * 1024,
@@ -95,3 +97,12 @@ def store(
 
 def path_of(directory: str, row: Attachment) -> Path:
     return Path(directory) / row.sha256
+
+
+def attachment_for(session: Session, user: User, attachment_id: int) -> Attachment:
+    """An attachment, for the departments its instance involves (NotFound, else Forbidden)."""
+    row = session.get(Attachment, attachment_id)
+    if row is None:
+        raise NotFound(Message("No attachment %(id)s.", id=attachment_id))
+    check_may_see(user, session.get(ProcessInstance, row.instance_id))
+    return row

@@ -15,7 +15,9 @@ from sqlalchemy.orm import Session, selectinload
 
 from engine.calendar import WorkingCalendar, due_label, load_calendar
 from engine.clock import SHANGHAI, Clock
+from engine.directory import colleagues
 from engine.directory.models import Department, User
+from engine.errors import NotFound
 from engine.i18n import Message
 from engine.workflow.models import HumanTask, ProcessInstance
 
@@ -116,7 +118,8 @@ def describe_deadline(calendar: WorkingCalendar, due_at: datetime, now: datetime
     return Deadline(due_at, due_label(due_at), left, urgency, lines)
 
 
-def _eligible_queue(user: User):
+def eligible_queue(user: User):
+    """The SQL condition of the unclaimed open tasks offered to ``user``."""
     roles = [r for r in (user.job_roles or [])]
     return and_(
         HumanTask.department_id == user.department_id,
@@ -131,13 +134,13 @@ def _view_clause(view: str, user: User, now: datetime):
     if view == "mine":
         return and_(open_, mine)
     if view == "queue":
-        return and_(open_, _eligible_queue(user))
+        return and_(open_, eligible_queue(user))
     if view == "overdue":
         # two index range scans (assignee / department queue, by due_sort), not one scan of all open tasks
         due = HumanTask.due_sort <= now
         ids = union_all(
             select(HumanTask.id).where(open_, mine, due),
-            select(HumanTask.id).where(open_, _eligible_queue(user), due),
+            select(HumanTask.id).where(open_, eligible_queue(user), due),
         )
         return HumanTask.id.in_(ids)
     if view == "done":
@@ -234,6 +237,7 @@ def list_view(
     page_size: int = PAGE_SIZE,
 ) -> Page:
     """One page of a view, in deadline order through the (department|assignee, state, due_sort) indexes."""
+    check_view(user, view)
     now = clock.now()
     f = filters or Filters()
     calendar = load_calendar(session)
@@ -301,6 +305,13 @@ def list_view(
     return Page(rows, total, page, pages, total > COUNT_CAP)
 
 
+def check_view(user: User, view: str) -> None:
+    """The inboxes a user may open: every official's own, and the coordinators' inbox for the
+    officials of a data-sharing authority."""
+    if view not in VIEWS or (view == "coordination" and not user.department.is_authority):
+        raise NotFound(Message("No inbox %(view)s.", view=view))
+
+
 def _department_names(session: Session, ids: set[int]) -> dict[int, str]:
     if not ids:
         return {}
@@ -317,4 +328,23 @@ def counterpart_departments(session: Session, user: User) -> list[Department]:
             .where(Department.id != user.department_id)
             .order_by(Department.division_code, Department.name)
         )
+    )
+
+
+@dataclass(frozen=True)
+class InboxPage:
+    """An inbox page: the tasks, and what its filters and bulk actions offer."""
+
+    page: Page
+    counterparts: list[Department]
+    colleagues: list[User]  # a leader's officials, to reassign to
+
+
+def inbox_page(
+    session: Session, user: User, clock: Clock, view: str, filters: Filters, page: int = 1
+) -> InboxPage:
+    return InboxPage(
+        list_view(session, user, clock, view, filters, page=page),
+        counterpart_departments(session, user),
+        colleagues(session, user),
     )

@@ -8,16 +8,22 @@ actions exactly one wins and the other gets a :class:`Conflict` naming who acted
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
+from engine.calendar import load_calendar
 from engine.clock import SHANGHAI, Clock
+from engine.directory import officials, user_by_id
 from engine.directory.models import User
 from engine.errors import Conflict, Forbidden, GovshareError, NotFound
 from engine.i18n import Message
 from engine.workflow.forms import validate_form
 from engine.workflow.handlers import CheckContext, handlers_of
-from engine.workflow.models import HumanTask
+from engine.workflow.history import attachments_of, task_context, tasks_of
+from engine.workflow.inbox import Deadline, describe_deadline, eligible_queue
+from engine.workflow.models import Attachment, HumanTask, ProcessInstance
 from engine.workflow.runtime import complete_user_task, lock_instance
 
 
@@ -31,10 +37,8 @@ def list_tasks(
     session: Session, user: User, scope: str = "inbox", limit: int = 100
 ) -> list[HumanTask]:
     """``mine``: claimed by the user; ``queue``: unclaimed and offered to the user; ``inbox``: both."""
-    from engine.workflow.inbox import _eligible_queue
-
     mine = and_(HumanTask.state == "open", HumanTask.assignee_id == user.id)
-    queue = and_(HumanTask.state == "open", _eligible_queue(user))
+    queue = and_(HumanTask.state == "open", eligible_queue(user))
     where = {"mine": mine, "queue": queue}.get(scope, or_(mine, queue))
     stmt = (
         select(HumanTask)
@@ -178,3 +182,75 @@ def task_by_id(session: Session, task_id: int) -> HumanTask:
     if row is None:
         raise NotFound(Message("No task %(id)s.", id=task_id))
     return row
+
+
+def reassign_to(
+    session: Session, clock: Clock, task_id: int, leader: User, assignee_id: int | None
+) -> HumanTask:
+    """:func:`reassign` to the official with ``assignee_id`` (as a form names them)."""
+    assignee = user_by_id(session, assignee_id or 0)
+    if assignee is None:
+        raise GovshareError(Message("Choose the official to assign the task to."))
+    return reassign(session, clock, task_id, leader, assignee)
+
+
+# -- the task page ------------------------------------------------------------------------------
+def may_view(user: User, row: HumanTask) -> bool:
+    """A task is seen by the officials it is offered to and by whoever holds or completed it."""
+    return eligible(user, row) or user.id in (row.assignee_id, row.completed_by_id)
+
+
+def task_for(session: Session, user: User, task_id: int) -> HumanTask:
+    """A task the user may see (NotFound, else Forbidden)."""
+    row = task_by_id(session, task_id)
+    if not may_view(user, row):
+        raise Forbidden(
+            Message(
+                "Task %(task)s is not offered to %(user)s.", task=row.title, user=user.display_name
+            )
+        )
+    return row
+
+
+def form_schema(row: HumanTask) -> dict | None:
+    """The JSON Schema of the task's form, or None for a task without one."""
+    return row.instance.definition.forms.get(row.form) if row.form else None
+
+
+@dataclass(frozen=True)
+class TaskPage:
+    """Everything an official needs to decide a task, for its page."""
+
+    task: HumanTask
+    instance: ProcessInstance
+    context: dict  # the task data (open) or the submitted form (done)
+    schema: dict | None
+    meta: dict  # the task's metadata from the deployed process (statute, hints …)
+    earlier: list[HumanTask]  # the instance's completed tasks, other than this one
+    files: list[Attachment]
+    colleagues: list[User]  # whom a leader may hand the open task to
+    deadline: Deadline | None
+
+
+def task_page(session: Session, clock: Clock, user: User, task_id: int) -> TaskPage:
+    row = task_for(session, user, task_id)
+    instance = row.instance
+    colleagues = []
+    if is_leader_of(user, row) and row.state == "open":
+        colleagues = [u for u in officials(session, row.department_id) if eligible(u, row)]
+    deadline = (
+        describe_deadline(load_calendar(session), row.due_at, clock.now())
+        if row.due_at and row.state == "open"
+        else None
+    )
+    return TaskPage(
+        task=row,
+        instance=instance,
+        context=task_context(row),
+        schema=form_schema(row),
+        meta=instance.definition.task_meta.get(row.task_name, {}),
+        earlier=[t for t in tasks_of(session, instance.id, "completed") if t.id != row.id],
+        files=attachments_of(session, instance.id),
+        colleagues=colleagues,
+        deadline=deadline,
+    )

@@ -1,0 +1,142 @@
+"""History service (Camunda's HistoryService): what happened on an instance and what is open on it,
+for the request and task pages, the diagram and the API.
+
+Who may see an instance is decided here, once: the departments bound to one of its roles
+(:meth:`ProcessInstance.involves`). Reading the workflow state (a task's data, the diagram's
+markers) goes through this module; callers never deserialize an instance themselves.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.calendar import load_calendar
+from engine.clock import Clock
+from engine.directory.models import User
+from engine.errors import Forbidden, NotFound
+from engine.i18n import Message
+from engine.workflow.inbox import Deadline, describe_deadline
+from engine.workflow.models import Attachment, HumanTask, ProcessInstance
+from engine.workflow.runtime import task_data, workflow_states
+
+ROLES = ("requester", "provider", "authority")
+
+
+def instance_by_key(session: Session, business_key: str) -> ProcessInstance:
+    instance = session.scalar(
+        select(ProcessInstance).where(ProcessInstance.business_key == business_key)
+    )
+    if instance is None:
+        raise NotFound(Message("No request with business key %(key)s.", key=business_key))
+    return instance
+
+
+def instance_by_id(session: Session, instance_id: int | None) -> ProcessInstance | None:
+    return session.get(ProcessInstance, instance_id) if instance_id else None
+
+
+def check_may_see(user: User, instance: ProcessInstance) -> None:
+    """Only the departments bound to a role of the instance see it (its review seats too)."""
+    if not instance.involves(user.department_id):
+        raise Forbidden(
+            Message("Request %(key)s does not involve your department.", key=instance.business_key)
+        )
+
+
+def instance_for(session: Session, user: User, business_key: str) -> ProcessInstance:
+    """An instance the user's department takes part in (NotFound, else Forbidden)."""
+    instance = instance_by_key(session, business_key)
+    check_may_see(user, instance)
+    return instance
+
+
+def role_of(instance: ProcessInstance, department_id: int) -> str:
+    """The department's role in the instance (requester, provider, authority), or ""."""
+    for role in ROLES:
+        if getattr(instance, f"{role}_department_id") == department_id:
+            return role
+    return ""
+
+
+def tasks_of(session: Session, instance_id: int, state: str | None = None) -> list[HumanTask]:
+    """The instance's tasks in the order they were created (completed ones: as completed)."""
+    stmt = select(HumanTask).where(HumanTask.instance_id == instance_id)
+    if state is not None:
+        stmt = stmt.where(HumanTask.state == state)
+    order = HumanTask.completed_at if state == "completed" else HumanTask.id
+    return list(session.scalars(stmt.order_by(order)))
+
+
+def attachments_of(session: Session, instance_id: int) -> list[Attachment]:
+    return list(
+        session.scalars(
+            select(Attachment).where(Attachment.instance_id == instance_id).order_by(Attachment.id)
+        )
+    )
+
+
+def task_context(row: HumanTask) -> dict:
+    """What a task's page shows as its context: the live task data while the task is open, the
+    submitted form once it is done."""
+    if row.state == "open":
+        return task_data(row.instance, row.spiff_task_id)
+    return row.data or {}
+
+
+@dataclass(frozen=True)
+class InstanceView:
+    """An instance as the request page shows it to one user."""
+
+    instance: ProcessInstance
+    deadlines: dict[int, Deadline]  # open task id -> its deadline
+    files: list[Attachment]
+    my_task_ids: set[int]  # open tasks offered to the user's department
+    role: str  # the user's department's role, or ""
+
+
+def instance_view(session: Session, clock: Clock, user: User, business_key: str) -> InstanceView:
+    instance = instance_for(session, user, business_key)
+    calendar, now = load_calendar(session), clock.now()
+    open_tasks = tasks_of(session, instance.id, "open")
+    return InstanceView(
+        instance=instance,
+        deadlines={
+            t.id: describe_deadline(calendar, t.due_at, now) for t in open_tasks if t.due_at
+        },
+        files=attachments_of(session, instance.id),
+        my_task_ids={t.id for t in open_tasks if t.department_id == user.department_id},
+        role=role_of(instance, user.department_id),
+    )
+
+
+def diagrams(session: Session, clock: Clock, user: User, business_key: str) -> list[dict]:
+    """Each process of the instance (with its call activities) with its BPMN and the elements
+    completed, active and overdue, for the diagram viewer."""
+    instance = instance_for(session, user, business_key)
+    definition = instance.definition
+    raw = json.loads(definition.spec_json)
+    xml_by_process = raw.get("diagrams") or {definition.process_id: definition.bpmn_xml}
+    states = workflow_states(instance)
+    now = clock.now()
+    overdue = {
+        t.task_name for t in tasks_of(session, instance.id, "open") if t.due_at and t.due_at <= now
+    }
+    out = []
+    for process_id, xml in xml_by_process.items():
+        if process_id != definition.process_id and process_id not in states:
+            continue
+        s = states.get(process_id, {"completed": set(), "active": set()})
+        out.append(
+            {
+                "process": process_id,
+                "xml": xml,
+                "completed": sorted(s["completed"]),
+                "active": sorted(s["active"] - s["completed"]),
+                "overdue": sorted(o for o in overdue if o in s["active"]),
+            }
+        )
+    return out
