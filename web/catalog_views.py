@@ -8,19 +8,18 @@ import json
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_login import current_user, login_required
-from sqlalchemy import select
 
 from engine.catalog import entry as entry_meta
-from engine.catalog.events import KINDS, register_event
+from engine.catalog import reading
+from engine.catalog.events import KINDS, affected_candidates, register_event
 from engine.catalog.links import unlinked
-from engine.catalog.models import Resource
 from engine.catalog.search import Filters, search
 from engine.catalog.transfer import export_csv, export_dcat, export_json, import_entries, published
-from engine.catalog.versions import history, latest_version, save_draft, submit
-from engine.directory.models import Department, User
+from engine.catalog.versions import save_entry, submit_code
 from engine.errors import ValidationFailed
 
 from . import clock, db
+from .errors import lookup
 from .templating import render_message
 
 bp = Blueprint("catalog", __name__, url_prefix="/catalog")
@@ -52,70 +51,29 @@ def browse():
         if request.args.get("page", "1").isdigit()
         else 1,
     )
-    providers = db.session.scalars(
-        select(Department)
-        .where(
-            Department.id.in_(select(Resource.provider_id).where(Resource.status == "published"))
-        )
-        .order_by(Department.division_code, Department.name)
-    ).all()
     return render_template(
-        "catalog/browse.html", results=results, providers=providers, args=request.args
+        "catalog/browse.html",
+        results=results,
+        providers=reading.providers(db.session),
+        args=request.args,
     )
-
-
-def _resource(code: str) -> Resource:
-    """An entry; unpublished ones only for their department and data-sharing authorities (reviewers)."""
-    resource = db.session.scalar(select(Resource).where(Resource.code == code))
-    if resource is None or (
-        resource.status != "published"
-        and resource.provider_id != current_user.department_id
-        and not current_user.department.is_authority
-    ):
-        abort(404)
-    return resource
 
 
 @bp.get("/entry/<path:code>")
 @login_required
 def show(code: str):
-    resource = _resource(code)
-    versions = history(db.session, resource)
-    own = resource.provider_id == current_user.department_id
-    users = {
-        u.id: u
-        for u in db.session.scalars(
-            select(User).where(
-                User.id.in_(
-                    {v.created_by_id for v in versions if v.created_by_id}
-                    | {v.decided_by_id for v in versions if v.decided_by_id}
-                )
-            )
-        )
-    }
-    latest = versions[0] if versions else None
-    insider = own or current_user.department.is_authority
-    shown = [v for v in versions if insider or v.status in ("published", "superseded")]
-    wanted = request.args.get("version", "")
-    chosen = next((v for v in shown if str(v.number) == wanted), None)
-    entry = (
-        chosen.data
-        if chosen
-        else (
-            resource.metadata_
-            if resource.status == "published"
-            else (latest.data if latest else {})
-        )
+    view = lookup(
+        reading.entry_view, db.session, current_user, code, request.args.get("version", "")
     )
     return render_template(
         "catalog/entry.html",
-        resource=resource,
-        versions=shown,
-        own=own,
-        latest=latest,
-        users=users,
-        entry=entry,
-        chosen=chosen,
+        resource=view.resource,
+        versions=view.versions,
+        own=view.own,
+        latest=view.latest,
+        users=view.users,
+        entry=view.entry,
+        chosen=view.chosen,
     )
 
 
@@ -153,28 +111,23 @@ def _entry_from_form(form) -> dict:
 @bp.route("/edit/<path:code>", methods=["GET", "POST"])
 @login_required
 def edit(code: str | None):
-    resource = _resource(code) if code else None
-    if resource is not None and resource.provider_id != current_user.department_id:
-        abort(403)
-    errors: dict[str, list[str]] = {}
+    view = lookup(reading.edit_view, db.session, current_user, code)
+    data, errors = view.data, {}
     if request.method == "POST":
-        entry = _entry_from_form(request.form)
-        entry["provider"] = (
-            resource.provider.slug if resource is not None else current_user.department.slug
-        )
+        data = _entry_from_form(request.form)
+        data["provider"] = view.provider
         try:
-            version = save_draft(
+            version = save_entry(
                 db.session,
                 clock(),
                 current_user,
-                entry,
+                data,
                 note=request.form.get("note", "").strip(),
-                resource=resource,
+                code=code,
+                then_submit=request.form.get("then") == "submit",
             )
+            db.session.commit()
             if request.form.get("then") == "submit":
-                submit(
-                    db.session, clock(), current_user, db.session.get(Resource, version.resource_id)
-                )
                 flash(
                     gettext(
                         "Version %(n)s saved and sent to the data-sharing authority for review.",
@@ -184,51 +137,35 @@ def edit(code: str | None):
                 )
             else:
                 flash(gettext("Version %(n)s saved as a draft.", n=version.number), "success")
-            db.session.commit()
-            return redirect(url_for(".show", code=entry["code"]))
+            return redirect(url_for(".show", code=data["code"]))
         except ValidationFailed as err:
             db.session.rollback()
-            for e in err.details:
-                errors.setdefault(
-                    e["field"].split("[")[0] if e["field"].startswith("info_items") else e["field"],
-                    [],
-                ).append(render_message(e["message"]))
+            errors = _field_errors(err)
             flash(err.message.render(gettext), "danger")
-        data = entry
-    else:
-        latest = latest_version(db.session, resource) if resource else None
-        data = (
-            latest.data
-            if latest
-            else {
-                "provider": current_user.department.slug,
-                "info_items": [],
-                "share_method": "interface",
-                "network": "extranet",
-                "update_cycle": "monthly",
-                "classification": "department",
-            }
-        )
-    items = list(data.get("info_items", [])) + [{}] * 3
-    departments = db.session.scalars(
-        select(Department).order_by(Department.division_code, Department.name)
-    ).all()
     return render_template(
         "catalog/edit.html",
-        resource=resource,
+        resource=view.resource,
         data=data,
-        items=items,
+        items=list(data.get("info_items", [])) + [{}] * 3,
         errors=errors,
         meta=entry_meta,
-        departments=departments,
+        departments=view.departments,
     )
+
+
+def _field_errors(err: ValidationFailed) -> dict[str, list[str]]:
+    """A rule's problems by form field (every info item's problems under ``info_items``)."""
+    errors: dict[str, list[str]] = {}
+    for e in err.details:
+        field = e["field"].split("[")[0] if e["field"].startswith("info_items") else e["field"]
+        errors.setdefault(field, []).append(render_message(e["message"]))
+    return errors
 
 
 @bp.post("/submit/<path:code>")
 @login_required
 def submit_entry(code: str):
-    resource = _resource(code)
-    submit(db.session, clock(), current_user, resource)
+    submit_code(db.session, clock(), current_user, code)
     db.session.commit()
     flash(gettext("Sent to the data-sharing authority for review."), "success")
     return redirect(url_for(".show", code=code))
@@ -297,12 +234,11 @@ def links():
 @bp.route("/events/new", methods=["GET", "POST"])
 @login_required
 def new_event():
-    if not current_user.department.is_authority:
-        abort(403)
+    departments = lookup(affected_candidates, db.session, current_user)
     errors: dict[str, list[str]] = {}
     if request.method == "POST":
         try:
-            event, instances = register_event(
+            _event, instances = register_event(
                 db.session,
                 clock(),
                 current_user,
@@ -325,11 +261,6 @@ def new_event():
             db.session.rollback()
             for e in err.details:
                 errors.setdefault(e["field"], []).append(render_message(e["message"]))
-    departments = db.session.scalars(
-        select(Department)
-        .where(Department.is_authority.is_(False))
-        .order_by(Department.division_code, Department.name)
-    ).all()
     return render_template(
         "catalog/event.html", departments=departments, errors=errors, kinds=KINDS, form=request.form
     )

@@ -9,9 +9,9 @@ from sqlalchemy.orm import Session
 
 from engine.catalog.models import CatalogEvent
 from engine.clock import Clock
-from engine.directory import authority_of
+from engine.directory import authority_of, departments
 from engine.directory.models import Department, User
-from engine.errors import NotFound, ValidationFailed
+from engine.errors import Forbidden, NotFound, ValidationFailed
 from engine.i18n import Message
 from engine.workflow.deployment import active_definition
 from engine.workflow.models import ProcessInstance
@@ -19,6 +19,21 @@ from engine.workflow.runtime import start_instance
 
 UPDATE_DAYS = 15  # art. 8
 KINDS = ("law_revision", "function_change")
+
+
+def check_may_register(user: User) -> None:
+    """Data-sharing authorities register the events that oblige departments to update (art. 8)."""
+    if not user.department.is_authority:
+        raise Forbidden(
+            Message("Only data-sharing authorities register law revisions and changes of function.")
+        )
+
+
+def affected_candidates(session: Session, user: User) -> list[Department]:
+    """The departments an event may oblige (every department but the authorities), for the form
+    of an authority's official."""
+    check_may_register(user)
+    return departments(session, authorities=False)
 
 
 def register_event(
@@ -32,6 +47,7 @@ def register_event(
     description: str = "",
 ) -> tuple[CatalogEvent, list[ProcessInstance]]:
     """Record the event and start one ``catalog_update`` per affected department."""
+    check_may_register(user)
     errors = []
     if kind not in KINDS:
         errors.append(

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from engine.catalog import resource_for
 from engine.catalog.entry import FIELDS, normalize, search_text
 from engine.catalog.models import Resource, ResourceVersion
 from engine.catalog.rules import check
@@ -101,6 +102,29 @@ def save_draft(
     )
     session.add(version)
     session.flush()
+    return version
+
+
+def submit_code(session: Session, clock: Clock, user: User, code: str) -> ProcessInstance:
+    """:func:`submit` the entry ``code`` (NotFound for those who may not see it)."""
+    return submit(session, clock, user, resource_for(session, user, code))
+
+
+def save_entry(
+    session: Session,
+    clock: Clock,
+    user: User,
+    entry: dict,
+    note: str = "",
+    code: str | None = None,
+    then_submit: bool = False,
+) -> ResourceVersion:
+    """The edit form's save: a draft of the entry ``code`` (or of a new entry), then submitted
+    for publication when ``then_submit``."""
+    resource = resource_for(session, user, code) if code else None
+    version = save_draft(session, clock, user, entry, note=note, resource=resource)
+    if then_submit:
+        submit(session, clock, user, session.get(Resource, version.resource_id))
     return version
 
 

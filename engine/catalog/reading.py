@@ -1,0 +1,143 @@
+"""The catalog as one user may read it: an entry with its versions, the edit form, the provider
+filter, the public list and the search of the request form.
+
+Unpublished entries and versions are shown only to the providing department and the reviewing
+authority (:func:`engine.catalog.may_see_unpublished`); everyone else sees the published entry
+and its published and superseded versions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import String, cast, or_, select
+from sqlalchemy.orm import Session, joinedload, selectinload
+
+from engine.catalog import may_see_unpublished, resource_for
+from engine.catalog.models import Resource, ResourceVersion
+from engine.catalog.versions import history, latest_version
+from engine.directory import departments, users_by_id
+from engine.directory.models import Department, User
+from engine.errors import Forbidden
+from engine.i18n import Message
+
+PUBLIC_VERSIONS = ("published", "superseded")
+NEW_ENTRY = {
+    "info_items": [],
+    "share_method": "interface",
+    "network": "extranet",
+    "update_cycle": "monthly",
+    "classification": "department",
+}
+
+
+@dataclass(frozen=True)
+class EntryView:
+    resource: Resource
+    versions: list[ResourceVersion]  # newest first, those the user may see
+    own: bool  # the user's department provides the entry
+    latest: ResourceVersion | None  # the newest version, for those who may see it, else None
+    users: dict[int, User]  # authors and deciders of the versions shown
+    entry: dict  # the metadata shown: the chosen version, else the published (or latest) one
+    chosen: ResourceVersion | None  # the version asked for, when the user may see it
+
+
+def entry_view(session: Session, user: User, code: str, version: str = "") -> EntryView:
+    resource = resource_for(session, user, code)
+    versions = history(session, resource)
+    insider = may_see_unpublished(session, user, resource)
+    shown = [v for v in versions if insider or v.status in PUBLIC_VERSIONS]
+    latest = versions[0] if versions and insider else None
+    chosen = next((v for v in shown if str(v.number) == version), None)
+    if chosen is not None:
+        entry = chosen.data
+    elif resource.status == "published":
+        entry = resource.metadata_
+    else:
+        entry = latest.data if latest else {}
+    return EntryView(
+        resource=resource,
+        versions=shown,
+        own=resource.provider_id == user.department_id,
+        latest=latest,
+        users=users_by_id(
+            session, {v.created_by_id for v in shown} | {v.decided_by_id for v in shown}
+        ),
+        entry=entry,
+        chosen=chosen,
+    )
+
+
+@dataclass(frozen=True)
+class EditView:
+    resource: Resource | None  # None: a new entry
+    data: dict  # the latest version's entry, or the defaults of a new one
+    provider: str  # the slug of the providing department
+    departments: list[Department]  # for the related-departments picker
+
+
+def edit_view(session: Session, user: User, code: str | None) -> EditView:
+    """The edit form of an entry of the user's department (Forbidden for another's)."""
+    resource = resource_for(session, user, code) if code else None
+    if resource is not None and resource.provider_id != user.department_id:
+        raise Forbidden(
+            Message("Only officials of the providing department may edit its catalog entries.")
+        )
+    latest = latest_version(session, resource) if resource is not None else None
+    provider = resource.provider.slug if resource is not None else user.department.slug
+    data = latest.data if latest else {"provider": provider, **NEW_ENTRY}
+    return EditView(resource, data, provider, departments(session))
+
+
+def providers(session: Session) -> list[Department]:
+    """Departments with a published entry (the catalog's provider filter)."""
+    ids = session.scalars(
+        select(Resource.provider_id).where(Resource.status == "published").distinct()
+    )
+    return departments(session, ids=ids)
+
+
+def open_entries(session: Session, q: str = "", limit: int = 200) -> list[Resource]:
+    """Published entries open to the public (art. 24), by code; ``q`` narrows by text."""
+    stmt = (
+        select(Resource)
+        .where(Resource.status == "published", Resource.open_to_public.is_(True))
+        .options(selectinload(Resource.provider))
+        .order_by(Resource.code)
+    )
+    if q:
+        stmt = stmt.where(Resource.search_text.like(f"%{q}%"))
+    return list(session.scalars(stmt.limit(limit)))
+
+
+def find_requestable(session: Session, q: str = "", limit: int = 50) -> list[Resource]:
+    """Published entries whose name, code, provider or info items contain ``q`` (the request
+    form's search), by code."""
+    stmt = (
+        select(Resource)
+        .join(Department, Resource.provider_id == Department.id)
+        .where(Resource.status == "published")
+        .options(joinedload(Resource.provider))
+        .order_by(Resource.code)
+    )
+    if q:
+        like = f"%{q}%"
+        # info items are JSON: matched as text
+        stmt = stmt.where(
+            or_(
+                Resource.name.like(like),
+                Resource.code.like(like),
+                Department.name.like(like),
+                cast(Resource.info_items, String).like(like),
+            )
+        )
+    return list(session.scalars(stmt.limit(limit)))
+
+
+def requestable(session: Session, code: str | None) -> Resource | None:
+    """The published entry ``code`` (what the request form may apply for), or None."""
+    if not code:
+        return None
+    return session.scalar(
+        select(Resource).where(Resource.code == code, Resource.status == "published")
+    )
