@@ -121,7 +121,11 @@ def test_gate_2_needs_every_resource_published_and_connected(actors):
     assert [str(d["message"]) for d in err.value.details] == [
         "BM-MZ/0099 is not connected to the sharing platform"
     ]
-    actors.run(lambda s: projects.mark_connected(s, actors.clock, "BM-MZ/0099"))
+    actors.run(
+        lambda s: projects.mark_connected(
+            s, actors.clock, actors.user(s, "civil.clerk"), "BM-MZ/0099"
+        )
+    )
     actors.complete("civil.clerk", key, "apply_acceptance", acceptance_note="资源已发布并接入")
     assert actors.status(key)["status"] == "completed"
     assert actors.run(lambda s: projects.eligibility(s, s.get(Project, pid))) == {

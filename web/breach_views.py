@@ -7,12 +7,9 @@ from datetime import date
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_login import current_user, login_required
-from sqlalchemy import select
 
-from engine.directory.models import Department
 from engine.errors import GovshareError
 from engine.oversight import breaches as service
-from engine.workflow.models import ProcessInstance
 
 from . import clock, db
 
@@ -54,44 +51,25 @@ def ledger():
         page=int(request.args.get("page", "1")) if request.args.get("page", "1").isdigit() else 1,
     )
     if request.args.get("format") == "csv":
-        rows = _all(f)
         return Response(
-            service.export_csv(rows),
+            service.export_csv(service.ledger_all(db.session, current_user, f)),
             mimetype="text/csv",
             headers={"Content-Disposition": "attachment; filename=breaches.csv"},
         )
-    departments = (
-        db.session.scalars(
-            select(Department).order_by(Department.division_code, Department.name)
-        ).all()
-        if current_user.department.is_authority
-        else []
-    )
     return render_template(
         "breaches/ledger.html",
         rows=rows,
         total=total,
         args=request.args,
         kinds=KINDS,
-        departments=departments,
+        departments=service.filter_departments(db.session, current_user),
     )
-
-
-def _all(f: service.Filters) -> list:
-    """Every entry the filters select, page by page (the export is not limited to one page)."""
-    rows, page = [], 1
-    while True:
-        chunk, _ = service.ledger(db.session, current_user, f, page=page)
-        rows += chunk
-        if len(chunk) < service.PAGE_SIZE:
-            return rows
-        page += 1
 
 
 @bp.route("/<int:breach_id>", methods=["GET", "POST"])
 @login_required
 def show(breach_id: int):
-    row = service.breach_for(db.session, current_user, breach_id)
+    page = service.breach_page(db.session, current_user, breach_id)
     if request.method == "POST":
         try:
             if request.form.get("action") == "rectify":
@@ -123,12 +101,9 @@ def show(breach_id: int):
             db.session.rollback()
             flash(err.message.render(gettext), "danger")
         return redirect(url_for(".show", breach_id=breach_id))
-    instance = db.session.get(ProcessInstance, row.instance_id) if row.instance_id else None
-    rectification = (
-        db.session.get(ProcessInstance, row.rectification_instance_id)
-        if row.rectification_instance_id
-        else None
-    )
     return render_template(
-        "breaches/entry.html", b=row, instance=instance, rectification=rectification
+        "breaches/entry.html",
+        b=page.breach,
+        instance=page.instance,
+        rectification=page.rectification,
     )

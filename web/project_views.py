@@ -2,37 +2,19 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_login import current_user, login_required
-from sqlalchemy import select
 
-from engine.catalog.models import Resource
 from engine.catalog.transfer import parse_csv, parse_json
 from engine.errors import GovshareError, ValidationFailed
 from engine.oversight import projects as service
-from engine.oversight.models import Project
-from engine.workflow.models import ProcessInstance
 
 from . import clock, db
+from .errors import lookup
 from .templating import render_message
 
 bp = Blueprint("projects", __name__, url_prefix="/projects")
-
-
-def _reviewer() -> bool:
-    return current_user.department.is_authority or any(
-        d.startswith("project_review:") for d in (current_user.department.duties or [])
-    )
-
-
-def _project(project_id: int) -> Project:
-    project = db.session.get(Project, project_id)
-    if project is None:
-        abort(404)
-    if project.department_id != current_user.department_id and not _reviewer():
-        abort(403)
-    return project
 
 
 def _entries_from_upload() -> list[dict]:
@@ -47,11 +29,8 @@ def _entries_from_upload() -> list[dict]:
 @bp.get("/")
 @login_required
 def index():
-    stmt = select(Project).order_by(Project.id.desc())
-    if not _reviewer():
-        stmt = stmt.where(Project.department_id == current_user.department_id)
     return render_template(
-        "projects/index.html", projects=db.session.scalars(stmt.limit(200)).all()
+        "projects/index.html", projects=service.projects_for(db.session, current_user)
     )
 
 
@@ -79,58 +58,53 @@ def new():
 @bp.route("/<int:project_id>", methods=["GET", "POST"])
 @login_required
 def show(project_id: int):
-    project = _project(project_id)
     if request.method == "POST":
-        action = request.form.get("action")
-        try:
-            if action == "catalog":
-                service.set_catalog(db.session, current_user, project, _entries_from_upload())
-                flash(gettext("Project catalog replaced."), "success")
-            elif action == "submit":
-                instance = service.submit(db.session, clock(), current_user, project)
-                flash(
-                    gettext(
-                        "Submitted: complete “Apply for project approval” in your tasks (%(key)s).",
-                        key=instance.business_key,
-                    ),
-                    "success",
-                )
-            elif action == "connect":
-                resource = db.session.scalar(
-                    select(Resource).where(Resource.code == request.form.get("code", ""))
-                )
-                if resource is None or resource.provider_id != current_user.department_id:
-                    abort(403)
-                service.mark_connected(db.session, clock(), resource.code)
-                flash(
-                    gettext(
-                        "%(code)s marked as connected to the sharing platform.", code=resource.code
-                    ),
-                    "success",
-                )
-            db.session.commit()
-        except GovshareError as err:
-            db.session.rollback()
-            flash(err.message.render(gettext), "danger")
+        _act(project_id, request.form.get("action"))
         return redirect(url_for(".show", project_id=project_id))
-    codes = [e.get("code") for e in project.catalog]
-    resources = (
-        {r.code: r for r in db.session.scalars(select(Resource).where(Resource.code.in_(codes)))}
-        if codes
-        else {}
-    )
-    instance = db.session.get(ProcessInstance, project.instance_id) if project.instance_id else None
-    eligibility = service.eligibility(db.session, project)
+    page = lookup(service.project_page, db.session, current_user, project_id)
     return render_template(
         "projects/show.html",
-        project=project,
-        resources=resources,
-        instance=instance,
-        eligibility=eligibility,
+        project=page.project,
+        resources=page.resources,
+        instance=page.instance,
+        eligibility=page.eligibility,
         problems=[
-            (p["field"], render_message(p["message"])) for p in eligibility["approval_problems"]
+            (p["field"], render_message(p["message"]))
+            for p in page.eligibility["approval_problems"]
         ],
         acceptance=[
-            (p["field"], render_message(p["message"])) for p in eligibility["acceptance_problems"]
+            (p["field"], render_message(p["message"]))
+            for p in page.eligibility["acceptance_problems"]
         ],
     )
+
+
+def _act(project_id: int, action: str | None) -> None:
+    """Replace the catalog, submit, or mark a resource connected; a refusal is flashed, except
+    marking another department's resource, which is forbidden (403)."""
+    lookup(service.project_for, db.session, current_user, project_id)
+    if action == "connect":
+        code = request.form.get("code", "")
+        service.mark_connected(db.session, clock(), current_user, code)
+        db.session.commit()
+        flash(
+            gettext("%(code)s marked as connected to the sharing platform.", code=code), "success"
+        )
+        return
+    try:
+        if action == "catalog":
+            service.set_catalog_of(db.session, current_user, project_id, _entries_from_upload())
+            flash(gettext("Project catalog replaced."), "success")
+        elif action == "submit":
+            instance = service.submit_project(db.session, clock(), current_user, project_id)
+            flash(
+                gettext(
+                    "Submitted: complete “Apply for project approval” in your tasks (%(key)s).",
+                    key=instance.business_key,
+                ),
+                "success",
+            )
+        db.session.commit()
+    except GovshareError as err:
+        db.session.rollback()
+        flash(err.message.render(gettext), "danger")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, render_template
+from flask import Blueprint, Response, render_template
 from flask_login import current_user, login_required
 
-from engine.oversight.evaluation import FIGURE_KEYS, compiled, export_csv
+from engine.oversight import annual as annual_service
+from engine.oversight.evaluation import FIGURE_KEYS
 
 from . import db
+from .errors import lookup
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 
@@ -15,26 +17,17 @@ bp = Blueprint("reports", __name__, url_prefix="/reports")
 @bp.get("/annual/<int:year>")
 @login_required
 def annual(year: int):
-    if not current_user.department.is_authority:
-        abort(403)
-    report = compiled(db.session, year)
-    counts = {
-        "on_time": sum(u["on_time"] for u in report["units"]),
-        "late": sum(u["submitted"] and not u["on_time"] for u in report["units"]),
-        "missing": sum(not u["submitted"] for u in report["units"]),
-    }
-    return render_template("reports/annual.html", report=report, tally=counts, keys=FIGURE_KEYS)
+    page = lookup(annual_service.report_for, db.session, current_user, year)
+    return render_template(
+        "reports/annual.html", report=page.report, tally=page.tally, keys=FIGURE_KEYS
+    )
 
 
 @bp.get("/annual/<int:year>.pdf")
 @login_required
 def annual_pdf(year: int):
-    from engine.oversight.report_pdf import annual_report_pdf
-
-    if not current_user.department.is_authority:
-        abort(403)
     return Response(
-        annual_report_pdf(compiled(db.session, year)),
+        lookup(annual_service.report_pdf, db.session, current_user, year),
         mimetype="application/pdf",
         headers={"Content-Disposition": f"attachment; filename=annual-report-{year}.pdf"},
     )
@@ -43,10 +36,8 @@ def annual_pdf(year: int):
 @bp.get("/annual/<int:year>.csv")
 @login_required
 def annual_csv(year: int):
-    if not current_user.department.is_authority:
-        abort(403)
     return Response(
-        export_csv(compiled(db.session, year)),
+        lookup(annual_service.report_csv, db.session, current_user, year),
         mimetype="text/csv",
         headers={"Content-Disposition": f"attachment; filename=annual-report-{year}.csv"},
     )

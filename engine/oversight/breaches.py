@@ -13,13 +13,16 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from engine.clock import SHANGHAI, Clock
-from engine.directory import is_coordinator
-from engine.directory.models import User
+from engine.directory import departments, is_coordinator
+from engine.directory.models import Department, User
 from engine.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from engine.i18n import Message
 from engine.oversight.models import Breach
+from engine.workflow.deployment import active_definition
 from engine.workflow.handlers import StepContext
+from engine.workflow.history import instance_by_id
 from engine.workflow.models import ProcessInstance
+from engine.workflow.runtime import start_instance
 
 PAGE_SIZE = 50
 
@@ -72,6 +75,30 @@ def ledger(session: Session, user: User, f: Filters, page: int = 1) -> tuple[lis
     return list(rows), total
 
 
+def ledger_all(session: Session, user: User, f: Filters) -> list[Breach]:
+    """Every entry the filters select, page by page (an export is not limited to one page)."""
+    rows, page = [], 1
+    while True:
+        chunk, _ = ledger(session, user, f, page=page)
+        rows += chunk
+        if len(chunk) < PAGE_SIZE:
+            return rows
+        page += 1
+
+
+def filter_departments(session: Session, user: User) -> list[Department]:
+    """The departments the ledger can be filtered by: all, for an authority's officials; none
+    for a department, which sees only its own entries."""
+    return departments(session) if user.department.is_authority else []
+
+
+def breaches_of(session: Session, instance_id: int) -> list[Breach]:
+    """The entries an instance recorded, in the order recorded."""
+    return list(
+        session.scalars(select(Breach).where(Breach.instance_id == instance_id).order_by(Breach.id))
+    )
+
+
 def breach_for(session: Session, user: User, breach_id: int) -> Breach:
     row = session.get(Breach, breach_id)
     if row is None:
@@ -82,6 +109,22 @@ def breach_for(session: Session, user: User, breach_id: int) -> Breach:
     ):
         raise Forbidden(Message("This entry of the breach ledger belongs to another department."))
     return row
+
+
+@dataclass(frozen=True)
+class BreachPage:
+    breach: Breach
+    instance: ProcessInstance | None  # the instance that recorded it
+    rectification: ProcessInstance | None  # the rectification ordered, if any
+
+
+def breach_page(session: Session, user: User, breach_id: int) -> BreachPage:
+    row = breach_for(session, user, breach_id)
+    return BreachPage(
+        row,
+        instance_by_id(session, row.instance_id),
+        instance_by_id(session, row.rectification_instance_id),
+    )
 
 
 def appeal(session: Session, clock: Clock, user: User, breach_id: int, reason: str) -> Breach:
@@ -207,9 +250,6 @@ def open_rectification(
     session: Session, clock: Clock, user: User, breach_id: int, days: int = RECTIFY_DAYS
 ) -> ProcessInstance:
     """A coordinator orders the department in the entry to rectify within ``days`` working days."""
-    from engine.workflow.deployment import active_definition
-    from engine.workflow.runtime import start_instance
-
     row = breach_for(session, user, breach_id)
     if not is_coordinator(user):
         raise Forbidden(

@@ -10,11 +10,14 @@ connected to the sharing platform. Both are completion checks of the applicant's
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.catalog import mark_connected as mark_resource_connected
+from engine.catalog import resource_id_of, resources_by_code
 from engine.catalog.entry import normalize
-from engine.catalog.models import Resource
 from engine.catalog.rules import check
 from engine.clock import Clock
 from engine.directory.models import Department, User
@@ -23,10 +26,37 @@ from engine.i18n import Message
 from engine.oversight.models import Project
 from engine.workflow.deployment import active_definition
 from engine.workflow.handlers import CheckContext, StepContext
+from engine.workflow.history import instance_by_id
+from engine.workflow.models import ProcessInstance
 from engine.workflow.runtime import start_instance
 
 SEATS = ("drc", "industry_it", "finance", "data_sharing", "cyberspace")
 REVIEW_DAYS = 10
+
+
+def may_review(user: User) -> bool:
+    """Data-sharing authorities and the holders of a joint-review seat see every project."""
+    return user.department.is_authority or any(
+        d.startswith("project_review:") for d in (user.department.duties or [])
+    )
+
+
+def project_for(session: Session, user: User, project_id: int) -> Project:
+    """A project, for its applying department and the reviewers (NotFound, else Forbidden)."""
+    project = session.get(Project, project_id)
+    if project is None:
+        raise NotFound(Message("No project %(id)s.", id=project_id))
+    if project.department_id != user.department_id and not may_review(user):
+        raise Forbidden(Message("Project %(id)s belongs to another department.", id=project_id))
+    return project
+
+
+def projects_for(session: Session, user: User, limit: int = 200) -> list[Project]:
+    """The projects a user sees, newest first: the reviewers every project, others their own."""
+    stmt = select(Project).order_by(Project.id.desc())
+    if not may_review(user):
+        stmt = stmt.where(Project.department_id == user.department_id)
+    return list(session.scalars(stmt.limit(limit)))
 
 
 def create(
@@ -87,7 +117,7 @@ def approval_problems(session: Session, project: Project) -> list[dict]:
                     ),
                 }
             )
-        existing = session.scalar(select(Resource.id).where(Resource.code == entry.get("code")))
+        existing = resource_id_of(session, entry.get("code"))
         for p in check(session, entry, existing):
             problems.append(
                 {
@@ -106,8 +136,9 @@ def approval_problems(session: Session, project: Project) -> list[dict]:
 def acceptance_problems(session: Session, project: Project) -> list[dict]:
     """Gate 2: project resources not yet published or not connected to the platform."""
     problems = []
+    resources = resources_by_code(session, [e["code"] for e in project.catalog])
     for entry in project.catalog:
-        resource = session.scalar(select(Resource).where(Resource.code == entry["code"]))
+        resource = resources.get(entry["code"])
         if resource is None or resource.status != "published":
             problems.append(
                 {
@@ -186,13 +217,40 @@ def submit(session: Session, clock: Clock, user: User, project: Project):
     return instance
 
 
-def mark_connected(session: Session, clock: Clock, code: str, connected: bool = True) -> Resource:
-    resource = session.scalar(select(Resource).where(Resource.code == code))
-    if resource is None:
-        raise NotFound(Message("Unknown resource '%(code)s' in the catalog.", code=code))
-    resource.connected, resource.connected_at = connected, clock.now() if connected else None
-    session.flush()
-    return resource
+def mark_connected(
+    session: Session, clock: Clock, user: User, code: str, connected: bool = True
+) -> None:
+    """A project resource is connected to the sharing platform (gate 2): the providing
+    department marks it (:func:`engine.catalog.mark_connected`)."""
+    mark_resource_connected(session, clock, user, code, connected)
+
+
+@dataclass(frozen=True)
+class ProjectPage:
+    project: Project
+    resources: dict  # catalog code -> the catalog entry, for the project's entries in the catalog
+    instance: ProcessInstance | None  # its project_approval, once submitted
+    eligibility: dict  # as :func:`eligibility`
+
+
+def project_page(session: Session, user: User, project_id: int) -> ProjectPage:
+    project = project_for(session, user, project_id)
+    return ProjectPage(
+        project=project,
+        resources=resources_by_code(session, [e.get("code") for e in project.catalog]),
+        instance=instance_by_id(session, project.instance_id),
+        eligibility=eligibility(session, project),
+    )
+
+
+def set_catalog_of(session: Session, user: User, project_id: int, entries: list[dict]) -> Project:
+    """:func:`set_catalog` of the project ``project_id``."""
+    return set_catalog(session, user, project_for(session, user, project_id), entries)
+
+
+def submit_project(session: Session, clock: Clock, user: User, project_id: int) -> ProcessInstance:
+    """:func:`submit` the project ``project_id``."""
+    return submit(session, clock, user, project_for(session, user, project_id))
 
 
 def _project_of(session: Session, data: dict) -> Project:
