@@ -3,19 +3,23 @@ API tokens (only their SHA-256 is stored). Errors are JSON with the HTTP status 
 
 from __future__ import annotations
 
-import hashlib
 from functools import wraps
 
 from flask import Blueprint, current_app, g, jsonify, request, url_for
-from sqlalchemy import select
 
-from engine.directory.models import ApiToken
-from engine.errors import Forbidden, GovshareError, ValidationFailed
+from engine import directory
+from engine.catalog import resource_by_code
+from engine.catalog.search import Filters, search
+from engine.catalog.transfer import export_dcat, published
+from engine.errors import GovshareError, ValidationFailed
 from engine.i18n import Message
+from engine.quality import verification
 from engine.sharing import requests as share_requests
+from engine.sharing.grants import check_use
 from engine.workflow import tasks as task_service
 
 from . import clock, db
+from .openapi import document
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -36,11 +40,9 @@ def token_required(view):
         header = request.headers.get("Authorization", "")
         if not header.startswith("Bearer "):
             raise Unauthorized(Message("An API token is required: Authorization: Bearer <token>."))
-        digest = hashlib.sha256(header[7:].strip().encode()).hexdigest()
-        token = db.session.scalar(select(ApiToken).where(ApiToken.token_sha256 == digest))
-        if token is None or not token.user.active:
+        g.user = directory.user_by_token(db.session, header[7:])
+        if g.user is None:
             raise Unauthorized(Message("The API token is not valid."))
-        g.user = token.user
         return view(*args, **kwargs)
 
     return wrapper
@@ -83,10 +85,7 @@ def start_request():
 @bp.get("/requests/<key>")
 @token_required
 def request_status(key: str):
-    inst = share_requests.instance_by_key(db.session, key)
-    if not inst.involves(g.user.department_id):
-        raise Forbidden(Message("Request %(key)s does not involve your department.", key=key))
-    return jsonify(share_requests.request_status(db.session, inst))
+    return jsonify(share_requests.status_for(db.session, g.user, key))
 
 
 def _task_json(t) -> dict:
@@ -101,7 +100,7 @@ def _task_json(t) -> dict:
         "state": t.state,
         "due_at": t.due_at.isoformat() if t.due_at else None,
         "assignee": t.assignee.username if t.assignee else None,
-        "form_schema": t.instance.definition.forms.get(t.form) if t.form else None,
+        "form_schema": task_service.form_schema(t),
     }
 
 
@@ -150,8 +149,6 @@ def _resource_json(r) -> dict:
 @bp.get("/catalog")
 @token_required
 def catalog_search():
-    from engine.catalog.search import Filters, search
-
     args = request.args
     page = int(args.get("page", "1")) if args.get("page", "1").isdigit() else 1
     filters = Filters(
@@ -177,24 +174,18 @@ def catalog_search():
 @bp.get("/catalog/dcat.json")
 @token_required
 def catalog_dcat():
-    from engine.catalog.transfer import export_dcat, published
-
     return jsonify(export_dcat(published(db.session), request.host_url.rstrip("/")))
 
 
 @bp.get("/catalog/<path:code>")
 @token_required
 def catalog_entry(code: str):
-    from engine.catalog import resource_by_code
-
     return jsonify(_resource_json(resource_by_code(db.session, code)))
 
 
 @bp.get("/verifications")
 @token_required
 def verification_flag():
-    from engine.quality.verification import flag
-
     resource, record = request.args.get("resource", ""), request.args.get("record", "")
     if not resource or not record:
         raise ValidationFailed(
@@ -205,17 +196,15 @@ def verification_flag():
                 if not v
             ],
         )
-    return jsonify(flag(db.session, g.user, resource, record))
+    return jsonify(verification.flag(db.session, g.user, resource, record))
 
 
 @bp.post("/verifications")
 @token_required
 def report_error():
-    from engine.quality.verification import report_error as report
-
     body = _json_body()
     inst = _command(
-        lambda s: report(
+        lambda s: verification.report_error(
             s, clock(), g.user, body, verify_days=current_app.config["GOVSHARE_VERIFY_DAYS"]
         )
     )
@@ -230,11 +219,9 @@ def report_error():
 @bp.post("/verifications/<int:verification_id>/served")
 @token_required
 def served_on_proof(verification_id: int):
-    from engine.quality.verification import register_served
-
     body = _json_body()
     row = _command(
-        lambda s: register_served(
+        lambda s: verification.register_served(
             s, clock(), g.user, verification_id, body.get("proof", ""), body.get("service", "")
         )
     )
@@ -246,8 +233,6 @@ def served_on_proof(verification_id: int):
 @bp.post("/grants/check")
 @token_required
 def grant_check():
-    from engine.sharing.grants import check_use
-
     body = _json_body()
     items = body.get("info_items")
     if not body.get("resource_code") or not isinstance(items, list) or not items:
@@ -263,6 +248,4 @@ def grant_check():
 
 @bp.get("/openapi.json")
 def openapi():
-    from .openapi import document
-
     return jsonify(document())

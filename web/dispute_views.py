@@ -2,39 +2,26 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template
+from flask import Blueprint, render_template
 from flask_login import current_user, login_required
-from sqlalchemy import select
 
-from engine.sharing.disputes import dashboard, dossier
-from engine.workflow.models import ProcessInstance
+from engine.sharing import coordination
 
 from . import clock, db
+from .errors import lookup
 
 bp = Blueprint("disputes", __name__, url_prefix="/disputes")
-
-
-def _authority_only():
-    if not current_user.department.is_authority:
-        abort(403)
 
 
 @bp.get("/")
 @login_required
 def board():
-    _authority_only()
-    return render_template(
-        "disputes/board.html", board=dashboard(db.session, current_user.department, clock())
-    )
+    board = lookup(coordination.board_for, db.session, clock(), current_user)
+    return render_template("disputes/board.html", board=board)
 
 
 @bp.get("/<key>")
 @login_required
 def show(key: str):
-    _authority_only()
-    instance = db.session.scalar(select(ProcessInstance).where(ProcessInstance.business_key == key))
-    if instance is None:
-        abort(404)
-    if instance.authority_department_id != current_user.department_id:
-        abort(403)
-    return render_template("disputes/dossier.html", d=dossier(db.session, instance, clock()))
+    dossier = lookup(coordination.dossier_for, db.session, clock(), current_user, key)
+    return render_template("disputes/dossier.html", d=dossier)

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from engine.catalog import resource_by_code
+from engine.catalog import resource_by_code, resources_by_id
 from engine.clock import SHANGHAI, Clock
 from engine.directory.models import User
 from engine.i18n import Message
@@ -58,6 +58,19 @@ def holds_grant(session: Session, department_id: int, resource_id: int) -> bool:
             )
         )
     )
+
+
+def granted_resources(session: Session, user: User) -> list:
+    """The catalog entries the user's department holds a grant on, by code."""
+    ids = session.scalars(
+        select(Grant.resource_id).where(Grant.requester_id == user.department_id).distinct()
+    )
+    return resources_by_id(session, ids)
+
+
+def grants_of(session: Session, instance_id: int) -> list[Grant]:
+    """The grants an instance issued."""
+    return list(session.scalars(select(Grant).where(Grant.instance_id == instance_id)))
 
 
 def check_use(

@@ -6,20 +6,23 @@ not-shared resource opens ``negotiation`` directly (art. 11: "needed but not sha
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.calendar import load_calendar
+from engine.calendar import Deadline, load_calendar
 from engine.catalog import item_names, resource_by_code
+from engine.catalog.reading import find_requestable, requestable
 from engine.clock import Clock
 from engine.directory import same_level_authority
 from engine.directory.models import User
-from engine.errors import NotFound, ValidationFailed
+from engine.errors import ValidationFailed
 from engine.i18n import Message
-from engine.oversight.models import Breach
-from engine.sharing.models import Grant
+from engine.oversight.breaches import breaches_of
+from engine.sharing.grants import grants_of
+from engine.workflow import history
 from engine.workflow.deployment import active_definition
 from engine.workflow.forms import validate_form
 from engine.workflow.models import AuditEvent, HumanTask, ProcessInstance
@@ -112,12 +115,7 @@ def start_share_request(
 
 
 def instance_by_key(session: Session, business_key: str) -> ProcessInstance:
-    instance = session.scalar(
-        select(ProcessInstance).where(ProcessInstance.business_key == business_key)
-    )
-    if instance is None:
-        raise NotFound(Message("No request with business key %(key)s.", key=business_key))
-    return instance
+    return history.instance_by_key(session, business_key)
 
 
 def request_status(session: Session, instance: ProcessInstance) -> dict:
@@ -125,8 +123,8 @@ def request_status(session: Session, instance: ProcessInstance) -> dict:
     tasks = session.scalars(
         select(HumanTask).where(HumanTask.instance_id == instance.id).order_by(HumanTask.id)
     ).all()
-    grants = session.scalars(select(Grant).where(Grant.instance_id == instance.id)).all()
-    breaches = session.scalars(select(Breach).where(Breach.instance_id == instance.id)).all()
+    grants = grants_of(session, instance.id)
+    breaches = breaches_of(session, instance.id)
     events = session.scalars(
         select(AuditEvent).where(AuditEvent.instance_id == instance.id).order_by(AuditEvent.id)
     ).all()
@@ -182,3 +180,46 @@ def request_status(session: Session, instance: ProcessInstance) -> dict:
         ],
         "timeline": [{"at": e.at.isoformat(), "kind": e.kind, "detail": e.detail} for e in events],
     }
+
+
+def status_for(session: Session, user: User, business_key: str) -> dict:
+    """:func:`request_status` for the departments the instance involves (else Forbidden)."""
+    return request_status(session, history.instance_for(session, user, business_key))
+
+
+@dataclass(frozen=True)
+class RequestPage:
+    """The request page: the instance as the user sees it, and its status."""
+
+    view: history.InstanceView
+    status: dict  # as :func:`request_status`
+
+
+def request_page(session: Session, clock: Clock, user: User, business_key: str) -> RequestPage:
+    view = history.instance_view(session, clock, user, business_key)
+    return RequestPage(view, request_status(session, view.instance))
+
+
+@dataclass(frozen=True)
+class RequestForm:
+    """The form to apply for a resource: the chosen entry, or the search to choose one."""
+
+    resource: object | None  # the published catalog entry applied for
+    results: list  # entries matching the search, when none is chosen
+    expected_due: Deadline | None  # when the provider must answer, for a conditional entry
+    own: bool  # the user's department provides the entry (it cannot apply for it)
+
+
+def request_form(
+    session: Session, clock: Clock, user: User, code: str | None, q: str
+) -> RequestForm:
+    resource = requestable(session, code)
+    expected_due = None
+    if resource is not None and resource.share_type == "conditional":
+        expected_due = load_calendar(session).deadline(clock.now(), REPLY_DAYS)
+    return RequestForm(
+        resource=resource,
+        results=find_requestable(session, q) if resource is None else [],
+        expected_due=expected_due,
+        own=resource is not None and resource.provider_id == user.department_id,
+    )
