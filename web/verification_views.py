@@ -6,13 +6,10 @@ from __future__ import annotations
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_login import current_user, login_required
-from sqlalchemy import select
 
-from engine.catalog.models import Resource
-from engine.directory.models import Department
 from engine.errors import GovshareError, ValidationFailed
 from engine.quality import verification as service
-from engine.sharing.models import Grant
+from engine.sharing.grants import granted_resources
 from engine.workflow import attachments as attachment_service
 
 from . import clock, db
@@ -76,20 +73,11 @@ def new():
             for e in err.details:
                 errors.setdefault(e["field"], []).append(render_message(e["message"]))
             flash(err.message.render(gettext), "danger")
-    granted = db.session.scalars(
-        select(Resource)
-        .where(
-            Resource.id.in_(
-                select(Grant.resource_id).where(Grant.requester_id == current_user.department_id)
-            )
-        )
-        .order_by(Resource.code)
-    ).all()
     return render_template(
         "verifications/new.html",
         values=values,
         errors=errors,
-        granted=granted,
+        granted=granted_resources(db.session, current_user),
         limits=attachment_service.LIMITS,
         days=current_app.config["GOVSHARE_VERIFY_DAYS"],
     )
@@ -134,19 +122,5 @@ def check():
 @bp.get("/quality")
 @login_required
 def quality():
-    if current_user.department.is_authority:
-        providers = None
-    else:
-        providers = [current_user.department_id]
-    rows = service.quality(db.session, providers)
-    names = {
-        d.id: d.name
-        for d in db.session.scalars(
-            select(Department).where(Department.id == current_user.department_id)
-        )
-    }
-    return render_template(
-        "verifications/quality.html",
-        rows=rows,
-        scope=None if providers is None else names.get(current_user.department_id),
-    )
+    report = service.quality_for(db.session, current_user)
+    return render_template("verifications/quality.html", rows=report.rows, scope=report.scope)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import TYPE_CHECKING
 
 from sqlalchemy import (
     Date,
@@ -12,12 +11,9 @@ from sqlalchemy import (
     String,
     Text,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column
 
 from engine.db import Base, UTCDateTime
-
-if TYPE_CHECKING:
-    from engine.catalog.models import Resource
 
 
 class Verification(Base):
@@ -42,7 +38,6 @@ class Verification(Base):
     reported_at: Mapped[datetime] = mapped_column(UTCDateTime())
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    resource: Mapped[Resource] = relationship(lazy="select")
 
 
 class ServedOnProof(Base):

@@ -9,17 +9,17 @@ front desks register citizens served on valid proof, so nobody is sent away to c
 from __future__ import annotations
 
 import statistics
+from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.calendar import load_calendar
-from engine.catalog import resource_by_code
-from engine.catalog.models import Resource
+from engine.catalog import resource_by_code, resources_by_id
 from engine.clock import SHANGHAI, Clock
-from engine.directory import same_level_authority
-from engine.directory.models import Department, User
+from engine.directory import departments, same_level_authority
+from engine.directory.models import User
 from engine.errors import Forbidden, ValidationFailed
 from engine.i18n import Message
 from engine.quality.models import ServedOnProof, Verification
@@ -33,8 +33,10 @@ from engine.workflow.scripting import iso_now
 DEFAULT_VERIFY_DAYS = 10  # the measures set no number; configurable per report
 
 
-def _check_may_read(session: Session, user: User, resource: Resource) -> None:
-    """Flags are for the provider and departments holding a grant on the resource (art. 15)."""
+def _check_may_read(session: Session, user: User, code: str) -> int:
+    """Flags are for the provider and departments holding a grant on the resource (art. 15).
+    Returns the resource's id."""
+    resource = resource_by_code(session, code)
     if resource.provider_id != user.department_id and not holds_grant(
         session, user.department_id, resource.id
     ):
@@ -44,6 +46,7 @@ def _check_may_read(session: Session, user: User, resource: Resource) -> None:
                 code=resource.code,
             )
         )
+    return resource.id
 
 
 def report_error(
@@ -158,17 +161,16 @@ def close_verification(ctx: StepContext) -> None:
 
 def flag(session: Session, user: User, resource_code: str, record_id: str) -> dict:
     """Is a record under verification? Only for the provider and departments holding a grant."""
-    resource = resource_by_code(session, resource_code)
-    _check_may_read(session, user, resource)
+    resource_id = _check_may_read(session, user, resource_code)
     rows = session.scalars(
         select(Verification).where(
-            Verification.resource_id == resource.id,
+            Verification.resource_id == resource_id,
             Verification.record_id == record_id,
             Verification.status == "open",
         )
     ).all()
     return {
-        "resource": resource.code,
+        "resource": resource_code,
         "record": record_id,
         "under_verification": bool(rows),
         "verifications": [
@@ -197,7 +199,8 @@ def register_served(
     v = session.get(Verification, verification_id)
     if v is None or v.status != "open":
         raise ValidationFailed(Message("Verification %(id)s is not open.", id=verification_id))
-    _check_may_read(session, user, v.resource)
+    (resource,) = resources_by_id(session, [v.resource_id])
+    _check_may_read(session, user, resource.code)
     if not (proof or "").strip():
         raise ValidationFailed(
             Message("Name the proof the citizen presented."),
@@ -217,25 +220,24 @@ def register_served(
 
 
 def quality(session: Session, provider_ids: list[int] | None = None) -> list[dict]:
-    """Per provider and resource (art. 13): errors reported, confirmed, fixed, median working days to fix."""
+    """Per provider and resource (art. 13): errors reported, confirmed, fixed, median working days
+    to fix; by provider name, then resource code."""
     calendar = load_calendar(session)
-    stmt = (
-        select(Verification, Resource.code, Resource.name, Department.name)
-        .join(Resource, Resource.id == Verification.resource_id)
-        .join(Department, Department.id == Verification.provider_id)
-    )
+    stmt = select(Verification)
     if provider_ids is not None:
         stmt = stmt.where(Verification.provider_id.in_(provider_ids))
+    rows = list(session.scalars(stmt))
+    resources = {r.id: r for r in resources_by_id(session, {v.resource_id for v in rows})}
+    providers = {d.id: d.name for d in departments(session, ids={v.provider_id for v in rows})}
     stats: dict[tuple, dict] = {}
-    for v, code, name, provider in session.execute(
-        stmt.order_by(Department.name, Resource.code)
-    ).all():
+    for v in rows:
+        resource = resources[v.resource_id]
         s = stats.setdefault(
-            (provider, code),
+            (providers[v.provider_id], resource.code),
             {
-                "provider": provider,
-                "code": code,
-                "name": name,
+                "provider": providers[v.provider_id],
+                "code": resource.code,
+                "name": resource.name,
                 "reported": 0,
                 "confirmed": 0,
                 "fixed": 0,
@@ -257,5 +259,19 @@ def quality(session: Session, provider_ids: list[int] | None = None) -> list[dic
             **{k: v for k, v in s.items() if k != "days"},
             "median_days_to_fix": statistics.median(s["days"]) if s["days"] else None,
         }
-        for s in stats.values()
+        for _key, s in sorted(stats.items())
     ]
+
+
+@dataclass(frozen=True)
+class QualityReport:
+    rows: list[dict]  # as :func:`quality`
+    scope: str | None  # the provider the figures are limited to, or None for every provider
+
+
+def quality_for(session: Session, user: User) -> QualityReport:
+    """The data-quality figures a user may see: a data-sharing authority's officials see every
+    provider's, any other department only its own (as provider)."""
+    if user.department.is_authority:
+        return QualityReport(quality(session), None)
+    return QualityReport(quality(session, [user.department_id]), user.department.name)
