@@ -4,7 +4,13 @@ Runs without Flask. Every command accepts ``--database URL`` (default ``DATABASE
 embedded SQLite under ``instance/``) and ``--now ISO`` (a fixed clock, for simulations and tests).
 Errors print what is wrong (and each field or element) to stderr and exit with status 2; nothing
 of a failed command is written.
+
+Commands call engine services only (no queries here; tests/test_architecture.py checks it).
 """
+
+# Lazy imports: each command imports the services it calls inside its function, so that
+# `govshare --help`, `calendar deadline` and `processes lint` start in about 0.3 s instead of the
+# 2.4 s that importing every area takes. Nothing imports this module, so these hide no cycle.
 
 from __future__ import annotations
 
@@ -48,10 +54,9 @@ def _due(dt) -> Message:
 
 # -- db, seed, processes ----------------------------------------------------------------------
 def cmd_db_upgrade(args) -> None:
-    from engine.db import default_url
     from engine.schema import upgrade
 
-    upgrade(args.database or default_url())
+    upgrade(args.database)
     print(Message("Database schema is up to date."))
 
 
@@ -360,44 +365,12 @@ def cmd_calendar_show(args) -> None:
 
 
 def cmd_calendar_add(args) -> None:
-    from datetime import date
+    from engine.calendar import add_days
 
-    from sqlalchemy import select
-
-    from engine.calendar.models import CalendarEntry, CalendarSchedule
-
-    clock = _clock(args)
     with _factory(args)() as s, s.begin():
-        days = [date.fromisoformat(d) for d in args.days]
-        for day in days:
-            row = s.scalar(select(CalendarEntry).where(CalendarEntry.day == day)) or CalendarEntry(
-                day=day
-            )
-            row.kind, row.scope, row.name, row.reference, row.entered_at = (
-                args.kind,
-                args.scope,
-                args.name,
-                args.reference,
-                clock.now(),
-            )
-            s.add(row)
-        for year in {d.year for d in days}:
-            if (
-                s.scalar(
-                    select(CalendarSchedule).where(
-                        CalendarSchedule.scope == args.scope, CalendarSchedule.year == year
-                    )
-                )
-                is None
-            ):
-                s.add(
-                    CalendarSchedule(
-                        scope=args.scope,
-                        year=year,
-                        reference=args.reference,
-                        entered_at=clock.now(),
-                    )
-                )
+        days = add_days(
+            s, _clock(args), args.days, args.kind, args.scope, args.name, args.reference
+        )
     print(Message("%(n)s day(s) entered.", n=len(days)))
 
 

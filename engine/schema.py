@@ -8,7 +8,7 @@ from alembic import command
 from alembic.config import Config
 
 import migrations
-from engine.db import normalize_url
+from engine.db import default_url, normalize_url
 
 
 def alembic_config(url: str) -> Config:
@@ -18,8 +18,9 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
-def upgrade(url: str, revision: str = "head") -> None:
-    command.upgrade(alembic_config(url), revision)
+def upgrade(url: str | None = None, revision: str = "head") -> None:
+    """Migrate the database at ``url`` (default: the configured one) to ``revision``."""
+    command.upgrade(alembic_config(url or default_url()), revision)
 
 
 def downgrade(url: str, revision: str) -> None:

@@ -33,7 +33,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine.calendar.models import CalendarEntry, CalendarSchedule
-from engine.clock import SHANGHAI, parse_instant
+from engine.clock import SHANGHAI, Clock, parse_instant
+from engine.errors import ValidationFailed
 from engine.i18n import Message
 
 NATIONAL = "national"
@@ -308,3 +309,75 @@ def load_calendar(session: Session) -> WorkingCalendar:
     _LOADED.clear()
     _LOADED[fingerprint] = WorkingCalendar(entries, schedules)
     return _LOADED[fingerprint]
+
+
+def _entry_problems(days: list[str], kind: str, scope: str, name: str, reference: str) -> list:
+    problems = []
+    if not days:
+        problems.append({"field": "days", "message": Message("is required")})
+    for day in days:
+        try:
+            date.fromisoformat(day)
+        except (TypeError, ValueError):
+            problems.append({"field": "days", "message": Message("must be a date (YYYY-MM-DD)")})
+    for field_name, value, allowed in (
+        ("kind", kind, (HOLIDAY, WORKDAY)),
+        ("scope", scope, (NATIONAL, REGIONAL)),
+    ):
+        if value not in allowed:
+            problems.append(
+                {
+                    "field": field_name,
+                    "message": Message("must be one of %(values)s", values=", ".join(allowed)),
+                }
+            )
+    for field_name, value in (("name", name), ("reference", reference)):
+        if not (value or "").strip():
+            problems.append({"field": field_name, "message": Message("is required")})
+    return problems
+
+
+def add_days(
+    session: Session,
+    clock: Clock,
+    days: list[str],
+    kind: str,
+    scope: str,
+    name: str,
+    reference: str,
+) -> list[date]:
+    """Enter holidays or make-up working days from a notice published after the shipped data
+    (an entry for a day replaces the day's earlier one), and mark each year's schedule for the
+    scope as entered. Nothing is written when a field is wrong."""
+    problems = _entry_problems(days, kind, scope, name, reference)
+    if problems:
+        raise ValidationFailed(
+            Message(
+                "The calendar days are not valid: %(fields)s",
+                fields=", ".join(dict.fromkeys(p["field"] for p in problems)),
+            ),
+            problems,
+        )
+    parsed = [date.fromisoformat(d) for d in days]
+    now = clock.now()
+    for day in parsed:
+        row = session.scalar(select(CalendarEntry).where(CalendarEntry.day == day))
+        if row is None:
+            row = CalendarEntry(day=day)
+            session.add(row)
+        row.kind, row.scope, row.name = kind, scope, name.strip()
+        row.reference, row.entered_at = reference.strip(), now
+    for year in sorted({d.year for d in parsed}):
+        scheduled = session.scalar(
+            select(CalendarSchedule).where(
+                CalendarSchedule.scope == scope, CalendarSchedule.year == year
+            )
+        )
+        if scheduled is None:
+            session.add(
+                CalendarSchedule(
+                    scope=scope, year=year, reference=reference.strip(), entered_at=now
+                )
+            )
+    session.flush()
+    return parsed
