@@ -49,6 +49,7 @@ lint: install
 	$(BIN)/ruff format --check engine web notifications migrations tests bench
 	$(BIN)/mypy
 	$(BIN)/govshare processes lint
+	$(BIN)/pytest -q -p no:cacheprovider tests/test_architecture.py
 
 ## Install the test dependencies and run the whole suite on SQLite, then on PostgreSQL
 ## ($(PG_URL)) when it is reachable; under CI=true PostgreSQL is required.
