@@ -124,7 +124,7 @@ def save_entry(
     resource = resource_for(session, user, code) if code else None
     version = save_draft(session, clock, user, entry, note=note, resource=resource)
     if then_submit:
-        submit(session, clock, user, session.get(Resource, version.resource_id))
+        submit(session, clock, user, session.get_one(Resource, version.resource_id))
     return version
 
 

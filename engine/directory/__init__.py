@@ -130,7 +130,7 @@ def colleagues(session: Session, user: User) -> list[User]:
     return officials(session, user.department_id) if is_leader(user) else []
 
 
-def users_by_id(session: Session, ids: Iterable[int]) -> dict[int, User]:
+def users_by_id(session: Session, ids: Iterable[int | None]) -> dict[int, User]:
     wanted = {i for i in ids if i}
     if not wanted:
         return {}

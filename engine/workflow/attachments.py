@@ -104,5 +104,5 @@ def attachment_for(session: Session, user: User, attachment_id: int) -> Attachme
     row = session.get(Attachment, attachment_id)
     if row is None:
         raise NotFound(Message("No attachment %(id)s.", id=attachment_id))
-    check_may_see(user, session.get(ProcessInstance, row.instance_id))
+    check_may_see(user, session.get_one(ProcessInstance, row.instance_id))
     return row

@@ -24,4 +24,4 @@ def check(session: Session) -> Health:
         deployed = session.scalar(select(func.count()).select_from(ProcessDefinition))
     except Exception as exc:  # noqa: BLE001 - report any database failure
         return Health(False, str(exc))
-    return Health(True, session.get_bind().dialect.name, deployed)
+    return Health(True, session.get_bind().dialect.name, deployed or 0)
