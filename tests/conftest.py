@@ -22,6 +22,7 @@ os.environ["GOVSHARE_LANG"] = "en"
 
 # rows tests make, deleted before each test: these first, then the catalog rows, then the rest
 DYNAMIC_TABLES = [
+    "process_fact",
     "incident",
     "attachment",
     "audit_event",
@@ -78,8 +79,8 @@ def engine(db_url):
     eng.dispose()
 
 
-@pytest.fixture
-def session_factory(engine):
+def clear_rows(engine) -> None:
+    """Delete every row a test made (instances, tasks, facts, catalog changes …)."""
     with engine.begin() as conn:
         for table in DYNAMIC_TABLES:
             conn.execute(text(f"DELETE FROM {table}"))
@@ -87,6 +88,11 @@ def session_factory(engine):
             conn.execute(text(statement))
         for table in LATER_TABLES:
             conn.execute(text(f"DELETE FROM {table}"))
+
+
+@pytest.fixture
+def session_factory(engine):
+    clear_rows(engine)
     return build_engine().sessions(engine)
 
 

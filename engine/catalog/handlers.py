@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from engine.catalog.versions import publish_action, return_action, updated_since_event
-from engine.workflow.handlers import Handlers
+from engine.workflow.handlers import FactKind, Handlers
 
 HANDLERS = Handlers(
     actions={
@@ -11,5 +11,15 @@ HANDLERS = Handlers(
         "return_catalog_version": return_action,
     },
     completion_checks={"catalog_published_since_event": updated_since_event},
+    facts={
+        # a law revision or change of function requires the department's catalog updated by
+        # ``due`` (art. 8), and the update done (met or missed)
+        "catalog_update_required": FactKind(required=("role", "due")),
+        "catalog_update_done": FactKind(required=("role", "due")),
+        # the authority published a catalog change or returned it with comments
+        "publication_decided": FactKind(
+            required=("decision",), optional=("reasons",), decisions=("published", "returned")
+        ),
+    },
     key_prefixes={"catalog_publication": "ML", "catalog_update": "MG"},
 )

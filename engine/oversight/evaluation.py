@@ -22,7 +22,8 @@ from engine.directory.models import Department, Division
 from engine.oversight.models import EvaluationCampaign
 from engine.oversight.reports import figures
 from engine.workflow.deployment import active_definition
-from engine.workflow.models import HumanTask, ProcessInstance
+from engine.workflow.facts import facts_of
+from engine.workflow.models import ProcessFact, ProcessInstance
 from engine.workflow.runtime import start_instance
 
 FIGURE_KEYS = (
@@ -109,28 +110,33 @@ def start_due_campaigns(session: Session, clock: Clock) -> int:
 
 
 def compiled(session: Session, year: int) -> dict:
-    """The annual report about ``year``: each unit's submission and the region's figures."""
+    """The annual report about ``year``: each unit's submission and the region's figures.
+
+    A unit's submission, its timeliness and its content come from the facts its evaluation
+    recorded (``annual_report_submitted``, ``annual_report_overdue``), never from the task."""
     instances = session.scalars(
-        select(ProcessInstance).where(ProcessInstance.process_id == "annual_evaluation")
+        select(ProcessInstance).where(
+            ProcessInstance.process_id == "annual_evaluation",
+            ProcessInstance.summary["report_year"].as_integer() == year,
+        )
     ).all()
-    instances = [i for i in instances if (i.summary or {}).get("report_year") == year]
+    facts: dict[int, dict[str, ProcessFact]] = {}
+    for fact in facts_of(
+        session, (i.id for i in instances), ("annual_report_submitted", "annual_report_overdue")
+    ):
+        facts.setdefault(fact.instance_id, {}).setdefault(fact.kind, fact)
     units = []
     for inst in instances:
-        task = session.scalar(
-            select(HumanTask).where(
-                HumanTask.instance_id == inst.id, HumanTask.task_name == "submit_annual_report"
-            )
-        )
-        submitted = task is not None and task.state == "completed"
+        submitted = facts.get(inst.id, {}).get("annual_report_submitted")
         units.append(
             {
                 "name": inst.summary.get("provider_name"),
                 "business_key": inst.business_key,
-                "submitted": submitted,
-                "on_time": submitted and task.completed_at <= task.due_at,
-                "overdue": bool(inst.summary.get("overdue")),
-                "submitted_at": task.completed_at if submitted else None,
-                "report": (task.data or {}) if submitted else {},
+                "submitted": submitted is not None,
+                "on_time": submitted is not None and submitted.met is not False,
+                "overdue": "annual_report_overdue" in facts.get(inst.id, {}),
+                "submitted_at": submitted.at if submitted else None,
+                "report": dict(submitted.details.get("report") or {}) if submitted else {},
             }
         )
     return {

@@ -5,7 +5,7 @@ from __future__ import annotations
 from engine.oversight.breaches import close_rectification, record_breach_effect
 from engine.oversight.evaluation import start_due_campaigns
 from engine.oversight.projects import acceptance_gate, approval_gate, set_status
-from engine.workflow.handlers import Effect, Handlers
+from engine.workflow.handlers import Effect, FactKind, Handlers
 
 HANDLERS = Handlers(
     actions={"close_rectification": close_rectification, "project_status": set_status},
@@ -13,6 +13,18 @@ HANDLERS = Handlers(
     completion_checks={
         "project_approval_gate": approval_gate,
         "project_acceptance_gate": acceptance_gate,
+    },
+    facts={
+        # a unit's annual report about ``year`` (art. 17): ``report`` maps the figure names of
+        # engine.oversight.evaluation.FIGURE_KEYS and achievements, problems, plans to the text
+        # the unit submitted
+        "annual_report_submitted": FactKind(required=("year", "due", "report")),
+        # the end of January passed without the unit's report
+        "annual_report_overdue": FactKind(required=("year", "due")),
+        # the joint review approved or returned a project, or its acceptance passed (art. 20)
+        "project_decided": FactKind(
+            required=("decision",), decisions=("approved", "returned", "accepted")
+        ),
     },
     key_prefixes={"annual_evaluation": "PG", "project_approval": "XM", "rectification": "ZG"},
     jobs=(start_due_campaigns,),

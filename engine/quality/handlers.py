@@ -3,9 +3,22 @@
 from __future__ import annotations
 
 from engine.quality.verification import close_verification, file_verification
-from engine.workflow.handlers import Handlers
+from engine.workflow.handlers import FactKind, Handlers
 
 HANDLERS = Handlers(
     actions={"file_verification": file_verification, "close_verification": close_verification},
+    facts={
+        # the provider's answer to a reported data error (art. 13, 15): corrected, or the data
+        # is right; ``due`` the verification deadline
+        "verification_answered": FactKind(
+            required=("decision", "due"),
+            optional=("reasons",),
+            decisions=("corrected", "data_correct"),
+        ),
+        # the authority's ruling when the requester disputes the answer
+        "verification_ruled": FactKind(
+            required=("decision",), optional=("reasons",), decisions=("data_wrong", "data_right")
+        ),
+    },
     key_prefixes={"data_error_verification": "JY"},
 )

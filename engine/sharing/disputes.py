@@ -1,20 +1,23 @@
 """Disputes (art. 4, 11): the dossier a coordinator decides on, and the coordinators' dashboard.
 
-A dispute is a share request (or a direct negotiation) that reached the ``coordinate`` task of the
-same-level data-sharing authority. Its dossier gathers the request, the resource and its share type,
-the legal bases cited, the provider's reasons, both parties' negotiation positions, every deadline
-met or missed, the coordinator's information requests, the answers, meetings and the decision, and
-earlier cases on the same resource or between the same departments.
+A dispute is a share request (or a direct negotiation) whose negotiation failed, so that the
+same-level data-sharing authority took it over (fact ``coordination_opened``). Its dossier gathers
+the request, the resource and its share type, the legal bases cited, the provider's reasons (fact
+``request_answered``), both parties' negotiation positions (``position_stated``), every deadline
+met or missed, the coordinator's information requests, the answers, meetings and the decision
+(dossier entries and ``coordination_decided``), and earlier cases on the same resource or between
+the same departments. Nothing here names a BPMN element, task or form field.
 """
 
 from __future__ import annotations
 
 import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import Row, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from engine.calendar import load_calendar
@@ -22,10 +25,9 @@ from engine.catalog.models import Resource
 from engine.clock import SHANGHAI, Clock, parse_instant
 from engine.directory.models import Department
 from engine.sharing.models import DossierEntry
+from engine.workflow.facts import facts_of
 from engine.workflow.handlers import StepContext
-from engine.workflow.models import HumanTask, ProcessInstance
-
-COORDINATION_TASKS = ("coordinate",)
+from engine.workflow.models import HumanTask, ProcessFact, ProcessInstance
 
 
 def file_dossier(
@@ -63,6 +65,27 @@ class Step:
     met: bool | None  # None: no deadline or still open and not yet due
 
 
+DOSSIER_FACTS = ("request_answered", "position_stated", "coordination_decided")
+
+
+def _recorded(session: Session, instance_id: int) -> dict:
+    """What the dispute's process recorded: the provider's reasons, each party's latest
+    negotiation position, and the coordination decision (a fact, or None)."""
+    latest: dict[str, ProcessFact] = {}
+    positions: dict[str | None, str] = {}
+    for fact in facts_of(session, (instance_id,), DOSSIER_FACTS):
+        latest[fact.kind] = fact
+        if fact.kind == "position_stated":
+            positions[fact.role] = str(fact.details.get("position") or "")
+    answer = latest.get("request_answered")
+    return {
+        "provider_reasons": (answer.reasons or "") if answer is not None else "",
+        "requester_position": positions.get("requester", ""),
+        "provider_position": positions.get("provider", ""),
+        "decision": latest.get("coordination_decided"),
+    }
+
+
 def dossier(session: Session, instance: ProcessInstance, clock: Clock) -> dict:
     """Everything about one dispute, from the query tables only."""
     now = clock.now()
@@ -89,7 +112,6 @@ def dossier(session: Session, instance: ProcessInstance, clock: Clock) -> dict:
                 met,
             )
         )
-    by_task = {t.task_name: (t.data or {}) for t in tasks if t.state == "completed"}
     summary = instance.summary or {}
     resource = session.scalar(select(Resource).where(Resource.code == summary.get("resource_code")))
     entries = session.scalars(
@@ -118,27 +140,26 @@ def dossier(session: Session, instance: ProcessInstance, clock: Clock) -> dict:
         "summary": summary,
         "resource": resource,
         "requester_basis": summary.get("legal_basis", ""),
-        "provider_reasons": by_task.get("provider_review", {}).get("review_reason", ""),
-        "requester_position": by_task.get("requester_position", {}).get("requester_position", ""),
-        "provider_position": by_task.get("provider_position", {}).get("provider_position", ""),
+        **_recorded(session, instance.id),
         "steps": steps,
         "entries": entries,
         "earlier": earlier,
     }
 
 
-def _escalations(session: Session, authority_id: int):
-    """(instance, first coordinate task created, decision time or None) for an authority."""
+def _escalations(session: Session, authority_id: int) -> Sequence[Row[ProcessInstance, Any, Any]]:
+    """(instance, escalated, decided or None) for every dispute the authority took over: the
+    first ``coordination_opened`` fact about it and the first ``coordination_decided``."""
     first = (
-        select(HumanTask.instance_id, func.min(HumanTask.created_at).label("escalated"))
-        .where(HumanTask.task_name.in_(COORDINATION_TASKS), HumanTask.department_id == authority_id)
-        .group_by(HumanTask.instance_id)
+        select(ProcessFact.instance_id, func.min(ProcessFact.at).label("escalated"))
+        .where(ProcessFact.kind == "coordination_opened", ProcessFact.department_id == authority_id)
+        .group_by(ProcessFact.instance_id)
         .subquery()
     )
     decided = (
-        select(DossierEntry.instance_id, func.min(DossierEntry.at).label("decided"))
-        .where(DossierEntry.kind == "decision")
-        .group_by(DossierEntry.instance_id)
+        select(ProcessFact.instance_id, func.min(ProcessFact.at).label("decided"))
+        .where(ProcessFact.kind == "coordination_decided")
+        .group_by(ProcessFact.instance_id)
         .subquery()
     )
     return session.execute(

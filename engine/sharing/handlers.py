@@ -4,10 +4,30 @@ from __future__ import annotations
 
 from engine.sharing.disputes import file_dossier
 from engine.sharing.grants import issue_grant_effect
-from engine.workflow.handlers import Effect, Handlers
+from engine.workflow.handlers import Effect, FactKind, Handlers
 
 HANDLERS = Handlers(
     actions={"file_dossier": file_dossier},
     effects={"issue_grant": Effect(issue_grant_effect)},
+    facts={
+        # the provider's answer to a request (art. 11, 12): refusals carry reasons; ``opened`` is
+        # the submission, ``due`` the reply deadline (met or missed)
+        "request_answered": FactKind(
+            required=("role", "decision", "due", "opened"),
+            optional=("reasons",),
+            decisions=("approved", "approved_in_part", "refused"),
+        ),
+        # a negotiation began (after a refusal, or directly for a not-shared resource)
+        "negotiation_opened": FactKind(optional=("due",)),
+        # a party's negotiation position (``role`` says whose)
+        "position_stated": FactKind(required=("role", "position"), optional=("due",)),
+        # the same-level authority took the dispute over (``role``: the authority)
+        "coordination_opened": FactKind(required=("role",)),
+        # the authority's binding decision, with its reasons (art. 4, 11)
+        "coordination_decided": FactKind(
+            required=("decision", "reasons"),
+            decisions=("granted", "granted_in_part", "refusal_upheld"),
+        ),
+    },
     key_prefixes={"share_request": "GX", "negotiation": "XS"},
 )

@@ -104,14 +104,21 @@ class Effect:
 @dataclass(frozen=True)
 class FactKind:
     """A typed fact a process records with ``fact(kind, **values)``: its required and optional
-    fields. Reports read facts by kind, never by element id, task name or form field."""
+    fields, and the decisions it may carry. Reports read facts by kind, never by element id, task
+    name or form field.
+
+    Every kind also accepts ``role``: the lane whose bound department the fact is about. The
+    runtime stores ``role``, ``decision``, ``reasons``, ``due`` and ``opened`` in columns of
+    ``process_fact`` (see :mod:`engine.workflow.facts`) and the other fields as JSON."""
 
     required: tuple[str, ...] = ()
     optional: tuple[str, ...] = ()
+    decisions: tuple[str, ...] = ()  # the values ``decision`` may take; empty: any
 
     def check(self, kind: str, values: Mapping[str, Any]) -> None:
+        known = (*self.required, *self.optional, "role")
         missing = [f for f in self.required if f not in values]
-        unknown = [f for f in values if f not in self.required and f not in self.optional]
+        unknown = [f for f in values if f not in known]
         if missing or unknown:
             raise HandlerError(
                 Message(
@@ -119,6 +126,20 @@ class FactKind:
                     kind=kind,
                     missing=", ".join(missing) or "-",
                     unknown=", ".join(unknown) or "-",
+                )
+            )
+        if values.get("decision") is not None:  # None: known only when the script runs
+            self.check_decision(kind, values["decision"])
+
+    def check_decision(self, kind: str, decision: Any) -> None:
+        """``decision`` must be one of the kind's decisions (any, if it names none)."""
+        if self.decisions and decision not in self.decisions:
+            raise HandlerError(
+                Message(
+                    "Fact %(kind)s: decision %(decision)s is not one of %(allowed)s.",
+                    kind=kind,
+                    decision=str(decision),
+                    allowed=", ".join(self.decisions),
                 )
             )
 

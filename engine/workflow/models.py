@@ -199,3 +199,35 @@ class Incident(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
     instance: Mapped[ProcessInstance] = relationship(lazy="select")
+
+
+class ProcessFact(Base):
+    """A typed domain fact a process recorded with ``fact(kind, **values)``: a request answered,
+    a coordination decided, an annual report submitted … Reports, dossiers and dashboards read
+    these rows by ``kind``, never by BPMN element id, task name or form field, so renaming a task
+    in a modeler changes no figure. Kinds and their fields are registered by the domain areas
+    (``Handlers.facts``); :mod:`engine.workflow.facts` writes the rows."""
+
+    __tablename__ = "process_fact"
+    __table_args__ = (
+        Index("ix_fact_kind_at", "kind", "at"),
+        Index("ix_fact_department", "department_id", "kind", "at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), index=True)
+    process_id: Mapped[str] = mapped_column(String(100))  # the instance's process
+    kind: Mapped[str] = mapped_column(String(60))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())  # the clock's time when it happened
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))  # who decided
+    # the role (lane) the fact is about and its bound department; without a role, the acting
+    # official's department
+    role: Mapped[str | None] = mapped_column(String(40))
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"))
+    decision: Mapped[str | None] = mapped_column(String(40))
+    reasons: Mapped[str | None] = mapped_column(Text)
+    # when the matter the fact concludes was opened (a request's submission): durations count
+    # from here
+    opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    met: Mapped[bool | None] = mapped_column(Boolean)  # at <= due_at; None without a deadline
+    details: Mapped[dict] = mapped_column(JSON, default=dict)  # the kind's other fields

@@ -39,6 +39,7 @@ from engine.db import is_postgres
 from engine.errors import Conflict, GovshareError, NotFound, ProcessFailed
 from engine.i18n import Message
 from engine.workflow.deployment import SERIALIZER
+from engine.workflow.facts import write_fact
 from engine.workflow.handlers import HandlerError, StepContext, handlers_of
 from engine.workflow.models import (
     NO_DEADLINE,
@@ -296,6 +297,8 @@ class Command:
             name, *args = call.args
             self.handlers.action(name)(ctx, *args, **call.kwargs)
             self.audit("action", action=name)
+        elif call.helper == "fact":
+            write_fact(ctx, self.handlers, *call.args, **call.kwargs)
         else:
             self.handlers.effects[call.helper].write(ctx, *call.args, **call.kwargs)
 

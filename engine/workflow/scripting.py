@@ -18,10 +18,14 @@ Helpers a process may call (the built-in ones; domain areas add their own effect
 * ``now()`` – the injected clock's time, ISO 8601 (+08:00)
 * ``notify(role, template, **payload)`` – queue a notification to the department bound to ``role``
 * ``perform(name, **args)`` – run a named domain action, e.g. publishing a catalog version
+* ``fact(kind, **values)`` – record a typed domain fact (a request answered, a coordination
+  decided …) for reports, dossiers and dashboards; kinds are registered by the domain areas
+  (see :mod:`engine.workflow.facts`)
 * ``forget(*names)`` – drop variables from the task data (e.g. earlier answers before a parallel
   review, so that branches merge only what they set)
-* ``record(**facts)`` – set facts of the instance's summary (status shown in lists: decision,
-  overdue, due dates); branches of a process share these, unlike task data
+* ``record(**summary)`` – set values of the instance's summary (status shown in lists: decision,
+  overdue, due dates); branches of a process share these, unlike task data. Reports count
+  ``fact(...)`` rows, not the summary
 * domain effects such as ``record_breach(role, kind, article, **evidence)`` (oversight) and
   ``issue_grant(basis)`` (sharing)
 
@@ -71,7 +75,7 @@ if TYPE_CHECKING:
 SCRIPT_FILENAME = "<string>"  # SpiffWorkflow finds error lines by this name
 MAX_INT_BITS = 1 << 16
 MAX_SEQUENCE = 1_000_000
-BUILTIN_HELPERS = ("deadline", "now", "notify", "perform", "forget", "record")
+BUILTIN_HELPERS = ("deadline", "now", "notify", "perform", "fact", "forget", "record")
 
 
 class ScriptRejected(Exception):
@@ -238,8 +242,13 @@ _BUILTINS = _builtins()
 def helper_names(handlers: Handlers) -> tuple[str, ...]:
     """Every helper a BPMN script may call: the built-in ones and the domain areas' effects.
 
-    The one list deploy checks scripts against (``engine.workflow.checks``)."""
-    return (*BUILTIN_HELPERS, *handlers.effects)
+    The one list deploy checks scripts against (``engine.workflow.checks``) and the sandbox
+    provides (:func:`make_script_engine`)."""
+    return _helper_names(handlers.effects)
+
+
+def _helper_names(effects: Iterable[str]) -> tuple[str, ...]:
+    return (*BUILTIN_HELPERS, *effects)
 
 
 def builtin_names() -> frozenset[str]:
@@ -363,7 +372,8 @@ def make_script_engine(
 ) -> SandboxScriptEngine:
     """A script engine for one command; its helpers write into ``effects``. ``calendar`` is a
     callable, so that commands which count no deadline never load it. ``effect_helpers`` are the
-    domain areas' effects (names of :attr:`Handlers.effects`), collected like ``notify``."""
+    domain areas' effects (names of :attr:`Handlers.effects`), collected like ``notify``; the
+    helpers are exactly :func:`helper_names`."""
 
     def collect(helper: str) -> Callable[..., None]:
         def call(*args: Any, **kwargs: Any) -> None:
@@ -387,16 +397,14 @@ def make_script_engine(
         for name in names:
             environment.context.pop(name, None)
 
-    helpers: dict[str, Callable[..., Any]] = {
+    immediate: dict[str, Callable[..., Any]] = {
         "deadline": deadline,
         "now": now,
         "record": record,
         "forget": forget,
-        "notify": collect("notify"),
-        "perform": collect("perform"),
     }
-    for name in effect_helpers:
-        helpers[name] = collect(name)
+    # every other helper (notify, perform, fact, the effects) is collected for the runtime
+    helpers = {name: immediate.get(name) or collect(name) for name in _helper_names(effect_helpers)}
     environment = SandboxEnvironment({}, default_budget() if budget is None else budget)
     environment.globals.update({name: environment.timed(fn) for name, fn in helpers.items()})
     return SandboxScriptEngine(environment=environment)
