@@ -97,7 +97,7 @@ BAD = {
         "overdue=False)</bpmn:script>",
         "overdue=False</bpmn:script>",
         "prepare",
-        "script: Line 3: SyntaxError",
+        "script: Line 4: SyntaxError",
     ),
     "import": (
         "share_request.bpmn",

@@ -189,7 +189,10 @@ def looping_share_request(session_factory, tmp_path, monkeypatch):
     shutil.copytree(Path(__file__).parent.parent / "processes", tmp_path / "p")
     bpmn = tmp_path / "p" / "share_request.bpmn"
     text = bpmn.read_text("utf-8")
-    bpmn.write_text(text.replace("<bpmn:script>reply_due =", f"<bpmn:script>{LOOP}reply_due =", 1))
+    at = text.index("<bpmn:script>", text.index('<bpmn:scriptTask id="prepare"')) + len(
+        "<bpmn:script>"
+    )
+    bpmn.write_text(text[:at] + LOOP + text[at:])
     clock = _clock_at("2026-09-18T09:00:00+08:00")
     with session_factory() as s, s.begin():
         original = active_definition(s, "share_request").id

@@ -143,6 +143,7 @@ def test_upgrade_backfills_the_facts_earlier_versions_kept_as_tasks(tmp_path):
         "SELECT kind, role, department_id, decision, reasons, met, details FROM process_fact ORDER BY at, id"
     ).fetchall()
     assert [(*r[:6], json.loads(r[6])) for r in rows] == [
+        ("request_submitted", "requester", 1, None, None, None, {}),
         ("request_answered", "provider", 2, "refused", "超出范围", 1, {}),
         ("negotiation_opened", "requester", 1, None, None, 1, {}),
         ("position_stated", "requester", 1, None, None, 1, {"position": "确需"}),
@@ -157,3 +158,4 @@ def test_upgrade_backfills_the_facts_earlier_versions_kept_as_tasks(tmp_path):
     engine.dispose()
     assert (pubsec["answered"], pubsec["refusals"], pubsec["median_days_to_answer"]) == (1, 1, 3)
     assert (pubsec["negotiations"], pubsec["coordinations"]) == (1, 1)
+    assert (pubsec["requests_received"], pubsec["requests_sent"]) == (1, 0)

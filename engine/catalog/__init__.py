@@ -30,6 +30,13 @@ from engine.i18n import Message
 SHARE_TYPES = ("unconditional", "conditional", "not_shared")
 
 
+def find_resource(session: Session, code: str | None) -> Resource | None:
+    """A catalog entry by code, in whatever state, or None."""
+    if not code:
+        return None
+    return session.scalar(select(Resource).where(Resource.code == code))
+
+
 def resource_by_code(session: Session, code: str, published: bool = True) -> Resource:
     """A catalog entry by code; by default only a published one (only those can be requested)."""
     resource = session.scalar(select(Resource).where(Resource.code == code))

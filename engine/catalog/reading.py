@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import String, cast, or_, select
+from sqlalchemy import String, cast, func, or_, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from engine.catalog import may_see_unpublished, resource_for
@@ -141,3 +141,15 @@ def requestable(session: Session, code: str | None) -> Resource | None:
     return session.scalar(
         select(Resource).where(Resource.code == code, Resource.status == "published")
     )
+
+
+def published_counts(session: Session, provider_id: int | None = None) -> tuple[int, int]:
+    """Published entries and open ones among them (art. 24), of one provider or of everyone."""
+    stmt = select(
+        func.count(Resource.id),
+        func.count(Resource.id).filter(Resource.open_to_public.is_(True)),
+    ).where(Resource.status == "published")
+    if provider_id is not None:
+        stmt = stmt.where(Resource.provider_id == provider_id)
+    entries, open_ = session.execute(stmt).one()
+    return int(entries), int(open_)

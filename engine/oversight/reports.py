@@ -1,12 +1,12 @@
 """Figures the system already knows (art. 17, 24): per department and year, or for the region.
 
-Requests sent and received are counted from the instances started in the year (their bound
-requester and provider); everything else from the domain's own records of the year, never from
-workflow state, BPMN element ids, task names or form fields: answers, their deadlines and days,
-refusals and their reasons, negotiations, coordinations and catalog updates from the process
-facts (``process_fact``, see engine.workflow.facts) that happened in the year; data errors from
-the verification register; catalog entries from the catalog. A fact counts in the year it
-happened (an answer given in January counts in January's year, whenever the request came).
+Everything is counted from the process facts (``process_fact``, see engine.workflow.facts) that
+happened in the year — requests submitted (sent by the requester, received by the instance's
+provider), answers with their deadlines and days, refusals and their reasons, negotiations,
+coordinations, data errors reported and fixed, catalog updates — and the catalog's own count of
+published entries; never from workflow state, process ids, BPMN element ids, task names or form
+fields. A fact counts in the year it happened (an answer given in January counts in January's
+year, whenever the request came).
 """
 
 from __future__ import annotations
@@ -15,17 +15,14 @@ import statistics
 from collections import Counter
 from datetime import date, datetime, time
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from engine.calendar import WorkingCalendar, load_calendar
-from engine.catalog.models import Resource
+from engine.catalog.reading import published_counts
 from engine.clock import SHANGHAI
-from engine.quality.models import Verification
 from engine.workflow.facts import facts_between
 from engine.workflow.models import ProcessFact, ProcessInstance
-
-REQUEST_PROCESSES = ("share_request", "negotiation")  # the processes a request starts
 
 
 def _year_bounds(year: int) -> tuple[datetime, datetime]:
@@ -34,18 +31,20 @@ def _year_bounds(year: int) -> tuple[datetime, datetime]:
     )
 
 
-def _requests(session: Session, start: datetime, end: datetime, party: ColumnElement | None) -> int:
-    """Requests started in [start, end), optionally where ``party`` (a condition) holds."""
+def _received(session: Session, start: datetime, end: datetime, provider_id: int) -> int:
+    """Requests submitted in [start, end) to the provider bound in their instance."""
     stmt = (
         select(func.count())
-        .select_from(ProcessInstance)
+        .select_from(ProcessFact)
+        .join(ProcessInstance, ProcessInstance.id == ProcessFact.instance_id)
         .where(
-            ProcessInstance.process_id.in_(REQUEST_PROCESSES),
-            ProcessInstance.created_at >= start,
-            ProcessInstance.created_at < end,
+            ProcessFact.kind == "request_submitted",
+            ProcessFact.at >= start,
+            ProcessFact.at < end,
+            ProcessInstance.provider_department_id == provider_id,
         )
     )
-    return session.scalar(stmt if party is None else stmt.where(party)) or 0
+    return session.scalar(stmt) or 0
 
 
 def _involving(
@@ -95,44 +94,28 @@ def _answers(session: Session, start: datetime, end: datetime, department_id: in
 def figures(session: Session, year: int, department_id: int | None = None) -> dict:
     """The year's figures for one department (as requester and as provider), or for everyone."""
     start, end = _year_bounds(year)
-    by = department_id is not None
-    v_stmt = select(Verification).where(
-        Verification.reported_at >= start, Verification.reported_at < end
-    )
-    if by:
-        v_stmt = v_stmt.where(Verification.provider_id == department_id)
-    verifications = session.scalars(v_stmt).all()
-    updates = facts_between(session, "catalog_update_required", start, end, department_id)
-    updated = facts_between(session, "catalog_update_done", start, end, department_id)
-    published = session.scalars(
-        select(Resource).where(
-            Resource.status == "published",
-            *([Resource.provider_id == department_id] if by else []),
-        )
-    ).all()
+    dept = department_id
+
+    def count(kind: str, decision: str | None = None) -> int:
+        rows = facts_between(session, kind, start, end, dept)
+        return sum(1 for f in rows if decision is None or f.decision == decision)
+
+    sent = count("request_submitted")
+    updated = facts_between(session, "catalog_update_done", start, end, dept)
+    entries, open_entries = published_counts(session, dept)
     return {
         "year": year,
-        "requests_sent": _requests(
-            session,
-            start,
-            end,
-            ProcessInstance.requester_department_id == department_id if by else None,
-        ),
-        "requests_received": _requests(
-            session,
-            start,
-            end,
-            ProcessInstance.provider_department_id == department_id if by else None,
-        ),
-        **_answers(session, start, end, department_id),
-        "negotiations": _involving(session, "negotiation_opened", start, end, department_id),
-        "coordinations": _involving(session, "coordination_opened", start, end, department_id),
-        "errors_reported": len(verifications),
-        "errors_fixed": sum(1 for v in verifications if v.outcome == "corrected"),
-        "catalog_updates": len(updates),
+        "requests_sent": sent,
+        "requests_received": sent if dept is None else _received(session, start, end, dept),
+        **_answers(session, start, end, dept),
+        "negotiations": _involving(session, "negotiation_opened", start, end, dept),
+        "coordinations": _involving(session, "coordination_opened", start, end, dept),
+        "errors_reported": count("error_reported"),
+        "errors_fixed": count("verification_answered", "corrected"),
+        "catalog_updates": count("catalog_update_required"),
         "catalog_updates_on_time": sum(1 for f in updated if f.met is not False),
-        "catalog_entries": len(published),
-        "open_entries": sum(1 for r in published if r.open_to_public),
+        "catalog_entries": entries,
+        "open_entries": open_entries,
     }
 
 

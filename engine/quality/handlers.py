@@ -8,6 +8,8 @@ from engine.workflow.handlers import FactKind, Handlers
 HANDLERS = Handlers(
     actions={"file_verification": file_verification, "close_verification": close_verification},
     facts={
+        # a grant holder reported a suspected error in the provider's data (``role``: provider)
+        "error_reported": FactKind(required=("role", "opened")),
         # the provider's answer to a reported data error (art. 13, 15): corrected, or the data
         # is right; ``due`` the verification deadline
         "verification_answered": FactKind(

@@ -21,7 +21,7 @@ from sqlalchemy import Row, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from engine.calendar import load_calendar
-from engine.catalog.models import Resource
+from engine.catalog import find_resource
 from engine.clock import SHANGHAI, Clock, parse_instant
 from engine.directory.models import Department
 from engine.sharing.models import DossierEntry
@@ -113,7 +113,7 @@ def dossier(session: Session, instance: ProcessInstance, clock: Clock) -> dict:
             )
         )
     summary = instance.summary or {}
-    resource = session.scalar(select(Resource).where(Resource.code == summary.get("resource_code")))
+    resource = find_resource(session, summary.get("resource_code"))
     entries = session.scalars(
         select(DossierEntry)
         .where(DossierEntry.instance_id == instance.id)

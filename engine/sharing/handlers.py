@@ -10,6 +10,9 @@ HANDLERS = Handlers(
     actions={"file_dossier": file_dossier},
     effects={"issue_grant": Effect(issue_grant_effect)},
     facts={
+        # a department applied for data (a share request, or a direct negotiation for a
+        # not-shared resource); ``role``: the requester, ``opened``: the submission
+        "request_submitted": FactKind(required=("role", "opened")),
         # the provider's answer to a request (art. 11, 12): refusals carry reasons; ``opened`` is
         # the submission, ``due`` the reply deadline (met or missed)
         "request_answered": FactKind(

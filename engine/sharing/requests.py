@@ -90,6 +90,8 @@ def start_share_request(
         "reply_days": REPLY_DAYS,
         "reminder_days_before": REMINDER_DAYS_BEFORE,
         "negotiation_days": negotiation_days,
+        # art. 11: needed but not shared -> negotiate at once; the request starts there
+        "direct_negotiation": resource.share_type == "not_shared",
     }
     process_id = "negotiation" if resource.share_type == "not_shared" else "share_request"
     if process_id != "share_request":

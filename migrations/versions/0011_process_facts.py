@@ -33,7 +33,18 @@ process_instance = sa.table(
     sa.column("process_id", sa.String),
     sa.column("summary", sa.JSON),
     sa.column("authority_department_id", sa.Integer),
+    sa.column("requester_department_id", sa.Integer),
+    sa.column("created_at", TZ),
 )
+verification = sa.table(
+    "verification",
+    sa.column("instance_id", sa.Integer),
+    sa.column("provider_id", sa.Integer),
+    sa.column("outcome", sa.String),
+    sa.column("reported_at", TZ),
+    sa.column("answered_at", TZ),
+)
+REQUEST_PROCESSES = ("share_request", "negotiation")
 dossier_entry = sa.table(
     "dossier_entry",
     sa.column("instance_id", sa.Integer),
@@ -125,12 +136,19 @@ def _backfill(conn: sa.Connection) -> None:
                 process_instance.c.process_id,
                 process_instance.c.summary,
                 process_instance.c.authority_department_id,
+                process_instance.c.requester_department_id,
+                process_instance.c.created_at,
             )
         )
     }
     rows = [
         {"process_id": instances[r["instance_id"]].process_id, **r}
-        for r in (*_from_tasks(conn, instances), *_from_dossier(conn, instances))
+        for r in (
+            *_from_tasks(conn, instances),
+            *_from_dossier(conn, instances),
+            *_submitted(instances),
+            *_from_verifications(conn),
+        )
         if r["instance_id"] in instances
     ]
     for start in range(0, len(rows), 1000):
@@ -239,6 +257,51 @@ def _from_dossier(conn: sa.Connection, instances: dict) -> Iterator[dict]:
             "met": None,
             "details": {},
         }
+
+
+def _row(instance_id: int, kind: str, at, role: str, department_id, **values) -> dict:
+    return {
+        "instance_id": instance_id,
+        "kind": kind,
+        "at": at,
+        "actor_id": None,
+        "role": role,
+        "department_id": department_id,
+        "decision": values.pop("decision", None),
+        "reasons": None,
+        "opened_at": values.pop("opened_at", None),
+        "due_at": None,
+        "met": None,
+        "details": {},
+    }
+
+
+def _submitted(instances: dict) -> Iterator[dict]:
+    """Every request (a share request, or a direct negotiation) was submitted when it started."""
+    for i in instances.values():
+        if i.process_id in REQUEST_PROCESSES:
+            yield _row(
+                i.id,
+                "request_submitted",
+                i.created_at,
+                "requester",
+                i.requester_department_id,
+                opened_at=i.created_at,
+            )
+
+
+def _from_verifications(conn: sa.Connection) -> Iterator[dict]:
+    for v in conn.execute(sa.select(verification)):
+        yield _row(v.instance_id, "error_reported", v.reported_at, "provider", v.provider_id)
+        if v.outcome in ("corrected", "data_correct") and v.answered_at is not None:
+            yield _row(
+                v.instance_id,
+                "verification_answered",
+                v.answered_at,
+                "provider",
+                v.provider_id,
+                decision=v.outcome,
+            )
 
 
 def downgrade() -> None:
