@@ -16,6 +16,7 @@ from flask_babel import gettext
 from flask_login import current_user, login_required
 
 from engine.errors import ValidationFailed
+from engine.sharing import coordination
 from engine.sharing import requests as request_service
 from engine.workflow import attachments as attachment_service
 from engine.workflow import tasks as task_service
@@ -52,6 +53,7 @@ def _render(task_id: int, values=None, errors=None, status=200):
         deadline=page.deadline,
         limits=attachment_service.LIMITS,
         schema=page.schema,
+        dossier=coordination.has_dossier(db.session, current_user, page.instance),
     ), status
 
 

@@ -10,7 +10,9 @@ from engine.directory.models import User
 from engine.errors import Forbidden
 from engine.i18n import Message
 from engine.sharing.disputes import dashboard, dossier
+from engine.workflow.facts import facts_of
 from engine.workflow.history import instance_by_key
+from engine.workflow.models import ProcessInstance
 
 
 def check_authority(user: User) -> None:
@@ -34,3 +36,10 @@ def dossier_for(session: Session, clock: Clock, user: User, business_key: str) -
             Message("Dispute %(key)s is coordinated by another authority.", key=business_key)
         )
     return dossier(session, instance, clock)
+
+
+def has_dossier(session: Session, user: User, instance: ProcessInstance) -> bool:
+    """Does the user's authority coordinate this instance as a dispute (so a dossier exists)?"""
+    if instance.authority_department_id != user.department_id:
+        return False
+    return bool(facts_of(session, [instance.id], "coordination_opened"))
