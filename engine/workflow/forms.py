@@ -77,7 +77,7 @@ def field_errors(schema: dict, data: object, context: dict | None = None) -> lis
     return errors
 
 
-def validate_form(form_name: str, schema: dict, data: object, context: dict | None = None) -> dict:
+def validate_form(form_name: str, schema: dict, data: dict, context: dict | None = None) -> dict:
     """Return ``data`` if valid, else raise :class:`ValidationFailed` listing every field."""
     errors = field_errors(schema, data, context)
     if errors:
@@ -85,4 +85,4 @@ def validate_form(form_name: str, schema: dict, data: object, context: dict | No
         raise ValidationFailed(
             Message("Form %(form)s is not valid: %(fields)s", form=form_name, fields=fields), errors
         )
-    return data  # type: ignore[return-value]
+    return data
