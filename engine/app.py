@@ -12,6 +12,7 @@ their sessions with it, so every command they run knows the handlers of every ar
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeAlias
 
 from sqlalchemy import Engine as Database
 from sqlalchemy import MetaData
@@ -43,6 +44,9 @@ AREA_MODELS = (
 )
 AREA_HANDLERS = (CATALOG, SHARING, QUALITY, OVERSIGHT, Handlers(jobs=(drain,)))
 
+# what Engine.sessions makes: call it for a session whose commands run with the engine's handlers
+SessionFactory: TypeAlias = sessionmaker[Session]
+
 
 @dataclass(frozen=True)
 class Engine:
@@ -54,7 +58,7 @@ class Engine:
         """Options for a sessionmaker (or Flask-SQLAlchemy) whose sessions run this engine."""
         return {"info": {SESSION_KEY: self.handlers}}
 
-    def sessions(self, database: Database | str | None = None) -> sessionmaker[Session]:
+    def sessions(self, database: Database | str | None = None) -> SessionFactory:
         """A session factory on ``database`` (an SQLAlchemy engine or URL; default: the
         configured database) whose sessions run commands with this engine's handlers."""
         bind = database if isinstance(database, Database) else make_engine(database)

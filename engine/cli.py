@@ -18,25 +18,36 @@ import argparse
 import json
 import logging
 import sys
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeAlias
 
-from engine.calendar import due_label
+from engine.calendar import WorkingCalendar, due_label
 from engine.clock import Clock, FakeClock, SystemClock
 from engine.errors import GovshareError
 from engine.i18n import Message
 
+if TYPE_CHECKING:
+    from engine.app import SessionFactory
+    from engine.workflow.deployment import VersionSummary
 
-def _clock(args) -> Clock:
+    Commands: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
+
+Command: TypeAlias = Callable[[argparse.Namespace], None]
+
+
+def _clock(args: argparse.Namespace) -> Clock:
     return FakeClock(args.now) if args.now else SystemClock()
 
 
-def _factory(args):
+def _factory(args: argparse.Namespace) -> SessionFactory:
     from engine.app import build_engine
 
     return build_engine().sessions(args.database)
 
 
-def _out(args, data, text: str) -> None:
+def _out(args: argparse.Namespace, data: object, text: str) -> None:
     print(
         json.dumps(data, ensure_ascii=False, indent=2, default=str)
         if getattr(args, "json", False)
@@ -44,23 +55,23 @@ def _out(args, data, text: str) -> None:
     )
 
 
-def _local(dt) -> str:
+def _local(dt: datetime) -> str:
     return due_label(dt)
 
 
-def _due(dt) -> Message:
+def _due(dt: datetime | None) -> Message:
     return Message("due: %(due)s", due=due_label(dt))
 
 
 # -- db, seed, processes ----------------------------------------------------------------------
-def cmd_db_upgrade(args) -> None:
+def cmd_db_upgrade(args: argparse.Namespace) -> None:
     from engine.schema import upgrade
 
     upgrade(args.database)
     print(Message("Database schema is up to date."))
 
 
-def cmd_seed(args) -> None:
+def cmd_seed(args: argparse.Namespace) -> None:
     from engine.seed import seed_all
 
     with _factory(args)() as s, s.begin():
@@ -72,7 +83,7 @@ def cmd_seed(args) -> None:
     )
 
 
-def cmd_processes_deploy(args) -> None:
+def cmd_processes_deploy(args: argparse.Namespace) -> None:
     from engine.workflow.deployment import deploy
 
     with _factory(args)() as s, s.begin():
@@ -87,7 +98,7 @@ def cmd_processes_deploy(args) -> None:
     print("\n".join(lines))
 
 
-def cmd_processes_lint(args) -> None:
+def cmd_processes_lint(args: argparse.Namespace) -> None:
     from engine.app import build_engine
     from engine.workflow.deployment import parse_directory
 
@@ -101,7 +112,7 @@ def cmd_processes_lint(args) -> None:
     print(Message("%(n)s process(es) pass the lint.", n=len(parsed)))
 
 
-def cmd_processes_activate(args) -> None:
+def cmd_processes_activate(args: argparse.Namespace) -> None:
     from engine.workflow.deployment import activate_version
 
     with _factory(args)() as s, s.begin():
@@ -109,7 +120,7 @@ def cmd_processes_activate(args) -> None:
     print(result.describe())
 
 
-def cmd_processes_list(args) -> None:
+def cmd_processes_list(args: argparse.Namespace) -> None:
     from engine.workflow.deployment import list_versions
 
     with _factory(args)() as s:
@@ -134,7 +145,7 @@ def cmd_processes_list(args) -> None:
     _out(args, data, text or str(Message("No process is deployed.")))
 
 
-def _version_line(v) -> str:
+def _version_line(v: VersionSummary) -> str:
     running = Message("running: %(n)s", n=v.running)
     incidents = Message("in incident: %(n)s", n=v.incidents)
     marker = "*" if v.active else " "
@@ -145,7 +156,7 @@ def _version_line(v) -> str:
 
 
 # -- requests and tasks -----------------------------------------------------------------------
-def cmd_requests_start(args) -> None:
+def cmd_requests_start(args: argparse.Namespace) -> None:
     from engine.directory import user_by_name
     from engine.sharing.requests import start_share_request
 
@@ -172,7 +183,7 @@ def cmd_requests_start(args) -> None:
     )
 
 
-def cmd_requests_show(args) -> None:
+def cmd_requests_show(args: argparse.Namespace) -> None:
     from engine.sharing.requests import instance_by_key, request_status
 
     with _factory(args)() as s:
@@ -205,7 +216,7 @@ def cmd_requests_show(args) -> None:
     print("\n".join(lines))
 
 
-def cmd_tasks_list(args) -> None:
+def cmd_tasks_list(args: argparse.Namespace) -> None:
     from engine.directory import user_by_name
     from engine.workflow.tasks import list_tasks
 
@@ -229,7 +240,7 @@ def cmd_tasks_list(args) -> None:
     _out(args, data, text or str(Message("No open tasks.")))
 
 
-def cmd_tasks_claim(args) -> None:
+def cmd_tasks_claim(args: argparse.Namespace) -> None:
     from engine.directory import user_by_name
     from engine.workflow.tasks import claim
 
@@ -245,7 +256,7 @@ def cmd_tasks_claim(args) -> None:
         )
 
 
-def cmd_tasks_complete(args) -> None:
+def cmd_tasks_complete(args: argparse.Namespace) -> None:
     from engine.directory import user_by_name
     from engine.workflow.tasks import complete
 
@@ -267,7 +278,7 @@ def cmd_tasks_complete(args) -> None:
         )
 
 
-def cmd_incidents(args) -> None:
+def cmd_incidents(args: argparse.Namespace) -> None:
     from engine.workflow import incidents
 
     with _factory(args)() as s, s.begin():
@@ -302,7 +313,7 @@ def cmd_incidents(args) -> None:
 
 
 # -- worker and calendar ----------------------------------------------------------------------
-def cmd_worker(args) -> None:
+def cmd_worker(args: argparse.Namespace) -> None:
     from engine.workflow.timers import run_worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -310,8 +321,8 @@ def cmd_worker(args) -> None:
     run_worker(_factory(args), _clock(args), interval=args.interval, once=args.once)
 
 
-def _calendar(args):
-    from engine.calendar import WorkingCalendar, load_calendar
+def _calendar(args: argparse.Namespace) -> WorkingCalendar:
+    from engine.calendar import load_calendar
 
     try:
         with _factory(args)() as s:
@@ -320,7 +331,7 @@ def _calendar(args):
         return WorkingCalendar()
 
 
-def cmd_calendar_deadline(args) -> None:
+def cmd_calendar_deadline(args: argparse.Namespace) -> None:
     cal = _calendar(args)
     start = args.start if "T" in args.start else f"{args.start}T12:00:00+08:00"
     d = cal.deadline(start, args.days)
@@ -334,7 +345,7 @@ def cmd_calendar_deadline(args) -> None:
         print(f"  {line}")
 
 
-def cmd_calendar_show(args) -> None:
+def cmd_calendar_show(args: argparse.Namespace) -> None:
     cal = _calendar(args)
     days = cal.year_listing(args.year)
     if args.json:
@@ -364,7 +375,7 @@ def cmd_calendar_show(args) -> None:
         print(f"  ! {w}")
 
 
-def cmd_calendar_add(args) -> None:
+def cmd_calendar_add(args: argparse.Namespace) -> None:
     from engine.calendar import add_days
 
     with _factory(args)() as s, s.begin():
@@ -374,7 +385,7 @@ def cmd_calendar_add(args) -> None:
     print(Message("%(n)s day(s) entered.", n=len(days)))
 
 
-def cmd_evaluation_start(args) -> None:
+def cmd_evaluation_start(args: argparse.Namespace) -> None:
     from engine.oversight.evaluation import start_campaign
 
     with _factory(args)() as s, s.begin():
@@ -388,7 +399,7 @@ def cmd_evaluation_start(args) -> None:
     )
 
 
-def cmd_evaluation_report(args) -> None:
+def cmd_evaluation_report(args: argparse.Namespace) -> None:
     from engine.oversight.evaluation import compiled, export_csv
 
     with _factory(args)() as s:
@@ -414,28 +425,51 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--now", help="use a fixed clock at this ISO 8601 instant (simulations, tests)")
     sub = p.add_subparsers(dest="command", required=True)
+    for add_commands in (
+        _db_commands,
+        _seed_command,
+        _process_commands,
+        _request_commands,
+        _task_commands,
+        _incident_command,
+        _worker_command,
+        _evaluation_commands,
+        _calendar_commands,
+    ):
+        add_commands(sub)
+    return p
 
-    def group(name, help_text):
-        g = sub.add_parser(name, help=help_text).add_subparsers(dest="sub", required=True)
-        return g
 
-    def leaf(g, name, fn, help_text, json_flag=False):
-        c = g.add_parser(name, help=help_text)
-        c.set_defaults(fn=fn)
-        if json_flag:
-            c.add_argument("--json", action="store_true", help="print JSON")
-        return c
+def _group(sub: Commands, name: str, help_text: str) -> Commands:
+    return sub.add_parser(name, help=help_text).add_subparsers(dest="sub", required=True)
 
-    db = group("db", "database schema")
-    leaf(db, "upgrade", cmd_db_upgrade, "apply Alembic migrations")
+
+def _leaf(
+    g: Commands, name: str, fn: Command, help_text: str, json_flag: bool = False
+) -> argparse.ArgumentParser:
+    c = g.add_parser(name, help=help_text)
+    c.set_defaults(fn=fn)
+    if json_flag:
+        c.add_argument("--json", action="store_true", help="print JSON")
+    return c
+
+
+def _db_commands(sub: Commands) -> None:
+    db = _group(sub, "db", "database schema")
+    _leaf(db, "upgrade", cmd_db_upgrade, "apply Alembic migrations")
+
+
+def _seed_command(sub: Commands) -> None:
     seed = sub.add_parser(
         "seed", help="load the Ningxia directory, catalog, demo users and processes (idempotent)"
     )
     seed.add_argument("--no-demo", action="store_true", help="skip demo users")
     seed.set_defaults(fn=cmd_seed)
 
-    pr = group("processes", "process definitions")
-    c = leaf(
+
+def _process_commands(sub: Commands) -> None:
+    pr = _group(sub, "processes", "process definitions")
+    c = _leaf(
         pr,
         "deploy",
         cmd_processes_deploy,
@@ -447,9 +481,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="deploy new versions without activating them (see `processes activate`)",
     )
-    c = leaf(pr, "lint", cmd_processes_lint, "check processes/ without deploying")
+    c = _leaf(pr, "lint", cmd_processes_lint, "check processes/ without deploying")
     c.add_argument("--dir")
-    c = leaf(
+    c = _leaf(
         pr,
         "activate",
         cmd_processes_activate,
@@ -457,7 +491,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     c.add_argument("process", help="process id, e.g. share_request")
     c.add_argument("version", type=int)
-    leaf(
+    _leaf(
         pr,
         "list",
         cmd_processes_list,
@@ -465,8 +499,10 @@ def build_parser() -> argparse.ArgumentParser:
         json_flag=True,
     )
 
-    rq = group("requests", "share requests")
-    c = leaf(rq, "start", cmd_requests_start, "apply for a catalog resource", json_flag=True)
+
+def _request_commands(sub: Commands) -> None:
+    rq = _group(sub, "requests", "share requests")
+    c = _leaf(rq, "start", cmd_requests_start, "apply for a catalog resource", json_flag=True)
     c.add_argument("--user", required=True)
     c.add_argument("--resource", required=True, help="resource code, e.g. JC-RK/0002")
     c.add_argument("--items", required=True, help="comma-separated info items")
@@ -474,7 +510,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--basis", required=True, help="legal basis of the request")
     c.add_argument("--from", dest="period_from", required=True, help="use period start YYYY-MM-DD")
     c.add_argument("--to", dest="period_to", required=True, help="use period end YYYY-MM-DD")
-    c = leaf(
+    c = _leaf(
         rq,
         "show",
         cmd_requests_show,
@@ -483,17 +519,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     c.add_argument("key", help="business key, e.g. GX-2026-000001")
 
-    tk = group("tasks", "user tasks")
-    c = leaf(tk, "list", cmd_tasks_list, "open tasks of a user", json_flag=True)
+
+def _task_commands(sub: Commands) -> None:
+    tk = _group(sub, "tasks", "user tasks")
+    c = _leaf(tk, "list", cmd_tasks_list, "open tasks of a user", json_flag=True)
     c.add_argument("--user", required=True)
     c.add_argument("--scope", choices=["inbox", "mine", "queue"], default="inbox")
-    for name, fn in (("claim", cmd_tasks_claim), ("complete", cmd_tasks_complete)):
-        c = leaf(tk, name, fn, f"{name} a task")
+    commands: tuple[tuple[str, Command], ...] = (
+        ("claim", cmd_tasks_claim),
+        ("complete", cmd_tasks_complete),
+    )
+    for name, fn in commands:
+        c = _leaf(tk, name, fn, f"{name} a task")
         c.add_argument("task_id", type=int)
         c.add_argument("--user", required=True)
         if name == "complete":
             c.add_argument("--data", required=True, help="form data as JSON, or @file.json")
 
+
+def _incident_command(sub: Commands) -> None:
     inc = sub.add_parser("incidents", help="list failed instances (incidents), or retry one")
     inc.add_argument("--retry", metavar="KEY", help="retry the instance with this business key")
     inc.add_argument(
@@ -506,25 +550,31 @@ def build_parser() -> argparse.ArgumentParser:
     inc.add_argument("--json", action="store_true", help="print JSON")
     inc.set_defaults(fn=cmd_incidents)
 
+
+def _worker_command(sub: Commands) -> None:
     w = sub.add_parser("worker", help="fire due timers and deliver notifications")
     w.add_argument("--once", action="store_true", help="one sweep, then exit")
     w.add_argument("--interval", type=float, default=5.0, help="seconds between sweeps")
     w.set_defaults(fn=cmd_worker)
 
-    ev = group("evaluation", "the yearly evaluation (art. 17)")
-    c = leaf(
+
+def _evaluation_commands(sub: Commands) -> None:
+    ev = _group(sub, "evaluation", "the yearly evaluation (art. 17)")
+    c = _leaf(
         ev,
         "start",
         cmd_evaluation_start,
         "start the reporting tasks of a year (the worker does this in January)",
     )
     c.add_argument("year", type=int, help="the year in which the reports are due")
-    c = leaf(ev, "report", cmd_evaluation_report, "the compiled report about a year")
+    c = _leaf(ev, "report", cmd_evaluation_report, "the compiled report about a year")
     c.add_argument("year", type=int, help="the year reported on")
     c.add_argument("--csv", action="store_true")
 
-    cal = group("calendar", "statutory working days")
-    c = leaf(
+
+def _calendar_commands(sub: Commands) -> None:
+    cal = _group(sub, "calendar", "statutory working days")
+    c = _leaf(
         cal,
         "deadline",
         cmd_calendar_deadline,
@@ -533,17 +583,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     c.add_argument("start", help="event date YYYY-MM-DD (or ISO instant)")
     c.add_argument("days", type=int)
-    c = leaf(
+    c = _leaf(
         cal, "show", cmd_calendar_show, "a year's holidays and make-up working days", json_flag=True
     )
     c.add_argument("year", type=int)
-    c = leaf(cal, "add", cmd_calendar_add, "enter holidays or make-up working days from a notice")
+    c = _leaf(cal, "add", cmd_calendar_add, "enter holidays or make-up working days from a notice")
     c.add_argument("days", nargs="+", help="YYYY-MM-DD ...")
     c.add_argument("--kind", choices=["holiday", "workday"], required=True)
     c.add_argument("--scope", choices=["national", "regional"], required=True)
     c.add_argument("--name", required=True, help="e.g. 开斋节")
     c.add_argument("--reference", required=True, help="the notice, e.g. 宁政办发〔2025〕XX号")
-    return p
 
 
 def main(argv: list[str] | None = None) -> None:

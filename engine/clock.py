@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -71,8 +71,10 @@ def using_clock(clock: Clock) -> Iterator[None]:
 
 
 class _ClockedDatetime(datetime):
+    # returns the injected clock's plain datetime, not an instance of this patch class (which
+    # typeshed's ``-> Self`` would demand): SpiffWorkflow only compares and formats the value
     @classmethod
-    def now(cls, tz: timezone | None = None) -> datetime:  # type: ignore[override]
+    def now(cls, tz: tzinfo | None = None) -> datetime:  # type: ignore[override]
         clock = _current.get()
         if clock is None:
             raise RuntimeError(

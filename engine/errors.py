@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 from engine.i18n import Message
+
+
+class FieldProblem(TypedDict):
+    """One of a :class:`ValidationFailed`'s details: the field (by name) and what is wrong with it."""
+
+    field: str
+    message: Message | str
 
 
 class GovshareError(Exception):

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 from importlib import resources
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -25,11 +26,14 @@ from engine.catalog.models import Resource, ResourceVersion
 from engine.catalog.rules import check
 from engine.catalog.versions import latest_version, publish_version
 from engine.clock import Clock
+from engine.db import Base
 from engine.directory.models import ApiToken, Department, Division, User
 from engine.directory.passwords import hash_password, token_digest
 from engine.errors import ValidationFailed
 from engine.i18n import Message
 from engine.workflow.deployment import deploy
+
+Row = TypeVar("Row", bound=Base)
 
 LOCAL_DEPARTMENTS = [
     ("samr", "市场监督管理局", "Administration for Market Regulation"),
@@ -44,7 +48,7 @@ def _place_slug(name_en: str) -> str:
     return name_en.split()[0].lower()
 
 
-def _upsert(session: Session, model, key: dict, values: dict):
+def _upsert(session: Session, model: type[Row], key: dict[str, Any], values: dict[str, Any]) -> Row:
     row = session.scalar(select(model).filter_by(**key))
     if row is None:
         row = model(**key, **values)

@@ -60,7 +60,7 @@ def normalize(entry: dict) -> dict:
 
 
 def normalize_item(item: dict) -> dict:
-    out = {
+    out: dict[str, str | bool] = {
         f: ("" if item.get(f) is None else str(item.get(f)).strip())
         for f in ITEM_FIELDS
         if f != "base"
@@ -70,7 +70,7 @@ def normalize_item(item: dict) -> dict:
     return out
 
 
-def _bool(value) -> bool:
+def _bool(value: object) -> bool:
     if isinstance(value, bool):
         return value
     return str(value or "").strip().lower() in ("1", "true", "yes", "y", "是", "开放")

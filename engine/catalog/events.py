@@ -11,10 +11,10 @@ from engine.catalog.models import CatalogEvent
 from engine.clock import Clock
 from engine.directory import authority_of, departments
 from engine.directory.models import Department, User
-from engine.errors import Forbidden, NotFound, ValidationFailed
+from engine.errors import FieldProblem, Forbidden, ValidationFailed
 from engine.i18n import Message
 from engine.workflow.deployment import active_definition
-from engine.workflow.models import ProcessInstance
+from engine.workflow.models import ProcessDefinition, ProcessInstance
 from engine.workflow.runtime import start_instance
 
 UPDATE_DAYS = 15  # art. 8
@@ -48,7 +48,28 @@ def register_event(
 ) -> tuple[CatalogEvent, list[ProcessInstance]]:
     """Record the event and start one ``catalog_update`` per affected department."""
     check_may_register(user)
-    errors = []
+    day, affected = _checked(session, kind, occurred_on, reference, department_slugs)
+    event = CatalogEvent(
+        kind=kind,
+        occurred_on=day,
+        reference=reference.strip(),
+        description=description,
+        department_ids=[d.id for d in affected],
+        registered_by_id=user.id,
+        registered_at=clock.now(),
+    )
+    session.add(event)
+    session.flush()
+    definition = active_definition(session, "catalog_update")
+    instances = [_start_update(session, clock, user, definition, event, dept) for dept in affected]
+    return event, instances
+
+
+def _checked(
+    session: Session, kind: str, occurred_on: str, reference: str, department_slugs: list[str]
+) -> tuple[date, list[Department]]:
+    """The event's day and departments; ValidationFailed naming every wrong field."""
+    errors: list[FieldProblem] = []
     if kind not in KINDS:
         errors.append(
             {
@@ -56,6 +77,7 @@ def register_event(
                 "message": Message("must be one of %(values)s", values=", ".join(KINDS)),
             }
         )
+    day: date | None
     try:
         day = date.fromisoformat(occurred_on)
     except (TypeError, ValueError):
@@ -63,7 +85,7 @@ def register_event(
         day = None
     if not (reference or "").strip():
         errors.append({"field": "reference", "message": Message("is required")})
-    departments = []
+    affected = []
     for slug in department_slugs:
         dept = session.query(Department).filter_by(slug=slug.strip()).one_or_none()
         if dept is None:
@@ -74,12 +96,12 @@ def register_event(
                 }
             )
         else:
-            departments.append(dept)
+            affected.append(dept)
     if not department_slugs:
         errors.append(
             {"field": "departments", "message": Message("name at least one affected department")}
         )
-    if errors:
+    if errors or day is None:  # no day means an error about it
         raise ValidationFailed(
             Message(
                 "The event cannot be registered: %(fields)s",
@@ -87,49 +109,41 @@ def register_event(
             ),
             errors,
         )
-    event = CatalogEvent(
-        kind=kind,
-        occurred_on=day,
-        reference=reference.strip(),
-        description=description,
-        department_ids=[d.id for d in departments],
-        registered_by_id=user.id,
-        registered_at=clock.now(),
+    return day, affected
+
+
+def _start_update(
+    session: Session,
+    clock: Clock,
+    user: User,
+    definition: ProcessDefinition,
+    event: CatalogEvent,
+    dept: Department,
+) -> ProcessInstance:
+    """One department's ``catalog_update`` for the event, with its same-level authority."""
+    authority = authority_of(session, dept.division_code)
+    data = {
+        "event_id": event.id,
+        "event_kind": event.kind,
+        "event_date": event.occurred_on.isoformat(),
+        "event_reference": event.reference,
+        "event_description": event.description,
+        "update_days": UPDATE_DAYS,
+        "provider_name": dept.name,
+        "authority_name": authority.name,
+    }
+    summary = {
+        "event_reference": event.reference,
+        "event_date": event.occurred_on.isoformat(),
+        "provider_name": dept.name,
+        "resource_name": event.reference,
+    }
+    return start_instance(
+        session,
+        clock,
+        definition,
+        data,
+        {"provider": dept.id, "authority": authority.id},
+        user.id,
+        summary,
     )
-    session.add(event)
-    session.flush()
-    definition = active_definition(session, "catalog_update")
-    instances = []
-    for dept in departments:
-        try:
-            authority = authority_of(session, dept.division_code)
-        except NotFound:
-            raise
-        data = {
-            "event_id": event.id,
-            "event_kind": kind,
-            "event_date": day.isoformat(),
-            "event_reference": event.reference,
-            "event_description": description,
-            "update_days": UPDATE_DAYS,
-            "provider_name": dept.name,
-            "authority_name": authority.name,
-        }
-        summary = {
-            "event_reference": event.reference,
-            "event_date": day.isoformat(),
-            "provider_name": dept.name,
-            "resource_name": event.reference,
-        }
-        instances.append(
-            start_instance(
-                session,
-                clock,
-                definition,
-                data,
-                {"provider": dept.id, "authority": authority.id},
-                user.id,
-                summary,
-            )
-        )
-    return event, instances

@@ -10,7 +10,8 @@ from engine.catalog.models import Resource
 from engine.directory.models import Division
 
 
-def region_code(session: Session) -> str:
+def region_code(session: Session) -> str | None:
+    """The code of the region (自治区) division; None before the directory is loaded."""
     return session.scalar(select(Division.code).where(Division.level == "region"))
 
 

@@ -22,19 +22,20 @@ from engine.catalog.entry import (
 )
 from engine.catalog.models import Resource
 from engine.directory.models import Department
+from engine.errors import FieldProblem
 from engine.i18n import Message
 
 CODE = re.compile(r"^[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)*/\d{4,6}$")
 SHARE_TYPES = ("unconditional", "conditional", "not_shared")
 
 
-def _p(field: str, msgid: str, **params) -> dict:
+def _p(field: str, msgid: str, **params: object) -> FieldProblem:
     return {"field": field, "message": Message(msgid, **params)}
 
 
-def check(session: Session, entry: dict, resource_id: int | None = None) -> list[dict]:
+def check(session: Session, entry: dict, resource_id: int | None = None) -> list[FieldProblem]:
     """Every problem of a normalized entry; empty when it may be saved and published."""
-    problems: list[dict] = []
+    problems: list[FieldProblem] = []
     for field in (
         "code",
         "name",
@@ -87,7 +88,7 @@ def _department(session: Session, slug: str) -> Department | None:
     return session.scalar(select(Department).where(Department.slug == slug))
 
 
-def _share_rules(entry: dict) -> list[dict]:
+def _share_rules(entry: dict) -> list[FieldProblem]:
     out = []
     if entry["share_type"] == "conditional" and not entry["share_conditions"]:
         out.append(
@@ -114,7 +115,7 @@ def _share_rules(entry: dict) -> list[dict]:
     return out
 
 
-def _class_rules(session: Session, entry: dict) -> list[dict]:
+def _class_rules(session: Session, entry: dict) -> list[FieldProblem]:
     out = []
     if entry["classification"] == "base":
         if entry["base_category"] not in BASE_CATEGORIES:
@@ -145,7 +146,7 @@ def _class_rules(session: Session, entry: dict) -> list[dict]:
     return out
 
 
-def _item_rules(entry: dict) -> list[dict]:
+def _item_rules(entry: dict) -> list[FieldProblem]:
     out = []
     items = entry["info_items"]
     if not items:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import delete, exists, func, insert, select
+from sqlalchemy import Select, delete, exists, func, insert, select
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from engine.catalog.models import CatalogTerm, Resource
@@ -62,7 +62,7 @@ class Results:
     more: bool
 
 
-def _statement(f: Filters):
+def _statement(f: Filters) -> tuple[Select[Resource], bool]:
     stmt = select(Resource).where(Resource.status == "published")
     q = (f.q or "").strip()
     query_terms = terms(q)
@@ -97,11 +97,11 @@ def search(
     session: Session, filters: Filters, page: int = 1, page_size: int = PAGE_SIZE
 ) -> Results:
     stmt, by_term = _statement(filters)
-    total = session.scalar(
+    total = session.execute(
         select(func.count()).select_from(
             stmt.with_only_columns(Resource.id).limit(COUNT_CAP + 1).subquery()
         )
-    )
+    ).scalar_one()
     pages = max(1, -(-min(total, COUNT_CAP) // page_size))
     page = min(max(1, page), pages)
     order = CatalogTerm.resource_id if by_term else Resource.id

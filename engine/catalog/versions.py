@@ -137,7 +137,7 @@ def submit(session: Session, clock: Clock, user: User, resource: Resource) -> Pr
         )
     if version is None or version.status not in ("draft", "returned"):
         raise Conflict(Message("%(code)s has no draft to submit.", code=resource.code))
-    provider = session.get(Department, resource.provider_id)
+    provider = session.get_one(Department, resource.provider_id)
     authority = authority_of(session, provider.division_code)
     data = {
         "version_id": version.id,
@@ -211,7 +211,7 @@ def _project(resource: Resource, entry: dict, provider: Department) -> None:
 def publish_version(
     session: Session, clock: Clock, version: ResourceVersion, decided_by: int | None
 ) -> Resource:
-    resource = session.get(Resource, version.resource_id)
+    resource = session.get_one(Resource, version.resource_id)
     for old in session.scalars(
         select(ResourceVersion).where(
             ResourceVersion.resource_id == resource.id, ResourceVersion.status == "published"
@@ -232,13 +232,13 @@ def publish_version(
 
 def publish_action(ctx: StepContext, **_args: Any) -> None:
     """Action ``publish_catalog_version``: the authority published the submitted version."""
-    version = ctx.session.get(ResourceVersion, ctx.data["version_id"])
+    version = ctx.session.get_one(ResourceVersion, ctx.data["version_id"])
     publish_version(ctx.session, ctx.clock, version, ctx.actor_id)
 
 
 def return_action(ctx: StepContext, **_args: Any) -> None:
     """Action ``return_catalog_version``: the authority returned it with comments."""
-    version = ctx.session.get(ResourceVersion, ctx.data["version_id"])
+    version = ctx.session.get_one(ResourceVersion, ctx.data["version_id"])
     version.status, version.decided_at = "returned", ctx.clock.now()
     version.decided_by_id = ctx.actor_id
     version.review_comment = ctx.data.get("review_comment", "")
@@ -256,7 +256,7 @@ def history(session: Session, resource: Resource) -> list[ResourceVersion]:
 
 def published_since(session: Session, department_id: int, since: datetime) -> int:
     """How many versions of a department's entries were published at or after ``since``."""
-    return session.scalar(
+    return session.execute(
         select(func.count())
         .select_from(ResourceVersion)
         .join(Resource, Resource.id == ResourceVersion.resource_id)
@@ -265,7 +265,7 @@ def published_since(session: Session, department_id: int, since: datetime) -> in
             ResourceVersion.status.in_(("published", "superseded")),
             ResourceVersion.decided_at >= since,
         )
-    )
+    ).scalar_one()
 
 
 def updated_since_event(ctx: CheckContext) -> None:

@@ -21,12 +21,13 @@ from engine.i18n import Message
 def _ancestors(session: Session, code: str) -> list[str]:
     """The division and its parents, nearest first."""
     chain = []
-    while code:
-        chain.append(code)
-        division = session.get(Division, code)
+    current: str | None = code
+    while current:
+        chain.append(current)
+        division = session.get(Division, current)
         if division is None:
-            raise NotFound(Message("Unknown administrative division %(code)s.", code=code))
-        code = division.parent_code
+            raise NotFound(Message("Unknown administrative division %(code)s.", code=current))
+        current = division.parent_code
     return chain
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from engine.clock import SHANGHAI, Clock
@@ -36,7 +36,7 @@ class Filters:
     appeal_status: str | None = None
 
 
-def visible_to(user: User):
+def visible_to(user: User) -> ColumnElement[bool] | None:
     """Authority staff see their level's ledger (the region authority sees all); departments their own."""
     if user.department.is_authority:
         if user.department.division.level == "region":
@@ -66,7 +66,7 @@ def ledger(session: Session, user: User, f: Filters, page: int = 1) -> tuple[lis
         )
     if f.appeal_status:
         stmt = stmt.where(Breach.appeal_status == f.appeal_status)
-    total = session.scalar(select(func.count()).select_from(stmt.subquery()))
+    total = session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
     rows = session.scalars(
         stmt.order_by(Breach.recorded_at.desc(), Breach.id.desc())
         .limit(PAGE_SIZE)
@@ -132,10 +132,11 @@ def appeal(session: Session, clock: Clock, user: User, breach_id: int, reason: s
     if row.department_id != user.department_id:
         raise Forbidden(Message("Only the department in the entry may appeal it."))
     if row.appeal_status:
+        when = row.appealed_at  # set with the status
         raise Conflict(
             Message(
                 "This entry was already appealed on %(day)s.",
-                day=row.appealed_at.astimezone(SHANGHAI).date().isoformat(),
+                day=when.astimezone(SHANGHAI).date().isoformat() if when else "-",
             )
         )
     if not (reason or "").strip():
@@ -289,4 +290,4 @@ def open_rectification(
 
 def close_rectification(ctx: StepContext) -> None:
     """Action ``close_rectification``: the authority accepted the measures."""
-    ctx.session.get(Breach, ctx.data["breach_id"]).rectified_at = ctx.clock.now()
+    ctx.session.get_one(Breach, ctx.data["breach_id"]).rectified_at = ctx.clock.now()

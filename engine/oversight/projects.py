@@ -10,7 +10,9 @@ connected to the sharing platform. Both are completion checks of the applicant's
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -21,7 +23,7 @@ from engine.catalog.entry import normalize
 from engine.catalog.rules import check
 from engine.clock import Clock
 from engine.directory.models import Department, User
-from engine.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from engine.errors import Conflict, FieldProblem, Forbidden, NotFound, ValidationFailed
 from engine.i18n import Message
 from engine.oversight.models import Project
 from engine.workflow.deployment import active_definition
@@ -95,7 +97,7 @@ def set_catalog(session: Session, user: User, project: Project, catalog: list[di
     return project
 
 
-def approval_problems(session: Session, project: Project) -> list[dict]:
+def approval_problems(session: Session, project: Project) -> list[FieldProblem]:
     """Gate 1: what keeps the project from approval (empty when it may be approved)."""
     if not project.catalog:
         return [
@@ -104,8 +106,8 @@ def approval_problems(session: Session, project: Project) -> list[dict]:
                 "message": Message("The project has no data-resource catalog (art. 20)."),
             }
         ]
-    problems = []
-    slug = session.get(Department, project.department_id).slug
+    problems: list[FieldProblem] = []
+    slug = session.get_one(Department, project.department_id).slug
     for n, entry in enumerate(project.catalog, 1):
         code = entry.get("code") or f"#{n}"
         if entry.get("provider") != slug:
@@ -133,9 +135,9 @@ def approval_problems(session: Session, project: Project) -> list[dict]:
     return problems
 
 
-def acceptance_problems(session: Session, project: Project) -> list[dict]:
+def acceptance_problems(session: Session, project: Project) -> list[FieldProblem]:
     """Gate 2: project resources not yet published or not connected to the platform."""
-    problems = []
+    problems: list[FieldProblem] = []
     resources = resources_by_code(session, [e["code"] for e in project.catalog])
     for entry in project.catalog:
         resource = resources.get(entry["code"])
@@ -174,7 +176,7 @@ def eligibility(session: Session, project: Project) -> dict:
     }
 
 
-def submit(session: Session, clock: Clock, user: User, project: Project):
+def submit(session: Session, clock: Clock, user: User, project: Project) -> ProcessInstance:
     """Start ``project_approval`` (the applicant then submits the application task)."""
     if project.department_id != user.department_id:
         raise Forbidden(Message("Only the applying department edits its project."))
@@ -253,8 +255,9 @@ def submit_project(session: Session, clock: Clock, user: User, project_id: int) 
     return submit(session, clock, user, project_for(session, user, project_id))
 
 
-def _project_of(session: Session, data: dict) -> Project:
-    return session.get(Project, data["project_id"])
+def _project_of(session: Session, data: Mapping[str, Any]) -> Project:
+    """The project a ``project_approval`` instance was started for."""
+    return session.get_one(Project, data["project_id"])
 
 
 def set_status(ctx: StepContext, status: str) -> None:

@@ -12,7 +12,7 @@ import statistics
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from engine.calendar import load_calendar
@@ -20,7 +20,7 @@ from engine.catalog import resource_by_code, resources_by_id
 from engine.clock import SHANGHAI, Clock
 from engine.directory import departments, same_level_authority
 from engine.directory.models import User
-from engine.errors import Forbidden, ValidationFailed
+from engine.errors import FieldProblem, Forbidden, ValidationFailed
 from engine.i18n import Message
 from engine.quality.models import ServedOnProof, Verification
 from engine.sharing.grants import holds_grant
@@ -53,7 +53,7 @@ def report_error(
     session: Session, clock: Clock, user: User, form: dict, verify_days: int = DEFAULT_VERIFY_DAYS
 ) -> ProcessInstance:
     """Start ``data_error_verification`` and flag the record; nothing is written if anything is wrong."""
-    errors = [
+    errors: list[FieldProblem] = [
         {"field": f, "message": Message("is required")}
         for f in ("resource_code", "record_id", "field", "value_seen")
         if not str(form.get(f) or "").strip()
@@ -130,8 +130,8 @@ def report_error(
     return instance
 
 
-def _verification(session: Session, instance: ProcessInstance) -> Verification:
-    return session.scalar(select(Verification).where(Verification.instance_id == instance.id))
+def _verification(instance: ProcessInstance) -> Select[Verification]:
+    return select(Verification).where(Verification.instance_id == instance.id)
 
 
 def file_verification(
@@ -141,7 +141,7 @@ def file_verification(
     note: str | None = None,
 ) -> None:
     """Action ``file_verification``: the provider's answer lands on the verification row."""
-    v = _verification(ctx.session, ctx.instance)
+    v = ctx.session.scalar(_verification(ctx.instance))
     if v is None:  # the row is written right after the process starts; nothing to file before
         return
     if outcome:
@@ -152,7 +152,7 @@ def file_verification(
 
 def close_verification(ctx: StepContext) -> None:
     """Action ``close_verification``: the record is no longer flagged."""
-    v = _verification(ctx.session, ctx.instance)
+    v = ctx.session.scalars(_verification(ctx.instance)).one()  # filed when the process started
     v.status, v.closed_at = "closed", ctx.clock.now()
     ruling = ctx.data.get("ruling")
     if ruling:
@@ -178,7 +178,7 @@ def flag(session: Session, user: User, resource_code: str, record_id: str) -> di
                 "id": v.id,
                 "field": v.field,
                 "reported_at": v.reported_at.isoformat(),
-                "business_key": session.get(ProcessInstance, v.instance_id).business_key,
+                "business_key": session.get_one(ProcessInstance, v.instance_id).business_key,
             }
             for v in rows
         ],

@@ -9,7 +9,6 @@ in the breach ledger (art. 23 (4)).
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
@@ -23,7 +22,7 @@ from engine.sharing.models import Grant
 from engine.workflow.handlers import StepContext
 
 
-def _as_date(value: Any) -> date | None:
+def _as_date(value: object) -> date | None:
     if not value:
         return None
     return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])

@@ -18,7 +18,7 @@ from engine.catalog.reading import find_requestable, requestable
 from engine.clock import Clock
 from engine.directory import same_level_authority
 from engine.directory.models import User
-from engine.errors import ValidationFailed
+from engine.errors import FieldProblem, ValidationFailed
 from engine.i18n import Message
 from engine.oversight.breaches import breaches_of
 from engine.sharing.grants import grants_of
@@ -45,7 +45,7 @@ def start_share_request(
     definition = active_definition(session, "share_request")
     validate_form("share_request_start", definition.forms["share_request_start"], form)
     resource = resource_by_code(session, form["resource_code"])
-    errors = []
+    errors: list[FieldProblem] = []
     unknown = [i for i in form["info_items"] if i not in item_names(resource)]
     if unknown:
         errors.append(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypedDict
 
 from sqlalchemy.orm import Session
 
@@ -16,7 +16,13 @@ from engine.i18n import Message
 from engine.workflow.history import check_may_see
 from engine.workflow.models import Attachment, ProcessInstance
 
-LIMITS = {
+
+class Limits(TypedDict):
+    max_bytes: int
+    extensions: tuple[str, ...]
+
+
+LIMITS: Limits = {
     "max_bytes": 10 * 1024 * 1024,
     "extensions": (".pdf", ".ofd", ".jpg", ".jpeg", ".png", ".docx", ".xlsx", ".txt"),
 }

@@ -122,7 +122,9 @@ def lanes_of(specs: Iterable[Any]) -> frozenset[str]:
     )
 
 
-def roles_by_process(trees: Mapping[str, tuple[Any, Mapping[str, Any]]]) -> dict[str, frozenset]:
+def roles_by_process(
+    trees: Mapping[str, tuple[Any, Mapping[str, Any]]],
+) -> dict[str, frozenset[str]]:
     """The roles the code of each process may name, from ``{process id: (spec, subprocess
     specs)}``: the lanes of every process tree it runs in (its own, and its callers')."""
     roles: dict[str, set[str]] = {}

@@ -12,7 +12,7 @@ from functools import cache
 
 from jsonschema import Draft202012Validator, ValidationError
 
-from engine.errors import ValidationFailed
+from engine.errors import FieldProblem, ValidationFailed
 from engine.i18n import Message
 
 
@@ -43,9 +43,9 @@ def _message(err: ValidationError) -> Message:
     return Message("is not valid: %(detail)s", detail=err.message)
 
 
-def _subset_errors(schema: dict, data: dict, context: dict) -> list[dict]:
+def _subset_errors(schema: dict, data: dict, context: dict) -> list[FieldProblem]:
     """``x-subsetOf``: a list may only hold values of the named list in the task data."""
-    errors = []
+    errors: list[FieldProblem] = []
     for name, prop in schema.get("properties", {}).items():
         source = prop.get("x-subsetOf")
         if source and isinstance(data.get(name), list):
@@ -58,10 +58,10 @@ def _subset_errors(schema: dict, data: dict, context: dict) -> list[dict]:
     return errors
 
 
-def field_errors(schema: dict, data: object, context: dict | None = None) -> list[dict]:
+def field_errors(schema: dict, data: object, context: dict | None = None) -> list[FieldProblem]:
     """Every problem of ``data`` against ``schema``: ``[{"field": ..., "message": ...}]``."""
     validator = _validator(schema.get("$id", ""), json.dumps(schema, sort_keys=True))
-    errors: list[dict] = []
+    errors: list[FieldProblem] = []
     for err in sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path)):
         if err.validator == "required":
             missing = err.message.split("'")[1] if "'" in err.message else err.message
@@ -77,7 +77,7 @@ def field_errors(schema: dict, data: object, context: dict | None = None) -> lis
     return errors
 
 
-def validate_form(form_name: str, schema: dict, data: object, context: dict | None = None) -> dict:
+def validate_form(form_name: str, schema: dict, data: dict, context: dict | None = None) -> dict:
     """Return ``data`` if valid, else raise :class:`ValidationFailed` listing every field."""
     errors = field_errors(schema, data, context)
     if errors:
@@ -85,4 +85,4 @@ def validate_form(form_name: str, schema: dict, data: object, context: dict | No
         raise ValidationFailed(
             Message("Form %(form)s is not valid: %(fields)s", form=form_name, fields=fields), errors
         )
-    return data  # type: ignore[return-value]
+    return data

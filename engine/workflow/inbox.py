@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import and_, func, or_, select, union_all
+from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select, true, union_all
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.sql.elements import UnaryExpression
 
 from engine.calendar import WorkingCalendar, due_label, load_calendar
 from engine.clock import SHANGHAI, Clock
@@ -118,17 +120,17 @@ def describe_deadline(calendar: WorkingCalendar, due_at: datetime, now: datetime
     return Deadline(due_at, due_label(due_at), left, urgency, lines)
 
 
-def eligible_queue(user: User):
+def eligible_queue(user: User) -> ColumnElement[bool]:
     """The SQL condition of the unclaimed open tasks offered to ``user``."""
     roles = [r for r in (user.job_roles or [])]
     return and_(
         HumanTask.department_id == user.department_id,
         HumanTask.assignee_id.is_(None),
-        or_(HumanTask.job_role.is_(None), HumanTask.job_role.in_(roles) if roles else False),
+        or_(HumanTask.job_role.is_(None), HumanTask.job_role.in_(roles) if roles else false()),
     )
 
 
-def _view_clause(view: str, user: User, now: datetime):
+def _view_clause(view: str, user: User, now: datetime) -> ColumnElement[bool]:
     open_ = HumanTask.state == "open"
     mine = HumanTask.assignee_id == user.id
     if view == "mine":
@@ -165,12 +167,12 @@ def soon_cutoff(calendar: WorkingCalendar, now: datetime) -> datetime:
 
 
 def _apply_filters(
-    stmt,
+    stmt: Select[HumanTask],
     f: Filters,
     user: User,
     now: datetime | None = None,
     calendar: WorkingCalendar | None = None,
-):
+) -> Select[HumanTask]:
     if f.urgency and now is not None and calendar is not None:
         cutoff = soon_cutoff(calendar, now)
         stmt = stmt.where(HumanTask.due_at.is_not(None))
@@ -187,12 +189,14 @@ def _apply_filters(
     if f.key:
         stmt = stmt.where(ProcessInstance.business_key.like(f"%{f.key.strip().upper()}%"))
     if f.counterpart:
+        # a counterpart is another department: filtering by one's own matches nothing
+        own = f.counterpart == user.department_id
         stmt = stmt.where(
             or_(
                 ProcessInstance.requester_department_id == f.counterpart,
                 ProcessInstance.provider_department_id == f.counterpart,
             ),
-            f.counterpart != user.department_id,
+            false() if own else true(),
         )
     if f.due_from:
         stmt = stmt.where(
@@ -207,13 +211,13 @@ def _apply_filters(
     return stmt
 
 
-def capped_count(session: Session, stmt, cap: int = COUNT_CAP) -> int:
+def capped_count(session: Session, stmt: Select[HumanTask], cap: int = COUNT_CAP) -> int:
     """COUNT(*) that stops at ``cap`` + 1: the cost of a count never grows past the cap."""
-    return session.scalar(
+    return session.execute(
         select(func.count()).select_from(
             stmt.with_only_columns(HumanTask.id).limit(cap + 1).subquery()
         )
-    )
+    ).scalar_one()
 
 
 def counts(session: Session, user: User, clock: Clock) -> dict[str, int]:
@@ -245,19 +249,11 @@ def list_view(
         select(HumanTask).where(_view_clause(view, user, now)), f, user, now, calendar
     )
     total = capped_count(session, base)
-    if view == "done":
-        order = [HumanTask.completed_at.desc(), HumanTask.id.desc()]
-    elif f.sort == "-due":
-        order = [HumanTask.due_sort.desc(), HumanTask.id.desc()]
-    elif f.sort == "created":
-        order = [HumanTask.created_at.desc(), HumanTask.id.desc()]
-    else:
-        order = [HumanTask.due_sort, HumanTask.id]
     pages = max(1, -(-min(total, COUNT_CAP) // page_size))
     page = min(max(1, page), pages)
     stmt = (
         base.options(selectinload(HumanTask.instance), selectinload(HumanTask.assignee))
-        .order_by(*order)
+        .order_by(*_order(view, f))
         .limit(page_size)
         .offset((page - 1) * page_size)
     )
@@ -271,38 +267,50 @@ def list_view(
             if d
         },
     )
-    rows = []
-    for t in tasks:
-        inst = t.instance
-        other = (
-            inst.provider_department_id
-            if user.department_id == inst.requester_department_id
-            else inst.requester_department_id
-        )
-        rows.append(
-            TaskRow(
-                id=t.id,
-                business_key=inst.business_key,
-                instance_id=inst.id,
-                process_id=inst.process_id,
-                task_name=t.task_name,
-                title=t.title,
-                title_en=t.title_en,
-                role=t.role,
-                statute=t.statute,
-                state=t.state,
-                resource_name=(inst.summary or {}).get("resource_name", ""),
-                counterpart=names.get(other, ""),
-                assignee=t.assignee.display_name if t.assignee else None,
-                assignee_id=t.assignee_id,
-                completed_at=t.completed_at,
-                created_at=t.created_at,
-                deadline=describe_deadline(calendar, t.due_at, now)
-                if t.due_at and t.state == "open"
-                else None,
-            )
-        )
+    rows = [_task_row(t, user, names, calendar, now) for t in tasks]
     return Page(rows, total, page, pages, total > COUNT_CAP)
+
+
+def _order(view: str, f: Filters) -> list[UnaryExpression[Any]]:
+    if view == "done":
+        return [HumanTask.completed_at.desc(), HumanTask.id.desc()]
+    if f.sort == "-due":
+        return [HumanTask.due_sort.desc(), HumanTask.id.desc()]
+    if f.sort == "created":
+        return [HumanTask.created_at.desc(), HumanTask.id.desc()]
+    return [HumanTask.due_sort.asc(), HumanTask.id.asc()]
+
+
+def _task_row(
+    t: HumanTask, user: User, names: dict[int, str], calendar: WorkingCalendar, now: datetime
+) -> TaskRow:
+    inst = t.instance
+    other = (
+        inst.provider_department_id
+        if user.department_id == inst.requester_department_id
+        else inst.requester_department_id
+    )
+    return TaskRow(
+        id=t.id,
+        business_key=inst.business_key,
+        instance_id=inst.id,
+        process_id=inst.process_id,
+        task_name=t.task_name,
+        title=t.title,
+        title_en=t.title_en,
+        role=t.role,
+        statute=t.statute,
+        state=t.state,
+        resource_name=(inst.summary or {}).get("resource_name", ""),
+        counterpart=names.get(other, "") if other is not None else "",
+        assignee=t.assignee.display_name if t.assignee else None,
+        assignee_id=t.assignee_id,
+        completed_at=t.completed_at,
+        created_at=t.created_at,
+        deadline=describe_deadline(calendar, t.due_at, now)
+        if t.due_at and t.state == "open"
+        else None,
+    )
 
 
 def check_view(user: User, view: str) -> None:

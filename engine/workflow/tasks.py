@@ -9,6 +9,7 @@ actions exactly one wins and the other gets a :class:`Conflict` naming who acted
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
@@ -54,12 +55,12 @@ def _locked_task(session: Session, task_id: int) -> HumanTask:
     if row is None:
         raise NotFound(Message("No task %(id)s.", id=task_id))
     lock_instance(session, row.instance_id)
-    return session.scalar(
+    return session.scalars(
         select(HumanTask).where(HumanTask.id == task_id).execution_options(populate_existing=True)
-    )
+    ).one()
 
 
-def _when(row_time) -> str:
+def _when(row_time: datetime | None) -> str:
     return row_time.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if row_time else "-"
 
 
@@ -89,7 +90,7 @@ def _check_open(row: HumanTask, user: User) -> None:
             Message(
                 "Task %(task)s is claimed by %(who)s.",
                 task=row.title,
-                who=row.assignee.display_name,
+                who=row.assignee.display_name if row.assignee else "?",
             )
         )
 
@@ -162,7 +163,8 @@ def complete(session: Session, clock: Clock, task_id: int, user: User, data: dic
     """Validate ``data`` against the task's form and complete it; nothing is written on error."""
     row = _locked_task(session, task_id)
     _check_open(row, user)
-    schema = row.instance.definition.forms.get(row.form) if row.form else {"type": "object"}
+    # deployment checks that every form a task names is deployed with it
+    schema = row.instance.definition.forms[row.form] if row.form else {"type": "object"}
     check_name = row.instance.definition.task_meta.get(row.task_name, {}).get("completion_check")
 
     def validate(task_data: dict) -> None:

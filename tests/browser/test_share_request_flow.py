@@ -68,6 +68,23 @@ def test_request_refusal_negotiation_coordination_grant(official, lang):
     t = TEXT[lang]
     # 1. The requester finds a conditional resource in the catalog and applies.
     civil = official("civil.clerk", lang)
+    key = apply_for_household_changes(civil, t)
+    # 2. The provider finds it in the department queue, claims it, and must give reasons to refuse.
+    pubsec = official("pubsec.clerk", lang)
+    claim_and_refuse_with_reasons(pubsec, t, key)
+    # 3. The requester opens a negotiation and states its position.
+    open_negotiation(civil, t)
+    # 4. The provider answers: no agreement.
+    answer_no_agreement(pubsec, t)
+    # 5. The region's coordinator decides with reasons; the decision is binding.
+    coord = official("data.coord", lang)
+    coordinate_to_grant(coord, t, key)
+    # 6. The requester sees the grant and the diagram.
+    see_the_grant(civil, t, key)
+
+
+def apply_for_household_changes(civil, t: dict[str, str]) -> str:
+    """Step 1: the request for 户籍变动信息; returns its business key."""
     civil.shot("inbox-empty")
     page = civil.go("/requests/new")
     page.fill("input[name=q]", t["search"])
@@ -91,9 +108,11 @@ def test_request_refusal_negotiation_coordination_grant(official, lang):
     page.wait_for_url(re.compile(r".*/requests/GX-2026-\d+.*"))
     key = re.search(r"GX-2026-\d+", page.url).group(0)
     expect(page.locator(".flash.success")).to_contain_text(t["due"])
+    return key
 
-    # 2. The provider finds it in the department queue, claims it, and must give reasons to refuse.
-    pubsec = official("pubsec.clerk", lang)
+
+def claim_and_refuse_with_reasons(pubsec, t: dict[str, str], key: str) -> None:
+    """Step 2: claim from the department queue; a refusal without reasons is rejected."""
     page = pubsec.go("/inbox/queue")
     row = page.locator("tr", has_text=key)
     expect(row).to_contain_text(t["due"])
@@ -115,7 +134,9 @@ def test_request_refusal_negotiation_coordination_grant(official, lang):
     page.get_by_role("button", name=t["submit"], exact=True).click()
     page.wait_for_url(re.compile(rf".*/requests/{key}$"))
 
-    # 3. The requester opens a negotiation and states its position.
+
+def open_negotiation(civil, t: dict[str, str]) -> None:
+    """Step 3: the requester negotiates and states its position."""
     page = open_task_from(civil, "queue", t["after_refusal"])
     expect(page.locator("aside")).to_contain_text(
         "变动类型涉及个人隐私"
@@ -126,14 +147,17 @@ def test_request_refusal_negotiation_coordination_grant(official, lang):
     page.fill("#in-requester_position", "低保核定确需户籍变动类型")
     page.get_by_role("button", name=t["submit"], exact=True).click()
 
-    # 4. The provider answers: no agreement.
+
+def answer_no_agreement(pubsec, t: dict[str, str]) -> None:
+    """Step 4: the provider answers the negotiation: no agreement."""
     page = open_task_from(pubsec, "queue", t["provider_position"])
     page.fill("#in-provider_position", "仍不同意提供变动类型")
     page.get_by_label(t["failed"]).check()
     page.get_by_role("button", name=t["submit"], exact=True).click()
 
-    # 5. The region's coordinator decides with reasons; the decision is binding.
-    coord = official("data.coord", lang)
+
+def coordinate_to_grant(coord, t: dict[str, str], key: str) -> None:
+    """Step 5: the coordinator decides to grant, with reasons."""
     page = coord.go("/inbox/coordination")
     expect(page.locator("tr", has_text=key)).to_contain_text(t["coordinate"])
     coord.shot("coordination-inbox")
@@ -145,7 +169,9 @@ def test_request_refusal_negotiation_coordination_grant(official, lang):
     page.get_by_role("button", name=t["submit"], exact=True).click()
     page.wait_for_url(re.compile(rf".*/requests/{key}$"))
 
-    # 6. The requester sees the grant and the diagram.
+
+def see_the_grant(civil, t: dict[str, str], key: str) -> None:
+    """Step 6: the granted request with its diagram."""
     page = civil.go(f"/requests/{key}")
     expect(page.locator("#decision")).to_have_text(t["granted"])
     expect(page.locator("#grants")).to_contain_text("公民身份号码")
