@@ -140,3 +140,11 @@ def users_by_id(session: Session, ids: Iterable[int | None]) -> dict[int, User]:
 
 def user_by_id(session: Session, user_id: int) -> User | None:
     return session.get(User, user_id) if user_id else None
+
+
+def region_code(session: Session) -> str:
+    """The code of the region (自治区) division."""
+    code = session.scalar(select(Division.code).where(Division.level == "region"))
+    if code is None:
+        raise NotFound(Message("The directory has no region yet; load it with `govshare seed`."))
+    return code

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine.clock import SHANGHAI, Clock
-from engine.directory import authority_of
+from engine.directory import authority_of, region_code
 from engine.directory.models import Department, Division
 from engine.oversight.models import EvaluationCampaign
 from engine.oversight.reports import figures
@@ -41,7 +41,7 @@ FIGURE_KEYS = (
 
 
 def reporting_units(session: Session) -> list[Department]:
-    region = session.scalar(select(Division.code).where(Division.level == "region"))
+    region = region_code(session)
     departments = session.scalars(
         select(Department)
         .where(Department.division_code == region, Department.is_authority.is_(False))
@@ -61,9 +61,7 @@ def start_campaign(session: Session, clock: Clock, year: int) -> list[ProcessIns
             session.flush()
     except IntegrityError:
         return []
-    region_authority = authority_of(
-        session, session.scalar(select(Division.code).where(Division.level == "region"))
-    )
+    region_authority = authority_of(session, region_code(session))
     definition = active_definition(session, "annual_evaluation")
     due = datetime.combine(
         date(year, 2, 1), time(0), SHANGHAI
