@@ -66,6 +66,8 @@ def bare_setup():
         "record_breach": lambda *a, **k: None,
         "issue_grant": lambda *a, **k: None,
         "record": lambda **k: None,
+        "fact": lambda *a, **k: None,
+        "perform": lambda *a, **k: None,
     }
     return spec, subs, PythonScriptEngine(environment=TaskDataEnvironment(helpers))
 
@@ -84,6 +86,7 @@ def bare_run(n, spec, subs, script_engine, clock):
                     "reply_days": 10,
                     "reminder_days_before": 2,
                     "negotiation_days": 10,
+                    "direct_negotiation": False,
                 }
             )
             wf.do_engine_steps()
