@@ -111,3 +111,28 @@ def test_ordinary_arithmetic_still_works(env):
     data = {"a": 3}
     env.execute("b = a ** 4 * 2 << 1\nc = 'ab' * a", data)
     assert data["b"] == 324 and data["c"] == "ababab"
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "def f(g, n):\n    return 1 if n == 0 else g(g, n - 1) + g(g, n - 1)\nx = f(f, 40)",
+        "f = lambda g, n: 1 if n == 0 else g(g, n - 1) + g(g, n - 1)\nx = f(f, 40)",
+    ],
+)
+def test_runaway_recursion_is_stopped_by_the_time_budget(env, source):
+    started = time.monotonic()
+    with pytest.raises(ScriptBudgetExceeded, match="longer than 0.5 s"):
+        env.execute(source, {})
+    assert time.monotonic() - started < 3
+
+
+def test_functions_and_loops_a_script_defines_still_work(env):
+    data: dict = {}
+    env.execute(
+        "def double(n):\n    return n * 2\ntwice = lambda n: n * 4\n"
+        "total = 0\nk = 0\nwhile k < 5:\n    total = total + double(k) + twice(k)\n    k = k + 1\n"
+        "squares = [i * i for i in range(4)]",
+        data,
+    )
+    assert data["total"] == 60 and data["squares"] == [0, 1, 4, 9]

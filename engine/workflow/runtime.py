@@ -31,7 +31,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import Connection, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, undefer
 
 from engine.calendar import WorkingCalendar, load_calendar
 from engine.clock import SHANGHAI, Clock, parse_instant, using_clock
@@ -510,6 +510,7 @@ def lock_instance(session: Session, instance_id: int) -> ProcessInstance:
     stmt = (
         select(ProcessInstance)
         .where(ProcessInstance.id == instance_id)
+        .options(undefer(ProcessInstance.state))  # every command reads it: one round trip
         .execution_options(populate_existing=True)
     )
     if is_postgres(session):
@@ -540,7 +541,7 @@ def complete_user_task(
         if validate is not None:
             validate(task.data)
         row.state, row.completed_at = "completed", clock.now()
-        row.completed_by_id, row.data = actor_id, data
+        row.completed_by_id, row.data, row.assignee_id = actor_id, data, actor_id
         cmd.audit(
             "task_completed", task=row.task_name, title=row.title, title_en=row.title_en, data=data
         )

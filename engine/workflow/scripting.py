@@ -5,7 +5,8 @@ RestrictedPython: no imports, no dunder or private attribute access, no ``open``
 globals are RestrictedPython's safe builtins plus the helpers below and nothing else.
 
 Every evaluation is bounded: it may use ``GOVSHARE_SCRIPT_SECONDS`` (default 2) seconds of its
-thread's CPU time, helpers not counted (see :func:`_time_budget`), and a single
+thread's CPU time, helpers not counted (see :class:`Budget`; the checks are compiled into loops
+and functions, so straight-line scripts pay nothing), and a single
 operation may not build an integer above 65,536 bits or a sequence above a million elements
 (``**``, ``*`` and ``<<`` are checked before they run; ``range`` is limited by RestrictedPython).
 A script over its budget raises :class:`ScriptBudgetExceeded`, which the runtime turns into an
@@ -36,10 +37,8 @@ same transaction as the new state, so they happen exactly once with it.
 from __future__ import annotations
 
 import ast
-import contextlib
 import functools
 import os
-import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -124,10 +123,35 @@ class Effects:
     facts: dict[str, Any] = field(default_factory=dict)
 
 
+def _tick_call() -> ast.Call:
+    return ast.Call(func=ast.Name("_tick_", ast.Load()), args=[], keywords=[])
+
+
 class _BudgetPolicy(RestrictingNodeTransformer):
-    """RestrictedPython's checks, plus ``**``, ``*`` and ``<<`` routed through :func:`_binop`."""
+    """RestrictedPython's checks, plus the budget compiled in: ``**``, ``*`` and ``<<`` go
+    through :func:`_binop`; every ``while`` iteration and every call of a function or lambda the
+    script defines ticks the :class:`Budget` (``for`` loops and comprehensions tick through the
+    guarded iterator). Straight-line scripts pay nothing."""
 
     GUARDED = (ast.Pow, ast.Mult, ast.LShift)
+
+    def visit_While(self, node: ast.While) -> ast.AST:
+        node = self.node_contents_visit(node)
+        node.body.insert(0, ast.copy_location(ast.Expr(_tick_call()), node))
+        return ast.fix_missing_locations(node)
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.AST:
+        visited = super().visit_FunctionDef(node)
+        assert isinstance(visited, ast.FunctionDef)
+        visited.body.insert(0, ast.copy_location(ast.Expr(_tick_call()), visited))
+        return ast.fix_missing_locations(visited)
+
+    def visit_Lambda(self, node: ast.Lambda) -> ast.AST:
+        visited = super().visit_Lambda(node)
+        assert isinstance(visited, ast.Lambda)
+        ticked = ast.Tuple(elts=[_tick_call(), visited.body], ctx=ast.Load())
+        visited.body = ast.Subscript(value=ticked, slice=ast.Constant(1), ctx=ast.Load())
+        return ast.fix_missing_locations(visited)
 
     def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
         node = self.node_contents_visit(node)
@@ -164,31 +188,33 @@ def _binop(op: str, a: Any, b: Any) -> Any:
     return a * b
 
 
-@contextlib.contextmanager
-def _time_budget(seconds: float, outside: Callable[[], float]) -> Iterator[None]:
-    """Trace only frames of restricted code and stop them once they have used ``seconds`` of
-    this thread's CPU time, not counting ``outside()`` — the time spent in helpers (a deadline
-    loads the calendar, an effect reads the database: that is the engine's work, not the script's).
+class Budget:
+    """The CPU time one evaluation may use: ``seconds`` of this thread's CPU time, helpers not
+    counted (a deadline loads the calendar, an effect reads the database: that is the engine's
+    work, not the script's).
 
     CPU time of the thread, not the business Clock (a fake clock must not switch the guard off)
     and not elapsed time (a thread waiting for the interpreter lock or the database is not
-    looping)."""
-    limit = time.thread_time() + seconds
+    looping). Checked every ``EVERY`` ticks, so a tight loop pays a counter, not a system call."""
 
-    def local(frame: Any, event: str, arg: Any) -> Any:
-        if time.thread_time() - outside() > limit:
-            raise ScriptBudgetExceeded(f"the script ran longer than {seconds:g} s")
-        return local
+    EVERY = 64
 
-    def calls(frame: Any, event: str, arg: Any) -> Any:
-        return local(frame, event, arg) if frame.f_code.co_filename == SCRIPT_FILENAME else None
+    def __init__(self, seconds: float, outside: Callable[[], float]) -> None:
+        self.seconds = seconds
+        self.outside = outside
+        self.limit = time.thread_time() + seconds
+        self.ticks = 0
 
-    previous = sys.gettrace()
-    sys.settrace(calls)
-    try:
-        yield
-    finally:
-        sys.settrace(previous)
+    def tick(self) -> None:
+        self.ticks += 1
+        if self.ticks % self.EVERY == 0 and time.thread_time() - self.outside() > self.limit:
+            raise ScriptBudgetExceeded(f"the script ran longer than {self.seconds:g} s")
+
+    def getiter(self, ob: Any) -> Iterator[Any]:
+        """RestrictedPython's guarded iterator, ticking once per item."""
+        for item in default_guarded_getiter(ob):
+            self.tick()
+            yield item
 
 
 def _builtins() -> dict:
@@ -281,11 +307,13 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
         self.element: Element | None = None  # the element whose script runs now
 
     def _globals(self, context: dict) -> dict:
+        budget = Budget(self.budget, self._outside())
         g = {
             "__builtins__": _BUILTINS,
             "_getattr_": safer_getattr,
             "_getitem_": default_guarded_getitem,
-            "_getiter_": default_guarded_getiter,
+            "_getiter_": budget.getiter,
+            "_tick_": budget.tick,
             "_write_": full_write_guard,
             "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
             "_unpack_sequence_": guarded_unpack_sequence,
@@ -305,14 +333,11 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
 
         @functools.wraps(helper)
         def call(*args: Any, **kwargs: Any) -> Any:
-            tracer = sys.gettrace()
-            sys.settrace(None)  # the helper's own calls are not traced (nor charged)
             started = time.thread_time()
             try:
                 return helper(*args, **kwargs)
             finally:
                 self.helper_seconds += time.thread_time() - started
-                sys.settrace(tracer)
 
         return call
 
@@ -327,8 +352,7 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
 
     def evaluate(self, expression: str, context: dict, external_context: dict | None = None) -> Any:
         code = self._compile(expression, "eval")
-        with _time_budget(self.budget, self._outside()):
-            return eval(code, self._globals({**(external_context or {}), **context}))  # noqa: S307
+        return eval(code, self._globals({**(external_context or {}), **context}))  # noqa: S307
 
     def execute(self, script: str, context: dict, external_context: dict | None = None) -> bool:
         clash = set(self.globals) & set(context)
@@ -338,8 +362,7 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
         local_vars = dict(context)
         self.context = local_vars
         code = self._compile(script, "exec")
-        with _time_budget(self.budget, self._outside()):
-            exec(code, g, local_vars)  # noqa: S102 - restricted code
+        exec(code, g, local_vars)  # noqa: S102 - restricted code
         for key, value in local_vars.items():
             if not callable(value) and not key.startswith("_"):
                 context[key] = value

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from engine.calendar import load_calendar
 from engine.clock import SHANGHAI, Clock
@@ -51,13 +52,14 @@ def list_tasks(
 
 
 def _locked_task(session: Session, task_id: int) -> HumanTask:
+    """The task, re-read after its instance was locked (so a concurrent action is seen)."""
     row = session.get(HumanTask, task_id)
     if row is None:
         raise NotFound(Message("No task %(id)s.", id=task_id))
-    lock_instance(session, row.instance_id)
-    return session.scalars(
-        select(HumanTask).where(HumanTask.id == task_id).execution_options(populate_existing=True)
-    ).one()
+    instance = lock_instance(session, row.instance_id)
+    session.refresh(row)
+    set_committed_value(row, "instance", instance)  # the locked one, without loading it again
+    return row
 
 
 def _when(row_time: datetime | None) -> str:
@@ -174,7 +176,6 @@ def complete(session: Session, clock: Clock, task_id: int, user: User, data: dic
                 CheckContext(session, clock, row, task_data)
             )
 
-    row.assignee_id = user.id
     complete_user_task(session, clock, row, user.id, data, validate=validate)
     return row
 
