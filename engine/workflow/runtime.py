@@ -198,14 +198,15 @@ class Command:
         )
 
     def run(self, act: Callable[[], None] | None = None, steps: bool = True) -> None:
-        """Run ``act``, then (unless ``steps`` is False) the engine steps, then save."""
+        """Run ``act``, then (unless ``steps`` is False) the engine steps, then save — all
+        without autoflush, so that the command's rows are written in one flush."""
         with using_clock(self.clock), self.session.no_autoflush:
             if act is not None:
                 act()
             if steps:
                 self.workflow.refresh_timers()
                 self.workflow.do_engine_steps()
-        self.save()
+            self.save()
 
     def save(self) -> None:
         wf, inst, now = self.workflow, self.instance, self.clock.now()

@@ -37,7 +37,6 @@ same transaction as the new state, so they happen exactly once with it.
 from __future__ import annotations
 
 import ast
-import functools
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -331,7 +330,6 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
     def timed(self, helper: Callable[..., Any]) -> Callable[..., Any]:
         """``helper`` with its CPU time kept off the script's budget."""
 
-        @functools.wraps(helper)
         def call(*args: Any, **kwargs: Any) -> Any:
             started = time.thread_time()
             try:
