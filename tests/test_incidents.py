@@ -23,7 +23,7 @@ from tests.conftest import HUKOU
 from tests.test_share_request_process import SCOPE
 from tests.test_web import Browser, app  # noqa: F401
 
-PROBE = Path(__file__).parent / "data" / "incident_probe"
+PROBE = Path(__file__).parent / "data" / "failure_probe"
 FLAKY = {"broken": True}
 
 
@@ -47,9 +47,17 @@ def sessions(session_factory, engine):
     """Session factories on the test database: the fixed engine and a broken one."""
     FLAKY["broken"] = True
     fixed = build_engine(ALL_ACTIONS).sessions(engine)
-    with fixed() as s, s.begin():
-        deploy(s, _clock_at("2026-09-18T09:00:00+08:00"), PROBE)
+    deploy_probe(fixed)
     return {"fixed": fixed, "broken": build_engine(WITHOUT_ARCHIVE).sessions(engine)}
+
+
+def deploy_probe(factory):
+    """Deploy the probe process and make it the active version (an earlier test of the session
+    may have deployed it already and another version may be active since)."""
+    clock = _clock_at("2026-09-18T09:00:00+08:00")
+    with factory() as s, s.begin():
+        for deployed in deploy(s, clock, PROBE):
+            activate(s, clock, deployed.definition)
 
 
 def _clock_at(when):
@@ -61,7 +69,7 @@ def _clock_at(when):
 def _start(factory, clock, **data):
     data = {"fire_at": "2026-09-18T11:00:00+08:00", "failure": "none", **data}
     with factory() as s, s.begin():
-        definition = active_definition(s, "incident_probe")
+        definition = active_definition(s, "failure_probe")
         bindings = {"provider": 1, "requester": 2}
         return start_instance(s, clock, definition, data, bindings, None).business_key
 

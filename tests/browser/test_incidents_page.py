@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from engine.app import build_engine
-from engine.workflow.deployment import deploy
-from tests.test_incidents import ALL_ACTIONS, PROBE, _clock_at, _start
+from tests.test_incidents import ALL_ACTIONS, _start, deploy_probe
 
 TEXT = {
     "zh_CN": {"details": "技术信息", "retry": "立即重试", "still": "仍然失败"},
@@ -14,8 +13,7 @@ TEXT = {
 
 def test_an_administrator_sees_the_failed_step_and_retries(official, engine, clock):
     factory = build_engine(ALL_ACTIONS).sessions(engine)
-    with factory() as s, s.begin():
-        deploy(s, _clock_at("2026-09-18T09:00:00+08:00"), PROBE)
+    deploy_probe(factory)
     key = _start(
         factory,
         clock,
