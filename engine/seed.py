@@ -59,105 +59,78 @@ def _upsert(session: Session, model: type[Row], key: dict[str, Any], values: dic
     return row
 
 
-def seed_directory(session: Session) -> None:
-    divisions = json.loads(
-        resources.files("engine").joinpath("data/divisions.json").read_text("utf-8")
-    )
+def _data(name: str) -> dict:
+    return json.loads(resources.files("engine").joinpath(f"data/{name}").read_text("utf-8"))
+
+
+def _division(session: Session, place: dict, level: str, parent: str | None) -> None:
+    values = {
+        "name": place["name"],
+        "name_en": place["name_en"],
+        "level": level,
+        "parent_code": parent,
+    }
+    _upsert(session, Division, {"code": place["code"]}, values)
+
+
+def _seed_divisions(session: Session, divisions: dict) -> list[dict]:
+    """The region, its cities and counties (GB/T 2260); returns the cities and counties."""
     region = divisions["region"]
-    _upsert(
-        session,
-        Division,
-        {"code": region["code"]},
-        {
-            "name": region["name"],
-            "name_en": region["name_en"],
-            "level": "region",
-            "parent_code": None,
-        },
-    )
+    _division(session, region, "region", None)
     session.flush()
     places = []
     for city in divisions["cities"]:
-        _upsert(
-            session,
-            Division,
-            {"code": city["code"]},
-            {
-                "name": city["name"],
-                "name_en": city["name_en"],
-                "level": "city",
-                "parent_code": region["code"],
-            },
-        )
-        places.append(city)
+        _division(session, city, "city", region["code"])
         session.flush()
+        places.append(city)
         for county in city["counties"]:
-            _upsert(
-                session,
-                Division,
-                {"code": county["code"]},
-                {
-                    "name": county["name"],
-                    "name_en": county["name_en"],
-                    "level": "county",
-                    "parent_code": city["code"],
-                },
-            )
+            _division(session, county, "county", city["code"])
             places.append(county)
     session.flush()
+    return places
+
+
+def _department(
+    session: Session, slug: str, name: str, name_en: str, division: str, duties: list
+) -> None:
+    values = {
+        "name": name,
+        "name_en": name_en,
+        "division_code": division,
+        "is_authority": "authority" in duties,
+        "duties": duties,
+    }
+    _upsert(session, Department, {"slug": slug}, values)
+
+
+def seed_directory(session: Session) -> None:
+    divisions = _data("divisions.json")
+    places = _seed_divisions(session, divisions)
+    region = divisions["region"]["code"]
     authority_name = os.environ.get("GOVSHARE_REGION_AUTHORITY_NAME", "")
-    for d in json.loads(
-        resources.files("engine").joinpath("data/departments.json").read_text("utf-8")
-    )["departments"]:
+    for d in _data("departments.json")["departments"]:
         is_authority = "authority" in d["roles"]
         name = authority_name if (is_authority and authority_name) else d["name"]
-        _upsert(
-            session,
-            Department,
-            {"slug": d["slug"]},
-            {
-                "name": name,
-                "name_en": d["name_en"],
-                "division_code": region["code"],
-                "is_authority": is_authority,
-                "duties": d["roles"],
-            },
-        )
+        _department(session, d["slug"], name, d["name_en"], region, d["roles"])
     for place in places:
-        p = _place_slug(place["name_en"])
-        _upsert(
+        p, code = _place_slug(place["name_en"]), place["code"]
+        name, name_en = place["name"], place["name_en"]
+        _department(
             session,
-            Department,
-            {"slug": f"{p}-data"},
-            {
-                "name": f"{place['name']}数据共享主管部门",
-                "name_en": f"{place['name_en']} data-sharing authority",
-                "division_code": place["code"],
-                "is_authority": True,
-                "duties": ["authority"],
-            },
+            f"{p}-data",
+            f"{name}数据共享主管部门",
+            f"{name_en} data-sharing authority",
+            code,
+            ["authority"],
         )
-        for slug, name, name_en in LOCAL_DEPARTMENTS:
-            _upsert(
-                session,
-                Department,
-                {"slug": f"{p}-{slug}"},
-                {
-                    "name": f"{place['name']}{name}",
-                    "name_en": f"{place['name_en']} {name_en}",
-                    "division_code": place["code"],
-                    "is_authority": False,
-                    "duties": [],
-                },
-            )
+        for slug, local, local_en in LOCAL_DEPARTMENTS:
+            _department(session, f"{p}-{slug}", f"{name}{local}", f"{name_en} {local_en}", code, [])
     session.flush()
 
 
 def seed_demo_users(session: Session) -> None:
     password = hash_password("demo")
-    region_code = json.loads(
-        resources.files("engine").joinpath("data/divisions.json").read_text("utf-8")
-    )["region"]["code"]
+    region_code = _data("divisions.json")["region"]["code"]
     for dept in session.scalars(select(Department)).all():
         accounts = [("clerk", "经办人", ["official"])]
         if dept.is_authority:
@@ -194,9 +167,7 @@ def seed_demo_users(session: Session) -> None:
 def seed_catalog(session: Session, clock: Clock) -> None:
     """Publish the sample catalog (engine/data/catalog_seed.json) as version 1 of each entry,
     or as a new version where the shipped entry changed; entries pass every catalog rule."""
-    entries = json.loads(
-        resources.files("engine").joinpath("data/catalog_seed.json").read_text("utf-8")
-    )["entries"]
+    entries = _data("catalog_seed.json")["entries"]
     for raw in entries:
         entry = normalize(raw)
         resource = session.scalar(select(Resource).where(Resource.code == entry["code"]))

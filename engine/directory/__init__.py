@@ -8,6 +8,7 @@ both sit in the same city, else the region's (DESIGN.md).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -148,3 +149,31 @@ def region_code(session: Session) -> str:
     if code is None:
         raise NotFound(Message("The directory has no region yet; load it with `govshare seed`."))
     return code
+
+
+@dataclass(frozen=True)
+class Parties:
+    """The departments a procedure between two departments binds to its roles (lanes)."""
+
+    requester: Department
+    provider: Department
+    authority: Department  # the same-level data-sharing authority
+
+    def bindings(self) -> dict[str, int]:
+        return {
+            "requester": self.requester.id,
+            "provider": self.provider.id,
+            "authority": self.authority.id,
+        }
+
+    def names(self) -> dict[str, str]:
+        """``requester_name``, ``provider_name``, ``authority_name`` for task data and summaries."""
+        return {
+            "requester_name": self.requester.name,
+            "provider_name": self.provider.name,
+            "authority_name": self.authority.name,
+        }
+
+
+def parties(session: Session, requester: Department, provider: Department) -> Parties:
+    return Parties(requester, provider, same_level_authority(session, requester, provider))

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from engine.calendar import load_calendar
 from engine.catalog import resource_by_code, resources_by_id
 from engine.clock import SHANGHAI, Clock
-from engine.directory import departments, same_level_authority
+from engine.directory import Parties, departments, parties
 from engine.directory.models import User
 from engine.errors import FieldProblem, Forbidden, ValidationFailed
 from engine.i18n import Message
@@ -49,6 +49,17 @@ def _check_may_read(session: Session, user: User, code: str) -> int:
     return resource.id
 
 
+SUMMARY_FIELDS = (
+    "resource_code",
+    "resource_name",
+    "record_id",
+    "field",
+    "requester_name",
+    "provider_name",
+    "authority_name",
+)
+
+
 def report_error(
     session: Session, clock: Clock, user: User, form: dict, verify_days: int = DEFAULT_VERIFY_DAYS
 ) -> ProcessInstance:
@@ -73,9 +84,9 @@ def report_error(
                 code=resource.code,
             )
         )
-    requester, provider = user.department, resource.provider
-    authority = same_level_authority(session, requester, provider)
+    bound = parties(session, user.department, resource.provider)
     data = {
+        **bound.names(),
         "resource_id": resource.id,
         "resource_code": resource.code,
         "resource_name": resource.name,
@@ -86,48 +97,29 @@ def report_error(
         "error_note": (form.get("note") or "").strip(),
         "verify_days": int(verify_days),
         "reported_at": iso_now(clock),
-        "requester_name": requester.name,
-        "provider_name": provider.name,
-        "authority_name": authority.name,
     }
-    bindings = {"requester": requester.id, "provider": provider.id, "authority": authority.id}
-    summary = {
-        k: data[k]
-        for k in (
-            "resource_code",
-            "resource_name",
-            "record_id",
-            "field",
-            "requester_name",
-            "provider_name",
-            "authority_name",
-        )
-    }
-    instance = start_instance(
-        session,
-        clock,
-        active_definition(session, "data_error_verification"),
-        data,
-        bindings,
-        user.id,
-        summary,
-    )
-    session.add(
-        Verification(
-            instance_id=instance.id,
-            resource_id=resource.id,
-            provider_id=provider.id,
-            requester_id=requester.id,
-            record_id=data["record_id"],
-            field=data["field"],
-            value_seen=data["value_seen"],
-            value_expected=data["value_expected"],
-            status="open",
-            reported_at=clock.now(),
-        )
-    )
+    summary = {k: data[k] for k in SUMMARY_FIELDS}
+    definition = active_definition(session, "data_error_verification")
+    instance = start_instance(session, clock, definition, data, bound.bindings(), user.id, summary)
+    session.add(_flag(instance, bound, data, clock))
     session.flush()
     return instance
+
+
+def _flag(instance: ProcessInstance, bound: Parties, data: dict, clock: Clock) -> Verification:
+    """The register row that flags the record while it is under verification."""
+    return Verification(
+        instance_id=instance.id,
+        resource_id=data["resource_id"],
+        provider_id=bound.provider.id,
+        requester_id=bound.requester.id,
+        record_id=data["record_id"],
+        field=data["field"],
+        value_seen=data["value_seen"],
+        value_expected=data["value_expected"],
+        status="open",
+        reported_at=clock.now(),
+    )
 
 
 def _verification(instance: ProcessInstance) -> Select[Verification]:

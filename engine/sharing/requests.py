@@ -13,10 +13,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.calendar import Deadline, load_calendar
-from engine.catalog import item_names, resource_by_code
+from engine.catalog import Resource, item_names, resource_by_code
 from engine.catalog.reading import find_requestable, requestable
 from engine.clock import Clock
-from engine.directory import same_level_authority
+from engine.directory import parties
 from engine.directory.models import User
 from engine.errors import FieldProblem, ValidationFailed
 from engine.i18n import Message
@@ -34,6 +34,38 @@ REMINDER_DAYS_BEFORE = 2
 DEFAULT_NEGOTIATION_DAYS = 10
 
 
+SUMMARY_FIELDS = (
+    "resource_code",
+    "resource_name",
+    "share_type",
+    "requester_name",
+    "provider_name",
+    "authority_name",
+    "purpose",
+    "legal_basis",
+    "info_items",
+    "period_start",
+    "period_end",
+)
+
+
+def _request_problems(resource: Resource, user: User, form: dict) -> list[FieldProblem]:
+    """What is wrong with an application beyond its form: items, period, own resource."""
+    errors: list[FieldProblem] = []
+    unknown = [i for i in form["info_items"] if i not in item_names(resource)]
+    if unknown:
+        items = ", ".join(unknown)
+        message = Message("not info items of %(code)s: %(items)s", code=resource.code, items=items)
+        errors.append({"field": "info_items", "message": message})
+    if date.fromisoformat(form["period_end"]) < date.fromisoformat(form["period_start"]):
+        message = Message("must not be before the start of the period")
+        errors.append({"field": "period_end", "message": message})
+    if resource.provider_id == user.department_id:
+        message = Message("is provided by your own department")
+        errors.append({"field": "resource_code", "message": message})
+    return errors
+
+
 def start_share_request(
     session: Session,
     clock: Clock,
@@ -45,47 +77,19 @@ def start_share_request(
     definition = active_definition(session, "share_request")
     validate_form("share_request_start", definition.forms["share_request_start"], form)
     resource = resource_by_code(session, form["resource_code"])
-    errors: list[FieldProblem] = []
-    unknown = [i for i in form["info_items"] if i not in item_names(resource)]
-    if unknown:
-        errors.append(
-            {
-                "field": "info_items",
-                "message": Message(
-                    "not info items of %(code)s: %(items)s",
-                    code=resource.code,
-                    items=", ".join(unknown),
-                ),
-            }
-        )
-    if date.fromisoformat(form["period_end"]) < date.fromisoformat(form["period_start"]):
-        errors.append(
-            {
-                "field": "period_end",
-                "message": Message("must not be before the start of the period"),
-            }
-        )
-    if resource.provider_id == user.department_id:
-        errors.append(
-            {"field": "resource_code", "message": Message("is provided by your own department")}
-        )
+    errors = _request_problems(resource, user, form)
     if errors:
+        fields = ", ".join(e["field"] for e in errors)
         raise ValidationFailed(
-            Message(
-                "The request is not valid: %(fields)s", fields=", ".join(e["field"] for e in errors)
-            ),
-            errors,
+            Message("The request is not valid: %(fields)s", fields=fields), errors
         )
-    requester, provider = user.department, resource.provider
-    authority = same_level_authority(session, requester, provider)
+    bound = parties(session, user.department, resource.provider)
     data = {
         **form,
+        **bound.names(),
         "resource_id": resource.id,
         "resource_name": resource.name,
         "share_type": resource.share_type,
-        "requester_name": requester.name,
-        "provider_name": provider.name,
-        "authority_name": authority.name,
         "submitted_at": iso_now(clock),
         "reply_days": REPLY_DAYS,
         "reminder_days_before": REMINDER_DAYS_BEFORE,
@@ -93,27 +97,10 @@ def start_share_request(
         # art. 11: needed but not shared -> negotiate at once; the request starts there
         "direct_negotiation": resource.share_type == "not_shared",
     }
-    process_id = "negotiation" if resource.share_type == "not_shared" else "share_request"
-    if process_id != "share_request":
-        definition = active_definition(session, process_id)
-    bindings = {"requester": requester.id, "provider": provider.id, "authority": authority.id}
-    summary = {
-        k: data[k]
-        for k in (
-            "resource_code",
-            "resource_name",
-            "share_type",
-            "requester_name",
-            "provider_name",
-            "authority_name",
-            "purpose",
-            "legal_basis",
-            "info_items",
-            "period_start",
-            "period_end",
-        )
-    }
-    return start_instance(session, clock, definition, data, bindings, user.id, summary)
+    if resource.share_type == "not_shared":
+        definition = active_definition(session, "negotiation")
+    summary = {k: data[k] for k in SUMMARY_FIELDS}
+    return start_instance(session, clock, definition, data, bound.bindings(), user.id, summary)
 
 
 def instance_by_key(session: Session, business_key: str) -> ProcessInstance:
