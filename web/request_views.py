@@ -71,6 +71,7 @@ def show(key: str):
         my_task_ids=page.view.my_task_ids,
         started=request.args.get("started"),
         role=page.view.role,
+        incident=page.incident,
     )
 
 

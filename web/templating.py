@@ -128,7 +128,7 @@ EVENT_LABELS = {
     "timers_fired": lazy_gettext("Deadline timer fired"),
     "breach_recorded": lazy_gettext("Breach recorded"),
     "grant_issued": lazy_gettext("Grant issued"),
-    "incident": lazy_gettext("Error: waiting for an administrator"),
+    "incident": lazy_gettext("Stopped by a technical error"),
     "incident_retried": lazy_gettext("Retried after an error"),
 }
 

@@ -25,6 +25,7 @@ from engine.sharing.grants import grants_of
 from engine.workflow import history
 from engine.workflow.deployment import active_definition
 from engine.workflow.forms import validate_form
+from engine.workflow.incidents import IncidentView, open_incident
 from engine.workflow.models import AuditEvent, HumanTask, ProcessInstance
 from engine.workflow.runtime import start_instance
 from engine.workflow.scripting import iso_now
@@ -182,11 +183,13 @@ class RequestPage:
 
     view: history.InstanceView
     status: dict  # as :func:`request_status`
+    incident: IncidentView | None  # a step that failed and is being retried
 
 
 def request_page(session: Session, clock: Clock, user: User, business_key: str) -> RequestPage:
     view = history.instance_view(session, clock, user, business_key)
-    return RequestPage(view, request_status(session, view.instance))
+    incident = open_incident(session, view.instance.id)
+    return RequestPage(view, request_status(session, view.instance), incident)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 for the request and task pages, the diagram and the API.
 
 Who may see an instance is decided here, once: the departments bound to one of its roles
-(:meth:`ProcessInstance.involves`). Reading the workflow state (a task's data, the diagram's
+(:meth:`ProcessInstance.involves`), and administrators (job role ``admin``). Reading the workflow state (a task's data, the diagram's
 markers) goes through this module; callers never deserialize an instance themselves.
 """
 
@@ -20,6 +20,7 @@ from engine.directory.models import User
 from engine.errors import Forbidden, NotFound
 from engine.i18n import Message
 from engine.workflow.inbox import Deadline, describe_deadline
+from engine.workflow.incidents import is_administrator
 from engine.workflow.models import Attachment, HumanTask, ProcessInstance
 from engine.workflow.runtime import task_data, workflow_states
 
@@ -40,8 +41,9 @@ def instance_by_id(session: Session, instance_id: int | None) -> ProcessInstance
 
 
 def check_may_see(user: User, instance: ProcessInstance) -> None:
-    """Only the departments bound to a role of the instance see it (its review seats too)."""
-    if not instance.involves(user.department_id):
+    """Only the departments bound to a role of the instance see it (its review seats too), and
+    the system's administrators, who diagnose and retry incidents."""
+    if not instance.involves(user.department_id) and not is_administrator(user):
         raise Forbidden(
             Message("Request %(key)s does not involve your department.", key=instance.business_key)
         )

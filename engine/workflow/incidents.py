@@ -134,8 +134,9 @@ def retry(
     return retry_incident(session, clock, instance_id, user.id if user else None, variables or None)
 
 
-def last_error(session: Session, business_key: str) -> str | None:
-    """The open incident's description of an instance, if any."""
-    return session.scalar(
-        select(ProcessInstance.incident).where(ProcessInstance.business_key == business_key)
+def open_incident(session: Session, instance_id: int) -> IncidentView | None:
+    """The instance's open incident, if any (for the parties' pages: which step, what next)."""
+    row = session.scalar(
+        select(Incident).where(Incident.instance_id == instance_id, Incident.resolved_at.is_(None))
     )
+    return _view(row) if row is not None else None

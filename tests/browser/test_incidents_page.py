@@ -32,3 +32,7 @@ def test_an_administrator_sees_the_failed_step_and_retries(official, engine, clo
         admin.shot("incidents")
         page.get_by_role("button", name=text["retry"]).click()
         assert f"{key} {text['still']}" in page.inner_text("main")
+        page.get_by_role("link", name=key).click()  # the request page tells what happened
+        banner = page.locator(".flash.danger").inner_text()
+        assert "Probe step" in banner and "probe_step" not in banner
+        admin.shot("request-incident")
