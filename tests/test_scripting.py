@@ -136,3 +136,41 @@ def test_functions_and_loops_a_script_defines_still_work(env):
         data,
     )
     assert data["total"] == 60 and data["squares"] == [0, 1, 4, 9]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "x = pow(3, 6 * 10 ** 7)",
+        "s = 'a'\ns *= 10 ** 8",
+        "x = 3 ** 40000\nx *= x",
+        "s = 'a' * 900000\ns = s + s",
+        "x = 'a'.ljust(10 ** 8)",
+        "x = '%*d' % (10 ** 8, 1)",
+        "x = '{:>100000000}'.format(1)",
+        "x = ''.join(['a' * 1000000] * 500)",
+        "x = ('a' * 1000).replace('', 'b' * 1000)",
+    ],
+)
+def test_builtins_operators_and_string_methods_respect_the_size_guard(env, source):
+    started = time.monotonic()
+    with pytest.raises(ScriptBudgetExceeded, match="size guard"):
+        env.execute(source, {})
+    assert time.monotonic() - started < 1
+
+
+@pytest.mark.parametrize(
+    "source",
+    ["x = f'{1:>100000000}'", "raise SystemExit(0)", "raise KeyboardInterrupt()", "import math"],
+)
+def test_wide_f_strings_and_exceptions_that_stop_a_process_are_refused(env, source):
+    with pytest.raises((ScriptRejected, NameError, SyntaxError, ImportError)):
+        env.execute(source, {})
+
+
+def test_a_helper_called_in_a_loop_counts_against_the_budget(env):
+    with pytest.raises(ScriptBudgetExceeded):
+        env.execute(
+            "n = 0\nwhile n >= 0:\n    x = deadline('2026-09-18T10:00:00+08:00', 500)\n    n = n + 1",
+            {},
+        )

@@ -5,8 +5,8 @@ RestrictedPython: no imports, no dunder or private attribute access, no ``open``
 globals are RestrictedPython's safe builtins plus the helpers below and nothing else.
 
 Every evaluation is bounded: it may use ``GOVSHARE_SCRIPT_SECONDS`` (default 2) seconds of its
-thread's CPU time, helpers not counted (see :class:`Budget`; the checks are compiled into loops
-and functions, so straight-line scripts pay nothing), and a single
+thread's CPU time (see :class:`Budget`; the checks are compiled into loops and functions, so
+straight-line scripts pay nothing), and a single
 operation may not build an integer above 65,536 bits or a sequence above a million elements
 (``**``, ``*`` and ``<<`` are checked before they run; ``range`` is limited by RestrictedPython).
 A script over its budget raises :class:`ScriptBudgetExceeded`, which the runtime turns into an
@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -132,7 +133,15 @@ class _BudgetPolicy(RestrictingNodeTransformer):
     script defines ticks the :class:`Budget` (``for`` loops and comprehensions tick through the
     guarded iterator). Straight-line scripts pay nothing."""
 
-    GUARDED = (ast.Pow, ast.Mult, ast.LShift)
+    GUARDED = (ast.Pow, ast.Mult, ast.LShift, ast.Add, ast.Mod)
+
+    def visit_FormattedValue(self, node: ast.FormattedValue) -> ast.AST:
+        spec = node.format_spec
+        if isinstance(spec, ast.JoinedStr) and any(
+            isinstance(v, ast.Constant) and _wide_format(str(v.value)) for v in spec.values
+        ):
+            self.error(node, "a formatting width of a million or more is not allowed")
+        return self.node_contents_visit(node)
 
     def visit_While(self, node: ast.While) -> ast.AST:
         node = self.node_contents_visit(node)
@@ -168,29 +177,68 @@ def _too_large(what: str) -> ScriptBudgetExceeded:
     return ScriptBudgetExceeded(f"{what} exceeds the size guard of scripts")
 
 
-def _binop(op: str, a: Any, b: Any) -> Any:
+SEQUENCES = (str, bytes, list, tuple)
+WIDE = re.compile(r"\d{7,}|\*")  # a width or precision of a million or more, or one given by *
+
+
+def _wide_format(text: str) -> bool:
+    """Would formatting with this template pad to a million characters (or to a width given as
+    an argument)? Checked before ``%`` or ``str.format`` runs."""
+    return bool(WIDE.search(re.sub(r"%%|\{\{|\}\}", "", text)))
+
+
+def _add(a: Any, b: Any) -> Any:
+    if isinstance(a, SEQUENCES) and isinstance(b, SEQUENCES) and len(a) + len(b) > MAX_SEQUENCE:
+        raise _too_large("a joined sequence")
+    return a + b
+
+
+def _mod(a: Any, b: Any) -> Any:
+    if isinstance(a, str) and _wide_format(a):
+        raise _too_large("a formatting width")
+    return a % b
+
+
+def _pow(a: Any, b: Any) -> Any:
     ints = isinstance(a, int) and isinstance(b, int)
-    if op == "Pow":
-        if ints and b > 0 and abs(a) > 1 and b * abs(a).bit_length() > MAX_INT_BITS:
-            raise _too_large(f"{a} ** {b}")
-        return a**b
-    if op == "LShift":
-        if ints and a and b + abs(a).bit_length() > MAX_INT_BITS:
-            raise _too_large(f"{a} << {b}")
-        return a << b
+    if ints and b > 0 and abs(a) > 1 and b * abs(a).bit_length() > MAX_INT_BITS:
+        raise _too_large(f"{a} ** {b}")
+    return a**b
+
+
+def _lshift(a: Any, b: Any) -> Any:
+    if isinstance(a, int) and isinstance(b, int) and a and b + abs(a).bit_length() > MAX_INT_BITS:
+        raise _too_large(f"{a} << {b}")
+    return a << b
+
+
+def _mult(a: Any, b: Any) -> Any:
     for seq, n in ((a, b), (b, a)):
-        if isinstance(seq, str | bytes | list | tuple) and isinstance(n, int):
-            if len(seq) * n > MAX_SEQUENCE:
-                raise _too_large("a repeated sequence")
+        if isinstance(seq, SEQUENCES) and isinstance(n, int) and len(seq) * n > MAX_SEQUENCE:
+            raise _too_large("a repeated sequence")
+    ints = isinstance(a, int) and isinstance(b, int)
     if ints and abs(a).bit_length() + abs(b).bit_length() > MAX_INT_BITS:
         raise _too_large("a product")
     return a * b
 
 
+GUARDED_OPS: dict[str, Callable[[Any, Any], Any]] = {
+    "Add": _add,
+    "Mod": _mod,
+    "Pow": _pow,
+    "LShift": _lshift,
+    "Mult": _mult,
+}
+
+
+def _binop(op: str, a: Any, b: Any) -> Any:
+    """``a <op> b`` after checking that the result stays within the size guard."""
+    return GUARDED_OPS[op](a, b)
+
+
 class Budget:
-    """The CPU time one evaluation may use: ``seconds`` of this thread's CPU time, helpers not
-    counted (a deadline loads the calendar, an effect reads the database: that is the engine's
-    work, not the script's).
+    """The CPU time one evaluation may use: ``seconds`` of this thread's CPU time, helpers
+    included (a helper called in a loop counts like the loop).
 
     CPU time of the thread, not the business Clock (a fake clock must not switch the guard off)
     and not elapsed time (a thread waiting for the interpreter lock or the database is not
@@ -198,15 +246,14 @@ class Budget:
 
     EVERY = 64
 
-    def __init__(self, seconds: float, outside: Callable[[], float]) -> None:
+    def __init__(self, seconds: float) -> None:
         self.seconds = seconds
-        self.outside = outside
         self.limit = time.thread_time() + seconds
         self.ticks = 0
 
     def tick(self) -> None:
         self.ticks += 1
-        if self.ticks % self.EVERY == 0 and time.thread_time() - self.outside() > self.limit:
+        if self.ticks % self.EVERY == 0 and time.thread_time() > self.limit:
             raise ScriptBudgetExceeded(f"the script ran longer than {self.seconds:g} s")
 
     def getiter(self, ob: Any) -> Iterator[Any]:
@@ -216,6 +263,61 @@ class Budget:
             yield item
 
 
+def _padded(method: Callable[..., str]) -> Callable[..., str]:
+    def call(width: int, *args: Any) -> str:
+        if isinstance(width, int) and width > MAX_SEQUENCE:
+            raise _too_large("a padded string")
+        return method(width, *args)
+
+    return call
+
+
+def _joiner(sep: str | bytes) -> Callable[[Any], Any]:
+    def join(items: Any) -> Any:
+        items = list(items)
+        size = sum(len(i) for i in items if isinstance(i, SEQUENCES)) + len(sep) * len(items)
+        if size > MAX_SEQUENCE:
+            raise _too_large("a joined string")
+        return sep.join(items)
+
+    return join
+
+
+def _replacer(text: str | bytes) -> Callable[..., Any]:
+    def replace(old: Any, new: Any, count: int = -1) -> Any:
+        hits = text.count(old) if old else len(text) + 1
+        if count >= 0:
+            hits = min(hits, count)
+        if len(text) + hits * max(len(new) - len(old), 0) > MAX_SEQUENCE:
+            raise _too_large("a replaced string")
+        return text.replace(old, new, count)
+
+    return replace
+
+
+def _formatter(template: str) -> Callable[..., str]:
+    def format_(*args: Any, **kwargs: Any) -> str:
+        if _wide_format(template):
+            raise _too_large("a formatting width")
+        return template.format(*args, **kwargs)
+
+    return format_
+
+
+def _guarded_getattr(obj: Any, name: str, *default: Any) -> Any:
+    """RestrictedPython's getattr, with the string methods that build huge values checked."""
+    if isinstance(obj, str | bytes):
+        if name in ("ljust", "rjust", "center", "zfill", "expandtabs"):
+            return _padded(getattr(obj, name))
+        if name == "join":
+            return _joiner(obj)
+        if name == "replace":
+            return _replacer(obj)
+        if name == "format" and isinstance(obj, str):
+            return _formatter(obj)
+    return safer_getattr(obj, name, *default)
+
+
 def _builtins() -> dict:
     allowed = dict(safe_builtins)
     allowed.update(limited_builtins)
@@ -223,7 +325,7 @@ def _builtins() -> dict:
         {
             k: v
             for k, v in utility_builtins.items()
-            if k not in {"string", "random", "whrandom", "set", "frozenset"}
+            if k not in {"string", "random", "whrandom", "set", "frozenset", "math"}
         }
     )
     for name in (
@@ -256,12 +358,21 @@ def _builtins() -> dict:
         "delattr",
         "globals",
         "vars",
+        # exceptions that are not Exception: a script raising them would stop the worker
+        "BaseException",
+        "SystemExit",
+        "KeyboardInterrupt",
+        "GeneratorExit",
     ):
         allowed.pop(name, None)
     return allowed
 
 
-_BUILTINS = _builtins()
+def _guarded_pow(base: Any, exp: Any, mod: Any = None) -> Any:
+    return _binop("Pow", base, exp) if mod is None else pow(base, exp, mod)
+
+
+_BUILTINS = {**_builtins(), "pow": _guarded_pow}
 
 
 def helper_names(handlers: Handlers) -> tuple[str, ...]:
@@ -283,9 +394,9 @@ def builtin_names() -> frozenset[str]:
 
 def _inplace(op: str, x: Any, y: Any) -> Any:
     ops = {
-        "+=": lambda: x + y,
+        "+=": lambda: _binop("Add", x, y),
         "-=": lambda: x - y,
-        "*=": lambda: x * y,
+        "*=": lambda: _binop("Mult", x, y),
         "/=": lambda: x / y,
         "//=": lambda: x // y,
         "%=": lambda: x % y,
@@ -301,15 +412,14 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
     def __init__(self, helpers: dict, budget: float) -> None:
         super().__init__(helpers)
         self.budget = budget
-        self.helper_seconds = 0.0  # CPU time spent in helpers, not charged to scripts
         self.context: dict = {}  # the data of the script running now, for helpers
         self.element: Element | None = None  # the element whose script runs now
 
     def _globals(self, context: dict) -> dict:
-        budget = Budget(self.budget, self._outside())
+        budget = Budget(self.budget)
         g = {
             "__builtins__": _BUILTINS,
-            "_getattr_": safer_getattr,
+            "_getattr_": _guarded_getattr,
             "_getitem_": default_guarded_getitem,
             "_getiter_": budget.getiter,
             "_tick_": budget.tick,
@@ -322,22 +432,6 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
         g.update(self.globals)
         g.update(context)
         return g
-
-    def _outside(self) -> Callable[[], float]:
-        start = self.helper_seconds
-        return lambda: self.helper_seconds - start
-
-    def timed(self, helper: Callable[..., Any]) -> Callable[..., Any]:
-        """``helper`` with its CPU time kept off the script's budget."""
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            started = time.thread_time()
-            try:
-                return helper(*args, **kwargs)
-            finally:
-                self.helper_seconds += time.thread_time() - started
-
-        return call
 
     @staticmethod
     @lru_cache(maxsize=1024)
@@ -426,8 +520,7 @@ def make_script_engine(
     }
     # every other helper (notify, perform, fact, the effects) is collected for the runtime
     helpers = {name: immediate.get(name) or collect(name) for name in _helper_names(effect_helpers)}
-    environment = SandboxEnvironment({}, default_budget() if budget is None else budget)
-    environment.globals.update({name: environment.timed(fn) for name, fn in helpers.items()})
+    environment = SandboxEnvironment(helpers, default_budget() if budget is None else budget)
     return SandboxScriptEngine(environment=environment)
 
 
