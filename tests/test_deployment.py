@@ -162,6 +162,20 @@ BAD = {
         "reply_deadline",
         "timeDate: Line 1: SyntaxError",
     ),
+    "timer literal without a time zone": (
+        "share_request.bpmn",
+        ">reply_due</bpmn:timeDate>",
+        ">'2026-10-01T00:00:00'</bpmn:timeDate>",
+        "reply_deadline",
+        "has no time zone offset",
+    ),
+    "in-place operator the sandbox refuses": (
+        "share_request.bpmn",
+        "overdue=False)</bpmn:script>",
+        "overdue=False)\nx = 2\nx **= 3</bpmn:script>",
+        "prepare",
+        "this in-place operator is not allowed",
+    ),
     "timer literal that is no date": (
         "share_request.bpmn",
         ">reply_due</bpmn:timeDate>",

@@ -255,3 +255,78 @@ def test_administrators_see_and_retry_incidents_in_the_browser(sessions, clock, 
     assert "仍然失败" in r.get_data(as_text=True)
     assert Browser(app, "civil.clerk").get("/admin/incidents/").status_code == 403
     assert "流程故障" not in Browser(app, "civil.clerk").get("/inbox/mine").get_data(as_text=True)
+
+
+def test_an_instance_that_cannot_even_be_saved_is_set_aside_and_the_sweep_goes_on(
+    sessions, clock, monkeypatch
+):
+    from engine.workflow import timers
+
+    factory = sessions["fixed"]
+    bad = _start(factory, clock)
+    good = _start(factory, clock)
+    real = timers.fire_timers
+
+    def fire(session, clock_, instance):
+        if instance.business_key == bad:
+            raise RuntimeError("the database refused the row")  # e.g. a failing commit
+        return real(session, clock_, instance)
+
+    monkeypatch.setattr(timers, "fire_timers", fire)
+    clock.set("2026-09-18T11:01:00+08:00")
+    sweep(factory, clock)
+    assert _instance(factory, good)[0].status == "completed"
+    inst, _ = _instance(factory, bad)
+    assert inst.status == "incident" and inst.next_due_at > clock.now() + timedelta(hours=1)
+    assert sweep(factory, clock) == 0  # set aside: the next sweeps serve the others
+
+
+def test_a_retry_that_leaves_the_instance_stuck_keeps_backing_off(sessions, clock):
+    factory = sessions["broken"]
+    bad = _start(factory, clock, failure="unknown_action")
+    clock.set("2026-09-18T11:01:00+08:00")
+    for minutes in (1, 2, 4):
+        sweep(factory, clock)
+        clock.advance(minutes=minutes)
+    _, rows = _instance(factory, bad)
+    assert len(rows) == 1 and rows[0].attempts == 3  # one incident, counting on
+
+
+def test_odd_page_numbers_are_read_as_the_first_page(app):  # noqa: F811
+    admin = Browser(app, "data.admin")
+    for page in ("²", "9" * 30, "-1", "abc"):
+        assert admin.get(f"/admin/incidents/?page={page}").status_code == 200
+    clerk = Browser(app, "pubsec.clerk")
+    assert clerk.get("/inbox/queue?counterpart=" + "9" * 30).status_code == 200
+
+
+def test_the_database_holds_at_most_one_active_version_per_process(session_factory):
+    from sqlalchemy.exc import IntegrityError
+
+    with pytest.raises(IntegrityError):
+        with session_factory() as s, s.begin():
+            active = active_definition(s, "share_request")
+            s.execute(
+                ProcessDefinition.__table__.update()
+                .where(
+                    ProcessDefinition.process_id == "share_request",
+                    ProcessDefinition.id != active.id,
+                )
+                .values(active=True)
+            )
+            s.add(
+                ProcessDefinition(
+                    process_id="share_request",
+                    version=999,
+                    content_hash="x" * 64,
+                    name="copy",
+                    source_file="x.bpmn",
+                    bpmn_xml="<x/>",
+                    spec_json="{}",
+                    forms={},
+                    task_meta={},
+                    deployed_at=active.deployed_at,
+                    active=True,
+                )
+            )
+            s.flush()

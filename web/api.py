@@ -20,6 +20,7 @@ from engine.workflow import tasks as task_service
 
 from . import clock, db
 from .openapi import document
+from .params import number
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -150,14 +151,14 @@ def _resource_json(r) -> dict:
 @token_required
 def catalog_search():
     args = request.args
-    page = int(args.get("page", "1")) if args.get("page", "1").isdigit() else 1
+    page = number(args.get("page")) or 1
     filters = Filters(
         q=args.get("q", ""),
         share_type=args.get("share_type") or None,
         classification=args.get("classification") or None,
         network=args.get("network") or None,
         open_to_public={"true": True, "false": False}.get(args.get("open", "")),
-        provider_id=int(args["provider_id"]) if args.get("provider_id", "").isdigit() else None,
+        provider_id=number(args.get("provider_id")),
     )
     results = search(db.session, filters, page=page)
     return jsonify(

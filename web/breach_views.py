@@ -12,6 +12,7 @@ from engine.errors import GovshareError
 from engine.oversight import breaches as service
 
 from . import clock, db
+from .params import number
 
 bp = Blueprint("breaches", __name__, url_prefix="/breaches")
 KINDS = (
@@ -32,7 +33,7 @@ def _filters(args) -> service.Filters:
 
     dept = args.get("department", "")
     return service.Filters(
-        department_id=int(dept) if dept.isdigit() else None,
+        department_id=number(dept),
         kind=args.get("kind") or None,
         date_from=day("from"),
         date_to=day("to"),
@@ -48,7 +49,7 @@ def ledger():
         db.session,
         current_user,
         f,
-        page=int(request.args.get("page", "1")) if request.args.get("page", "1").isdigit() else 1,
+        page=number(request.args.get("page")) or 1,
     )
     if request.args.get("format") == "csv":
         return Response(

@@ -20,6 +20,7 @@ from engine.errors import ValidationFailed
 
 from . import clock, db
 from .errors import lookup
+from .params import number
 from .templating import render_message
 
 bp = Blueprint("catalog", __name__, url_prefix="/catalog")
@@ -33,7 +34,7 @@ def _filters(args) -> Filters:
     provider = args.get("provider")
     return Filters(
         q=(args.get("q") or "").strip(),
-        provider_id=int(provider) if provider and provider.isdigit() else None,
+        provider_id=number(provider),
         share_type=opt("share_type"),
         classification=opt("classification"),
         network=opt("network"),
@@ -47,9 +48,7 @@ def browse():
     results = search(
         db.session,
         _filters(request.args),
-        page=int(request.args.get("page", "1") or 1)
-        if request.args.get("page", "1").isdigit()
-        else 1,
+        page=number(request.args.get("page")) or 1,
     )
     return render_template(
         "catalog/browse.html",

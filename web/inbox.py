@@ -13,6 +13,7 @@ from engine.workflow import tasks as task_service
 
 from . import clock, db
 from .errors import lookup
+from .params import number
 
 bp = Blueprint("inbox", __name__, url_prefix="/inbox")
 
@@ -25,7 +26,7 @@ def _date(value: str | None) -> date | None:
 
 
 def _int(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() else None
+    return number(value)
 
 
 @bp.get("/<view>")
@@ -66,7 +67,7 @@ def view(view: str):
 @bp.post("/claim")
 @login_required
 def claim_selected():
-    ids = [int(i) for i in request.form.getlist("task_id") if i.isdigit()]
+    ids = [n for n in map(number, request.form.getlist("task_id")) if n]
     if not ids:
         flash(gettext("Select the tasks to claim first."), "warning")
         return redirect(request.referrer or url_for(".view", view="queue"))

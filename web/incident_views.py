@@ -10,6 +10,7 @@ from engine.errors import GovshareError
 from engine.workflow import incidents as service
 
 from . import clock, db
+from .params import number
 
 bp = Blueprint("incidents", __name__, url_prefix="/admin/incidents")
 
@@ -20,7 +21,7 @@ def index():
     show_all = request.args.get("all") == "1"
     page = request.args.get("page", "1")
     rows, total = service.list_incidents(
-        db.session, current_user, open_only=not show_all, page=int(page) if page.isdigit() else 1
+        db.session, current_user, open_only=not show_all, page=number(page) or 1
     )
     return render_template("incidents/index.html", rows=rows, total=total, show_all=show_all)
 

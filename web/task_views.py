@@ -23,6 +23,7 @@ from engine.workflow import tasks as task_service
 
 from . import clock, db
 from .errors import lookup
+from .params import number
 from .schema_form import build_fields, parse
 from .templating import task_title, title_of
 
@@ -143,7 +144,7 @@ def reassign(task_id: int):
     _task_or_403(task_id)
     assignee_id = request.form.get("assignee_id", "")
     row = task_service.reassign_to(
-        db.session, clock(), task_id, current_user, int(assignee_id) if assignee_id.isdigit() else 0
+        db.session, clock(), task_id, current_user, number(assignee_id) or 0
     )
     assignee = row.assignee
     db.session.commit()

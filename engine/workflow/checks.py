@@ -176,6 +176,10 @@ def _owner(el: Any) -> str:
     return "-"
 
 
+# the in-place operators the sandbox runs (scripting._inplace): +=, -=, *=, /=, //=, %=
+IN_PLACE_OPS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Mod)
+
+
 def check_code(code: Code, vocabulary: Vocabulary) -> list[str]:
     """What is wrong with one script or expression (empty when nothing is)."""
     if not (code.text or "").strip():
@@ -198,6 +202,8 @@ def _tree_problems(tree: ast.AST, vocabulary: Vocabulary) -> Iterator[tuple[int,
     for node in ast.walk(tree):
         if isinstance(node, ast.Import | ast.ImportFrom):
             yield node.lineno, "imports are not allowed"
+        elif isinstance(node, ast.AugAssign) and type(node.op) not in IN_PLACE_OPS:
+            yield node.lineno, "this in-place operator is not allowed (use x = x <op> y)"
         elif isinstance(node, ast.While) and _infinite(node):
             yield node.lineno, "infinite loop: the condition is always true and nothing breaks it"
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
@@ -311,9 +317,12 @@ def _timer_literal(code: Code, tree: ast.AST) -> list[str]:
     if not (isinstance(body, ast.Constant) and isinstance(body.value, str)):
         return []
     try:
-        TIMER_LITERALS[code.kind](body.value)
+        value = TIMER_LITERALS[code.kind](body.value)
     except Exception:  # noqa: BLE001 - each parser raises its own kind of error
         return [f"{code.kind}: '{body.value}' is not an ISO 8601 {code.kind} value"]
+    if isinstance(value, datetime) and value.tzinfo is None:
+        # the runtime and SpiffWorkflow would read a naive instant in different zones
+        return [f"{code.kind}: '{body.value}' has no time zone offset (e.g. +08:00)"]
     return []
 
 

@@ -30,10 +30,11 @@ from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask as UserTaskMixin
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine.clock import Clock
-from engine.errors import DeploymentError, NotFound
+from engine.errors import Conflict, DeploymentError, NotFound
 from engine.i18n import Message
 from engine.workflow.checks import Problem, Vocabulary, check_process, roles_by_process
 from engine.workflow.handlers import Handlers, handlers_of
@@ -477,7 +478,15 @@ def _make_active(
             },
         )
     )
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError as exc:  # another activation or deployment committed first
+        raise Conflict(
+            Message(
+                "Another deployment or activation of %(pid)s ran at the same time; run the command again.",
+                pid=definition.process_id,
+            )
+        ) from exc
     return Activation(definition.process_id, definition.version, previous, True)
 
 

@@ -2,7 +2,8 @@
 for the request and task pages, the diagram and the API.
 
 Who may see an instance is decided here, once: the departments bound to one of its roles
-(:meth:`ProcessInstance.involves`), and administrators (job role ``admin``). Reading the workflow state (a task's data, the diagram's
+(:meth:`ProcessInstance.involves`), and administrators (job role ``admin``) while the instance is
+in incident. Reading the workflow state (a task's data, the diagram's
 markers) goes through this module; callers never deserialize an instance themselves.
 """
 
@@ -42,8 +43,9 @@ def instance_by_id(session: Session, instance_id: int | None) -> ProcessInstance
 
 def check_may_see(user: User, instance: ProcessInstance) -> None:
     """Only the departments bound to a role of the instance see it (its review seats too), and
-    the system's administrators, who diagnose and retry incidents."""
-    if not instance.involves(user.department_id) and not is_administrator(user):
+    administrators while it is in incident (to diagnose it)."""
+    diagnosing = instance.status == "incident" and is_administrator(user)
+    if not instance.involves(user.department_id) and not diagnosing:
         raise Forbidden(
             Message("Request %(key)s does not involve your department.", key=instance.business_key)
         )

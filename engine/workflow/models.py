@@ -17,6 +17,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -33,6 +34,14 @@ class ProcessDefinition(Base):
     __table_args__ = (
         UniqueConstraint("process_id", "version"),
         UniqueConstraint("process_id", "content_hash"),
+        # at most one active version per process, whatever runs concurrently
+        Index(
+            "uq_process_definition_active",
+            "process_id",
+            unique=True,
+            sqlite_where=text("active"),
+            postgresql_where=text("active"),
+        ),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     process_id: Mapped[str] = mapped_column(String(100), index=True)

@@ -28,7 +28,7 @@ from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask as UserTaskMixin
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, Engine, create_engine, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, undefer
@@ -340,13 +340,23 @@ def record_incident(
 ) -> Incident:
     """Mark the instance ``incident`` and schedule the next automatic retry (with backoff)."""
     now = clock.now()
+    # the open incident, or one this very command resolved (a retry that ran but left the
+    # instance as stuck as before): its attempts go on counting, so the backoff keeps growing
     incident = session.scalar(
-        select(Incident).where(Incident.instance_id == instance.id, Incident.resolved_at.is_(None))
+        select(Incident)
+        .where(
+            Incident.instance_id == instance.id,
+            or_(Incident.resolved_at.is_(None), Incident.resolved_at == now),
+        )
+        .order_by(Incident.id.desc())
+        .limit(1)
     )
     if incident is None:
         incident = Incident(instance_id=instance.id, attempts=0, occurred_at=now)
         session.add(incident)
-    incident.element_id, incident.element_name = failure.element.id, failure.element.name
+    incident.resolved_at = incident.resolved_by_id = None
+    incident.element_id = failure.element.id[:100]
+    incident.element_name = failure.element.name[:200]
     incident.error, incident.last_attempt_at = failure.error, now
     incident.attempts += 1
     instance.status, instance.incident = "incident", failure.describe()
@@ -440,12 +450,28 @@ def next_business_key(session: Session, clock: Clock, process_id: str) -> str:
     prefix = handlers_of(session).key_prefixes.get(process_id, "BP")
     name = f"{prefix}-{year}"
     if is_postgres(session):
-        bind = session.get_bind()
-        with bind.engine.connect() as conn, conn.begin():
+        with _key_pool(session).connect() as conn, conn.begin():
             value = _increment(conn, name)
     else:
         value = _increment(session.connection(), name)
     return f"{name}-{value:06d}"
+
+
+_KEY_POOLS: dict[str, Engine] = {}
+
+
+def _key_pool(session: Session) -> Engine:
+    """A small connection pool of its own for business keys: a command holding a connection of
+    the main pool never waits for a second one from it (which could exhaust the pool under load).
+    Kept per database URL; an optimisation only, rebuilt when missing."""
+    url = session.get_bind().engine.url
+    name = url.render_as_string(hide_password=False)
+    pool = _KEY_POOLS.get(name)
+    if pool is None:
+        pool = _KEY_POOLS.setdefault(
+            name, create_engine(url, pool_size=1, max_overflow=4, pool_pre_ping=True)
+        )
+    return pool
 
 
 def _increment(conn: Connection, name: str) -> int:

@@ -21,7 +21,13 @@ from engine.clock import Clock
 from engine.db import is_postgres
 from engine.workflow.handlers import handlers_of
 from engine.workflow.models import ProcessInstance
-from engine.workflow.runtime import Failure, fire_timers, record_incident
+from engine.workflow.runtime import (
+    MAX_AUTOMATIC_RETRIES,
+    RETRY_BACKOFF,
+    Failure,
+    fire_timers,
+    record_incident,
+)
 from engine.workflow.scripting import Element
 
 log = logging.getLogger("govshare.worker")
@@ -55,23 +61,57 @@ def sweep(
     """Fire every due timer and retry every due incident, each instance at most once per sweep
     and in its own transaction; returns how many instances were taken. A failing instance
     becomes (or stays) an incident with its next retry pushed back; it never stops the sweep."""
-    count, seen = 0, set[int]()
+    count, seen = 0, dict[int, bool]()  # instance id -> done (False while its command runs)
     while limit is None or count < limit:
-        with session_factory() as session, session.begin():
-            instance = _claim_due(session, clock, seen)
-            if instance is None:
-                return count
-            seen.add(instance.id)
-            key, due = instance.business_key, instance.next_due_at
-            fired = fire_timers(session, clock, instance)
-            if not fired and instance.status == "running" and _still_due(instance, clock):
-                failure = Failure(Element("-"), f"timer due at {due} did not fire")
-                record_incident(session, clock, instance, failure)
+        try:
+            taken = _take_one(session_factory, clock, seen)
+        except Exception:  # noqa: BLE001 - e.g. the commit failed: set that instance aside
+            pending = [i for i, done in seen.items() if not done]
+            if not pending:
+                raise  # nothing was taken: the database itself is the problem
+            log.exception("sweep: instance %s could not be saved; it is set aside", pending[0])
+            _set_aside(session_factory, clock, pending[0])
+            seen[pending[0]] = True
+            continue
+        if taken is None:
+            return count
+        key, outcome = taken
         count += 1
-        log.info("%s: %s", key, "fired" if fired else instance.status)
+        log.info("%s: %s", key, outcome)
         if on_fired:
             on_fired(key)
     return count
+
+
+def _take_one(
+    session_factory: sessionmaker, clock: Clock, seen: dict[int, bool]
+) -> tuple[str, str] | None:
+    """Fire (or retry) the next due instance in its own transaction."""
+    with session_factory() as session, session.begin():
+        instance = _claim_due(session, clock, set(seen))
+        if instance is None:
+            return None
+        seen[instance.id] = False
+        key, due = instance.business_key, instance.next_due_at
+        fired = fire_timers(session, clock, instance)
+        if not fired and instance.status == "running" and _still_due(instance, clock):
+            failure = Failure(Element("-"), f"timer due at {due} did not fire")
+            record_incident(session, clock, instance, failure)
+        outcome = "fired" if fired else instance.status
+    seen[instance.id] = True
+    return key, outcome
+
+
+def _set_aside(session_factory: sessionmaker, clock: Clock, instance_id: int) -> None:
+    """After a failure outside the command (the commit, recording the incident), push the
+    instance back by the longest automatic backoff in a fresh transaction, so that the next
+    sweeps serve the others; administrators find it among the incidents."""
+    with session_factory() as session, session.begin():
+        instance = session.get(ProcessInstance, instance_id)
+        if instance is not None:
+            instance.status = "incident"
+            instance.incident = "the worker could not save this instance; see the worker's log"
+            instance.next_due_at = clock.now() + RETRY_BACKOFF * 2**MAX_AUTOMATIC_RETRIES
 
 
 def _still_due(instance: ProcessInstance, clock: Clock) -> bool:
