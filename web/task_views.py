@@ -16,7 +16,6 @@ from flask_babel import gettext
 from flask_login import current_user, login_required
 
 from engine.errors import ValidationFailed
-from engine.sharing import coordination
 from engine.sharing import requests as request_service
 from engine.workflow import attachments as attachment_service
 from engine.workflow import tasks as task_service
@@ -35,7 +34,8 @@ def _task_or_403(task_id: int):
 
 
 def _render(task_id: int, values=None, errors=None, status=200):
-    page = lookup(task_service.task_page, db.session, clock(), current_user, task_id)
+    full = lookup(request_service.task_request_page, db.session, clock(), current_user, task_id)
+    page = full.page
     fields, general = (
         build_fields(page.schema, values, errors, page.context) if page.schema else ([], [])
     )
@@ -46,7 +46,7 @@ def _render(task_id: int, values=None, errors=None, status=200):
         context=page.context,
         fields=fields,
         general_errors=general,
-        overview=request_service.request_status(db.session, page.instance),
+        overview=full.overview,
         meta=page.meta,
         earlier=page.earlier,
         files=page.files,
@@ -54,7 +54,7 @@ def _render(task_id: int, values=None, errors=None, status=200):
         deadline=page.deadline,
         limits=attachment_service.LIMITS,
         schema=page.schema,
-        dossier=coordination.has_dossier(db.session, current_user, page.instance),
+        dossier=full.dossier,
     ), status
 
 
@@ -67,8 +67,9 @@ def show(task_id: int):
 @bp.post("/<int:task_id>")
 @login_required
 def complete(task_id: int):
-    row = _task_or_403(task_id)
-    schema = task_service.form_schema(row) or {"type": "object", "properties": {}}
+    page = lookup(task_service.task_form, db.session, current_user, task_id)
+    row = page.task
+    schema = page.schema or {"type": "object", "properties": {}}
     data = parse(schema, request.form)
     uploads = [f for f in request.files.getlist("attachments") if f and f.filename]
     try:
@@ -115,7 +116,7 @@ def complete(task_id: int):
             status=422,
         )
     flash(gettext("Task “%(title)s” completed.", title=task_title(row)), "success")
-    return redirect(url_for("requests.show", key=row.instance.business_key))
+    return redirect(url_for("requests.show", key=page.business_key))
 
 
 @bp.post("/<int:task_id>/claim")
@@ -146,9 +147,8 @@ def reassign(task_id: int):
     row = task_service.reassign_to(
         db.session, clock(), task_id, current_user, number(assignee_id) or 0
     )
-    assignee = row.assignee
     db.session.commit()
-    flash(gettext("Task assigned to %(name)s.", name=assignee.display_name), "success")
+    flash(gettext("Task assigned to %(name)s.", name=row.assignee), "success")
     return redirect(url_for(".show", task_id=task_id))
 
 

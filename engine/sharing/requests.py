@@ -16,17 +16,19 @@ from engine.calendar import Deadline, load_calendar
 from engine.catalog import Resource, item_names, resource_by_code
 from engine.catalog.reading import find_requestable, requestable
 from engine.clock import Clock
-from engine.directory import parties
+from engine.directory import departments, parties
 from engine.directory.models import User
 from engine.errors import FieldProblem, ValidationFailed
 from engine.i18n import Message
 from engine.oversight.breaches import breaches_of
+from engine.sharing.coordination import has_dossier
 from engine.sharing.grants import grants_of
 from engine.workflow import history
+from engine.workflow import tasks as task_service
 from engine.workflow.deployment import active_definition
 from engine.workflow.forms import validate_form
 from engine.workflow.incidents import IncidentView, open_incident
-from engine.workflow.models import AuditEvent, HumanTask, ProcessInstance
+from engine.workflow.models import AuditEvent, ProcessInstance
 from engine.workflow.runtime import start_instance
 from engine.workflow.scripting import iso_now
 
@@ -110,11 +112,14 @@ def instance_by_key(session: Session, business_key: str) -> ProcessInstance:
 
 def request_status(session: Session, instance: ProcessInstance) -> dict:
     """Everything a status page or API client needs, from the query tables only."""
-    tasks = session.scalars(
-        select(HumanTask).where(HumanTask.instance_id == instance.id).order_by(HumanTask.id)
-    ).all()
+    tasks = history.tasks_of(session, instance.id)
     grants = grants_of(session, instance.id)
     breaches = breaches_of(session, instance.id)
+    names = (
+        {d.id: d.name for d in departments(session, {b.department_id for b in breaches})}
+        if breaches
+        else {}
+    )
     events = session.scalars(
         select(AuditEvent).where(AuditEvent.instance_id == instance.id).order_by(AuditEvent.id)
     ).all()
@@ -161,7 +166,7 @@ def request_status(session: Session, instance: ProcessInstance) -> dict:
         ],
         "breaches": [
             {
-                "department": b.department.name,
+                "department": names[b.department_id],
                 "article": b.article,
                 "kind": b.kind,
                 "recorded_at": b.recorded_at.isoformat(),
@@ -187,9 +192,27 @@ class RequestPage:
 
 
 def request_page(session: Session, clock: Clock, user: User, business_key: str) -> RequestPage:
-    view = history.instance_view(session, clock, user, business_key)
-    incident = open_incident(session, view.instance.id)
-    return RequestPage(view, request_status(session, view.instance), incident)
+    instance = history.instance_for(session, user, business_key)
+    view = history.view_of(session, clock, user, instance)
+    return RequestPage(view, request_status(session, instance), open_incident(session, instance.id))
+
+
+@dataclass(frozen=True)
+class TaskRequestPage:
+    """The task page: the task (:class:`~engine.workflow.tasks.TaskPage`), its request's status and whether the
+    user's authority keeps a dossier on the request."""
+
+    page: task_service.TaskPage
+    overview: dict  # as :func:`request_status`
+    dossier: bool
+
+
+def task_request_page(session: Session, clock: Clock, user: User, task_id: int) -> TaskRequestPage:
+    page = task_service.task_page(session, clock, user, task_id)
+    instance = history.instance_by_key(session, page.instance.business_key)
+    return TaskRequestPage(
+        page, request_status(session, instance), has_dossier(session, user, instance)
+    )
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from engine.calendar import load_calendar
 from engine.clock import Clock
@@ -66,21 +67,112 @@ def role_of(instance: ProcessInstance, department_id: int) -> str:
     return ""
 
 
+@dataclass(frozen=True)
+class InstanceInfo:
+    """An instance as pages show it: plain values, read once."""
+
+    id: int
+    business_key: str
+    process_id: str
+    process_name: str  # the deployed definition's name
+    version: int  # the deployed definition's version
+    status: str
+    summary: dict
+    forms: dict  # the definition's form schemas, by name
+
+
+def instance_info(instance: ProcessInstance) -> InstanceInfo:
+    definition = instance.definition
+    return InstanceInfo(
+        id=instance.id,
+        business_key=instance.business_key,
+        process_id=instance.process_id,
+        process_name=definition.name,
+        version=definition.version,
+        status=instance.status,
+        summary=dict(instance.summary or {}),
+        forms=dict(definition.forms or {}),
+    )
+
+
+@dataclass(frozen=True)
+class TaskInfo:
+    """A user task as pages show it (names of the department and officials, not rows)."""
+
+    id: int
+    instance_id: int
+    task_name: str
+    title: str
+    title_en: str | None
+    role: str
+    department: str  # the name of the department the task is offered to
+    form: str | None
+    statute: str
+    state: str
+    assignee_id: int | None
+    assignee: str | None  # display name of whoever holds the task
+    due_at: datetime | None
+    completed_by: str | None  # display name of whoever completed it
+    completed_at: datetime | None
+    data: dict  # the submitted form ({} while open)
+
+
+def task_info(row: HumanTask) -> TaskInfo:
+    """Its department and officials should be loaded with it (see :func:`tasks_of`)."""
+    return TaskInfo(
+        id=row.id,
+        instance_id=row.instance_id,
+        task_name=row.task_name,
+        title=row.title,
+        title_en=row.title_en,
+        role=row.role,
+        department=row.department.name,
+        form=row.form,
+        statute=row.statute,
+        state=row.state,
+        assignee_id=row.assignee_id,
+        assignee=row.assignee.display_name if row.assignee else None,
+        due_at=row.due_at,
+        completed_by=row.completed_by.display_name if row.completed_by else None,
+        completed_at=row.completed_at,
+        data=dict(row.data or {}),
+    )
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    """An attachment as listed on a page (its bytes are fetched by id)."""
+
+    id: int
+    filename: str
+    size: int
+
+
 def tasks_of(session: Session, instance_id: int, state: str | None = None) -> list[HumanTask]:
-    """The instance's tasks in the order they were created (completed ones: as completed)."""
-    stmt = select(HumanTask).where(HumanTask.instance_id == instance_id)
+    """The instance's tasks in the order they were created (completed ones: as completed), with
+    their department and officials loaded."""
+    stmt = (
+        select(HumanTask)
+        .where(HumanTask.instance_id == instance_id)
+        .options(
+            selectinload(HumanTask.department),
+            selectinload(HumanTask.assignee),
+            selectinload(HumanTask.completed_by),
+        )
+    )
     if state is not None:
         stmt = stmt.where(HumanTask.state == state)
     order = HumanTask.completed_at if state == "completed" else HumanTask.id
     return list(session.scalars(stmt.order_by(order)))
 
 
-def attachments_of(session: Session, instance_id: int) -> list[Attachment]:
-    return list(
-        session.scalars(
-            select(Attachment).where(Attachment.instance_id == instance_id).order_by(Attachment.id)
-        )
+def attachments_of(session: Session, instance_id: int) -> list[FileInfo]:
+    rows = session.execute(
+        select(Attachment.id, Attachment.filename, Attachment.size)
+        .where(Attachment.instance_id == instance_id)
+        .order_by(Attachment.id)
     )
+    return [FileInfo(id=r.id, filename=r.filename, size=r.size) for r in rows]
 
 
 def task_context(row: HumanTask) -> dict:
@@ -95,19 +187,27 @@ def task_context(row: HumanTask) -> dict:
 class InstanceView:
     """An instance as the request page shows it to one user."""
 
-    instance: ProcessInstance
+    instance: InstanceInfo
     deadlines: dict[int, Deadline]  # open task id -> its deadline
-    files: list[Attachment]
+    files: list[FileInfo]
     my_task_ids: set[int]  # open tasks offered to the user's department
     role: str  # the user's department's role, or ""
 
 
 def instance_view(session: Session, clock: Clock, user: User, business_key: str) -> InstanceView:
-    instance = instance_for(session, user, business_key)
+    return view_of(session, clock, user, instance_for(session, user, business_key))
+
+
+def view_of(session: Session, clock: Clock, user: User, instance: ProcessInstance) -> InstanceView:
+    """:func:`instance_view` of an instance already checked with :func:`check_may_see`."""
     calendar, now = load_calendar(session), clock.now()
-    open_tasks = tasks_of(session, instance.id, "open")
+    open_tasks = session.execute(
+        select(HumanTask.id, HumanTask.department_id, HumanTask.due_at).where(
+            HumanTask.instance_id == instance.id, HumanTask.state == "open"
+        )
+    ).all()
     return InstanceView(
-        instance=instance,
+        instance=instance_info(instance),
         deadlines={
             t.id: describe_deadline(calendar, t.due_at, now) for t in open_tasks if t.due_at
         },
@@ -126,9 +226,12 @@ def diagrams(session: Session, clock: Clock, user: User, business_key: str) -> l
     xml_by_process = raw.get("diagrams") or {definition.process_id: definition.bpmn_xml}
     states = workflow_states(instance)
     now = clock.now()
-    overdue = {
-        t.task_name for t in tasks_of(session, instance.id, "open") if t.due_at and t.due_at <= now
-    }
+    open_tasks = session.execute(
+        select(HumanTask.task_name, HumanTask.due_at).where(
+            HumanTask.instance_id == instance.id, HumanTask.state == "open"
+        )
+    )
+    overdue = {t.task_name for t in open_tasks if t.due_at and t.due_at <= now}
     out = []
     for process_id, xml in xml_by_process.items():
         if process_id != definition.process_id and process_id not in states:

@@ -23,9 +23,18 @@ from engine.errors import Conflict, Forbidden, GovshareError, NotFound
 from engine.i18n import Message
 from engine.workflow.forms import validate_form
 from engine.workflow.handlers import CheckContext, handlers_of
-from engine.workflow.history import attachments_of, task_context, tasks_of
+from engine.workflow.history import (
+    FileInfo,
+    InstanceInfo,
+    TaskInfo,
+    attachments_of,
+    instance_info,
+    task_context,
+    task_info,
+    tasks_of,
+)
 from engine.workflow.inbox import Deadline, describe_deadline, eligible_queue
-from engine.workflow.models import Attachment, HumanTask, ProcessInstance
+from engine.workflow.models import HumanTask
 from engine.workflow.runtime import complete_user_task, lock_instance
 
 
@@ -189,12 +198,12 @@ def task_by_id(session: Session, task_id: int) -> HumanTask:
 
 def reassign_to(
     session: Session, clock: Clock, task_id: int, leader: User, assignee_id: int | None
-) -> HumanTask:
+) -> TaskInfo:
     """:func:`reassign` to the official with ``assignee_id`` (as a form names them)."""
     assignee = user_by_id(session, assignee_id or 0)
     if assignee is None:
         raise GovshareError(Message("Choose the official to assign the task to."))
-    return reassign(session, clock, task_id, leader, assignee)
+    return task_info(reassign(session, clock, task_id, leader, assignee))
 
 
 # -- the task page ------------------------------------------------------------------------------
@@ -221,17 +230,40 @@ def form_schema(row: HumanTask) -> dict | None:
 
 
 @dataclass(frozen=True)
+class TaskForm:
+    """A task the user may see, with the schema its submission is parsed by."""
+
+    task: TaskInfo
+    business_key: str
+    schema: dict | None
+
+
+def task_form(session: Session, user: User, task_id: int) -> TaskForm:
+    row = task_for(session, user, task_id)
+    return TaskForm(task_info(row), row.instance.business_key, form_schema(row))
+
+
+@dataclass(frozen=True)
+class Colleague:
+    """An official a leader may hand a task to."""
+
+    id: int
+    display_name: str
+    username: str
+
+
+@dataclass(frozen=True)
 class TaskPage:
     """Everything an official needs to decide a task, for its page."""
 
-    task: HumanTask
-    instance: ProcessInstance
+    task: TaskInfo
+    instance: InstanceInfo
     context: dict  # the task data (open) or the submitted form (done)
     schema: dict | None
     meta: dict  # the task's metadata from the deployed process (statute, hints …)
-    earlier: list[HumanTask]  # the instance's completed tasks, other than this one
-    files: list[Attachment]
-    colleagues: list[User]  # whom a leader may hand the open task to
+    earlier: list[TaskInfo]  # the instance's completed tasks, other than this one
+    files: list[FileInfo]
+    colleagues: list[Colleague]  # whom a leader may hand the open task to
     deadline: Deadline | None
 
 
@@ -240,19 +272,24 @@ def task_page(session: Session, clock: Clock, user: User, task_id: int) -> TaskP
     instance = row.instance
     colleagues = []
     if is_leader_of(user, row) and row.state == "open":
-        colleagues = [u for u in officials(session, row.department_id) if eligible(u, row)]
+        colleagues = [
+            Colleague(u.id, u.display_name, u.username)
+            for u in officials(session, row.department_id)
+            if eligible(u, row)
+        ]
     deadline = (
         describe_deadline(load_calendar(session), row.due_at, clock.now())
         if row.due_at and row.state == "open"
         else None
     )
+    earlier = [t for t in tasks_of(session, instance.id, "completed") if t.id != row.id]
     return TaskPage(
-        task=row,
-        instance=instance,
+        task=task_info(row),
+        instance=instance_info(instance),
         context=task_context(row),
         schema=form_schema(row),
-        meta=instance.definition.task_meta.get(row.task_name, {}),
-        earlier=[t for t in tasks_of(session, instance.id, "completed") if t.id != row.id],
+        meta=dict(instance.definition.task_meta.get(row.task_name, {})),
+        earlier=[task_info(t) for t in earlier],
         files=attachments_of(session, instance.id),
         colleagues=colleagues,
         deadline=deadline,
