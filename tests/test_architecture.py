@@ -363,3 +363,43 @@ def test_pending_exceptions_still_apply():
         f"{file}: {subject}" for file, subject in PENDING if (file, subject) not in current
     )
     assert not stale, "remove from PENDING in tests/test_architecture.py:\n" + "\n".join(stale)
+
+
+# The dataclasses services hand to web/ for its pages hold plain values, never rows (a row loads
+# its relationships lazily, i.e. queries, from inside a template). By file: the classes checked.
+PAGE_DATACLASSES = {
+    "engine/workflow/history.py": {"InstanceView", "InstanceInfo", "TaskInfo", "FileInfo"},
+    "engine/workflow/tasks.py": {"TaskPage", "TaskForm", "Colleague"},
+    "engine/sharing/requests.py": {"RequestPage", "TaskRequestPage"},
+}
+
+
+def _model_names(tree: ast.Module) -> set[str]:
+    """The names a module imports from a ``*.models`` module (the row types)."""
+    return {
+        alias.asname or alias.name
+        for node in tree.body
+        if isinstance(node, ast.ImportFrom) and (node.module or "").endswith(".models")
+        for alias in node.names
+    }
+
+
+def test_page_dataclasses_hold_no_rows():
+    problems, seen = [], set()
+    for file, classes in PAGE_DATACLASSES.items():
+        tree = _tree(ROOT / file)
+        rows = _model_names(tree)
+        for cls in (n for n in tree.body if isinstance(n, ast.ClassDef) and n.name in classes):
+            seen.add((file, cls.name))
+            for field in (f for f in cls.body if isinstance(f, ast.AnnAssign)):
+                names = {n.id for n in ast.walk(field.annotation) if isinstance(n, ast.Name)}
+                if names & rows:
+                    problems.append(
+                        f"{file}:{field.lineno}: {cls.name}.{ast.unparse(field.target)} holds"
+                        f" {', '.join(sorted(names & rows))}: hand web/ plain values"
+                    )
+    missing = sorted(
+        f"{f}: {c}" for f, cs in PAGE_DATACLASSES.items() for c in cs if (f, c) not in seen
+    )
+    assert not missing, "no such dataclass (update PAGE_DATACLASSES):\n" + "\n".join(missing)
+    assert not problems, "page dataclasses hold rows:\n" + "\n".join(problems)
