@@ -15,10 +15,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from engine.catalog.entry import FIELDS, ITEM_FIELDS, normalize
-from engine.catalog.models import Resource, ResourceVersion
+from engine.catalog.models import Resource
 from engine.catalog.rules import check
 from engine.catalog.versions import latest_version, may_edit, save_draft
-from engine.catalog.views import Entry, entry_of
+from engine.catalog.views import Entry, Version, entry_of, version_of
 from engine.clock import Clock
 from engine.directory.models import User
 from engine.errors import ValidationFailed
@@ -102,7 +102,7 @@ def parse_json(text: str) -> list[tuple[list[int], dict]]:
 
 def import_entries(
     session: Session, clock: Clock, user: User, text: str, fmt: str
-) -> list[ResourceVersion]:
+) -> list[Version]:
     """Check every entry, then save them all as drafts — or raise listing every bad row."""
     parsed = parse_csv(text) if fmt == "csv" else parse_json(text)
     unit = "line" if fmt == "csv" else "entry"
@@ -151,7 +151,8 @@ def import_entries(
         if latest is not None and latest.data == entry:
             continue  # unchanged entries make no new version
         versions.append(save_draft(session, clock, user, entry, note="import", resource=resource))
-    return versions
+    authors = {user.id: user.display_name}
+    return [version_of(v, authors) for v in versions]
 
 
 def published(session: Session, provider_id: int | None = None) -> list[Entry]:
