@@ -403,3 +403,57 @@ def test_page_dataclasses_hold_no_rows():
     )
     assert not missing, "no such dataclass (update PAGE_DATACLASSES):\n" + "\n".join(missing)
     assert not problems, "page dataclasses hold rows:\n" + "\n".join(problems)
+
+
+# The catalog services that pages and the API call hand back frozen dataclasses of plain values,
+# never model objects (whose relationships templates would load row by row).
+CATALOG_VIEWS = ("web/catalog_views.py", "web/public_views.py", "web/api.py")
+CATALOG_AREA = "engine.catalog"
+NOT_YET_CONVERTED = {"engine.catalog.events"}  # registering events: another area's conversion
+
+
+def _model_names() -> set[str]:
+    names = set()
+    for path in sorted((ROOT / "engine").rglob("models.py")):
+        names |= {n.name for n in _tree(path).body if isinstance(n, ast.ClassDef)}
+    return names
+
+
+def _catalog_calls(path: Path) -> set[tuple[str, str]]:
+    """(module, function) of the catalog services a web module imports or calls on a module."""
+    calls, modules = set(), {}
+    for node in ast.walk(_tree(path)):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(CATALOG_AREA):
+            for alias in node.names:
+                dotted = f"{node.module}.{alias.name}"
+                if _is_module(dotted):
+                    modules[alias.asname or alias.name] = dotted
+                else:
+                    calls.add((node.module or "", alias.name))
+    for node in ast.walk(_tree(path)):
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id in modules
+        ):
+            calls.add((modules[node.value.id], node.attr))
+    return {c for c in calls if c[0] not in NOT_YET_CONVERTED}
+
+
+def test_catalog_services_hand_pages_no_model_objects():
+    models, problems = _model_names(), []
+    for rel in CATALOG_VIEWS:
+        for module, name in sorted(_catalog_calls(ROOT / rel)):
+            base = ROOT.joinpath(*module.split("."))
+            source = base / "__init__.py" if base.is_dir() else base.with_suffix(".py")
+            for node in _tree(source).body:
+                if not isinstance(node, ast.FunctionDef) or node.name != name:
+                    continue
+                returned = {
+                    n.id
+                    for n in ast.walk(node.returns or ast.Constant(None))
+                    if isinstance(n, ast.Name)
+                }
+                if returned & models:
+                    problems.append(f"{rel}: {module}.{name} returns {sorted(returned & models)}")
+    assert not problems, "\n".join(problems)

@@ -8,7 +8,7 @@ from functools import wraps
 from flask import Blueprint, current_app, g, jsonify, request, url_for
 
 from engine import directory
-from engine.catalog import resource_by_code
+from engine.catalog.reading import published_entry
 from engine.catalog.search import Filters, search
 from engine.catalog.transfer import export_dcat, published
 from engine.errors import GovshareError, ValidationFailed
@@ -143,7 +143,7 @@ def _resource_json(r) -> dict:
         "version": r.published_version,
         "published_at": r.published_at.isoformat() if r.published_at else None,
         "info_items": r.info_items,
-        "metadata": r.metadata_,
+        "metadata": r.metadata,
     }
 
 
@@ -181,7 +181,7 @@ def catalog_dcat():
 @bp.get("/catalog/<path:code>")
 @token_required
 def catalog_entry(code: str):
-    return jsonify(_resource_json(resource_by_code(db.session, code)))
+    return jsonify(_resource_json(published_entry(db.session, code)))
 
 
 @bp.get("/verifications")

@@ -70,7 +70,6 @@ def show(code: str):
         versions=view.versions,
         own=view.own,
         latest=view.latest,
-        users=view.users,
         entry=view.entry,
         chosen=view.chosen,
     )
@@ -143,7 +142,7 @@ def edit(code: str | None):
             flash(err.message.render(gettext), "danger")
     return render_template(
         "catalog/edit.html",
-        resource=view.resource,
+        code=view.code,
         data=data,
         items=list(data.get("info_items", [])) + [{}] * 3,
         errors=errors,

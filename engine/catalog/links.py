@@ -7,6 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from engine.catalog.models import Resource
+from engine.catalog.views import Entry, entry_of
 from engine.directory.models import Division
 
 
@@ -15,7 +16,7 @@ def region_code(session: Session) -> str | None:
     return session.scalar(select(Division.code).where(Division.level == "region"))
 
 
-def unlinked(session: Session) -> list[tuple[Resource, str]]:
+def unlinked(session: Session) -> list[tuple[Entry, str]]:
     """Published city/county entries without a valid link, each with why."""
     region = region_code(session)
     region_codes = set(
@@ -25,7 +26,7 @@ def unlinked(session: Session) -> list[tuple[Resource, str]]:
             )
         )
     )
-    out = []
+    out: list[tuple[Entry, str]] = []
     local = session.scalars(
         select(Resource)
         .where(Resource.status == "published", Resource.division_code != region)
@@ -35,7 +36,7 @@ def unlinked(session: Session) -> list[tuple[Resource, str]]:
     for r in local:
         link = (r.metadata_ or {}).get("region_link") or ""
         if not link:
-            out.append((r, "no link"))
+            out.append((entry_of(r), "no link"))
         elif link not in region_codes:
-            out.append((r, f"links to {link}, which is not a published region entry"))
+            out.append((entry_of(r), f"links to {link}, which is not a published region entry"))
     return out

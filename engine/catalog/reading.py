@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from sqlalchemy import String, cast, func, or_, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
-from engine.catalog import may_see_unpublished, resource_for
-from engine.catalog.models import Resource, ResourceVersion
+from engine.catalog import may_see_unpublished, resource_by_code, resource_for
+from engine.catalog.models import Resource
 from engine.catalog.versions import history, latest_version
+from engine.catalog.views import DepartmentRef, Entry, Version, department_ref, entry_of, version_of
 from engine.directory import departments, users_by_id
 from engine.directory.models import Department, User
 from engine.errors import Forbidden
@@ -33,36 +34,38 @@ NEW_ENTRY = {
 
 @dataclass(frozen=True)
 class EntryView:
-    resource: Resource
-    versions: list[ResourceVersion]  # newest first, those the user may see
+    resource: Entry
+    versions: list[Version]  # newest first, those the user may see
     own: bool  # the user's department provides the entry
-    latest: ResourceVersion | None  # the newest version, for those who may see it, else None
-    users: dict[int, User]  # authors and deciders of the versions shown
+    latest: Version | None  # the newest version, for those who may see it, else None
     entry: dict  # the metadata shown: the chosen version, else the published (or latest) one
-    chosen: ResourceVersion | None  # the version asked for, when the user may see it
+    chosen: Version | None  # the version asked for, when the user may see it
 
 
 def entry_view(session: Session, user: User, code: str, version: str = "") -> EntryView:
     resource = resource_for(session, user, code)
-    versions = history(session, resource)
+    rows = history(session, resource)
     insider = may_see_unpublished(session, user, resource)
-    shown = [v for v in versions if insider or v.status in PUBLIC_VERSIONS]
-    latest = versions[0] if versions and insider else None
+    shown_rows = [v for v in rows if insider or v.status in PUBLIC_VERSIONS]
+    authors = {
+        i: u.display_name
+        for i, u in users_by_id(session, {v.created_by_id for v in shown_rows}).items()
+    }
+    shown = [version_of(v, authors) for v in shown_rows]
+    latest = version_of(rows[0], authors) if rows and insider else None
     chosen = next((v for v in shown if str(v.number) == version), None)
+    shown_entry = entry_of(resource)
     if chosen is not None:
         entry = chosen.data
     elif resource.status == "published":
-        entry = resource.metadata_
+        entry = shown_entry.metadata
     else:
         entry = latest.data if latest else {}
     return EntryView(
-        resource=resource,
+        resource=shown_entry,
         versions=shown,
         own=resource.provider_id == user.department_id,
         latest=latest,
-        users=users_by_id(
-            session, {v.created_by_id for v in shown} | {v.decided_by_id for v in shown}
-        ),
         entry=entry,
         chosen=chosen,
     )
@@ -70,10 +73,10 @@ def entry_view(session: Session, user: User, code: str, version: str = "") -> En
 
 @dataclass(frozen=True)
 class EditView:
-    resource: Resource | None  # None: a new entry
+    code: str | None  # None: a new entry
     data: dict  # the latest version's entry, or the defaults of a new one
     provider: str  # the slug of the providing department
-    departments: list[Department]  # for the related-departments picker
+    departments: list[DepartmentRef]  # for the related-departments picker
 
 
 def edit_view(session: Session, user: User, code: str | None) -> EditView:
@@ -85,19 +88,29 @@ def edit_view(session: Session, user: User, code: str | None) -> EditView:
         )
     latest = latest_version(session, resource) if resource is not None else None
     provider = resource.provider.slug if resource is not None else user.department.slug
-    data = latest.data if latest else {"provider": provider, **NEW_ENTRY}
-    return EditView(resource, data, provider, departments(session))
+    data = dict(latest.data) if latest else {"provider": provider, **NEW_ENTRY}
+    return EditView(
+        resource.code if resource is not None else None,
+        data,
+        provider,
+        [department_ref(d) for d in departments(session)],
+    )
 
 
-def providers(session: Session) -> list[Department]:
+def providers(session: Session) -> list[DepartmentRef]:
     """Departments with a published entry (the catalog's provider filter)."""
     ids = session.scalars(
         select(Resource.provider_id).where(Resource.status == "published").distinct()
     )
-    return departments(session, ids=ids)
+    return [department_ref(d) for d in departments(session, ids=ids)]
 
 
-def open_entries(session: Session, q: str = "", limit: int = 200) -> list[Resource]:
+def published_entry(session: Session, code: str) -> Entry:
+    """The published entry ``code`` (NotFound otherwise), as the API shows it."""
+    return entry_of(resource_by_code(session, code))
+
+
+def open_entries(session: Session, q: str = "", limit: int = 200) -> list[Entry]:
     """Published entries open to the public (art. 24), by code; ``q`` narrows by text."""
     stmt = (
         select(Resource)
@@ -107,10 +120,10 @@ def open_entries(session: Session, q: str = "", limit: int = 200) -> list[Resour
     )
     if q:
         stmt = stmt.where(Resource.search_text.like(f"%{q}%"))
-    return list(session.scalars(stmt.limit(limit)))
+    return [entry_of(r) for r in session.scalars(stmt.limit(limit))]
 
 
-def find_requestable(session: Session, q: str = "", limit: int = 50) -> list[Resource]:
+def find_requestable(session: Session, q: str = "", limit: int = 50) -> list[Entry]:
     """Published entries whose name, code, provider or info items contain ``q`` (the request
     form's search), by code."""
     stmt = (
@@ -131,16 +144,19 @@ def find_requestable(session: Session, q: str = "", limit: int = 50) -> list[Res
                 cast(Resource.info_items, String).like(like),
             )
         )
-    return list(session.scalars(stmt.limit(limit)))
+    return [entry_of(r) for r in session.scalars(stmt.limit(limit))]
 
 
-def requestable(session: Session, code: str | None) -> Resource | None:
+def requestable(session: Session, code: str | None) -> Entry | None:
     """The published entry ``code`` (what the request form may apply for), or None."""
     if not code:
         return None
-    return session.scalar(
-        select(Resource).where(Resource.code == code, Resource.status == "published")
+    resource = session.scalar(
+        select(Resource)
+        .where(Resource.code == code, Resource.status == "published")
+        .options(joinedload(Resource.provider))
     )
+    return entry_of(resource) if resource is not None else None
 
 
 def published_counts(session: Session, provider_id: int | None = None) -> tuple[int, int]:

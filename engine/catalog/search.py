@@ -17,6 +17,7 @@ from sqlalchemy import Select, delete, exists, func, insert, select
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from engine.catalog.models import CatalogTerm, Resource
+from engine.catalog.views import Entry, entry_of
 
 CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
 WORD = re.compile(r"[A-Za-z0-9]+")
@@ -53,9 +54,9 @@ class Filters:
     division_code: str | None = None
 
 
-@dataclass
+@dataclass(frozen=True)
 class Results:
-    rows: list[Resource]
+    rows: list[Entry]
     total: int  # exact up to COUNT_CAP
     page: int
     pages: int
@@ -111,4 +112,6 @@ def search(
         .limit(page_size)
         .offset((page - 1) * page_size)
     ).all()
-    return Results(list(rows), min(total, COUNT_CAP), page, pages, total > COUNT_CAP)
+    return Results(
+        [entry_of(r) for r in rows], min(total, COUNT_CAP), page, pages, total > COUNT_CAP
+    )

@@ -15,9 +15,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from engine.catalog.entry import FIELDS, ITEM_FIELDS, normalize
-from engine.catalog.models import Resource, ResourceVersion
+from engine.catalog.models import Resource
 from engine.catalog.rules import check
 from engine.catalog.versions import latest_version, may_edit, save_draft
+from engine.catalog.views import Entry, Version, entry_of, version_of
 from engine.clock import Clock
 from engine.directory.models import User
 from engine.errors import ValidationFailed
@@ -101,7 +102,7 @@ def parse_json(text: str) -> list[tuple[list[int], dict]]:
 
 def import_entries(
     session: Session, clock: Clock, user: User, text: str, fmt: str
-) -> list[ResourceVersion]:
+) -> list[Version]:
     """Check every entry, then save them all as drafts — or raise listing every bad row."""
     parsed = parse_csv(text) if fmt == "csv" else parse_json(text)
     unit = "line" if fmt == "csv" else "entry"
@@ -150,10 +151,11 @@ def import_entries(
         if latest is not None and latest.data == entry:
             continue  # unchanged entries make no new version
         versions.append(save_draft(session, clock, user, entry, note="import", resource=resource))
-    return versions
+    authors = {user.id: user.display_name}
+    return [version_of(v, authors) for v in versions]
 
 
-def published(session: Session, provider_id: int | None = None) -> list[Resource]:
+def published(session: Session, provider_id: int | None = None) -> list[Entry]:
     stmt = (
         select(Resource)
         .where(Resource.status == "published")
@@ -162,19 +164,19 @@ def published(session: Session, provider_id: int | None = None) -> list[Resource
     )
     if provider_id is not None:
         stmt = stmt.where(Resource.provider_id == provider_id)
-    return list(session.scalars(stmt))
+    return [entry_of(r) for r in session.scalars(stmt)]
 
 
-def export_json(resources: list[Resource]) -> str:
-    return json.dumps({"entries": [r.metadata_ for r in resources]}, ensure_ascii=False, indent=1)
+def export_json(resources: list[Entry]) -> str:
+    return json.dumps({"entries": [r.metadata for r in resources]}, ensure_ascii=False, indent=1)
 
 
-def export_csv(resources: list[Resource]) -> str:
+def export_csv(resources: list[Entry]) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS)
     writer.writeheader()
     for r in resources:
-        entry = r.metadata_
+        entry = r.metadata
         base = {
             c: ";".join(entry[c])
             if c == "related_codes"
@@ -202,7 +204,7 @@ def export_csv(resources: list[Resource]) -> str:
     )  # BOM: spreadsheet software opens the UTF-8 Chinese text correctly
 
 
-def export_dcat(resources: list[Resource], base_url: str = "") -> dict:
+def export_dcat(resources: list[Entry], base_url: str = "") -> dict:
     """A DCAT-style (W3C Data Catalog Vocabulary) JSON-LD view of the published catalog."""
     return {
         "@context": {
@@ -222,7 +224,7 @@ def export_dcat(resources: list[Resource], base_url: str = "") -> dict:
                 "dct:description": r.summary,
                 "dct:publisher": {"@type": "foaf:Organization", "foaf:name": r.provider.name},
                 "dct:issued": r.published_at.date().isoformat() if r.published_at else None,
-                "dct:accrualPeriodicity": r.metadata_.get("update_cycle"),
+                "dct:accrualPeriodicity": r.metadata.get("update_cycle"),
                 "dcat:keyword": [i["name"] for i in r.info_items],
                 "dct:accessRights": r.share_type,
                 "govshare:openToPublic": r.open_to_public,
@@ -232,8 +234,8 @@ def export_dcat(resources: list[Resource], base_url: str = "") -> dict:
                 "dcat:distribution": [
                     {
                         "@type": "dcat:Distribution",
-                        "dct:format": r.metadata_.get("format"),
-                        "govshare:shareMethod": r.metadata_.get("share_method"),
+                        "dct:format": r.metadata.get("format"),
+                        "govshare:shareMethod": r.metadata.get("share_method"),
                     }
                 ],
             }

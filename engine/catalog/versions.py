@@ -20,6 +20,7 @@ from engine.catalog.entry import FIELDS, normalize, search_text
 from engine.catalog.models import Resource, ResourceVersion
 from engine.catalog.rules import check
 from engine.catalog.search import index_resource
+from engine.catalog.views import Version, version_of
 from engine.clock import SHANGHAI, Clock
 from engine.directory import authority_of, department_by_slug
 from engine.directory.models import Department, User
@@ -105,9 +106,9 @@ def save_draft(
     return version
 
 
-def submit_code(session: Session, clock: Clock, user: User, code: str) -> ProcessInstance:
+def submit_code(session: Session, clock: Clock, user: User, code: str) -> None:
     """:func:`submit` the entry ``code`` (NotFound for those who may not see it)."""
-    return submit(session, clock, user, resource_for(session, user, code))
+    submit(session, clock, user, resource_for(session, user, code))
 
 
 def save_entry(
@@ -118,14 +119,14 @@ def save_entry(
     note: str = "",
     code: str | None = None,
     then_submit: bool = False,
-) -> ResourceVersion:
+) -> Version:
     """The edit form's save: a draft of the entry ``code`` (or of a new entry), then submitted
     for publication when ``then_submit``."""
     resource = resource_for(session, user, code) if code else None
     version = save_draft(session, clock, user, entry, note=note, resource=resource)
     if then_submit:
         submit(session, clock, user, session.get_one(Resource, version.resource_id))
-    return version
+    return version_of(version, {user.id: user.display_name})
 
 
 def submit(session: Session, clock: Clock, user: User, resource: Resource) -> ProcessInstance:
