@@ -412,7 +412,7 @@ CATALOG_AREA = "engine.catalog"
 NOT_YET_CONVERTED = {"engine.catalog.events"}  # registering events: another area's conversion
 
 
-def _model_names() -> set[str]:
+def _all_model_classes() -> set[str]:
     names = set()
     for path in sorted((ROOT / "engine").rglob("models.py")):
         names |= {n.name for n in _tree(path).body if isinstance(n, ast.ClassDef)}
@@ -441,7 +441,7 @@ def _catalog_calls(path: Path) -> set[tuple[str, str]]:
 
 
 def test_catalog_services_hand_pages_no_model_objects():
-    models, problems = _model_names(), []
+    models, problems = _all_model_classes(), []
     for rel in CATALOG_VIEWS:
         for module, name in sorted(_catalog_calls(ROOT / rel)):
             base = ROOT.joinpath(*module.split("."))
