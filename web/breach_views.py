@@ -107,4 +107,6 @@ def show(breach_id: int):
         b=page.breach,
         instance=page.instance,
         rectification=page.rectification,
+        may_decide=page.may_decide,
+        own=page.own,
     )

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from engine.clock import SHANGHAI, Clock
 from engine.directory import departments, is_coordinator
-from engine.directory.models import Department, User
+from engine.directory.models import User
 from engine.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from engine.i18n import Message
 from engine.oversight.models import Breach
@@ -49,7 +49,76 @@ def visible_to(user: User) -> ColumnElement[bool] | None:
     return Breach.department_id == user.department_id
 
 
-def ledger(session: Session, user: User, f: Filters, page: int = 1) -> tuple[list[Breach], int]:
+@dataclass(frozen=True)
+class BreachEntry:
+    """An entry of the ledger as pages, the API and the export show it."""
+
+    id: int
+    instance_id: int | None
+    department_id: int
+    department_name: str
+    article: str
+    kind: str
+    evidence: dict[str, Any]
+    recorded_at: datetime
+    status: str
+    appeal_reason: str | None
+    appeal_status: str | None
+    appeal_decision: str | None
+    appealed_at: datetime | None
+    rectification_instance_id: int | None
+    rectified_at: datetime | None
+
+
+def entry_of(row: Breach) -> BreachEntry:
+    """The entry of a row whose department is loaded (or loadable: one query)."""
+    return BreachEntry(
+        id=row.id,
+        instance_id=row.instance_id,
+        department_id=row.department_id,
+        department_name=row.department.name,
+        article=row.article,
+        kind=row.kind,
+        evidence=dict(row.evidence or {}),
+        recorded_at=row.recorded_at,
+        status=row.status,
+        appeal_reason=row.appeal_reason,
+        appeal_status=row.appeal_status,
+        appeal_decision=row.appeal_decision,
+        appealed_at=row.appealed_at,
+        rectification_instance_id=row.rectification_instance_id,
+        rectified_at=row.rectified_at,
+    )
+
+
+@dataclass(frozen=True)
+class DepartmentOption:
+    id: int
+    name: str
+
+
+@dataclass(frozen=True)
+class CaseRef:
+    """A process instance as a link: its business key, state and subject."""
+
+    business_key: str
+    status: str
+    resource_name: str
+
+
+def case_ref(instance: ProcessInstance | None) -> CaseRef | None:
+    if instance is None:
+        return None
+    return CaseRef(
+        instance.business_key,
+        instance.status,
+        str((instance.summary or {}).get("resource_name", "")),
+    )
+
+
+def ledger(
+    session: Session, user: User, f: Filters, page: int = 1
+) -> tuple[list[BreachEntry], int]:
     stmt = select(Breach).options(selectinload(Breach.department))
     scope = visible_to(user)
     if scope is not None:
@@ -72,12 +141,13 @@ def ledger(session: Session, user: User, f: Filters, page: int = 1) -> tuple[lis
         .limit(PAGE_SIZE)
         .offset((max(page, 1) - 1) * PAGE_SIZE)
     ).all()
-    return list(rows), total
+    return [entry_of(r) for r in rows], total
 
 
-def ledger_all(session: Session, user: User, f: Filters) -> list[Breach]:
+def ledger_all(session: Session, user: User, f: Filters) -> list[BreachEntry]:
     """Every entry the filters select, page by page (an export is not limited to one page)."""
-    rows, page = [], 1
+    rows: list[BreachEntry] = []
+    page = 1
     while True:
         chunk, _ = ledger(session, user, f, page=page)
         rows += chunk
@@ -86,10 +156,12 @@ def ledger_all(session: Session, user: User, f: Filters) -> list[Breach]:
         page += 1
 
 
-def filter_departments(session: Session, user: User) -> list[Department]:
+def filter_departments(session: Session, user: User) -> list[DepartmentOption]:
     """The departments the ledger can be filtered by: all, for an authority's officials; none
     for a department, which sees only its own entries."""
-    return departments(session) if user.department.is_authority else []
+    if not user.department.is_authority:
+        return []
+    return [DepartmentOption(d.id, d.name) for d in departments(session)]
 
 
 def breaches_of(session: Session, instance_id: int) -> list[Breach]:
@@ -113,17 +185,21 @@ def breach_for(session: Session, user: User, breach_id: int) -> Breach:
 
 @dataclass(frozen=True)
 class BreachPage:
-    breach: Breach
-    instance: ProcessInstance | None  # the instance that recorded it
-    rectification: ProcessInstance | None  # the rectification ordered, if any
+    breach: BreachEntry
+    instance: CaseRef | None  # the instance that recorded it
+    rectification: CaseRef | None  # the rectification ordered, if any
+    may_decide: bool  # the user coordinates the authority: orders rectifications, decides appeals
+    own: bool  # the entry is the user's department's (it may appeal)
 
 
 def breach_page(session: Session, user: User, breach_id: int) -> BreachPage:
     row = breach_for(session, user, breach_id)
     return BreachPage(
-        row,
-        instance_by_id(session, row.instance_id),
-        instance_by_id(session, row.rectification_instance_id),
+        entry_of(row),
+        case_ref(instance_by_id(session, row.instance_id)),
+        case_ref(instance_by_id(session, row.rectification_instance_id)),
+        is_coordinator(user),
+        row.department_id == user.department_id,
     )
 
 
@@ -169,7 +245,7 @@ def decide_appeal(
     return row
 
 
-def export_csv(rows: list[Breach]) -> str:
+def export_csv(rows: list[BreachEntry]) -> str:
     out = io.StringIO()
     w = csv.writer(out)
     w.writerow(
@@ -192,7 +268,7 @@ def export_csv(rows: list[Breach]) -> str:
             [
                 b.id,
                 b.recorded_at.astimezone(SHANGHAI).isoformat(timespec="minutes"),
-                b.department.name,
+                b.department_name,
                 b.article,
                 b.kind,
                 b.evidence.get("business_key", ""),

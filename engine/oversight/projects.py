@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from engine.catalog import mark_connected as mark_resource_connected
 from engine.catalog import resource_id_of, resources_by_code
@@ -25,6 +25,7 @@ from engine.clock import Clock
 from engine.directory.models import Department, User
 from engine.errors import Conflict, FieldProblem, Forbidden, NotFound, ValidationFailed
 from engine.i18n import Message
+from engine.oversight.breaches import CaseRef, case_ref
 from engine.oversight.models import Project
 from engine.workflow.deployment import active_definition
 from engine.workflow.handlers import CheckContext, StepContext
@@ -53,12 +54,39 @@ def project_for(session: Session, user: User, project_id: int) -> Project:
     return project
 
 
-def projects_for(session: Session, user: User, limit: int = 200) -> list[Project]:
+@dataclass(frozen=True)
+class ProjectSummary:
+    """A project as its pages show it."""
+
+    id: int
+    name: str
+    department_id: int
+    department_name: str
+    description: str
+    catalog: list[dict[str, Any]]  # the project's draft catalog entries
+    status: str
+    instance_id: int | None
+
+
+def summary_of(project: Project) -> ProjectSummary:
+    return ProjectSummary(
+        id=project.id,
+        name=project.name,
+        department_id=project.department_id,
+        department_name=project.department.name,
+        description=project.description or "",
+        catalog=[dict(e) for e in project.catalog or []],
+        status=project.status,
+        instance_id=project.instance_id,
+    )
+
+
+def projects_for(session: Session, user: User, limit: int = 200) -> list[ProjectSummary]:
     """The projects a user sees, newest first: the reviewers every project, others their own."""
-    stmt = select(Project).order_by(Project.id.desc())
+    stmt = select(Project).options(selectinload(Project.department)).order_by(Project.id.desc())
     if not may_review(user):
         stmt = stmt.where(Project.department_id == user.department_id)
-    return list(session.scalars(stmt.limit(limit)))
+    return [summary_of(p) for p in session.scalars(stmt.limit(limit))]
 
 
 def create(
@@ -228,19 +256,32 @@ def mark_connected(
 
 
 @dataclass(frozen=True)
+class ResourceState:
+    """Where a project resource stands in the catalog (gate 2)."""
+
+    status: str
+    connected: bool
+    provider_id: int
+
+
+@dataclass(frozen=True)
 class ProjectPage:
-    project: Project
-    resources: dict  # catalog code -> the catalog entry, for the project's entries in the catalog
-    instance: ProcessInstance | None  # its project_approval, once submitted
+    project: ProjectSummary
+    resources: dict[str, ResourceState]  # catalog code -> its state, for entries in the catalog
+    instance: CaseRef | None  # its project_approval, once submitted
     eligibility: dict  # as :func:`eligibility`
 
 
 def project_page(session: Session, user: User, project_id: int) -> ProjectPage:
     project = project_for(session, user, project_id)
+    resources = resources_by_code(session, [e.get("code") for e in project.catalog])
     return ProjectPage(
-        project=project,
-        resources=resources_by_code(session, [e.get("code") for e in project.catalog]),
-        instance=instance_by_id(session, project.instance_id),
+        project=summary_of(project),
+        resources={
+            code: ResourceState(r.status, bool(r.connected), r.provider_id)
+            for code, r in resources.items()
+        },
+        instance=case_ref(instance_by_id(session, project.instance_id)),
         eligibility=eligibility(session, project),
     )
 
