@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
@@ -60,9 +60,26 @@ SUMMARY_FIELDS = (
 )
 
 
+@dataclass(frozen=True)
+class Reported:
+    """The data-error case a report started."""
+
+    id: int  # its process instance
+    business_key: str
+
+
+@dataclass(frozen=True)
+class Served:
+    """A citizen served on valid proof, as registered."""
+
+    id: int
+    verification_id: int
+    at: datetime
+
+
 def report_error(
     session: Session, clock: Clock, user: User, form: dict, verify_days: int = DEFAULT_VERIFY_DAYS
-) -> ProcessInstance:
+) -> Reported:
     """Start ``data_error_verification`` and flag the record; nothing is written if anything is wrong."""
     errors: list[FieldProblem] = [
         {"field": f, "message": Message("is required")}
@@ -103,7 +120,7 @@ def report_error(
     instance = start_instance(session, clock, definition, data, bound.bindings(), user.id, summary)
     session.add(_flag(instance, bound, data, clock))
     session.flush()
-    return instance
+    return Reported(instance.id, instance.business_key)
 
 
 def _flag(instance: ProcessInstance, bound: Parties, data: dict, clock: Clock) -> Verification:
@@ -154,12 +171,15 @@ def close_verification(ctx: StepContext) -> None:
 def flag(session: Session, user: User, resource_code: str, record_id: str) -> dict:
     """Is a record under verification? Only for the provider and departments holding a grant."""
     resource_id = _check_may_read(session, user, resource_code)
-    rows = session.scalars(
-        select(Verification).where(
+    rows = session.execute(
+        select(Verification, ProcessInstance.business_key)
+        .join(ProcessInstance, ProcessInstance.id == Verification.instance_id)
+        .where(
             Verification.resource_id == resource_id,
             Verification.record_id == record_id,
             Verification.status == "open",
         )
+        .order_by(Verification.id)
     ).all()
     return {
         "resource": resource_code,
@@ -170,9 +190,9 @@ def flag(session: Session, user: User, resource_code: str, record_id: str) -> di
                 "id": v.id,
                 "field": v.field,
                 "reported_at": v.reported_at.isoformat(),
-                "business_key": session.get_one(ProcessInstance, v.instance_id).business_key,
+                "business_key": key,
             }
-            for v in rows
+            for v, key in rows
         ],
         "notice": str(
             Message(
@@ -186,7 +206,7 @@ def flag(session: Session, user: User, resource_code: str, record_id: str) -> di
 
 def register_served(
     session: Session, clock: Clock, user: User, verification_id: int, proof: str, service: str = ""
-) -> ServedOnProof:
+) -> Served:
     """Record that a citizen was served on valid proof while the record was under verification."""
     v = session.get(Verification, verification_id)
     if v is None or v.status != "open":
@@ -208,7 +228,7 @@ def register_served(
     )
     session.add(row)
     session.flush()
-    return row
+    return Served(row.id, row.verification_id, row.at)
 
 
 def quality(session: Session, provider_ids: list[int] | None = None) -> list[dict]:

@@ -3,13 +3,17 @@ authority, and a dispute's dossier for the authority that coordinates it."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
 from sqlalchemy.orm import Session
 
 from engine.clock import Clock
 from engine.directory.models import User
 from engine.errors import Forbidden
 from engine.i18n import Message
-from engine.sharing.disputes import dashboard, dossier
+from engine.sharing.disputes import Case, CatalogTerms, Decision, Entry, Step, dashboard, dossier
 from engine.workflow.facts import facts_of
 from engine.workflow.history import instance_by_key
 from engine.workflow.models import ProcessInstance
@@ -20,13 +24,55 @@ def check_authority(user: User) -> None:
         raise Forbidden(Message("Only data-sharing authorities coordinate disputes."))
 
 
-def board_for(session: Session, clock: Clock, user: User) -> dict:
+@dataclass(frozen=True)
+class OpenDispute:
+    instance: Case
+    escalated: datetime
+    age: int  # working days since escalation
+
+
+@dataclass(frozen=True)
+class Board:
+    """The coordinators' dashboard (as :func:`engine.sharing.disputes.dashboard`)."""
+
+    level: str
+    open: list[OpenDispute]  # oldest first
+    by_age: dict[str, int]  # open disputes per age bucket
+    decided_this_year: int
+    median_days_to_decide: Any  # a number of working days, or None
+
+
+@dataclass(frozen=True)
+class Dossier:
+    """A dispute's dossier (as :func:`engine.sharing.disputes.dossier`)."""
+
+    instance: Case
+    summary: dict[str, Any]
+    resource: CatalogTerms | None
+    requester_basis: str
+    provider_reasons: str
+    requester_position: str
+    provider_position: str
+    decision: Decision | None
+    steps: list[Step]
+    entries: list[Entry]
+    earlier: list[Case]
+
+
+def board_for(session: Session, clock: Clock, user: User) -> Board:
     """The dashboard of the user's authority (as :func:`engine.sharing.disputes.dashboard`)."""
     check_authority(user)
-    return dashboard(session, user.department, clock)
+    board = dashboard(session, user.department, clock)
+    return Board(
+        level=board["level"],
+        open=[OpenDispute(r["instance"], r["escalated"], r["age"]) for r in board["open"]],
+        by_age=board["by_age"],
+        decided_this_year=board["decided_this_year"],
+        median_days_to_decide=board["median_days_to_decide"],
+    )
 
 
-def dossier_for(session: Session, clock: Clock, user: User, business_key: str) -> dict:
+def dossier_for(session: Session, clock: Clock, user: User, business_key: str) -> Dossier:
     """A dispute's dossier, for the authority coordinating it (as
     :func:`engine.sharing.disputes.dossier`)."""
     check_authority(user)
@@ -35,7 +81,7 @@ def dossier_for(session: Session, clock: Clock, user: User, business_key: str) -
         raise Forbidden(
             Message("Dispute %(key)s is coordinated by another authority.", key=business_key)
         )
-    return dossier(session, instance, clock)
+    return Dossier(**dossier(session, instance, clock))
 
 
 def has_dossier(session: Session, user: User, instance: ProcessInstance) -> bool:

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, and_, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from engine.calendar import load_calendar
 from engine.catalog import find_resource
@@ -53,7 +53,51 @@ def file_dossier(
     )
 
 
-@dataclass
+@dataclass(frozen=True)
+class Case:
+    """A share request (or negotiation) as the coordinators' pages link and describe it."""
+
+    business_key: str
+    status: str
+    summary: dict[str, Any]  # its summary: resource, parties, decision
+
+
+def case_of(instance: ProcessInstance) -> Case:
+    return Case(instance.business_key, instance.status, dict(instance.summary or {}))
+
+
+@dataclass(frozen=True)
+class Entry:
+    """An entry of the dossier: an information request or answer, a meeting, the decision."""
+
+    kind: str
+    party: str
+    text: str
+    details: dict[str, Any]
+    due_at: datetime | None
+    at: datetime
+
+
+@dataclass(frozen=True)
+class CatalogTerms:
+    """What the catalog says of the disputed resource."""
+
+    code: str
+    share_type: str
+    conditions: str
+    legal_basis: str
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The coordinator's decision, as its fact recorded it."""
+
+    decision: str | None
+    reasons: str | None
+    at: datetime
+
+
+@dataclass(frozen=True)
 class Step:
     title: str
     department: str
@@ -82,15 +126,43 @@ def _recorded(session: Session, instance_id: int) -> dict:
         "provider_reasons": (answer.reasons or "") if answer is not None else "",
         "requester_position": positions.get("requester", ""),
         "provider_position": positions.get("provider", ""),
-        "decision": latest.get("coordination_decided"),
+        "decision": _decision(latest.get("coordination_decided")),
     }
 
 
+def _decision(fact: ProcessFact | None) -> Decision | None:
+    return None if fact is None else Decision(fact.decision, fact.reasons, fact.at)
+
+
+def _terms(session: Session, code: str | None) -> CatalogTerms | None:
+    resource = find_resource(session, code)
+    if resource is None:
+        return None
+    return CatalogTerms(
+        resource.code, resource.share_type, resource.conditions or "", resource.legal_basis or ""
+    )
+
+
+def _entries(session: Session, instance_id: int) -> list[Entry]:
+    rows = session.scalars(
+        select(DossierEntry)
+        .where(DossierEntry.instance_id == instance_id)
+        .order_by(DossierEntry.id)
+    )
+    return [
+        Entry(e.kind, e.party or "", e.text or "", dict(e.details or {}), e.due_at, e.at)
+        for e in rows
+    ]
+
+
 def dossier(session: Session, instance: ProcessInstance, clock: Clock) -> dict:
-    """Everything about one dispute, from the query tables only."""
+    """Everything about one dispute, from the query tables only (plain values)."""
     now = clock.now()
     tasks = session.scalars(
-        select(HumanTask).where(HumanTask.instance_id == instance.id).order_by(HumanTask.id)
+        select(HumanTask)
+        .options(selectinload(HumanTask.department), selectinload(HumanTask.completed_by))
+        .where(HumanTask.instance_id == instance.id)
+        .order_by(HumanTask.id)
     ).all()
     steps = []
     for t in tasks:
@@ -108,17 +180,11 @@ def dossier(session: Session, instance: ProcessInstance, clock: Clock) -> dict:
                 t.due_at,
                 t.completed_at,
                 t.completed_by.display_name if t.completed_by else None,
-                t.data or {},
+                dict(t.data or {}),
                 met,
             )
         )
-    summary = instance.summary or {}
-    resource = find_resource(session, summary.get("resource_code"))
-    entries = session.scalars(
-        select(DossierEntry)
-        .where(DossierEntry.instance_id == instance.id)
-        .order_by(DossierEntry.id)
-    ).all()
+    summary = dict(instance.summary or {})
     earlier = session.scalars(
         select(ProcessInstance)
         .where(
@@ -136,14 +202,14 @@ def dossier(session: Session, instance: ProcessInstance, clock: Clock) -> dict:
         .limit(20)
     ).all()
     return {
-        "instance": instance,
+        "instance": case_of(instance),
         "summary": summary,
-        "resource": resource,
+        "resource": _terms(session, summary.get("resource_code")),
         "requester_basis": summary.get("legal_basis", ""),
         **_recorded(session, instance.id),
         "steps": steps,
-        "entries": entries,
-        "earlier": earlier,
+        "entries": _entries(session, instance.id),
+        "earlier": [case_of(i) for i in earlier],
     }
 
 
@@ -182,7 +248,7 @@ def dashboard(session: Session, authority: Department, clock: Clock) -> dict:
         if decided is None:
             open_rows.append(
                 {
-                    "instance": instance,
+                    "instance": case_of(instance),
                     "escalated": escalated,
                     "age": calendar.working_days_between(
                         escalated.astimezone(SHANGHAI).date(), today
