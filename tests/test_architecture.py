@@ -457,3 +457,85 @@ def test_catalog_services_hand_pages_no_model_objects():
                 if returned & models:
                     problems.append(f"{rel}: {module}.{name} returns {sorted(returned & models)}")
     assert not problems, "\n".join(problems)
+
+
+# -- (c) services hand web/ plain values, never rows ----------------------------------------------
+# The views (and API endpoints) of these areas get frozen dataclasses and plain values from the
+# services they call: no template traverses a relationship (a query by the back door).
+PLAIN_VIEWS = (
+    "web/api.py",
+    "web/breach_views.py",
+    "web/dispute_views.py",
+    "web/project_views.py",
+    "web/report_views.py",
+    "web/verification_views.py",
+)
+PLAIN_SERVICES = (
+    "engine.oversight.",
+    "engine.sharing.disputes",
+    "engine.sharing.coordination",
+    "engine.quality.verification",
+)
+
+
+def _module_path(module: str) -> Path:
+    base = ROOT.joinpath(*module.split("."))
+    return base / "__init__.py" if base.is_dir() else base.with_suffix(".py")
+
+
+def _service_uses(path: Path) -> list[tuple[int, str, str]]:
+    """(line, module, function) for each ``alias.function`` of a plain-value service module."""
+    aliases = {}
+    for node in _tree(path).body:
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("engine"):
+            for alias in node.names:
+                target = f"{node.module}.{alias.name}"
+                if _is_module(target) and target.startswith(PLAIN_SERVICES):
+                    aliases[alias.asname or alias.name] = target
+    return [
+        (node.lineno, aliases[node.value.id], node.attr)
+        for node in ast.walk(_tree(path))
+        if isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Name)
+        and node.value.id in aliases
+    ]
+
+
+def _rows_in(annotation: ast.expr | None, classes: dict[str, ast.ClassDef], seen: set) -> set:
+    """Model names an annotation mentions, directly or in the fields of the dataclasses it names."""
+    found, models = set(), _all_model_classes()
+    for node in ast.walk(annotation) if annotation is not None else ():
+        name = node.id if isinstance(node, ast.Name) else None
+        if name in models:
+            found.add(name)
+        elif name in classes and name not in seen:
+            seen.add(name)
+            for field in classes[name].body:
+                if isinstance(field, ast.AnnAssign):
+                    found |= _rows_in(field.annotation, classes, seen)
+    return found
+
+
+def test_views_of_plain_value_services_get_no_rows():
+    classes = {
+        node.name: node
+        for path in _engine_files()
+        if _module_name(path).startswith(PLAIN_SERVICES)
+        for node in _tree(path).body
+        if isinstance(node, ast.ClassDef)
+    }
+    problems = []
+    for view in PLAIN_VIEWS:
+        for line, module, name in _service_uses(ROOT / view):
+            functions = {
+                n.name: n
+                for n in _tree(_module_path(module)).body
+                if isinstance(n, ast.FunctionDef)
+            }
+            rows = _rows_in(functions[name].returns, classes, set()) if name in functions else set()
+            if rows:
+                problems.append(
+                    f"{view}:{line}: {module}.{name} hands web/ {', '.join(sorted(rows))}:"
+                    " return a frozen dataclass of plain values"
+                )
+    assert not problems, "services hand web/ rows:\n" + "\n".join(problems)

@@ -39,7 +39,7 @@ def index():
 def new():
     if request.method == "POST":
         try:
-            project = service.create(
+            project = service.create_project(
                 db.session,
                 clock(),
                 current_user,
@@ -82,7 +82,7 @@ def show(project_id: int):
 def _act(project_id: int, action: str | None) -> None:
     """Replace the catalog, submit, or mark a resource connected; a refusal is flashed, except
     marking another department's resource, which is forbidden (403)."""
-    lookup(service.project_for, db.session, current_user, project_id)
+    lookup(service.check_project, db.session, current_user, project_id)
     if action == "connect":
         code = request.form.get("code", "")
         service.mark_connected(db.session, clock(), current_user, code)

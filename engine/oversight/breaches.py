@@ -203,7 +203,7 @@ def breach_page(session: Session, user: User, breach_id: int) -> BreachPage:
     )
 
 
-def appeal(session: Session, clock: Clock, user: User, breach_id: int, reason: str) -> Breach:
+def appeal(session: Session, clock: Clock, user: User, breach_id: int, reason: str) -> BreachEntry:
     row = breach_for(session, user, breach_id)
     if row.department_id != user.department_id:
         raise Forbidden(Message("Only the department in the entry may appeal it."))
@@ -222,12 +222,12 @@ def appeal(session: Session, clock: Clock, user: User, breach_id: int, reason: s
         )
     row.appeal_reason, row.appeal_status, row.appealed_at = reason.strip(), "pending", clock.now()
     session.flush()
-    return row
+    return entry_of(row)
 
 
 def decide_appeal(
     session: Session, clock: Clock, user: User, breach_id: int, upheld: bool, reasons: str
-) -> Breach:
+) -> BreachEntry:
     row = breach_for(session, user, breach_id)
     if not is_coordinator(user):
         raise Forbidden(Message("Only coordinators of the data-sharing authority decide appeals."))
@@ -242,7 +242,7 @@ def decide_appeal(
     if upheld:
         row.status = "withdrawn"
     session.flush()
-    return row
+    return entry_of(row)
 
 
 def export_csv(rows: list[BreachEntry]) -> str:
@@ -325,7 +325,7 @@ RECTIFY_DAYS = 15
 
 def open_rectification(
     session: Session, clock: Clock, user: User, breach_id: int, days: int = RECTIFY_DAYS
-) -> ProcessInstance:
+) -> CaseRef:
     """A coordinator orders the department in the entry to rectify within ``days`` working days."""
     row = breach_for(session, user, breach_id)
     if not is_coordinator(user):
@@ -361,7 +361,7 @@ def open_rectification(
     )
     row.rectification_instance_id = instance.id
     session.flush()
-    return instance
+    return CaseRef(instance.business_key, instance.status, summary["resource_name"])
 
 
 def close_rectification(ctx: StepContext) -> None:

@@ -286,14 +286,29 @@ def project_page(session: Session, user: User, project_id: int) -> ProjectPage:
     )
 
 
-def set_catalog_of(session: Session, user: User, project_id: int, entries: list[dict]) -> Project:
+def check_project(session: Session, user: User, project_id: int) -> None:
+    """Raise unless the user may see the project (as :func:`project_for`)."""
+    project_for(session, user, project_id)
+
+
+def create_project(
+    session: Session, clock: Clock, user: User, name: str, description: str, catalog: list[dict]
+) -> ProjectSummary:
+    """:func:`create` a project."""
+    return summary_of(create(session, clock, user, name, description, catalog))
+
+
+def set_catalog_of(
+    session: Session, user: User, project_id: int, entries: list[dict]
+) -> ProjectSummary:
     """:func:`set_catalog` of the project ``project_id``."""
-    return set_catalog(session, user, project_for(session, user, project_id), entries)
+    return summary_of(set_catalog(session, user, project_for(session, user, project_id), entries))
 
 
-def submit_project(session: Session, clock: Clock, user: User, project_id: int) -> ProcessInstance:
+def submit_project(session: Session, clock: Clock, user: User, project_id: int) -> CaseRef:
     """:func:`submit` the project ``project_id``."""
-    return submit(session, clock, user, project_for(session, user, project_id))
+    instance = submit(session, clock, user, project_for(session, user, project_id))
+    return CaseRef(instance.business_key, instance.status, str(instance.summary["resource_name"]))
 
 
 def _project_of(session: Session, data: Mapping[str, Any]) -> Project:
