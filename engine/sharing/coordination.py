@@ -35,6 +35,7 @@ class OpenDispute:
 class Board:
     """The coordinators' dashboard (as :func:`engine.sharing.disputes.dashboard`)."""
 
+    authority: str  # the name of the user's authority
     level: str
     open: list[OpenDispute]  # oldest first
     by_age: dict[str, int]  # open disputes per age bucket
@@ -64,6 +65,7 @@ def board_for(session: Session, clock: Clock, user: User) -> Board:
     check_authority(user)
     board = dashboard(session, user.department, clock)
     return Board(
+        authority=user.department.name,
         level=board["level"],
         open=[OpenDispute(r["instance"], r["escalated"], r["age"]) for r in board["open"]],
         by_age=board["by_age"],
