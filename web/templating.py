@@ -10,6 +10,7 @@ from flask_login import current_user
 
 from engine.calendar import due_label
 from engine.clock import SHANGHAI
+from engine.directory import is_administrator
 from engine.i18n import Message
 from engine.workflow import incidents
 from engine.workflow.inbox import counts
@@ -189,7 +190,7 @@ def nav_counts() -> dict:
         g.nav_counts = (
             counts(db.session, current_user, clock()) if current_user.is_authenticated else {}
         )
-        if current_user.is_authenticated and incidents.is_administrator(current_user):
+        if current_user.is_authenticated and is_administrator(current_user):
             g.nav_counts["incidents"] = incidents.open_count(db.session)
     return g.nav_counts
 

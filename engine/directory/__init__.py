@@ -76,6 +76,11 @@ def is_coordinator(user: User) -> bool:
     return user.department.is_authority and "coordinator" in (user.job_roles or [])
 
 
+def is_administrator(user: User) -> bool:
+    """An administrator of the system: sees and retries process incidents."""
+    return "admin" in (user.job_roles or [])
+
+
 def is_leader(user: User) -> bool:
     """A leader of a department: hands its tasks to other officials of the department."""
     return "leader" in (user.job_roles or [])

@@ -18,11 +18,11 @@ from sqlalchemy.orm import Session, selectinload
 
 from engine.calendar import load_calendar
 from engine.clock import Clock
+from engine.directory import is_administrator
 from engine.directory.models import User
 from engine.errors import Forbidden, NotFound
 from engine.i18n import Message
 from engine.workflow.inbox import Deadline, describe_deadline
-from engine.workflow.incidents import is_administrator
 from engine.workflow.models import Attachment, HumanTask, ProcessInstance
 from engine.workflow.runtime import task_data, workflow_states
 

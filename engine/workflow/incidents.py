@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from engine.clock import Clock
+from engine.directory import is_administrator
 from engine.directory.models import User
 from engine.errors import Forbidden, NotFound, ValidationFailed
 from engine.i18n import Message
@@ -42,10 +43,6 @@ class IncidentView:
     last_attempt_at: datetime
     next_retry_at: datetime | None  # None: waiting for an administrator (or resolved)
     resolved_at: datetime | None
-
-
-def is_administrator(user: User) -> bool:
-    return "admin" in (user.job_roles or [])
 
 
 def _require_administrator(user: User | None) -> None:

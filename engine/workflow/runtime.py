@@ -406,6 +406,7 @@ def execute(
     caller's own change is then applied alone and kept, and the engine steps wait for a retry.
     Errors a person caused (:class:`GovshareError`, e.g. invalid input) are raised unchanged."""
     was_incident = instance.status == "incident"
+    cmd: Command | None = None
     try:
         with session.begin_nested():
             cmd = Command(session, clock, instance, actor_id)
@@ -418,7 +419,7 @@ def execute(
     except GovshareError:
         raise
     except Exception as exc:  # noqa: BLE001 - every other failure becomes an incident
-        failure = Failure.of(exc, cmd.current_element() if "cmd" in locals() else None)
+        failure = Failure.of(exc, cmd.current_element() if cmd is not None else None)
     cmd = Command(session, clock, instance, actor_id)
     if act is not None:
         try:

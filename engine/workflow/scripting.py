@@ -42,7 +42,6 @@ import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
 from functools import lru_cache
 from types import CodeType
 from typing import TYPE_CHECKING, Any
@@ -526,7 +525,3 @@ def make_script_engine(
 
 def iso_now(clock: Clock) -> str:
     return clock.now().astimezone(SHANGHAI).isoformat()
-
-
-def as_instant(value: str | datetime) -> datetime:
-    return datetime.fromisoformat(value) if isinstance(value, str) else value
