@@ -330,3 +330,22 @@ def test_the_database_holds_at_most_one_active_version_per_process(session_facto
                 )
             )
             s.flush()
+
+
+def test_resolving_an_incident_is_audited(sessions, clock):
+    from engine.workflow.models import AuditEvent
+
+    factory = sessions["broken"]
+    bad = _start(factory, clock, failure="effect_error")
+    clock.set("2026-09-18T11:01:00+08:00")
+    sweep(factory, clock)
+    FLAKY["broken"] = False
+    clock.advance(minutes=1)
+    sweep(factory, clock)  # the automatic retry succeeds
+    inst, rows = _instance(factory, bad)
+    assert inst.status == "completed" and rows[0].resolved_at is not None
+    with factory() as s:
+        kinds = s.scalars(
+            select(AuditEvent.kind).where(AuditEvent.instance_id == inst.id).order_by(AuditEvent.id)
+        ).all()
+    assert kinds.count("incident") == 1 and "incident_resolved" in kinds

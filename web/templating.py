@@ -131,6 +131,7 @@ EVENT_LABELS = {
     "grant_issued": lazy_gettext("Grant issued"),
     "incident": lazy_gettext("Stopped by a technical error"),
     "incident_retried": lazy_gettext("Retried after an error"),
+    "incident_resolved": lazy_gettext("Running again after the error"),
 }
 
 

@@ -388,6 +388,15 @@ def _resolve_incidents(
         select(Incident).where(Incident.instance_id == instance.id, Incident.resolved_at.is_(None))
     ):
         incident.resolved_at, incident.resolved_by_id = clock.now(), actor_id
+        session.add(
+            AuditEvent(
+                instance_id=instance.id,
+                at=clock.now(),
+                actor_id=actor_id,
+                kind="incident_resolved",
+                detail={"element": incident.element_id, "attempts": incident.attempts},
+            )
+        )
 
 
 def execute(

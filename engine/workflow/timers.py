@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from engine.clock import Clock
 from engine.db import is_postgres
 from engine.workflow.handlers import handlers_of
-from engine.workflow.models import ProcessInstance
+from engine.workflow.models import AuditEvent, ProcessInstance
 from engine.workflow.runtime import (
     MAX_AUTOMATIC_RETRIES,
     RETRY_BACKOFF,
@@ -112,6 +112,15 @@ def _set_aside(session_factory: sessionmaker, clock: Clock, instance_id: int) ->
             instance.status = "incident"
             instance.incident = "the worker could not save this instance; see the worker's log"
             instance.next_due_at = clock.now() + RETRY_BACKOFF * 2**MAX_AUTOMATIC_RETRIES
+            session.add(
+                AuditEvent(
+                    instance_id=instance.id,
+                    at=clock.now(),
+                    actor_id=None,
+                    kind="incident",
+                    detail={"element": "-", "error": instance.incident, "set_aside": True},
+                )
+            )
 
 
 def _still_due(instance: ProcessInstance, clock: Clock) -> bool:
