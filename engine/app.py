@@ -18,6 +18,7 @@ from sqlalchemy import Engine as Database
 from sqlalchemy import MetaData
 from sqlalchemy.orm import Session, sessionmaker
 
+from engine import audit as _audit_models
 from engine.calendar import models as _calendar_models
 from engine.catalog import models as _catalog_models
 from engine.catalog.handlers import HANDLERS as CATALOG
@@ -34,6 +35,7 @@ from engine.workflow.handlers import SESSION_KEY, Handlers
 from notifications.outbox import drain
 
 AREA_MODELS = (
+    _audit_models,
     _directory_models,
     _calendar_models,
     _workflow_models,

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from engine.audit import AuditEvent
 from engine.errors import DeploymentError, NotFound, ValidationFailed
 from engine.workflow.deployment import default_processes_dir, deploy
-from engine.workflow.models import AuditEvent, ProcessDefinition, ProcessInstance
+from engine.workflow.models import ProcessDefinition, ProcessInstance
 from tests.conftest import HUKOU
 
 

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select, text, update
 
 from engine.app import build_engine
+from engine.audit import AuditEvent
 from engine.cli import main
 from engine.errors import DeploymentError
 from engine.workflow import runtime, scripting
@@ -20,7 +21,7 @@ from engine.workflow.deployment import (
     parse_directory,
 )
 from engine.workflow.handlers import FactKind, Handlers
-from engine.workflow.models import AuditEvent, ProcessDefinition, ProcessInstance
+from engine.workflow.models import ProcessDefinition, ProcessInstance
 from tests.conftest import CATALOG_CLEANUP, DYNAMIC_TABLES, HUKOU, LATER_TABLES
 
 SCOPE = dict(

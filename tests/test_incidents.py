@@ -333,7 +333,7 @@ def test_the_database_holds_at_most_one_active_version_per_process(session_facto
 
 
 def test_resolving_an_incident_is_audited(sessions, clock):
-    from engine.workflow.models import AuditEvent
+    from engine.audit import AuditEvent
 
     factory = sessions["broken"]
     bad = _start(factory, clock, failure="effect_error")

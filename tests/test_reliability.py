@@ -12,11 +12,12 @@ import time
 
 from sqlalchemy import create_engine, func, select
 
+from engine.audit import AuditEvent
 from engine.db import normalize_url
 from engine.errors import Conflict
 from engine.sharing.models import Grant
 from engine.workflow import tasks
-from engine.workflow.models import AuditEvent, HumanTask, OutboxMessage, ProcessInstance
+from engine.workflow.models import HumanTask, OutboxMessage, ProcessInstance
 from tests.conftest import HUKOU
 
 SCOPE = dict(

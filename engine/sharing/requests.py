@@ -12,6 +12,7 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.audit import AuditEvent
 from engine.calendar import Deadline, load_calendar
 from engine.catalog import Resource, item_names, resource_by_code
 from engine.catalog.reading import find_requestable, requestable
@@ -28,7 +29,7 @@ from engine.workflow import tasks as task_service
 from engine.workflow.deployment import active_definition
 from engine.workflow.forms import validate_form
 from engine.workflow.incidents import IncidentView, open_incident
-from engine.workflow.models import AuditEvent, ProcessInstance
+from engine.workflow.models import ProcessInstance
 from engine.workflow.runtime import start_instance
 from engine.workflow.scripting import iso_now
 

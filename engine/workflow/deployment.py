@@ -33,12 +33,13 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from engine.audit import AuditEvent
 from engine.clock import Clock
 from engine.errors import Conflict, DeploymentError, NotFound
 from engine.i18n import Message
 from engine.workflow.checks import Problem, Vocabulary, check_process, roles_by_process
 from engine.workflow.handlers import Handlers, handlers_of
-from engine.workflow.models import AuditEvent, ProcessDefinition, ProcessInstance
+from engine.workflow.models import ProcessDefinition, ProcessInstance
 
 SERIALIZER = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
 KNOWN_ROLES = {

@@ -141,16 +141,6 @@ class HumanTask(Base):
     completed_by: Mapped[User | None] = relationship(foreign_keys=[completed_by_id], lazy="select")
 
 
-class AuditEvent(Base):
-    __tablename__ = "audit_event"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instance.id"), index=True)
-    at: Mapped[datetime] = mapped_column(UTCDateTime())
-    actor_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
-    kind: Mapped[str] = mapped_column(String(40))
-    detail: Mapped[dict] = mapped_column(JSON, default=dict)
-
-
 class OutboxMessage(Base):
     """A notification to deliver; written in the same transaction as the state change."""
 

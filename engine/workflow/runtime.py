@@ -33,6 +33,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, undefer
 
+from engine.audit import AuditEvent
 from engine.calendar import WorkingCalendar, load_calendar
 from engine.clock import SHANGHAI, Clock, parse_instant, using_clock
 from engine.db import is_postgres
@@ -43,7 +44,6 @@ from engine.workflow.facts import write_fact
 from engine.workflow.handlers import HandlerError, StepContext, handlers_of
 from engine.workflow.models import (
     NO_DEADLINE,
-    AuditEvent,
     Counter,
     HumanTask,
     Incident,

@@ -17,10 +17,11 @@ from collections.abc import Callable
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from engine.audit import AuditEvent
 from engine.clock import Clock
 from engine.db import is_postgres
 from engine.workflow.handlers import handlers_of
-from engine.workflow.models import AuditEvent, ProcessInstance
+from engine.workflow.models import ProcessInstance
 from engine.workflow.runtime import (
     MAX_AUTOMATIC_RETRIES,
     RETRY_BACKOFF,
