@@ -89,10 +89,10 @@ def request_status(key: str):
     return jsonify(share_requests.status_for(db.session, g.user, key))
 
 
-def _task_json(t) -> dict:
+def _task_json(t: task_service.TaskRef) -> dict:
     return {
         "id": t.id,
-        "business_key": t.instance.business_key,
+        "business_key": t.business_key,
         "task": t.task_name,
         "title": t.title,
         "role": t.role,
@@ -100,8 +100,8 @@ def _task_json(t) -> dict:
         "statute": t.statute,
         "state": t.state,
         "due_at": t.due_at.isoformat() if t.due_at else None,
-        "assignee": t.assignee.username if t.assignee else None,
-        "form_schema": task_service.form_schema(t),
+        "assignee": t.assignee,
+        "form_schema": t.form_schema,
     }
 
 
@@ -127,7 +127,7 @@ def complete_task(task_id: int):
     body = _json_body()
     data = body.get("data", body)
     row = _command(lambda s: task_service.complete(s, clock(), task_id, g.user, data))
-    return jsonify({**_task_json(row), "request_status": row.instance.status})
+    return jsonify({**_task_json(row), "request_status": row.request_status})
 
 
 def _resource_json(r) -> dict:

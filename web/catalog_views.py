@@ -236,7 +236,7 @@ def new_event():
     errors: dict[str, list[str]] = {}
     if request.method == "POST":
         try:
-            _event, instances = register_event(
+            registered = register_event(
                 db.session,
                 clock(),
                 current_user,
@@ -250,7 +250,7 @@ def new_event():
             flash(
                 gettext(
                     "Registered; %(n)s department(s) must update their catalog within 15 working days.",
-                    n=len(instances),
+                    n=len(registered.business_keys),
                 ),
                 "success",
             )

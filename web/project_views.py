@@ -93,7 +93,9 @@ def _act(project_id: int, action: str | None) -> None:
         return
     try:
         if action == "catalog":
-            service.set_catalog_of(db.session, current_user, project_id, _entries_from_upload())
+            service.set_catalog_of(
+                db.session, clock(), current_user, project_id, _entries_from_upload()
+            )
             flash(gettext("Project catalog replaced."), "success")
         elif action == "submit":
             instance = service.submit_project(db.session, clock(), current_user, project_id)

@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine import audit
 from engine.catalog.models import Resource
 from engine.clock import Clock
 from engine.directory import authority_of
@@ -107,6 +108,17 @@ def mark_connected(
                 code=resource.code,
             )
         )
+    before = resource.connected
     resource.connected, resource.connected_at = connected, clock.now() if connected else None
+    audit.record(
+        session,
+        clock.now(),
+        "catalog_connection_marked",
+        actor_id=user.id,
+        object_type="catalog_entry",
+        object_ref=resource.code,
+        before=bool(before),
+        after=connected,
+    )
     session.flush()
     return resource

@@ -3,11 +3,14 @@ department to update its catalog within 15 working days of the event."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy.orm import Session
 
+from engine import audit
 from engine.catalog.models import CatalogEvent
+from engine.catalog.views import DepartmentRef, department_ref
 from engine.clock import Clock
 from engine.directory import authority_of, departments
 from engine.directory.models import Department, User
@@ -29,11 +32,11 @@ def check_may_register(user: User) -> None:
         )
 
 
-def affected_candidates(session: Session, user: User) -> list[Department]:
+def affected_candidates(session: Session, user: User) -> list[DepartmentRef]:
     """The departments an event may oblige (every department but the authorities), for the form
     of an authority's official."""
     check_may_register(user)
-    return departments(session, authorities=False)
+    return [department_ref(d) for d in departments(session, authorities=False)]
 
 
 def register_event(
@@ -45,7 +48,7 @@ def register_event(
     reference: str,
     department_slugs: list[str],
     description: str = "",
-) -> tuple[CatalogEvent, list[ProcessInstance]]:
+) -> RegisteredEvent:
     """Record the event and start one ``catalog_update`` per affected department."""
     check_may_register(user)
     day, affected = _checked(session, kind, occurred_on, reference, department_slugs)
@@ -62,7 +65,32 @@ def register_event(
     session.flush()
     definition = active_definition(session, "catalog_update")
     instances = [_start_update(session, clock, user, definition, event, dept) for dept in affected]
-    return event, instances
+    audit.record(
+        session,
+        clock.now(),
+        "catalog_event_registered",
+        actor_id=user.id,
+        object_type="catalog_event",
+        object_ref=str(event.id),
+        after={
+            "kind": kind,
+            "occurred_on": day.isoformat(),
+            "reference": event.reference,
+            "departments": [d.slug for d in affected],
+            "business_keys": [i.business_key for i in instances],
+        },
+    )
+    return RegisteredEvent(event.id, kind, day, [i.business_key for i in instances])
+
+
+@dataclass(frozen=True)
+class RegisteredEvent:
+    """A registered change event and the duties (``catalog_update`` instances) it started."""
+
+    id: int
+    kind: str
+    occurred_on: date
+    business_keys: list[str]
 
 
 def _checked(

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from engine import audit
 from engine.catalog import resource_for
 from engine.catalog.entry import FIELDS, normalize, search_text
 from engine.catalog.models import Resource, ResourceVersion
@@ -103,6 +104,16 @@ def save_draft(
     )
     session.add(version)
     session.flush()
+    audit.record(
+        session,
+        clock.now(),
+        "catalog_draft_saved",
+        actor_id=user.id,
+        object_type="catalog_entry",
+        object_ref=resource.code,
+        version=version.number,
+        changed_fields=changed,
+    )
     return version
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session, selectinload
 
+from engine import audit
 from engine.clock import SHANGHAI, Clock
 from engine.directory import departments, is_coordinator
 from engine.directory.models import User
@@ -221,8 +222,24 @@ def appeal(session: Session, clock: Clock, user: User, breach_id: int, reason: s
             [{"field": "reason", "message": Message("is required")}],
         )
     row.appeal_reason, row.appeal_status, row.appealed_at = reason.strip(), "pending", clock.now()
+    _audit(session, clock, user, row, "breach_appealed", after={"reason": row.appeal_reason})
     session.flush()
     return entry_of(row)
+
+
+def _audit(
+    session: Session, clock: Clock, user: User, row: Breach, kind: str, **change: Any
+) -> None:
+    audit.record(
+        session,
+        clock.now(),
+        kind,
+        actor_id=user.id,
+        instance_id=row.instance_id,
+        object_type="breach",
+        object_ref=str(row.id),
+        **change,
+    )
 
 
 def decide_appeal(
@@ -238,9 +255,16 @@ def decide_appeal(
             Message("A decision on an appeal states its reasons."),
             [{"field": "reasons", "message": Message("is required")}],
         )
+    before = {"appeal_status": row.appeal_status, "status": row.status}
     row.appeal_status, row.appeal_decision = ("upheld" if upheld else "rejected"), reasons.strip()
     if upheld:
         row.status = "withdrawn"
+    after = {
+        "appeal_status": row.appeal_status,
+        "status": row.status,
+        "reasons": row.appeal_decision,
+    }
+    _audit(session, clock, user, row, "breach_appeal_decided", before=before, after=after)
     session.flush()
     return entry_of(row)
 

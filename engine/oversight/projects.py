@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from engine import audit
 from engine.catalog import mark_connected as mark_resource_connected
 from engine.catalog import resource_id_of, resources_by_code
 from engine.catalog.entry import normalize
@@ -107,10 +108,27 @@ def create(
     )
     session.add(project)
     session.flush()
+    _audit(session, clock, user, project, "project_created", after={"name": project.name})
     return project
 
 
-def set_catalog(session: Session, user: User, project: Project, catalog: list[dict]) -> Project:
+def _audit(
+    session: Session, clock: Clock, user: User, project: Project, kind: str, **change: Any
+) -> None:
+    audit.record(
+        session,
+        clock.now(),
+        kind,
+        actor_id=user.id,
+        object_type="project",
+        object_ref=str(project.id),
+        **change,
+    )
+
+
+def set_catalog(
+    session: Session, clock: Clock, user: User, project: Project, catalog: list[dict]
+) -> Project:
     if project.department_id != user.department_id:
         raise Forbidden(Message("Only the applying department edits its project."))
     if project.status in ("in_review", "approved", "accepted"):
@@ -120,7 +138,17 @@ def set_catalog(session: Session, user: User, project: Project, catalog: list[di
                 status=project.status,
             )
         )
+    before = len(project.catalog or [])
     project.catalog = [normalize(e) for e in catalog]
+    _audit(
+        session,
+        clock,
+        user,
+        project,
+        "project_catalog_set",
+        before={"entries": before},
+        after={"entries": len(project.catalog), "codes": [e.get("code") for e in project.catalog]},
+    )
     session.flush()
     return project
 
@@ -299,10 +327,11 @@ def create_project(
 
 
 def set_catalog_of(
-    session: Session, user: User, project_id: int, entries: list[dict]
+    session: Session, clock: Clock, user: User, project_id: int, entries: list[dict]
 ) -> ProjectSummary:
     """:func:`set_catalog` of the project ``project_id``."""
-    return summary_of(set_catalog(session, user, project_for(session, user, project_id), entries))
+    project = project_for(session, user, project_id)
+    return summary_of(set_catalog(session, clock, user, project, entries))
 
 
 def submit_project(session: Session, clock: Clock, user: User, project_id: int) -> CaseRef:

@@ -15,6 +15,7 @@ from datetime import date, datetime
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
+from engine import audit
 from engine.calendar import load_calendar
 from engine.catalog import resource_by_code, resources_by_id
 from engine.clock import SHANGHAI, Clock
@@ -228,6 +229,16 @@ def register_served(
     )
     session.add(row)
     session.flush()
+    audit.record(
+        session,
+        clock.now(),
+        "served_on_proof",
+        actor_id=user.id,
+        instance_id=v.instance_id,
+        object_type="verification",
+        object_ref=str(v.id),
+        after={"proof": row.proof, "service": row.service},
+    )
     return Served(row.id, row.verification_id, row.at)
 
 

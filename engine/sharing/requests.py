@@ -76,7 +76,7 @@ def start_share_request(
     user: User,
     form: dict,
     negotiation_days: int = DEFAULT_NEGOTIATION_DAYS,
-) -> ProcessInstance:
+) -> history.InstanceInfo:
     """Validate the application and start its process; nothing is written if anything is wrong."""
     definition = active_definition(session, "share_request")
     validate_form("share_request_start", definition.forms["share_request_start"], form)
@@ -104,7 +104,9 @@ def start_share_request(
     if resource.share_type == "not_shared":
         definition = active_definition(session, "negotiation")
     summary = {k: data[k] for k in SUMMARY_FIELDS}
-    return start_instance(session, clock, definition, data, bound.bindings(), user.id, summary)
+    return history.instance_info(
+        start_instance(session, clock, definition, data, bound.bindings(), user.id, summary)
+    )
 
 
 def instance_by_key(session: Session, business_key: str) -> ProcessInstance:
@@ -176,6 +178,11 @@ def request_status(session: Session, instance: ProcessInstance) -> dict:
         ],
         "timeline": [{"at": e.at.isoformat(), "kind": e.kind, "detail": e.detail} for e in events],
     }
+
+
+def status_by_key(session: Session, business_key: str) -> dict:
+    """:func:`request_status` by business key, for the operator's CLI (NotFound if none)."""
+    return request_status(session, history.instance_by_key(session, business_key))
 
 
 def status_for(session: Session, user: User, business_key: str) -> dict:

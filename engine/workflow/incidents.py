@@ -120,7 +120,7 @@ def retry(
     business_key: str,
     user: User | None = None,
     variables: dict[str, Any] | None = None,
-) -> ProcessInstance:
+) -> RetryOutcome:
     """Retry the instance's engine steps now (optionally after correcting variables)."""
     _require_administrator(user)
     instance_id = session.scalar(
@@ -128,7 +128,19 @@ def retry(
     )
     if instance_id is None:
         raise NotFound(Message("No request with business key %(key)s.", key=business_key))
-    return retry_incident(session, clock, instance_id, user.id if user else None, variables or None)
+    instance = retry_incident(
+        session, clock, instance_id, user.id if user else None, variables or None
+    )
+    return RetryOutcome(instance.business_key, instance.status, instance.incident)
+
+
+@dataclass(frozen=True)
+class RetryOutcome:
+    """What a retry left: the instance's status and, if it still fails, the error."""
+
+    business_key: str
+    status: str
+    incident: str | None
 
 
 def open_incident(session: Session, instance_id: int) -> IncidentView | None:
