@@ -324,3 +324,19 @@ def decode_text(data: bytes, label: Message | str) -> str:
         problem = Message(N_("is not a text file (it holds NUL bytes)"))
         raise refusal([{"field": "(file)", "label": label, "message": problem}])
     return text
+
+
+def scrubbed(value: Any) -> Any:
+    """A stored JSON value with what the boundary now refuses made harmless: NUL and lone
+    surrogates become U+FFFD (for rows written before the boundary; migration 0015)."""
+    if isinstance(value, str):
+        if value.isascii() and "\x00" not in value:
+            return value
+        return "".join(
+            "\ufffd" if ch == "\x00" or 0xD800 <= ord(ch) <= 0xDFFF else ch for ch in value
+        )
+    if isinstance(value, dict):
+        return {scrubbed(k): scrubbed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [scrubbed(v) for v in value]
+    return value

@@ -214,7 +214,12 @@ def flag(session: Session, user: User, resource_code: str, record_id: str) -> di
 
 
 def register_served(
-    session: Session, clock: Clock, user: User, verification_id: int, proof: str, service: str = ""
+    session: Session,
+    clock: Clock,
+    user: User,
+    verification_id: int | str,
+    proof: str,
+    service: str = "",
 ) -> Served:
     """Record that a citizen was served on valid proof while the record was under verification."""
     checks = Checks()
