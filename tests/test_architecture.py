@@ -16,7 +16,7 @@ from functools import cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-FOUNDATION = {"db", "errors", "i18n", "clock", "audit"}
+FOUNDATION = {"db", "errors", "i18n", "clock", "audit", "inputs"}
 LOWER = {"directory", "calendar"}
 AREAS = {"catalog", "sharing", "quality", "oversight"}
 RUNTIME_INTERNALS = {"engine.workflow.runtime", "engine.workflow.scripting"}

@@ -17,6 +17,8 @@ from engine.app import build_engine
 from engine.clock import Clock, SystemClock
 from engine.db import Base, configure_sqlite, default_url, normalize_url
 
+from .params import IdConverter
+
 ENGINE = build_engine()
 db = SQLAlchemy(model_class=Base, session_options=ENGINE.session_options())
 babel = Babel()
@@ -55,6 +57,7 @@ def create_app(config: dict | None = None) -> Flask:
         ),
         WTF_CSRF_TIME_LIMIT=None,
     )
+    app.url_map.converters["int"] = IdConverter  # ids within INTEGER: 404 beyond, never a 500
     app.config.update(config or {})
     app.config["SQLALCHEMY_DATABASE_URI"] = normalize_url(app.config["SQLALCHEMY_DATABASE_URI"])
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):

@@ -15,7 +15,8 @@ from engine.clock import Clock
 from engine.directory import authority_of, departments
 from engine.directory.models import Department, User
 from engine.errors import FieldProblem, Forbidden, ValidationFailed
-from engine.i18n import Message
+from engine.i18n import N_, Message
+from engine.inputs import Checks, day_problem
 from engine.workflow.deployment import active_definition
 from engine.workflow.models import ProcessDefinition, ProcessInstance
 from engine.workflow.runtime import start_instance
@@ -51,6 +52,9 @@ def register_event(
 ) -> RegisteredEvent:
     """Record the event and start one ``catalog_update`` per affected department."""
     check_may_register(user)
+    checks = Checks()
+    checks.text("description", description, Message(N_("Description")), multiline=True)
+    checks.done(Message(N_("The event cannot be registered")))
     day, affected = _checked(session, kind, occurred_on, reference, department_slugs)
     event = CatalogEvent(
         kind=kind,
@@ -97,6 +101,13 @@ def _checked(
     session: Session, kind: str, occurred_on: str, reference: str, department_slugs: list[str]
 ) -> tuple[date, list[Department]]:
     """The event's day and departments; ValidationFailed naming every wrong field."""
+    checks = Checks()
+    checks.text("reference", reference, Message(N_("Reference")), column=CatalogEvent.reference)
+    checks.texts(
+        "departments", department_slugs, Message(N_("Affected departments")), max_length=60
+    )
+    checks.text("occurred_on", occurred_on, Message(N_("Date")))
+    checks.done(Message(N_("The event cannot be registered")))
     errors: list[FieldProblem] = []
     if kind not in KINDS:
         errors.append(
@@ -108,6 +119,9 @@ def _checked(
     day: date | None
     try:
         day = date.fromisoformat(occurred_on)
+        out_of_range = day_problem(day)
+        if out_of_range is not None:
+            errors.append({"field": "occurred_on", "message": out_of_range})
     except (TypeError, ValueError):
         errors.append({"field": "occurred_on", "message": Message("must be a date (YYYY-MM-DD)")})
         day = None

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine import audit
-from engine.catalog import resource_for
+from engine.catalog import find_resource, resource_for
 from engine.catalog.entry import FIELDS, normalize, search_text
 from engine.catalog.models import Resource, ResourceVersion
 from engine.catalog.rules import check
@@ -60,7 +60,7 @@ def save_draft(
     """Validate an entry and save it as the next draft version; nothing is written if a rule fails."""
     entry = normalize(entry)
     if resource is None:
-        resource = session.scalar(select(Resource).where(Resource.code == entry["code"]))
+        resource = find_resource(session, entry["code"])
     if not may_edit(user, resource, entry):
         raise Forbidden(
             Message("Only officials of the providing department may edit its catalog entries.")

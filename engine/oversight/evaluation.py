@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from engine.clock import SHANGHAI, Clock
 from engine.directory import authority_of, region_code
 from engine.directory.models import Department, Division
+from engine.inputs import check_year
 from engine.oversight.models import EvaluationCampaign
 from engine.oversight.reports import figures
 from engine.workflow.deployment import active_definition
@@ -56,6 +57,7 @@ def reporting_units(session: Session) -> list[Department]:
 def start_campaign(session: Session, clock: Clock, year: int) -> int:
     """Start the evaluation due in ``year`` (reports about ``year - 1``); nothing if already
     started. Returns the number of reports started (one per reporting unit)."""
+    check_year(year)
     try:
         with session.begin_nested():
             session.add(EvaluationCampaign(year=year, started_at=clock.now()))
@@ -112,6 +114,7 @@ def compiled(session: Session, year: int) -> dict:
 
     A unit's submission, its timeliness and its content come from the facts its evaluation
     recorded (``annual_report_submitted``, ``annual_report_overdue``), never from the task."""
+    check_year(year)
     instances = session.scalars(
         select(ProcessInstance).where(
             ProcessInstance.process_id == "annual_evaluation",

@@ -7,7 +7,6 @@ not-shared resource opens ``negotiation`` directly (art. 11: "needed but not sha
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -54,16 +53,14 @@ SUMMARY_FIELDS = (
 
 
 def _request_problems(resource: Resource, user: User, form: dict) -> list[FieldProblem]:
-    """What is wrong with an application beyond its form: items, period, own resource."""
+    """What is wrong with an application beyond its form (which checks texts, dates and the
+    period, :mod:`engine.workflow.forms`): items, own resource."""
     errors: list[FieldProblem] = []
     unknown = [i for i in form["info_items"] if i not in item_names(resource)]
     if unknown:
         items = ", ".join(unknown)
         message = Message("not info items of %(code)s: %(items)s", code=resource.code, items=items)
         errors.append({"field": "info_items", "message": message})
-    if date.fromisoformat(form["period_end"]) < date.fromisoformat(form["period_start"]):
-        message = Message("must not be before the start of the period")
-        errors.append({"field": "period_end", "message": message})
     if resource.provider_id == user.department_id:
         message = Message("is provided by your own department")
         errors.append({"field": "resource_code", "message": message})

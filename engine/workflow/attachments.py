@@ -14,7 +14,8 @@ from engine import audit
 from engine.clock import Clock
 from engine.directory.models import User
 from engine.errors import NotFound, ValidationFailed
-from engine.i18n import Message
+from engine.i18n import N_, Message
+from engine.inputs import Checks
 from engine.workflow.history import FileInfo, check_may_see
 from engine.workflow.models import Attachment, ProcessInstance
 
@@ -41,6 +42,19 @@ TYPES = {
 
 
 def check(filename: str, content_type: str, size: int) -> None:
+    checks = Checks()
+    name_ok = checks.text(
+        "attachments",
+        filename,
+        Message(N_("File name")),
+        column=Attachment.filename,
+        required=True,
+    )
+    if name_ok:
+        checks.text(
+            "attachments", content_type, Message(N_("File type")), column=Attachment.content_type
+        )
+    checks.done(Message(N_("The attachment cannot be stored")))
     ext = Path(filename).suffix.lower()
     if ext not in LIMITS["extensions"]:
         raise ValidationFailed(

@@ -21,6 +21,7 @@ from engine.directory import is_administrator
 from engine.directory.models import User
 from engine.errors import Forbidden, NotFound, ValidationFailed
 from engine.i18n import Message
+from engine.inputs import storable
 from engine.workflow.models import Incident, ProcessInstance
 from engine.workflow.runtime import retry_incident
 
@@ -123,8 +124,12 @@ def retry(
 ) -> RetryOutcome:
     """Retry the instance's engine steps now (optionally after correcting variables)."""
     _require_administrator(user)
-    instance_id = session.scalar(
-        select(ProcessInstance.id).where(ProcessInstance.business_key == business_key)
+    instance_id = (
+        session.scalar(
+            select(ProcessInstance.id).where(ProcessInstance.business_key == business_key)
+        )
+        if storable(business_key)
+        else None
     )
     if instance_id is None:
         raise NotFound(Message("No request with business key %(key)s.", key=business_key))
