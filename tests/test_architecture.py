@@ -17,7 +17,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 FOUNDATION = {"db", "errors", "i18n", "clock", "audit", "inputs"}
-LOWER = {"directory", "calendar"}
+LOWER = {"directory", "calendar", "rules"}
 AREAS = {"catalog", "sharing", "quality", "oversight"}
 RUNTIME_INTERNALS = {"engine.workflow.runtime", "engine.workflow.scripting"}
 SESSION_METHODS = {
