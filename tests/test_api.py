@@ -11,7 +11,12 @@ from web import create_app
 @pytest.fixture
 def client(db_url, session_factory, clock):
     app = create_app(
-        {"SQLALCHEMY_DATABASE_URI": db_url, "GOVSHARE_CLOCK": clock, "TESTING": True, "SECRET_KEY": "t"}
+        {
+            "SQLALCHEMY_DATABASE_URI": db_url,
+            "GOVSHARE_CLOCK": clock,
+            "TESTING": True,
+            "SECRET_KEY": "t",
+        }
     )
     with app.test_client() as c:
         yield c

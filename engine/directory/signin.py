@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.orm import Session
@@ -74,7 +75,7 @@ def sign_in(
     """Check a sign-in; the caller commits either way (a failure is recorded and audited)."""
     name = (username or "").strip()[:80]
     now = clock.now()
-    event = {"object_type": "user", "object_ref": name, "address": address}
+    event: dict[str, Any] = {"object_type": "user", "object_ref": name, "address": address}
     until = locked_until(session, clock, name, address)
     if until is not None:
         minutes = max(1, math.ceil((until - now).total_seconds() / 60))
