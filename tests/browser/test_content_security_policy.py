@@ -23,9 +23,11 @@ def _watch(page) -> list[str]:
     problems: list[str] = []
     page.on(
         "console",
-        lambda m: problems.append(m.text)
-        if m.type == "error" or "Content Security Policy" in m.text
-        else None,
+        lambda m: (
+            problems.append(m.text)
+            if m.type == "error" or "Content Security Policy" in m.text
+            else None
+        ),
     )
     page.on("pageerror", lambda e: problems.append(str(e)))
     return problems
