@@ -56,8 +56,9 @@ def load_user(session_id: str):
 
 
 def start_session(user) -> None:
-    """Sign ``user`` in on this browser with a new session record (the caller has committed
-    nothing yet; this commits)."""
+    """Sign ``user`` in on this browser with a new session record, ending the record this
+    browser held before (so a copy of the old cookie never works again); this commits."""
+    sessions.end_session(db.session, clock(), session.get("_user_id"), client_address())
     record = sessions.open_session(
         db.session, clock(), user, client_address(), request.user_agent.string or ""
     )
