@@ -37,7 +37,9 @@ messages: $(STAMP)
 	$(BIN)/pybabel -q update -i web/translations/messages.pot -d web/translations --no-fuzzy-matching
 
 ## Install everything, migrate, seed the demo data (idempotent) and serve on http://127.0.0.1:5000
-## with the timer worker running. Data lives in instance/govshare.db.
+## with the timer worker running. Data lives in instance/govshare.db. Demo mode (GOVSHARE_DEMO=1):
+## demo accounts, a built-in secret key, cookies over plain HTTP (docs/security.md).
+demo: export GOVSHARE_DEMO := 1
 demo: install
 	$(BIN)/govshare db upgrade
 	$(BIN)/govshare seed

@@ -131,7 +131,7 @@ def main() -> None:
     factory = build_engine().sessions(engine)
     clock = FakeClock("2026-09-18T10:00:00+08:00")
     with factory() as s, s.begin():
-        seed_all(s, clock)
+        seed_all(s, clock, demo=True)
     spec, subs, se = bare_setup()
     bare_run(5, spec, subs, se, clock)  # warm caches on both sides
     persisted_run(5, factory, clock)

@@ -38,7 +38,7 @@ def build(n: int) -> str:
     upgrade(url)
     factory = build_engine().sessions(make_engine(url))
     with factory() as s, s.begin():
-        seed_all(s, CLOCK)
+        seed_all(s, CLOCK, demo=True)
         definition = active_definition(s, "share_request")
         civil, pubsec, data = (department_by_slug(s, x) for x in ("civil", "pubsec", "data"))
         now = CLOCK.now()

@@ -72,15 +72,46 @@ def cmd_db_upgrade(args: argparse.Namespace) -> None:
 
 
 def cmd_seed(args: argparse.Namespace) -> None:
-    from engine.seed import seed_all
+    from engine.seed import demo_mode, seed_all
+
+    demo = demo_mode() if args.demo is None else args.demo
+    with _factory(args)() as s, s.begin():
+        seed_all(s, _clock(args), demo=demo)
+    print(
+        Message("Seed data loaded: directory, catalog, demo users and processes.")
+        if demo
+        else Message("Seed data loaded: directory, catalog and processes.")
+    )
+
+
+# -- users ------------------------------------------------------------------------------------
+def cmd_users_deactivate(args: argparse.Namespace) -> None:
+    from engine.directory.accounts import deactivate_user
 
     with _factory(args)() as s, s.begin():
-        seed_all(s, _clock(args), demo=not args.no_demo)
-    print(
-        Message("Seed data loaded: directory, catalog and processes.")
-        if args.no_demo
-        else Message("Seed data loaded: directory, catalog, demo users and processes.")
-    )
+        revoked = deactivate_user(s, _clock(args), args.user)
+    print(Message("%(user)s is deactivated; %(n)s session(s) ended.", user=args.user, n=revoked))
+
+
+def _read_new_password() -> str:
+    """From a prompt (twice) on a terminal, else the first line of stdin; never from argv."""
+    if sys.stdin.isatty():
+        import getpass  # lazy import: only this command prompts
+
+        first = getpass.getpass(str(Message("New password: ")))
+        if getpass.getpass(str(Message("Repeat new password: "))) != first:
+            raise ValueError(str(Message("The two passwords differ; nothing was changed.")))
+        return first
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+def cmd_users_set_password(args: argparse.Namespace) -> None:
+    from engine.directory.accounts import set_password
+
+    password = _read_new_password()
+    with _factory(args)() as s, s.begin():
+        revoked = set_password(s, _clock(args), args.user, password)
+    print(Message("Password of %(user)s set; %(n)s session(s) ended.", user=args.user, n=revoked))
 
 
 def cmd_processes_deploy(args: argparse.Namespace) -> None:
@@ -426,6 +457,7 @@ def build_parser() -> argparse.ArgumentParser:
     for add_commands in (
         _db_commands,
         _seed_command,
+        _user_commands,
         _process_commands,
         _request_commands,
         _task_commands,
@@ -459,10 +491,35 @@ def _db_commands(sub: Commands) -> None:
 
 def _seed_command(sub: Commands) -> None:
     seed = sub.add_parser(
-        "seed", help="load the Ningxia directory, catalog, demo users and processes (idempotent)"
+        "seed",
+        help="load the Ningxia directory, catalog and processes, and in demo mode the demo users "
+        "(idempotent; never changes an existing user)",
     )
-    seed.add_argument("--no-demo", action="store_true", help="skip demo users")
+    demo = seed.add_mutually_exclusive_group()
+    demo.add_argument(
+        "--demo",
+        dest="demo",
+        action="store_true",
+        default=None,
+        help="create missing demo users (default when GOVSHARE_DEMO=1)",
+    )
+    demo.add_argument(
+        "--no-demo", dest="demo", action="store_false", help="no demo users, even in demo mode"
+    )
     seed.set_defaults(fn=cmd_seed)
+
+
+def _user_commands(sub: Commands) -> None:
+    users = _group(sub, "users", "user accounts (each change ends the user's sessions)")
+    c = _leaf(users, "deactivate", cmd_users_deactivate, "deactivate a user, end their sessions")
+    c.add_argument("user", help="user name")
+    c = _leaf(
+        users,
+        "set-password",
+        cmd_users_set_password,
+        "set a user's password, read from a prompt or the first line of stdin (never argv)",
+    )
+    c.add_argument("user", help="user name")
 
 
 def _process_commands(sub: Commands) -> None:

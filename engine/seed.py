@@ -5,10 +5,11 @@ Divisions come from ``engine/data/divisions.json`` (GB/T 2260), region departmen
 departments most requests involve. The authority's display name is configurable
 (``GOVSHARE_REGION_AUTHORITY_NAME``) because the body behind it has changed over time.
 
-Demo accounts (never in production): every department has ``<slug>.clerk`` (official); region
+Demo accounts (demo mode only, ``GOVSHARE_DEMO=1``): every department has ``<slug>.clerk`` (official); region
 departments also ``<slug>.lead`` (official + leader); every authority ``<slug>.coord``
 (official + coordinator). They share the password ``demo`` and each has the API token
-``demo-<username>``.
+``demo-<username>``. Seeding again creates missing demo accounts only; it never re-activates,
+re-passwords or re-tokens an existing one.
 """
 
 from __future__ import annotations
@@ -128,40 +129,51 @@ def seed_directory(session: Session) -> None:
     session.flush()
 
 
-def seed_demo_users(session: Session) -> None:
+def _demo_accounts(dept: Department, region_code: str) -> list[tuple[str, str, list[str]]]:
+    accounts = [("clerk", "经办人", ["official"])]
+    if dept.is_authority:
+        accounts.append(("coord", "协调员", ["official", "coordinator"]))
+    elif dept.division_code == region_code:
+        accounts.append(("lead", "负责人", ["official", "leader"]))
+    if dept.is_authority and dept.division_code == region_code:
+        accounts.append(("admin", "系统管理员", ["official", "admin"]))
+    return accounts
+
+
+def seed_demo_users(session: Session) -> int:
+    """Create the demo accounts that do not exist yet (demo mode only); returns how many.
+
+    An existing account is never touched: a deactivated demo user stays deactivated, a changed
+    password stays changed, and no token is given back to it."""
     password = hash_password("demo")
     region_code = _data("divisions.json")["region"]["code"]
+    existing = set(session.scalars(select(User.username)))
+    created = 0
     for dept in session.scalars(select(Department)).all():
-        accounts = [("clerk", "经办人", ["official"])]
-        if dept.is_authority:
-            accounts.append(("coord", "协调员", ["official", "coordinator"]))
-        elif dept.division_code == region_code:
-            accounts.append(("lead", "负责人", ["official", "leader"]))
-        if dept.is_authority and dept.division_code == region_code:
-            accounts.append(("admin", "系统管理员", ["official", "admin"]))
-        for suffix, title, roles in accounts:
+        for suffix, title, roles in _demo_accounts(dept, region_code):
             username = f"{dept.slug}.{suffix}"
-            user = _upsert(
-                session,
-                User,
-                {"username": username},
-                {
-                    "display_name": f"{dept.name}{title}",
-                    "department_id": dept.id,
-                    "job_roles": roles,
-                    "password_hash": password,
-                    "active": True,
-                },
+            if username in existing:
+                continue
+            user = User(
+                username=username,
+                display_name=f"{dept.name}{title}",
+                department_id=dept.id,
+                job_roles=roles,
+                password_hash=password,
+                active=True,
             )
+            session.add(user)
             session.flush()
-            token = f"demo-{username}"
-            _upsert(
-                session,
-                ApiToken,
-                {"token_sha256": token_digest(token)},
-                {"user_id": user.id, "label": "demo token"},
+            session.add(
+                ApiToken(
+                    token_sha256=token_digest(f"demo-{username}"),
+                    user_id=user.id,
+                    label="demo token",
+                )
             )
+            created += 1
     session.flush()
+    return created
 
 
 def seed_catalog(session: Session, clock: Clock) -> None:
@@ -211,7 +223,14 @@ def seed_catalog(session: Session, clock: Clock) -> None:
         publish_version(session, clock, version, None)
 
 
-def seed_all(session: Session, clock: Clock, demo: bool = True) -> None:
+def demo_mode() -> bool:
+    """Whether this installation runs as a demo (``GOVSHARE_DEMO=1``, set by ``make demo``)."""
+    return os.environ.get("GOVSHARE_DEMO", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def seed_all(session: Session, clock: Clock, demo: bool = False) -> None:
+    """Load the directory, the catalog sample and the processes; the demo accounts only when
+    ``demo`` (demo mode, ``GOVSHARE_DEMO=1``). Running it again changes no existing account."""
     seed_directory(session)
     seed_catalog(session, clock)
     if demo:

@@ -32,6 +32,8 @@ DYNAMIC_TABLES = [
     "dossier_entry",
     "served_on_proof",
     "verification",
+    "user_session",
+    "sign_in_failure",
 ]
 LATER_TABLES = [
     "catalog_event",
@@ -67,7 +69,7 @@ def db_url(tmp_path_factory):
     engine = make_engine(url)
     factory = build_engine().sessions(engine)
     with factory() as session, session.begin():
-        seed_all(session, FakeClock("2026-01-05T09:00:00+08:00"))
+        seed_all(session, FakeClock("2026-01-05T09:00:00+08:00"), demo=True)
     engine.dispose()
     return url
 
@@ -88,6 +90,7 @@ def clear_rows(engine) -> None:
             conn.execute(text(statement))
         for table in LATER_TABLES:
             conn.execute(text(f"DELETE FROM {table}"))
+        conn.execute(text("UPDATE api_token SET last_used_at = NULL"))
 
 
 @pytest.fixture

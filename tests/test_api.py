@@ -10,7 +10,14 @@ from web import create_app
 
 @pytest.fixture
 def client(db_url, session_factory, clock):
-    app = create_app({"SQLALCHEMY_DATABASE_URI": db_url, "GOVSHARE_CLOCK": clock, "TESTING": True})
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": db_url,
+            "GOVSHARE_CLOCK": clock,
+            "TESTING": True,
+            "SECRET_KEY": "t",
+        }
+    )
     with app.test_client() as c:
         yield c
 

@@ -440,9 +440,9 @@ def _rows_in(annotation: ast.expr | None, classes: dict[str, ast.ClassDef], seen
 # -- (c) no service web/ or the CLI calls returns a row, anywhere ---------------------------------
 # Every entry point, every engine module: what a view, an API endpoint or a CLI command gets
 # back from the engine is plain values (directly or in the fields of the dataclasses returned). The identity object that
-# Flask-Login keeps for the signed-in user (``directory.active_user`` / ``sign_in``) and that
+# Flask-Login keeps for the signed-in user (``directory.active_user`` / ``signin.sign_in``) and that
 # services take as their ``user`` argument is the one deliberate exception.
-IDENTITY = {("engine.directory", "active_user"), ("engine.directory", "sign_in")}
+IDENTITY = {("engine.directory", "active_user"), ("engine.directory.signin", "sign_in")}
 IDENTITY |= {("engine.directory", "user_by_token"), ("engine.directory", "user_by_name")}
 
 

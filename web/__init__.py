@@ -12,10 +12,12 @@ from flask_babel import Babel
 from flask_login import LoginManager
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from engine.app import build_engine
 from engine.clock import Clock, SystemClock
 from engine.db import Base, configure_sqlite, default_url, normalize_url
+from engine.seed import demo_mode
 
 from .params import IdConverter
 
@@ -26,6 +28,38 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 LANGUAGES = {"zh_CN": "简体中文", "en": "English"}
 ROOT = Path(__file__).resolve().parent.parent
+# Signs demo-mode sessions only; production refuses to start with it (docs/security.md).
+DEMO_SECRET_KEY = "demo-mode-only-not-a-secret"
+
+
+class ConfigurationError(RuntimeError):
+    """The app cannot start as configured; the message says which setting to fix."""
+
+
+def _settings(config: dict) -> dict:
+    """Mode-dependent settings: demo mode (GOVSHARE_DEMO) or production, from the environment
+    unless ``config`` sets them. Production needs GOVSHARE_SECRET_KEY and sends the session
+    cookie only over HTTPS unless GOVSHARE_SECURE_COOKIES=0."""
+    demo = config.get("GOVSHARE_DEMO", demo_mode())
+    key = config.get("SECRET_KEY") or os.environ.get("GOVSHARE_SECRET_KEY", "").strip()
+    if not key and demo:
+        key = DEMO_SECRET_KEY
+    if not key or (key == DEMO_SECRET_KEY and not demo):
+        raise ConfigurationError(
+            "GOVSHARE_SECRET_KEY is not set: outside demo mode govshare refuses to start without "
+            "its own secret key (it signs sessions and CSRF tokens). Set GOVSHARE_SECRET_KEY to a "
+            "long random value (e.g. python -c 'import secrets; print(secrets.token_hex(32))'), "
+            "or run the demo with GOVSHARE_DEMO=1 (make demo)."
+        )
+    secure = not demo and os.environ.get("GOVSHARE_SECURE_COOKIES", "1").strip() != "0"
+    return {
+        "GOVSHARE_DEMO": bool(demo),
+        "SECRET_KEY": key,
+        "SESSION_COOKIE_SECURE": config.get("SESSION_COOKIE_SECURE", secure),
+        "GOVSHARE_PROXY_FIX": int(
+            config.get("GOVSHARE_PROXY_FIX", os.environ.get("GOVSHARE_PROXY_FIX", "0") or 0)
+        ),
+    }
 
 
 def select_locale() -> str:
@@ -39,7 +73,6 @@ def create_app(config: dict | None = None) -> Flask:
     )
     app.config.update(
         SQLALCHEMY_DATABASE_URI=default_url(),
-        SECRET_KEY=os.environ.get("GOVSHARE_SECRET_KEY", "dev-only-change-me"),
         GOVSHARE_CLOCK=SystemClock(),
         GOVSHARE_IDLE_MINUTES=int(os.environ.get("GOVSHARE_IDLE_MINUTES", "30")),
         GOVSHARE_VERIFY_DAYS=int(
@@ -59,6 +92,10 @@ def create_app(config: dict | None = None) -> Flask:
     )
     app.url_map.converters["int"] = IdConverter  # ids within INTEGER: 404 beyond, never a 500
     app.config.update(config or {})
+    app.config.update(_settings(config or {}))
+    if app.config["GOVSHARE_PROXY_FIX"]:
+        hops = app.config["GOVSHARE_PROXY_FIX"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     app.config["SQLALCHEMY_DATABASE_URI"] = normalize_url(app.config["SQLALCHEMY_DATABASE_URI"])
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         app.config.setdefault(
@@ -78,6 +115,7 @@ def create_app(config: dict | None = None) -> Flask:
     login_manager.login_message = None
 
     from . import (
+        account_views,
         api,
         auth,
         breach_views,
@@ -91,6 +129,7 @@ def create_app(config: dict | None = None) -> Flask:
         public_views,
         report_views,
         request_views,
+        security,
         task_views,
         templating,
         verification_views,
@@ -98,9 +137,11 @@ def create_app(config: dict | None = None) -> Flask:
 
     templating.init_app(app)
     errors.init_app(app)
+    security.init_app(app)
     for module in (
         pages,
         auth,
+        account_views,
         inbox,
         task_views,
         request_views,
@@ -127,10 +168,23 @@ def create_app(config: dict | None = None) -> Flask:
     def remember_language(response):
         lang = request.args.get("lang")
         if lang in LANGUAGES:
-            response.set_cookie("lang", lang, max_age=365 * 86400, samesite="Lax")
+            set_language_cookie(response, lang)
         return response
 
     return app
+
+
+def set_language_cookie(response, lang: str) -> None:
+    from flask import current_app
+
+    response.set_cookie(
+        "lang",
+        lang if lang in LANGUAGES else "zh_CN",
+        max_age=365 * 86400,
+        samesite="Lax",
+        httponly=True,
+        secure=current_app.config["SESSION_COOKIE_SECURE"],
+    )
 
 
 def clock() -> Clock:

@@ -7,17 +7,22 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 
 from engine.workflow.timers import run_worker
 
-from . import ENGINE, create_app, db
+from . import ENGINE, ConfigurationError, create_app, db
 
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("spiff").setLevel(logging.WARNING)
-    app = create_app()
+    try:
+        app = create_app()
+    except ConfigurationError as err:
+        print(f"error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
     with app.app_context():
         factory = ENGINE.sessions(db.engine)
     stop = threading.Event()

@@ -42,9 +42,10 @@ def token_required(view):
         header = request.headers.get("Authorization", "")
         if not header.startswith("Bearer "):
             raise Unauthorized(Message("An API token is required: Authorization: Bearer <token>."))
-        g.user = directory.user_by_token(db.session, header[7:])
+        g.user = directory.user_by_token(db.session, clock(), header[7:])
         if g.user is None:
             raise Unauthorized(Message("The API token is not valid."))
+        db.session.commit()  # the token's last use (audited once an hour)
         return view(*args, **kwargs)
 
     return wrapper

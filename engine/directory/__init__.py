@@ -9,15 +9,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine import audit
+from engine.clock import Clock
 from engine.directory.models import ApiToken, Department, Division, User
-from engine.directory.passwords import check_password, token_digest
+from engine.directory.passwords import token_digest
 from engine.errors import NotFound
 from engine.i18n import Message
 from engine.inputs import storable
+
+TOKEN_TOUCH_EVERY = timedelta(minutes=1)
 
 
 def _ancestors(session: Session, code: str) -> list[str]:
@@ -102,19 +107,35 @@ def active_user(session: Session, user_id: int) -> User | None:
     return user if user is not None and user.active else None
 
 
-def sign_in(session: Session, username: str, password: str) -> User | None:
-    """The active user with this name and password, or None (the caller says only "wrong")."""
-    name = (username or "").strip() if isinstance(username, str) else None
-    user = session.scalar(select(User).where(User.username == name)) if storable(name) else None
-    if user is None or not user.active or not check_password(user.password_hash, password):
-        return None
-    return user
+def user_by_token(session: Session, clock: Clock, token: str) -> User | None:
+    """The active user an API token belongs to (only the token's SHA-256 is stored), or None.
 
-
-def user_by_token(session: Session, token: str) -> User | None:
-    """The active user an API token belongs to (only the token's SHA-256 is stored), or None."""
+    Keeps the token's ``last_used_at`` (to the minute) and audits its use once per clock hour in
+    which it is used, not one row per call; the caller commits."""
     row = session.scalar(select(ApiToken).where(ApiToken.token_sha256 == token_digest(token)))
-    return row.user if row is not None and row.user.active else None
+    if row is None or not row.user.active:
+        return None
+    now = clock.now()
+    last = row.last_used_at
+    if last is None or _hour(last) != _hour(now):
+        audit.record(
+            session,
+            now,
+            "api_token_used",
+            actor_id=row.user_id,
+            object_type="user",
+            object_ref=row.user.username,
+            token=row.label,
+            token_id=row.id,
+        )
+        row.last_used_at = now
+    elif now - last >= TOKEN_TOUCH_EVERY:
+        row.last_used_at = now
+    return row.user
+
+
+def _hour(at: datetime) -> datetime:
+    return at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
 # -- lists --------------------------------------------------------------------------------------

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import (
     JSON,
     Boolean,
     ForeignKey,
+    Index,
     String,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from engine.db import Base
+from engine.db import Base, UTCDateTime
 
 
 class Division(Base):
@@ -71,4 +74,38 @@ class ApiToken(Base):
     token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
     label: Mapped[str] = mapped_column(String(100))
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     user: Mapped[User] = relationship(lazy="select")
+
+
+class UserSession(Base):
+    """A signed-in browser: the session cookie carries only ``id`` (random, unguessable).
+
+    A record ends when it is revoked (sign-out, deactivation, password change), after the
+    absolute lifetime or after the idle limit; every request checks it (engine.directory.sessions).
+    """
+
+    __tablename__ = "user_session"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    address: Mapped[str] = mapped_column(String(64), default="")
+    user_agent: Mapped[str] = mapped_column(String(200), default="")
+
+
+class SignInFailure(Base):
+    """One failed or refused sign-in, counted per account name and per client address over a
+    window (engine.directory.signin). Kept in the database so that every worker and every host
+    counts the same failures."""
+
+    __tablename__ = "sign_in_failure"
+    __table_args__ = (
+        Index("ix_sign_in_failure_username", "username", "at"),
+        Index("ix_sign_in_failure_address", "address", "at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    username: Mapped[str] = mapped_column(String(80))
+    address: Mapped[str] = mapped_column(String(64))

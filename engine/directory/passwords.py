@@ -30,3 +30,11 @@ def check_password(stored: str | None, password: str) -> bool:
 def token_digest(token: str) -> str:
     """What is stored of an API token: its SHA-256, hex."""
     return hashlib.sha256((token or "").strip().encode()).hexdigest()
+
+
+# The hash a sign-in checks when the user name is unknown, so that an unknown name costs the same
+# scrypt work as a known one (its password was random and thrown away).
+DUMMY_HASH = (
+    "scrypt$16384$8$1$L9G0dXEZOuFLOFbctJ7HWQ==$07yBiDgN7G5YumwKC1SJaaFNsiM6vn2JsZvsqVUJd01ckaPIPfD"
+    "LbjmTdpEZ38JClbEnkBy7+naYQkyKb4yCQQ=="
+)

@@ -8,7 +8,7 @@ that hold what people entered with U+FFFD; Text columns could not store them (Po
 NUL, and neither database driver encodes a lone surrogate), so they need nothing.
 
 Revision ID: 0015
-Revises: 0013
+Revises: 0014
 """
 
 import json
@@ -19,7 +19,7 @@ from alembic import op
 from engine.inputs import scrubbed
 
 revision = "0015"
-down_revision = "0013"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 

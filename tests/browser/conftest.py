@@ -49,6 +49,7 @@ def live_server(db_url, session_factory, clock, tmp_path):
             "GOVSHARE_CLOCK": clock,
             "ATTACHMENT_DIR": str(tmp_path / "attachments"),
             "SECRET_KEY": "browser-tests",
+            "GOVSHARE_DEMO": True,  # demo users; cookies over plain HTTP
         }
     )
     server = make_server("127.0.0.1", 0, app, threaded=True)
