@@ -16,6 +16,7 @@ from flask_wtf.csrf import CSRFProtect
 from engine.app import build_engine
 from engine.clock import Clock, SystemClock
 from engine.db import Base, configure_sqlite, default_url, normalize_url
+from engine.workflow import attachments
 
 ENGINE = build_engine()
 db = SQLAlchemy(model_class=Base, session_options=ENGINE.session_options())
@@ -50,9 +51,7 @@ def create_app(config: dict | None = None) -> Flask:
         BABEL_DEFAULT_LOCALE="zh_CN",
         BABEL_DEFAULT_TIMEZONE="Asia/Shanghai",
         BABEL_TRANSLATION_DIRECTORIES=str(ROOT / "web" / "translations"),
-        ATTACHMENT_DIR=os.path.join(
-            os.path.abspath(os.environ.get("GOVSHARE_INSTANCE", "instance")), "attachments"
-        ),
+        ATTACHMENT_DIR=attachments.default_directory(),
         WTF_CSRF_TIME_LIMIT=None,
     )
     app.config.update(config or {})
