@@ -15,7 +15,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from engine.app import build_engine
 from engine.clock import Clock, SystemClock
-from engine.db import Base, configure_sqlite, default_url, normalize_url
+from engine.db import Base, configure_sqlite, default_url, engine_options, normalize_url
 from engine.workflow import attachments
 
 ENGINE = build_engine()
@@ -56,11 +56,11 @@ def create_app(config: dict | None = None) -> Flask:
     )
     app.config.update(config or {})
     app.config["SQLALCHEMY_DATABASE_URI"] = normalize_url(app.config["SQLALCHEMY_DATABASE_URI"])
-    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
-        app.config.setdefault(
-            "SQLALCHEMY_ENGINE_OPTIONS",
-            {"connect_args": {"timeout": 30, "check_same_thread": False}},
-        )
+    # the options engine.db gives every engine (PostgreSQL: connections checked before use)
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+        **engine_options(app.config["SQLALCHEMY_DATABASE_URI"]),
+        **app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}),
+    }
     app.json.ensure_ascii = False
     app.extensions["govshare.engine"] = ENGINE
     db.init_app(app)
