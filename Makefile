@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PG_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
-.PHONY: demo test install lint bench clean translations messages browser
+.PHONY: demo test install lint bench clean translations messages browser pgtools
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,12 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || { \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; }
+
+## PostgreSQL's client tools (pg_dump, pg_restore) for `govshare backup` / `restore` on PostgreSQL.
+pgtools:
+	@command -v pg_dump >/dev/null 2>&1 && command -v pg_restore >/dev/null 2>&1 || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql-client >/dev/null; }
 
 ## Compile the message catalogs (web/translations/*/LC_MESSAGES/messages.mo).
 translations: $(STAMP)
@@ -53,7 +59,7 @@ lint: install
 
 ## Install the test dependencies and run the whole suite on SQLite, then on PostgreSQL
 ## ($(PG_URL)) when it is reachable; under CI=true PostgreSQL is required.
-test: lint browser
+test: lint browser pgtools
 	$(BIN)/pytest -q
 	@if $(BIN)/python -c "import psycopg,sys; psycopg.connect('$(PG_URL)', connect_timeout=3).close()" 2>/dev/null; then \
 		echo "== PostgreSQL run ($(PG_URL)) =="; \
