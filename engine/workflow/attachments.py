@@ -123,9 +123,9 @@ SIGNATURES: dict[str, tuple[str, Callable[[bytes], bool]]] = {
     ".png": ("PNG", lambda d: d.startswith(b"\x89PNG\r\n\x1a\n")),
     ".jpg": ("JPEG", lambda d: d.startswith(b"\xff\xd8\xff")),
     ".jpeg": ("JPEG", lambda d: d.startswith(b"\xff\xd8\xff")),
-    ".docx": ("Word (DOCX)", _ooxml("word/")),
-    ".xlsx": ("Excel (XLSX)", _ooxml("xl/")),
-    ".txt": ("text (UTF-8 or GB18030)", _text),
+    ".docx": ("DOCX", _ooxml("word/")),
+    ".xlsx": ("XLSX", _ooxml("xl/")),
+    ".txt": ("TXT (UTF-8, GB18030)", _text),
 }
 
 
