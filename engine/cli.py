@@ -91,9 +91,7 @@ def cmd_processes_deploy(args: argparse.Namespace) -> None:
             s, _clock(args), Path(args.dir) if args.dir else None, activate=not args.no_activate
         )
         lines = [
-            f"{r.definition.process_id} v{r.definition.version} "
-            f"{r.definition.content_hash[:12]} {r.describe()}"
-            for r in results
+            f"{r.process_id} v{r.version} {r.content_hash[:12]} {r.describe()}" for r in results
         ]
     print("\n".join(lines))
 
@@ -184,10 +182,10 @@ def cmd_requests_start(args: argparse.Namespace) -> None:
 
 
 def cmd_requests_show(args: argparse.Namespace) -> None:
-    from engine.sharing.requests import instance_by_key, request_status
+    from engine.sharing.requests import status_by_key
 
     with _factory(args)() as s:
-        st = request_status(s, instance_by_key(s, args.key))
+        st = status_by_key(s, args.key)
     if args.json:
         return _out(args, st, "")
     sm = st["summary"]
@@ -225,16 +223,16 @@ def cmd_tasks_list(args: argparse.Namespace) -> None:
         data = [
             {
                 "id": t.id,
-                "business_key": t.instance.business_key,
+                "business_key": t.business_key,
                 "task": t.task_name,
                 "title": t.title,
                 "due_at": t.due_at.isoformat() if t.due_at else None,
-                "assignee": t.assignee.username if t.assignee else None,
+                "assignee": t.assignee,
             }
             for t in rows
         ]
         text = "\n".join(
-            f"{t.id:<6} {t.instance.business_key:<16} {t.title:<16} {_due(t.due_at)}  {t.assignee.username if t.assignee else '-'}"
+            f"{t.id:<6} {t.business_key:<16} {t.title:<16} {_due(t.due_at)}  {t.assignee or '-'}"
             for t in rows
         )
     _out(args, data, text or str(Message("No open tasks.")))
@@ -272,8 +270,8 @@ def cmd_tasks_complete(args: argparse.Namespace) -> None:
                 "Task %(id)s (%(title)s) completed; request %(key)s is %(status)s.",
                 id=row.id,
                 title=row.title,
-                key=row.instance.business_key,
-                status=row.instance.status,
+                key=row.business_key,
+                status=row.request_status,
             )
         )
 
@@ -426,11 +424,11 @@ def cmd_evaluation_start(args: argparse.Namespace) -> None:
     from engine.oversight.evaluation import start_campaign
 
     with _factory(args)() as s, s.begin():
-        instances = start_campaign(s, _clock(args), args.year)
+        started = start_campaign(s, _clock(args), args.year)
     print(
         Message(
             "%(n)s reporting task(s) started for the evaluation due in %(year)s.",
-            n=len(instances),
+            n=started,
             year=args.year,
         )
     )

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from typing import TypedDict
+from typing import NotRequired, TypedDict
 
 from engine.i18n import Message
 
 
 class FieldProblem(TypedDict):
-    """One of a :class:`ValidationFailed`'s details: the field (by name) and what is wrong with it."""
+    """One of a :class:`ValidationFailed`'s details: the field (by name, and by the label people
+    see where the input boundary knows it) and what is wrong with it."""
 
     field: str
     message: Message | str
+    label: NotRequired[Message | str]
 
 
 class GovshareError(Exception):

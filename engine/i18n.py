@@ -31,6 +31,15 @@ def translate(msgid: str, lang: str | None = None) -> str:
     return _catalog(lang or os.environ.get("GOVSHARE_LANG", "zh_CN")).gettext(msgid)
 
 
+def _rendered(value: object, gettext_fn: Callable[[str], str] | None) -> object:
+    """A parameter in the reader's language: a Message rendered, a list of them joined."""
+    if isinstance(value, Message):
+        return value.render(gettext_fn)
+    if isinstance(value, list | tuple):
+        return ", ".join(str(_rendered(v, gettext_fn)) for v in value)
+    return value
+
+
 class Message:
     """A msgid with named parameters, rendered in the reader's language."""
 
@@ -42,7 +51,9 @@ class Message:
 
     def render(self, gettext_fn: Callable[[str], str] | None = None) -> str:
         text = gettext_fn(self.msgid) if gettext_fn else translate(self.msgid)
-        return text % self.params if self.params else text
+        if not self.params:
+            return text
+        return text % {k: _rendered(v, gettext_fn) for k, v in self.params.items()}
 
     def __str__(self) -> str:
         return self.render()

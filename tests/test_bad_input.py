@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from engine.audit import AuditEvent
 from engine.errors import DeploymentError, NotFound, ValidationFailed
-from engine.workflow.deployment import default_processes_dir, deploy
+from engine.workflow.deployment import default_processes_dir, definition_of, deploy
 from engine.workflow.models import ProcessDefinition, ProcessInstance
 from tests.conftest import HUKOU
 
@@ -101,7 +101,7 @@ def test_user_task_outside_known_lanes_and_shape_missing(actors, processes_copy)
 
 def test_redeploying_unchanged_processes_keeps_the_version(actors):
     results = actors.run(
-        lambda s: [(d.process_id, d.version, new) for d, new in deploy(s, actors.clock)]
+        lambda s: [(d.process_id, d.version, d.created) for d in deploy(s, actors.clock)]
     )
     assert results == [
         ("annual_evaluation", 1, False),
@@ -272,7 +272,7 @@ def test_failing_script_becomes_a_visible_retryable_incident(actors, tmp_path):
     d = tmp_path / "p"
     d.mkdir()
     shutil.copy(Path(__file__).parent / "data" / "incident_probe.bpmn", d)
-    definition = actors.run(lambda s: deploy(s, actors.clock, d)[0][0])
+    definition = actors.run(lambda s: definition_of(s, deploy(s, actors.clock, d)[0]))
 
     def start(s):
         return runtime.start_instance(

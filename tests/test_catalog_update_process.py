@@ -17,7 +17,7 @@ from tests.test_catalog import ENTRY
 
 def _register(actors, day="2026-09-18", depts=("civil",)):
     def go(s):
-        _event, instances = register_event(
+        registered = register_event(
             s,
             actors.clock,
             actors.user(s, "data.coord"),
@@ -26,7 +26,7 @@ def _register(actors, day="2026-09-18", depts=("civil",)):
             "《宁夏回族自治区养老服务条例》修订",
             list(depts),
         )
-        return [i.business_key for i in instances]
+        return registered.business_keys
 
     return actors.run(go)
 

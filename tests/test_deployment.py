@@ -287,10 +287,7 @@ def test_a_broken_version_is_rolled_back_and_its_instances_stay_on_it(
         in out
     )
     outcomes = actors.run(
-        lambda s: {
-            r.definition.process_id: (r.outcome, r.definition.version)
-            for r in deploy(s, actors.clock)
-        }
+        lambda s: {r.process_id: (r.outcome, r.version) for r in deploy(s, actors.clock)}
     )
     assert outcomes["share_request"] == ("identical_inactive", shipped)
     assert outcomes["negotiation"][0] == "unchanged"
@@ -315,9 +312,34 @@ def test_a_broken_version_is_rolled_back_and_its_instances_stay_on_it(
         ]
     )
     assert activations == [
-        (None, {"process": "share_request", "version": broken_version, "previous": shipped}),
-        (None, {"process": "share_request", "version": shipped, "previous": broken_version}),
+        (
+            None,
+            {
+                "process": "share_request",
+                "version": broken_version,
+                "previous": shipped,
+                "before": shipped,
+                "after": broken_version,
+            },
+        ),
+        (
+            None,
+            {
+                "process": "share_request",
+                "version": shipped,
+                "previous": broken_version,
+                "before": broken_version,
+                "after": shipped,
+            },
+        ),
     ]
+    deployed = actors.run(
+        lambda s: [
+            (e.object_type, e.object_ref, e.detail["version"])
+            for e in s.scalars(select(AuditEvent).where(AuditEvent.kind == "version_deployed"))
+        ]
+    )
+    assert ("process", "share_request", broken_version) in deployed
 
     granted, waiting = (
         actors.request("civil.clerk", **HUKOU),

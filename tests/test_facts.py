@@ -17,7 +17,7 @@ from engine.oversight.reports import figures, public_figures
 from engine.sharing.disputes import dashboard, dossier
 from engine.sharing.requests import instance_by_key
 from engine.workflow import runtime
-from engine.workflow.deployment import activate, default_processes_dir, deploy
+from engine.workflow.deployment import activate, default_processes_dir, definition_of, deploy
 from engine.workflow.handlers import FactKind, Handlers
 from engine.workflow.models import HumanTask, ProcessDefinition, ProcessFact, ProcessInstance
 from engine.workflow.scripting import BUILTIN_HELPERS, Effects, helper_names, make_script_engine
@@ -201,7 +201,7 @@ def test_renaming_tasks_and_fields_in_a_modeler_changes_no_figure(
     clear_rows(engine)
     names = renamed_copy(tmp_path / "processes")
     deployed = actors.run(
-        lambda s: [(d.process_id, new) for d, new in deploy(s, clock, tmp_path / "processes")]
+        lambda s: [(d.process_id, d.created) for d in deploy(s, clock, tmp_path / "processes")]
     )
     assert {p for p, new in deployed if new} == {
         "share_request",
@@ -230,7 +230,7 @@ def probe(session_factory, engine, clock, tmp_path, restore_processes):
     """Actors whose engine knows the test's fact kind, and the probe process deployed."""
     actors = Actors(build_engine(PROBE).sessions(engine), clock)
     shutil.copy(Path(__file__).parent / "data" / "fact_probe.bpmn", tmp_path)
-    definition_id = actors.run(lambda s: deploy(s, clock, tmp_path)[0][0].id)
+    definition_id = actors.run(lambda s: definition_of(s, deploy(s, clock, tmp_path)[0]).id)
 
     def start(**data):
         def go(s):

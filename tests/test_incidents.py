@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from engine.app import build_engine
 from engine.workflow import incidents
-from engine.workflow.deployment import activate, active_definition, deploy
+from engine.workflow.deployment import activate, active_definition, definition_of, deploy
 from engine.workflow.handlers import Handlers
 from engine.workflow.models import Incident, ProcessDefinition, ProcessInstance
 from engine.workflow.runtime import start_instance
@@ -57,7 +57,7 @@ def deploy_probe(factory):
     clock = _clock_at("2026-09-18T09:00:00+08:00")
     with factory() as s, s.begin():
         for deployed in deploy(s, clock, PROBE):
-            activate(s, clock, deployed.definition)
+            activate(s, clock, definition_of(s, deployed))
 
 
 def _clock_at(when):

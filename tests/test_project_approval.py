@@ -86,7 +86,7 @@ def test_joint_review_runs_in_parallel_with_deadlines_and_a_return_goes_back(act
     assert actors.run(lambda s: s.get(Project, pid).status) == "returned"
     actors.run(
         lambda s: projects.set_catalog(
-            s, actors.user(s, "civil.clerk"), s.get(Project, pid), [ENTRY, ENTRY_2]
+            s, actors.clock, actors.user(s, "civil.clerk"), s.get(Project, pid), [ENTRY, ENTRY_2]
         )
     )
     actors.complete("civil.clerk", key, "submit_application", application_note="已补充补贴发放数据")

@@ -18,6 +18,8 @@ from engine.clock import Clock, SystemClock
 from engine.db import Base, configure_sqlite, default_url, engine_options, normalize_url
 from engine.workflow import attachments
 
+from .params import IdConverter
+
 ENGINE = build_engine()
 db = SQLAlchemy(model_class=Base, session_options=ENGINE.session_options())
 babel = Babel()
@@ -54,6 +56,7 @@ def create_app(config: dict | None = None) -> Flask:
         ATTACHMENT_DIR=attachments.default_directory(),
         WTF_CSRF_TIME_LIMIT=None,
     )
+    app.url_map.converters["int"] = IdConverter  # ids within INTEGER: 404 beyond, never a 500
     app.config.update(config or {})
     app.config["SQLALCHEMY_DATABASE_URI"] = normalize_url(app.config["SQLALCHEMY_DATABASE_URI"])
     # the options engine.db gives every engine (PostgreSQL: connections checked before use)

@@ -14,7 +14,14 @@ from engine.catalog import reading
 from engine.catalog.events import KINDS, affected_candidates, register_event
 from engine.catalog.links import unlinked
 from engine.catalog.search import Filters, search
-from engine.catalog.transfer import export_csv, export_dcat, export_json, import_entries, published
+from engine.catalog.transfer import (
+    export_csv,
+    export_dcat,
+    export_json,
+    import_entries,
+    published,
+    read_upload,
+)
 from engine.catalog.versions import save_entry, submit_code
 from engine.errors import ValidationFailed
 
@@ -148,7 +155,7 @@ def edit(code: str | None):
         errors=errors,
         meta=entry_meta,
         departments=view.departments,
-    )
+    ), (422 if errors else 200)
 
 
 def _field_errors(err: ValidationFailed) -> dict[str, list[str]]:
@@ -178,9 +185,8 @@ def import_file():
         if upload is None or not upload.filename:
             flash(gettext("Choose a CSV or JSON file."), "warning")
         else:
-            fmt = "json" if upload.filename.lower().endswith(".json") else "csv"
-            text = upload.stream.read().decode("utf-8-sig", errors="replace")
             try:
+                text, fmt = read_upload(upload.stream.read(), upload.filename)
                 versions = import_entries(db.session, clock(), current_user, text, fmt)
                 db.session.commit()
                 flash(
@@ -195,7 +201,7 @@ def import_file():
                 db.session.rollback()
                 flash(err.message.render(gettext), "danger")
                 problems = [(e["field"], render_message(e["message"])) for e in err.details]
-    return render_template("catalog/import.html", problems=problems)
+    return render_template("catalog/import.html", problems=problems), (422 if problems else 200)
 
 
 @bp.get("/export.<fmt>")
@@ -236,7 +242,7 @@ def new_event():
     errors: dict[str, list[str]] = {}
     if request.method == "POST":
         try:
-            _event, instances = register_event(
+            registered = register_event(
                 db.session,
                 clock(),
                 current_user,
@@ -250,7 +256,7 @@ def new_event():
             flash(
                 gettext(
                     "Registered; %(n)s department(s) must update their catalog within 15 working days.",
-                    n=len(instances),
+                    n=len(registered.business_keys),
                 ),
                 "success",
             )
@@ -261,4 +267,4 @@ def new_event():
                 errors.setdefault(e["field"], []).append(render_message(e["message"]))
     return render_template(
         "catalog/event.html", departments=departments, errors=errors, kinds=KINDS, form=request.form
-    )
+    ), (422 if errors else 200)

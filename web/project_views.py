@@ -6,7 +6,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_login import current_user, login_required
 
-from engine.catalog.transfer import parse_csv, parse_json
+from engine.catalog.transfer import parse_upload
 from engine.errors import GovshareError, ValidationFailed
 from engine.oversight import projects as service
 
@@ -21,9 +21,7 @@ def _entries_from_upload() -> list[dict]:
     upload = request.files.get("catalog")
     if upload is None or not upload.filename:
         return []
-    text = upload.stream.read().decode("utf-8-sig", errors="replace")
-    parsed = parse_json(text) if upload.filename.lower().endswith(".json") else parse_csv(text)
-    return [entry for _lines, entry in parsed]
+    return [entry for _lines, entry in parse_upload(upload.stream.read(), upload.filename)]
 
 
 @bp.get("/")
@@ -52,6 +50,7 @@ def new():
         except ValidationFailed as err:
             db.session.rollback()
             flash(err.message.render(gettext), "danger")
+            return render_template("projects/new.html", form=request.form), 422
     return render_template("projects/new.html", form=request.form)
 
 
@@ -93,7 +92,9 @@ def _act(project_id: int, action: str | None) -> None:
         return
     try:
         if action == "catalog":
-            service.set_catalog_of(db.session, current_user, project_id, _entries_from_upload())
+            service.set_catalog_of(
+                db.session, clock(), current_user, project_id, _entries_from_upload()
+            )
             flash(gettext("Project catalog replaced."), "success")
         elif action == "submit":
             instance = service.submit_project(db.session, clock(), current_user, project_id)

@@ -55,7 +55,7 @@ def new():
         field_errors=field_errors,
         expected_due=page.expected_due,
         own=page.own,
-    )
+    ), (422 if errors else 200)
 
 
 @bp.get("/<key>")

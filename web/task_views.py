@@ -30,7 +30,7 @@ bp = Blueprint("tasks", __name__, url_prefix="/tasks")
 
 
 def _task_or_403(task_id: int):
-    return lookup(task_service.task_for, db.session, current_user, task_id)
+    lookup(task_service.check_visible, db.session, current_user, task_id)
 
 
 def _render(task_id: int, values=None, errors=None, status=200):
@@ -148,7 +148,7 @@ def reassign(task_id: int):
         db.session, clock(), task_id, current_user, number(assignee_id) or 0
     )
     db.session.commit()
-    flash(gettext("Task assigned to %(name)s.", name=row.assignee), "success")
+    flash(gettext("Task assigned to %(name)s.", name=row.assignee_name), "success")
     return redirect(url_for(".show", task_id=task_id))
 
 

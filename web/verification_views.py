@@ -80,7 +80,7 @@ def new():
         granted=granted_resources(db.session, current_user),
         limits=attachment_service.LIMITS,
         days=current_app.config["GOVSHARE_VERIFY_DAYS"],
-    )
+    ), (422 if errors else 200)
 
 
 @bp.route("/check", methods=["GET", "POST"])
@@ -97,7 +97,7 @@ def check():
                 db.session,
                 clock(),
                 current_user,
-                int(request.form.get("verification_id", "0")),
+                request.form.get("verification_id", ""),
                 request.form.get("proof", ""),
                 request.form.get("service", ""),
             )

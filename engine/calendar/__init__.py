@@ -32,6 +32,7 @@ import holidays
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from engine import audit
 from engine.calendar.models import CalendarEntry, CalendarSchedule
 from engine.clock import SHANGHAI, Clock, parse_instant
 from engine.errors import ValidationFailed
@@ -345,6 +346,7 @@ def add_days(
     scope: str,
     name: str,
     reference: str,
+    actor_id: int | None = None,
 ) -> list[date]:
     """Enter holidays or make-up working days from a notice published after the shipped data
     (an entry for a day replaces the day's earlier one), and mark each year's schedule for the
@@ -365,6 +367,18 @@ def add_days(
         if row is None:
             row = CalendarEntry(day=day)
             session.add(row)
+        before = None if row.kind is None else {"kind": row.kind, "scope": row.scope}
+        audit.record(
+            session,
+            now,
+            "calendar_day_entered",
+            actor_id=actor_id,
+            object_type="calendar_day",
+            object_ref=day.isoformat(),
+            before=before,
+            after={"kind": kind, "scope": scope, "name": name.strip()},
+            reference=reference.strip(),
+        )
         row.kind, row.scope, row.name = kind, scope, name.strip()
         row.reference, row.entered_at = reference.strip(), now
     for year in sorted({d.year for d in parsed}):

@@ -20,26 +20,30 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine import audit
 from engine.catalog.models import Resource
 from engine.clock import Clock
 from engine.directory import authority_of
 from engine.directory.models import User
 from engine.errors import Forbidden, NotFound
 from engine.i18n import Message
+from engine.inputs import storable
 
 SHARE_TYPES = ("unconditional", "conditional", "not_shared")
 
 
 def find_resource(session: Session, code: str | None) -> Resource | None:
     """A catalog entry by code, in whatever state, or None."""
-    if not code:
+    if not code or not storable(code):
         return None
     return session.scalar(select(Resource).where(Resource.code == code))
 
 
 def resource_by_code(session: Session, code: str, published: bool = True) -> Resource:
     """A catalog entry by code; by default only a published one (only those can be requested)."""
-    resource = session.scalar(select(Resource).where(Resource.code == code))
+    resource = (
+        session.scalar(select(Resource).where(Resource.code == code)) if storable(code) else None
+    )
     if resource is None or (published and resource.status != "published"):
         raise NotFound(Message("Unknown resource '%(code)s' in the catalog.", code=code))
     return resource
@@ -91,7 +95,9 @@ def resources_by_id(session: Session, ids: Iterable[int]) -> list[Resource]:
 
 
 def resource_id_of(session: Session, code: str | None) -> int | None:
-    return session.scalar(select(Resource.id).where(Resource.code == code)) if code else None
+    if not code or not storable(code):
+        return None
+    return session.scalar(select(Resource.id).where(Resource.code == code))
 
 
 def mark_connected(
@@ -107,6 +113,17 @@ def mark_connected(
                 code=resource.code,
             )
         )
+    before = resource.connected
     resource.connected, resource.connected_at = connected, clock.now() if connected else None
+    audit.record(
+        session,
+        clock.now(),
+        "catalog_connection_marked",
+        actor_id=user.id,
+        object_type="catalog_entry",
+        object_ref=resource.code,
+        before=bool(before),
+        after=connected,
+    )
     session.flush()
     return resource

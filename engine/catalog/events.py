@@ -3,16 +3,20 @@ department to update its catalog within 15 working days of the event."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy.orm import Session
 
+from engine import audit
 from engine.catalog.models import CatalogEvent
+from engine.catalog.views import DepartmentRef, department_ref
 from engine.clock import Clock
 from engine.directory import authority_of, departments
 from engine.directory.models import Department, User
 from engine.errors import FieldProblem, Forbidden, ValidationFailed
-from engine.i18n import Message
+from engine.i18n import N_, Message
+from engine.inputs import Checks, day_problem
 from engine.workflow.deployment import active_definition
 from engine.workflow.models import ProcessDefinition, ProcessInstance
 from engine.workflow.runtime import start_instance
@@ -29,11 +33,11 @@ def check_may_register(user: User) -> None:
         )
 
 
-def affected_candidates(session: Session, user: User) -> list[Department]:
+def affected_candidates(session: Session, user: User) -> list[DepartmentRef]:
     """The departments an event may oblige (every department but the authorities), for the form
     of an authority's official."""
     check_may_register(user)
-    return departments(session, authorities=False)
+    return [department_ref(d) for d in departments(session, authorities=False)]
 
 
 def register_event(
@@ -45,9 +49,12 @@ def register_event(
     reference: str,
     department_slugs: list[str],
     description: str = "",
-) -> tuple[CatalogEvent, list[ProcessInstance]]:
+) -> RegisteredEvent:
     """Record the event and start one ``catalog_update`` per affected department."""
     check_may_register(user)
+    checks = Checks()
+    checks.text("description", description, Message(N_("Description")), multiline=True)
+    checks.done(Message(N_("The event cannot be registered")))
     day, affected = _checked(session, kind, occurred_on, reference, department_slugs)
     event = CatalogEvent(
         kind=kind,
@@ -62,13 +69,45 @@ def register_event(
     session.flush()
     definition = active_definition(session, "catalog_update")
     instances = [_start_update(session, clock, user, definition, event, dept) for dept in affected]
-    return event, instances
+    audit.record(
+        session,
+        clock.now(),
+        "catalog_event_registered",
+        actor_id=user.id,
+        object_type="catalog_event",
+        object_ref=str(event.id),
+        after={
+            "kind": kind,
+            "occurred_on": day.isoformat(),
+            "reference": event.reference,
+            "departments": [d.slug for d in affected],
+            "business_keys": [i.business_key for i in instances],
+        },
+    )
+    return RegisteredEvent(event.id, kind, day, [i.business_key for i in instances])
+
+
+@dataclass(frozen=True)
+class RegisteredEvent:
+    """A registered change event and the duties (``catalog_update`` instances) it started."""
+
+    id: int
+    kind: str
+    occurred_on: date
+    business_keys: list[str]
 
 
 def _checked(
     session: Session, kind: str, occurred_on: str, reference: str, department_slugs: list[str]
 ) -> tuple[date, list[Department]]:
     """The event's day and departments; ValidationFailed naming every wrong field."""
+    checks = Checks()
+    checks.text("reference", reference, Message(N_("Reference")), column=CatalogEvent.reference)
+    checks.texts(
+        "departments", department_slugs, Message(N_("Affected departments")), max_length=60
+    )
+    checks.text("occurred_on", occurred_on, Message(N_("Date")))
+    checks.done(Message(N_("The event cannot be registered")))
     errors: list[FieldProblem] = []
     if kind not in KINDS:
         errors.append(
@@ -80,6 +119,9 @@ def _checked(
     day: date | None
     try:
         day = date.fromisoformat(occurred_on)
+        out_of_range = day_problem(day)
+        if out_of_range is not None:
+            errors.append({"field": "occurred_on", "message": out_of_range})
     except (TypeError, ValueError):
         errors.append({"field": "occurred_on", "message": Message("must be a date (YYYY-MM-DD)")})
         day = None

@@ -21,6 +21,7 @@ from engine.directory import departments, users_by_id
 from engine.directory.models import Department, User
 from engine.errors import Forbidden
 from engine.i18n import Message
+from engine.inputs import storable
 
 PUBLIC_VERSIONS = ("published", "superseded")
 NEW_ENTRY = {
@@ -149,7 +150,7 @@ def find_requestable(session: Session, q: str = "", limit: int = 50) -> list[Ent
 
 def requestable(session: Session, code: str | None) -> Entry | None:
     """The published entry ``code`` (what the request form may apply for), or None."""
-    if not code:
+    if not code or not storable(code):
         return None
     resource = session.scalar(
         select(Resource)

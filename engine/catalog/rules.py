@@ -23,9 +23,49 @@ from engine.catalog.entry import (
 from engine.catalog.models import Resource
 from engine.directory.models import Department
 from engine.errors import FieldProblem
-from engine.i18n import Message
+from engine.i18n import N_, Message
+from engine.inputs import Checks, column_length, digits_problem
 
-CODE = re.compile(r"^[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)*/\d{4,6}$")
+CODE = re.compile(r"^[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)*/[0-9]{4,6}$", re.ASCII)
+CODE_LENGTH = column_length(Resource.code)
+NAME_LENGTH = column_length(Resource.name)
+SLUG_LENGTH = column_length(Department.slug)
+SHORT = 200  # a data type, a format: one line
+LABELS = {
+    "code": Message(N_("Code")),
+    "name": Message(N_("Name")),
+    "provider": Message(N_("Providing department")),
+    "classification": Message(N_("Classification")),
+    "classification_code": Message(N_("Class code")),
+    "base_category": Message(N_("Base database")),
+    "lead_department": Message(N_("Lead department")),
+    "summary": Message(N_("Summary")),
+    "format": Message(N_("Format")),
+    "share_type": Message(N_("Share type")),
+    "share_conditions": Message(N_("Sharing conditions")),
+    "share_method": Message(N_("Share method")),
+    "network": Message(N_("Network")),
+    "open_conditions": Message(N_("Conditions of opening")),
+    "update_cycle": Message(N_("Update cycle")),
+    "related_codes": Message(N_("Related resources")),
+    "legal_basis": Message(N_("Legal basis")),
+    "region_link": Message(N_("Region entry")),
+    "info_items": Message(N_("Info items")),
+}
+# field -> (length, multi-line); the rest are single lines of at most SHORT characters
+TEXTS = {
+    "code": (CODE_LENGTH, False),
+    "name": (NAME_LENGTH, False),
+    "provider": (SLUG_LENGTH, False),
+    "classification_code": (CODE_LENGTH, False),
+    "lead_department": (SLUG_LENGTH, False),
+    "region_link": (CODE_LENGTH, False),
+    "summary": (None, True),
+    "share_conditions": (None, True),
+    "open_conditions": (None, True),
+    "legal_basis": (None, True),
+}
+ITEM_TEXTS = {"name": (NAME_LENGTH, False), "conditions": (None, True), "basis": (None, True)}
 SHARE_TYPES = ("unconditional", "conditional", "not_shared")
 
 
@@ -34,8 +74,11 @@ def _p(field: str, msgid: str, **params: object) -> FieldProblem:
 
 
 def check(session: Session, entry: dict, resource_id: int | None = None) -> list[FieldProblem]:
-    """Every problem of a normalized entry; empty when it may be saved and published."""
-    problems: list[FieldProblem] = []
+    """Every problem of a normalized entry; empty when it may be saved and published. An entry
+    whose texts fail the input boundary gets those problems alone (nothing is looked up)."""
+    problems = text_problems(entry)
+    if problems:
+        return problems
     for field in (
         "code",
         "name",
@@ -50,7 +93,10 @@ def check(session: Session, entry: dict, resource_id: int | None = None) -> list
         if not entry.get(field):
             problems.append(_p(field, "is required"))
     code = entry["code"]
-    if code and not CODE.match(code):
+    wrong_digits = digits_problem(code) if code else None
+    if wrong_digits is not None:
+        problems.append({"field": "code", "label": LABELS["code"], "message": wrong_digits})
+    elif code and not CODE.match(code):
         problems.append(
             _p(
                 "code",
@@ -82,6 +128,27 @@ def check(session: Session, entry: dict, resource_id: int | None = None) -> list
     problems += _class_rules(session, entry)
     problems += _item_rules(entry)
     return problems
+
+
+def text_problems(entry: dict) -> list[FieldProblem]:
+    """The input boundary for an entry: every text valid, without control characters, within its
+    column (:mod:`engine.inputs`)."""
+    checks = Checks()
+    for field, label in LABELS.items():
+        value = entry.get(field)
+        length, multiline = TEXTS.get(field, (SHORT, False))
+        if field == "related_codes":
+            checks.texts(field, value or [], label, max_length=CODE_LENGTH)
+        elif field != "info_items":
+            checks.text(field, value, label, max_length=length, multiline=multiline)
+    for n, item in enumerate(entry.get("info_items") or [], 1):
+        for field, value in item.items():
+            if isinstance(value, bool):
+                continue
+            length, multiline = ITEM_TEXTS.get(field, (SHORT, False))
+            label = Message(N_("info item %(n)s"), n=n)
+            checks.text(f"info_items[{n}]", value, label, max_length=length, multiline=multiline)
+    return checks.problems
 
 
 def _department(session: Session, slug: str) -> Department | None:

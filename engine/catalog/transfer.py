@@ -14,6 +14,8 @@ import json
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from engine import inputs
+from engine.catalog import find_resource
 from engine.catalog.entry import FIELDS, ITEM_FIELDS, normalize
 from engine.catalog.models import Resource
 from engine.catalog.rules import check
@@ -23,7 +25,7 @@ from engine.clock import Clock
 from engine.directory.models import User
 from engine.errors import ValidationFailed
 from engine.exports import SafeDictWriter, read_cell
-from engine.i18n import Message
+from engine.i18n import N_, Message
 
 RESOURCE_COLUMNS = [f for f in FIELDS if f != "info_items"]
 ITEM_COLUMNS = [f"item_{f}" for f in ITEM_FIELDS]
@@ -88,18 +90,27 @@ def parse_csv(text: str) -> list[tuple[list[int], dict]]:
 
 
 def parse_json(text: str) -> list[tuple[list[int], dict]]:
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValidationFailed(
-            Message("The file is not valid JSON: %(err)s", err=str(exc))
-        ) from exc
+    data = inputs.parse_json(text, Message(N_("The file")))
     items = data.get("entries") if isinstance(data, dict) else data
     if not isinstance(items, list) or not all(isinstance(e, dict) for e in items):
         raise ValidationFailed(
             Message("A JSON import is a list of entries, or an object with “entries”.")
         )
     return [([n], e) for n, e in enumerate(items, start=1)]
+
+
+def read_upload(data: bytes, filename: str) -> tuple[str, str]:
+    """An uploaded catalog file as (text, format): UTF-8 text, JSON by its ``.json`` name and CSV
+    otherwise, else a refusal naming the file."""
+    inputs.require("file", filename, Message(N_("File name")), max_length=255, required=True)
+    fmt = "json" if filename.lower().endswith(".json") else "csv"
+    return inputs.decode_text(data, filename), fmt
+
+
+def parse_upload(data: bytes, filename: str) -> list[tuple[list[int], dict]]:
+    """The entries of an uploaded catalog file (:func:`read_upload`)."""
+    text, fmt = read_upload(data, filename)
+    return parse_json(text) if fmt == "json" else parse_csv(text)
 
 
 def import_entries(
@@ -112,11 +123,7 @@ def import_entries(
     for lines, raw in parsed:
         entry = normalize(raw)
         where = f"{unit} {', '.join(map(str, lines))}"
-        resource = (
-            session.scalar(select(Resource).where(Resource.code == entry["code"]))
-            if entry["code"]
-            else None
-        )
+        resource = find_resource(session, entry["code"])
         if not may_edit(user, resource, entry):
             problems.append(
                 {

@@ -15,7 +15,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from engine.catalog import resource_for
+from engine import audit
+from engine.catalog import find_resource, resource_for
 from engine.catalog.entry import FIELDS, normalize, search_text
 from engine.catalog.models import Resource, ResourceVersion
 from engine.catalog.rules import check
@@ -59,7 +60,7 @@ def save_draft(
     """Validate an entry and save it as the next draft version; nothing is written if a rule fails."""
     entry = normalize(entry)
     if resource is None:
-        resource = session.scalar(select(Resource).where(Resource.code == entry["code"]))
+        resource = find_resource(session, entry["code"])
     if not may_edit(user, resource, entry):
         raise Forbidden(
             Message("Only officials of the providing department may edit its catalog entries.")
@@ -103,6 +104,16 @@ def save_draft(
     )
     session.add(version)
     session.flush()
+    audit.record(
+        session,
+        clock.now(),
+        "catalog_draft_saved",
+        actor_id=user.id,
+        object_type="catalog_entry",
+        object_ref=resource.code,
+        version=version.number,
+        changed_fields=changed,
+    )
     return version
 
 

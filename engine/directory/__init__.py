@@ -17,6 +17,7 @@ from engine.directory.models import ApiToken, Department, Division, User
 from engine.directory.passwords import check_password, token_digest
 from engine.errors import NotFound
 from engine.i18n import Message
+from engine.inputs import storable
 
 
 def _ancestors(session: Session, code: str) -> list[str]:
@@ -58,14 +59,22 @@ def same_level_authority(session: Session, a: Department, b: Department) -> Depa
 
 
 def department_by_slug(session: Session, slug: str) -> Department:
-    dept = session.scalar(select(Department).where(Department.slug == slug))
+    dept = (
+        session.scalar(select(Department).where(Department.slug == slug))
+        if storable(slug)
+        else None
+    )
     if dept is None:
         raise NotFound(Message("Unknown department '%(slug)s'.", slug=slug))
     return dept
 
 
 def user_by_name(session: Session, username: str) -> User:
-    user = session.scalar(select(User).where(User.username == username))
+    user = (
+        session.scalar(select(User).where(User.username == username))
+        if storable(username)
+        else None
+    )
     if user is None or not user.active:
         raise NotFound(Message("Unknown user '%(name)s'.", name=username))
     return user
@@ -95,7 +104,8 @@ def active_user(session: Session, user_id: int) -> User | None:
 
 def sign_in(session: Session, username: str, password: str) -> User | None:
     """The active user with this name and password, or None (the caller says only "wrong")."""
-    user = session.scalar(select(User).where(User.username == (username or "").strip()))
+    name = (username or "").strip() if isinstance(username, str) else None
+    user = session.scalar(select(User).where(User.username == name)) if storable(name) else None
     if user is None or not user.active or not check_password(user.password_hash, password):
         return None
     return user

@@ -11,12 +11,14 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session, selectinload
 
+from engine import audit
 from engine.clock import SHANGHAI, Clock
 from engine.directory import departments, is_coordinator
 from engine.directory.models import User
-from engine.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from engine.errors import Conflict, Forbidden, NotFound
 from engine.exports import SafeWriter
-from engine.i18n import Message
+from engine.i18n import N_, Message
+from engine.inputs import Checks
 from engine.oversight.models import Breach
 from engine.workflow.deployment import active_definition
 from engine.workflow.handlers import StepContext
@@ -215,14 +217,30 @@ def appeal(session: Session, clock: Clock, user: User, breach_id: int, reason: s
                 day=when.astimezone(SHANGHAI).date().isoformat() if when else "-",
             )
         )
-    if not (reason or "").strip():
-        raise ValidationFailed(
-            Message("An appeal states its reasons."),
-            [{"field": "reason", "message": Message("is required")}],
-        )
+    checks = Checks()
+    checks.text(
+        "reason", reason, Message(N_("Reasons of the appeal")), multiline=True, required=True
+    )
+    checks.done(Message(N_("An appeal states its reasons.")))
     row.appeal_reason, row.appeal_status, row.appealed_at = reason.strip(), "pending", clock.now()
+    _audit(session, clock, user, row, "breach_appealed", after={"reason": row.appeal_reason})
     session.flush()
     return entry_of(row)
+
+
+def _audit(
+    session: Session, clock: Clock, user: User, row: Breach, kind: str, **change: Any
+) -> None:
+    audit.record(
+        session,
+        clock.now(),
+        kind,
+        actor_id=user.id,
+        instance_id=row.instance_id,
+        object_type="breach",
+        object_ref=str(row.id),
+        **change,
+    )
 
 
 def decide_appeal(
@@ -233,14 +251,19 @@ def decide_appeal(
         raise Forbidden(Message("Only coordinators of the data-sharing authority decide appeals."))
     if row.appeal_status != "pending":
         raise Conflict(Message("This entry has no pending appeal."))
-    if not (reasons or "").strip():
-        raise ValidationFailed(
-            Message("A decision on an appeal states its reasons."),
-            [{"field": "reasons", "message": Message("is required")}],
-        )
+    checks = Checks()
+    checks.text("reasons", reasons, Message(N_("Reasons")), multiline=True, required=True)
+    checks.done(Message(N_("A decision on an appeal states its reasons.")))
+    before = {"appeal_status": row.appeal_status, "status": row.status}
     row.appeal_status, row.appeal_decision = ("upheld" if upheld else "rejected"), reasons.strip()
     if upheld:
         row.status = "withdrawn"
+    after = {
+        "appeal_status": row.appeal_status,
+        "status": row.status,
+        "reasons": row.appeal_decision,
+    }
+    _audit(session, clock, user, row, "breach_appeal_decided", before=before, after=after)
     session.flush()
     return entry_of(row)
 

@@ -19,6 +19,7 @@ from engine.clock import SHANGHAI, Clock
 from engine.directory import authority_of, region_code
 from engine.directory.models import Department, Division
 from engine.exports import SafeWriter
+from engine.inputs import check_year
 from engine.oversight.models import EvaluationCampaign
 from engine.oversight.reports import figures
 from engine.workflow.deployment import active_definition
@@ -53,21 +54,23 @@ def reporting_units(session: Session) -> list[Department]:
     return list(departments) + [authority_of(session, code) for code in cities]
 
 
-def start_campaign(session: Session, clock: Clock, year: int) -> list[ProcessInstance]:
-    """Start the evaluation due in ``year`` (reports about ``year - 1``); nothing if already started."""
+def start_campaign(session: Session, clock: Clock, year: int) -> int:
+    """Start the evaluation due in ``year`` (reports about ``year - 1``); nothing if already
+    started. Returns the number of reports started (one per reporting unit)."""
+    check_year(year)
     try:
         with session.begin_nested():
             session.add(EvaluationCampaign(year=year, started_at=clock.now()))
             session.flush()
     except IntegrityError:
-        return []
+        return 0
     region_authority = authority_of(session, region_code(session))
     definition = active_definition(session, "annual_evaluation")
     due = datetime.combine(
         date(year, 2, 1), time(0), SHANGHAI
     )  # "by the end of January": 24:00 of 31 January
     reminder = datetime.combine(date(year, 1, 25), time(0), SHANGHAI)
-    instances = []
+    started = 0
     for unit in reporting_units(session):
         f = figures(session, year - 1, unit.id)
         data = {
@@ -82,18 +85,17 @@ def start_campaign(session: Session, clock: Clock, year: int) -> list[ProcessIns
             "provider_name": unit.name,
             "resource_name": f"{year - 1}年度共享工作情况",
         }
-        instances.append(
-            start_instance(
-                session,
-                clock,
-                definition,
-                data,
-                {"provider": unit.id, "authority": region_authority.id},
-                None,
-                summary,
-            )
+        start_instance(
+            session,
+            clock,
+            definition,
+            data,
+            {"provider": unit.id, "authority": region_authority.id},
+            None,
+            summary,
         )
-    return instances
+        started += 1
+    return started
 
 
 def start_due_campaigns(session: Session, clock: Clock) -> int:
@@ -104,7 +106,7 @@ def start_due_campaigns(session: Session, clock: Clock) -> int:
     year = local.year
     if local.month != 1 or session.get(EvaluationCampaign, year) is not None:
         return 0
-    return len(start_campaign(session, clock, year))
+    return start_campaign(session, clock, year)
 
 
 def compiled(session: Session, year: int) -> dict:
@@ -112,6 +114,7 @@ def compiled(session: Session, year: int) -> dict:
 
     A unit's submission, its timeliness and its content come from the facts its evaluation
     recorded (``annual_report_submitted``, ``annual_report_overdue``), never from the task."""
+    check_year(year)
     instances = session.scalars(
         select(ProcessInstance).where(
             ProcessInstance.process_id == "annual_evaluation",

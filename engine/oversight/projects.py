@@ -17,14 +17,16 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from engine import audit
 from engine.catalog import mark_connected as mark_resource_connected
 from engine.catalog import resource_id_of, resources_by_code
 from engine.catalog.entry import normalize
-from engine.catalog.rules import check
+from engine.catalog.rules import check, text_problems
 from engine.clock import Clock
 from engine.directory.models import Department, User
 from engine.errors import Conflict, FieldProblem, Forbidden, NotFound, ValidationFailed
-from engine.i18n import Message
+from engine.i18n import N_, Message
+from engine.inputs import Checks
 from engine.oversight.breaches import CaseRef, case_ref
 from engine.oversight.models import Project
 from engine.workflow.deployment import active_definition
@@ -89,14 +91,32 @@ def projects_for(session: Session, user: User, limit: int = 200) -> list[Project
     return [summary_of(p) for p in session.scalars(stmt.limit(limit))]
 
 
+def _check_catalog(checks: Checks, catalog: list[dict]) -> None:
+    """The project catalog's texts pass the input boundary (its rules are the gates')."""
+    label = Message(N_("Project data-resource catalog"))
+    if not isinstance(catalog, list) or not all(isinstance(e, dict) for e in catalog):
+        checks.add("catalog", label, Message(N_("must be a list of entries")))
+        return
+    for n, entry in enumerate(catalog, 1):
+        for problem in text_problems(normalize(entry)):
+            message = Message(
+                N_("entry %(n)s, %(field)s: %(problem)s"),
+                n=n,
+                field=problem.get("label") or problem["field"],
+                problem=problem["message"],
+            )
+            checks.add("catalog", label, message)
+            return
+
+
 def create(
     session: Session, clock: Clock, user: User, name: str, description: str, catalog: list[dict]
 ) -> Project:
-    if not (name or "").strip():
-        raise ValidationFailed(
-            Message("The project needs a name."),
-            [{"field": "name", "message": Message("is required")}],
-        )
+    checks = Checks()
+    checks.text("name", name, Message(N_("Project name")), column=Project.name, required=True)
+    checks.text("description", description, Message(N_("Description")), multiline=True)
+    _check_catalog(checks, catalog)
+    checks.done(Message(N_("The project cannot be saved")))
     project = Project(
         name=name.strip(),
         department_id=user.department_id,
@@ -107,10 +127,27 @@ def create(
     )
     session.add(project)
     session.flush()
+    _audit(session, clock, user, project, "project_created", after={"name": project.name})
     return project
 
 
-def set_catalog(session: Session, user: User, project: Project, catalog: list[dict]) -> Project:
+def _audit(
+    session: Session, clock: Clock, user: User, project: Project, kind: str, **change: Any
+) -> None:
+    audit.record(
+        session,
+        clock.now(),
+        kind,
+        actor_id=user.id,
+        object_type="project",
+        object_ref=str(project.id),
+        **change,
+    )
+
+
+def set_catalog(
+    session: Session, clock: Clock, user: User, project: Project, catalog: list[dict]
+) -> Project:
     if project.department_id != user.department_id:
         raise Forbidden(Message("Only the applying department edits its project."))
     if project.status in ("in_review", "approved", "accepted"):
@@ -120,7 +157,20 @@ def set_catalog(session: Session, user: User, project: Project, catalog: list[di
                 status=project.status,
             )
         )
+    checks = Checks()
+    _check_catalog(checks, catalog)
+    checks.done(Message(N_("The project catalog cannot be saved")))
+    before = len(project.catalog or [])
     project.catalog = [normalize(e) for e in catalog]
+    _audit(
+        session,
+        clock,
+        user,
+        project,
+        "project_catalog_set",
+        before={"entries": before},
+        after={"entries": len(project.catalog), "codes": [e.get("code") for e in project.catalog]},
+    )
     session.flush()
     return project
 
@@ -299,10 +349,11 @@ def create_project(
 
 
 def set_catalog_of(
-    session: Session, user: User, project_id: int, entries: list[dict]
+    session: Session, clock: Clock, user: User, project_id: int, entries: list[dict]
 ) -> ProjectSummary:
     """:func:`set_catalog` of the project ``project_id``."""
-    return summary_of(set_catalog(session, user, project_for(session, user, project_id), entries))
+    project = project_for(session, user, project_id)
+    return summary_of(set_catalog(session, clock, user, project, entries))
 
 
 def submit_project(session: Session, clock: Clock, user: User, project_id: int) -> CaseRef:

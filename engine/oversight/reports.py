@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from engine.calendar import WorkingCalendar, load_calendar
 from engine.catalog.reading import published_counts
 from engine.clock import SHANGHAI
+from engine.inputs import check_year
 from engine.workflow.facts import facts_between
 from engine.workflow.models import ProcessFact, ProcessInstance
 
@@ -93,6 +94,7 @@ def _answers(session: Session, start: datetime, end: datetime, department_id: in
 
 def figures(session: Session, year: int, department_id: int | None = None) -> dict:
     """The year's figures for one department (as requester and as provider), or for everyone."""
+    check_year(year)
     start, end = _year_bounds(year)
     dept = department_id
 

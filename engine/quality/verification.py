@@ -15,13 +15,15 @@ from datetime import date, datetime
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
+from engine import audit
 from engine.calendar import load_calendar
-from engine.catalog import resource_by_code, resources_by_id
+from engine.catalog import Resource, resource_by_code, resources_by_id
 from engine.clock import SHANGHAI, Clock
 from engine.directory import Parties, departments, parties
 from engine.directory.models import User
-from engine.errors import FieldProblem, Forbidden, ValidationFailed
-from engine.i18n import Message
+from engine.errors import Forbidden, ValidationFailed
+from engine.i18n import N_, Message
+from engine.inputs import Checks
 from engine.quality.models import ServedOnProof, Verification
 from engine.sharing.grants import holds_grant
 from engine.workflow.deployment import active_definition
@@ -48,6 +50,15 @@ def _check_may_read(session: Session, user: User, code: str) -> int:
         )
     return resource.id
 
+
+REPORT_FIELDS = {  # field -> (label, column, multi-line)
+    "resource_code": (Message(N_("Resource code")), Resource.code, False),
+    "record_id": (Message(N_("Record")), Verification.record_id, False),
+    "field": (Message(N_("Field")), Verification.field, False),
+    "value_seen": (Message(N_("Value seen")), None, True),
+    "value_expected": (Message(N_("Value expected")), None, True),
+    "note": (Message(N_("Note")), None, True),
+}
 
 SUMMARY_FIELDS = (
     "resource_code",
@@ -81,18 +92,13 @@ def report_error(
     session: Session, clock: Clock, user: User, form: dict, verify_days: int = DEFAULT_VERIFY_DAYS
 ) -> Reported:
     """Start ``data_error_verification`` and flag the record; nothing is written if anything is wrong."""
-    errors: list[FieldProblem] = [
-        {"field": f, "message": Message("is required")}
-        for f in ("resource_code", "record_id", "field", "value_seen")
-        if not str(form.get(f) or "").strip()
-    ]
-    if errors:
-        raise ValidationFailed(
-            Message(
-                "The report is not valid: %(fields)s", fields=", ".join(e["field"] for e in errors)
-            ),
-            errors,
+    checks = Checks()
+    for field, (label, column, multiline) in REPORT_FIELDS.items():
+        required = field in ("resource_code", "record_id", "field", "value_seen")
+        checks.text(
+            field, form.get(field), label, column=column, multiline=multiline, required=required
         )
+    checks.done(Message(N_("The report is not valid")))
     resource = resource_by_code(session, form["resource_code"].strip())
     if not holds_grant(session, user.department_id, resource.id):
         raise Forbidden(
@@ -170,6 +176,10 @@ def close_verification(ctx: StepContext) -> None:
 
 def flag(session: Session, user: User, resource_code: str, record_id: str) -> dict:
     """Is a record under verification? Only for the provider and departments holding a grant."""
+    checks = Checks()
+    checks.text("resource", resource_code, Message(N_("Resource code")), column=Resource.code)
+    checks.text("record", record_id, Message(N_("Record")), column=Verification.record_id)
+    checks.done()
     resource_id = _check_may_read(session, user, resource_code)
     rows = session.execute(
         select(Verification, ProcessInstance.business_key)
@@ -205,10 +215,20 @@ def flag(session: Session, user: User, resource_code: str, record_id: str) -> di
 
 
 def register_served(
-    session: Session, clock: Clock, user: User, verification_id: int, proof: str, service: str = ""
+    session: Session,
+    clock: Clock,
+    user: User,
+    verification_id: int | str,
+    proof: str,
+    service: str = "",
 ) -> Served:
     """Record that a citizen was served on valid proof while the record was under verification."""
-    v = session.get(Verification, verification_id)
+    checks = Checks()
+    checks.integer("verification_id", verification_id, Message(N_("Verification")))
+    checks.text("proof", proof, Message(N_("Proof presented")), multiline=True)
+    checks.text("service", service, Message(N_("Service")), column=ServedOnProof.service)
+    checks.done()
+    v = session.get(Verification, int(verification_id))
     if v is None or v.status != "open":
         raise ValidationFailed(Message("Verification %(id)s is not open.", id=verification_id))
     (resource,) = resources_by_id(session, [v.resource_id])
@@ -228,6 +248,16 @@ def register_served(
     )
     session.add(row)
     session.flush()
+    audit.record(
+        session,
+        clock.now(),
+        "served_on_proof",
+        actor_id=user.id,
+        instance_id=v.instance_id,
+        object_type="verification",
+        object_ref=str(v.id),
+        after={"proof": row.proof, "service": row.service},
+    )
     return Served(row.id, row.verification_id, row.at)
 
 

@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 from engine.catalog import resource_by_code, resources_by_id
 from engine.clock import SHANGHAI, Clock
 from engine.directory.models import User
-from engine.i18n import Message
+from engine.i18n import N_, Message
+from engine.inputs import Checks
 from engine.oversight import breaches
 from engine.sharing.models import Grant
 from engine.workflow.handlers import StepContext
@@ -72,6 +73,10 @@ def grants_of(session: Session, instance_id: int) -> list[Grant]:
     return list(session.scalars(select(Grant).where(Grant.instance_id == instance_id)))
 
 
+def _nonempty(items: list) -> Message | None:
+    return None if items else Message(N_("name at least one info item"))
+
+
 def check_use(
     session: Session,
     clock: Clock,
@@ -82,6 +87,12 @@ def check_use(
 ) -> dict:
     """Art. 14: is this use within a grant of the department? A use outside every grant is refused
     and recorded in the ledger (art. 23 (4))."""
+    checks = Checks()
+    checks.text("resource_code", resource_code, Message(N_("Resource code")), required=True)
+    if checks.texts("info_items", info_items, Message(N_("Info items")), max_length=200):
+        checks.add("info_items", Message(N_("Info items")), _nonempty(info_items))
+    checks.text("purpose", purpose, Message(N_("Purpose of use")), multiline=True)
+    checks.done(Message(N_("The use cannot be checked")))
     resource = resource_by_code(session, resource_code)
     today = clock.now().astimezone(SHANGHAI).date()
     grants = session.scalars(

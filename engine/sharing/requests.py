@@ -7,7 +7,6 @@ not-shared resource opens ``negotiation`` directly (art. 11: "needed but not sha
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -54,16 +53,14 @@ SUMMARY_FIELDS = (
 
 
 def _request_problems(resource: Resource, user: User, form: dict) -> list[FieldProblem]:
-    """What is wrong with an application beyond its form: items, period, own resource."""
+    """What is wrong with an application beyond its form (which checks texts, dates and the
+    period, :mod:`engine.workflow.forms`): items, own resource."""
     errors: list[FieldProblem] = []
     unknown = [i for i in form["info_items"] if i not in item_names(resource)]
     if unknown:
         items = ", ".join(unknown)
         message = Message("not info items of %(code)s: %(items)s", code=resource.code, items=items)
         errors.append({"field": "info_items", "message": message})
-    if date.fromisoformat(form["period_end"]) < date.fromisoformat(form["period_start"]):
-        message = Message("must not be before the start of the period")
-        errors.append({"field": "period_end", "message": message})
     if resource.provider_id == user.department_id:
         message = Message("is provided by your own department")
         errors.append({"field": "resource_code", "message": message})
@@ -76,7 +73,7 @@ def start_share_request(
     user: User,
     form: dict,
     negotiation_days: int = DEFAULT_NEGOTIATION_DAYS,
-) -> ProcessInstance:
+) -> history.InstanceInfo:
     """Validate the application and start its process; nothing is written if anything is wrong."""
     definition = active_definition(session, "share_request")
     validate_form("share_request_start", definition.forms["share_request_start"], form)
@@ -104,7 +101,9 @@ def start_share_request(
     if resource.share_type == "not_shared":
         definition = active_definition(session, "negotiation")
     summary = {k: data[k] for k in SUMMARY_FIELDS}
-    return start_instance(session, clock, definition, data, bound.bindings(), user.id, summary)
+    return history.instance_info(
+        start_instance(session, clock, definition, data, bound.bindings(), user.id, summary)
+    )
 
 
 def instance_by_key(session: Session, business_key: str) -> ProcessInstance:
@@ -176,6 +175,11 @@ def request_status(session: Session, instance: ProcessInstance) -> dict:
         ],
         "timeline": [{"at": e.at.isoformat(), "kind": e.kind, "detail": e.detail} for e in events],
     }
+
+
+def status_by_key(session: Session, business_key: str) -> dict:
+    """:func:`request_status` by business key, for the operator's CLI (NotFound if none)."""
+    return request_status(session, history.instance_by_key(session, business_key))
 
 
 def status_for(session: Session, user: User, business_key: str) -> dict:

@@ -20,6 +20,7 @@ import os
 import re
 import zipfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO, TypedDict
@@ -31,8 +32,9 @@ from engine import audit
 from engine.clock import Clock
 from engine.directory.models import User
 from engine.errors import NotFound, ValidationFailed
-from engine.i18n import Message
-from engine.workflow.history import check_may_see
+from engine.i18n import N_, Message
+from engine.inputs import Checks
+from engine.workflow.history import FileInfo, check_may_see
 from engine.workflow.models import Attachment, ProcessInstance
 
 
@@ -58,6 +60,19 @@ TYPES = {
 
 
 def check(filename: str, content_type: str, size: int) -> None:
+    checks = Checks()
+    name_ok = checks.text(
+        "attachments",
+        filename,
+        Message(N_("File name")),
+        column=Attachment.filename,
+        required=True,
+    )
+    if name_ok:
+        checks.text(
+            "attachments", content_type, Message(N_("File type")), column=Attachment.content_type
+        )
+    checks.done(Message(N_("The attachment cannot be stored")))
     ext = Path(filename).suffix.lower()
     if ext not in LIMITS["extensions"]:
         raise ValidationFailed(
@@ -167,7 +182,7 @@ def store(
     filename: str,
     content_type: str,
     stream: BinaryIO,
-) -> Attachment:
+) -> FileInfo:
     data = stream.read(LIMITS["max_bytes"] + 1)
     check(filename, content_type, len(data))
     check_content(filename, data)
@@ -192,20 +207,43 @@ def store(
     )
     session.add(row)
     session.flush()
-    return row
+    audit.record(
+        session,
+        clock.now(),
+        "attachment_added",
+        actor_id=user_id,
+        instance_id=instance_id,
+        object_type="attachment",
+        object_ref=str(row.id),
+        filename=row.filename,
+        size=row.size,
+        sha256=digest,
+    )
+    return FileInfo(row.id, row.filename, row.size)
 
 
-def path_of(directory: str, row: Attachment) -> Path:
+@dataclass(frozen=True)
+class StoredFile:
+    """An attachment to hand out: where its bytes are and how to name and type them."""
+
+    id: int
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+
+
+def path_of(directory: str, row: StoredFile | Attachment) -> Path:
     return Path(directory) / row.sha256
 
 
-def attachment_for(session: Session, user: User, attachment_id: int) -> Attachment:
+def attachment_for(session: Session, user: User, attachment_id: int) -> StoredFile:
     """An attachment, for the departments its instance involves (NotFound, else Forbidden)."""
     row = session.get(Attachment, attachment_id)
     if row is None:
         raise NotFound(Message("No attachment %(id)s.", id=attachment_id))
     check_may_see(user, session.get_one(ProcessInstance, row.instance_id))
-    return row
+    return StoredFile(row.id, row.filename, row.content_type, row.size, row.sha256)
 
 
 ORPHAN_GRACE = timedelta(hours=24)  # an upload's transaction never stays open this long

@@ -21,7 +21,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
@@ -33,7 +33,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from engine.audit import AuditEvent
+from engine import audit
 from engine.clock import Clock
 from engine.errors import Conflict, DeploymentError, NotFound
 from engine.i18n import Message
@@ -294,23 +294,27 @@ def _parsed(
 
 
 # -- deploy, versions, activation ------------------------------------------------------------
-class Deployed(NamedTuple):
-    """What deploying one process did: ``created`` a new version, or found ``definition`` with
-    the same content (the active version, or an older inactive one, which is not reactivated)."""
+@dataclass(frozen=True)
+class Deployed:
+    """What deploying one process did: ``created`` a new version, or found ``version`` with the
+    same content (the active version, or an older inactive one, which is not reactivated)."""
 
-    definition: ProcessDefinition
+    process_id: str
+    version: int
+    content_hash: str
     created: bool
+    active: bool
 
     @property
     def outcome(self) -> str:
         """``deployed`` (new and active), ``deployed_inactive`` (new, waits for activation),
         ``unchanged`` (the active version) or ``identical_inactive`` (an older version)."""
         if self.created:
-            return "deployed" if self.definition.active else "deployed_inactive"
-        return "unchanged" if self.definition.active else "identical_inactive"
+            return "deployed" if self.active else "deployed_inactive"
+        return "unchanged" if self.active else "identical_inactive"
 
     def describe(self) -> Message:
-        d = self.definition
+        d = self
         return {
             "deployed": Message("deployed"),
             "unchanged": Message("unchanged"),
@@ -330,7 +334,11 @@ class Deployed(NamedTuple):
 
 
 def deploy(
-    session: Session, clock: Clock, directory: Path | None = None, activate: bool = True
+    session: Session,
+    clock: Clock,
+    directory: Path | None = None,
+    activate: bool = True,
+    actor_id: int | None = None,
 ) -> list[Deployed]:
     """Deploy every process of ``directory``: changed content becomes a new version, active unless
     ``activate`` is False (the first version of a process is always active). Content identical to
@@ -344,7 +352,7 @@ def deploy(
             ),
             [str(p) for p in problems],
         )
-    results = []
+    found: list[tuple[ProcessDefinition, bool]] = []
     for p in parsed:
         existing = session.scalar(
             select(ProcessDefinition).where(
@@ -353,17 +361,22 @@ def deploy(
             )
         )
         if existing is not None:
-            results.append(Deployed(existing, False))
+            found.append((existing, False))
             continue
-        definition = _new_version(session, clock, p)
+        definition = _new_version(session, clock, p, actor_id)
         if activate or definition.version == 1:
-            _make_active(session, clock, definition, None)
-        results.append(Deployed(definition, True))
+            _make_active(session, clock, definition, actor_id)
+        found.append((definition, True))
     session.flush()
-    return results
+    return [
+        Deployed(d.process_id, d.version, d.content_hash, created, bool(d.active))
+        for d, created in found
+    ]
 
 
-def _new_version(session: Session, clock: Clock, p: ParsedProcess) -> ProcessDefinition:
+def _new_version(
+    session: Session, clock: Clock, p: ParsedProcess, actor_id: int | None
+) -> ProcessDefinition:
     latest = session.scalar(
         select(func.max(ProcessDefinition.version)).where(
             ProcessDefinition.process_id == p.process_id
@@ -384,6 +397,17 @@ def _new_version(session: Session, clock: Clock, p: ParsedProcess) -> ProcessDef
     )
     session.add(definition)
     session.flush()
+    audit.record(
+        session,
+        clock.now(),
+        "version_deployed",
+        actor_id=actor_id,
+        object_type="process",
+        object_ref=p.process_id,
+        version=definition.version,
+        content_hash=p.content_hash,
+        source_file=p.source_file,
+    )
     return definition
 
 
@@ -466,18 +490,18 @@ def _make_active(
         .values(active=False)
     )
     definition.active, definition.activated_at = True, clock.now()
-    session.add(
-        AuditEvent(
-            instance_id=None,
-            at=clock.now(),
-            actor_id=actor_id,
-            kind="version_activated",
-            detail={
-                "process": definition.process_id,
-                "version": definition.version,
-                "previous": previous,
-            },
-        )
+    audit.record(
+        session,
+        clock.now(),
+        "version_activated",
+        actor_id=actor_id,
+        object_type="process",
+        object_ref=definition.process_id,
+        before=previous,
+        after=definition.version,
+        process=definition.process_id,
+        version=definition.version,
+        previous=previous,
     )
     try:
         session.flush()
@@ -489,6 +513,16 @@ def _make_active(
             )
         ) from exc
     return Activation(definition.process_id, definition.version, previous, True)
+
+
+def definition_of(session: Session, deployed: Deployed) -> ProcessDefinition:
+    """The stored version a :class:`Deployed` names (for the runtime and tests)."""
+    return session.scalars(
+        select(ProcessDefinition).where(
+            ProcessDefinition.process_id == deployed.process_id,
+            ProcessDefinition.version == deployed.version,
+        )
+    ).one()
 
 
 def active_definition(session: Session, process_id: str) -> ProcessDefinition:

@@ -22,6 +22,7 @@ from engine.directory import is_administrator
 from engine.directory.models import User
 from engine.errors import Forbidden, NotFound
 from engine.i18n import Message
+from engine.inputs import storable
 from engine.workflow.inbox import Deadline, describe_deadline
 from engine.workflow.models import Attachment, HumanTask, ProcessInstance
 from engine.workflow.runtime import task_data, workflow_states
@@ -30,8 +31,10 @@ ROLES = ("requester", "provider", "authority")
 
 
 def instance_by_key(session: Session, business_key: str) -> ProcessInstance:
-    instance = session.scalar(
-        select(ProcessInstance).where(ProcessInstance.business_key == business_key)
+    instance = (
+        session.scalar(select(ProcessInstance).where(ProcessInstance.business_key == business_key))
+        if storable(business_key)
+        else None
     )
     if instance is None:
         raise NotFound(Message("No request with business key %(key)s.", key=business_key))

@@ -328,15 +328,31 @@ def _department_names(session: Session, ids: set[int]) -> dict[int, str]:
     )
 
 
-def counterpart_departments(session: Session, user: User) -> list[Department]:
+@dataclass(frozen=True)
+class Colleague:
+    """An official a leader may hand a task to."""
+
+    id: int
+    display_name: str
+    username: str
+
+
+@dataclass(frozen=True)
+class DepartmentOption:
+    """A department offered in a filter."""
+
+    id: int
+    name: str
+
+
+def counterpart_departments(session: Session, user: User) -> list[DepartmentOption]:
     """Departments to filter by: every other department, region first (O(departments))."""
-    return list(
-        session.scalars(
-            select(Department)
-            .where(Department.id != user.department_id)
-            .order_by(Department.division_code, Department.name)
-        )
+    rows = session.execute(
+        select(Department.id, Department.name)
+        .where(Department.id != user.department_id)
+        .order_by(Department.division_code, Department.name)
     )
+    return [DepartmentOption(id, name) for id, name in rows]
 
 
 @dataclass(frozen=True)
@@ -344,8 +360,8 @@ class InboxPage:
     """An inbox page: the tasks, and what its filters and bulk actions offer."""
 
     page: Page
-    counterparts: list[Department]
-    colleagues: list[User]  # a leader's officials, to reassign to
+    counterparts: list[DepartmentOption]
+    colleagues: list[Colleague]  # a leader's officials, to reassign to
 
 
 def inbox_page(
@@ -354,5 +370,5 @@ def inbox_page(
     return InboxPage(
         list_view(session, user, clock, view, filters, page=page),
         counterpart_departments(session, user),
-        colleagues(session, user),
+        [Colleague(u.id, u.display_name, u.username) for u in colleagues(session, user)],
     )

@@ -21,6 +21,7 @@ from engine.directory import is_administrator
 from engine.directory.models import User
 from engine.errors import Forbidden, NotFound, ValidationFailed
 from engine.i18n import Message
+from engine.inputs import storable
 from engine.workflow.models import Incident, ProcessInstance
 from engine.workflow.runtime import retry_incident
 
@@ -120,15 +121,31 @@ def retry(
     business_key: str,
     user: User | None = None,
     variables: dict[str, Any] | None = None,
-) -> ProcessInstance:
+) -> RetryOutcome:
     """Retry the instance's engine steps now (optionally after correcting variables)."""
     _require_administrator(user)
-    instance_id = session.scalar(
-        select(ProcessInstance.id).where(ProcessInstance.business_key == business_key)
+    instance_id = (
+        session.scalar(
+            select(ProcessInstance.id).where(ProcessInstance.business_key == business_key)
+        )
+        if storable(business_key)
+        else None
     )
     if instance_id is None:
         raise NotFound(Message("No request with business key %(key)s.", key=business_key))
-    return retry_incident(session, clock, instance_id, user.id if user else None, variables or None)
+    instance = retry_incident(
+        session, clock, instance_id, user.id if user else None, variables or None
+    )
+    return RetryOutcome(instance.business_key, instance.status, instance.incident)
+
+
+@dataclass(frozen=True)
+class RetryOutcome:
+    """What a retry left: the instance's status and, if it still fails, the error."""
+
+    business_key: str
+    status: str
+    incident: str | None
 
 
 def open_incident(session: Session, instance_id: int) -> IncidentView | None:

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import and_, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
+from engine import audit
 from engine.calendar import load_calendar
 from engine.clock import SHANGHAI, Clock
 from engine.directory import officials, user_by_id
@@ -33,8 +35,8 @@ from engine.workflow.history import (
     task_info,
     tasks_of,
 )
-from engine.workflow.inbox import Deadline, describe_deadline, eligible_queue
-from engine.workflow.models import HumanTask
+from engine.workflow.inbox import Colleague, Deadline, describe_deadline, eligible_queue
+from engine.workflow.models import HumanTask, ProcessInstance
 from engine.workflow.runtime import complete_user_task, lock_instance
 
 
@@ -44,20 +46,66 @@ def eligible(user: User, task: HumanTask) -> bool:
     )
 
 
+@dataclass(frozen=True)
+class TaskRef:
+    """A task as a command or a department system receives it: plain values, read after the
+    command (so ``state``, ``assignee`` and ``request_status`` say what the command left)."""
+
+    id: int
+    business_key: str
+    task_name: str
+    title: str
+    role: str
+    form: str | None
+    statute: str
+    state: str
+    due_at: datetime | None
+    assignee: str | None  # user name of whoever holds (or completed) the task
+    assignee_name: str | None  # their display name
+    request_status: str  # the status of the task's instance
+    form_schema: dict | None
+
+
+def task_ref(row: HumanTask) -> TaskRef:
+    holder = row.completed_by if row.state == "completed" else row.assignee
+    return TaskRef(
+        id=row.id,
+        business_key=row.instance.business_key,
+        task_name=row.task_name,
+        title=row.title,
+        role=row.role,
+        form=row.form,
+        statute=row.statute,
+        state=row.state,
+        due_at=row.due_at,
+        assignee=holder.username if holder else None,
+        assignee_name=holder.display_name if holder else None,
+        request_status=row.instance.status,
+        form_schema=form_schema(row),
+    )
+
+
 def list_tasks(
     session: Session, user: User, scope: str = "inbox", limit: int = 100
-) -> list[HumanTask]:
-    """``mine``: claimed by the user; ``queue``: unclaimed and offered to the user; ``inbox``: both."""
+) -> list[TaskRef]:
+    """``mine``: claimed by the user; ``queue``: unclaimed and offered to the user; ``inbox``: both.
+
+    Instances, their definitions and the holders are loaded in the same round of queries, never
+    one query per task."""
     mine = and_(HumanTask.state == "open", HumanTask.assignee_id == user.id)
     queue = and_(HumanTask.state == "open", eligible_queue(user))
     where = {"mine": mine, "queue": queue}.get(scope, or_(mine, queue))
     stmt = (
         select(HumanTask)
         .where(where)
+        .options(
+            selectinload(HumanTask.instance).selectinload(ProcessInstance.definition),
+            selectinload(HumanTask.assignee),
+        )
         .order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.id)
         .limit(limit)
     )
-    return list(session.scalars(stmt))
+    return [task_ref(row) for row in session.scalars(stmt)]
 
 
 def _locked_task(session: Session, task_id: int) -> HumanTask:
@@ -106,32 +154,50 @@ def _check_open(row: HumanTask, user: User) -> None:
         )
 
 
-def claim(session: Session, clock: Clock, task_id: int, user: User) -> HumanTask:
+def claim(session: Session, clock: Clock, task_id: int, user: User) -> TaskRef:
     row = _locked_task(session, task_id)
     _check_open(row, user)
     row.assignee_id = user.id
     row.instance.updated_at = clock.now()
+    _audit(session, clock, row, "task_claimed", user, after=user.username)
     session.flush()
-    return row
+    return task_ref(row)
 
 
-def unclaim(session: Session, clock: Clock, task_id: int, user: User) -> HumanTask:
+def unclaim(session: Session, clock: Clock, task_id: int, user: User) -> TaskRef:
     """Give a claimed task back to the department queue (its holder or a leader may)."""
     row = _locked_task(session, task_id)
     if row.state != "open" or (row.assignee_id != user.id and not is_leader_of(user, row)):
         _check_open(row, user)  # raises: finished, not offered to the user, or held by someone else
+    before = row.assignee.username if row.assignee else None
     row.assignee_id = None
+    _audit(session, clock, row, "task_unclaimed", user, before=before)
     session.flush()
-    return row
+    return task_ref(row)
+
+
+def _audit(
+    session: Session, clock: Clock, row: HumanTask, kind: str, actor: User, **change: Any
+) -> None:
+    audit.record(
+        session,
+        clock.now(),
+        kind,
+        actor_id=actor.id,
+        instance_id=row.instance_id,
+        object_type="task",
+        object_ref=str(row.id),
+        task=row.task_name,
+        title=row.title,
+        **change,
+    )
 
 
 def is_leader_of(user: User, row: HumanTask) -> bool:
     return "leader" in (user.job_roles or []) and row.department_id == user.department_id
 
 
-def reassign(
-    session: Session, clock: Clock, task_id: int, leader: User, assignee: User
-) -> HumanTask:
+def reassign(session: Session, clock: Clock, task_id: int, leader: User, assignee: User) -> TaskRef:
     """A department leader hands an open task to another eligible official of the department."""
     row = _locked_task(session, task_id)
     if not is_leader_of(leader, row):
@@ -148,19 +214,22 @@ def reassign(
                 user=assignee.display_name,
             )
         )
+    before = row.assignee.username if row.assignee else None
     row.assignee_id = assignee.id
+    _audit(session, clock, row, "task_reassigned", leader, before=before, after=assignee.username)
     session.flush()
-    return row
+    return task_ref(row)
 
 
 def claim_many(
     session: Session, clock: Clock, task_ids: list[int], user: User
-) -> tuple[list[HumanTask], list[tuple[int, GovshareError]]]:
+) -> tuple[list[TaskRef], list[tuple[int, GovshareError]]]:
     """Claim several tasks; each is its own check, so one taken task does not block the rest.
 
     Runs inside the caller's transaction, each claim under a savepoint.
     """
-    done, failed = [], []
+    done: list[TaskRef] = []
+    failed: list[tuple[int, GovshareError]] = []
     for task_id in task_ids:
         try:
             with session.begin_nested():
@@ -170,7 +239,7 @@ def claim_many(
     return done, failed
 
 
-def complete(session: Session, clock: Clock, task_id: int, user: User, data: dict) -> HumanTask:
+def complete(session: Session, clock: Clock, task_id: int, user: User, data: dict) -> TaskRef:
     """Validate ``data`` against the task's form and complete it; nothing is written on error."""
     row = _locked_task(session, task_id)
     _check_open(row, user)
@@ -186,7 +255,12 @@ def complete(session: Session, clock: Clock, task_id: int, user: User, data: dic
             )
 
     complete_user_task(session, clock, row, user.id, data, validate=validate)
-    return row
+    return task_ref(row)
+
+
+def check_visible(session: Session, user: User, task_id: int) -> None:
+    """NotFound for a task that does not exist, Forbidden for one the user may not see."""
+    task_for(session, user, task_id)
 
 
 def task_by_id(session: Session, task_id: int) -> HumanTask:
@@ -198,12 +272,12 @@ def task_by_id(session: Session, task_id: int) -> HumanTask:
 
 def reassign_to(
     session: Session, clock: Clock, task_id: int, leader: User, assignee_id: int | None
-) -> TaskInfo:
+) -> TaskRef:
     """:func:`reassign` to the official with ``assignee_id`` (as a form names them)."""
     assignee = user_by_id(session, assignee_id or 0)
     if assignee is None:
         raise GovshareError(Message("Choose the official to assign the task to."))
-    return task_info(reassign(session, clock, task_id, leader, assignee))
+    return reassign(session, clock, task_id, leader, assignee)
 
 
 # -- the task page ------------------------------------------------------------------------------
@@ -241,15 +315,6 @@ class TaskForm:
 def task_form(session: Session, user: User, task_id: int) -> TaskForm:
     row = task_for(session, user, task_id)
     return TaskForm(task_info(row), row.instance.business_key, form_schema(row))
-
-
-@dataclass(frozen=True)
-class Colleague:
-    """An official a leader may hand a task to."""
-
-    id: int
-    display_name: str
-    username: str
 
 
 @dataclass(frozen=True)
