@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException
 from engine.errors import Forbidden, GovshareError, NotFound
 
 from . import db
+from .openapi import operation_of
 from .templating import render_message
 
 log = logging.getLogger("govshare.web")
@@ -44,7 +45,7 @@ def lookup(find: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
 
 def _page(status: int, message: str, details=None):
     view = current_app.view_functions.get(request.endpoint or "")
-    if request.path.startswith("/api/") or hasattr(view, "api_operation"):
+    if request.path.startswith("/api/") or operation_of(view) is not None:
         return jsonify(
             {"error": TITLES.get(status, ""), "message": message, "details": details or []}
         ), status

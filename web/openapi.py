@@ -153,7 +153,7 @@ def operation(
                 )
             return view(**kwargs, **extra)
 
-        wrapper.api_operation = op  # type: ignore[attr-defined]
+        OPERATIONS[wrapper] = op
         return wrapper
 
     return decorate
@@ -162,6 +162,18 @@ def operation(
 def _with_components(schema: dict) -> dict:
     """``schema`` with the components its ``$ref``s name, so it validates on its own."""
     return {**schema, "components": {"schemas": COMPONENTS}}
+
+
+OPERATIONS: dict[Callable, Operation] = {}  # each declared view (its wrapper) and its operation
+
+
+def operation_of(view: Callable | None) -> Operation | None:
+    """The operation declared on ``view`` or on a view it wraps (``functools.wraps``)."""
+    while view is not None:
+        if view in OPERATIONS:
+            return OPERATIONS[view]
+        view = getattr(view, "__wrapped__", None)
+    return None
 
 
 def json_body() -> Any:
@@ -268,12 +280,12 @@ def document(app: Flask) -> dict:
         spec.components.schema(name, schema)
     paths: dict[str, dict[str, dict]] = {}
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
-        op = getattr(app.view_functions[rule.endpoint], "api_operation", None)
+        op = operation_of(app.view_functions[rule.endpoint])
         if op is None:
             continue
         path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
-            paths.setdefault(path, {})[method.lower()] = _operation_doc(rule, op)
+            paths.setdefault(path, {}).update({method.lower(): _operation_doc(rule, op)})
     for path, operations in paths.items():
         spec.path(path=path, operations=operations)
     return spec.to_dict()
