@@ -231,6 +231,14 @@ def test_a_body_nested_100000_deep_is_refused_before_parsing(client, actors):
     assert _rows(actors) == before
 
 
+def test_a_body_over_one_mebibyte_is_refused_unread(client, actors):
+    before = _rows(actors)
+    r = client.post(
+        "/api/v1/requests", json={**HUKOU, "purpose": "用" * 400_000}, headers=auth("civil.clerk")
+    )
+    assert r.status_code == 413 and _rows(actors) == before
+
+
 def test_brackets_inside_strings_do_not_count_as_nesting():
     assert nesting_depth(b'{"a": "[[[[[[{{{{", "b": [1, [2]]}') == 3
     assert nesting_depth(b'["\\", "\\"[["]') == 1

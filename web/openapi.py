@@ -21,13 +21,14 @@ from apispec import APISpec
 from flask import Flask, request
 from werkzeug.routing import Rule
 
-from engine.errors import ValidationFailed
+from engine.errors import GovshareError, ValidationFailed
 from engine.i18n import Message
 from engine.workflow.deployment import default_processes_dir
 from engine.workflow.forms import field_errors
 
 MAX_ID = 2**31 - 1  # INTEGER on PostgreSQL
 MAX_DEPTH = 32  # nesting of a request body's arrays and objects; the API's bodies need 3
+MAX_BODY = 1024 * 1024  # bytes of a JSON body; the largest the API takes is a few kB
 # Text the database stores as given: no control characters but tab and line breaks, no lone
 # surrogates (PostgreSQL refuses NUL; a surrogate cannot be encoded at all).
 TEXT_PATTERN = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f\ud800-\udfff]*$"
@@ -89,6 +90,7 @@ ERROR_TEXTS = {
     403: "the token's department may not do this",
     404: "no such record",
     409: "someone else was faster; nothing was applied",
+    413: "the body is larger than 1 MiB; nothing was written",
     422: "the input is not valid; the details name each field; nothing was written",
     503: "the process failed in a way an administrator must fix",
 }
@@ -177,10 +179,14 @@ def operation_of(view: Callable | None) -> Operation | None:
 
 
 def json_body() -> Any:
-    """The request body as JSON; 422 for anything else, including nesting deeper than
-    :data:`MAX_DEPTH` (which would exhaust the parser's recursion)."""
+    """The request body as JSON; 413 past :data:`MAX_BODY`, 422 for anything else, including
+    nesting deeper than :data:`MAX_DEPTH` (which would exhaust the parser's recursion)."""
+    if (request.content_length or 0) > MAX_BODY:
+        raise TooLarge(Message("The request body is larger than %(n)s bytes.", n=MAX_BODY))
     raw = request.get_data(cache=True)
-    if nesting_depth(raw) > MAX_DEPTH:
+    if len(raw) > MAX_BODY:
+        raise TooLarge(Message("The request body is larger than %(n)s bytes.", n=MAX_BODY))
+    if nesting_depth(raw, MAX_DEPTH) > MAX_DEPTH:
         raise ValidationFailed(
             Message("The request body is nested more than %(n)s levels deep.", n=MAX_DEPTH)
         )
@@ -190,21 +196,29 @@ def json_body() -> Any:
         raise ValidationFailed(Message("The request body must be JSON.")) from None
 
 
+class TooLarge(GovshareError):
+    http_status = 413
+
+
 def _no_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
 
 
-_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 
 
-def nesting_depth(raw: bytes) -> int:
+def nesting_depth(raw: bytes, limit: int | None = None) -> int:
     """How deeply the arrays and objects of a JSON text nest, counted without parsing it (the
-    brackets outside strings). Malformed text gives some number; the parser rejects it after."""
+    brackets outside strings), up to the first level past ``limit``. Malformed text gives some
+    number; the parser rejects it after."""
     depth = deepest = 0
     for byte in _STRING.sub(b"", raw).translate(None, _NOT_BRACKETS):
         depth += 1 if byte in b"[{" else -1
-        deepest = max(deepest, depth)
+        if depth > deepest:
+            deepest = depth
+            if limit is not None and deepest > limit:
+                break
     return deepest
 
 
@@ -332,6 +346,8 @@ def _responses(rule: Rule, op: Operation) -> dict:
     if op.token:
         errors |= {401}
     errors |= {422}  # every operation takes parameters (``lang`` at least)
+    if op.body is not None:
+        errors |= {413}
     for status in sorted(errors):
         responses[str(status)] = {
             "description": ERROR_TEXTS[status],
