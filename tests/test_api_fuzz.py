@@ -72,7 +72,9 @@ def fuzzing(db_url, engine, actors):
 
     granted(actors)  # civil.clerk holds a grant on JC-RK/0002: checks and reports go deep
     actors.request("civil.clerk", **HUKOU)  # an open task and a request to read
-    app = create_app({"SQLALCHEMY_DATABASE_URI": db_url, "GOVSHARE_CLOCK": actors.clock})
+    app = create_app(
+        {"SQLALCHEMY_DATABASE_URI": db_url, "GOVSHARE_CLOCK": actors.clock, "SECRET_KEY": "t"}
+    )
     operations = sum(1 for r in app.url_map.iter_rules() if r.rule.startswith("/api/v1/")) + 1
     APP.app = app
     yield Fuzzing(app, engine, operations)
@@ -95,7 +97,7 @@ class AppUnderTest:
 APP = AppUnderTest()
 # the document as the app serves it (made from the code, it needs no database)
 schema = schemathesis.openapi.from_dict(
-    document(create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"}))
+    document(create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "SECRET_KEY": "t"}))
 )
 schema.app = APP
 

@@ -15,7 +15,9 @@ PG = "postgresql://postgres@127.0.0.1:5432/any"
 
 
 def test_every_postgresql_engine_checks_connections_before_use(tmp_path):
-    web = create_app({"SQLALCHEMY_DATABASE_URI": PG, "ATTACHMENT_DIR": str(tmp_path)})
+    web = create_app(
+        {"SQLALCHEMY_DATABASE_URI": PG, "ATTACHMENT_DIR": str(tmp_path), "SECRET_KEY": "t"}
+    )
     with web.app_context():
         from web import db
 
