@@ -50,7 +50,10 @@ def document() -> dict:
             },
             "/api/v1/requests/{key}": {
                 "get": {
-                    "summary": "Status, tasks, grants, breaches and timeline of a request",
+                    "summary": (
+                        "Status, tasks, the outcome (decision, reasons, conditions, decider), grants,"
+                        " breaches and timeline of a request"
+                    ),
                     "parameters": [
                         {
                             "name": "key",
