@@ -6,9 +6,10 @@ departments most requests involve. The authority's display name is configurable
 (``GOVSHARE_REGION_AUTHORITY_NAME``) because the body behind it has changed over time.
 
 Demo accounts (demo mode only, ``GOVSHARE_DEMO=1``): every department has ``<slug>.clerk`` (official); region
-departments also ``<slug>.lead`` (official + leader); every authority ``<slug>.coord``
-(official + coordinator). They share the password ``demo`` and each has the API token
-``demo-<username>``. Seeding again creates missing demo accounts only; it never re-activates,
+departments also ``<slug>.lead`` (official + leader); every authority and the region
+government's general office ``<slug>.coord`` (official + coordinator; ``gov.coord``
+coordinates where the region's authority is itself a party). They share the password ``demo``
+and each has the API token ``demo-<username>``. Seeding again creates missing demo accounts only; it never re-activates,
 re-passwords or re-tokens an existing one.
 """
 
@@ -131,7 +132,7 @@ def seed_directory(session: Session) -> None:
 
 def _demo_accounts(dept: Department, region_code: str) -> list[tuple[str, str, list[str]]]:
     accounts = [("clerk", "经办人", ["official"])]
-    if dept.is_authority:
+    if dept.coordinates:  # the authorities, and the general office (no one decides their own case)
         accounts.append(("coord", "协调员", ["official", "coordinator"]))
     elif dept.division_code == region_code:
         accounts.append(("lead", "负责人", ["official", "leader"]))

@@ -84,7 +84,7 @@ def test_user_task_outside_known_lanes_and_shape_missing(actors, processes_copy)
     path = processes_copy / "share_request.bpmn"
     text = path.read_text("utf-8").replace(
         '<bpmn:lane id="Lane_authority" name="authority">',
-        '<bpmn:lane id="Lane_authority" name="supervisor">',
+        '<bpmn:lane id="Lane_authority" name="inspector">',
     )
     text = text.replace(
         '<bpmndi:BPMNShape id="supervise_di" bpmnElement="supervise">',
@@ -92,7 +92,7 @@ def test_user_task_outside_known_lanes_and_shape_missing(actors, processes_copy)
     )
     path.write_text(text, "utf-8")
     problems = _deploy_problems(actors, processes_copy)
-    assert any("supervise: lane 'supervisor' is not a known role" in p for p in problems), problems
+    assert any("supervise: lane 'inspector' is not a known role" in p for p in problems), problems
     assert (
         "share_request.bpmn: supervise: has no diagram shape (BPMNDI); open and save the file in a modeler"
         in problems

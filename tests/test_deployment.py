@@ -98,7 +98,7 @@ BAD = {
         "overdue=False)</bpmn:script>",
         "overdue=False</bpmn:script>",
         "prepare",
-        "script: Line 4: SyntaxError",
+        "script: Line 5: SyntaxError",
     ),
     "import": (
         "share_request.bpmn",
@@ -124,9 +124,9 @@ BAD = {
     "unknown role of an effect": (
         "share_request.bpmn",
         "record_breach('provider',",
-        "record_breach('supervisor',",
+        "record_breach('inspector',",
         "mark_overdue",
-        "unknown role 'supervisor' in record_breach()",
+        "unknown role 'inspector' in record_breach()",
     ),
     "unknown action": (
         "catalog_publication.bpmn",

@@ -55,6 +55,10 @@ def test_unconditional_resource_is_granted_at_once_with_scope_and_purpose(actors
             "purpose": "核验申请人身份",
             "basis": "unconditional",
             "granted_at": st["grants"][0]["granted_at"],
+            "decision": "granted",
+            "reasons": None,
+            "conditions": None,
+            "decided_by": None,  # the catalog's share type decided, not an official
         }
     ]
     assert outbox(actors, key) == ["request_granted"]
@@ -254,6 +258,8 @@ def test_negotiation_without_agreement_in_time_goes_to_coordination(actors, cloc
     )
     # 10th working day after Monday 09-21: National Day skipped, make-up Saturday 10-10 counted → 10-12.
     clock.set("2026-10-12T23:59:00+08:00")
+    assert actors.sweep() == 1  # the reminder, two working days before; not yet the deadline
+    assert open_tasks(actors.status(key)) == ["provider_position"]
     assert actors.sweep() == 0
     clock.set("2026-10-13T00:00:01+08:00")
     assert actors.sweep() == 1

@@ -82,6 +82,29 @@ COMPONENTS.update(
             summary={"type": "object"},
             reply_deadline={"type": ["object", "null"]},
             tasks=array({"type": "object"}),
+            outcome={
+                "description": "what was decided, for both parties (null while undecided)",
+                "anyOf": [
+                    {"type": "null"},
+                    obj(
+                        ("decision", "decided_at", "reasons", "conditions"),
+                        decision={
+                            "type": "string",
+                            "enum": [
+                                "granted",
+                                "granted_in_part",
+                                "refused",
+                                "refusal_upheld",
+                            ],
+                        },
+                        decided_at={"type": "string"},
+                        decided_by={"type": ["object", "string", "null"]},
+                        by={"type": "string"},
+                        reasons=NULLABLE_TEXT,
+                        conditions=NULLABLE_TEXT,
+                    ),
+                ],
+            },
             grants=array({"type": "object"}),
             breaches=array({"type": "object"}),
             timeline=array(obj(("at", "kind"), at=DATE_TIME, kind={"type": "string"})),
@@ -188,7 +211,8 @@ def start_request(body: dict):
 @bp.get("/requests/<key>")
 @token_required
 @operation(
-    "Status, tasks, grants, breaches and timeline of a request",
+    "Status, tasks, the outcome (decision, reasons, conditions, decider), grants, breaches and"
+    " timeline of a request",
     {200: ("the request as its parties see it", ref("RequestStatus"))},
     errors=(403, 404),
     path={"key": BUSINESS_KEY},

@@ -21,6 +21,7 @@ ROLE_LABELS = {
     "requester": lazy_gettext("Requesting department"),
     "provider": lazy_gettext("Providing department"),
     "authority": lazy_gettext("Data-sharing authority"),
+    "supervisor": lazy_gettext("Authority of the level above"),
 }
 PROCESS_LABELS = {
     "share_request": lazy_gettext("Data-sharing request"),
@@ -46,10 +47,19 @@ SHARE_TYPE_LABELS = {
 }
 DECISION_LABELS = {
     "granted": lazy_gettext("Granted"),
+    "granted_in_part": lazy_gettext("Granted in part"),
     "refused": lazy_gettext("Refused"),
+    "refusal_upheld": lazy_gettext("Refusal upheld"),
     "published": lazy_gettext("Published"),
     "returned": lazy_gettext("Returned"),
     "updated": lazy_gettext("Updated"),
+}
+DECISION_BADGES = {"granted": "normal", "granted_in_part": "soon", "published": "normal"}
+OUTCOME_BY_LABELS = {
+    "catalog": lazy_gettext("The catalog (unconditional sharing)"),
+    "provider": lazy_gettext("The providing department"),
+    "negotiation": lazy_gettext("Agreed in negotiation"),
+    "coordination": lazy_gettext("Coordination (binding decision)"),
 }
 BASIS_LABELS = {
     "unconditional": lazy_gettext("Unconditional sharing"),
@@ -122,6 +132,8 @@ DOSSIER_LABELS = {
     "info_answer": lazy_gettext("Information provided"),
     "meeting": lazy_gettext("Coordination meeting"),
     "decision": lazy_gettext("Decision"),
+    "info_missed": lazy_gettext("Information not provided in time"),
+    "position_missed": lazy_gettext("Negotiation position not given in time"),
 }
 EVENT_LABELS = {
     "started": lazy_gettext("Started"),
@@ -129,6 +141,9 @@ EVENT_LABELS = {
     "timers_fired": lazy_gettext("Deadline timer fired"),
     "breach_recorded": lazy_gettext("Breach recorded"),
     "grant_issued": lazy_gettext("Grant issued"),
+    "deadline_reminder": lazy_gettext("Reminder sent"),
+    "deadline_missed": lazy_gettext("Time limit passed, step closed"),
+    "deadline_overdue": lazy_gettext("Time limit passed, marked overdue"),
     "incident": lazy_gettext("Stopped by a technical error"),
     "incident_retried": lazy_gettext("Retried after an error"),
     "incident_resolved": lazy_gettext("Running again after the error"),
@@ -230,6 +245,8 @@ def init_app(app: Flask) -> None:
             "CYCLE_LABELS": CYCLE_LABELS,
             "VERSION_LABELS": VERSION_LABELS,
             "BASIS_LABELS": BASIS_LABELS,
+            "DECISION_BADGES": DECISION_BADGES,
+            "OUTCOME_BY_LABELS": OUTCOME_BY_LABELS,
             "is_english": is_english,
             "request_path": request.full_path,
         }

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from engine import audit
 from engine.clock import Clock
-from engine.directory.models import ApiToken, Department, Division, User
+from engine.directory.models import GENERAL_OFFICE, ApiToken, Department, Division, User
 from engine.directory.passwords import token_digest
 from engine.errors import NotFound
 from engine.i18n import Message
@@ -187,20 +187,61 @@ def region_code(session: Session) -> str:
     return code
 
 
+def general_office(session: Session) -> Department:
+    """The region government's general office (自治区人民政府办公厅, duty ``general_office``):
+    it coordinates where the region's data-sharing authority is itself a party."""
+    region = region_code(session)
+    for dept in session.scalars(select(Department).where(Department.division_code == region)):
+        if GENERAL_OFFICE in (dept.duties or []):
+            return dept
+    raise NotFound(
+        Message("The directory has no general office of the region; load it with `govshare seed`.")
+    )
+
+
+def level_above(session: Session, authority: Department) -> Department | None:
+    """Who stands above a coordinating body: the authority of the parent division; above the
+    region's authority the general office; above the general office nobody."""
+    if GENERAL_OFFICE in (authority.duties or []):
+        return None
+    parent = authority.division.parent_code
+    return authority_of(session, parent) if parent else general_office(session)
+
+
+def impartial_authority(
+    session: Session, authority: Department, involved: Iterable[Department]
+) -> Department:
+    """No one decides their own case: ``authority`` unless its own department is a party, else
+    the next level's authority (at region level the general office), going up as long as the
+    one found is a party too."""
+    ids = {d.id for d in involved}
+    current = authority
+    while current.id in ids:
+        above = level_above(session, current)
+        if above is None:
+            break
+        current = above
+    return current
+
+
 @dataclass(frozen=True)
 class Parties:
     """The departments a procedure between two departments binds to its roles (lanes)."""
 
     requester: Department
     provider: Department
-    authority: Department  # the same-level data-sharing authority
+    authority: Department  # the same-level data-sharing authority, unless it is a party
+    supervisor: Department | None = None  # the level above the authority (none above the region)
 
     def bindings(self) -> dict[str, int]:
-        return {
+        bound = {
             "requester": self.requester.id,
             "provider": self.provider.id,
             "authority": self.authority.id,
         }
+        if self.supervisor is not None:
+            bound["supervisor"] = self.supervisor.id
+        return bound
 
     def names(self) -> dict[str, str]:
         """``requester_name``, ``provider_name``, ``authority_name`` for task data and summaries."""
@@ -212,4 +253,12 @@ class Parties:
 
 
 def parties(session: Session, requester: Department, provider: Department) -> Parties:
-    return Parties(requester, provider, same_level_authority(session, requester, provider))
+    """The parties of a procedure between two departments and who coordinates and supervises it:
+    the same-level authority (art. 4), or, where that authority's own department is the requester
+    or the provider, the next level's authority (at region level the general office)."""
+    same_level = same_level_authority(session, requester, provider)
+    authority = impartial_authority(session, same_level, (requester, provider))
+    above = level_above(session, authority)
+    return Parties(
+        requester, provider, authority, above if above is not None and above.is_authority else None
+    )

@@ -15,6 +15,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from engine.db import Base, UTCDateTime
 
+GENERAL_OFFICE = (
+    "general_office"  # the duty of 自治区人民政府办公厅 (no one decides their own case)
+)
+
 
 class Division(Base):
     """An administrative division, GB/T 2260 code: region, city or county level."""
@@ -39,6 +43,12 @@ class Department(Base):
         JSON, default=list
     )  # e.g. base:population, project_review:drc
     division: Mapped[Division] = relationship(lazy="select")
+
+    @property
+    def coordinates(self) -> bool:
+        """Does this department coordinate disputes: a data-sharing authority, or the region
+        government's general office (which coordinates where the region authority is a party)?"""
+        return self.is_authority or GENERAL_OFFICE in (self.duties or [])
 
 
 class User(Base):

@@ -48,6 +48,35 @@ LIMITS: dict[str, Limit] = _limits(
         "no statutory limit; default 10",
         "negotiation between the parties",
     ),
+    Limit(
+        "negotiation_decision",
+        5,
+        False,
+        "no statutory limit; default 5",
+        "a refused requester decides whether to negotiate (第十一条)",
+    ),
+    Limit(
+        "coordination",
+        20,
+        False,
+        "no statutory limit; default 20",
+        "the same-level authority coordinates a failed negotiation (第十一条)",
+    ),
+    Limit(
+        "coordination_info",
+        5,
+        False,
+        "no statutory limit; default 5",
+        "a party answers the coordinator's request for information (the coordinator may choose"
+        " 3, 5 or 10)",
+    ),
+    Limit(
+        "sharing_supervision",
+        5,
+        False,
+        "no statutory limit; default 5",
+        "an authority supervises an overdue reply or an overdue coordination (第四条)",
+    ),
     # -- catalog (art. 8) ---------------------------------------------------------------------
     Limit("catalog_update", 15, True, "第八条", "a department updates its catalog after a change"),
     # -- quality (art. 15) --------------------------------------------------------------------

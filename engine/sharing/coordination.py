@@ -20,7 +20,7 @@ from engine.workflow.models import ProcessInstance
 
 
 def check_authority(user: User) -> None:
-    if not user.department.is_authority:
+    if not user.department.coordinates:
         raise Forbidden(Message("Only data-sharing authorities coordinate disputes."))
 
 

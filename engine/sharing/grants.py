@@ -29,9 +29,21 @@ def _as_date(value: object) -> date | None:
     return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
 
 
-def issue_grant_effect(ctx: StepContext, basis: str) -> None:
-    """Sandbox helper ``issue_grant(basis)``: grant what the task data describes to the requester
-    (the scope granted where a decision narrowed it, else the scope requested)."""
+def issue_grant_effect(
+    ctx: StepContext,
+    basis: str,
+    decision: str | None = None,
+    reasons: str | None = None,
+    conditions: str | None = None,
+) -> None:
+    """Sandbox helper ``issue_grant(basis, decision=…, reasons=…, conditions=…)``: grant what the
+    task data describes to the requester (the scope granted where a decision narrowed it, else
+    the scope requested). A grant a person decided (``decision``: ``granted`` or
+    ``granted_in_part``) keeps that decision, its reasons, its conditions of use and the official
+    who decided, so that both parties read them; an unconditional grant follows from the catalog
+    and names no decider."""
+    if decision not in (None, "granted", "granted_in_part"):
+        raise ValueError(f"issue_grant: unknown decision {decision!r}")
     data = ctx.data
     grant = Grant(
         instance_id=ctx.instance.id,
@@ -43,9 +55,13 @@ def issue_grant_effect(ctx: StepContext, basis: str) -> None:
         purpose=data.get("granted_purpose") or data.get("purpose", ""),
         basis=basis,
         granted_at=ctx.clock.now(),
+        decision=decision or "granted",
+        reasons=reasons or None,
+        conditions=conditions or None,
+        decided_by_id=ctx.actor_id if decision is not None else None,
     )
     ctx.session.add(grant)
-    ctx.audit("grant_issued", basis=basis, info_items=grant.info_items)
+    ctx.audit("grant_issued", basis=basis, decision=grant.decision, info_items=grant.info_items)
 
 
 def holds_grant(session: Session, department_id: int, resource_id: int) -> bool:
@@ -70,7 +86,9 @@ def granted_resources(session: Session, user: User) -> list:
 
 def grants_of(session: Session, instance_id: int) -> list[Grant]:
     """The grants an instance issued."""
-    return list(session.scalars(select(Grant).where(Grant.instance_id == instance_id)))
+    return list(
+        session.scalars(select(Grant).where(Grant.instance_id == instance_id).order_by(Grant.id))
+    )
 
 
 def _nonempty(items: list) -> Message | None:

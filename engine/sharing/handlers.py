@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from engine.sharing.deadlines import note_deadline
 from engine.sharing.disputes import file_dossier
 from engine.sharing.grants import issue_grant_effect
 from engine.workflow.handlers import Effect, FactKind, Handlers
 
 HANDLERS = Handlers(
-    actions={"file_dossier": file_dossier},
+    actions={"file_dossier": file_dossier, "note_deadline": note_deadline},
     effects={"issue_grant": Effect(issue_grant_effect)},
     facts={
         # a department applied for data (a share request, or a direct negotiation for a
@@ -25,10 +26,11 @@ HANDLERS = Handlers(
         # a party's negotiation position (``role`` says whose)
         "position_stated": FactKind(required=("role", "position"), optional=("due",)),
         # the same-level authority took the dispute over (``role``: the authority)
-        "coordination_opened": FactKind(required=("role",)),
+        "coordination_opened": FactKind(required=("role",), optional=("due",)),
         # the authority's binding decision, with its reasons (art. 4, 11)
         "coordination_decided": FactKind(
             required=("decision", "reasons"),
+            optional=("conditions",),
             decisions=("granted", "granted_in_part", "refusal_upheld"),
         ),
     },

@@ -32,6 +32,11 @@ class Grant(Base):
         String(30)
     )  # unconditional | approved | partial | negotiated | coordinated
     granted_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # the decision that issued it (NULL on grants issued before revision 0018)
+    decision: Mapped[str | None] = mapped_column(String(30))  # granted | granted_in_part
+    reasons: Mapped[str | None] = mapped_column(Text)  # why in part (art. 11) or why coordinated
+    conditions: Mapped[str | None] = mapped_column(Text)  # conditions of use (共享条件)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
 
 
 class DossierEntry(Base):

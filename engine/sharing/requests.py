@@ -11,30 +11,43 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine import rules
 from engine.audit import AuditEvent
 from engine.calendar import Deadline, load_calendar
 from engine.catalog import Resource, item_names, resource_by_code
 from engine.catalog.reading import find_requestable, requestable
 from engine.clock import Clock
-from engine.directory import departments, parties
+from engine.directory import departments, parties, users_by_id
 from engine.directory.models import User
 from engine.errors import FieldProblem, ValidationFailed
 from engine.i18n import Message
 from engine.oversight.breaches import breaches_of
 from engine.sharing.coordination import has_dossier
 from engine.sharing.grants import grants_of
+from engine.sharing.models import Grant
 from engine.workflow import history
 from engine.workflow import tasks as task_service
 from engine.workflow.deployment import active_definition
+from engine.workflow.facts import facts_of
 from engine.workflow.forms import validate_form
 from engine.workflow.incidents import IncidentView, open_incident
 from engine.workflow.models import ProcessInstance
 from engine.workflow.runtime import start_instance
 from engine.workflow.scripting import iso_now
 
-REPLY_DAYS = 10  # art. 11: the provider answers within 10 working days
-REMINDER_DAYS_BEFORE = 2
-DEFAULT_NEGOTIATION_DAYS = 10
+
+def limits() -> dict[str, int | str]:
+    """The working days a share request starts with (:mod:`engine.rules`; an instance keeps
+    them): what each passed deadline means is in :mod:`engine.sharing.deadlines`."""
+    return {
+        "reply_days": rules.days("reply"),  # art. 11: the provider answers within 10 days
+        "reminder_days_before": rules.days("reminder_before"),
+        "negotiation_days": rules.days("negotiation"),
+        "negotiation_decision_days": rules.days("negotiation_decision"),
+        "coordination_days": rules.days("coordination"),
+        "coordination_info_days": str(rules.days("coordination_info")),  # the form's default
+        "supervision_days": rules.days("sharing_supervision"),
+    }
 
 
 SUMMARY_FIELDS = (
@@ -49,6 +62,7 @@ SUMMARY_FIELDS = (
     "info_items",
     "period_start",
     "period_end",
+    "reply_days",
 )
 
 
@@ -72,7 +86,6 @@ def start_share_request(
     clock: Clock,
     user: User,
     form: dict,
-    negotiation_days: int = DEFAULT_NEGOTIATION_DAYS,
 ) -> history.InstanceInfo:
     """Validate the application and start its process; nothing is written if anything is wrong."""
     definition = active_definition(session, "share_request")
@@ -92,9 +105,9 @@ def start_share_request(
         "resource_name": resource.name,
         "share_type": resource.share_type,
         "submitted_at": iso_now(clock),
-        "reply_days": REPLY_DAYS,
-        "reminder_days_before": REMINDER_DAYS_BEFORE,
-        "negotiation_days": negotiation_days,
+        **limits(),
+        # who supervises an overdue coordination: the authority of the level above, if any
+        "supervisor_bound": bound.supervisor is not None,
         # art. 11: needed but not shared -> negotiate at once; the request starts there
         "direct_negotiation": resource.share_type == "not_shared",
     }
@@ -110,10 +123,77 @@ def instance_by_key(session: Session, business_key: str) -> ProcessInstance:
     return history.instance_by_key(session, business_key)
 
 
+FACT_DECISIONS = {  # the decision a fact records, in the words of the outcome
+    "approved": "granted",
+    "approved_in_part": "granted_in_part",
+    "refused": "refused",
+    "granted": "granted",
+    "granted_in_part": "granted_in_part",
+    "refusal_upheld": "refusal_upheld",
+}
+DECIDERS = {"request_answered": "provider", "coordination_decided": "coordination"}
+
+
+def _grant_dict(g: Grant, people: dict[int, User]) -> dict:
+    decider = people.get(g.decided_by_id) if g.decided_by_id else None
+    return {
+        "info_items": g.info_items,
+        "period_start": g.period_start.isoformat() if g.period_start else None,
+        "period_end": g.period_end.isoformat() if g.period_end else None,
+        "purpose": g.purpose,
+        "basis": g.basis,
+        "granted_at": g.granted_at.isoformat(),
+        "decision": g.decision or ("granted_in_part" if g.basis == "partial" else "granted"),
+        "reasons": g.reasons,
+        "conditions": g.conditions,
+        "decided_by": _person(decider),
+    }
+
+
+def _person(user: User | None) -> dict | None:
+    if user is None:
+        return None
+    return {"name": user.display_name, "department": user.department.name}
+
+
+def _outcome(grants: list[dict], facts: list, people: dict[int, User]) -> dict | None:
+    """What was decided, for both parties: the latest grant (with its reasons and conditions),
+    else the latest refusal (the provider's, with its reasons, or coordination upholding it)."""
+    decided = [f for f in facts if f.decision in FACT_DECISIONS]
+    fact = max(decided, key=lambda f: (f.at, f.id)) if decided else None
+    by = DECIDERS.get(fact.kind, "") if fact is not None else ""
+    if grants:
+        g = grants[-1]
+        by = "coordination" if g["basis"] == "coordinated" else by
+        return {
+            "decision": g["decision"],
+            "decided_at": g["granted_at"],
+            "decided_by": g["decided_by"],
+            "by": {"unconditional": "catalog", "negotiated": "negotiation"}.get(g["basis"], by),
+            "reasons": g["reasons"],
+            "conditions": g["conditions"],
+        }
+    if fact is None or FACT_DECISIONS[fact.decision] not in ("refused", "refusal_upheld"):
+        return None
+    return {
+        "decision": FACT_DECISIONS[fact.decision],
+        "decided_at": fact.at.isoformat(),
+        "decided_by": _person(people.get(fact.actor_id)) if fact.actor_id else None,
+        "by": by,
+        "reasons": fact.reasons,
+        "conditions": None,
+    }
+
+
 def request_status(session: Session, instance: ProcessInstance) -> dict:
     """Everything a status page or API client needs, from the query tables only."""
     tasks = history.tasks_of(session, instance.id)
-    grants = grants_of(session, instance.id)
+    grant_rows = grants_of(session, instance.id)
+    facts = facts_of(session, [instance.id], tuple(DECIDERS))
+    people = users_by_id(
+        session, [g.decided_by_id for g in grant_rows] + [f.actor_id for f in facts]
+    )
+    grants = [_grant_dict(g, people) for g in grant_rows]
     breaches = breaches_of(session, instance.id)
     names = (
         {d.id: d.name for d in departments(session, {b.department_id for b in breaches})}
@@ -127,7 +207,8 @@ def request_status(session: Session, instance: ProcessInstance) -> dict:
     deadline = None
     if summary.get("reply_due") and instance.process_id == "share_request":
         start = next((e.at for e in events if e.kind == "started"), instance.created_at)
-        deadline = load_calendar(session).deadline(start, REPLY_DAYS).to_dict()
+        days = (instance.summary or {}).get("reply_days") or rules.days("reply")
+        deadline = load_calendar(session).deadline(start, days).to_dict()
     return {
         "business_key": instance.business_key,
         "process": instance.process_id,
@@ -153,17 +234,8 @@ def request_status(session: Session, instance: ProcessInstance) -> dict:
             }
             for t in tasks
         ],
-        "grants": [
-            {
-                "info_items": g.info_items,
-                "period_start": g.period_start.isoformat() if g.period_start else None,
-                "period_end": g.period_end.isoformat() if g.period_end else None,
-                "purpose": g.purpose,
-                "basis": g.basis,
-                "granted_at": g.granted_at.isoformat(),
-            }
-            for g in grants
-        ],
+        "grants": grants,
+        "outcome": _outcome(grants, facts, people),
         "breaches": [
             {
                 "department": names[b.department_id],
@@ -236,7 +308,7 @@ def request_form(
     resource = requestable(session, code)
     expected_due = None
     if resource is not None and resource.share_type == "conditional":
-        expected_due = load_calendar(session).deadline(clock.now(), REPLY_DAYS)
+        expected_due = load_calendar(session).deadline(clock.now(), rules.days("reply"))
     return RequestForm(
         resource=resource,
         results=find_requestable(session, q) if resource is None else [],

@@ -46,6 +46,7 @@ KNOWN_ROLES = {
     "requester",
     "provider",
     "authority",
+    "supervisor",  # the authority of the level above (sharing: an overdue coordination)
     "drc",
     "industry_it",
     "finance",

@@ -1,8 +1,10 @@
 """JSON Schema (2020-12) forms: validation that names every failing field.
 
-Besides the standard keywords one extension is understood: ``"x-subsetOf": "<data key>"`` on an
-array property requires every element to appear in the task data list of that name (a provider may
-grant only info items that were requested).
+Besides the standard keywords these extensions are understood: ``"x-subsetOf": "<data key>"`` on
+an array property requires every element to appear in the task data list of that name (a provider
+may grant only info items that were requested); ``"x-notBefore"`` / ``"x-notAfter": "<data key>"``
+on a date property keep it within the dates of those names in the task data (no one grants a
+longer period than was asked).
 
 Every form also passes the input boundary (:mod:`engine.inputs`) before the schema: each string
 (property, list element or unknown value) is valid Unicode without control characters (line
@@ -75,6 +77,29 @@ def _subset_errors(schema: dict, data: dict, context: dict) -> list[FieldProblem
                 items = ", ".join(map(str, extra))
                 message = Message("not among the requested items: %(items)s", items=items)
                 errors.append({"field": name, "message": str(message)})
+    return errors
+
+
+def _bound_errors(schema: dict, data: dict, context: dict) -> list[FieldProblem]:
+    """``x-notBefore`` / ``x-notAfter``: a date may not precede (follow) the date of that name in
+    the task data (a grant's period lies within the period requested)."""
+    errors: list[FieldProblem] = []
+    for name, prop in schema.get("properties", {}).items():
+        value = data.get(name)
+        if not isinstance(value, str) or inputs.day_problem(value, date.min, date.max) is not None:
+            continue  # absent, or not a date: the schema names it
+        earliest, latest = (
+            context.get(prop.get("x-notBefore", "")),
+            context.get(prop.get("x-notAfter", "")),
+        )
+        if isinstance(earliest, str) and value < earliest[:10]:
+            message = Message(
+                "must not be before %(date)s, the start requested", date=earliest[:10]
+            )
+            errors.append({"field": name, "message": message})
+        if isinstance(latest, str) and value > latest[:10]:
+            message = Message("must not be after %(date)s, the end requested", date=latest[:10])
+            errors.append({"field": name, "message": message})
     return errors
 
 
@@ -160,6 +185,7 @@ def field_errors(schema: dict, data: object, context: dict | None = None) -> lis
         errors += _date_errors(schema, data)
     if isinstance(data, dict) and context is not None:
         errors += _subset_errors(schema, data, context)
+        errors += _bound_errors(schema, data, context)
     return errors
 
 

@@ -223,9 +223,7 @@ def capped_count(session: Session, stmt: Select[HumanTask], cap: int = COUNT_CAP
 def counts(session: Session, user: User, clock: Clock) -> dict[str, int]:
     """Open-task counts for the navigation (each an indexed, capped COUNT)."""
     now = clock.now()
-    views = ["mine", "queue", "overdue"] + (
-        ["coordination"] if user.department.is_authority else []
-    )
+    views = ["mine", "queue", "overdue"] + (["coordination"] if user.department.coordinates else [])
     return {
         v: capped_count(session, select(HumanTask).where(_view_clause(v, user, now))) for v in views
     }
@@ -316,7 +314,7 @@ def _task_row(
 def check_view(user: User, view: str) -> None:
     """The inboxes a user may open: every official's own, and the coordinators' inbox for the
     officials of a data-sharing authority."""
-    if view not in VIEWS or (view == "coordination" and not user.department.is_authority):
+    if view not in VIEWS or (view == "coordination" and not user.department.coordinates):
         raise NotFound(Message("No inbox %(view)s.", view=view))
 
 
