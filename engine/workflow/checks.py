@@ -76,6 +76,7 @@ PENDING_DEADLINES: frozenset[tuple[str, str]] = frozenset(
         ("share_request", "after_refusal"),
         ("share_request", "supervise"),
         ("negotiation", "coordinate"),
+        ("negotiation", "settle_dispute"),  # coordinate, renamed by tests/test_facts.py
         ("negotiation", "requester_info"),
         ("negotiation", "provider_info"),
     }
