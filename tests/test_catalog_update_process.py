@@ -98,6 +98,7 @@ def test_a_publication_before_the_event_does_not_count(actors, clock):
 def test_overdue_update_is_a_breach_and_the_authority_supervises(actors, clock):
     [key] = _register(actors)
     clock.set("2026-10-15T23:59:00+08:00")
+    assert actors.sweep() == 1  # the reminder, two working days before the due date
     assert actors.sweep() == 0
     clock.set("2026-10-16T00:00:01+08:00")
     assert actors.sweep() == 1

@@ -184,6 +184,20 @@ BAD = {
         "reply_deadline",
         "timeDate: '2026-10-01 noon' is not an ISO 8601 timeDate value",
     ),
+    "due date no timer enforces": (
+        "rectification.bpmn",
+        ">rectify_due</bpmn:timeDate>",
+        ">rectify_reminder_at</bpmn:timeDate>",
+        "rectify",
+        "due date 'rectify_due' is not enforced",
+    ),
+    "user task without a due date": (
+        "project_approval.bpmn",
+        'name="no_deadline"',
+        'name="no_limit"',
+        "apply_acceptance",
+        "waits on a person without a due date",
+    ),
     "infinite loop": (
         "share_request.bpmn",
         REMINDER,

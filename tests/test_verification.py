@@ -56,9 +56,7 @@ def test_only_grant_holders_report_and_read_flags(actors):
     assert flag(actors)["under_verification"] is False
 
 
-def test_corrected_on_time_is_a_confirmed_inconsistency_and_the_flag_clears_on_acceptance(
-    actors, clock
-):
+def test_corrected_within_the_period_is_no_breach_and_the_flag_clears_on_acceptance(actors, clock):
     granted(actors)
     key = report(actors)
     assert key.startswith("JY-2026-")
@@ -77,7 +75,7 @@ def test_corrected_on_time_is_a_confirmed_inconsistency_and_the_flag_clears_on_a
         corrected_on="2026-09-22",
         correction_note="已更正为迁入",
     )
-    assert breaches(actors, key) == [("data_inconsistency", "第二十三条（三）")]
+    assert breaches(actors, key) == []  # art. 23(3): corrected within the period
     assert flag(actors)["under_verification"] is True  # open until the requester accepts
     actors.complete("civil.clerk", key, "requester_review", review_choice="accept")
     assert actors.status(key)["status"] == "completed"
@@ -166,14 +164,31 @@ def test_more_information_restarts_the_providers_period(actors, clock):
     assert task["due_at"] == "2026-10-26T16:00:00+00:00"  # 10 working days after Monday 10-12
 
 
-def test_overdue_verification_is_a_breach(actors, clock):
+def test_a_correction_after_the_period_is_a_breach(actors, clock):
     granted(actors)
     key = report(actors)
+    clock.set("2026-10-12T10:00:00+08:00")
+    actors.complete(
+        "pubsec.clerk",
+        key,
+        "verify_record",
+        verification_result="corrected",
+        corrected_on="2026-10-12",
+        correction_note="逾期更正",
+    )
+    assert breaches(actors, key) == [("data_inconsistency", "第二十三条（三）")]
+
+
+def test_overdue_verification_is_marked_and_supervised_not_yet_a_breach(actors, clock):
+    granted(actors)
+    key = report(actors)
+    clock.set("2026-10-07T10:00:00+08:00")
+    assert actors.sweep() == 1  # the reminder two working days before
     clock.set("2026-10-10T00:00:01+08:00")
     assert actors.sweep() == 1
-    assert breaches(actors, key) == [("verification_overdue", "第二十三条（三）")]
+    assert breaches(actors, key) == []  # a breach is a confirmed error left uncorrected
     assert actors.status(key)["summary"]["overdue"] is True
-    assert open_tasks(actors.status(key)) == ["verify_record"]  # still to be answered
+    assert open_tasks(actors.status(key)) == ["verify_record", "verify_supervise"]
 
 
 def test_served_on_proof_is_registered_only_while_open(actors):

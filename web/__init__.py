@@ -76,9 +76,6 @@ def create_app(config: dict | None = None) -> Flask:
         SQLALCHEMY_DATABASE_URI=default_url(),
         GOVSHARE_CLOCK=SystemClock(),
         GOVSHARE_IDLE_MINUTES=int(os.environ.get("GOVSHARE_IDLE_MINUTES", "30")),
-        GOVSHARE_VERIFY_DAYS=int(
-            os.environ.get("GOVSHARE_VERIFY_DAYS", "10")
-        ),  # art. 15 sets no number
         PERMANENT_SESSION_LIFETIME=timedelta(hours=8),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",

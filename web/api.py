@@ -445,11 +445,7 @@ def verification_flag(query: dict):
     },
 )
 def report_error(body: dict):
-    inst = _command(
-        lambda s: verification.report_error(
-            s, clock(), g.user, body, verify_days=current_app.config["GOVSHARE_VERIFY_DAYS"]
-        )
-    )
+    inst = _command(lambda s: verification.report_error(s, clock(), g.user, body))
     return jsonify(
         {
             "business_key": inst.business_key,

@@ -7,6 +7,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_babel import gettext
 from flask_login import current_user, login_required
 
+from engine import rules
 from engine.errors import GovshareError, ValidationFailed
 from engine.quality import verification as service
 from engine.sharing.grants import granted_resources
@@ -46,7 +47,6 @@ def new():
                 clock(),
                 current_user,
                 form,
-                verify_days=current_app.config["GOVSHARE_VERIFY_DAYS"],
             )
             for upload in uploads:
                 attachment_service.store(
@@ -79,7 +79,7 @@ def new():
         errors=errors,
         granted=granted_resources(db.session, current_user),
         limits=attachment_service.LIMITS,
-        days=current_app.config["GOVSHARE_VERIFY_DAYS"],
+        days=rules.days("verification"),
     ), (422 if errors else 200)
 
 

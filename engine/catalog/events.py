@@ -8,7 +8,7 @@ from datetime import date
 
 from sqlalchemy.orm import Session
 
-from engine import audit
+from engine import audit, rules
 from engine.catalog.models import CatalogEvent
 from engine.catalog.views import DepartmentRef, department_ref
 from engine.clock import Clock
@@ -21,7 +21,6 @@ from engine.workflow.deployment import active_definition
 from engine.workflow.models import ProcessDefinition, ProcessInstance
 from engine.workflow.runtime import start_instance
 
-UPDATE_DAYS = 15  # art. 8
 KINDS = ("law_revision", "function_change")
 
 
@@ -170,7 +169,9 @@ def _start_update(
         "event_date": event.occurred_on.isoformat(),
         "event_reference": event.reference,
         "event_description": event.description,
-        "update_days": UPDATE_DAYS,
+        **rules.start_data(),
+        "update_days": rules.days("catalog_update"),
+        "update_start": event.occurred_on.isoformat(),
         "provider_name": dept.name,
         "authority_name": authority.name,
     }

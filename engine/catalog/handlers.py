@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
-from engine.catalog.versions import publish_action, return_action, updated_since_event
+from engine.catalog.versions import (
+    publish_action,
+    resubmit_action,
+    return_action,
+    revision_ready,
+    updated_since_event,
+)
 from engine.workflow.handlers import FactKind, Handlers
 
 HANDLERS = Handlers(
     actions={
         "publish_catalog_version": publish_action,
         "return_catalog_version": return_action,
+        "resubmit_catalog_version": resubmit_action,
     },
-    completion_checks={"catalog_published_since_event": updated_since_event},
+    completion_checks={
+        "catalog_published_since_event": updated_since_event,
+        "catalog_revision_ready": revision_ready,
+    },
     facts={
         # a law revision or change of function requires the department's catalog updated by
         # ``due`` (art. 8), and the update done (met or missed)
@@ -18,7 +28,9 @@ HANDLERS = Handlers(
         "catalog_update_done": FactKind(required=("role", "due")),
         # the authority published a catalog change or returned it with comments
         "publication_decided": FactKind(
-            required=("decision",), optional=("reasons",), decisions=("published", "returned")
+            required=("decision",),
+            optional=("reasons",),
+            decisions=("published", "returned", "withdrawn"),
         ),
     },
     key_prefixes={"catalog_publication": "ML", "catalog_update": "MG"},

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from engine import audit
+from engine import audit, rules
 from engine.catalog import find_resource, resource_for
 from engine.catalog.entry import FIELDS, normalize, search_text
 from engine.catalog.models import Resource, ResourceVersion
@@ -29,8 +29,9 @@ from engine.errors import Conflict, Forbidden, ValidationFailed
 from engine.i18n import Message
 from engine.workflow.deployment import active_definition
 from engine.workflow.handlers import CheckContext, StepContext
-from engine.workflow.models import ProcessInstance
+from engine.workflow.models import HumanTask, ProcessInstance
 from engine.workflow.runtime import start_instance
+from engine.workflow.tasks import complete as complete_task
 
 
 def may_edit(user: User, resource: Resource | None, entry: dict) -> bool:
@@ -149,6 +150,11 @@ def submit(session: Session, clock: Clock, user: User, resource: Resource) -> Pr
         )
     if version is None or version.status not in ("draft", "returned"):
         raise Conflict(Message("%(code)s has no draft to submit.", code=resource.code))
+    revision = open_revision(session, resource)
+    if revision is not None:
+        # the returned change's own procedure goes on: its revision task is completed
+        complete_task(session, clock, revision.id, user, {"revision_choice": "resubmit"})
+        return session.get_one(ProcessInstance, revision.instance_id)
     provider = session.get_one(Department, resource.provider_id)
     authority = authority_of(session, provider.division_code)
     data = {
@@ -160,6 +166,7 @@ def submit(session: Session, clock: Clock, user: User, resource: Resource) -> Pr
         "provider_name": provider.name,
         "authority_name": authority.name,
         "change_note": version.note,
+        **rules.start_data("catalog_review", "catalog_revision"),
     }
     bindings = {"provider": provider.id, "authority": authority.id}
     summary = {
@@ -242,15 +249,67 @@ def publish_version(
     return resource
 
 
+def open_revision(session: Session, resource: Resource) -> HumanTask | None:
+    """The open ``revise_change`` task of a returned change of ``resource``, if any."""
+    return session.scalar(
+        select(HumanTask)
+        .join(ResourceVersion, ResourceVersion.instance_id == HumanTask.instance_id)
+        .where(
+            ResourceVersion.resource_id == resource.id,
+            HumanTask.task_name == "revise_change",
+            HumanTask.state == "open",
+        )
+        .limit(1)
+    )
+
+
+def _under_review(ctx: StepContext | CheckContext) -> ResourceVersion:
+    """The version this ``catalog_publication`` instance reviews now (after a return, the
+    revised one it resubmitted)."""
+    instance_id = ctx.task.instance_id if isinstance(ctx, CheckContext) else ctx.instance.id
+    version = ctx.session.scalar(
+        select(ResourceVersion)
+        .where(ResourceVersion.instance_id == instance_id)
+        .order_by(ResourceVersion.number.desc())
+        .limit(1)
+    )
+    return version or ctx.session.get_one(ResourceVersion, ctx.data["version_id"])
+
+
 def publish_action(ctx: StepContext, **_args: Any) -> None:
     """Action ``publish_catalog_version``: the authority published the submitted version."""
-    version = ctx.session.get_one(ResourceVersion, ctx.data["version_id"])
-    publish_version(ctx.session, ctx.clock, version, ctx.actor_id)
+    publish_version(ctx.session, ctx.clock, _under_review(ctx), ctx.actor_id)
+
+
+def resubmit_action(ctx: StepContext, **_args: Any) -> None:
+    """Action ``resubmit_catalog_version``: the department sends its revised entry back to the
+    authority in the same procedure (the latest draft, else the returned version unchanged)."""
+    returned = _under_review(ctx)
+    latest = latest_version(ctx.session, ctx.session.get_one(Resource, returned.resource_id))
+    version = latest if latest is not None and latest.status == "draft" else returned
+    version.status, version.instance_id = "submitted", ctx.instance.id
+    ctx.audit("catalog_change_resubmitted", code=version.data.get("code"), version=version.number)
+
+
+def revision_ready(ctx: CheckContext) -> None:
+    """A returned change is resubmitted only once the entry was revised (a newer draft)."""
+    if ctx.data.get("revision_choice") != "resubmit":
+        return
+    returned = _under_review(ctx)
+    latest = latest_version(ctx.session, ctx.session.get_one(Resource, returned.resource_id))
+    if latest is None or latest.number <= returned.number or latest.status != "draft":
+        raise ValidationFailed(
+            Message(
+                "Version %(n)s was returned and has not been revised: save the corrected entry in the catalog first.",
+                n=returned.number,
+            ),
+            [{"field": "revision_choice", "message": Message("no revised draft to submit")}],
+        )
 
 
 def return_action(ctx: StepContext, **_args: Any) -> None:
     """Action ``return_catalog_version``: the authority returned it with comments."""
-    version = ctx.session.get_one(ResourceVersion, ctx.data["version_id"])
+    version = _under_review(ctx)
     version.status, version.decided_at = "returned", ctx.clock.now()
     version.decided_by_id = ctx.actor_id
     version.review_comment = ctx.data.get("review_comment", "")

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
 from engine import audit
@@ -52,6 +52,33 @@ def authority_of(session: Session, division_code: str) -> Department:
             )
         )
     return dept
+
+
+def divisions_under(code: str) -> Select[str]:
+    """The division ``code`` and every division below it (its cities and their counties: the
+    directory has three levels), as a subquery."""
+    children = select(Division.code).where(Division.parent_code == code)
+    return select(Division.code).where(
+        or_(
+            Division.code == code,
+            Division.parent_code == code,
+            Division.parent_code.in_(children),
+        )
+    )
+
+
+def authority_scope(user: User) -> Select[str] | None:
+    """The levels an authority's staff oversee (art. 4): the divisions of their own level and
+    the levels below, never above; None for anyone not on an authority's staff. Projects,
+    breach ledgers and disputes all use this one rule."""
+    if not user.department.is_authority:
+        return None
+    return divisions_under(user.department.division_code)
+
+
+def departments_in(divisions: Select[str]) -> Select[int]:
+    """The ids of the departments of ``divisions`` (a subquery)."""
+    return select(Department.id).where(Department.division_code.in_(divisions))
 
 
 def same_level_authority(session: Session, a: Department, b: Department) -> Department:

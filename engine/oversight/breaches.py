@@ -11,9 +11,9 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session, selectinload
 
-from engine import audit
+from engine import audit, rules
 from engine.clock import SHANGHAI, Clock
-from engine.directory import departments, is_coordinator
+from engine.directory import authority_scope, departments, departments_in, is_coordinator
 from engine.directory.models import User
 from engine.errors import Conflict, Forbidden, NotFound
 from engine.exports import SafeWriter
@@ -39,15 +39,13 @@ class Filters:
 
 
 def visible_to(user: User) -> ColumnElement[bool] | None:
-    """Authority staff see their level's ledger (the region authority sees all); departments their own."""
-    if user.department.is_authority:
+    """Authority staff see the ledger of their level and the levels below (the region authority
+    sees all, :func:`engine.directory.authority_scope`); departments their own."""
+    scope = authority_scope(user)
+    if scope is not None:
         if user.department.division.level == "region":
             return None
-        return Breach.instance_id.in_(
-            select(ProcessInstance.id).where(
-                ProcessInstance.authority_department_id == user.department_id
-            )
-        )
+        return Breach.department_id.in_(departments_in(scope))
     return Breach.department_id == user.department_id
 
 
@@ -343,13 +341,11 @@ def record_breach_effect(
     ctx.audit("breach_recorded", breach=kind, article=article)
 
 
-RECTIFY_DAYS = 15
-
-
 def open_rectification(
-    session: Session, clock: Clock, user: User, breach_id: int, days: int = RECTIFY_DAYS
+    session: Session, clock: Clock, user: User, breach_id: int, days: int | None = None
 ) -> CaseRef:
-    """A coordinator orders the department in the entry to rectify within ``days`` working days."""
+    """A coordinator orders the department in the entry to rectify within ``days`` working days
+    (default: the ``rectification`` limit, engine/rules)."""
     row = breach_for(session, user, breach_id)
     if not is_coordinator(user):
         raise Forbidden(
@@ -361,7 +357,8 @@ def open_rectification(
         raise Conflict(Message("This entry was withdrawn on appeal."))
     data = {
         "breach_id": row.id,
-        "rectify_days": int(days),
+        **rules.start_data("rectification_review"),
+        "rectify_days": int(days) if days is not None else rules.days("rectification"),
         "breach_kind": row.kind,
         "breach_article": row.article,
         "provider_name": row.department.name,

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from engine import rules
 from engine.clock import SHANGHAI, Clock
 from engine.directory import authority_of, region_code
 from engine.directory.models import Department, Division
@@ -78,6 +79,7 @@ def start_campaign(session: Session, clock: Clock, year: int) -> int:
             "report_due": due.isoformat(),
             "report_reminder_at": reminder.isoformat(),
             "provider_name": unit.name,
+            **rules.start_data(),
             **{f"figure_{k}": "" if f[k] is None else str(f[k]) for k in FIGURE_KEYS},
         }
         summary = {

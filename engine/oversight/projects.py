@@ -14,15 +14,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session, selectinload
 
-from engine import audit
+from engine import audit, rules
 from engine.catalog import mark_connected as mark_resource_connected
 from engine.catalog import resource_id_of, resources_by_code
 from engine.catalog.entry import normalize
 from engine.catalog.rules import check, text_problems
 from engine.clock import Clock
+from engine.directory import authority_of, authority_scope, departments_in, region_code
 from engine.directory.models import Department, User
 from engine.errors import Conflict, FieldProblem, Forbidden, NotFound, ValidationFailed
 from engine.i18n import N_, Message
@@ -36,14 +37,27 @@ from engine.workflow.models import ProcessInstance
 from engine.workflow.runtime import start_instance
 
 SEATS = ("drc", "industry_it", "finance", "data_sharing", "cyberspace")
-REVIEW_DAYS = 10
+
+
+def holds_seat(user: User) -> bool:
+    """The holders of a joint-review seat (art. 20) see every project they may have to review."""
+    return any(d.startswith("project_review:") for d in (user.department.duties or []))
 
 
 def may_review(user: User) -> bool:
-    """Data-sharing authorities and the holders of a joint-review seat see every project."""
-    return user.department.is_authority or any(
-        d.startswith("project_review:") for d in (user.department.duties or [])
-    )
+    """Data-sharing authorities (for their level and below) and seat holders see projects."""
+    return user.department.is_authority or holds_seat(user)
+
+
+def _scope(user: User) -> ColumnElement[bool] | None:
+    """Which projects a user sees: seat holders all, authority staff those of their level and
+    the levels below (:func:`engine.directory.authority_scope`), others their own."""
+    if holds_seat(user):
+        return None
+    scope = authority_scope(user)
+    if scope is not None:
+        return Project.department_id.in_(departments_in(scope))
+    return Project.department_id == user.department_id
 
 
 def project_for(session: Session, user: User, project_id: int) -> Project:
@@ -51,7 +65,10 @@ def project_for(session: Session, user: User, project_id: int) -> Project:
     project = session.get(Project, project_id)
     if project is None:
         raise NotFound(Message("No project %(id)s.", id=project_id))
-    if project.department_id != user.department_id and not may_review(user):
+    scope = _scope(user)
+    if scope is not None and not session.scalar(
+        select(Project.id).where(Project.id == project_id, scope)
+    ):
         raise Forbidden(Message("Project %(id)s belongs to another department.", id=project_id))
     return project
 
@@ -86,8 +103,9 @@ def summary_of(project: Project) -> ProjectSummary:
 def projects_for(session: Session, user: User, limit: int = 200) -> list[ProjectSummary]:
     """The projects a user sees, newest first: the reviewers every project, others their own."""
     stmt = select(Project).options(selectinload(Project.department)).order_by(Project.id.desc())
-    if not may_review(user):
-        stmt = stmt.where(Project.department_id == user.department_id)
+    scope = _scope(user)
+    if scope is not None:
+        stmt = stmt.where(scope)
     return [summary_of(p) for p in session.scalars(stmt.limit(limit))]
 
 
@@ -271,11 +289,13 @@ def submit(session: Session, clock: Clock, user: User, project: Project) -> Proc
         raise NotFound(
             Message("No department holds the joint-review seat %(seat)s.", seat=", ".join(missing))
         )
-    seats = {seat: holders[seat] for seat in SEATS}
+    authority = authority_of(session, region_code(session))  # the seats sit at the region
+    seats = recused({seat: holders[seat] for seat in SEATS}, project.department_id, authority.id)
     data = {
         "project_id": project.id,
         "project_name": project.name,
-        "review_days": REVIEW_DAYS,
+        **rules.start_data("project_review", "project_application"),
+        "review_days": rules.days("project_review"),
         "provider_name": project.department.name,
     }
     summary = {
@@ -288,13 +308,25 @@ def submit(session: Session, clock: Clock, user: User, project: Project) -> Proc
         clock,
         active_definition(session, "project_approval"),
         data,
-        {"provider": project.department_id, **seats},
+        {"provider": project.department_id, **seats, "authority": authority.id},
         user.id,
         summary,
     )
     project.instance_id = instance.id
     session.flush()
     return instance
+
+
+def recused(seats: dict[str, int], applicant_id: int, authority_id: int) -> dict[str, int]:
+    """No seat reviews its own department's project: a seat the applicant holds is taken by the
+    data-sharing authority (art. 4), and the authority's own seat, when the authority applies,
+    by the development and reform seat (the approving department)."""
+    stand_in = {seat: authority_id for seat in SEATS}
+    stand_in["data_sharing"] = seats["drc"]
+    return {
+        seat: (stand_in[seat] if holder == applicant_id else holder)
+        for seat, holder in seats.items()
+    }
 
 
 def mark_connected(

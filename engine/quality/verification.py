@@ -15,7 +15,7 @@ from datetime import date, datetime
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from engine import audit
+from engine import audit, rules
 from engine.calendar import load_calendar
 from engine.catalog import Resource, resource_by_code, resources_by_id
 from engine.clock import SHANGHAI, Clock
@@ -31,8 +31,6 @@ from engine.workflow.handlers import StepContext
 from engine.workflow.models import ProcessInstance
 from engine.workflow.runtime import start_instance
 from engine.workflow.scripting import iso_now
-
-DEFAULT_VERIFY_DAYS = 10  # the measures set no number; configurable per report
 
 
 def _check_may_read(session: Session, user: User, code: str) -> int:
@@ -89,7 +87,7 @@ class Served:
 
 
 def report_error(
-    session: Session, clock: Clock, user: User, form: dict, verify_days: int = DEFAULT_VERIFY_DAYS
+    session: Session, clock: Clock, user: User, form: dict, verify_days: int | None = None
 ) -> Reported:
     """Start ``data_error_verification`` and flag the record; nothing is written if anything is wrong."""
     checks = Checks()
@@ -118,7 +116,8 @@ def report_error(
         "value_seen": form["value_seen"].strip(),
         "value_expected": (form.get("value_expected") or "").strip(),
         "error_note": (form.get("note") or "").strip(),
-        "verify_days": int(verify_days),
+        **rules.start_data("more_info", "verification_review", "ruling"),
+        "verify_days": int(verify_days) if verify_days else rules.days("verification"),
         "reported_at": iso_now(clock),
     }
     summary = {k: data[k] for k in SUMMARY_FIELDS}

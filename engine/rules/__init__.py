@@ -39,6 +39,13 @@ LIMITS: dict[str, Limit] = _limits(
     Limit(
         "reminder_before", 2, False, "no statutory limit; default 2", "reminder before a due date"
     ),
+    Limit(
+        "supervision",
+        5,
+        False,
+        "no statutory limit; default 5",
+        "the same-level authority supervises an overdue step",
+    ),
     # -- sharing (art. 11-14) -----------------------------------------------------------------
     Limit("reply", 10, True, "第十一条", "the provider answers a share request"),
     Limit(
@@ -79,6 +86,27 @@ LIMITS: dict[str, Limit] = _limits(
     ),
     # -- catalog (art. 8) ---------------------------------------------------------------------
     Limit("catalog_update", 15, True, "第八条", "a department updates its catalog after a change"),
+    Limit(
+        "catalog_review",
+        10,
+        False,
+        "no statutory limit; default 10",
+        "the authority reviews a submitted catalog change",
+    ),
+    Limit(
+        "catalog_revision",
+        10,
+        False,
+        "no statutory limit; default 10",
+        "a department revises a returned catalog entry",
+    ),
+    Limit(
+        "declaration_review",
+        5,
+        False,
+        "no statutory limit; default 5",
+        "the authority decides on a 'no change needed' declaration",
+    ),
     # -- quality (art. 15) --------------------------------------------------------------------
     Limit(
         "verification",
@@ -86,6 +114,34 @@ LIMITS: dict[str, Limit] = _limits(
         False,
         "no statutory limit; default 10",
         "the provider verifies a reported data error",
+    ),
+    Limit(
+        "more_info",
+        5,
+        False,
+        "no statutory limit; default 5",
+        "the reporting department gives the provider more information",
+    ),
+    Limit(
+        "verification_review",
+        5,
+        False,
+        "no statutory limit; default 5",
+        "the reporting department accepts or escalates the provider's answer",
+    ),
+    Limit(
+        "ruling",
+        10,
+        False,
+        "no statutory limit; default 10",
+        "the authority decides a disputed data error",
+    ),
+    Limit(
+        "correction",
+        10,
+        False,
+        "no statutory limit; default 10",
+        "the provider corrects a record the authority ruled wrong",
     ),
     # -- oversight (art. 20, 23) --------------------------------------------------------------
     Limit(
@@ -96,11 +152,25 @@ LIMITS: dict[str, Limit] = _limits(
         "a review seat reviews an IT project",
     ),
     Limit(
+        "project_application",
+        10,
+        False,
+        "no statutory limit; default 10",
+        "the applicant submits (or resubmits) its project application",
+    ),
+    Limit(
         "rectification",
         15,
         False,
         "no statutory limit; default 15",
         "a department reports its rectification",
+    ),
+    Limit(
+        "rectification_review",
+        10,
+        False,
+        "no statutory limit; default 10",
+        "the authority confirms a reported rectification",
     ),
 )
 
@@ -124,3 +194,13 @@ def days(name: str, environ: Mapping[str, str] | None = None) -> int:
             )
         )
     return value
+
+
+def start_data(*names: str) -> dict[str, int]:
+    """What an instance starts under: ``<name>_days`` for each of ``names``, and the reminder
+    and supervision limits every waiting step uses (``reminder_days_before``,
+    ``supervision_days``)."""
+    data = {f"{name}_days": days(name) for name in names}
+    data["reminder_days_before"] = days("reminder_before")
+    data["supervision_days"] = days("supervision")
+    return data

@@ -15,7 +15,11 @@ error, dunder or private name is found before anything runs. Then they read its 
 * a literal action given to ``perform`` must be registered (:attr:`Handlers.actions`), and so must
   a user task's ``completion_check`` property;
 * a ``while`` loop whose test is always true and that never breaks, returns or raises is an
-  infinite loop.
+  infinite loop;
+* nothing waits on a person for ever: a user task with a due date (property ``due``, naming the
+  task-data variable that holds it) must have a boundary timer attached whose ``timeDate`` is that
+  variable, and a user task without one is refused unless it carries the property
+  ``no_deadline`` whose value says why no deadline applies (docs/deadlines.md).
 
 What cannot be seen without running (a division by zero, a variable missing from the task data, a
 loop that is merely slow) is left to the runtime: it becomes an incident of the instance, and the
@@ -154,6 +158,43 @@ def check_process(file: str, process: Any, vocabulary: Vocabulary) -> list[Probl
                         f"(known: {_listing(vocabulary.completion_checks)})",
                     )
                 )
+    problems += deadline_problems(file, process)
+    return problems
+
+
+def deadline_problems(file: str, process: Any) -> list[Problem]:
+    """No open-ended waiting: every user task of ``process`` has a due date enforced by a
+    boundary timer on the same variable, or says with ``no_deadline`` why it needs none."""
+    timers: dict[str, set[str]] = {}
+    for event in process.iter(f"{BPMN}boundaryEvent"):
+        for when in event.iter(f"{BPMN}timeDate"):
+            timers.setdefault(event.get("attachedToRef"), set()).add((when.text or "").strip())
+    problems = []
+    for task in process.iter(f"{BPMN}userTask"):
+        props = {
+            p.get("name"): (p.get("value") or "").strip() for p in task.iter(f"{SPIFF}property")
+        }
+        due, reason, task_id = props.get("due"), props.get("no_deadline"), task.get("id")
+        if due and due not in timers.get(task_id, set()):
+            problems.append(
+                Problem(
+                    file,
+                    task_id,
+                    f"due date '{due}' is not enforced: attach a boundary timer whose "
+                    f"timeDate is {due}",
+                )
+            )
+        elif due and reason is not None:
+            problems.append(Problem(file, task_id, "has both a due date and no_deadline: keep one"))
+        elif not due and not reason:
+            problems.append(
+                Problem(
+                    file,
+                    task_id,
+                    "waits on a person without a due date: give it a 'due' property and a "
+                    "boundary timer that enforces it, or say why none applies in 'no_deadline'",
+                )
+            )
     return problems
 
 

@@ -68,6 +68,7 @@ class TaskRow:
     completed_at: datetime | None
     created_at: datetime
     deadline: Deadline | None
+    reasons: str = ""  # why the case came back to this department (a return, a question)
 
 
 @dataclass
@@ -308,6 +309,7 @@ def _task_row(
         deadline=describe_deadline(calendar, t.due_at, now)
         if t.due_at and t.state == "open"
         else None,
+        reasons=str((inst.summary or {}).get("return_reasons") or "") if t.state == "open" else "",
     )
 
 

@@ -251,7 +251,7 @@ def complete(session: Session, clock: Clock, task_id: int, user: User, data: dic
         validate_form(row.form or row.task_name, schema, data, context=task_data)
         if check_name:
             handlers_of(session).completion_check(check_name)(
-                CheckContext(session, clock, row, task_data)
+                CheckContext(session, clock, row, {**task_data, **data})
             )
 
     complete_user_task(session, clock, row, user.id, data, validate=validate)
