@@ -12,16 +12,13 @@ from engine.calendar import due_label
 from engine.clock import SHANGHAI
 from engine.directory import is_administrator
 from engine.i18n import Message
-from engine.workflow import incidents
+from engine.workflow import incidents, roles
 from engine.workflow.inbox import counts
 
 from . import LANGUAGES, clock, db, select_locale
 
-ROLE_LABELS = {
-    "requester": lazy_gettext("Requesting department"),
-    "provider": lazy_gettext("Providing department"),
-    "authority": lazy_gettext("Data-sharing authority"),
-}
+# the lanes' labels (engine.workflow.roles), translated where they are shown
+ROLE_LABELS = {role: lazy_gettext(label.msgid) for role, label in roles.ROLE_LABELS.items()}
 PROCESS_LABELS = {
     "share_request": lazy_gettext("Data-sharing request"),
     "negotiation": lazy_gettext("Negotiation and coordination"),
@@ -132,6 +129,23 @@ EVENT_LABELS = {
     "incident": lazy_gettext("Stopped by a technical error"),
     "incident_retried": lazy_gettext("Retried after an error"),
     "incident_resolved": lazy_gettext("Running again after the error"),
+    "task_claimed": lazy_gettext("Task claimed"),
+    "task_unclaimed": lazy_gettext("Task returned to the queue"),
+    "task_reassigned": lazy_gettext("Task reassigned"),
+    "attachment_added": lazy_gettext("Attachment added"),
+    "served_on_proof": lazy_gettext("Citizen served on proof"),
+    "breach_appealed": lazy_gettext("Breach appealed"),
+    "breach_appeal_decided": lazy_gettext("Appeal decided"),
+}
+# the domain actions a process performs (``perform(name)``), as its history shows them
+ACTION_LABELS = {
+    "publish_catalog_version": lazy_gettext("Catalog version published"),
+    "return_catalog_version": lazy_gettext("Catalog version returned for correction"),
+    "close_rectification": lazy_gettext("Rectification closed"),
+    "project_status": lazy_gettext("Project status updated"),
+    "file_verification": lazy_gettext("Data error filed for verification"),
+    "close_verification": lazy_gettext("Verification closed"),
+    "file_dossier": lazy_gettext("Coordination dossier filed"),
 }
 
 
@@ -219,6 +233,7 @@ def init_app(app: Flask) -> None:
             "SHARE_TYPE_LABELS": SHARE_TYPE_LABELS,
             "DECISION_LABELS": DECISION_LABELS,
             "EVENT_LABELS": EVENT_LABELS,
+            "ACTION_LABELS": ACTION_LABELS,
             "CLASS_LABELS": CLASS_LABELS,
             "DOSSIER_LABELS": DOSSIER_LABELS,
             "BREACH_LABELS": BREACH_LABELS,
