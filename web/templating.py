@@ -8,7 +8,9 @@ from flask import Flask, g, request
 from flask_babel import get_locale, gettext, lazy_gettext
 from flask_login import current_user
 
-from engine.calendar import due_label
+from engine.calendar import due_label, regional_gap
+from engine.catalog import rules as catalog_rules
+from engine.catalog.events import KIND_LABELS
 from engine.clock import SHANGHAI
 from engine.directory import is_administrator
 from engine.i18n import Message
@@ -47,6 +49,9 @@ DECISION_LABELS = {
     "published": lazy_gettext("Published"),
     "returned": lazy_gettext("Returned"),
     "updated": lazy_gettext("Updated"),
+    "open": lazy_gettext("Rectification under way"),
+    "rectified": lazy_gettext("Rectified"),
+    "reported": lazy_gettext("Report submitted"),
 }
 BASIS_LABELS = {
     "unconditional": lazy_gettext("Unconditional sharing"),
@@ -149,6 +154,11 @@ ACTION_LABELS = {
 }
 
 
+# a catalog entry's fields, as "changed" lists name them; the kinds of catalog events
+CATALOG_FIELD_LABELS = {k: lazy_gettext(m.msgid) for k, m in catalog_rules.LABELS.items()}
+CATALOG_EVENT_LABELS = {k: lazy_gettext(m.msgid) for k, m in KIND_LABELS.items()}
+
+
 def is_english() -> bool:
     return get_locale().language == "en"
 
@@ -157,6 +167,12 @@ def render_message(value) -> str:
     if isinstance(value, Message):
         return value.render(gettext)
     return str(value)
+
+
+def catalog_fields(names) -> str:
+    """Field names of a catalog entry as their labels, joined in the reader's language."""
+    labels = [str(CATALOG_FIELD_LABELS.get(n) or gettext("other field")) for n in names or []]
+    return (", " if is_english() else "、").join(labels)
 
 
 def local(dt, fmt: str = "%Y-%m-%d %H:%M") -> str:
@@ -210,12 +226,24 @@ def nav_counts() -> dict:
     return g.nav_counts
 
 
+def calendar_gap() -> list[int]:
+    """The years without Ningxia's regional holidays, for the one notice that administrators and
+    the authorities' staff see (everyone else sees a short mark on the deadlines concerned)."""
+    if "calendar_gap" not in g:
+        g.calendar_gap = []
+        user = current_user
+        if user.is_authenticated and (is_administrator(user) or user.department.is_authority):
+            g.calendar_gap = regional_gap(db.session, clock().now().astimezone(SHANGHAI).date())
+    return g.calendar_gap
+
+
 def init_app(app: Flask) -> None:
     app.jinja_env.filters.update(
         local=local,
         due=due_label,
         msg=render_message,
         title_of=title_of,
+        catalog_fields=catalog_fields,
         statute=statute_label,
         task_title=task_title,
     )
@@ -225,6 +253,7 @@ def init_app(app: Flask) -> None:
     def _context():
         return {
             "nav_counts": nav_counts,
+            "calendar_gap": calendar_gap,
             "LANGUAGES": LANGUAGES,
             "current_lang": select_locale(),
             "ROLE_LABELS": ROLE_LABELS,
@@ -234,6 +263,7 @@ def init_app(app: Flask) -> None:
             "DECISION_LABELS": DECISION_LABELS,
             "EVENT_LABELS": EVENT_LABELS,
             "ACTION_LABELS": ACTION_LABELS,
+            "CATALOG_EVENT_LABELS": CATALOG_EVENT_LABELS,
             "CLASS_LABELS": CLASS_LABELS,
             "DOSSIER_LABELS": DOSSIER_LABELS,
             "BREACH_LABELS": BREACH_LABELS,
