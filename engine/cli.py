@@ -429,14 +429,13 @@ def cmd_evaluation_start(args: argparse.Namespace) -> None:
 
 
 def cmd_evaluation_report(args: argparse.Namespace) -> None:
-    from engine.oversight.evaluation import compiled, export_csv
-    from engine.workflow.deployment import active_definition
+    from engine.oversight.evaluation import compiled, report_csv
 
     with _factory(args)() as s:
         report = compiled(s, args.year)
-        form = active_definition(s, "annual_evaluation").forms.get("annual_report")
+        text = report_csv(s, args.year) if args.csv else ""
     if args.csv:
-        sys.stdout.write(export_csv(report, form))
+        sys.stdout.write(text)
         return
     for u in report["units"]:
         state = (

@@ -12,9 +12,9 @@ from engine.clock import SHANGHAI, Clock
 from engine.directory.models import User
 from engine.errors import Forbidden
 from engine.i18n import Message
-from engine.oversight.evaluation import compiled, export_csv
+from engine.oversight.evaluation import compiled
+from engine.oversight.evaluation import report_csv as evaluation_csv
 from engine.oversight.report_pdf import annual_report_pdf
-from engine.workflow.deployment import active_definition
 
 
 def check_authority(user: User) -> None:
@@ -47,8 +47,7 @@ def report_csv(
 ) -> str:
     """The report as CSV, headed in the reader's language (``gettext_fn``)."""
     check_authority(user)
-    form = active_definition(session, "annual_evaluation").forms.get("annual_report")
-    return export_csv(compiled(session, year), form, gettext_fn)
+    return evaluation_csv(session, year, gettext_fn)
 
 
 def report_pdf(session: Session, clock: Clock, user: User, year: int) -> bytes:

@@ -166,6 +166,12 @@ def compiled(session: Session, year: int) -> dict:
     }
 
 
+def report_csv(session: Session, year: int, gettext_fn: Callable[[str], str] | None = None) -> str:
+    """The compiled report about ``year`` as CSV, its figures labelled by the active report form."""
+    form = active_definition(session, "annual_evaluation").forms.get("annual_report")
+    return export_csv(compiled(session, year), form, gettext_fn)
+
+
 CSV_COLUMNS = {  # the report's own columns; the figures are labelled by the report form
     "unit": Message(N_("Reporting unit")),
     "state": Message(N_("State")),
