@@ -466,12 +466,13 @@ def cmd_evaluation_start(args: argparse.Namespace) -> None:
 
 
 def cmd_evaluation_report(args: argparse.Namespace) -> None:
-    from engine.oversight.evaluation import compiled, export_csv
+    from engine.oversight.evaluation import compiled, report_csv
 
     with _factory(args)() as s:
         report = compiled(s, args.year)
+        text = report_csv(s, args.year) if args.csv else ""
     if args.csv:
-        sys.stdout.write(export_csv(report))
+        sys.stdout.write(text)
         return
     for u in report["units"]:
         state = (

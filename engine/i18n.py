@@ -27,6 +27,11 @@ def _catalog(lang: str) -> gettext.NullTranslations:
     return gettext.translation("messages", localedir=TRANSLATIONS, languages=[lang], fallback=True)
 
 
+# Translated in every catalog as the catalog's own language code ("zh" in zh_CN); untranslated it
+# reads "en". A :class:`Label` asks it which of its two texts the reader's gettext wants.
+LANGUAGE_PROBE = N_("language:en")
+
+
 def translate(msgid: str, lang: str | None = None) -> str:
     return _catalog(lang or os.environ.get("GOVSHARE_LANG", "zh_CN")).gettext(msgid)
 
@@ -77,3 +82,30 @@ class Message:
             "params": {k: str(v) for k, v in self.params.items()},
             "text": str(self),
         }
+
+
+class Label(Message):
+    """A label written in both languages where it is defined (a form field's ``title`` and
+    ``x-title-en``, a department's ``name`` and ``name_en``), rendered like a :class:`Message`:
+    English for an English reader, else Chinese. An empty English text falls back to Chinese."""
+
+    __slots__ = ("en",)
+
+    def __init__(self, zh: str, en: str | None = None) -> None:
+        super().__init__(zh)
+        self.en = en or zh
+
+    def render(self, gettext_fn: Callable[[str], str] | None = None) -> str:
+        probe = gettext_fn(LANGUAGE_PROBE) if gettext_fn else translate(LANGUAGE_PROBE)
+        return self.en if probe == LANGUAGE_PROBE else self.msgid
+
+    def __repr__(self) -> str:
+        return f"Label({self.msgid!r}, {self.en!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Label):
+            return (self.msgid, self.en) == (other.msgid, other.en)
+        return super().__eq__(other)
+
+    def __hash__(self) -> int:
+        return hash(self.msgid)

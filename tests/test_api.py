@@ -62,7 +62,9 @@ def test_start_list_complete_and_read_status(client):
         headers=auth("pubsec.clerk"),
     )
     assert r.status_code == 422
-    assert r.get_json()["details"] == [{"field": "review_reason", "message": "is required"}]
+    assert r.get_json()["details"] == [
+        {"field": "review_reason", "label": "Reasons", "message": "is required"}
+    ]
     r = client.post(
         f"/api/v1/tasks/{task_id}/complete",
         json={"data": {"review_decision": "refuse", "review_reason": "超出职责范围"}},

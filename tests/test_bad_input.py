@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from sqlalchemy import func, select
 
 from engine.audit import AuditEvent
 from engine.errors import DeploymentError, NotFound, ValidationFailed
+from engine.i18n import Label
 from engine.workflow.deployment import default_processes_dir, definition_of, deploy
 from engine.workflow.models import ProcessDefinition, ProcessInstance
 from tests.conftest import HUKOU
@@ -163,7 +165,11 @@ def test_requesting_your_own_departments_resource_is_refused(actors):
     with pytest.raises(ValidationFailed) as err:
         actors.request("pubsec.clerk", **HUKOU)
     assert err.value.details == [
-        {"field": "resource_code", "message": "is provided by your own department"}
+        {
+            "field": "resource_code",
+            "label": Label("资源代码", "Resource code"),
+            "message": "is provided by your own department",
+        }
     ]
 
 
@@ -301,3 +307,33 @@ def test_failing_script_becomes_a_visible_retryable_incident(actors, tmp_path):
         ]
     )
     assert kinds == ["started", "incident", "incident_retried", "incident"]
+
+
+def test_form_field_or_enum_value_without_a_label_in_either_language_is_refused(
+    actors, processes_copy
+):
+    path = processes_copy / "forms" / "provider_review.schema.json"
+    form = json.loads(path.read_text("utf-8"))
+    del form["properties"]["review_reason"]["x-title-en"]
+    del form["properties"]["review_decision"]["x-enum-labels"]["refuse"]
+    form["properties"]["review_decision"]["x-enum-labels"]["approve"] = ["同意共享", ""]
+    path.write_text(json.dumps(form, ensure_ascii=False), "utf-8")
+    problems = _deploy_problems(actors, processes_copy)
+    where = "forms/provider_review.schema.json: (labels): "
+    assert (
+        where + "field 'review_reason' needs 'title' (Chinese) and 'x-title-en' (English)"
+        in problems
+    )
+    for value in ("approve", "refuse"):
+        assert (
+            where + f"value '{value}' of field 'review_decision' needs labels "
+            "[Chinese, English] in 'x-enum-labels'" in problems
+        )
+    assert not any("approve_in_part" in p for p in problems)
+
+
+def test_a_lane_that_is_no_known_role_has_no_label_and_is_refused(actors, processes_copy):
+    path = processes_copy / "negotiation.bpmn"
+    path.write_text(path.read_text("utf-8").replace('name="requester"', 'name="applicant"'))
+    problems = _deploy_problems(actors, processes_copy)
+    assert any("lane 'applicant' is not a known role" in p for p in problems)

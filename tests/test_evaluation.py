@@ -7,9 +7,14 @@ from sqlalchemy import func, select
 
 from engine.oversight import evaluation
 from engine.oversight.models import Breach
+from engine.workflow.deployment import active_definition
 from engine.workflow.models import HumanTask, ProcessInstance
 from tests.conftest import HUKOU
 from tests.test_share_request_process import SCOPE
+
+
+def definition_of_annual(session):
+    return active_definition(session, "annual_evaluation")
 
 
 def start(actors):
@@ -121,11 +126,21 @@ def test_reports_on_time_and_late_then_compiled(actors, clock):
         by_name["自治区教育厅"]["submitted"] is False and by_name["自治区教育厅"]["overdue"] is True
     )
     assert "银川市数据共享主管部门" in by_name
-    csv_text = actors.run(lambda s: evaluation.export_csv(evaluation.compiled(s, 2026)))
+    assert by_name["自治区公安厅"]["state"] == "on_time"
+    assert by_name["自治区民政厅"]["state"] == "late"
+    assert by_name["自治区教育厅"]["state"] == "missing"
+    csv_text = actors.run(
+        lambda s: evaluation.export_csv(
+            evaluation.compiled(s, 2026), definition_of_annual(s).forms["annual_report"]
+        )
+    )
     assert (
-        csv_text.startswith("\ufeffunit,submitted,on_time")
+        csv_text.startswith(
+            "\ufeffReporting unit,State,Submitted,Submitted on time,Submitted at,Requests sent"
+        )
         and "完成户籍数据共享接口改造" in csv_text
     )
+    assert "Yes,Yes" in csv_text and "True" not in csv_text and "False" not in csv_text
 
 
 def test_annual_report_page_and_csv_for_the_authority(actors, clock, db_url):
@@ -146,7 +161,11 @@ def test_annual_report_page_and_csv_for_the_authority(actors, clock, db_url):
     coord = Browser(app, "data.coord")
     html = coord.get("/reports/annual/2026").get_data(as_text=True)
     assert "完成接口改造" in html and "<svg" in html
-    assert coord.get("/reports/annual/2026.csv").data.startswith("\ufeffunit".encode())
+    csv_zh = coord.get("/reports/annual/2026.csv").get_data(as_text=True)
+    assert csv_zh.startswith("\ufeff报送单位,状态,已提交,按时提交,提交时间,发出的共享申请")
+    assert ",是,是," in csv_zh and "True" not in csv_zh
+    coord.client.set_cookie("lang", "en")
+    assert coord.get("/reports/annual/2026.csv").data.startswith("\ufeffReporting unit".encode())
     pdf = coord.get("/reports/annual/2026.pdf")
     assert (
         pdf.status_code == 200

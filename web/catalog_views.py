@@ -200,7 +200,10 @@ def import_file():
             except ValidationFailed as err:
                 db.session.rollback()
                 flash(err.message.render(gettext), "danger")
-                problems = [(e["field"], render_message(e["message"])) for e in err.details]
+                problems = [
+                    (render_message(e.get("label") or e["field"]), render_message(e["message"]))
+                    for e in err.details
+                ]
     return render_template("catalog/import.html", problems=problems), (422 if problems else 200)
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, render_template
+from flask_babel import gettext
 from flask_login import current_user, login_required
 
 from engine.oversight import annual as annual_service
 from engine.oversight.evaluation import FIGURE_KEYS
 
-from . import db
+from . import clock, db
 from .errors import lookup
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
@@ -27,7 +28,7 @@ def annual(year: int):
 @login_required
 def annual_pdf(year: int):
     return Response(
-        lookup(annual_service.report_pdf, db.session, current_user, year),
+        lookup(annual_service.report_pdf, db.session, clock(), current_user, year),
         mimetype="application/pdf",
         headers={"Content-Disposition": f"attachment; filename=annual-report-{year}.pdf"},
     )
@@ -37,7 +38,7 @@ def annual_pdf(year: int):
 @login_required
 def annual_csv(year: int):
     return Response(
-        lookup(annual_service.report_csv, db.session, current_user, year),
+        lookup(annual_service.report_csv, db.session, current_user, year, gettext),
         mimetype="text/csv",
         headers={"Content-Disposition": f"attachment; filename=annual-report-{year}.csv"},
     )

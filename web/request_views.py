@@ -12,7 +12,7 @@ from engine.workflow import history
 
 from . import clock, db
 from .errors import lookup
-from .templating import render_message
+from .templating import ROLE_LABELS, render_message
 
 bp = Blueprint("requests", __name__, url_prefix="/requests")
 
@@ -78,4 +78,6 @@ def show(key: str):
 @bp.get("/<key>/diagram.json")
 @login_required
 def diagram(key: str):
-    return jsonify({"diagrams": lookup(history.diagrams, db.session, clock(), current_user, key)})
+    diagrams = lookup(history.diagrams, db.session, clock(), current_user, key)
+    lanes = {role: str(label) for role, label in ROLE_LABELS.items()}
+    return jsonify({"diagrams": diagrams, "lanes": lanes})

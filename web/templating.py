@@ -8,21 +8,19 @@ from flask import Flask, g, request
 from flask_babel import get_locale, gettext, lazy_gettext
 from flask_login import current_user
 
-from engine.calendar import due_label
+from engine.calendar import due_label, regional_gap
+from engine.catalog import rules as catalog_rules
+from engine.catalog.events import KIND_LABELS
 from engine.clock import SHANGHAI
 from engine.directory import is_administrator
 from engine.i18n import Message
-from engine.workflow import incidents
+from engine.workflow import incidents, roles
 from engine.workflow.inbox import counts
 
 from . import LANGUAGES, clock, db, select_locale
 
-ROLE_LABELS = {
-    "requester": lazy_gettext("Requesting department"),
-    "provider": lazy_gettext("Providing department"),
-    "authority": lazy_gettext("Data-sharing authority"),
-    "supervisor": lazy_gettext("Authority of the level above"),
-}
+# the lanes' labels (engine.workflow.roles), translated where they are shown
+ROLE_LABELS = {role: lazy_gettext(label.msgid) for role, label in roles.ROLE_LABELS.items()}
 PROCESS_LABELS = {
     "share_request": lazy_gettext("Data-sharing request"),
     "negotiation": lazy_gettext("Negotiation and coordination"),
@@ -53,6 +51,9 @@ DECISION_LABELS = {
     "published": lazy_gettext("Published"),
     "returned": lazy_gettext("Returned"),
     "updated": lazy_gettext("Updated"),
+    "open": lazy_gettext("Rectification under way"),
+    "rectified": lazy_gettext("Rectified"),
+    "reported": lazy_gettext("Report submitted"),
 }
 DECISION_BADGES = {"granted": "normal", "granted_in_part": "soon", "published": "normal"}
 OUTCOME_BY_LABELS = {
@@ -147,7 +148,29 @@ EVENT_LABELS = {
     "incident": lazy_gettext("Stopped by a technical error"),
     "incident_retried": lazy_gettext("Retried after an error"),
     "incident_resolved": lazy_gettext("Running again after the error"),
+    "task_claimed": lazy_gettext("Task claimed"),
+    "task_unclaimed": lazy_gettext("Task returned to the queue"),
+    "task_reassigned": lazy_gettext("Task reassigned"),
+    "attachment_added": lazy_gettext("Attachment added"),
+    "served_on_proof": lazy_gettext("Citizen served on proof"),
+    "breach_appealed": lazy_gettext("Breach appealed"),
+    "breach_appeal_decided": lazy_gettext("Appeal decided"),
 }
+# the domain actions a process performs (``perform(name)``), as its history shows them
+ACTION_LABELS = {
+    "publish_catalog_version": lazy_gettext("Catalog version published"),
+    "return_catalog_version": lazy_gettext("Catalog version returned for correction"),
+    "close_rectification": lazy_gettext("Rectification closed"),
+    "project_status": lazy_gettext("Project status updated"),
+    "file_verification": lazy_gettext("Data error filed for verification"),
+    "close_verification": lazy_gettext("Verification closed"),
+    "file_dossier": lazy_gettext("Coordination dossier filed"),
+}
+
+
+# a catalog entry's fields, as "changed" lists name them; the kinds of catalog events
+CATALOG_FIELD_LABELS = {k: lazy_gettext(m.msgid) for k, m in catalog_rules.LABELS.items()}
+CATALOG_EVENT_LABELS = {k: lazy_gettext(m.msgid) for k, m in KIND_LABELS.items()}
 
 
 def is_english() -> bool:
@@ -158,6 +181,12 @@ def render_message(value) -> str:
     if isinstance(value, Message):
         return value.render(gettext)
     return str(value)
+
+
+def catalog_fields(names) -> str:
+    """Field names of a catalog entry as their labels, joined in the reader's language."""
+    labels = [str(CATALOG_FIELD_LABELS.get(n) or gettext("other field")) for n in names or []]
+    return (", " if is_english() else "、").join(labels)
 
 
 def local(dt, fmt: str = "%Y-%m-%d %H:%M") -> str:
@@ -211,12 +240,24 @@ def nav_counts() -> dict:
     return g.nav_counts
 
 
+def calendar_gap() -> list[int]:
+    """The years without Ningxia's regional holidays, for the one notice that administrators and
+    the authorities' staff see (everyone else sees a short mark on the deadlines concerned)."""
+    if "calendar_gap" not in g:
+        g.calendar_gap = []
+        user = current_user
+        if user.is_authenticated and (is_administrator(user) or user.department.is_authority):
+            g.calendar_gap = regional_gap(db.session, clock().now().astimezone(SHANGHAI).date())
+    return g.calendar_gap
+
+
 def init_app(app: Flask) -> None:
     app.jinja_env.filters.update(
         local=local,
         due=due_label,
         msg=render_message,
         title_of=title_of,
+        catalog_fields=catalog_fields,
         statute=statute_label,
         task_title=task_title,
     )
@@ -226,6 +267,7 @@ def init_app(app: Flask) -> None:
     def _context():
         return {
             "nav_counts": nav_counts,
+            "calendar_gap": calendar_gap,
             "LANGUAGES": LANGUAGES,
             "current_lang": select_locale(),
             "ROLE_LABELS": ROLE_LABELS,
@@ -234,6 +276,8 @@ def init_app(app: Flask) -> None:
             "SHARE_TYPE_LABELS": SHARE_TYPE_LABELS,
             "DECISION_LABELS": DECISION_LABELS,
             "EVENT_LABELS": EVENT_LABELS,
+            "ACTION_LABELS": ACTION_LABELS,
+            "CATALOG_EVENT_LABELS": CATALOG_EVENT_LABELS,
             "CLASS_LABELS": CLASS_LABELS,
             "DOSSIER_LABELS": DOSSIER_LABELS,
             "BREACH_LABELS": BREACH_LABELS,

@@ -66,6 +66,13 @@ class Deadline:
     skipped: tuple[tuple[date, str], ...]
     make_up_days: tuple[tuple[date, str], ...]
     warnings: tuple[Message, ...] = field(default=())
+    regional_missing: tuple[int, ...] = field(default=())  # years counted without their schedule
+
+    @property
+    def provisional(self) -> bool:
+        """Counted across a year whose Ningxia holidays are not entered: the date may move
+        (pages mark it with a short sign; administrators see one notice, docs/calendar.md)."""
+        return bool(self.regional_missing)
 
     @property
     def event_day(self) -> date:
@@ -96,8 +103,7 @@ class Deadline:
                     why=why,
                 )
             )
-        lines.extend(self.warnings)
-        return lines
+        return lines  # the year warnings are given once, not under every deadline
 
     def to_dict(self) -> dict:
         return {
@@ -108,6 +114,7 @@ class Deadline:
             "skipped": [[d.isoformat(), why] for d, why in self.skipped],
             "make_up_days": [[d.isoformat(), why] for d, why in self.make_up_days],
             "warnings": [str(w) for w in self.warnings],
+            "provisional": self.provisional,
             "explanation": [str(m) for m in self.explanation()],
         }
 
@@ -207,6 +214,10 @@ class WorkingCalendar:
             )
         return warnings
 
+    def has_regional_schedule(self, year: int) -> bool:
+        """Whether Ningxia's regional holidays of ``year`` are known (shipped or entered)."""
+        return (REGIONAL, year) in self._schedules
+
     def year_listing(self, year: int) -> list[CalendarDay]:
         """Every day of ``year`` that departs from the plain week, with its source."""
         days_off, makeup, official = _national(year)
@@ -258,6 +269,7 @@ class WorkingCalendar:
             tuple(skipped),
             tuple(makeup),
             warnings,
+            tuple(y for y in sorted(years) if not self.has_regional_schedule(y)),
         )
 
     def working_days_between(self, first: date, last: date) -> int:
@@ -310,6 +322,14 @@ def load_calendar(session: Session) -> WorkingCalendar:
     _LOADED.clear()
     _LOADED[fingerprint] = WorkingCalendar(entries, schedules)
     return _LOADED[fingerprint]
+
+
+def regional_gap(session: Session, today: date) -> list[int]:
+    """The years whose Ningxia holidays are not entered and that deadlines now reach: this
+    year, and from December on the next one too (the notice administrators are shown)."""
+    calendar = load_calendar(session)
+    years = [today.year] + ([today.year + 1] if today.month == 12 else [])
+    return [y for y in years if not calendar.has_regional_schedule(y)]
 
 
 def _entry_problems(days: list[str], kind: str, scope: str, name: str, reference: str) -> list:

@@ -21,7 +21,17 @@ from engine.workflow.deployment import active_definition
 from engine.workflow.models import ProcessDefinition, ProcessInstance
 from engine.workflow.runtime import start_instance
 
-KINDS = ("law_revision", "function_change")
+KIND_LABELS = {  # what pages and errors call each kind of event
+    "law_revision": Message(N_("Law or regulation revised")),
+    "function_change": Message(N_("Administrative function changed")),
+}
+KINDS = tuple(KIND_LABELS)
+FIELD_LABELS = {  # the labels of the event form's fields, as errors name them
+    "kind": Message(N_("Kind")),
+    "occurred_on": Message(N_("Date of the change")),
+    "reference": Message(N_("Reference")),
+    "departments": Message(N_("Affected departments")),
+}
 
 
 def check_may_register(user: User) -> None:
@@ -112,7 +122,7 @@ def _checked(
         errors.append(
             {
                 "field": "kind",
-                "message": Message("must be one of %(values)s", values=", ".join(KINDS)),
+                "message": Message("must be one of %(values)s", values=list(KIND_LABELS.values())),
             }
         )
     day: date | None
@@ -143,10 +153,12 @@ def _checked(
             {"field": "departments", "message": Message("name at least one affected department")}
         )
     if errors or day is None:  # no day means an error about it
+        for error in errors:
+            error["label"] = FIELD_LABELS.get(error["field"], error["field"])
         raise ValidationFailed(
             Message(
                 "The event cannot be registered: %(fields)s",
-                fields=", ".join(e["field"] for e in errors),
+                fields=list(dict.fromkeys(e["label"] for e in errors)),
             ),
             errors,
         )

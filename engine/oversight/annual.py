@@ -3,14 +3,17 @@ CSV and as PDF. Only officials of a data-sharing authority may."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
+from engine.clock import SHANGHAI, Clock
 from engine.directory.models import User
 from engine.errors import Forbidden
 from engine.i18n import Message
-from engine.oversight.evaluation import compiled, export_csv
+from engine.oversight.evaluation import compiled
+from engine.oversight.evaluation import report_csv as evaluation_csv
 from engine.oversight.report_pdf import annual_report_pdf
 
 
@@ -22,7 +25,7 @@ def check_authority(user: User) -> None:
 @dataclass(frozen=True)
 class AnnualReport:
     report: dict  # as :func:`engine.oversight.evaluation.compiled`
-    tally: dict[str, int]  # units that reported on_time, late, or are missing
+    tally: dict[str, int]  # units on_time, late, missing (past the due date) and not_due
 
 
 def report_for(session: Session, user: User, year: int) -> AnnualReport:
@@ -33,18 +36,22 @@ def report_for(session: Session, user: User, year: int) -> AnnualReport:
     return AnnualReport(
         report,
         {
-            "on_time": sum(u["on_time"] for u in units),
-            "late": sum(u["submitted"] and not u["on_time"] for u in units),
-            "missing": sum(not u["submitted"] for u in units),
+            state: sum(u["state"] == state for u in units)
+            for state in ("on_time", "late", "missing", "not_due")
         },
     )
 
 
-def report_csv(session: Session, user: User, year: int) -> str:
+def report_csv(
+    session: Session, user: User, year: int, gettext_fn: Callable[[str], str] | None = None
+) -> str:
+    """The report as CSV, headed in the reader's language (``gettext_fn``)."""
     check_authority(user)
-    return export_csv(compiled(session, year))
+    return evaluation_csv(session, year, gettext_fn)
 
 
-def report_pdf(session: Session, user: User, year: int) -> bytes:
+def report_pdf(session: Session, clock: Clock, user: User, year: int) -> bytes:
+    """The report as PDF, issued by the user's authority today."""
     check_authority(user)
-    return annual_report_pdf(compiled(session, year))
+    today = clock.now().astimezone(SHANGHAI).date()
+    return annual_report_pdf(compiled(session, year), user.department.name, today)

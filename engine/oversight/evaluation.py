@@ -9,6 +9,7 @@ even with several workers: the second insert of a year fails and is skipped.
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from datetime import date, datetime, time
 
 from sqlalchemy import select
@@ -17,14 +18,16 @@ from sqlalchemy.orm import Session
 
 from engine import rules
 from engine.clock import SHANGHAI, Clock
-from engine.directory import authority_of, region_code
+from engine.directory import authority_of, departments, region_code
 from engine.directory.models import Department, Division
 from engine.exports import SafeWriter
+from engine.i18n import N_, Label, Message
 from engine.inputs import check_year
 from engine.oversight.models import EvaluationCampaign
 from engine.oversight.reports import figures
 from engine.workflow.deployment import active_definition
 from engine.workflow.facts import facts_of
+from engine.workflow.forms import field_label
 from engine.workflow.models import ProcessFact, ProcessInstance
 from engine.workflow.runtime import start_instance
 
@@ -129,11 +132,27 @@ def compiled(session: Session, year: int) -> dict:
     ):
         facts.setdefault(fact.instance_id, {}).setdefault(fact.kind, fact)
     units = []
+    units_of = {
+        d.id: d for d in departments(session, {i.provider_department_id or 0 for i in instances})
+    }
     for inst in instances:
         submitted = facts.get(inst.id, {}).get("annual_report_submitted")
+        unit = units_of.get(inst.provider_department_id or 0)
+        overdue = "annual_report_overdue" in facts.get(inst.id, {})
+        on_time = submitted is not None and submitted.met is not False
         units.append(
             {
                 "name": inst.summary.get("provider_name"),
+                "name_en": unit.name_en if unit else None,
+                "division_code": unit.division_code if unit else "",
+                # on_time | late | missing (due date passed) | not_due (may still report on time)
+                "state": "on_time"
+                if on_time
+                else "late"
+                if submitted
+                else "missing"
+                if overdue
+                else "not_due",
                 "business_key": inst.business_key,
                 "submitted": submitted is not None,
                 "on_time": submitted is not None and submitted.met is not False,
@@ -144,34 +163,67 @@ def compiled(session: Session, year: int) -> dict:
         )
     return {
         "year": year,
-        "units": sorted(units, key=lambda u: u["name"]),
+        "units": sorted(units, key=lambda u: (u["division_code"], u["name"] or "")),
         "figures": figures(session, year),
     }
 
 
-def export_csv(report: dict) -> str:
+def report_csv(session: Session, year: int, gettext_fn: Callable[[str], str] | None = None) -> str:
+    """The compiled report about ``year`` as CSV, its figures labelled by the active report form."""
+    form = active_definition(session, "annual_evaluation").forms.get("annual_report")
+    return export_csv(compiled(session, year), form, gettext_fn)
+
+
+CSV_COLUMNS = {  # the report's own columns; the figures are labelled by the report form
+    "unit": Message(N_("Reporting unit")),
+    "state": Message(N_("State")),
+    "submitted": Message(N_("Submitted")),
+    "on_time": Message(N_("Submitted on time")),
+    "submitted_at": Message(N_("Submitted at")),
+}
+STATE_LABELS = {
+    "on_time": Message(N_("on time")),
+    "late": Message(N_("late")),
+    "missing": Message(N_("not submitted")),
+    "not_due": Message(N_("not yet due")),
+}
+
+
+def export_csv(
+    report: dict, form: dict | None = None, gettext_fn: Callable[[str], str] | None = None
+) -> str:
+    """The report as CSV (UTF-8 with BOM, for spreadsheet programs): headers and yes/no in the
+    reader's language (``gettext_fn``; the CLI's language without one). ``form`` is the annual
+    report form (its field labels head the figures' columns)."""
+
+    def text(message: Message) -> str:
+        return message.render(gettext_fn)
+
+    def label(key: str) -> str:
+        found = field_label(form or {}, key)
+        return text(found) if found is not None else key
+
+    yes, no = text(Message(N_("Yes"))), text(Message(N_("No")))
     out = io.StringIO()
     w = SafeWriter(out)
     w.writerow(
         [
-            "unit",
-            "submitted",
-            "on_time",
-            "submitted_at",
-            *FIGURE_KEYS,
-            "achievements",
-            "problems",
-            "plans",
+            *[text(m) for m in CSV_COLUMNS.values()],
+            *[label(k) for k in FIGURE_KEYS],
+            label("achievements"),
+            label("problems"),
+            label("plans"),
         ]
     )
     for u in report["units"]:
         r = u["report"]
         w.writerow(
             [
-                u["name"],
-                u["submitted"],
-                u["on_time"],
-                u["submitted_at"].astimezone(SHANGHAI).isoformat(timespec="minutes")
+                text(Label(u["name"] or "", u.get("name_en"))),
+                text(STATE_LABELS[u["state"]]),
+                yes if u["submitted"] else no,
+                yes if u["on_time"] else no,
+                u["submitted_at"].astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
                 if u["submitted_at"]
                 else "",
                 *[r.get(k, "") for k in FIGURE_KEYS],
@@ -181,5 +233,5 @@ def export_csv(report: dict) -> str:
             ]
         )
     w.writerow([])
-    w.writerow(["region", *[f"{k}={report['figures'][k]}" for k in FIGURE_KEYS]])
+    w.writerow([text(Message(N_("Region"))), *[report["figures"][k] for k in FIGURE_KEYS]])
     return "\ufeff" + out.getvalue()

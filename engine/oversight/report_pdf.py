@@ -7,6 +7,8 @@ and no font file needs to be installed on the server.
 from __future__ import annotations
 
 import io
+from datetime import date
+from typing import Any
 
 from reportlab.graphics.charts.barcharts import HorizontalBarChart
 from reportlab.graphics.shapes import Drawing
@@ -16,6 +18,7 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 FONT = "STSong-Light"
@@ -40,8 +43,37 @@ def _table(rows: list[list], widths: list[float]) -> Table:
     return t
 
 
-def annual_report_pdf(report: dict) -> bytes:
-    """The compiled report (engine.evaluation.compiled) as PDF bytes, in Chinese."""
+class _NumberedCanvas(Canvas):
+    """Writes "第 N 页 共 M 页" and the issuer in the footer of every page (M known at the end)."""
+
+    issuer = ""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._pages: list[dict] = []
+
+    def showPage(self) -> None:  # noqa: N802 - reportlab's name
+        self._pages.append(dict(self.__dict__))
+        self._startPage()
+
+    def save(self) -> None:
+        total = len(self._pages)
+        for number, state in enumerate(self._pages, start=1):
+            self.__dict__.update(state)
+            self.setFont(FONT, 8)
+            self.setFillColor(colors.HexColor("#5b6775"))
+            self.drawString(18 * mm, 10 * mm, self.issuer)
+            self.drawRightString(A4[0] - 18 * mm, 10 * mm, f"第 {number} 页 共 {total} 页")
+            super().showPage()
+        super().save()
+
+
+STATES = {"on_time": "按时", "late": "逾期", "missing": "未报送", "not_due": "未到期"}
+
+
+def annual_report_pdf(report: dict, issuer: str = "", issued_on: date | None = None) -> bytes:
+    """The compiled report (engine.evaluation.compiled) as PDF bytes, in Chinese, issued by
+    ``issuer`` (the authority's name) on ``issued_on``, with page numbers."""
     f = report["figures"]
     buf = io.BytesIO()
     doc = SimpleDocTemplate(
@@ -55,10 +87,12 @@ def annual_report_pdf(report: dict) -> bytes:
         author="govshare",
     )
     units = report["units"]
-    on_time = sum(u["on_time"] for u in units)
-    late = sum(u["submitted"] and not u["on_time"] for u in units)
+    count = {state: sum(u["state"] == state for u in units) for state in STATES}
+    issued = f"{issuer}　{issued_on.isoformat()}" if issued_on else issuer
     story = [
         Paragraph(f"宁夏回族自治区{report['year']}年度政务数据资源共享工作报告", TITLE),
+        Paragraph(f"发布单位：{issuer}　　发布日期：{issued_on or ''}", BODY),
+        Spacer(1, 2 * mm),
         Paragraph(
             "依据《宁夏回族自治区政务数据资源共享管理办法》第十七条，由自治区数据共享主管部门汇总各部门、各设区的市报送情况和系统统计数据编制。",
             BODY,
@@ -101,14 +135,15 @@ def annual_report_pdf(report: dict) -> bytes:
         chart,
         Paragraph("二、各单位报送情况", H2),
         Paragraph(
-            f"应报送 {len(units)} 个单位，按时报送 {on_time} 个，逾期报送 {late} 个，未报送 {len(units) - on_time - late} 个。",
+            f"应报送 {len(units)} 个单位，按时报送 {count['on_time']} 个，逾期报送 {count['late']} 个，"
+            f"逾期未报送 {count['missing']} 个，未到报送期限 {count['not_due']} 个。",
             BODY,
         ),
         Spacer(1, 2 * mm),
     ]
     rows = [["报送单位", "情况", "收到申请", "按时答复", "工作成效"]]
     for u in units:
-        state = "按时" if u["on_time"] else "逾期" if u["submitted"] else "未报送"
+        state = STATES[u["state"]]
         r = u["report"]
         rows.append(
             [
@@ -120,5 +155,6 @@ def annual_report_pdf(report: dict) -> bytes:
             ]
         )
     story.append(_table(rows, [48 * mm, 16 * mm, 18 * mm, 18 * mm, 74 * mm]))
-    doc.build(story)
+    canvas = type("IssuedCanvas", (_NumberedCanvas,), {"issuer": issued})
+    doc.build(story, canvasmaker=canvas)
     return buf.getvalue()

@@ -29,7 +29,7 @@ from engine.workflow import history
 from engine.workflow import tasks as task_service
 from engine.workflow.deployment import active_definition
 from engine.workflow.facts import facts_of
-from engine.workflow.forms import validate_form
+from engine.workflow.forms import field_label, validate_form
 from engine.workflow.incidents import IncidentView, open_incident
 from engine.workflow.models import ProcessInstance
 from engine.workflow.runtime import start_instance
@@ -89,11 +89,14 @@ def start_share_request(
 ) -> history.InstanceInfo:
     """Validate the application and start its process; nothing is written if anything is wrong."""
     definition = active_definition(session, "share_request")
-    validate_form("share_request_start", definition.forms["share_request_start"], form)
+    schema = definition.forms["share_request_start"]
+    validate_form("share_request_start", schema, form)
     resource = resource_by_code(session, form["resource_code"])
     errors = _request_problems(resource, user, form)
     if errors:
-        fields = ", ".join(e["field"] for e in errors)
+        for error in errors:
+            error["label"] = field_label(schema, error["field"]) or error["field"]
+        fields = list(dict.fromkeys(e["label"] for e in errors))
         raise ValidationFailed(
             Message("The request is not valid: %(fields)s", fields=fields), errors
         )

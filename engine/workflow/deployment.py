@@ -38,21 +38,12 @@ from engine.clock import Clock
 from engine.errors import Conflict, DeploymentError, NotFound
 from engine.i18n import Message
 from engine.workflow.checks import Problem, Vocabulary, check_process, roles_by_process
+from engine.workflow.forms import label_problems
 from engine.workflow.handlers import Handlers, handlers_of
 from engine.workflow.models import ProcessDefinition, ProcessInstance
+from engine.workflow.roles import KNOWN_ROLES
 
 SERIALIZER = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
-KNOWN_ROLES = {
-    "requester",
-    "provider",
-    "authority",
-    "supervisor",  # the authority of the level above (sharing: an overdue coordination)
-    "drc",
-    "industry_it",
-    "finance",
-    "data_sharing",
-    "cyberspace",
-}
 
 
 def default_processes_dir() -> Path:
@@ -191,7 +182,23 @@ def parse_directory(
         _parsed(pid, file_of, spec, subs, directory / "forms", problems)
         for pid, (spec, subs) in trees.items()
     ]
+    problems.extend(_form_label_problems(directory / "forms"))
     return parsed, problems
+
+
+def _form_label_problems(forms_dir: Path) -> list[Problem]:
+    """Every field and enum value of every form has a Chinese and an English label."""
+    problems = []
+    for path in sorted(forms_dir.glob("*.schema.json")):
+        try:
+            schema = json.loads(path.read_text("utf-8"))
+        except ValueError:
+            continue  # reported where a task names the form
+        if isinstance(schema, dict):
+            problems += [
+                Problem(f"forms/{path.name}", "(labels)", p) for p in label_problems(schema)
+            ]
+    return problems
 
 
 def _read_files(

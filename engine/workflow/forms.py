@@ -25,9 +25,55 @@ from jsonschema import Draft202012Validator, ValidationError
 
 from engine import inputs
 from engine.errors import FieldProblem, ValidationFailed
-from engine.i18n import Message
+from engine.i18n import Label, Message
 
 SINGLE_LINE_CAP = 500  # characters of a text input whose schema sets no maxLength
+
+
+def form_label(schema: dict) -> Label:
+    """A form's title in both languages (``title`` Chinese, ``x-title-en`` English)."""
+    return Label(str(schema.get("title") or ""), schema.get("x-title-en"))
+
+
+def field_label(schema: dict, name: str) -> Label | None:
+    """The label of a form's top-level field in both languages, None for a name it lacks."""
+    node = schema.get("properties", {}).get(name.split(".")[0])
+    if not isinstance(node, dict) or not node.get("title"):
+        return None
+    return Label(str(node["title"]), node.get("x-title-en"))
+
+
+def enum_label(node: dict, value: str) -> Label | None:
+    """An enum value's label (``x-enum-labels: {value: [Chinese, English]}``), None if it has none."""
+    pair = (node.get("x-enum-labels") or {}).get(value)
+    if not isinstance(pair, list) or not pair:
+        return None
+    return Label(str(pair[0]), str(pair[1]) if len(pair) > 1 else None)
+
+
+def label_problems(schema: dict) -> list[str]:
+    """What a form lacks for officials to read it in both languages (``govshare processes lint``):
+    the form's and every field's ``title`` and ``x-title-en``, and both labels of each value of an
+    ``enum`` (on a field or on the items of a list field) in ``x-enum-labels``."""
+    problems = []
+    if not schema.get("title") or not schema.get("x-title-en"):
+        problems.append("the form needs 'title' (Chinese) and 'x-title-en' (English)")
+    for name, node in (schema.get("properties") or {}).items():
+        if not isinstance(node, dict):
+            continue
+        if not node.get("title") or not node.get("x-title-en"):
+            problems.append(f"field '{name}' needs 'title' (Chinese) and 'x-title-en' (English)")
+        items = node.get("items")
+        for holder in (node, items if isinstance(items, dict) else {}):
+            labels = node.get("x-enum-labels") or holder.get("x-enum-labels") or {}
+            for value in holder.get("enum") or []:
+                pair = labels.get(value)
+                if not (isinstance(pair, list) and len(pair) == 2 and all(pair)):
+                    problems.append(
+                        f"value '{value}' of field '{name}' needs labels "
+                        f"[Chinese, English] in 'x-enum-labels'"
+                    )
+    return problems
 
 
 @cache
@@ -43,7 +89,9 @@ def _message(err: ValidationError) -> Message:
     if kind == "additionalProperties":
         return Message("unknown field: %(detail)s", detail=err.message)
     if kind == "enum":
-        return Message("must be one of %(values)s", values=", ".join(map(str, value)))
+        node = err.schema if isinstance(err.schema, dict) else {}
+        labels = [enum_label(node, v) or str(v) for v in value]
+        return Message("must be one of %(values)s", values=labels)
     if kind == "pattern" and isinstance(err.instance, str) and err.instance.strip():
         return Message("is not in the expected form (or contains control characters)")
     if kind in ("minLength", "pattern") and isinstance(err.instance, str):
@@ -140,7 +188,7 @@ def boundary_errors(schema: dict, data: object) -> list[FieldProblem]:
             continue
         problem = _property_problem(node, value, name in required)
         if problem is not None:
-            label = str(node.get("title") or name)
+            label = field_label(schema, name) or name
             errors.append({"field": name, "label": label, "message": problem})
     return errors
 
@@ -154,10 +202,10 @@ def _date_errors(schema: dict, data: dict) -> list[FieldProblem]:
         if node.get("format") != "date" or not isinstance(value, str):
             continue
         if inputs.day_problem(value, date.min, date.max) is None:  # else the schema names it
-            checks.day(name, value, node.get("title", name))
+            checks.day(name, value, field_label(schema, name) or name)
         start = name.removesuffix("_end") + "_start"
         if name.endswith("_end") and start in properties:
-            checks.period(name, data.get(start), value, node.get("title", name))
+            checks.period(name, data.get(start), value, field_label(schema, name) or name)
     return checks.problems
 
 
@@ -177,15 +225,16 @@ def field_errors(schema: dict, data: object, context: dict | None = None) -> lis
             errors.append({"field": missing, "message": Message("is required")})
         else:
             path = ".".join(str(p) for p in err.absolute_path) or "(form)"
-            message = _message(err)
-            # enum and subset messages are rendered at once (their values are data, not words)
-            rendered = str(message) if err.validator == "enum" else message
-            errors.append({"field": path, "message": rendered})
+            errors.append({"field": path, "message": _message(err)})
     if isinstance(data, dict):
         errors += _date_errors(schema, data)
     if isinstance(data, dict) and context is not None:
         errors += _subset_errors(schema, data, context)
         errors += _bound_errors(schema, data, context)
+    for error in errors:
+        label = field_label(schema, error["field"])
+        if label is not None and "label" not in error:
+            error["label"] = label
     return errors
 
 
@@ -193,10 +242,9 @@ def validate_form(form_name: str, schema: dict, data: dict, context: dict | None
     """Return ``data`` if valid, else raise :class:`ValidationFailed` listing every field."""
     errors = field_errors(schema, data, context)
     if errors:
-        properties = schema.get("properties", {})
-        names = sorted({e["field"] for e in errors})
-        fields = ", ".join(str(properties.get(n, {}).get("title") or n) for n in names)
+        labels = list(dict.fromkeys(e.get("label") or e["field"] for e in errors))
+        form = form_label(schema) if schema.get("title") else form_name
         raise ValidationFailed(
-            Message("Form %(form)s is not valid: %(fields)s", form=form_name, fields=fields), errors
+            Message("Form %(form)s is not valid: %(fields)s", form=form, fields=labels), errors
         )
     return data

@@ -47,6 +47,7 @@ class Deadline:
     working_days_left: int
     urgency: str  # normal | soon | overdue
     explanation: list[Message] = field(default_factory=list)
+    provisional: bool = False  # counted over days of a year whose regional holidays are missing
 
 
 @dataclass
@@ -118,7 +119,10 @@ def describe_deadline(calendar: WorkingCalendar, due_at: datetime, now: datetime
             lines.append(Message("Weekend days skipped: %(n)s", n=weekends))
         if makeup:
             lines.append(Message("Make-up working days counted: %(days)s", days="、".join(makeup)))
-    return Deadline(due_at, due_label(due_at), left, urgency, lines)
+    provisional = any(
+        not calendar.has_regional_schedule(y) for y in range(today.year, last.year + 1)
+    )
+    return Deadline(due_at, due_label(due_at), left, urgency, lines, provisional)
 
 
 def eligible_queue(user: User) -> ColumnElement[bool]:
