@@ -52,7 +52,7 @@ def installation(own_url, tmp_path_factory):
     factory = build_engine().sessions(database)
     clock = FakeClock(NOW)
     with factory() as s, s.begin():
-        seed_all(s, clock)
+        seed_all(s, clock, demo=True)
     actors = Actors(factory, clock)
     first = actors.request("civil.clerk", **HUKOU)
     actors.request("civil.clerk", **{**HUKOU, "purpose": "核定特困人员户籍状况"})
