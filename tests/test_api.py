@@ -292,7 +292,7 @@ def test_text_longer_than_its_column_is_refused_by_field(client, actors):
     assert r.get_json()["details"] == [
         {
             "field": "purpose",
-            "label": "使用用途",
+            "label": "Purpose of use",  # the tests' messages are English (GOVSHARE_LANG=en)
             "message": "is too long: 2001 characters, at most 2000",
         }
     ]

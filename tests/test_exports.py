@@ -118,6 +118,7 @@ def test_annual_report_export_quotes_text_and_keeps_figures_numeric():
         "units": [
             {
                 "name": "@自治区民政厅",
+                "state": "on_time",
                 "submitted": True,
                 "on_time": True,
                 "submitted_at": datetime(2027, 1, 10, tzinfo=UTC),
