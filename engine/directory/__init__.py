@@ -63,6 +63,35 @@ def same_level_authority(session: Session, a: Department, b: Department) -> Depa
     raise NotFound(Message("Departments %(a)s and %(b)s share no division.", a=a.name, b=b.name))
 
 
+def divisions_under(session: Session, division_code: str) -> list[str]:
+    """The division and every division below it (a city's counties; the region's everything),
+    parents before children. O(divisions): the directory has a few dozen."""
+    children: dict[str | None, list[str]] = {}
+    for code, parent in session.execute(select(Division.code, Division.parent_code)):
+        children.setdefault(parent, []).append(code)
+    out, todo = [], [division_code]
+    while todo:
+        code = todo.pop(0)
+        out.append(code)
+        todo += sorted(children.get(code, []))
+    return out
+
+
+def authorities_under(session: Session, authority: Department) -> list[int]:
+    """The ids of the data-sharing authorities at ``authority``'s level and the levels below it
+    (itself first): whose procedures it oversees. Empty for a department that is no authority."""
+    if not authority.is_authority:
+        return []
+    codes = divisions_under(session, authority.division_code)
+    rows = session.execute(
+        select(Department.id, Department.division_code).where(
+            Department.division_code.in_(codes), Department.is_authority.is_(True)
+        )
+    ).all()
+    rank = {code: n for n, code in enumerate(codes)}
+    return [r.id for r in sorted(rows, key=lambda r: (rank[r.division_code], r.id))]
+
+
 def department_by_slug(session: Session, slug: str) -> Department:
     dept = (
         session.scalar(select(Department).where(Department.slug == slug))
