@@ -21,9 +21,11 @@ import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Row,
     Select,
     and_,
     case,
@@ -309,7 +311,7 @@ def _rows(
     return [_row(r, user.department_id) for r in result]
 
 
-def _row(r, own: int) -> RequestRow:  # noqa: ANN001 - a result row
+def _row(r: Row[Any], own: int) -> RequestRow:
     summary = r.summary or {}
     requester, provider = summary.get("requester_name", ""), summary.get("provider_name", "")
     role = (
