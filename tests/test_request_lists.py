@@ -198,6 +198,11 @@ def test_search_finds_by_key_code_name_or_counterpart(actors, clock, q):
     assert list(statuses(actors, q=q)) == [key]
 
 
+def test_search_takes_wildcards_literally(actors):
+    actors.request("civil.clerk", **HUKOU)
+    assert statuses(actors, q="%") == {} and statuses(actors, q="_") == {}
+
+
 def test_search_finds_by_counterpart_name(actors):
     key = actors.request("civil.clerk", **HUKOU)
     assert list(statuses(actors, q="公安厅")) == [key]
@@ -263,6 +268,9 @@ def test_a_page_costs_the_same_statements_for_ten_and_many_requests(actors, sess
     many, page = statements(session_factory, clock, "civil.clerk")
     assert page.total == 40 and len(page.rows) == 20
     assert few == many == 2  # the capped count and the page
+    level, page = statements(session_factory, clock, "data.clerk", scope="level")
+    assert page.total == 40
+    assert level == 2 + 2  # and the authorities under the user's (divisions, departments)
 
 
 def test_csv_export_has_the_filtered_rows_with_labels(actors):

@@ -182,12 +182,14 @@ def _day_start(value: str) -> datetime | None:
 
 
 def _search(q: str) -> ColumnElement[bool]:
-    """The request's business key, resource code or name, or a party's name contains ``q``."""
-    like = f"%{q.lower()}%"
+    """The request's business key, resource code or name, or a party's name contains ``q``
+    (``%`` and ``_`` in ``q`` are plain characters)."""
+    text = q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    like = f"%{text}%"
     return or_(
-        func.lower(_PI.business_key).like(like),
+        func.lower(_PI.business_key).like(like, escape="\\"),
         *(
-            func.lower(_PI.summary[name].as_string()).like(like)
+            func.lower(_PI.summary[name].as_string()).like(like, escape="\\")
             for name in ("resource_code", "resource_name", "requester_name", "provider_name")
         ),
     )
@@ -223,7 +225,7 @@ def _branches(session: Session, user: User, f: _Checked) -> list[ColumnElement[b
 
 
 def _matching(
-    session: Session, user: User, f: _Checked, now: datetime, limit: int
+    scans: list[ColumnElement[bool]], f: _Checked, now: datetime, limit: int
 ) -> Select[tuple[int, datetime]]:
     """The ids (with ``created_at``) of up to ``limit`` newest requests of every scan: the UNION
     the count and the page read."""
@@ -237,7 +239,7 @@ def _matching(
     if f.q:
         filters.append(_search(f.q))
     parts = []
-    for scan in _branches(session, user, f):
+    for scan in scans:
         for process in REQUEST_PROCESSES:
             ranged = (
                 select(_PI.id, _PI.created_at)
@@ -284,9 +286,15 @@ class RequestList:
 
 
 def _rows(
-    session: Session, user: User, f: _Checked, now: datetime, limit: int, offset: int
+    session: Session,
+    user: User,
+    scans: list[ColumnElement[bool]],
+    f: _Checked,
+    now: datetime,
+    limit: int,
+    offset: int,
 ) -> list[RequestRow]:
-    ids = _matching(session, user, f, now, offset + limit).subquery()
+    ids = _matching(scans, f, now, offset + limit).subquery()
     next_due = (
         select(func.min(HumanTask.due_at))
         .where(HumanTask.instance_id == _PI.id, HumanTask.state == "open")
@@ -354,13 +362,14 @@ def requests_of(
     the user's authority or one below it), newest first."""
     f = checked(user, filters)
     now = clock.now()
-    matching = _matching(session, user, f, now, COUNT_CAP + 1).subquery()
+    scans = _branches(session, user, f)
+    matching = _matching(scans, f, now, COUNT_CAP + 1).subquery()
     total = session.execute(
         select(func.count()).select_from(select(matching.c.id).limit(COUNT_CAP + 1).subquery())
     ).scalar_one()
     pages = max(1, -(-min(total, COUNT_CAP) // page_size))
     page = min(max(1, page), pages)
-    rows = _rows(session, user, f, now, page_size, (page - 1) * page_size)
+    rows = _rows(session, user, scans, f, now, page_size, (page - 1) * page_size)
     return RequestList(
         rows, min(total, COUNT_CAP), page, pages, total > COUNT_CAP, user.department.is_authority
     )
@@ -383,7 +392,7 @@ def export_csv(
     """The filtered list (up to EXPORT_CAP rows, newest first) as CSV for a spreadsheet, with
     the status in the reader's language and times in Beijing time."""
     f = checked(user, filters)
-    rows = _rows(session, user, f, clock.now(), EXPORT_CAP, 0)
+    rows = _rows(session, user, _branches(session, user, f), f, clock.now(), EXPORT_CAP, 0)
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(

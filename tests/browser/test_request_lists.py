@@ -20,7 +20,9 @@ def three_requests(actors, clock):
     return granted, waiting, refused
 
 
-def keys(page):
+def keys(page, count):
+    """The business keys listed, once the page shows ``count`` rows (after a navigation)."""
+    expect(page.locator("tbody tr")).to_have_count(count)
     return page.locator("tbody tr").evaluate_all(
         "rows => rows.map(r => r.getAttribute('data-request'))"
     )
@@ -32,7 +34,7 @@ def test_department_requests_filters_and_search(official, actors, clock):
     page = civil.go("/inbox/mine")
     page.get_by_role("link", name="本部门申请").click()
     expect(page.locator("h1")).to_contain_text("本部门申请")
-    assert keys(page) == [refused, waiting, granted]
+    assert keys(page, 3) == [refused, waiting, granted]
     expect(page.locator(f"tr[data-request='{refused}'] .badge")).to_have_text("不予共享")
     expect(page.locator(f"tr[data-request='{waiting}'] .badge")).to_have_text("办理中")
     expect(page.locator(f"tr[data-request='{granted}'] .badge")).to_have_text("已授权")
@@ -40,16 +42,19 @@ def test_department_requests_filters_and_search(official, actors, clock):
 
     page.get_by_label("状态").select_option(label="已授权")
     page.get_by_role("button", name="筛选").click()
-    assert keys(page) == [granted]
+    page.wait_for_url("**status=granted**")
+    assert keys(page, 1) == [granted]
 
     page.get_by_label("状态").select_option(label="全部")
     page.get_by_label("提交日期自").fill("2026-09-21")
     page.get_by_role("button", name="筛选").click()
-    assert keys(page) == [refused, waiting]
+    page.wait_for_url("**from=2026-09-21**")
+    assert keys(page, 2) == [refused, waiting]
 
     page.get_by_role("searchbox", name="搜索").fill(waiting)
     page.get_by_role("button", name="筛选").click()
-    assert keys(page) == [waiting]
+    page.wait_for_url(f"**q={waiting}**")
+    assert keys(page, 1) == [waiting]
 
     with page.expect_download() as download:
         page.get_by_role("link", name="导出 CSV").click()
@@ -57,7 +62,8 @@ def test_department_requests_filters_and_search(official, actors, clock):
     assert text.splitlines()[1].startswith(f"{waiting},办理中,")
 
     page.get_by_role("link", name="清除").click()
-    assert keys(page) == [refused, waiting, granted]
+    page.wait_for_url("**/requests/")
+    assert keys(page, 3) == [refused, waiting, granted]
     page.get_by_role("link", name=waiting).click()
     expect(page).to_have_url(f"{civil.base}/requests/{waiting}")
 
