@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PG_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
-.PHONY: demo test install lint bench clean translations messages browser
+.PHONY: demo test install lint bench clean translations messages browser pgtools
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,14 +27,20 @@ browser:
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; }
 
+## PostgreSQL's client tools (pg_dump, pg_restore) for `govshare backup` / `restore` on PostgreSQL.
+pgtools:
+	@command -v pg_dump >/dev/null 2>&1 && command -v pg_restore >/dev/null 2>&1 || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql-client >/dev/null; }
+
 ## Compile the message catalogs (web/translations/*/LC_MESSAGES/messages.mo).
 translations: $(STAMP)
 	$(BIN)/pybabel -q compile -d web/translations
 
 ## Re-extract messages after changing user-visible strings, then translate the new entries.
 messages: $(STAMP)
-	$(BIN)/pybabel -q extract -F babel.cfg -k Message -k N_ -k _ -k gettext -k lazy_gettext -k _p:2 --no-location --sort-output -o web/translations/messages.pot .
-	$(BIN)/pybabel -q update -i web/translations/messages.pot -d web/translations --no-fuzzy-matching
+	$(BIN)/pybabel -q extract -F babel.cfg -k Message -k N_ -k _ -k gettext -k lazy_gettext -k _p:2 --no-location --sort-output -w 100 -o web/translations/messages.pot .
+	$(BIN)/pybabel -q update -w 100 -i web/translations/messages.pot -d web/translations --no-fuzzy-matching
 
 ## Install everything, migrate, seed the demo data (idempotent) and serve on http://127.0.0.1:5000
 ## with the timer worker running. Data lives in instance/govshare.db. Demo mode (GOVSHARE_DEMO=1):
@@ -55,7 +61,7 @@ lint: install
 
 ## Install the test dependencies and run the whole suite on SQLite, then on PostgreSQL
 ## ($(PG_URL)) when it is reachable; under CI=true PostgreSQL is required.
-test: lint browser
+test: lint browser pgtools
 	$(BIN)/pytest -q
 	@if $(BIN)/python -c "import psycopg,sys; psycopg.connect('$(PG_URL)', connect_timeout=3).close()" 2>/dev/null; then \
 		echo "== PostgreSQL run ($(PG_URL)) =="; \

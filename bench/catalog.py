@@ -2,6 +2,8 @@
 ratio to 1,000 entries, measured alternately in one run (median of R rounds).
 
     python bench/catalog.py [--big 50000] [--small 1000] [--rounds 15]
+
+Each database is the run's own (bench/scratch.py), dropped at the end.
 """
 
 from __future__ import annotations
@@ -10,12 +12,13 @@ import argparse
 import random
 import statistics
 import sys
-import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from scratch import scratch_database  # noqa: E402
 from sqlalchemy import insert, select  # noqa: E402
 
 from engine.app import build_engine
@@ -75,8 +78,7 @@ QUERIES = [
 ]
 
 
-def build(n: int) -> str:
-    url = f"sqlite:///{tempfile.mkdtemp()}/catalog-{n}.db"
+def build(url: str, n: int) -> str:
     upgrade(url)
     factory = build_engine().sessions(make_engine(url))
     rnd = random.Random(2026)
@@ -129,10 +131,17 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=15)
     args = ap.parse_args()
     t0 = time.perf_counter()
-    dbs = {
-        "small": build_engine().sessions(make_engine(build(args.small))),
-        "big": build_engine().sessions(make_engine(build(args.big))),
-    }
+    with ExitStack() as stack:
+        dbs = {
+            name: build_engine().sessions(
+                make_engine(build(stack.enter_context(scratch_database(f"catalog{n}")), n))
+            )
+            for name, n in (("small", args.small), ("big", args.big))
+        }
+        measure(args, dbs, t0)
+
+
+def measure(args: argparse.Namespace, dbs: dict, t0: float) -> None:
     print(f"built {args.small} and {args.big} entries in {time.perf_counter() - t0:.0f} s")
     times = {"small": [], "big": []}
     for _ in range(2):

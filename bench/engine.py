@@ -1,7 +1,10 @@
 """Engine overhead: N share requests through the persisted engine vs the same BPMN paths run in
 memory with bare SpiffWorkflow, measured side by side in one run (interleaved rounds, median).
 
-    python bench/engine.py [N] [--rounds R]        (DATABASE_URL selects PostgreSQL)
+    python bench/engine.py [N] [--rounds R]
+
+Runs on a database of its own (bench/scratch.py): a temporary SQLite file, or with a PostgreSQL
+DATABASE_URL a new database on that server, dropped at the end.
 
 Prints the ratio persisted / in-memory and the stored bytes per instance.
 """
@@ -9,16 +12,15 @@ Prints the ratio persisted / in-memory and the stored bytes per instance.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
-import tempfile
 import time
 import zlib
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from scratch import scratch_database  # noqa: E402
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment  # noqa: E402
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow  # noqa: E402
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser  # noqa: E402
@@ -118,14 +120,11 @@ def main() -> None:
     ap.add_argument("n", nargs="?", type=int, default=100)
     ap.add_argument("--rounds", type=int, default=5)
     args = ap.parse_args()
-    url = os.environ.get("DATABASE_URL") or f"sqlite:///{tempfile.mkdtemp()}/bench.db"
-    if url.startswith("postgres"):
-        from sqlalchemy import text
+    with scratch_database("engine") as url:
+        run(args, url)
 
-        eng = make_engine(url)
-        with eng.begin() as c:
-            c.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-        eng.dispose()
+
+def run(args: argparse.Namespace, url: str) -> None:
     upgrade(url)
     engine = make_engine(url)
     factory = build_engine().sessions(engine)

@@ -3,6 +3,8 @@
 built in one run and the page is rendered alternately from each (median of R rounds).
 
     python bench/pages.py [--big 10000] [--small 10] [--rounds 30]
+
+Each database is the run's own (bench/scratch.py), dropped at the end.
 """
 
 from __future__ import annotations
@@ -11,13 +13,14 @@ import argparse
 import re
 import statistics
 import sys
-import tempfile
 import time
+from contextlib import ExitStack
 from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from scratch import scratch_database  # noqa: E402
 from sqlalchemy import event, insert, select  # noqa: E402
 
 from engine.app import build_engine
@@ -33,8 +36,7 @@ from web import create_app  # noqa: E402
 CLOCK = FakeClock("2026-09-18T10:00:00+08:00")
 
 
-def build(n: int) -> str:
-    url = f"sqlite:///{tempfile.mkdtemp()}/pages-{n}.db"
+def build(url: str, n: int) -> str:
     upgrade(url)
     factory = build_engine().sessions(make_engine(url))
     with factory() as s, s.begin():
@@ -129,7 +131,15 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=30)
     args = ap.parse_args()
     sizes = {"small": args.small, "page": 20, "big": args.big}
-    clients = {name: client_for(build(n)) for name, n in sizes.items()}
+    with ExitStack() as stack:
+        clients = {
+            name: client_for(build(stack.enter_context(scratch_database(f"pages{n}")), n))
+            for name, n in sizes.items()
+        }
+        measure(args, sizes, clients)
+
+
+def measure(args: argparse.Namespace, sizes: dict, clients: dict) -> None:
     times = {name: [] for name in sizes}
     for _ in range(3):  # warm up
         for client, _ in clients.values():

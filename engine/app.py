@@ -31,6 +31,7 @@ from engine.quality.handlers import HANDLERS as QUALITY
 from engine.sharing import models as _sharing_models
 from engine.sharing.handlers import HANDLERS as SHARING
 from engine.workflow import models as _workflow_models
+from engine.workflow.attachments import sweep_orphans
 from engine.workflow.handlers import SESSION_KEY, Handlers
 from notifications.outbox import drain
 
@@ -44,7 +45,7 @@ AREA_MODELS = (
     _quality_models,
     _oversight_models,
 )
-AREA_HANDLERS = (CATALOG, SHARING, QUALITY, OVERSIGHT, Handlers(jobs=(drain,)))
+AREA_HANDLERS = (CATALOG, SHARING, QUALITY, OVERSIGHT, Handlers(jobs=(drain, sweep_orphans)))
 
 # what Engine.sessions makes: call it for a session whose commands run with the engine's handlers
 SessionFactory: TypeAlias = sessionmaker[Session]

@@ -341,6 +341,43 @@ def cmd_incidents(args: argparse.Namespace) -> None:
         print(Message("%(n)s more not shown.", n=total - len(rows)))
 
 
+# -- backup and restore -----------------------------------------------------------------------
+def cmd_backup(args: argparse.Namespace) -> None:
+    from engine.backup import backup
+
+    summary = backup(_clock(args), Path(args.file), args.database, args.attachments)
+    print(
+        Message(
+            "Backed up %(rows)s rows in %(tables)s tables (%(kind)s) and %(files)s attachments "
+            "to %(file)s.",
+            rows=summary.rows,
+            tables=len(summary.tables),
+            kind=summary.dialect,
+            files=summary.attachments,
+            file=args.file,
+        )
+    )
+
+
+def cmd_restore(args: argparse.Namespace) -> None:
+    from engine.backup import restore
+
+    summary = restore(_clock(args), Path(args.file), args.database, args.attachments, args.force)
+    print(
+        Message(
+            "Restored the backup taken at %(at)s: %(rows)s rows in %(tables)s tables (%(kind)s) "
+            "and %(files)s attachments.",
+            at=summary.taken_at,
+            rows=summary.rows,
+            tables=len(summary.tables),
+            kind=summary.dialect,
+            files=summary.attachments,
+        )
+    )
+    for table, rows in sorted(summary.tables.items()):
+        print(f"  {table}: {rows}")
+
+
 # -- worker and calendar ----------------------------------------------------------------------
 def cmd_worker(args: argparse.Namespace) -> None:
     from engine.workflow.timers import run_worker
@@ -465,6 +502,7 @@ def build_parser() -> argparse.ArgumentParser:
         _worker_command,
         _evaluation_commands,
         _calendar_commands,
+        _backup_commands,
     ):
         add_commands(sub)
     return p
@@ -648,6 +686,21 @@ def _calendar_commands(sub: Commands) -> None:
     c.add_argument("--scope", choices=["national", "regional"], required=True)
     c.add_argument("--name", required=True, help="e.g. 开斋节")
     c.add_argument("--reference", required=True, help="the notice, e.g. 宁政办发〔2025〕XX号")
+
+
+def _backup_commands(sub: Commands) -> None:
+    where = "attachment directory (default: attachments/ in GOVSHARE_INSTANCE)"
+    b = sub.add_parser("backup", help="back up the database and the attachments to one file")
+    b.add_argument("file", help="the backup file to write (a tar archive)")
+    b.add_argument("--attachments", help=where)
+    b.set_defaults(fn=cmd_backup)
+    r = sub.add_parser("restore", help="restore a backup into the database and attachments")
+    r.add_argument("file", help="a file written by govshare backup")
+    r.add_argument("--attachments", help=where)
+    r.add_argument(
+        "--force", action="store_true", help="replace a database that holds data (all of it)"
+    )
+    r.set_defaults(fn=cmd_restore)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -48,14 +48,24 @@ def normalize_url(url: str) -> str:
     return url
 
 
+def engine_options(url: str) -> dict[str, Any]:
+    """The options every engine of the application is created with (``make_engine`` and the web
+    app's Flask-SQLAlchemy engine alike).
+
+    PostgreSQL connections are checked before each use (``pool_pre_ping``): a connection the
+    server dropped (restart, fail-over, ``pg_terminate_backend``, an idle timeout of a proxy) is
+    replaced before a request runs on it, so the request never fails with a 500 for it."""
+    if normalize_url(url).startswith("sqlite"):
+        return {"connect_args": {"timeout": 30, "check_same_thread": False}}
+    return {"pool_pre_ping": True}
+
+
 def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
     url = normalize_url(url or default_url())
+    engine = create_engine(url, **{**engine_options(url), **kwargs})
     if url.startswith("sqlite"):
-        kwargs.setdefault("connect_args", {"timeout": 30, "check_same_thread": False})
-        engine = create_engine(url, **kwargs)
         configure_sqlite(engine)
-        return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    return engine
 
 
 def configure_sqlite(engine: Engine) -> None:

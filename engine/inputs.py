@@ -282,30 +282,40 @@ def require(field: str, value: object, label: Message | str, **kwargs: Any) -> N
     checks.done()
 
 
-def _depth(text: str) -> int:
-    """The deepest nesting of arrays and objects in a JSON text (strings ignored)."""
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def nesting_depth(raw: bytes, limit: int | None = None) -> int:
+    """How deeply the arrays and objects of a JSON text nest, counted without parsing it (the
+    brackets outside strings), up to the first level past ``limit``. Malformed text gives some
+    number; the parser rejects it after."""
     depth = deepest = 0
-    for match in re.finditer(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', text):
-        token = match.group()
-        if token in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif token in "]}":
-            depth -= 1
+    for byte in _STRING.sub(b"", raw).translate(None, _NOT_BRACKETS):
+        depth += 1 if byte in b"[{" else -1
+        if depth > deepest:
+            deepest = depth
+            if limit is not None and deepest > limit:
+                break
     return deepest
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
 
 
 def parse_json(text: str | bytes, label: Message | str, max_depth: int = MAX_JSON_DEPTH) -> Any:
     """JSON text as Python values, refusing what is not UTF-8, not JSON or nested too deeply
     (a 100,000-deep array would exhaust Python's recursion) — before the parser sees it."""
+    raw = text if isinstance(text, bytes) else text.encode("utf-8", "surrogatepass")
     if isinstance(text, bytes):
         text = decode_text(text, label)
     problem: Message | None = None
-    if _depth(text) > max_depth:
+    if nesting_depth(raw, max_depth) > max_depth:
         problem = Message(N_("is nested too deeply (at most %(max)s levels)"), max=max_depth)
     else:
         try:
-            return json.loads(text)
+            return json.loads(text, parse_constant=_no_constant)
         except (ValueError, RecursionError) as exc:
             problem = Message(N_("is not valid JSON: %(err)s"), err=str(exc)[:200])
     raise refusal([{"field": "(body)", "label": label, "message": problem}])

@@ -4,6 +4,7 @@ a fake clock, and helpers that read as the officials who act."""
 from __future__ import annotations
 
 import os
+import tempfile
 
 import pytest
 from sqlalchemy import text
@@ -19,6 +20,9 @@ from engine.workflow import tasks as task_service
 
 # Tests read messages in English (the msgids); tests of the Chinese catalog set the language.
 os.environ["GOVSHARE_LANG"] = "en"
+# Tests (and the CLI and worker processes they start) never use a real instance folder: the
+# worker's orphan sweep would otherwise judge a developer's attachments against the test database.
+os.environ["GOVSHARE_INSTANCE"] = tempfile.mkdtemp(prefix="govshare-test-instance-")
 
 # rows tests make, deleted before each test: these first, then the catalog rows, then the rest
 DYNAMIC_TABLES = [

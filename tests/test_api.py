@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
-import pytest
+import json
+import re
 
+import pytest
+from openapi_spec_validator import OpenAPIV31SpecValidator
+from sqlalchemy import func, select
+
+from engine.audit import AuditEvent
+from engine.inputs import nesting_depth
+from engine.oversight.models import Breach
+from engine.workflow.models import ProcessInstance
 from tests.conftest import HUKOU
 from web import create_app
 
@@ -105,9 +114,211 @@ def test_unknown_resource_and_bad_body(client):
     )
 
 
-def test_openapi_document(client):
+def test_openapi_document_is_valid_and_lists_every_operation(client):
     doc = client.get("/api/v1/openapi.json").get_json()
-    assert doc["openapi"].startswith("3.1") and "/api/v1/requests" in doc["paths"]
+    assert doc["openapi"].startswith("3.1")
+    assert [e.message for e in OpenAPIV31SpecValidator(doc).iter_errors()] == []
+    served = {
+        (re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule), method.lower())
+        for rule in client.application.url_map.iter_rules()
+        if rule.rule.startswith("/api/v1/") and rule.endpoint != "api.openapi"
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
+    documented = {(path, method) for path, ops in doc["paths"].items() for method in ops}
+    assert served <= documented and ("/healthz", "get") in documented
+
+
+def test_the_document_declares_the_checks_the_api_makes(client):
+    doc = client.get("/api/v1/openapi.json").get_json()
+    claim = doc["paths"]["/api/v1/tasks/{task_id}/claim"]["post"]
+    assert claim["parameters"][0]["schema"]["maximum"] == 2**31 - 1
+    check = doc["paths"]["/api/v1/grants/check"]["post"]["requestBody"]["content"]
+    purpose = check["application/json"]["schema"]["properties"]["purpose"]
+    assert purpose["maxLength"] == 2000 and "\\u0000" in purpose["pattern"]
+    assert set(check) == {"application/json"}
+
+
+def _rows(actors) -> tuple[int, int, int]:
+    """Instances, breaches and audit events: what a refused request must not add to. The one
+    event a refused call may leave is the token's hourly use record (``api_token_used``), which
+    says who called, not what changed."""
+    changes = select(func.count()).select_from(AuditEvent)
+    changes = changes.where(AuditEvent.kind != "api_token_used")
+    return actors.run(
+        lambda s: (
+            s.scalar(select(func.count()).select_from(ProcessInstance)),
+            s.scalar(select(func.count()).select_from(Breach)),
+            s.scalar(changes),
+        )
+    )
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"resource_code": "JC-RK/0002", "info_items": "公民身份号码"},
+        {"resource_code": 7, "info_items": ["公民身份号码"]},
+        {"resource_code": "JC-RK/0002", "info_items": [1, 2]},
+        {"resource_code": "JC-RK/0002", "info_items": ["公民身份号码"], "purpose": {"a": 1}},
+        {"resource_code": "JC-RK/0002", "info_items": []},
+        {"resource_code": "X" * 61, "info_items": ["公民身份号码"]},
+        ["JC-RK/0002"],
+    ],
+)
+def test_grant_check_with_wrong_json_types_is_refused_by_field(client, actors, body):
+    before = _rows(actors)
+    r = client.post("/api/v1/grants/check", json=body, headers=auth("civil.clerk"))
+    assert r.status_code == 422, r.get_json()
+    assert r.get_json()["details"] and _rows(actors) == before
+
+
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"record_id": "1", "field": "f", "value_seen": "x"}, "resource_code"),
+        (
+            {"resource_code": ["JC-RK/0002"], "record_id": "1", "field": "f", "value_seen": "x"},
+            "resource_code",
+        ),
+        (
+            {"resource_code": "JC-RK/0002", "record_id": 1, "field": "f", "value_seen": "x"},
+            "record_id",
+        ),
+        (
+            {
+                "resource_code": "JC-RK/0002",
+                "record_id": "1" * 121,
+                "field": "f",
+                "value_seen": "x",
+            },
+            "record_id",
+        ),
+    ],
+)
+def test_verification_report_with_wrong_types_or_lengths_names_the_field(
+    client, actors, body, field
+):
+    before = _rows(actors)
+    r = client.post("/api/v1/verifications", json=body, headers=auth("civil.clerk"))
+    assert r.status_code == 422 and field in [d["field"] for d in r.get_json()["details"]]
+    assert _rows(actors) == before
+
+
+def test_served_on_proof_with_a_number_as_proof_is_refused(client):
+    r = client.post(
+        "/api/v1/verifications/1/served", json={"proof": 5}, headers=auth("civil.clerk")
+    )
+    assert r.status_code == 422 and r.get_json()["details"][0]["field"] == "proof"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/v1/tasks/99999999999/claim",
+        "/api/v1/tasks/2147483648/complete",
+        "/api/v1/verifications/99999999999999999999/served",
+    ],
+)
+def test_ids_beyond_the_integer_range_are_refused_not_looked_up(client, actors, url):
+    # no row can hold such an id: the address names nothing (404), nothing is looked up or written
+    before = _rows(actors)
+    r = client.post(url, json={"data": {}, "proof": "x"}, headers=auth("civil.clerk"))
+    assert r.status_code == 404 and r.is_json
+    assert _rows(actors) == before
+
+
+@pytest.mark.parametrize("query", ["page=99999999999", "provider_id=-1", "page=abc"])
+def test_catalog_paging_out_of_range_is_refused(client, query):
+    r = client.get(f"/api/v1/catalog?{query}", headers=auth("civil.clerk"))
+    assert r.status_code == 422
+
+
+def test_a_body_nested_100000_deep_is_refused_before_parsing(client, actors):
+    before = _rows(actors)
+    for deep in ("[" * 100_000 + "]" * 100_000, '{"a":' * 100_000 + "1" + "}" * 100_000):
+        r = client.post(
+            "/api/v1/requests",
+            data=deep,
+            headers={**auth("civil.clerk"), "Content-Type": "application/json"},
+        )
+        assert r.status_code == 422 and "nested" in r.get_json()["message"]
+    assert _rows(actors) == before
+
+
+def test_a_body_over_one_mebibyte_is_refused_unread(client, actors):
+    before = _rows(actors)
+    r = client.post(
+        "/api/v1/requests", json={**HUKOU, "purpose": "用" * 400_000}, headers=auth("civil.clerk")
+    )
+    assert r.status_code == 413 and _rows(actors) == before
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting():
+    assert nesting_depth(b'{"a": "[[[[[[{{{{", "b": [1, [2]]}') == 3
+    assert nesting_depth(b'["\\", "\\"[["]') == 1
+
+
+@pytest.mark.parametrize("bad", ["核定\u0000低保", "核定低保\ud800", "\udfff核定低保", "a\u001bb"])
+def test_control_characters_and_lone_surrogates_in_a_purpose_are_refused(client, actors, bad):
+    before = _rows(actors)
+    body = json.dumps({**HUKOU, "purpose": bad})  # "\u0000", "\ud800" … as JSON escapes
+    r = client.post(
+        "/api/v1/requests",
+        data=body,
+        headers={**auth("civil.clerk"), "Content-Type": "application/json"},
+    )
+    assert r.status_code == 422, r.get_data(as_text=True)
+    assert [d["field"] for d in r.get_json()["details"]] == ["purpose"]
+    assert _rows(actors) == before
+
+
+def test_a_purpose_with_line_breaks_and_tabs_is_accepted(client):
+    r = client.post(
+        "/api/v1/requests",
+        json={**HUKOU, "purpose": "核定城乡低保对象\n户籍状况\t（第十一条）"},
+        headers=auth("civil.clerk"),
+    )
+    assert r.status_code == 201, r.get_json()
+
+
+def test_text_longer_than_its_column_is_refused_by_field(client, actors):
+    before = _rows(actors)
+    r = client.post(
+        "/api/v1/requests", json={**HUKOU, "purpose": "用" * 2001}, headers=auth("civil.clerk")
+    )
+    assert r.status_code == 422
+    assert r.get_json()["details"] == [
+        {
+            "field": "purpose",
+            "label": "使用用途",
+            "message": "is too long: 2001 characters, at most 2000",
+        }
+    ]
+    assert _rows(actors) == before
+
+
+def test_unknown_query_parameters_are_named(client):
+    r = client.get("/api/v1/tasks?scop=mine", headers=auth("pubsec.clerk"))
+    assert r.status_code == 422 and "scop" in r.get_json()["details"][0]["message"]
+    assert (
+        client.get("/api/v1/tasks?scope=mine&lang=en", headers=auth("pubsec.clerk")).status_code
+        == 200
+    )
+
+
+def test_a_body_that_is_not_json_is_refused(client):
+    r = client.post(
+        "/api/v1/grants/check",
+        data=b"\xff\xfe not json",
+        headers={**auth("civil.clerk"), "Content-Type": "application/json"},
+    )
+    assert r.status_code == 422 and "The request body" in r.get_json()["message"]
+
+
+def test_wrong_methods_answer_405_with_allow(client):
+    r = client.delete("/api/v1/tasks", headers=auth("civil.clerk"))
+    assert r.status_code == 405 and "GET" in r.headers["Allow"]
+    assert r.get_json()["message"]
 
 
 def test_catalog_search_entry_and_dcat(client):

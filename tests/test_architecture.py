@@ -1,7 +1,7 @@
 """The architecture, checked on the source (parsed, never imported): web/ and the CLI call engine
 services only, and the engine's package arrows point one way (docs/architecture.md, "Services").
 
-    foundation (db, errors, i18n, clock, audit) <- directory, calendar <- workflow
+    foundation (db, errors, i18n, clock, audit, inputs, exports) <- directory, calendar <- workflow
         <- areas (catalog, sharing, quality, oversight) <- app, seed, cli <- web
 
 Every failure names the file, the line and the rule it breaks.
@@ -16,7 +16,7 @@ from functools import cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-FOUNDATION = {"db", "errors", "i18n", "clock", "audit", "inputs"}
+FOUNDATION = {"db", "errors", "i18n", "clock", "audit", "inputs", "exports"}
 LOWER = {"directory", "calendar", "rules"}
 AREAS = {"catalog", "sharing", "quality", "oversight"}
 RUNTIME_INTERNALS = {"engine.workflow.runtime", "engine.workflow.scripting"}

@@ -287,3 +287,17 @@ def test_csv_export_has_the_filtered_rows_with_labels(actors):
         f"{key},In progress,自治区民政厅,自治区公安厅,JC-RK/0002,户籍变动信息,"
         "2026-09-18T10:00+08:00,2026-09-18T10:00+08:00,2026-10-10T00:00+08:00"
     ]
+
+
+def test_csv_export_keeps_a_formula_in_a_name_as_text(actors):
+    key = actors.request("civil.clerk", **HUKOU)
+
+    def rename(s):
+        instance = history.instance_by_key(s, key)
+        instance.summary = {**instance.summary, "resource_name": '=HYPERLINK("http://x")'}
+
+    actors.run(rename)
+    text = actors.run(
+        lambda s: export_csv(s, actors.clock, actors.user(s, "civil.clerk"), Filters())
+    )
+    assert ',"\'=HYPERLINK(""http://x"")",' in text

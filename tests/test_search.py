@@ -13,9 +13,7 @@ from tests.test_request_lists import UNCONDITIONAL
 
 
 def found(actors, username, q):
-    results = actors.run(
-        lambda s: search_everything(s, actors.clock, actors.user(s, username), q)
-    )
+    results = actors.run(lambda s: search_everything(s, actors.clock, actors.user(s, username), q))
     return {g.kind: [h.ref for h in g.hits] for g in results.groups}
 
 

@@ -16,8 +16,9 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from engine.app import build_engine
 from engine.clock import Clock, SystemClock
-from engine.db import Base, configure_sqlite, default_url, normalize_url
+from engine.db import Base, configure_sqlite, default_url, engine_options, normalize_url
 from engine.seed import demo_mode
+from engine.workflow import attachments
 
 from .params import IdConverter
 
@@ -85,9 +86,7 @@ def create_app(config: dict | None = None) -> Flask:
         BABEL_DEFAULT_LOCALE="zh_CN",
         BABEL_DEFAULT_TIMEZONE="Asia/Shanghai",
         BABEL_TRANSLATION_DIRECTORIES=str(ROOT / "web" / "translations"),
-        ATTACHMENT_DIR=os.path.join(
-            os.path.abspath(os.environ.get("GOVSHARE_INSTANCE", "instance")), "attachments"
-        ),
+        ATTACHMENT_DIR=attachments.default_directory(),
         WTF_CSRF_TIME_LIMIT=None,
     )
     app.url_map.converters["int"] = IdConverter  # ids within INTEGER: 404 beyond, never a 500
@@ -97,11 +96,11 @@ def create_app(config: dict | None = None) -> Flask:
         hops = app.config["GOVSHARE_PROXY_FIX"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     app.config["SQLALCHEMY_DATABASE_URI"] = normalize_url(app.config["SQLALCHEMY_DATABASE_URI"])
-    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
-        app.config.setdefault(
-            "SQLALCHEMY_ENGINE_OPTIONS",
-            {"connect_args": {"timeout": 30, "check_same_thread": False}},
-        )
+    # the options engine.db gives every engine (PostgreSQL: connections checked before use)
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+        **engine_options(app.config["SQLALCHEMY_DATABASE_URI"]),
+        **app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}),
+    }
     app.json.ensure_ascii = False
     app.extensions["govshare.engine"] = ENGINE
     db.init_app(app)

@@ -1,5 +1,9 @@
 """JSON API for department systems: ``/api/v1``. Authenticated with ``Authorization: Bearer``
-API tokens (only their SHA-256 is stored). Errors are JSON with the HTTP status of their kind."""
+API tokens (only their SHA-256 is stored). Errors are JSON with the HTTP status of their kind.
+
+Every view declares its operation (``web.openapi.operation``): the request body and parameters
+it accepts, checked before it runs, and what it answers; ``/api/v1/openapi.json`` is generated
+from these declarations."""
 
 from __future__ import annotations
 
@@ -8,22 +12,112 @@ from functools import wraps
 from flask import Blueprint, current_app, g, jsonify, request, url_for
 
 from engine import directory
+from engine.catalog import SHARE_TYPES
+from engine.catalog.entry import CLASSIFICATIONS, NETWORKS
 from engine.catalog.reading import published_entry
 from engine.catalog.search import Filters, search
 from engine.catalog.transfer import export_dcat, published
-from engine.errors import GovshareError, ValidationFailed
-from engine.i18n import N_, Message
-from engine.inputs import parse_json
+from engine.errors import GovshareError
+from engine.i18n import Message
 from engine.quality import verification
 from engine.sharing import requests as share_requests
 from engine.sharing.grants import check_use
 from engine.workflow import tasks as task_service
 
 from . import clock, db
-from .openapi import document
-from .params import number
+from .openapi import (
+    COMPONENTS,
+    MAX_ID,
+    NULLABLE_TEXT,
+    array,
+    document,
+    form_with_limits,
+    obj,
+    operation,
+    ref,
+    text,
+)
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+LONG_TEXT = 2000  # a Text column filled from one field (purpose, legal basis, proof, note …)
+ITEMS = 200  # info items in one request or check
+CODE = text(60, 1, examples=["JC-RK/0002"])  # resource.code
+BUSINESS_KEY = text(40, 1, examples=["GX-2026-000001"])  # process_instance.business_key
+ID = {"type": "integer", "minimum": 1, "maximum": MAX_ID, "examples": [1]}
+# a task form's values: text, lists of text, numbers, yes/no (the task's form says which)
+FORM_VALUE = {
+    "type": ["string", "array", "number", "boolean", "null"],
+    **{k: v for k, v in text(5000).items() if k != "type"},
+    "items": text(LONG_TEXT),
+    "maxItems": ITEMS,
+}
+DATE_TIME = {"type": "string", "format": "date-time"}
+NULLABLE_DATE_TIME = {"type": ["string", "null"], "format": "date-time"}
+
+COMPONENTS.update(
+    {
+        "ShareRequest": form_with_limits(
+            "share_request_start",
+            resource_code=60,
+            info_items=200,
+            purpose=LONG_TEXT,
+            legal_basis=LONG_TEXT,
+        ),
+        "Started": obj(
+            ("business_key", "status_url"),
+            business_key={"type": "string"},
+            process={"type": "string"},
+            status={"type": "string"},
+            summary={"type": "object"},
+            status_url={"type": "string"},
+        ),
+        "RequestStatus": obj(
+            ("business_key", "process", "status", "tasks", "grants", "breaches", "timeline"),
+            business_key={"type": "string"},
+            process={"type": "string"},
+            version={"type": "integer"},
+            status={"type": "string", "enum": ["running", "completed", "incident"]},
+            incident=NULLABLE_TEXT,
+            summary={"type": "object"},
+            reply_deadline={"type": ["object", "null"]},
+            tasks=array({"type": "object"}),
+            grants=array({"type": "object"}),
+            breaches=array({"type": "object"}),
+            timeline=array(obj(("at", "kind"), at=DATE_TIME, kind={"type": "string"})),
+        ),
+        "Task": obj(
+            ("id", "business_key", "task", "title", "role", "state"),
+            id={"type": "integer"},
+            business_key={"type": "string"},
+            task={"type": "string"},
+            title={"type": "string"},
+            role={"type": "string"},
+            form=NULLABLE_TEXT,
+            statute=NULLABLE_TEXT,
+            state={"type": "string"},
+            due_at=NULLABLE_DATE_TIME,
+            assignee=NULLABLE_TEXT,
+            form_schema={"type": ["object", "null"]},
+            request_status={"type": "string"},
+        ),
+        "Resource": obj(
+            ("code", "name", "provider", "share_type", "info_items"),
+            code={"type": "string"},
+            name={"type": "string"},
+            provider={"type": "string"},
+            provider_slug={"type": "string"},
+            share_type={"enum": list(SHARE_TYPES)},
+            classification={"type": "string"},
+            network={"type": "string"},
+            open_to_public={"type": "boolean"},
+            version={"type": "integer"},
+            published_at=NULLABLE_DATE_TIME,
+            info_items=array({"type": "object"}),
+            metadata={"type": "object"},
+        ),
+    }
+)
 
 
 class Unauthorized(GovshareError):
@@ -51,14 +145,6 @@ def token_required(view):
     return wrapper
 
 
-def _json_body() -> dict:
-    # parsed by the input boundary: 100,000 nested arrays are a 422, not a RecursionError
-    body = parse_json(request.get_data(cache=True), Message(N_("The request body")))
-    if not isinstance(body, dict):
-        raise ValidationFailed(Message("The request body must be a JSON object."))
-    return body
-
-
 def _command(fn):
     """Run one engine command in one transaction."""
     try:
@@ -72,8 +158,21 @@ def _command(fn):
 
 @bp.post("/requests")
 @token_required
-def start_request():
-    body = _json_body()
+@operation(
+    "Apply for a catalog resource (art. 11)",
+    {201: ("the request was started", ref("Started"))},
+    errors=(404, 503),
+    body=ref("ShareRequest"),
+    example={
+        "resource_code": "JC-RK/0001",
+        "info_items": ["姓名"],
+        "purpose": "核验申请人身份",
+        "legal_basis": "《社会救助暂行办法》",
+        "period_start": "2026-12-01",
+        "period_end": "2027-11-30",
+    },
+)
+def start_request(body: dict):
     inst = _command(lambda s: share_requests.start_share_request(s, clock(), g.user, body))
     return jsonify(
         {
@@ -88,6 +187,12 @@ def start_request():
 
 @bp.get("/requests/<key>")
 @token_required
+@operation(
+    "Status, tasks, grants, breaches and timeline of a request",
+    {200: ("the request as its parties see it", ref("RequestStatus"))},
+    errors=(403, 404),
+    path={"key": BUSINESS_KEY},
+)
 def request_status(key: str):
     return jsonify(share_requests.status_for(db.session, g.user, key))
 
@@ -110,15 +215,28 @@ def _task_json(t: task_service.TaskRef) -> dict:
 
 @bp.get("/tasks")
 @token_required
-def list_tasks():
-    scope = request.args.get("scope", "inbox")
-    if scope not in ("inbox", "mine", "queue"):
-        raise ValidationFailed(Message("scope must be inbox, mine or queue."))
-    return jsonify([_task_json(t) for t in task_service.list_tasks(db.session, g.user, scope)])
+@operation(
+    "Open tasks of the token's user",
+    {200: ("the tasks, earliest deadline first", array(ref("Task")))},
+    query=obj(
+        scope={
+            "enum": ["inbox", "mine", "queue"],
+            "description": "mine: claimed by the user; queue: offered to the user's department "
+            "and role; inbox (default): both",
+        }
+    ),
+)
+def list_tasks(query: dict):
+    tasks = task_service.list_tasks(db.session, g.user, query.get("scope", "inbox"))
+    return jsonify([_task_json(t) for t in tasks])
+
+
+TASK_ID = {"task_id": ID}
 
 
 @bp.post("/tasks/<int:task_id>/claim")
 @token_required
+@operation("Claim a task", {200: ("claimed", ref("Task"))}, errors=(403, 404, 409), path=TASK_ID)
 def claim_task(task_id: int):
     row = _command(lambda s: task_service.claim(s, clock(), task_id, g.user))
     return jsonify(_task_json(row))
@@ -126,10 +244,25 @@ def claim_task(task_id: int):
 
 @bp.post("/tasks/<int:task_id>/complete")
 @token_required
-def complete_task(task_id: int):
-    body = _json_body()
-    data = body.get("data", body)
-    row = _command(lambda s: task_service.complete(s, clock(), task_id, g.user, data))
+@operation(
+    "Complete a task with its form data",
+    {200: ("completed; request_status is the request's status after it", ref("Task"))},
+    errors=(403, 404, 409, 503),
+    path=TASK_ID,
+    body=obj(
+        ("data",),
+        data={
+            "type": "object",
+            "description": "the values of the task's form (form_schema of the task)",
+            "additionalProperties": FORM_VALUE,
+            "maxProperties": 100,
+        },
+    )
+    | {"additionalProperties": False},
+    example={"data": {"review_decision": "refuse", "review_reason": "超出职责范围"}},
+)
+def complete_task(task_id: int, body: dict):
+    row = _command(lambda s: task_service.complete(s, clock(), task_id, g.user, body["data"]))
     return jsonify({**_task_json(row), "request_status": row.request_status})
 
 
@@ -152,18 +285,41 @@ def _resource_json(r) -> dict:
 
 @bp.get("/catalog")
 @token_required
-def catalog_search():
-    args = request.args
-    page = number(args.get("page")) or 1
+@operation(
+    "Search the published catalog",
+    {
+        200: (
+            "one page of matching entries",
+            obj(
+                ("total", "more", "page", "pages", "resources"),
+                total={"type": "integer"},
+                more={"type": "boolean"},
+                page={"type": "integer"},
+                pages={"type": "integer"},
+                resources=array(ref("Resource")),
+            ),
+        )
+    },
+    query=obj(
+        q=text(200, description="words of the name, code, summary or info items"),
+        share_type={"enum": ["", *SHARE_TYPES]},
+        classification={"enum": ["", *CLASSIFICATIONS]},
+        network={"enum": ["", *NETWORKS]},
+        open={"enum": ["", "true", "false"], "description": "open to the public (art. 24)"},
+        provider_id=ID,
+        page=ID,
+    ),
+)
+def catalog_search(query: dict):
     filters = Filters(
-        q=args.get("q", ""),
-        share_type=args.get("share_type") or None,
-        classification=args.get("classification") or None,
-        network=args.get("network") or None,
-        open_to_public={"true": True, "false": False}.get(args.get("open", "")),
-        provider_id=number(args.get("provider_id")),
+        q=query.get("q", ""),
+        share_type=query.get("share_type") or None,
+        classification=query.get("classification") or None,
+        network=query.get("network") or None,
+        open_to_public={"true": True, "false": False}.get(query.get("open", "")),
+        provider_id=query.get("provider_id"),
     )
-    results = search(db.session, filters, page=page)
+    results = search(db.session, filters, page=query.get("page", 1))
     return jsonify(
         {
             "total": results.total,
@@ -177,36 +333,94 @@ def catalog_search():
 
 @bp.get("/catalog/dcat.json")
 @token_required
+@operation(
+    "The published catalog as DCAT-style JSON-LD",
+    {200: ("the catalog", obj(("@type", "dcat:dataset"), **{"dcat:dataset": array({})}))},
+)
 def catalog_dcat():
     return jsonify(export_dcat(published(db.session), request.host_url.rstrip("/")))
 
 
 @bp.get("/catalog/<path:code>")
 @token_required
+@operation(
+    "One published catalog entry with its metadata",
+    {200: ("the entry", ref("Resource"))},
+    errors=(404,),
+    path={"code": CODE},
+)
 def catalog_entry(code: str):
     return jsonify(_resource_json(published_entry(db.session, code)))
 
 
 @bp.get("/verifications")
 @token_required
-def verification_flag():
-    resource, record = request.args.get("resource", ""), request.args.get("record", "")
-    if not resource or not record:
-        raise ValidationFailed(
-            Message("Give both resource and record."),
-            [
-                {"field": f, "message": Message("is required")}
-                for f, v in (("resource", resource), ("record", record))
-                if not v
-            ],
+@operation(
+    "Is a record under verification (art. 15)?",
+    {
+        200: (
+            "the record's open verifications",
+            obj(
+                ("under_verification", "verifications"),
+                resource={"type": "string"},
+                record={"type": "string"},
+                under_verification={"type": "boolean"},
+                verifications=array(
+                    obj(
+                        ("id", "business_key"),
+                        id={"type": "integer"},
+                        field={"type": "string"},
+                        reported_at=DATE_TIME,
+                        business_key={"type": "string"},
+                    )
+                ),
+                notice={"type": "string"},
+            ),
         )
-    return jsonify(verification.flag(db.session, g.user, resource, record))
+    },
+    errors=(403, 404),
+    description="Only for the provider and departments holding a grant on the resource.",
+    query=obj(
+        ("resource", "record"),
+        resource=CODE,
+        record=text(120, 1, examples=["640104198001010011"]),
+    ),
+)
+def verification_flag(query: dict):
+    return jsonify(verification.flag(db.session, g.user, query["resource"], query["record"]))
 
 
 @bp.post("/verifications")
 @token_required
-def report_error():
-    body = _json_body()
+@operation(
+    "Report a suspected data error (art. 15)",
+    {
+        201: (
+            "the verification was started",
+            obj(("business_key", "status_url"), business_key={}, status_url={}),
+        )
+    },
+    errors=(403, 404, 503),
+    body=obj(
+        ("resource_code", "record_id", "field", "value_seen"),
+        resource_code=CODE,
+        record_id=text(120, 1),
+        field=text(120, 1),
+        value_seen=text(LONG_TEXT, 1),
+        value_expected=text(LONG_TEXT),
+        note=text(LONG_TEXT),
+    )
+    | {"additionalProperties": False},
+    example={
+        "resource_code": "JC-RK/0002",
+        "record_id": "640104198001010011",
+        "field": "变动类型",
+        "value_seen": "迁出",
+        "value_expected": "迁入",
+        "note": "群众持迁入证明前来办事",
+    },
+)
+def report_error(body: dict):
     inst = _command(
         lambda s: verification.report_error(
             s, clock(), g.user, body, verify_days=current_app.config["GOVSHARE_VERIFY_DAYS"]
@@ -222,11 +436,29 @@ def report_error():
 
 @bp.post("/verifications/<int:verification_id>/served")
 @token_required
-def served_on_proof(verification_id: int):
-    body = _json_body()
+@operation(
+    "Register a citizen served on valid proof while the record is under verification",
+    {
+        201: (
+            "registered",
+            obj(
+                ("id", "verification_id", "at"),
+                id={"type": "integer"},
+                verification_id={"type": "integer"},
+                at=DATE_TIME,
+            ),
+        )
+    },
+    errors=(403, 404),
+    path={"verification_id": ID},
+    body=obj(("proof",), proof=text(LONG_TEXT), service=text(200))
+    | {"additionalProperties": False},
+    example={"proof": "户口迁移证 NX-2026-0001", "service": "低保申请受理"},
+)
+def served_on_proof(verification_id: int, body: dict):
     row = _command(
         lambda s: verification.register_served(
-            s, clock(), g.user, verification_id, body.get("proof", ""), body.get("service", "")
+            s, clock(), g.user, verification_id, body["proof"], body.get("service", "")
         )
     )
     return jsonify(
@@ -236,15 +468,46 @@ def served_on_proof(verification_id: int):
 
 @bp.post("/grants/check")
 @token_required
-def grant_check():
-    body = _json_body()
-    items = body.get("info_items")
-    if not body.get("resource_code") or not isinstance(items, list) or not items:
-        raise ValidationFailed(Message("Give resource_code and a non-empty info_items list."))
+@operation(
+    "Art. 14: is a use within a grant?",
+    {
+        200: (
+            "allowed, or refused and recorded in the breach ledger (art. 23 (4))",
+            obj(
+                ("allowed",),
+                allowed={"type": "boolean"},
+                grant_id={"type": "integer"},
+                purpose={"type": "string"},
+                period_end={"type": ["string", "null"], "format": "date"},
+                reason={"type": "string"},
+                breach_id={"type": "integer"},
+            ),
+        )
+    },
+    errors=(404,),
+    body=obj(
+        ("resource_code", "info_items"),
+        resource_code=CODE,
+        info_items=array(text(200, 1), minItems=1, maxItems=ITEMS),
+        purpose=text(LONG_TEXT),
+    )
+    | {"additionalProperties": False},
+    example={
+        "resource_code": "JC-RK/0002",
+        "info_items": ["公民身份号码"],
+        "purpose": "核定城乡低保对象户籍状况",
+    },
+)
+def grant_check(body: dict):
     return jsonify(
         _command(
             lambda s: check_use(
-                s, clock(), g.user, body["resource_code"], items, body.get("purpose", "")
+                s,
+                clock(),
+                g.user,
+                body["resource_code"],
+                body["info_items"],
+                body.get("purpose", ""),
             )
         )
     )
@@ -252,4 +515,5 @@ def grant_check():
 
 @bp.get("/openapi.json")
 def openapi():
-    return jsonify(document())
+    """The OpenAPI 3.1 document, generated from the operations the app serves."""
+    return jsonify(document(current_app))

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
-from flask import Flask, abort, jsonify, render_template, request
+from flask import Flask, abort, current_app, jsonify, render_template, request
 from flask_babel import gettext, lazy_gettext
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException
 from engine.errors import Forbidden, GovshareError, NotFound
 
 from . import db
+from .openapi import operation_of
 from .templating import render_message
 
 log = logging.getLogger("govshare.web")
@@ -43,7 +44,8 @@ def lookup(find: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
 
 
 def _page(status: int, message: str, details=None):
-    if request.path.startswith("/api/"):
+    view = current_app.view_functions.get(request.endpoint or "")
+    if request.path.startswith("/api/") or operation_of(view) is not None:
         return jsonify(
             {"error": TITLES.get(status, ""), "message": message, "details": details or []}
         ), status
@@ -83,7 +85,10 @@ def init_app(app: Flask) -> None:
             403: gettext("This task or request belongs to another department or role."),
             404: gettext("The page or record does not exist."),
         }
-        return _page(err.code or 500, messages.get(err.code, err.description or ""))
+        body, status = _page(err.code or 500, messages.get(err.code, err.description or ""))
+        # keep what the exception says in headers (Allow on 405, WWW-Authenticate on 401)
+        headers = [(k, v) for k, v in err.get_headers() if k.lower() != "content-type"]
+        return body, status, headers
 
     @app.errorhandler(Exception)
     def _server(err: Exception):

@@ -8,11 +8,32 @@ from flask_login import current_user
 from engine.workflow import health
 
 from . import clock, db
+from .openapi import obj, operation
 
 bp = Blueprint("pages", __name__)
 
 
 @bp.get("/healthz")
+@operation(
+    "Liveness and database check",
+    {
+        200: (
+            "the database answers and the processes are deployed",
+            obj(
+                ("status", "database"),
+                status={"const": "ok"},
+                database={"type": "string"},
+                process_versions={"type": "integer"},
+                now={"type": "string", "format": "date-time"},
+            ),
+        ),
+        503: (
+            "the database does not answer, or no process is deployed",
+            obj(("status",), status={"const": "error"}, database={"type": "string"}),
+        ),
+    },
+    token=False,
+)
 def healthz():
     state = health.check(db.session)
     if not state.ok:

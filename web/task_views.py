@@ -157,6 +157,8 @@ def reassign(task_id: int):
 def attachment(attachment_id: int):
     row = lookup(attachment_service.attachment_for, db.session, current_user, attachment_id)
     path = attachment_service.path_of(current_app.config["ATTACHMENT_DIR"], row)
-    return send_file(
+    response = send_file(
         path, mimetype=row.content_type, as_attachment=True, download_name=row.filename
     )
+    response.headers["X-Content-Type-Options"] = "nosniff"  # never rendered as another type
+    return response

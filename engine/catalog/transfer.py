@@ -24,6 +24,7 @@ from engine.catalog.views import Entry, Version, entry_of, version_of
 from engine.clock import Clock
 from engine.directory.models import User
 from engine.errors import ValidationFailed
+from engine.exports import SafeDictWriter, read_cell
 from engine.i18n import N_, Message
 
 RESOURCE_COLUMNS = [f for f in FIELDS if f != "info_items"]
@@ -49,7 +50,8 @@ def parse_csv(text: str) -> list[tuple[list[int], dict]]:
         )
     entries: dict[str, tuple[list[int], dict]] = {}
     conflicts = []
-    for line, row in enumerate(reader, start=2):
+    for line, raw_row in enumerate(reader, start=2):
+        row = {k: read_cell(v) if isinstance(v, str) else v for k, v in raw_row.items()}
         code = (row.get("code") or "").strip()
         key = code or f"(line {line})"
         resource = {c: row.get(c, "") for c in RESOURCE_COLUMNS}
@@ -180,7 +182,7 @@ def export_json(resources: list[Entry]) -> str:
 
 def export_csv(resources: list[Entry]) -> str:
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS)
+    writer = SafeDictWriter(out, CSV_COLUMNS)
     writer.writeheader()
     for r in resources:
         entry = r.metadata

@@ -3,7 +3,6 @@ check), filtered and exported by the authority, appealed by departments, rectifi
 
 from __future__ import annotations
 
-import csv
 import io
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -17,6 +16,7 @@ from engine.clock import SHANGHAI, Clock
 from engine.directory import departments, is_coordinator
 from engine.directory.models import User
 from engine.errors import Conflict, Forbidden, NotFound
+from engine.exports import SafeWriter
 from engine.i18n import N_, Message
 from engine.inputs import Checks, require
 from engine.oversight.models import Breach
@@ -280,7 +280,7 @@ def decide_appeal(
 
 def export_csv(rows: list[BreachEntry]) -> str:
     out = io.StringIO()
-    w = csv.writer(out)
+    w = SafeWriter(out)
     w.writerow(
         [
             "id",

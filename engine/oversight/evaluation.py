@@ -8,7 +8,6 @@ even with several workers: the second insert of a year fails and is skipped.
 
 from __future__ import annotations
 
-import csv
 import io
 from datetime import date, datetime, time
 
@@ -19,6 +18,7 @@ from sqlalchemy.orm import Session
 from engine.clock import SHANGHAI, Clock
 from engine.directory import authority_of, region_code
 from engine.directory.models import Department, Division
+from engine.exports import SafeWriter
 from engine.inputs import check_year
 from engine.oversight.models import EvaluationCampaign
 from engine.oversight.reports import figures
@@ -149,7 +149,7 @@ def compiled(session: Session, year: int) -> dict:
 
 def export_csv(report: dict) -> str:
     out = io.StringIO()
-    w = csv.writer(out)
+    w = SafeWriter(out)
     w.writerow(
         [
             "unit",

@@ -16,7 +16,6 @@ status filter are checked row by row inside those scans, like the inbox's busine
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,6 +40,7 @@ from engine.clock import SHANGHAI, Clock
 from engine.directory import authorities_under, departments
 from engine.directory.models import User
 from engine.errors import Forbidden
+from engine.exports import SafeWriter
 from engine.i18n import N_, Message
 from engine.inputs import Checks
 from engine.sharing.handlers import HANDLERS
@@ -394,7 +394,7 @@ def export_csv(
     f = checked(user, filters)
     rows = _rows(session, user, _branches(session, user, f), f, clock.now(), EXPORT_CAP, 0)
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = SafeWriter(out)  # a name like =HYPERLINK(…) stays text in a spreadsheet
     writer.writerow(
         [
             Message(label).render(gettext)

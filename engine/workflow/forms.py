@@ -42,8 +42,16 @@ def _message(err: ValidationError) -> Message:
         return Message("unknown field: %(detail)s", detail=err.message)
     if kind == "enum":
         return Message("must be one of %(values)s", values=", ".join(map(str, value)))
+    if kind == "pattern" and isinstance(err.instance, str) and err.instance.strip():
+        return Message("is not in the expected form (or contains control characters)")
     if kind in ("minLength", "pattern") and isinstance(err.instance, str):
         return Message("must not be empty")
+    if kind == "maxLength":
+        return Message("is longer than %(n)s characters", n=value)
+    if kind == "maxItems":
+        return Message("lists more than %(n)s items", n=value)
+    if kind in ("minimum", "maximum"):
+        return Message("is out of range")
     if kind == "format" and value == "date":
         return Message("must be a date (YYYY-MM-DD)")
     if kind == "minItems":
