@@ -375,6 +375,8 @@ PAGE_DATACLASSES = {
     "engine/workflow/incidents.py": {"RetryOutcome"},
     "engine/catalog/events.py": {"RegisteredEvent"},
     "engine/sharing/requests.py": {"RequestPage", "TaskRequestPage"},
+    "engine/sharing/request_list.py": {"RequestList", "RequestRow", "DepartmentOption"},
+    "engine/search.py": {"SearchResults", "Group", "Hit"},
 }
 
 

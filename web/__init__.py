@@ -125,6 +125,7 @@ def create_app(config: dict | None = None) -> Flask:
         public_views,
         report_views,
         request_views,
+        search_views,
         security,
         task_views,
         templating,
@@ -149,6 +150,7 @@ def create_app(config: dict | None = None) -> Flask:
         report_views,
         project_views,
         incident_views,
+        search_views,
     ):
         app.register_blueprint(module.bp)
     app.register_blueprint(api.bp)

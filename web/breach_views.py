@@ -38,6 +38,7 @@ def _filters(args) -> service.Filters:
         date_from=day("from"),
         date_to=day("to"),
         appeal_status=args.get("appeal") or None,
+        key=args.get("key") or None,
     )
 
 

@@ -27,8 +27,9 @@ def _entries_from_upload() -> list[dict]:
 @bp.get("/")
 @login_required
 def index():
+    q = request.args.get("q") or ""
     return render_template(
-        "projects/index.html", projects=service.projects_for(db.session, current_user)
+        "projects/index.html", projects=service.projects_for(db.session, current_user, q=q), q=q
     )
 
 

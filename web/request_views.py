@@ -1,20 +1,59 @@
-"""Starting a request from the catalog, and the request page with its diagram."""
+"""本部门申请 (the department's requests, and an authority's levels), starting a request from the
+catalog, and the request page with its diagram."""
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_login import current_user, login_required
 
 from engine.errors import ValidationFailed
+from engine.sharing import request_list
 from engine.sharing import requests as request_service
 from engine.workflow import history
 
 from . import clock, db
 from .errors import lookup
+from .params import number
 from .templating import ROLE_LABELS, render_message
 
 bp = Blueprint("requests", __name__, url_prefix="/requests")
+
+
+def _list_filters(args) -> request_list.Filters:
+    return request_list.Filters(
+        scope=args.get("scope") or "department",
+        status=args.get("status", ""),
+        direction=args.get("direction", ""),
+        counterpart=number(args.get("counterpart")),
+        submitted_from=args.get("from", ""),
+        submitted_to=args.get("to", ""),
+        q=args.get("q", ""),
+    )
+
+
+@bp.get("/")
+@login_required
+def index():
+    filters = _list_filters(request.args)
+    if request.args.get("format") == "csv":
+        text = request_list.export_csv(db.session, clock(), current_user, filters, gettext)
+        return Response(
+            text,
+            mimetype="text/csv",
+            headers={"Content-Disposition": "attachment; filename=requests.csv"},
+        )
+    page = request_list.requests_of(
+        db.session, clock(), current_user, filters, number(request.args.get("page")) or 1
+    )
+    return render_template(
+        "requests/list.html",
+        page=page,
+        filters=filters,
+        args=request.args,
+        statuses=request_list.STATUSES,
+        counterparts=request_list.counterpart_options(db.session, current_user),
+    )
 
 
 @bp.route("/new", methods=["GET", "POST"])

@@ -90,6 +90,21 @@ def same_level_authority(session: Session, a: Department, b: Department) -> Depa
     raise NotFound(Message("Departments %(a)s and %(b)s share no division.", a=a.name, b=b.name))
 
 
+def authorities_under(session: Session, authority: Department) -> list[int]:
+    """The ids of the data-sharing authorities at ``authority``'s level and the levels below it
+    (itself first): whose procedures it oversees. Empty for a department that is no authority."""
+    if not authority.is_authority:
+        return []
+    rows = session.execute(
+        select(Department.id, Department.division_code).where(
+            Department.division_code.in_(divisions_under(authority.division_code)),
+            Department.is_authority.is_(True),
+        )
+    ).all()
+    own = [r.id for r in rows if r.division_code == authority.division_code]
+    return own + sorted(r.id for r in rows if r.division_code != authority.division_code)
+
+
 def department_by_slug(session: Session, slug: str) -> Department:
     dept = (
         session.scalar(select(Department).where(Department.slug == slug))

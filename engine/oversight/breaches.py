@@ -18,7 +18,7 @@ from engine.directory.models import User
 from engine.errors import Conflict, Forbidden, NotFound
 from engine.exports import SafeWriter
 from engine.i18n import N_, Message
-from engine.inputs import Checks
+from engine.inputs import Checks, require
 from engine.oversight.models import Breach
 from engine.workflow.deployment import active_definition
 from engine.workflow.handlers import StepContext
@@ -36,6 +36,7 @@ class Filters:
     date_from: date | None = None
     date_to: date | None = None
     appeal_status: str | None = None
+    key: str | None = None  # the business key (or part of it) of the request that recorded it
 
 
 def visible_to(user: User) -> ColumnElement[bool] | None:
@@ -135,6 +136,15 @@ def ledger(
         )
     if f.appeal_status:
         stmt = stmt.where(Breach.appeal_status == f.appeal_status)
+    if f.key:
+        require("key", f.key, Message(N_("Business key")), max_length=40)
+        stmt = stmt.where(
+            Breach.instance_id.in_(
+                select(ProcessInstance.id).where(
+                    ProcessInstance.business_key.like(f"%{f.key.strip().upper()}%")
+                )
+            )
+        )
     total = session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
     rows = session.scalars(
         stmt.order_by(Breach.recorded_at.desc(), Breach.id.desc())

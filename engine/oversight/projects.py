@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from engine import audit, rules
@@ -27,7 +27,7 @@ from engine.directory import authority_of, authority_scope, departments_in, regi
 from engine.directory.models import Department, User
 from engine.errors import Conflict, FieldProblem, Forbidden, NotFound, ValidationFailed
 from engine.i18n import N_, Message
-from engine.inputs import Checks
+from engine.inputs import Checks, require
 from engine.oversight.breaches import CaseRef, case_ref
 from engine.oversight.models import Project
 from engine.workflow.deployment import active_definition
@@ -100,12 +100,19 @@ def summary_of(project: Project) -> ProjectSummary:
     )
 
 
-def projects_for(session: Session, user: User, limit: int = 200) -> list[ProjectSummary]:
-    """The projects a user sees, newest first: the reviewers every project, others their own."""
+def projects_for(
+    session: Session, user: User, limit: int = 200, q: str = ""
+) -> list[ProjectSummary]:
+    """The projects a user sees, newest first: the reviewers every project, others their own;
+    with ``q``, those whose name contains it."""
     stmt = select(Project).options(selectinload(Project.department)).order_by(Project.id.desc())
     scope = _scope(user)
     if scope is not None:
         stmt = stmt.where(scope)
+    if q:
+        require("q", q, Message(N_("Search")), max_length=100)
+    if q.strip():
+        stmt = stmt.where(func.lower(Project.name).like(f"%{q.strip().lower()}%"))
     return [summary_of(p) for p in session.scalars(stmt.limit(limit))]
 
 

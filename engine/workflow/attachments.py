@@ -242,7 +242,7 @@ def attachment_for(session: Session, user: User, attachment_id: int) -> StoredFi
     row = session.get(Attachment, attachment_id)
     if row is None:
         raise NotFound(Message("No attachment %(id)s.", id=attachment_id))
-    check_may_see(user, session.get_one(ProcessInstance, row.instance_id))
+    check_may_see(session, user, session.get_one(ProcessInstance, row.instance_id))
     return StoredFile(row.id, row.filename, row.content_type, row.size, row.sha256)
 
 

@@ -2,9 +2,10 @@
 for the request and task pages, the diagram and the API.
 
 Who may see an instance is decided here, once: the departments bound to one of its roles
-(:meth:`ProcessInstance.involves`), and administrators (job role ``admin``) while the instance is
-in incident. Reading the workflow state (a task's data, the diagram's
-markers) goes through this module; callers never deserialize an instance themselves.
+(:meth:`ProcessInstance.involves`), the data-sharing authorities over its own authority (their
+level and the levels below), and administrators (job role ``admin``) while the instance is in
+incident. Reading the workflow state (a task's data, the diagram's markers) goes through this
+module; callers never deserialize an instance themselves.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from engine.calendar import load_calendar
 from engine.clock import Clock
-from engine.directory import is_administrator
+from engine.directory import authorities_under, is_administrator
 from engine.directory.models import User
 from engine.errors import Forbidden, NotFound
 from engine.i18n import Message
@@ -45,20 +46,32 @@ def instance_by_id(session: Session, instance_id: int | None) -> ProcessInstance
     return session.get(ProcessInstance, instance_id) if instance_id else None
 
 
-def check_may_see(user: User, instance: ProcessInstance) -> None:
-    """Only the departments bound to a role of the instance see it (its review seats too), and
-    administrators while it is in incident (to diagnose it)."""
+def oversees(session: Session, user: User, instance: ProcessInstance) -> bool:
+    """Is the user's department a data-sharing authority above the instance's own authority
+    (its level or a level above it)? Such an authority sees the requests of its levels."""
+    return (
+        user.department.is_authority
+        and instance.authority_department_id is not None
+        and instance.authority_department_id in authorities_under(session, user.department)
+    )
+
+
+def check_may_see(session: Session, user: User, instance: ProcessInstance) -> None:
+    """Only the departments bound to a role of the instance see it (its review seats too), the
+    data-sharing authorities over its authority (:func:`oversees`), and administrators while it
+    is in incident (to diagnose it)."""
     diagnosing = instance.status == "incident" and is_administrator(user)
-    if not instance.involves(user.department_id) and not diagnosing:
-        raise Forbidden(
-            Message("Request %(key)s does not involve your department.", key=instance.business_key)
-        )
+    if instance.involves(user.department_id) or diagnosing or oversees(session, user, instance):
+        return
+    raise Forbidden(
+        Message("Request %(key)s does not involve your department.", key=instance.business_key)
+    )
 
 
 def instance_for(session: Session, user: User, business_key: str) -> ProcessInstance:
-    """An instance the user's department takes part in (NotFound, else Forbidden)."""
+    """An instance the user may see (NotFound, else Forbidden; :func:`check_may_see`)."""
     instance = instance_by_key(session, business_key)
-    check_may_see(user, instance)
+    check_may_see(session, user, instance)
     return instance
 
 

@@ -65,7 +65,27 @@ class ProcessDefinition(Base):
 
 class ProcessInstance(Base):
     __tablename__ = "process_instance"
-    __table_args__ = (Index("ix_instance_due", "next_due_at"),)
+    __table_args__ = (
+        Index("ix_instance_due", "next_due_at"),
+        # the request lists: one range scan per party (or authority) and process, newest first
+        Index(
+            "ix_instance_requester_list",
+            "requester_department_id",
+            "process_id",
+            "created_at",
+            "id",
+        ),
+        Index(
+            "ix_instance_provider_list", "provider_department_id", "process_id", "created_at", "id"
+        ),
+        Index(
+            "ix_instance_authority_list",
+            "authority_department_id",
+            "process_id",
+            "created_at",
+            "id",
+        ),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     business_key: Mapped[str] = mapped_column(String(40), unique=True)
     definition_id: Mapped[int] = mapped_column(ForeignKey("process_definition.id"), index=True)

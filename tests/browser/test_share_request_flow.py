@@ -87,9 +87,9 @@ def apply_for_household_changes(civil, t: dict[str, str]) -> str:
     """Step 1: the request for 户籍变动信息; returns its business key."""
     civil.shot("inbox-empty")
     page = civil.go("/requests/new")
-    page.fill("input[name=q]", t["search"])
+    page.fill("main input[name=q]", t["search"])
     with page.expect_navigation():
-        page.press("input[name=q]", "Enter")
+        page.press("main input[name=q]", "Enter")
     civil.shot("catalog-search")
     page.get_by_role("row", name=re.compile("户籍变动信息")).get_by_role(
         "link", name=t["choose"]
