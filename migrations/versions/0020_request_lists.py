@@ -1,13 +1,13 @@
 """indexes the request lists page through, newest first per party and per authority
 
 Revision ID: 0020
-Revises: 0015
+Revises: 0018
 """
 
 from alembic import op
 
 revision = "0020"
-down_revision = "0015"
+down_revision = "0018"
 branch_labels = None
 depends_on = None
 
