@@ -270,7 +270,7 @@ def test_a_page_costs_the_same_statements_for_ten_and_many_requests(actors, sess
     assert few == many == 2  # the capped count and the page
     level, page = statements(session_factory, clock, "data.clerk", scope="level")
     assert page.total == 40
-    assert level == 2 + 2  # and the authorities under the user's (divisions, departments)
+    assert level == 2 + 1  # and the authorities under the user's (one query with a subquery)
 
 
 def test_csv_export_has_the_filtered_rows_with_labels(actors):

@@ -85,13 +85,14 @@ def status_expression(now: datetime) -> ColumnElement[str]:
        ``coordination_opened``) and no outcome is recorded yet (summary ``negotiation_outcome``);
     3. ``negotiating`` 协商中 — running, a negotiation was opened (fact ``negotiation_opened``)
        and has no outcome yet;
-    4. ``granted_in_part`` 部分授权 — granted (summary ``decision``) after the provider approved in
-       part (fact ``request_answered`` ``approved_in_part``) or the authority granted in part
-       (fact ``coordination_decided`` ``granted_in_part``);
+    4. ``granted_in_part`` 部分授权 — the summary's ``decision`` says so (the provider approved in
+       part, or the authority granted in part); for instances recorded before the decision was
+       kept that way: granted after fact ``request_answered`` ``approved_in_part`` or
+       ``coordination_decided`` ``granted_in_part``;
     5. ``granted`` 已授权 — granted (unconditionally, on approval, by agreement in negotiation or
        by the authority's decision);
     6. ``refused`` 不予共享 — refused by the provider (while the requester decides whether to
-       negotiate, or for good) or, after coordination, refusal upheld;
+       negotiate, or for good) or, after coordination, refusal upheld (``refusal_upheld``);
     7. ``in_progress`` 办理中 — anything else (submitted and waiting, or stopped by an incident).
 
     A scope agreed in negotiation counts as granted: no fact says it is narrower than requested.
@@ -111,9 +112,10 @@ def status_expression(now: datetime) -> ColumnElement[str]:
         (and_(running, overdue), "overdue"),
         (and_(running, no_outcome, _fact("coordination_opened")), "coordinating"),
         (and_(running, no_outcome, _fact("negotiation_opened")), "negotiating"),
-        (and_(decision == "granted", partly), "granted_in_part"),
+        (decision == "granted_in_part", "granted_in_part"),
+        (and_(decision == "granted", partly), "granted_in_part"),  # instances before migration 0018
         (decision == "granted", "granted"),
-        (decision == "refused", "refused"),
+        (decision.in_(("refused", "refusal_upheld")), "refused"),
         else_="in_progress",
     )
 
