@@ -9,7 +9,7 @@ from sqlalchemy import select
 from engine.catalog.events import register_event
 from engine.catalog.models import Resource, ResourceVersion
 from engine.catalog.versions import save_draft, submit
-from engine.errors import ValidationFailed
+from engine.errors import Forbidden, ValidationFailed
 from engine.oversight.models import Breach
 from engine.workflow.models import ProcessInstance
 from tests.test_catalog import ENTRY
@@ -148,3 +148,87 @@ def test_bad_event_is_refused_with_every_field(actors):
         "occurred_on",
         "reference",
     ]
+
+
+# -- who registers change events, for whom, and which dates (issue 12, item 5) ---------------------
+def _try_register(actors, user="data.coord", day="2026-09-18", depts=("civil",), **kw):
+    return actors.run(
+        lambda s: register_event(
+            s,
+            actors.clock,
+            actors.user(s, user),
+            "law_revision",
+            day,
+            "《宁夏回族自治区养老服务条例》修订",
+            list(depts),
+            **kw,
+        )
+    )
+
+
+def _count_updates(actors):
+    return actors.run(
+        lambda s: len(
+            s.scalars(
+                select(ProcessInstance.id).where(ProcessInstance.process_id == "catalog_update")
+            ).all()
+        )
+    )
+
+
+@pytest.mark.parametrize("user", ["data.clerk", "civil.clerk", "civil.lead"])
+def test_only_coordinators_of_an_authority_register_events(actors, user):
+    with pytest.raises(Forbidden):
+        _try_register(actors, user=user)
+    assert _count_updates(actors) == 0
+
+
+def test_a_city_coordinator_registers_for_its_levels_never_for_the_region(actors):
+    with pytest.raises(ValidationFailed) as err:
+        _try_register(actors, user="yinchuan-data.coord", depts=("civil",))
+    assert [d["field"] for d in err.value.details] == ["departments"]
+    assert "自治区民政厅" in str(err.value.details[0]["message"])
+    assert _count_updates(actors) == 0
+    # its own city's department and a county's below it are its to oblige
+    keys = _try_register(
+        actors, user="yinchuan-data.coord", depts=("yinchuan-civil", "xingqing-civil")
+    ).business_keys
+    assert len(keys) == 2
+    # the region's coordinator may oblige any level below it
+    assert len(_try_register(actors, depts=("civil", "yinchuan-civil")).business_keys) == 2
+
+
+@pytest.mark.parametrize(
+    ("day", "words"),
+    [("2026-09-19", "future"), ("2018-10-31", "2018-11-01"), ("0001-01-01", "")],
+)
+def test_a_change_in_the_future_or_before_the_measures_is_refused(actors, day, words):
+    with pytest.raises(ValidationFailed) as err:
+        _try_register(actors, day=day)
+    assert [d["field"] for d in err.value.details] == ["occurred_on"]
+    assert words in str(err.value.details[0]["message"])
+    assert _count_updates(actors) == 0
+
+
+def test_an_event_whose_period_ran_out_needs_confirmation_and_runs_from_registration(actors):
+    # 2026-08-20 + 15 working days = 2026-09-10, before "today" (2026-09-18): no breach at once
+    with pytest.raises(ValidationFailed) as err:
+        _try_register(actors, day="2026-08-20")
+    assert [d["field"] for d in err.value.details] == ["confirm_late"]
+    assert _count_updates(actors) == 0
+    [key] = _try_register(actors, day="2026-08-20", confirm_late=True).business_keys
+    st = actors.status(key)
+    # 15 working days from the registration on 2026-09-18, across National Day
+    assert [t["due_at"][:10] for t in st["tasks"] if t["state"] == "open"] == ["2026-10-15"]
+    actors.sweep()
+    assert actors.run(lambda s: s.scalars(select(Breach)).all()) == []
+
+
+def test_the_event_form_offers_only_departments_of_the_coordinators_levels(actors):
+    from engine.catalog.events import affected_candidates
+
+    names = actors.run(
+        lambda s: [d.name for d in affected_candidates(s, actors.user(s, "yinchuan-data.coord"))]
+    )
+    assert "银川市民政局" in names and "兴庆区民政局" in names
+    assert not any(n.startswith("自治区") for n in names)

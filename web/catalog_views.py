@@ -11,7 +11,7 @@ from flask_login import current_user, login_required
 
 from engine.catalog import entry as entry_meta
 from engine.catalog import reading
-from engine.catalog.events import KINDS, affected_candidates, register_event
+from engine.catalog.events import KINDS, affected_candidates, may_register, register_event
 from engine.catalog.links import unlinked
 from engine.catalog.search import Filters, search
 from engine.catalog.transfer import (
@@ -62,6 +62,7 @@ def browse():
         results=results,
         providers=reading.providers(db.session),
         args=request.args,
+        may_register=may_register(current_user),
     )
 
 
@@ -254,6 +255,7 @@ def new_event():
                 request.form.get("reference", ""),
                 [s for s in request.form.getlist("departments") if s],
                 request.form.get("description", ""),
+                confirm_late=request.form.get("confirm_late") == "1",
             )
             db.session.commit()
             flash(

@@ -1,18 +1,26 @@
 """Catalog update events (art. 8): a law revision or change of function obliges each affected
-department to update its catalog within 15 working days of the event."""
+department to update its catalog within 15 working days of the event.
+
+Who and when (docs/catalog.md, "Change events"): only coordinators of a data-sharing authority
+register events, for the departments of their own level and the levels below; the date of the
+change can be neither in the future nor before the measures took effect (2018-11-01). An event
+whose update period has already run out when it is registered is registered only when the
+coordinator confirms it, and the department's period then runs from the registration: nobody is
+in breach of a duty nobody was told of."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy.orm import Session
 
 from engine import audit, rules
+from engine.calendar import load_calendar
 from engine.catalog.models import CatalogEvent
 from engine.catalog.views import DepartmentRef, department_ref
-from engine.clock import Clock
-from engine.directory import authority_of, departments
+from engine.clock import SHANGHAI, Clock
+from engine.directory import authority_of, departments, divisions_under, is_coordinator
 from engine.directory.models import Department, User
 from engine.errors import FieldProblem, Forbidden, ValidationFailed
 from engine.i18n import N_, Message
@@ -31,22 +39,43 @@ FIELD_LABELS = {  # the labels of the event form's fields, as errors name them
     "occurred_on": Message(N_("Date of the change")),
     "reference": Message(N_("Reference")),
     "departments": Message(N_("Affected departments")),
+    "confirm_late": Message(N_("Confirm a late registration")),
 }
+MEASURES_IN_FORCE = date(2018, 11, 1)  # the measures took effect (art. 25)
+
+
+def may_register(user: User) -> bool:
+    """Whether the user may register change events (pages offer the link only then)."""
+    return is_coordinator(user)
 
 
 def check_may_register(user: User) -> None:
-    """Data-sharing authorities register the events that oblige departments to update (art. 8)."""
-    if not user.department.is_authority:
+    """Coordinators of a data-sharing authority register the events that oblige departments to
+    update their catalog (art. 4, 8)."""
+    if not may_register(user):
         raise Forbidden(
-            Message("Only data-sharing authorities register law revisions and changes of function.")
+            Message(
+                "Only coordinators of a data-sharing authority register law revisions and "
+                "changes of function."
+            )
         )
 
 
+def _in_scope(session: Session, user: User) -> set[str]:
+    """The divisions of the coordinator's level and the levels below."""
+    return set(session.scalars(divisions_under(user.department.division_code)))
+
+
 def affected_candidates(session: Session, user: User) -> list[DepartmentRef]:
-    """The departments an event may oblige (every department but the authorities), for the form
-    of an authority's official."""
+    """The departments an event of this coordinator may oblige: those of their level and the
+    levels below (authorities excluded), for the form."""
     check_may_register(user)
-    return [department_ref(d) for d in departments(session, authorities=False)]
+    scope = _in_scope(session, user)
+    return [
+        department_ref(d)
+        for d in departments(session, authorities=False)
+        if d.division_code in scope
+    ]
 
 
 def register_event(
@@ -58,13 +87,17 @@ def register_event(
     reference: str,
     department_slugs: list[str],
     description: str = "",
+    confirm_late: bool = False,
 ) -> RegisteredEvent:
-    """Record the event and start one ``catalog_update`` per affected department."""
+    """Record the event and start one ``catalog_update`` per affected department (see the
+    module's docstring for who may, which dates, and a late registration)."""
     check_may_register(user)
     checks = Checks()
     checks.text("description", description, Message(N_("Description")), multiline=True)
     checks.done(Message(N_("The event cannot be registered")))
     day, affected = _checked(session, kind, occurred_on, reference, department_slugs)
+    _check_scope_and_day(session, clock, user, day, affected, confirm_late)
+    late = _period_over(session, clock, day)
     event = CatalogEvent(
         kind=kind,
         occurred_on=day,
@@ -77,7 +110,10 @@ def register_event(
     session.add(event)
     session.flush()
     definition = active_definition(session, "catalog_update")
-    instances = [_start_update(session, clock, user, definition, event, dept) for dept in affected]
+    start = clock.now().astimezone(SHANGHAI).date() if late else day
+    instances = [
+        _start_update(session, clock, user, definition, event, dept, start) for dept in affected
+    ]
     audit.record(
         session,
         clock.now(),
@@ -91,6 +127,7 @@ def register_event(
             "reference": event.reference,
             "departments": [d.slug for d in affected],
             "business_keys": [i.business_key for i in instances],
+            "period_from": start.isoformat(),
         },
     )
     return RegisteredEvent(event.id, kind, day, [i.business_key for i in instances])
@@ -165,6 +202,72 @@ def _checked(
     return day, affected
 
 
+def _period_over(session: Session, clock: Clock, day: date) -> bool:
+    """Has the update period of an event on ``day`` already run out?"""
+    event_time = datetime.combine(day, datetime.min.time(), SHANGHAI)
+    due = load_calendar(session).deadline(event_time, rules.days("catalog_update")).due_at
+    return due <= clock.now()
+
+
+def _check_scope_and_day(
+    session: Session,
+    clock: Clock,
+    user: User,
+    day: date,
+    affected: list[Department],
+    confirm_late: bool,
+) -> None:
+    """The departments are of the coordinator's levels; the day is neither in the future nor
+    before the measures; a late event is confirmed. ValidationFailed naming the fields."""
+    scope = _in_scope(session, user)
+    errors: list[FieldProblem] = []
+    outside = [d.name for d in affected if d.division_code not in scope]
+    if outside:
+        errors.append(
+            {
+                "field": "departments",
+                "message": Message(
+                    "not of your level or a level below: %(names)s", names=", ".join(outside)
+                ),
+            }
+        )
+    today = clock.now().astimezone(SHANGHAI).date()
+    if day > today:
+        errors.append({"field": "occurred_on", "message": Message("must not be in the future")})
+    elif day < MEASURES_IN_FORCE:
+        errors.append(
+            {
+                "field": "occurred_on",
+                "message": Message(
+                    "must not be before %(day)s, when the measures took effect",
+                    day=MEASURES_IN_FORCE.isoformat(),
+                ),
+            }
+        )
+    elif not confirm_late and _period_over(session, clock, day):
+        errors.append(
+            {
+                "field": "confirm_late",
+                "message": Message(
+                    "the update period of a change on %(day)s has already run out: confirm, and "
+                    "the departments' %(n)s working days run from today",
+                    day=day.isoformat(),
+                    n=rules.days("catalog_update"),
+                ),
+            }
+        )
+    if errors:
+        for error in errors:
+            error["label"] = FIELD_LABELS[error["field"]]
+        raise ValidationFailed(
+            Message(
+                "The event cannot be registered: %(fields)s",
+                fields=list(dict.fromkeys(e["label"] for e in errors)),
+            ),
+            errors,
+        )
+
+
 def _start_update(
     session: Session,
     clock: Clock,
@@ -172,8 +275,10 @@ def _start_update(
     definition: ProcessDefinition,
     event: CatalogEvent,
     dept: Department,
+    start: date,
 ) -> ProcessInstance:
-    """One department's ``catalog_update`` for the event, with its same-level authority."""
+    """One department's ``catalog_update`` for the event, with its same-level authority; its
+    period runs from ``start`` (the event, or the registration of a late event)."""
     authority = authority_of(session, dept.division_code)
     data = {
         "event_id": event.id,
@@ -183,7 +288,7 @@ def _start_update(
         "event_description": event.description,
         **rules.start_data(),
         "update_days": rules.days("catalog_update"),
-        "update_start": event.occurred_on.isoformat(),
+        "update_start": start.isoformat(),
         "provider_name": dept.name,
         "authority_name": authority.name,
     }
