@@ -186,3 +186,49 @@ def test_dashboard_counts_open_disputes_by_age_and_decisions(actors, clock):
     assert (
         board["decided_this_year"] == 1 and board["median_days_to_decide"] == 3
     )  # 09-18 → 09-22: 20th, 21st, 22nd
+
+
+def _city_dispute(actors):
+    """A dispute between two of Yinchuan's departments: the city's authority coordinates it."""
+    key = actors.request(
+        "yinchuan-hrss.clerk",
+        resource_code="BM-YC-MZ/0001",
+        info_items=["公民身份号码", "保障类别"],
+        purpose="核对就业援助对象的低保身份",
+        legal_basis="《就业促进法》第五十二条",
+        period_start="2026-10-01",
+        period_end="2027-09-30",
+    )
+    actors.complete("yinchuan-civil.clerk", key, "provider_review", **REFUSE)
+    actors.complete("yinchuan-hrss.clerk", key, "after_refusal", next_step="negotiate")
+    actors.complete(
+        "yinchuan-hrss.clerk", key, "requester_position", requester_position="援助对象须核对身份"
+    )
+    actors.complete(
+        "yinchuan-civil.clerk",
+        key,
+        "provider_position",
+        provider_position="保障类别属敏感信息",
+        negotiation_result="failed",
+    )
+    assert open_tasks(actors.status(key)) == ["coordinate"]
+    return key
+
+
+def test_authorities_read_dossiers_of_their_level_and_below_never_above(actors):
+    from engine.errors import Forbidden
+    from engine.sharing.coordination import dossier_for
+
+    city = _city_dispute(actors)
+    region = to_coordination(actors)
+
+    def read(user, key):
+        return actors.run(
+            lambda s: dossier_for(s, actors.clock, actors.user(s, user), key).instance.business_key
+        )
+
+    assert read("yinchuan-data.coord", city) == city  # its own
+    assert read("data.coord", city) == city  # the level above oversees it
+    for user, key in (("yinchuan-data.coord", region), ("xingqing-data.coord", city)):
+        with pytest.raises(Forbidden):  # a dispute of a level above the reader
+            read(user, key)

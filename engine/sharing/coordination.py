@@ -1,5 +1,6 @@
 """Who sees disputes (art. 4, 11): the coordinators' dashboard is for officials of a data-sharing
-authority, and a dispute's dossier for the authority that coordinates it."""
+authority; a dispute's dossier for the authority that coordinates it and the authorities of the
+levels above it (who oversee the levels below, never above: ``directory.authorities_under``)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from engine.clock import Clock
+from engine.directory import authorities_under
 from engine.directory.models import User
 from engine.errors import Forbidden
 from engine.i18n import Message
@@ -79,15 +81,23 @@ def dossier_for(session: Session, clock: Clock, user: User, business_key: str) -
     :func:`engine.sharing.disputes.dossier`)."""
     check_authority(user)
     instance = instance_by_key(session, business_key)
-    if instance.authority_department_id != user.department_id:
+    if not _oversees(session, user, instance):
         raise Forbidden(
             Message("Dispute %(key)s is coordinated by another authority.", key=business_key)
         )
     return Dossier(**dossier(session, instance, clock))
 
 
+def _oversees(session: Session, user: User, instance: ProcessInstance) -> bool:
+    """The instance is coordinated by the user's authority or one of the levels below it."""
+    if instance.authority_department_id == user.department_id:
+        return True
+    return instance.authority_department_id in authorities_under(session, user.department)
+
+
 def has_dossier(session: Session, user: User, instance: ProcessInstance) -> bool:
-    """Does the user's authority coordinate this instance as a dispute (so a dossier exists)?"""
-    if instance.authority_department_id != user.department_id:
+    """Does the user's authority coordinate or oversee this instance as a dispute (so a dossier
+    exists that the user may read)?"""
+    if not user.department.coordinates or not _oversees(session, user, instance):
         return False
     return bool(facts_of(session, [instance.id], "coordination_opened"))
