@@ -224,6 +224,14 @@ def test_served_on_proof_is_registered_only_while_open(actors):
                 s, actors.clock, actors.user(s, "civil.clerk"), vid, "证明"
             )
         )
+    # closed, the record is no longer flagged, but its history keeps who was served on what proof
+    closed = flag(actors)
+    assert closed["under_verification"] is False
+    assert [
+        (r["department"], r["proof"], r["service"], r["business_key"]) for r in closed["served"]
+    ] == [("自治区民政厅", "户口迁移证 NX-2026-0001", "低保申请受理", key)]
+    timeline = [e["kind"] for e in actors.status(key)["timeline"]]
+    assert "served_on_proof" in timeline  # on the case too
 
 
 def test_quality_figures_per_provider_and_resource(actors, clock):

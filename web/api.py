@@ -383,7 +383,7 @@ def catalog_entry(code: str):
     "Is a record under verification (art. 15)?",
     {
         200: (
-            "the record's open verifications",
+            "the record's open verifications and its history of service on proof",
             obj(
                 ("under_verification", "verifications"),
                 resource={"type": "string"},
@@ -399,6 +399,18 @@ def catalog_entry(code: str):
                     )
                 ),
                 notice={"type": "string"},
+                served=array(
+                    obj(
+                        ("at", "department", "proof", "business_key"),
+                        at=DATE_TIME,
+                        department={"type": "string"},
+                        proof={"type": "string"},
+                        service={"type": "string"},
+                        business_key={"type": "string"},
+                    ),
+                    description="citizens served on proof (art. 15), newest first, kept after "
+                    "the verifications are closed",
+                ),
             ),
         )
     },

@@ -20,7 +20,7 @@ from engine.calendar import load_calendar
 from engine.catalog import Resource, resource_by_code, resources_by_id
 from engine.clock import SHANGHAI, Clock
 from engine.directory import Parties, departments, parties
-from engine.directory.models import User
+from engine.directory.models import Department, User
 from engine.errors import Forbidden, ValidationFailed
 from engine.i18n import N_, Message
 from engine.inputs import Checks
@@ -174,7 +174,9 @@ def close_verification(ctx: StepContext) -> None:
 
 
 def flag(session: Session, user: User, resource_code: str, record_id: str) -> dict:
-    """Is a record under verification? Only for the provider and departments holding a grant."""
+    """Is a record under verification? Only for the provider and departments holding a grant.
+    ``served`` is the record's history of citizens served on proof (art. 15), newest first, kept
+    after its verifications are closed."""
     checks = Checks()
     checks.text("resource", resource_code, Message(N_("Resource code")), column=Resource.code)
     checks.text("record", record_id, Message(N_("Record")), column=Verification.record_id)
@@ -210,7 +212,31 @@ def flag(session: Session, user: User, resource_code: str, record_id: str) -> di
         )
         if rows
         else "",
+        "served": _served_history(session, resource_id, record_id),
     }
+
+
+def _served_history(session: Session, resource_id: int, record_id: str) -> list[dict]:
+    """Every registration of service on proof for the record, newest first (at most 50)."""
+    rows = session.execute(
+        select(ServedOnProof, ProcessInstance.business_key, Department.name)
+        .join(Verification, Verification.id == ServedOnProof.verification_id)
+        .join(ProcessInstance, ProcessInstance.id == Verification.instance_id)
+        .join(Department, Department.id == ServedOnProof.department_id)
+        .where(Verification.resource_id == resource_id, Verification.record_id == record_id)
+        .order_by(ServedOnProof.at.desc(), ServedOnProof.id.desc())
+        .limit(50)
+    ).all()
+    return [
+        {
+            "at": served.at.isoformat(),
+            "department": department,
+            "proof": served.proof,
+            "service": served.service,
+            "business_key": key,
+        }
+        for served, key, department in rows
+    ]
 
 
 def register_served(
