@@ -12,15 +12,16 @@ from tests.conftest import HUKOU
 from tests.test_share_request_process import REFUSE, SCOPE, open_tasks
 
 
-def to_coordination(actors):
-    key = actors.request("civil.clerk", **HUKOU)
-    actors.complete("pubsec.clerk", key, "provider_review", **REFUSE)
-    actors.complete("civil.clerk", key, "after_refusal", next_step="negotiate")
+def to_coordination(actors, requester="civil.clerk", provider="pubsec.clerk", form=HUKOU):
+    """A request refused, negotiated without agreement and escalated to the authority."""
+    key = actors.request(requester, **form)
+    actors.complete(provider, key, "provider_review", **REFUSE)
+    actors.complete(requester, key, "after_refusal", next_step="negotiate")
     actors.complete(
-        "civil.clerk", key, "requester_position", requester_position="低保核定确需户籍变动类型"
+        requester, key, "requester_position", requester_position="低保核定确需户籍变动类型"
     )
     actors.complete(
-        "pubsec.clerk",
+        provider,
         key,
         "provider_position",
         provider_position="变动类型涉及个人隐私",
@@ -190,8 +191,7 @@ def test_dashboard_counts_open_disputes_by_age_and_decisions(actors, clock):
 
 def _city_dispute(actors):
     """A dispute between two of Yinchuan's departments: the city's authority coordinates it."""
-    key = actors.request(
-        "yinchuan-hrss.clerk",
+    form = dict(
         resource_code="BM-YC-MZ/0001",
         info_items=["公民身份号码", "保障类别"],
         purpose="核对就业援助对象的低保身份",
@@ -199,20 +199,7 @@ def _city_dispute(actors):
         period_start="2026-10-01",
         period_end="2027-09-30",
     )
-    actors.complete("yinchuan-civil.clerk", key, "provider_review", **REFUSE)
-    actors.complete("yinchuan-hrss.clerk", key, "after_refusal", next_step="negotiate")
-    actors.complete(
-        "yinchuan-hrss.clerk", key, "requester_position", requester_position="援助对象须核对身份"
-    )
-    actors.complete(
-        "yinchuan-civil.clerk",
-        key,
-        "provider_position",
-        provider_position="保障类别属敏感信息",
-        negotiation_result="failed",
-    )
-    assert open_tasks(actors.status(key)) == ["coordinate"]
-    return key
+    return to_coordination(actors, "yinchuan-hrss.clerk", "yinchuan-civil.clerk", form)
 
 
 def test_authorities_read_dossiers_of_their_level_and_below_never_above(actors):
