@@ -232,3 +232,14 @@ def test_the_event_form_offers_only_departments_of_the_coordinators_levels(actor
     )
     assert "银川市民政局" in names and "兴庆区民政局" in names
     assert not any(n.startswith("自治区") for n in names)
+
+
+def test_versions_the_seed_loaded_after_the_change_are_no_update(actors):
+    # the catalog was seeded on 2026-01-05, after a change on 2026-01-02: nothing an official did
+    [key] = _try_register(actors, day="2026-01-02", confirm_late=True).business_keys
+    with pytest.raises(ValidationFailed) as err:
+        actors.complete("civil.clerk", key, "update_catalog", update_note="目录早已载入")
+    assert "No catalog version of your department was published since 2026-01-02" in str(err.value)
+    _publish_change(actors)  # an official's change, published now, is the update
+    actors.complete("civil.clerk", key, "update_catalog", update_note="已新增养老服务机构信息目录")
+    assert actors.status(key)["status"] == "completed"

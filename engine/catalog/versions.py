@@ -326,7 +326,9 @@ def history(session: Session, resource: Resource) -> list[ResourceVersion]:
 
 
 def published_since(session: Session, department_id: int, since: datetime) -> int:
-    """How many versions of a department's entries were published at or after ``since``."""
+    """How many versions of a department's entries that an official made (a draft saved with its
+    changes, then published) were published at or after ``since``. Versions loaded by the seed
+    change nothing an official decided and never count as an update (art. 8)."""
     return session.execute(
         select(func.count())
         .select_from(ResourceVersion)
@@ -335,6 +337,7 @@ def published_since(session: Session, department_id: int, since: datetime) -> in
             Resource.provider_id == department_id,
             ResourceVersion.status.in_(("published", "superseded")),
             ResourceVersion.decided_at >= since,
+            ResourceVersion.created_by_id.is_not(None),
         )
     ).scalar_one()
 
