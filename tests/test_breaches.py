@@ -221,3 +221,29 @@ def test_rectification_is_reported_returned_and_accepted(actors, clock):
         actors.run(lambda s: service.breach_for(s, actors.user(s, "data.coord"), bid).rectified_at)
         is not None
     )
+
+
+def test_a_refused_appeal_or_decision_answers_4xx_naming_the_field_and_writes_nothing(
+    app,  # noqa: F811
+    actors,
+    clock,
+):
+    bid = overdue_breach(actors, clock)
+    page = f"/breaches/{bid}"
+    pubsec = Browser(app, "pubsec.clerk")
+    r = pubsec.post(page, {"action": "appeal", "reason": "\u0000"}, page=page)
+    assert r.status_code == 422 and "申诉理由" in r.get_data(as_text=True)
+    r = pubsec.post(page, {"action": "appeal", "reason": " "}, page=page)
+    assert r.status_code == 422
+    entry = actors.run(lambda s: service.breach_for(s, actors.user(s, "pubsec.clerk"), bid))
+    assert entry.appeal_status is None  # nothing written
+    assert (
+        pubsec.post(page, {"action": "appeal", "reason": "系统停机"}, page=page).status_code == 302
+    )
+    r = pubsec.post(page, {"action": "appeal", "reason": "再次申诉"}, page=page)
+    assert r.status_code == 409  # appealed once already
+    coord = Browser(app, "data.coord")
+    r = coord.post(page, {"action": "decide", "decision": "upheld", "reasons": ""}, page=page)
+    assert r.status_code == 422
+    entry = actors.run(lambda s: service.breach_for(s, actors.user(s, "data.coord"), bid))
+    assert (entry.appeal_status, entry.status) == ("pending", "recorded")

@@ -162,3 +162,28 @@ def test_cli_forbidden_exits_2(actors, db_url):
     task_id = actors.open_task(key, "provider_review")
     r = _cli(db_url, "tasks", "claim", str(task_id), "--user", "health.clerk")
     assert r.returncode == 2 and "is not offered to" in r.stderr
+
+
+def test_a_refused_project_catalog_upload_answers_422_and_keeps_the_catalog(app, actors):  # noqa: F811
+    import io
+
+    pid = actors.run(
+        lambda s: (
+            projects.create(
+                s, actors.clock, actors.user(s, "civil.clerk"), "智慧养老服务平台", "", [ENTRY]
+            ).id
+        )
+    )
+    page = f"/projects/{pid}"
+    civil = Browser(app, "civil.clerk")
+    r = civil.post(
+        page,
+        {"action": "catalog", "catalog": (io.BytesIO(b"\xff\xfe\x00binary"), "catalog.csv")},
+        page=page,
+        content_type="multipart/form-data",
+    )
+    assert r.status_code == 422 and "catalog.csv" in r.get_data(as_text=True)
+    kept = actors.run(
+        lambda s: projects.project_page(s, actors.user(s, "civil.clerk"), pid).project
+    )
+    assert [e["code"] for e in kept.catalog] == [ENTRY["code"]]  # nothing replaced

@@ -102,7 +102,12 @@ def show(breach_id: int):
         except GovshareError as err:
             db.session.rollback()
             flash(err.message.render(gettext), "danger")
+            return _entry(page), err.http_status  # shown again with the refusal; nothing written
         return redirect(url_for(".show", breach_id=breach_id))
+    return _entry(page)
+
+
+def _entry(page: service.BreachPage) -> str:
     return render_template(
         "breaches/entry.html",
         b=page.breach,

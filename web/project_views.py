@@ -58,8 +58,8 @@ def new():
 @bp.route("/<int:project_id>", methods=["GET", "POST"])
 @login_required
 def show(project_id: int):
-    if request.method == "POST":
-        _act(project_id, request.form.get("action"))
+    refused = _act(project_id, request.form.get("action")) if request.method == "POST" else None
+    if request.method == "POST" and refused is None:
         return redirect(url_for(".show", project_id=project_id))
     page = lookup(service.project_page, db.session, current_user, project_id)
     return render_template(
@@ -76,12 +76,13 @@ def show(project_id: int):
             (p["field"], render_message(p["message"]))
             for p in page.eligibility["acceptance_problems"]
         ],
-    )
+    ), (refused or 200)
 
 
-def _act(project_id: int, action: str | None) -> None:
-    """Replace the catalog, submit, or mark a resource connected; a refusal is flashed, except
-    marking another department's resource, which is forbidden (403)."""
+def _act(project_id: int, action: str | None) -> int | None:
+    """Replace the catalog, submit, or mark a resource connected. A refusal is flashed and its
+    HTTP status returned (the page is shown again with it, nothing written); marking another
+    department's resource is forbidden (403)."""
     lookup(service.check_project, db.session, current_user, project_id)
     if action == "connect":
         code = request.form.get("code", "")
@@ -90,7 +91,7 @@ def _act(project_id: int, action: str | None) -> None:
         flash(
             gettext("%(code)s marked as connected to the sharing platform.", code=code), "success"
         )
-        return
+        return None
     try:
         if action == "catalog":
             service.set_catalog_of(
@@ -110,3 +111,5 @@ def _act(project_id: int, action: str | None) -> None:
     except GovshareError as err:
         db.session.rollback()
         flash(err.message.render(gettext), "danger")
+        return err.http_status
+    return None
