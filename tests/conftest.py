@@ -182,3 +182,12 @@ HUKOU = dict(
     period_start="2026-10-01",
     period_end="2027-09-30",
 )
+# art. 11: a resource the catalog marks not shared; requesting it opens a negotiation at once
+NOT_SHARED = dict(
+    resource_code="BM-GA/0003",
+    info_items=["案由"],
+    purpose="核查救助对象",
+    legal_basis="《社会救助暂行办法》",
+    period_start="2026-10-01",
+    period_end="2026-12-31",
+)

@@ -9,7 +9,7 @@ from sqlalchemy import event
 from engine.errors import Forbidden, ValidationFailed
 from engine.sharing.request_list import Filters, export_csv, requests_of
 from engine.workflow import history
-from tests.conftest import HUKOU
+from tests.conftest import HUKOU, NOT_SHARED
 from tests.test_coordination import to_coordination
 from tests.test_share_request_process import REFUSE, SCOPE
 
@@ -113,15 +113,7 @@ def test_negotiation_then_agreement(actors):
 
 
 def test_a_not_shared_resource_is_negotiated_at_once(actors):
-    key = actors.request(
-        "civil.clerk",
-        resource_code="BM-GA/0003",
-        info_items=["案由"],
-        purpose="核查救助对象",
-        legal_basis="《社会救助暂行办法》",
-        period_start="2026-10-01",
-        period_end="2026-12-31",
-    )
+    key = actors.request("civil.clerk", **NOT_SHARED)
     assert statuses(actors) == {key: "negotiating"}
 
 

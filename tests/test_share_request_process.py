@@ -9,7 +9,7 @@ from engine.errors import Conflict, ValidationFailed
 from engine.oversight.models import Breach
 from engine.sharing.models import Grant
 from engine.workflow.models import HumanTask, OutboxMessage
-from tests.conftest import HUKOU
+from tests.conftest import HUKOU, NOT_SHARED
 
 SCOPE = dict(
     granted_items=["公民身份号码", "变动类型"],
@@ -269,15 +269,7 @@ def test_negotiation_without_agreement_in_time_goes_to_coordination(actors, cloc
 
 
 def test_not_shared_resource_opens_a_negotiation_directly(actors):
-    key = actors.request(
-        "civil.clerk",
-        resource_code="BM-GA/0003",
-        info_items=["案由"],
-        purpose="核查救助对象",
-        legal_basis="《社会救助暂行办法》",
-        period_start="2026-10-01",
-        period_end="2026-12-31",
-    )
+    key = actors.request("civil.clerk", **NOT_SHARED)
     assert key.startswith("XS-2026-")
     assert open_tasks(actors.status(key)) == ["requester_position"]
 
