@@ -198,6 +198,21 @@ BAD = {
         "apply_acceptance",
         "waits on a person without a due date",
     ),
+    "unknown helper in an error's payload": (
+        "project_approval.bpmn",
+        "{'by': returned_by, 'reasons': return_reasons}",
+        "{'by': seat_of(returned_by), 'reasons': return_reasons}",
+        "project_returned_error",
+        "payloadExpression, line 1: unknown helper 'seat_of'",
+    ),
+    "a subprocess spanning lanes put in one": (
+        "project_approval.bpmn",
+        "<bpmn:flowNodeRef>open_review</bpmn:flowNodeRef>",
+        "<bpmn:flowNodeRef>open_review</bpmn:flowNodeRef>"
+        "<bpmn:flowNodeRef>joint_review</bpmn:flowNodeRef>",
+        "joint_review",
+        "subprocess is in lane 'provider' but holds tasks of lanes authority, cyberspace",
+    ),
     "infinite loop": (
         "share_request.bpmn",
         REMINDER,

@@ -1,5 +1,6 @@
 """project_approval (art. 20): gate 1 (catalog before approval), a parallel joint review with
-deadlines where any reviewer may return, gate 2 (published and connected before acceptance)."""
+deadlines where any reviewer may return (the return reaches the applicant at once, the other open
+reviews are withdrawn), gate 2 (published and connected before acceptance)."""
 
 from __future__ import annotations
 
@@ -44,13 +45,20 @@ def new_project(actors, catalog):
     return actors.run(go)
 
 
+REASONS = "项目数据资源目录未覆盖补贴发放数据"
+
+
 def review_all(actors, key, **decisions):
+    """The seats review in order; a return ends the round (the later seats' reviews are
+    withdrawn)."""
     for seat, user in SEATS.items():
         decision = decisions.get(seat, "approve")
         form = {f"{seat}_decision": decision}
         if decision == "return":
-            form[f"{seat}_reasons"] = "项目数据资源目录未覆盖补贴发放数据"
+            form[f"{seat}_reasons"] = REASONS
         actors.complete(user, key, f"review_{seat}", **form)
+        if decision == "return":
+            return
 
 
 def test_gate_1_refuses_an_application_without_a_valid_catalog(actors):

@@ -4,11 +4,20 @@ from __future__ import annotations
 
 from engine.oversight.breaches import close_rectification, record_breach_effect
 from engine.oversight.evaluation import start_due_campaigns
-from engine.oversight.projects import acceptance_gate, approval_gate, set_status
+from engine.oversight.projects import (
+    acceptance_gate,
+    approval_gate,
+    close_joint_review,
+    set_status,
+)
 from engine.workflow.handlers import Effect, FactKind, Handlers
 
 HANDLERS = Handlers(
-    actions={"close_rectification": close_rectification, "project_status": set_status},
+    actions={
+        "close_rectification": close_rectification,
+        "project_status": set_status,
+        "close_joint_review": close_joint_review,
+    },
     effects={"record_breach": Effect(record_breach_effect, role_arg=0)},
     completion_checks={
         "project_approval_gate": approval_gate,
@@ -21,9 +30,12 @@ HANDLERS = Handlers(
         "annual_report_submitted": FactKind(required=("year", "due", "report")),
         # the end of January passed without the unit's report
         "annual_report_overdue": FactKind(required=("year", "due")),
-        # the joint review approved or returned a project, or its acceptance passed (art. 20)
+        # the joint review approved or returned a project, or its acceptance passed (art. 20);
+        # a return names the returning ``seat`` and its ``reasons``
         "project_decided": FactKind(
-            required=("decision",), decisions=("approved", "returned", "accepted")
+            required=("decision",),
+            optional=("reasons", "seat"),
+            decisions=("approved", "returned", "accepted"),
         ),
     },
     key_prefixes={"annual_evaluation": "PG", "project_approval": "XM", "rectification": "ZG"},

@@ -32,7 +32,7 @@ from engine.oversight.breaches import CaseRef, case_ref
 from engine.oversight.models import Project
 from engine.workflow.deployment import active_definition
 from engine.workflow.handlers import CheckContext, StepContext
-from engine.workflow.history import instance_by_id
+from engine.workflow.history import TaskInfo, instance_by_id, task_info, tasks_of
 from engine.workflow.models import ProcessInstance
 from engine.workflow.runtime import start_instance
 
@@ -354,25 +354,76 @@ class ResourceState:
 
 
 @dataclass(frozen=True)
+class Review:
+    """One seat's review in one round of the joint review, as the project page keeps it on
+    record: given (``completed``, with the seat's answers), still ``open``, or ``cancelled``
+    (withdrawn when another seat returned the application, or when the round ended)."""
+
+    round: int  # 1 for the first submission, 2 after the first return, …
+    seat: str  # the seat (a lane of project_approval)
+    task: TaskInfo  # the review task: its department, state, answers and when
+
+
+@dataclass(frozen=True)
+class Return:
+    """Why the application came back: the returning seat, its department and its reasons."""
+
+    seat: str
+    department: str
+    reasons: str
+
+
+@dataclass(frozen=True)
 class ProjectPage:
     project: ProjectSummary
     resources: dict[str, ResourceState]  # catalog code -> its state, for entries in the catalog
     instance: CaseRef | None  # its project_approval, once submitted
     eligibility: dict  # as :func:`eligibility`
+    reviews: list[Review]  # every seat's review of every round, latest round first
+    returned: Return | None  # the latest return, while the applicant revises
+    forms: dict  # the procedure's form schemas, to label the reviews' answers
 
 
 def project_page(session: Session, user: User, project_id: int) -> ProjectPage:
     project = project_for(session, user, project_id)
     resources = resources_by_code(session, [e.get("code") for e in project.catalog])
+    instance = instance_by_id(session, project.instance_id)
     return ProjectPage(
         project=summary_of(project),
         resources={
             code: ResourceState(r.status, bool(r.connected), r.provider_id)
             for code, r in resources.items()
         },
-        instance=case_ref(instance_by_id(session, project.instance_id)),
+        instance=case_ref(instance),
         eligibility=eligibility(session, project),
+        reviews=review_record(session, instance) if instance else [],
+        returned=latest_return(session, instance) if instance else None,
+        forms=dict(instance.definition.forms or {}) if instance else {},
     )
+
+
+def review_record(session: Session, instance: ProcessInstance) -> list[Review]:
+    """Every review of the joint review, by round (latest first) and seat: reviews given stay
+    on record after a return; a new submission is reviewed again by all five seats."""
+    seen: dict[str, int] = {}
+    reviews = []
+    for row in tasks_of(session, instance.id):
+        if row.role not in SEATS:
+            continue
+        seen[row.role] = seen.get(row.role, 0) + 1
+        reviews.append(Review(seen[row.role], row.role, task_info(row)))
+    return sorted(reviews, key=lambda r: (-r.round, SEATS.index(r.seat)))
+
+
+def latest_return(session: Session, instance: ProcessInstance) -> Return | None:
+    """The return the applicant is answering (the instance summary's ``returned_by`` and
+    ``return_reasons``, cleared when the application is submitted again)."""
+    summary = instance.summary or {}
+    seat = summary.get("returned_by")
+    if not seat or seat not in (instance.bindings or {}):
+        return None
+    department = session.get_one(Department, instance.bindings[seat])
+    return Return(str(seat), department.name, str(summary.get("return_reasons") or ""))
 
 
 def check_project(session: Session, user: User, project_id: int) -> None:
@@ -409,6 +460,20 @@ def _project_of(session: Session, data: Mapping[str, Any]) -> Project:
 def set_status(ctx: StepContext, status: str) -> None:
     """Action ``project_status``: where the project is in its procedure."""
     _project_of(ctx.session, ctx.data).status = status
+
+
+def close_joint_review(ctx: StepContext, returned_by: str = "") -> None:
+    """Action ``close_joint_review``: the reviews (and their supervisions) still open when a seat
+    returned the application, or when the round ended, are withdrawn; each gets a history entry
+    saying why. Their timers went with them (they were inside the joint review)."""
+    for row in ctx.withdrawn:
+        ctx.audit(
+            "task_withdrawn",
+            task=row.task_name,
+            title=row.title,
+            title_en=row.title_en,
+            returned_by=returned_by or None,
+        )
 
 
 def approval_gate(ctx: CheckContext) -> None:

@@ -59,7 +59,11 @@ CODE_ELEMENTS = {
     f"{BPMN}loopCardinality": ("loopCardinality", "eval"),
     f"{BPMN}completionCondition": ("completionCondition", "eval"),
     f"{BPMN}condition": ("condition", "eval"),
+    f"{SPIFF}payloadExpression": ("payloadExpression", "eval"),
 }
+# the event items a process's events may refer to, declared beside the process: their payload
+# expressions run in the throwing task's data (an error end event's payload reaches the boundary)
+EVENT_ITEMS = (f"{BPMN}error", f"{BPMN}escalation", f"{BPMN}signal", f"{BPMN}message")
 # what a literal timer expression must parse as, as SpiffWorkflow parses its value at run time
 TIMER_LITERALS = {
     "timeDate": datetime.fromisoformat,
@@ -159,6 +163,33 @@ def check_process(file: str, process: Any, vocabulary: Vocabulary) -> list[Probl
                     )
                 )
     problems += deadline_problems(file, process)
+    problems += subprocess_lane_problems(file, process)
+    return problems
+
+
+def subprocess_lane_problems(file: str, process: Any) -> list[Problem]:
+    """An embedded subprocess placed in a lane gives that lane to every element inside it
+    (SpiffWorkflow passes the subprocess's lane down), which would route tasks drawn in other
+    lanes to the wrong department: a subprocess spanning lanes must itself be in none."""
+    lane_of = {
+        ref.text: lane.get("name")
+        for lane in process.iter(f"{BPMN}lane")
+        for ref in lane.iter(f"{BPMN}flowNodeRef")
+    }
+    problems = []
+    for sub in process.iter(f"{BPMN}subProcess"):
+        lane = lane_of.get(sub.get("id"))
+        inner = {lane_of.get(el.get("id")) for el in sub.iter(f"{BPMN}userTask")} - {None}
+        if lane is not None and inner - {lane}:
+            problems.append(
+                Problem(
+                    file,
+                    sub.get("id"),
+                    f"subprocess is in lane '{lane}' but holds tasks of lanes "
+                    f"{', '.join(sorted(inner - {lane}))}: its lane would override theirs; "
+                    "remove the subprocess from every lane",
+                )
+            )
     return problems
 
 
@@ -199,8 +230,10 @@ def deadline_problems(file: str, process: Any) -> list[Problem]:
 
 
 def code_of(process: Any) -> Iterator[Code]:
-    """Every script and expression of a process element, with the element it belongs to."""
-    for el in process.iter():
+    """Every script and expression of a process element, with the element it belongs to, and
+    the payload expressions of the event items declared beside it."""
+    items = [] if process.getparent() is None else process.getparent().iterchildren(*EVENT_ITEMS)
+    for el in (*process.iter(), *(e for item in items for e in item.iter())):
         if el.tag == f"{BPMN}scriptTask" and el.find(f"{BPMN}script") is None:
             yield Code(el.get("id"), "script", None, "exec")
         if el.tag in CODE_ELEMENTS:

@@ -56,6 +56,9 @@ class StepContext:
     data: Mapping[str, Any]  # the task data when the script asked
     calendar: Callable[[], WorkingCalendar]
     audit: Callable[..., None]
+    # the user tasks this command closed without their being completed (an interrupting event
+    # or a terminate end cancelled them), so an action can say in the history why
+    withdrawn: tuple[HumanTask, ...] = ()
 
     def department_of(self, role: str) -> int:
         """The department bound to ``role`` in this instance."""

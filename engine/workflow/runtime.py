@@ -169,6 +169,7 @@ class Command:
         self.effects = Effects()
         self.workflow: Any = None
         self.script_engine: SandboxScriptEngine | None = None
+        self.withdrawn: list[HumanTask] = []  # open tasks this command cancelled
 
     def calendar(self) -> WorkingCalendar:
         if self._calendar is None:
@@ -240,6 +241,7 @@ class Command:
             if task_id not in ready:
                 row.state = "cancelled"
                 row.completed_at = now
+                self.withdrawn.append(row)
         for task_id, task in ready.items():
             if task_id not in open_rows:
                 try:
@@ -291,6 +293,7 @@ class Command:
             call.data,
             self.calendar,
             self.audit,
+            tuple(self.withdrawn),
         )
         if call.helper == "notify":
             write_notification(ctx, *call.args, **call.kwargs)
