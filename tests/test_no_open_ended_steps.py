@@ -11,7 +11,7 @@ from engine.catalog.versions import save_draft, submit
 from engine.errors import Forbidden, ValidationFailed
 from engine.oversight import projects
 from engine.workflow import inbox
-from engine.workflow.models import ProcessInstance
+from engine.workflow.models import OutboxMessage, ProcessInstance
 from tests.test_catalog import ENTRY
 from tests.test_share_request_process import open_tasks, outbox
 
@@ -175,3 +175,134 @@ def test_city_authority_staff_do_not_see_region_projects(actors):
     assert (
         actors.run(lambda s: projects.project_for(s, actors.user(s, "data.clerk"), pid).id) == pid
     )
+
+
+# -- IT projects (art. 20): the review seats and the applicant's (re)submission -----------------
+def _project(actors):
+    from tests.test_project_approval import new_project
+
+    pid, key = new_project(actors, [ENTRY])
+    actors.complete("civil.clerk", key, "submit_application", application_note="申请立项")
+    return pid, key
+
+
+def _after(due_at: str) -> str:
+    """One second after a due instant as the mirror stores it (24:00 Yinchuan is 16:00 UTC)."""
+    return due_at.replace("16:00:00+00:00", "16:00:01+00:00")
+
+
+def _departments(actors, key, template):
+    return actors.run(
+        lambda s: sorted(
+            m.department_id
+            for m in s.scalars(select(OutboxMessage).order_by(OutboxMessage.id))
+            if m.payload.get("business_key") == key and m.template == template
+        )
+    )
+
+
+def test_project_reviews_are_reminded_marked_overdue_and_supervised(actors, clock):
+    from tests.test_project_approval import SEATS
+
+    _pid, key = _project(actors)
+    st = actors.status(key)
+    reviews = [t for t in st["tasks"] if t["task"].startswith("review_")]
+    due_at = reviews[0]["due_at"]
+    seat_departments = sorted(
+        actors.run(lambda s: [actors.user(s, u).department_id for u in SEATS.values()])
+    )
+    # reminded (reminder_before = 2 working days) on the last working day, not yet overdue
+    clock.set(f"{due_at[:10]}T10:00:00+08:00")
+    assert actors.sweep() == 1
+    assert outbox(actors, key)[-5:] == ["project_review_reminder"] * 5
+    assert _departments(actors, key, "project_review_reminder") == seat_departments
+    assert not actors.status(key)["summary"]["overdue"]
+    # overdue the moment the period ends: marked, each seat notified, the authority supervises
+    clock.set(_after(due_at))
+    assert actors.sweep() == 1
+    st = actors.status(key)
+    assert st["summary"]["overdue"] is True
+    assert open_tasks(st) == sorted(
+        [f"review_{s}" for s in SEATS] + [f"review_{s}_supervise" for s in SEATS]
+    )
+    assert _departments(actors, key, "project_review_overdue") == seat_departments
+    authority = actors.run(lambda s: actors.user(s, "data.coord").department.name)
+    supervisions = [t for t in st["tasks"] if t["task"].endswith("_supervise")]
+    assert {t["department"] for t in supervisions} == {authority}
+    queue = [r.task_name for r in _inbox(actors, "data.coord") if r.business_key == key]
+    assert sorted(t for t in queue if t.endswith("_supervise")) == sorted(
+        f"review_{s}_supervise" for s in SEATS
+    )
+    overdue_reviews = actors.run(
+        lambda s: inbox.list_view(s, actors.user(s, "finance.clerk"), actors.clock, "overdue").rows
+    )
+    assert [r.task_name for r in overdue_reviews if r.business_key == key] == ["review_finance"]
+    # the supervision has its own period; when it passes, the coordinators are reminded
+    supervise_due = supervisions[0]["due_at"]
+    assert supervise_due > due_at
+    clock.set(_after(supervise_due))
+    assert actors.sweep() == 1
+    assert outbox(actors, key)[-5:] == ["supervision_overdue"] * 5
+    assert actors.status(key)["summary"]["supervision_overdue"] is True
+    actors.complete(
+        "data.coord",
+        key,
+        "review_finance_supervise",
+        supervision_action="urged",
+        supervision_note="已催办财政部门",
+    )
+    # once every seat has reviewed, the supervisions still open are withdrawn with the round
+    for seat, user in SEATS.items():
+        actors.complete(user, key, f"review_{seat}", **{f"{seat}_decision": "approve"})
+    st = actors.status(key)
+    assert open_tasks(st) == ["apply_acceptance"]
+    history = [e["detail"] for e in st["timeline"] if e["kind"] == "task_withdrawn"]
+    assert sorted(d["task"] for d in history) == sorted(
+        f"review_{s}_supervise" for s in SEATS if s != "finance"
+    )
+    assert {d["returned_by"] for d in history} == {None}
+    assert actors.sweep() == 0  # no timer of the joint review is left
+
+
+def test_the_applicants_resubmission_is_reminded_marked_overdue_and_supervised(actors, clock):
+    _pid, key = _project(actors)
+    clock.set("2026-09-21T10:00:00+08:00")
+    actors.complete("drc.clerk", key, "review_drc", drc_decision="return", drc_reasons="补充目录")
+    task = [t for t in actors.status(key)["tasks"] if t["state"] == "open"][0]
+    assert task["task"] == "submit_application"
+    due_at = task["due_at"]
+    assert due_at[:10] > "2026-10-01"  # project_application: 10 working days, National Day skipped
+    civil = actors.run(lambda s: actors.user(s, "civil.clerk").department_id)
+    clock.set(f"{due_at[:10]}T10:00:00+08:00")
+    assert actors.sweep() == 1
+    assert outbox(actors, key)[-1] == "project_application_reminder"
+    assert _departments(actors, key, "project_application_reminder") == [civil]
+    clock.set(_after(due_at))
+    assert actors.sweep() == 1
+    st = actors.status(key)
+    assert st["summary"]["overdue"] is True
+    assert open_tasks(st) == ["application_supervise", "submit_application"]
+    assert outbox(actors, key)[-2:] == ["project_application_overdue", "supervision_opened"]
+    [supervise] = [t for t in st["tasks"] if t["task"] == "application_supervise"]
+    authority = actors.run(lambda s: actors.user(s, "data.coord").department.name)
+    assert supervise["department"] == authority and supervise["due_at"] > due_at
+    overdue = actors.run(
+        lambda s: inbox.list_view(s, actors.user(s, "civil.clerk"), actors.clock, "overdue").rows
+    )
+    assert [r.task_name for r in overdue if r.business_key == key] == ["submit_application"]
+    clock.set(_after(supervise["due_at"]))
+    assert actors.sweep() == 1
+    assert outbox(actors, key)[-1] == "supervision_overdue"
+    # the late resubmission still goes to all five seats; the authority closes its supervision
+    actors.complete("civil.clerk", key, "submit_application", application_note="已补充目录")
+    st = actors.status(key)
+    assert len([t for t in open_tasks(st) if t.startswith("review_")]) == 5
+    assert st["summary"]["overdue"] is False
+    actors.complete(
+        "data.coord",
+        key,
+        "application_supervise",
+        supervision_action="urged",
+        supervision_note="已督促提交",
+    )
+    assert "application_supervise" not in open_tasks(actors.status(key))
