@@ -68,6 +68,9 @@ def show(project_id: int):
         resources=page.resources,
         instance=page.instance,
         eligibility=page.eligibility,
+        reviews=page.reviews,
+        returned=page.returned,
+        forms=page.forms,
         problems=[
             (p["field"], render_message(p["message"]))
             for p in page.eligibility["approval_problems"]

@@ -139,6 +139,7 @@ DOSSIER_LABELS = {
 EVENT_LABELS = {
     "started": lazy_gettext("Started"),
     "task_completed": lazy_gettext("Task completed"),
+    "task_withdrawn": lazy_gettext("Task withdrawn"),
     "timers_fired": lazy_gettext("Deadline timer fired"),
     "breach_recorded": lazy_gettext("Breach recorded"),
     "grant_issued": lazy_gettext("Grant issued"),
@@ -162,6 +163,7 @@ ACTION_LABELS = {
     "return_catalog_version": lazy_gettext("Catalog version returned for correction"),
     "close_rectification": lazy_gettext("Rectification closed"),
     "project_status": lazy_gettext("Project status updated"),
+    "close_joint_review": lazy_gettext("Joint review closed"),
     "file_verification": lazy_gettext("Data error filed for verification"),
     "close_verification": lazy_gettext("Verification closed"),
     "file_dossier": lazy_gettext("Coordination dossier filed"),
