@@ -179,7 +179,11 @@ def subprocess_lane_problems(file: str, process: Any) -> list[Problem]:
     problems = []
     for sub in process.iter(f"{BPMN}subProcess"):
         lane = lane_of.get(sub.get("id"))
-        inner = {lane_of.get(el.get("id")) for el in sub.iter(f"{BPMN}userTask")} - {None}
+        inner = {
+            str(lane_of[el.get("id")])
+            for el in sub.iter(f"{BPMN}userTask")
+            if el.get("id") in lane_of
+        }
         if lane is not None and inner - {lane}:
             problems.append(
                 Problem(
