@@ -130,7 +130,7 @@ class Ledger:
     pages: int
 
 
-def _selected(user: User, f: Filters) -> Select[tuple[Breach]]:
+def _selected(user: User, f: Filters) -> Select[Breach]:
     """The entries the filters select among those the user may see (unordered)."""
     stmt = select(Breach)
     scope = visible_to(user)
@@ -160,7 +160,7 @@ def _selected(user: User, f: Filters) -> Select[tuple[Breach]]:
     return stmt
 
 
-def _newest_first(stmt: Select[tuple[Breach]]) -> Select[tuple[Breach]]:
+def _newest_first(stmt: Select[Breach]) -> Select[Breach]:
     return stmt.options(selectinload(Breach.department)).order_by(
         Breach.recorded_at.desc(), Breach.id.desc()
     )

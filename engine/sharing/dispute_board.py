@@ -63,7 +63,8 @@ class DisputeRow:
     resource_name: str
     requester: str
     provider: str
-    authority: str  # the coordinating authority's name
+    authority: str  # the coordinating authority's name, in Chinese and in English
+    authority_en: str
     division: str  # its division, in Chinese and in English
     division_en: str
     level: str  # region | city | county
@@ -78,12 +79,14 @@ class DisputeRow:
 class AuthorityOption:
     id: int
     name: str
+    name_en: str
     level: str
 
 
 @dataclass(frozen=True)
 class Board:
-    authority: str  # the user's authority
+    authority: str  # the user's authority, in Chinese and in English
+    authority_en: str
     level: str  # its level
     rows: list[DisputeRow]
     total: int  # disputes matching the filters, exact up to COUNT_CAP
@@ -203,6 +206,7 @@ def _page(
             _F.department_id,
             decided_at.label("decided"),
             Department.name.label("authority"),
+            Department.name_en.label("authority_en"),
             Division.name.label("division"),
             Division.name_en.label("division_en"),
             Division.level.label("level"),
@@ -307,7 +311,7 @@ def board_for(
     _checked(f)
     in_view = _in_view(session, user)
     options = session.execute(
-        select(Department.id, Department.name, Division.level)
+        select(Department.id, Department.name, Department.name_en, Division.level)
         .join(Division, Division.code == Department.division_code)
         .where(Department.id.in_(in_view))
         .order_by(Department.division_code)
@@ -324,6 +328,7 @@ def board_for(
     decided_count, median = _decided_this_year(session, chosen, calendar, today)
     return Board(
         authority=user.department.name,
+        authority_en=user.department.name_en,
         level=user.department.division.level,
         rows=[_row(r, user.department_id, calendar, today) for r in rows],
         total=min(total, COUNT_CAP),
@@ -334,7 +339,7 @@ def board_for(
         by_age=by_age,
         decided_this_year=decided_count,
         median_days_to_decide=median,
-        authorities=[AuthorityOption(o.id, o.name, o.level) for o in options],
+        authorities=[AuthorityOption(o.id, o.name, o.name_en, o.level) for o in options],
         below=len(options) > 1,
     )
 
@@ -351,6 +356,7 @@ def _row(r: Any, own: int, calendar: WorkingCalendar, today: date) -> DisputeRow
         requester=s.get("requester_name", ""),
         provider=s.get("provider_name", ""),
         authority=r.authority,
+        authority_en=r.authority_en,
         division=r.division,
         division_en=r.division_en,
         level=r.level,
