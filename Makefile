@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PG_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
-.PHONY: demo test install lint bench clean translations messages browser pgtools
+.PHONY: demo test install lint bench clean translations messages browser pgtools pdffont
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,17 @@ browser:
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; }
 
+## A TrueType CJK font that the annual report's PDF embeds (reportlab embeds TrueType outlines only;
+## Noto CJK is CFF): Debian's fonts-wqy-microhei, unless GOVSHARE_PDF_FONT names one or a WenQuanYi
+## font is there already (docs/oversight.md). If it cannot be installed the app still runs (the PDF
+## then uses a font the reader supplies); under CI tests/test_report_pdf.py fails without it.
+WQY := /usr/share/fonts/truetype/wqy
+pdffont:
+	@[ -n "$$GOVSHARE_PDF_FONT" ] || [ -f $(WQY)/wqy-microhei.ttc ] || [ -f $(WQY)/wqy-zenhei.ttc ] || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq fonts-wqy-microhei >/dev/null \
+		|| echo "warning: fonts-wqy-microhei could not be installed: the PDF report will not embed its font (docs/oversight.md)"; }
+
 ## PostgreSQL's client tools (pg_dump, pg_restore) for `govshare backup` / `restore` on PostgreSQL.
 pgtools:
 	@command -v pg_dump >/dev/null 2>&1 && command -v pg_restore >/dev/null 2>&1 || { \
@@ -46,7 +57,7 @@ messages: $(STAMP)
 ## with the timer worker running. Data lives in instance/govshare.db. Demo mode (GOVSHARE_DEMO=1):
 ## demo accounts, a built-in secret key, cookies over plain HTTP (docs/security.md).
 demo: export GOVSHARE_DEMO := 1
-demo: install
+demo: install pdffont
 	$(BIN)/govshare db upgrade
 	$(BIN)/govshare seed
 	$(BIN)/python -m web
@@ -61,7 +72,7 @@ lint: install
 
 ## Install the test dependencies and run the whole suite on SQLite, then on PostgreSQL
 ## ($(PG_URL)) when it is reachable; under CI=true PostgreSQL is required.
-test: lint browser pgtools
+test: lint browser pgtools pdffont
 	$(BIN)/pytest -q
 	@if $(BIN)/python -c "import psycopg,sys; psycopg.connect('$(PG_URL)', connect_timeout=3).close()" 2>/dev/null; then \
 		echo "== PostgreSQL run ($(PG_URL)) =="; \

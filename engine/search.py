@@ -102,9 +102,9 @@ def _projects(session: Session, user: User, q: str) -> Group:
 def _breaches(session: Session, user: User, q: str) -> Group:
     if len(q) > 40:  # no business key is longer
         return Group("breaches", [], False)
-    rows, total = breaches.ledger(session, user, breaches.Filters(key=q))
+    found = breaches.ledger(session, user, breaches.Filters(key=q), page_size=PER_GROUP)
     hits = [
         Hit(str(b.id), str(b.evidence.get("business_key") or ""), b.department_name, b.kind)
-        for b in rows[:PER_GROUP]
+        for b in found.rows
     ]
-    return Group("breaches", hits, total > PER_GROUP)
+    return Group("breaches", hits, found.total > PER_GROUP)

@@ -17,11 +17,9 @@ def overdue_breach(actors, clock):
     actors.request("civil.clerk", **HUKOU)
     clock.set("2026-10-10T00:00:01+08:00")
     actors.sweep()
-    rows, total = actors.run(
-        lambda s: service.ledger(s, actors.user(s, "data.coord"), service.Filters())
-    )
-    assert total == 1
-    return rows[0].id
+    found = actors.run(lambda s: service.ledger(s, actors.user(s, "data.coord"), service.Filters()))
+    assert found.total == 1
+    return found.rows[0].id
 
 
 def test_entries_carry_their_evidence_and_are_scoped(actors, clock):
@@ -33,14 +31,18 @@ def test_entries_carry_their_evidence_and_are_scoped(actors, clock):
         "2026-10-09",
     )
     assert (
-        actors.run(lambda s: service.ledger(s, actors.user(s, "civil.clerk"), service.Filters())[1])
+        actors.run(
+            lambda s: service.ledger(s, actors.user(s, "civil.clerk"), service.Filters()).total
+        )
         == 0
     )  # not civil's entry
     with pytest.raises(Forbidden):
         actors.run(lambda s: service.breach_for(s, actors.user(s, "civil.clerk"), bid))
     assert (
         actors.run(
-            lambda s: service.ledger(s, actors.user(s, "yinchuan-data.coord"), service.Filters())[1]
+            lambda s: (
+                service.ledger(s, actors.user(s, "yinchuan-data.coord"), service.Filters()).total
+            )
         )
         == 0
     )  # another level
@@ -51,7 +53,7 @@ def test_filters_and_csv_export(actors, clock):
     coord = lambda s: actors.user(s, "data.coord")  # noqa: E731
     assert (
         actors.run(
-            lambda s: service.ledger(s, coord(s), service.Filters(kind="data_inconsistency"))[1]
+            lambda s: service.ledger(s, coord(s), service.Filters(kind="data_inconsistency")).total
         )
         == 0
     )
@@ -59,16 +61,18 @@ def test_filters_and_csv_export(actors, clock):
 
     assert (
         actors.run(
-            lambda s: service.ledger(
-                s,
-                coord(s),
-                service.Filters(date_from=date(2026, 10, 10), date_to=date(2026, 10, 10)),
-            )[1]
+            lambda s: (
+                service.ledger(
+                    s,
+                    coord(s),
+                    service.Filters(date_from=date(2026, 10, 10), date_to=date(2026, 10, 10)),
+                ).total
+            )
         )
         == 1
     )
     text = actors.run(
-        lambda s: service.export_csv(service.ledger(s, coord(s), service.Filters())[0])
+        lambda s: service.export_csv(service.ledger(s, coord(s), service.Filters()).rows)
     )
     assert (
         text.startswith("\ufeffid,recorded_at,department")
@@ -155,9 +159,11 @@ def test_use_outside_a_grant_is_refused_and_recorded(actors, clock):
         )
     )
     assert refused["allowed"] is False and "变动类型" in refused["reason"]
-    rows, _ = actors.run(
-        lambda s: service.ledger(
-            s, actors.user(s, "civil.clerk"), service.Filters(kind="use_outside_grant")
+    rows = actors.run(
+        lambda s: (
+            service.ledger(
+                s, actors.user(s, "civil.clerk"), service.Filters(kind="use_outside_grant")
+            ).rows
         )
     )
     assert [(r.article, r.evidence["info_items"]) for r in rows] == [

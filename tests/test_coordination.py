@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from engine.errors import ValidationFailed
-from engine.sharing.disputes import dashboard, dossier
+from engine.sharing.dispute_board import board_for
+from engine.sharing.disputes import dossier
 from engine.sharing.requests import instance_by_key
 from tests.conftest import HUKOU
 from tests.test_share_request_process import REFUSE, SCOPE, open_tasks
@@ -176,16 +177,14 @@ def test_dashboard_counts_open_disputes_by_age_and_decisions(actors, clock):
     clock.set("2026-09-18T10:00:00+08:00")
     to_coordination(actors)
     clock.set("2026-10-12T10:00:00+08:00")
-    board = actors.run(
-        lambda s: dashboard(s, actors.user(s, "data.coord").department, actors.clock)
-    )
-    assert board["level"] == "region"
-    assert [r["age"] for r in board["open"]] == [
+    board = actors.run(lambda s: board_for(s, actors.clock, actors.user(s, "data.coord")))
+    assert board.level == "region"
+    assert [r.age for r in board.rows] == [
         12
     ]  # 09-18 → 10-12: 09-20 (made up), 21–24, 28–30, 10-08, 10-09, 10-10 (made up), 10-12
-    assert board["by_age"] == {"0-5": 0, "6-10": 0, "11-20": 1, ">20": 0}
+    assert board.by_age == {"0-5": 0, "6-10": 0, "11-20": 1, ">20": 0}
     assert (
-        board["decided_this_year"] == 1 and board["median_days_to_decide"] == 3
+        board.decided_this_year == 1 and board.median_days_to_decide == 3
     )  # 09-18 → 09-22: 20th, 21st, 22nd
 
 

@@ -106,7 +106,7 @@ def test_breach_ledger_export_quotes_an_appeal_reason_that_is_a_formula(actors, 
     )
     text = actors.run(
         lambda s: breaches.export_csv(
-            breaches.ledger(s, actors.user(s, "data.coord"), breaches.Filters())[0]
+            breaches.ledger(s, actors.user(s, "data.coord"), breaches.Filters()).rows
         )
     )
     header, row = rows_of(text)[:2]

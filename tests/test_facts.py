@@ -14,7 +14,8 @@ from sqlalchemy import delete, select
 from engine.app import build_engine
 from engine.oversight import evaluation
 from engine.oversight.reports import figures, public_figures
-from engine.sharing.disputes import dashboard, dossier
+from engine.sharing.dispute_board import board_for
+from engine.sharing.disputes import dossier
 from engine.sharing.requests import instance_by_key
 from engine.workflow import runtime
 from engine.workflow.deployment import activate, default_processes_dir, definition_of, deploy
@@ -110,7 +111,7 @@ def scenario(actors: Actors, clock, name: dict[str, str]) -> dict:
         coordination_decision="uphold",
         coordination_reasons="依据不足",
     )
-    board = actors.run(lambda s: dashboard(s, actors.user(s, "data.coord").department, clock))
+    board = actors.run(lambda s: board_for(s, clock, actors.user(s, "data.coord")))
     clock.set("2026-10-09T10:00:00+08:00")
     _publish_change(actors)
     actors.complete("civil.clerk", updates[0], n("update_catalog"), update_note="已更新")
@@ -128,9 +129,9 @@ def scenario(actors: Actors, clock, name: dict[str, str]) -> dict:
     return {
         **actors.run(lambda s: _everything(s, actors, clock, b)),
         "dashboard": (
-            len(board["open"]),
-            board["decided_this_year"],
-            board["median_days_to_decide"],
+            board.open_total,
+            board.decided_this_year,
+            board.median_days_to_decide,
         ),
     }
 

@@ -116,8 +116,8 @@ def every_state(actors, clock):
     keys["pending"] = actors.request("civil.clerk", **HUKOU)
     clock.set("2026-10-10T00:00:01+08:00")
     actors.sweep()  # the pending request is overdue: a breach
-    rows, _total = actors.run(
-        lambda s: breaches.ledger(s, actors.user(s, "data.coord"), breaches.Filters())
+    rows = actors.run(
+        lambda s: breaches.ledger(s, actors.user(s, "data.coord"), breaches.Filters()).rows
     )
     breach_id = rows[0].id
     keys["rectification"] = actors.run(

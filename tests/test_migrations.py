@@ -159,3 +159,57 @@ def test_upgrade_backfills_the_facts_earlier_versions_kept_as_tasks(tmp_path):
     assert (pubsec["answered"], pubsec["refusals"], pubsec["median_days_to_answer"]) == (1, 1, 3)
     assert (pubsec["negotiations"], pubsec["coordinations"]) == (1, 1)
     assert (pubsec["requests_received"], pubsec["requests_sent"]) == (1, 0)
+
+
+def test_upgrade_marks_grants_narrower_than_requested_in_part(tmp_path):
+    """Revision 0025: a grant issued as ``granted`` for fewer items or a shorter period than the
+    request asked reads ``granted_in_part``, on the grant and in its request's summary."""
+    path = tmp_path / "old.db"
+    url = f"sqlite:///{path}"
+    upgrade(url, "0020")
+    c = sqlite3.connect(path)
+    c.execute("INSERT INTO division VALUES ('640000', '宁夏回族自治区', 'Ningxia', 'region', NULL)")
+    c.execute(
+        "INSERT INTO department (id, slug, name, name_en, division_code, is_authority, duties) "
+        "VALUES (1, 'civil', 'civil', 'civil', '640000', 0, '[]')"
+    )
+    c.execute(
+        "INSERT INTO process_definition (id, process_id, version, content_hash, name, source_file, bpmn_xml, spec_json, forms, task_meta, deployed_at, active) "
+        "VALUES (1, 'share_request', 1, 'h', 'n', 'f', '<x/>', '{}', '{}', '{}', '2026-09-18 02:00:00', 1)"
+    )
+    asked = {
+        "info_items": ["公民身份号码", "变动类型"],
+        "period_start": "2026-10-01",
+        "period_end": "2027-09-30",
+        "decision": "granted",
+    }
+    grants = [  # (basis, items, end): fewer items; a shorter period; everything asked; unconditional
+        ("negotiated", ["公民身份号码"], "2027-09-30"),
+        ("coordinated", ["公民身份号码", "变动类型"], "2027-03-31"),
+        ("negotiated", ["公民身份号码", "变动类型"], "2027-09-30"),
+        ("unconditional", ["公民身份号码"], "2027-09-30"),
+    ]
+    for n, (basis, items, end) in enumerate(grants, 1):
+        c.execute(
+            "INSERT INTO process_instance (id, business_key, definition_id, process_id, status, bindings, summary, state, version, created_at, updated_at) "
+            "VALUES (?, ?, 1, 'share_request', 'completed', '{}', ?, x'00', 1, '2026-09-18 02:00:00', '2026-09-18 02:00:00')",
+            (n, f"GX-2026-00000{n}", json.dumps(asked)),
+        )
+        c.execute(
+            "INSERT INTO data_grant (instance_id, resource_id, requester_id, info_items, period_start, period_end, purpose, basis, granted_at, decision) "
+            "VALUES (?, 1, 1, ?, '2026-10-01', ?, '核定', ?, '2026-09-18 02:00:00', 'granted')",
+            (n, json.dumps(items, ensure_ascii=False), end, basis),
+        )
+    c.commit()
+    c.close()
+
+    upgrade(url)
+    c = sqlite3.connect(path)
+    decided = c.execute("SELECT decision FROM data_grant ORDER BY instance_id").fetchall()
+    summaries = c.execute("SELECT summary FROM process_instance ORDER BY id").fetchall()
+    indexes = {r[1] for r in c.execute("PRAGMA index_list('breach')").fetchall()}
+    c.close()
+    in_part = ["granted_in_part", "granted_in_part", "granted", "granted"]
+    assert [d for (d,) in decided] == in_part
+    assert [json.loads(s)["decision"] for (s,) in summaries] == in_part
+    assert {"ix_breach_recorded", "ix_breach_department_recorded"} <= indexes

@@ -46,22 +46,16 @@ def _filters(args) -> service.Filters:
 @login_required
 def ledger():
     f = _filters(request.args)
-    rows, total = service.ledger(
-        db.session,
-        current_user,
-        f,
-        page=number(request.args.get("page")) or 1,
-    )
     if request.args.get("format") == "csv":
         return Response(
             service.export_csv(service.ledger_all(db.session, current_user, f)),
             mimetype="text/csv",
             headers={"Content-Disposition": "attachment; filename=breaches.csv"},
         )
+    page = service.ledger(db.session, current_user, f, page=number(request.args.get("page")) or 1)
     return render_template(
         "breaches/ledger.html",
-        rows=rows,
-        total=total,
+        page=page,
         args=request.args,
         kinds=KINDS,
         departments=service.filter_departments(db.session, current_user),

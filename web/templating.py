@@ -143,6 +143,7 @@ EVENT_LABELS = {
     "timers_fired": lazy_gettext("Deadline timer fired"),
     "breach_recorded": lazy_gettext("Breach recorded"),
     "grant_issued": lazy_gettext("Grant issued"),
+    "grant_issued_in_part": lazy_gettext("Grant issued in part"),
     "deadline_reminder": lazy_gettext("Reminder sent"),
     "deadline_missed": lazy_gettext("Time limit passed, step closed"),
     "deadline_overdue": lazy_gettext("Time limit passed, marked overdue"),

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from engine import audit, rules
@@ -27,6 +27,8 @@ from engine.workflow.models import ProcessInstance
 from engine.workflow.runtime import start_instance
 
 PAGE_SIZE = 50
+COUNT_CAP = 1000  # counts above this show as "1000+"
+EXPORT_CAP = 10_000  # entries in one CSV export
 
 
 @dataclass
@@ -117,10 +119,20 @@ def case_ref(instance: ProcessInstance | None) -> CaseRef | None:
     )
 
 
-def ledger(
-    session: Session, user: User, f: Filters, page: int = 1
-) -> tuple[list[BreachEntry], int]:
-    stmt = select(Breach).options(selectinload(Breach.department))
+@dataclass(frozen=True)
+class Ledger:
+    """One page of the ledger as a reader may see it."""
+
+    rows: list[BreachEntry]
+    total: int  # entries matching the filters, exact up to COUNT_CAP
+    more: bool  # more than COUNT_CAP match: narrow the filters
+    page: int
+    pages: int
+
+
+def _selected(user: User, f: Filters) -> Select[Breach]:
+    """The entries the filters select among those the user may see (unordered)."""
+    stmt = select(Breach)
     scope = visible_to(user)
     if scope is not None:
         stmt = stmt.where(scope)
@@ -145,25 +157,42 @@ def ledger(
                 )
             )
         )
-    total = session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
+    return stmt
+
+
+def _newest_first(stmt: Select[Breach]) -> Select[Breach]:
+    return stmt.options(selectinload(Breach.department)).order_by(
+        Breach.recorded_at.desc(), Breach.id.desc()
+    )
+
+
+def ledger(
+    session: Session, user: User, f: Filters, page: int = 1, page_size: int = PAGE_SIZE
+) -> Ledger:
+    """One page of the entries the user may see, newest first: a count that stops at
+    COUNT_CAP and the page (index ``ix_breach_recorded`` / ``ix_breach_department_recorded``),
+    so a page costs O(offset + page) whatever the ledger holds."""
+    stmt = _selected(user, f)
+    total = session.execute(
+        select(func.count()).select_from(
+            stmt.with_only_columns(Breach.id).limit(COUNT_CAP + 1).subquery()
+        )
+    ).scalar_one()
+    pages = max(1, -(-min(total, COUNT_CAP) // page_size))
+    page = min(max(1, page), pages)
     rows = session.scalars(
-        stmt.order_by(Breach.recorded_at.desc(), Breach.id.desc())
-        .limit(PAGE_SIZE)
-        .offset((max(page, 1) - 1) * PAGE_SIZE)
+        _newest_first(stmt).limit(page_size).offset((page - 1) * page_size)
     ).all()
-    return [entry_of(r) for r in rows], total
+    return Ledger(
+        [entry_of(r) for r in rows], min(total, COUNT_CAP), total > COUNT_CAP, page, pages
+    )
 
 
 def ledger_all(session: Session, user: User, f: Filters) -> list[BreachEntry]:
-    """Every entry the filters select, page by page (an export is not limited to one page)."""
-    rows: list[BreachEntry] = []
-    page = 1
-    while True:
-        chunk, _ = ledger(session, user, f, page=page)
-        rows += chunk
-        if len(chunk) < PAGE_SIZE:
-            return rows
-        page += 1
+    """The entries the filters select for an export, newest first, up to EXPORT_CAP (narrow the
+    filters for more), in one query."""
+    rows = session.scalars(_newest_first(_selected(user, f)).limit(EXPORT_CAP)).all()
+    return [entry_of(r) for r in rows]
 
 
 def filter_departments(session: Session, user: User) -> list[DepartmentOption]:

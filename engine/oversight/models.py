@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import (
     JSON,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -24,6 +25,11 @@ class Breach(Base):
     """An entry of the breach ledger (art. 23), with its evidence."""
 
     __tablename__ = "breach"
+    __table_args__ = (
+        # the ledger pages newest first: all of it, or one department's (migration 0025)
+        Index("ix_breach_recorded", "recorded_at", "id"),
+        Index("ix_breach_department_recorded", "department_id", "recorded_at", "id"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instance.id"), index=True)
     department_id: Mapped[int] = mapped_column(ForeignKey("department.id"), index=True)

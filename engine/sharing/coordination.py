@@ -1,11 +1,11 @@
-"""Who sees disputes (art. 4, 11): the coordinators' dashboard is for officials of a data-sharing
-authority; a dispute's dossier for the authority that coordinates it and the authorities of the
-levels above it (who oversee the levels below, never above: ``directory.authorities_under``)."""
+"""Who sees disputes (art. 4, 11): a dispute's dossier is for the authority that coordinates it and
+the authorities of the levels above it (who oversee the levels below, never above:
+``directory.authorities_under``); the board of disputes, by the same rule, is
+:mod:`engine.sharing.dispute_board`'s."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -15,7 +15,7 @@ from engine.directory import authorities_under
 from engine.directory.models import User
 from engine.errors import Forbidden
 from engine.i18n import Message
-from engine.sharing.disputes import Case, CatalogTerms, Decision, Entry, Step, dashboard, dossier
+from engine.sharing.disputes import Case, CatalogTerms, Decision, Entry, Step, dossier
 from engine.workflow.facts import facts_of
 from engine.workflow.history import instance_by_key
 from engine.workflow.models import ProcessInstance
@@ -24,25 +24,6 @@ from engine.workflow.models import ProcessInstance
 def check_authority(user: User) -> None:
     if not user.department.coordinates:
         raise Forbidden(Message("Only data-sharing authorities coordinate disputes."))
-
-
-@dataclass(frozen=True)
-class OpenDispute:
-    instance: Case
-    escalated: datetime
-    age: int  # working days since escalation
-
-
-@dataclass(frozen=True)
-class Board:
-    """The coordinators' dashboard (as :func:`engine.sharing.disputes.dashboard`)."""
-
-    authority: str  # the name of the user's authority
-    level: str
-    open: list[OpenDispute]  # oldest first
-    by_age: dict[str, int]  # open disputes per age bucket
-    decided_this_year: int
-    median_days_to_decide: Any  # a number of working days, or None
 
 
 @dataclass(frozen=True)
@@ -60,20 +41,6 @@ class Dossier:
     steps: list[Step]
     entries: list[Entry]
     earlier: list[Case]
-
-
-def board_for(session: Session, clock: Clock, user: User) -> Board:
-    """The dashboard of the user's authority (as :func:`engine.sharing.disputes.dashboard`)."""
-    check_authority(user)
-    board = dashboard(session, user.department, clock)
-    return Board(
-        authority=user.department.name,
-        level=board["level"],
-        open=[OpenDispute(r["instance"], r["escalated"], r["age"]) for r in board["open"]],
-        by_age=board["by_age"],
-        decided_this_year=board["decided_this_year"],
-        median_days_to_decide=board["median_days_to_decide"],
-    )
 
 
 def dossier_for(session: Session, clock: Clock, user: User, business_key: str) -> Dossier:

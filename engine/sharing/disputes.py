@@ -1,4 +1,4 @@
-"""Disputes (art. 4, 11): the dossier a coordinator decides on, and the coordinators' dashboard.
+"""Disputes (art. 4, 11): the dossier a coordinator decides on (the board: `dispute_board`).
 
 A dispute is a share request (or a direct negotiation) whose negotiation failed, so that the
 same-level data-sharing authority took it over (fact ``coordination_opened``). Its dossier gathers
@@ -11,19 +11,15 @@ the same departments. Nothing here names a BPMN element, task or form field.
 
 from __future__ import annotations
 
-import statistics
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, func, or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from engine.calendar import load_calendar
 from engine.catalog import find_resource
-from engine.clock import SHANGHAI, Clock, parse_instant
-from engine.directory.models import Department
+from engine.clock import Clock, parse_instant
 from engine.sharing.models import DossierEntry
 from engine.workflow.facts import facts_of
 from engine.workflow.handlers import StepContext
@@ -210,70 +206,4 @@ def dossier(session: Session, instance: ProcessInstance, clock: Clock) -> dict:
         "steps": steps,
         "entries": _entries(session, instance.id),
         "earlier": [case_of(i) for i in earlier],
-    }
-
-
-def _escalations(session: Session, authority_id: int) -> Sequence[Row[ProcessInstance, Any, Any]]:
-    """(instance, escalated, decided or None) for every dispute the authority took over: the
-    first ``coordination_opened`` fact about it and the first ``coordination_decided``."""
-    first = (
-        select(ProcessFact.instance_id, func.min(ProcessFact.at).label("escalated"))
-        .where(ProcessFact.kind == "coordination_opened", ProcessFact.department_id == authority_id)
-        .group_by(ProcessFact.instance_id)
-        .subquery()
-    )
-    decided = (
-        select(ProcessFact.instance_id, func.min(ProcessFact.at).label("decided"))
-        .where(ProcessFact.kind == "coordination_decided")
-        .group_by(ProcessFact.instance_id)
-        .subquery()
-    )
-    return session.execute(
-        select(ProcessInstance, first.c.escalated, decided.c.decided)
-        .join(first, first.c.instance_id == ProcessInstance.id)
-        .outerjoin(decided, decided.c.instance_id == ProcessInstance.id)
-        .order_by(first.c.escalated)
-    ).all()
-
-
-def dashboard(session: Session, authority: Department, clock: Clock) -> dict:
-    """Open disputes by age, decided this year, and the median working days to decide."""
-    calendar = load_calendar(session)
-    now = clock.now()
-    today = now.astimezone(SHANGHAI).date()
-    rows = _escalations(session, authority.id)
-    open_rows, durations, decided_this_year = [], [], 0
-    for instance, escalated, decided in rows:
-        escalated = escalated if escalated.tzinfo else escalated.replace(tzinfo=now.tzinfo)
-        if decided is None:
-            open_rows.append(
-                {
-                    "instance": case_of(instance),
-                    "escalated": escalated,
-                    "age": calendar.working_days_between(
-                        escalated.astimezone(SHANGHAI).date(), today
-                    ),
-                }
-            )
-        else:
-            decided = decided if decided.tzinfo else decided.replace(tzinfo=now.tzinfo)
-            if decided.astimezone(SHANGHAI).year == today.year:
-                decided_this_year += 1
-                durations.append(
-                    calendar.working_days_between(
-                        escalated.astimezone(SHANGHAI).date(), decided.astimezone(SHANGHAI).date()
-                    )
-                )
-    buckets = {"0-5": 0, "6-10": 0, "11-20": 0, ">20": 0}
-    for r in open_rows:
-        age = r["age"]
-        buckets[
-            "0-5" if age <= 5 else "6-10" if age <= 10 else "11-20" if age <= 20 else ">20"
-        ] += 1
-    return {
-        "level": authority.division.level,
-        "open": sorted(open_rows, key=lambda r: -r["age"]),
-        "by_age": buckets,
-        "decided_this_year": decided_this_year,
-        "median_days_to_decide": statistics.median(durations) if durations else None,
     }

@@ -8,7 +8,9 @@ in the breach ledger (art. 23 (4)).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
+from typing import Any
 
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
@@ -29,6 +31,24 @@ def _as_date(value: object) -> date | None:
     return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
 
 
+def narrower_than_requested(data: Mapping[str, Any]) -> bool:
+    """Does the scope granted (``granted_items``, ``granted_period_start`` / ``_end``) leave out
+    something the request asked for (``info_items``, ``period_start`` / ``_end``): fewer info
+    items, a later start or an earlier end? Such a grant is a grant in part (部分授权), whoever
+    decided it: the provider, the parties in negotiation, or the coordinating authority."""
+    requested = set(data.get("info_items") or ())
+    granted = set(data.get("granted_items") or requested)
+    if requested - granted:
+        return True
+    start, end = _as_date(data.get("period_start")), _as_date(data.get("period_end"))
+    granted_start = _as_date(data.get("granted_period_start")) or start
+    granted_end = _as_date(data.get("granted_period_end")) or end
+    return bool(
+        (start and granted_start and granted_start > start)
+        or (end and granted_end and granted_end < end)
+    )
+
+
 def issue_grant_effect(
     ctx: StepContext,
     basis: str,
@@ -41,10 +61,17 @@ def issue_grant_effect(
     the scope requested). A grant a person decided (``decision``: ``granted`` or
     ``granted_in_part``) keeps that decision, its reasons, its conditions of use and the official
     who decided, so that both parties read them; an unconditional grant follows from the catalog
-    and names no decider."""
+    and names no decider.
+
+    The grant's decision is ``granted_in_part`` where the decider said so or where the scope is
+    narrower than requested (:func:`narrower_than_requested`), and it is recorded in the request's
+    summary (``decision``) as well, which the request page and the lists read: the process need
+    not (and, for the summary to follow the scope, must not) ``record(decision=…)`` itself."""
     if decision not in (None, "granted", "granted_in_part"):
         raise ValueError(f"issue_grant: unknown decision {decision!r}")
     data = ctx.data
+    if decision == "granted" and narrower_than_requested(data):
+        decision = "granted_in_part"
     grant = Grant(
         instance_id=ctx.instance.id,
         resource_id=data["resource_id"],
@@ -61,6 +88,7 @@ def issue_grant_effect(
         decided_by_id=ctx.actor_id if decision is not None else None,
     )
     ctx.session.add(grant)
+    ctx.instance.summary = {**(ctx.instance.summary or {}), "decision": grant.decision}
     ctx.audit("grant_issued", basis=basis, decision=grant.decision, info_items=grant.info_items)
 
 

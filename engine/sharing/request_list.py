@@ -85,9 +85,11 @@ def status_expression(now: datetime) -> ColumnElement[str]:
        ``coordination_opened``) and no outcome is recorded yet (summary ``negotiation_outcome``);
     3. ``negotiating`` 协商中 — running, a negotiation was opened (fact ``negotiation_opened``)
        and has no outcome yet;
-    4. ``granted_in_part`` 部分授权 — the summary's ``decision`` says so (the provider approved in
-       part, or the authority granted in part); for instances recorded before the decision was
-       kept that way: granted after fact ``request_answered`` ``approved_in_part`` or
+    4. ``granted_in_part`` 部分授权 — the summary's ``decision`` says so: ``issue_grant`` keeps
+       there the decision of the grant, which is in part where the decider said so or where the
+       scope is narrower than requested (fewer info items, a shorter period), by the provider, in
+       negotiation or by the authority; for instances recorded before the decision was kept that
+       way: granted after fact ``request_answered`` ``approved_in_part`` or
        ``coordination_decided`` ``granted_in_part``;
     5. ``granted`` 已授权 — granted (unconditionally, on approval, by agreement in negotiation or
        by the authority's decision);
@@ -95,8 +97,6 @@ def status_expression(now: datetime) -> ColumnElement[str]:
        negotiate, or for good) or, after coordination, refusal upheld (``refusal_upheld``);
     7. ``in_progress`` 办理中 — anything else (submitted and waiting, or stopped by an incident).
 
-    A scope agreed in negotiation counts as granted: no fact says it is narrower than requested.
-    Where a grant comes to carry its own partial flag, step 4 should read it instead.
     """
     running = _PI.status.in_(("running", "incident"))
     overdue = exists().where(

@@ -212,12 +212,14 @@ class Command:
     def save(self) -> None:
         wf, inst, now = self.workflow, self.instance, self.clock.now()
         self._sync_human_tasks(now)
-        self._write_effects()
-        inst.status = "completed" if wf.completed else "running"
-        inst.incident = None
+        # what scripts record() goes into the summary before the effects are written, so that an
+        # effect which keeps its outcome there (issue_grant: the grant's decision) has the last word
         if self.effects.facts:
             inst.summary = {**(inst.summary or {}), **self.effects.facts}
             self.effects.facts.clear()
+        self._write_effects()
+        inst.status = "completed" if wf.completed else "running"
+        inst.incident = None
         inst.next_due_at = None if wf.completed else next_due(wf)
         inst.state = dump_state(wf)
         inst.updated_at = now

@@ -1,0 +1,368 @@
+"""The coordinators' board of disputes (art. 4, 11; issue 12, item 8): the disputes coordinated by
+the user's authority and by the authorities of the levels below it (never above), each marked
+with the level and division of the authority that coordinates it; filtered, searched and paged.
+
+A dispute is a request whose negotiation failed, so that an authority took it over: the fact
+``coordination_opened`` (its ``department_id`` is that authority) opens it and
+``coordination_decided`` closes it.
+
+Cost, whatever the number of disputes stored: the page is a UNION of index range scans of
+``process_fact`` (``ix_fact_department``: authority, kind, time), one per authority in view, each
+limited to the rows the page needs (O(offset + page), as the request lists); every count on the
+board stops at :data:`COUNT_CAP` ("1000+"); the age buckets are counted between cut-off dates
+found by walking back at most a few weeks of the calendar. The median time to decide reads one
+pair of instants per dispute decided this year.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, exists, func, or_, select, union
+from sqlalchemy.orm import Session, aliased
+
+from engine.calendar import WorkingCalendar, load_calendar
+from engine.clock import SHANGHAI, Clock
+from engine.directory import authorities_under
+from engine.directory.models import Department, Division, User
+from engine.errors import Forbidden
+from engine.i18n import N_, Message
+from engine.inputs import Checks
+from engine.workflow.models import ProcessFact, ProcessInstance
+
+PAGE_SIZE = 20
+COUNT_CAP = 1000  # counts above this show as "1000+"
+STATES = ("open", "decided", "all")
+LEVELS = ("region", "city", "county")
+# age buckets of open disputes, in working days since escalation: (label, up to N days)
+BUCKETS = (("0-5", 5), ("6-10", 10), ("11-20", 20), (">20", None))
+
+_F = ProcessFact
+_PI = ProcessInstance
+OPENED, DECIDED = "coordination_opened", "coordination_decided"
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the board is narrowed to, as the person entered it."""
+
+    state: str = "open"  # open | decided | all
+    level: str = ""  # region | city | county | "" (every level in view)
+    authority: int | None = None  # one coordinating authority (department id)
+    q: str = ""  # business key, resource code or name, department name (part of)
+
+
+@dataclass(frozen=True)
+class DisputeRow:
+    business_key: str
+    resource_code: str
+    resource_name: str
+    requester: str
+    provider: str
+    authority: str  # the coordinating authority's name, in Chinese and in English
+    authority_en: str
+    division: str  # its division, in Chinese and in English
+    division_en: str
+    level: str  # region | city | county
+    own: bool  # coordinated by the user's own authority
+    escalated: datetime
+    decided: datetime | None
+    decision: str | None  # the outcome (summary ``decision``) once decided
+    age: int  # working days from the escalation to the decision, or to today
+
+
+@dataclass(frozen=True)
+class AuthorityOption:
+    id: int
+    name: str
+    name_en: str
+    level: str
+
+
+@dataclass(frozen=True)
+class Board:
+    authority: str  # the user's authority, in Chinese and in English
+    authority_en: str
+    level: str  # its level
+    rows: list[DisputeRow]
+    total: int  # disputes matching the filters, exact up to COUNT_CAP
+    more: bool  # more than COUNT_CAP match
+    page: int
+    pages: int
+    open_total: int  # open disputes in view (all filters but the state), up to COUNT_CAP
+    by_age: dict[str, int]  # open disputes per age bucket, each up to COUNT_CAP
+    decided_this_year: int  # up to COUNT_CAP
+    median_days_to_decide: Any  # working days, or None
+    authorities: list[AuthorityOption]  # the authorities in view, for the filter
+    below: bool  # levels below the user's are in view
+
+
+def _in_view(session: Session, user: User) -> list[int]:
+    """The authorities whose disputes the user sees: an authority's own and those of the levels
+    below it (``authorities_under``); the region government's general office (which coordinates
+    where the region's authority is a party) its own."""
+    if not user.department.coordinates:
+        raise Forbidden(Message("Only data-sharing authorities coordinate disputes."))
+    return authorities_under(session, user.department) or [user.department_id]
+
+
+def _checked(f: Filters) -> None:
+    checks = Checks()
+    checks.add("state", Message(N_("State")), _one_of(f.state, STATES))
+    checks.add("level", Message(N_("Level")), _one_of(f.level, ("", *LEVELS)))
+    if f.authority is not None:
+        checks.integer("authority", f.authority, Message(N_("Coordinating authority")))
+    checks.text("q", f.q, Message(N_("Search")), max_length=100)
+    checks.done(Message(N_("The disputes cannot be shown")))
+
+
+def _one_of(value: str, allowed: tuple[str, ...]) -> Message | None:
+    return None if value in allowed else Message(N_("is not one of the choices offered"))
+
+
+def _decided() -> ColumnElement[bool]:
+    """The escalated dispute has a decision (a ``coordination_decided`` fact)."""
+    decision = aliased(ProcessFact)
+    return exists().where(decision.instance_id == _F.instance_id, decision.kind == DECIDED)
+
+
+def _search(q: str) -> ColumnElement[bool]:
+    text = q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    like = f"%{text}%"
+    return or_(
+        func.lower(_PI.business_key).like(like, escape="\\"),
+        *(
+            func.lower(_PI.summary[name].as_string()).like(like, escape="\\")
+            for name in ("resource_code", "resource_name", "requester_name", "provider_name")
+        ),
+    )
+
+
+def _escalations(
+    authority: int, state: str, q: str, since: datetime | None = None
+) -> Select[int, datetime]:
+    """The escalation facts of one authority's disputes in ``state`` (one index range)."""
+    stmt = (
+        select(_F.id, _F.at)
+        .join(_PI, _PI.id == _F.instance_id)
+        .where(_F.department_id == authority, _F.kind == OPENED)
+    )
+    if state == "open":
+        stmt = stmt.where(~_decided())
+    elif state == "decided":
+        stmt = stmt.where(_decided())
+    if q:
+        stmt = stmt.where(_search(q))
+    if since is not None:
+        stmt = stmt.where(_F.at >= since)
+    return stmt
+
+
+def _capped_count(session: Session, stmts: Iterable[Select[int, datetime]]) -> int:
+    parts = [s.limit(COUNT_CAP + 1) for s in stmts]
+    if not parts:
+        return 0
+    rows = union(*[select(p.subquery()) for p in parts]).subquery()
+    return int(
+        session.execute(
+            select(func.count()).select_from(select(rows.c.id).limit(COUNT_CAP + 1).subquery())
+        ).scalar_one()
+    )
+
+
+def _page(
+    session: Session, authorities: list[int], f: Filters, page: int, size: int
+) -> tuple[list[Any], int, int, int]:
+    """(rows of the page, matching disputes up to COUNT_CAP + 1, the page, the pages)."""
+    total = _capped_count(session, (_escalations(a, f.state, f.q) for a in authorities))
+    pages = max(1, -(-min(total, COUNT_CAP) // size))
+    page = min(max(1, page), pages)
+    if not authorities:
+        return [], 0, page, pages
+    offset = (page - 1) * size
+    newest_first = f.state != "open"  # open ones: the oldest (most urgent) first
+    parts = []
+    for a in authorities:
+        stmt = _escalations(a, f.state, f.q)
+        stmt = stmt.order_by(*((_F.at.desc(), _F.id.desc()) if newest_first else (_F.at, _F.id)))
+        ranged = stmt.limit(offset + size).subquery()
+        parts.append(select(ranged.c.id, ranged.c.at))
+    ids = union(*parts).subquery()
+    decided = aliased(ProcessFact)
+    decided_at = (
+        select(func.min(decided.at))
+        .where(decided.instance_id == _F.instance_id, decided.kind == DECIDED)
+        .scalar_subquery()
+    )
+    rows = session.execute(
+        select(
+            _PI.business_key,
+            _PI.summary,
+            _F.at.label("escalated"),
+            _F.department_id,
+            decided_at.label("decided"),
+            Department.name.label("authority"),
+            Department.name_en.label("authority_en"),
+            Division.name.label("division"),
+            Division.name_en.label("division_en"),
+            Division.level.label("level"),
+        )
+        .join(ids, ids.c.id == _F.id)
+        .join(_PI, _PI.id == _F.instance_id)
+        .join(Department, Department.id == _F.department_id)
+        .join(Division, Division.code == Department.division_code)
+        .order_by(*((ids.c.at.desc(), ids.c.id.desc()) if newest_first else (ids.c.at, ids.c.id)))
+        .limit(size)
+        .offset(offset)
+    ).all()
+    return list(rows), total, page, pages
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+def _local_day(at: datetime) -> date:
+    return _aware(at).astimezone(SHANGHAI).date()
+
+
+def _cutoffs(calendar: WorkingCalendar, today: date) -> dict[int, date]:
+    """For each bucket limit N, the earliest escalation day whose age today is at most N working
+    days (ages only grow going back, so every later day's age is at most N too)."""
+    limits = [n for _, n in BUCKETS if n is not None]
+    found: dict[int, date] = {}
+    day, age = today, 0
+    while len(found) < len(limits):
+        earlier = day - timedelta(days=1)
+        age_earlier = age + calendar.is_working_day(day)  # working days in (earlier, today]
+        for n in limits:
+            if n not in found and age_earlier > n:
+                found[n] = day
+        day, age = earlier, age_earlier
+    return found
+
+
+def _start(day: date) -> datetime:
+    return datetime.combine(day, time(0), SHANGHAI)
+
+
+def _by_age(
+    session: Session, authorities: list[int], f: Filters, calendar: WorkingCalendar, today: date
+) -> tuple[int, dict[str, int]]:
+    """Open disputes in view (the level, authority and search filters apply), and per bucket."""
+    cut = _cutoffs(calendar, today)
+
+    def count(since: date | None) -> int:
+        return _capped_count(
+            session,
+            (_escalations(a, "open", f.q, _start(since) if since else None) for a in authorities),
+        )
+
+    total = count(None)
+    within = {n: count(day) for n, day in cut.items()}  # open and at most n days old
+    counts, below = {}, 0
+    for label, n in BUCKETS:
+        upto = within[n] if n is not None else total
+        counts[label] = max(0, min(upto, COUNT_CAP) - below)
+        below = min(upto, COUNT_CAP)
+    return total, counts
+
+
+def _decided_this_year(
+    session: Session, authorities: list[int], calendar: WorkingCalendar, today: date
+) -> tuple[int, Any]:
+    if not authorities:
+        return 0, None
+    opened = aliased(ProcessFact)
+    escalated = (
+        select(func.min(opened.at))
+        .where(opened.instance_id == _F.instance_id, opened.kind == OPENED)
+        .scalar_subquery()
+    )
+    year = _start(date(today.year, 1, 1))
+    rows = session.execute(
+        select(_F.at, escalated).where(
+            _F.kind == DECIDED, _F.department_id.in_(authorities), _F.at >= year
+        )
+    ).all()
+    days = [
+        calendar.working_days_between(_local_day(esc), _local_day(at))
+        for at, esc in rows
+        if esc is not None
+    ]
+    return min(len(rows), COUNT_CAP), statistics.median(days) if days else None
+
+
+def board_for(
+    session: Session,
+    clock: Clock,
+    user: User,
+    filters: Filters | None = None,
+    page: int = 1,
+    page_size: int = PAGE_SIZE,
+) -> Board:
+    """One page of the disputes the user's authority oversees (its own level and the levels
+    below), with the board's counts."""
+    f = filters or Filters()
+    _checked(f)
+    in_view = _in_view(session, user)
+    options = session.execute(
+        select(Department.id, Department.name, Department.name_en, Division.level)
+        .join(Division, Division.code == Department.division_code)
+        .where(Department.id.in_(in_view))
+        .order_by(Department.division_code)
+    ).all()
+    chosen = [
+        o.id
+        for o in options
+        if (not f.level or o.level == f.level) and (f.authority is None or o.id == f.authority)
+    ]
+    calendar = load_calendar(session)
+    today = clock.now().astimezone(SHANGHAI).date()
+    rows, total, page, pages = _page(session, chosen, f, page, page_size)
+    open_total, by_age = _by_age(session, chosen, f, calendar, today)
+    decided_count, median = _decided_this_year(session, chosen, calendar, today)
+    return Board(
+        authority=user.department.name,
+        authority_en=user.department.name_en,
+        level=user.department.division.level,
+        rows=[_row(r, user.department_id, calendar, today) for r in rows],
+        total=min(total, COUNT_CAP),
+        more=total > COUNT_CAP,
+        page=page,
+        pages=pages,
+        open_total=min(open_total, COUNT_CAP),
+        by_age=by_age,
+        decided_this_year=decided_count,
+        median_days_to_decide=median,
+        authorities=[AuthorityOption(o.id, o.name, o.name_en, o.level) for o in options],
+        below=len(options) > 1,
+    )
+
+
+def _row(r: Any, own: int, calendar: WorkingCalendar, today: date) -> DisputeRow:
+    s = r.summary or {}
+    escalated = _aware(r.escalated)
+    decided = _aware(r.decided) if r.decided else None
+    until = _local_day(decided) if decided else today
+    return DisputeRow(
+        business_key=r.business_key,
+        resource_code=s.get("resource_code", ""),
+        resource_name=s.get("resource_name", ""),
+        requester=s.get("requester_name", ""),
+        provider=s.get("provider_name", ""),
+        authority=r.authority,
+        authority_en=r.authority_en,
+        division=r.division,
+        division_en=r.division_en,
+        level=r.level,
+        own=r.department_id == own,
+        escalated=escalated,
+        decided=decided,
+        decision=s.get("decision") if decided else None,
+        age=calendar.working_days_between(_local_day(escalated), until),
+    )
