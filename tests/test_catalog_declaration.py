@@ -305,3 +305,13 @@ def test_a_seeded_version_does_not_satisfy_an_update_claim_but_a_declaration_may
     declare(actors, key)
     rule(actors, key, "accept")
     assert actors.status(key)["summary"]["decision"] == "no_change_declared"
+
+
+def test_a_return_after_the_reminder_date_reminds_again_at_once(actors, clock):
+    [key] = _register(actors)
+    clock.set("2026-10-14T10:00:00+08:00")  # after the reminder (10-13 24:00), before the due date
+    declare(actors, key)
+    rule(actors, key, "return", RETURNED)
+    assert len(notices(actors, "catalog_update_reminder")) == 1
+    assert open_tasks(actors.status(key)) == [("update_catalog", ORIGINAL_DUE)]
+    assert breaches(actors) == []
