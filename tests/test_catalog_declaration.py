@@ -315,3 +315,28 @@ def test_a_return_after_the_reminder_date_reminds_again_at_once(actors, clock):
     assert len(notices(actors, "catalog_update_reminder")) == 1
     assert open_tasks(actors.status(key)) == [("update_catalog", ORIGINAL_DUE)]
     assert breaches(actors) == []
+
+
+def test_the_api_status_of_the_duty_carries_the_declaration_and_its_ruling(actors, db_url, clock):
+    from web import create_app
+
+    [key] = _register(actors)
+    declare(actors, key)
+    rule(actors, key, "return", RETURNED)
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": db_url,
+            "GOVSHARE_CLOCK": clock,
+            "TESTING": True,
+            "SECRET_KEY": "t",
+        }
+    )
+    with app.test_client() as client:
+        body = client.get(
+            f"/api/v1/requests/{key}", headers={"Authorization": "Bearer demo-civil.clerk"}
+        ).get_json()
+    [declaration] = body["declarations"]
+    assert declaration["reasons"] == REASONS and declaration["in_time"] is True
+    assert declaration["ruling"]["decision"] == "returned"
+    assert declaration["ruling"]["reasons"] == RETURNED
+    assert body["summary"]["return_reasons"] == RETURNED
