@@ -293,9 +293,11 @@ def _start_update(
         "authority_name": authority.name,
     }
     summary = {
+        "event_kind": event.kind,
         "event_reference": event.reference,
         "event_date": event.occurred_on.isoformat(),
         "provider_name": dept.name,
+        "authority_name": authority.name,
         "resource_name": event.reference,
     }
     return start_instance(
