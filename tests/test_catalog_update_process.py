@@ -73,11 +73,23 @@ def test_due_date_spans_national_day_and_counts_both_make_up_days(actors):
 def test_update_task_completes_only_after_a_publication_since_the_event(actors, clock):
     [key] = _register(actors)
     with pytest.raises(ValidationFailed) as err:
-        actors.complete("civil.clerk", key, "update_catalog", update_note="已更新养老服务相关目录")
+        actors.complete(
+            "civil.clerk",
+            key,
+            "update_catalog",
+            update_choice="updated",
+            update_note="已更新养老服务相关目录",
+        )
     assert "No catalog version of your department was published since 2026-09-18" in str(err.value)
     clock.set("2026-10-09T10:00:00+08:00")
     _publish_change(actors)
-    actors.complete("civil.clerk", key, "update_catalog", update_note="已新增养老服务机构信息目录")
+    actors.complete(
+        "civil.clerk",
+        key,
+        "update_catalog",
+        update_choice="updated",
+        update_note="已新增养老服务机构信息目录",
+    )
     st = actors.status(key)
     assert (
         st["status"] == "completed"
@@ -92,7 +104,9 @@ def test_a_publication_before_the_event_does_not_count(actors, clock):
     clock.set("2026-09-18T10:00:00+08:00")
     [key] = _register(actors)
     with pytest.raises(ValidationFailed):
-        actors.complete("civil.clerk", key, "update_catalog", update_note="此前已更新")
+        actors.complete(
+            "civil.clerk", key, "update_catalog", update_choice="updated", update_note="此前已更新"
+        )
 
 
 def test_overdue_update_is_a_breach_and_the_authority_supervises(actors, clock):
@@ -116,7 +130,9 @@ def test_overdue_update_is_a_breach_and_the_authority_supervises(actors, clock):
     assert [d for d, _ in evidence["deadline"]["make_up_days"]] == ["2026-09-20", "2026-10-10"]
     # the department can still complete its update late
     _publish_change(actors)
-    actors.complete("civil.clerk", key, "update_catalog", update_note="逾期完成更新")
+    actors.complete(
+        "civil.clerk", key, "update_catalog", update_choice="updated", update_note="逾期完成更新"
+    )
     actors.complete(
         "data.coord", key, "supervise_update", supervision_action="urged", supervision_note="已督促"
     )
@@ -238,8 +254,20 @@ def test_versions_the_seed_loaded_after_the_change_are_no_update(actors):
     # the catalog was seeded on 2026-01-05, after a change on 2026-01-02: nothing an official did
     [key] = _try_register(actors, day="2026-01-02", confirm_late=True).business_keys
     with pytest.raises(ValidationFailed) as err:
-        actors.complete("civil.clerk", key, "update_catalog", update_note="目录早已载入")
+        actors.complete(
+            "civil.clerk",
+            key,
+            "update_catalog",
+            update_choice="updated",
+            update_note="目录早已载入",
+        )
     assert "No catalog version of your department was published since 2026-01-02" in str(err.value)
     _publish_change(actors)  # an official's change, published now, is the update
-    actors.complete("civil.clerk", key, "update_catalog", update_note="已新增养老服务机构信息目录")
+    actors.complete(
+        "civil.clerk",
+        key,
+        "update_catalog",
+        update_choice="updated",
+        update_note="已新增养老服务机构信息目录",
+    )
     assert actors.status(key)["status"] == "completed"

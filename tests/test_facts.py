@@ -114,11 +114,23 @@ def scenario(actors: Actors, clock, name: dict[str, str]) -> dict:
     board = actors.run(lambda s: board_for(s, clock, actors.user(s, "data.coord")))
     clock.set("2026-10-09T10:00:00+08:00")
     _publish_change(actors)
-    actors.complete("civil.clerk", updates[0], n("update_catalog"), update_note="已更新")
+    actors.complete(
+        "civil.clerk",
+        updates[0],
+        n("update_catalog"),
+        update_choice="updated",
+        update_note="已更新",
+    )
     clock.set("2026-10-13T10:00:00+08:00")
     actors.complete("pubsec.clerk", c, n("provider_review"), review_decision="approve", **SCOPE)
     clock.set("2026-10-20T10:00:00+08:00")
-    actors.complete("civil.clerk", updates[1], n("update_catalog"), update_note="迟到的更新")
+    actors.complete(
+        "civil.clerk",
+        updates[1],
+        n("update_catalog"),
+        update_choice="updated",
+        update_note="迟到的更新",
+    )
     clock.set("2027-01-04T09:00:00+08:00")
     actors.run(lambda s: evaluation.start_due_campaigns(s, clock))
     report = n("submit_annual_report")

@@ -106,6 +106,29 @@ COMPONENTS.update(
                 ],
             },
             grants=array({"type": "object"}),
+            declarations=array(
+                obj(
+                    ("declared_at", "reasons", "ruling"),
+                    declared_at=DATE_TIME,
+                    declared_by={"type": ["object", "null"]},
+                    reasons={"type": "string"},
+                    in_time={"type": ["boolean", "null"]},
+                    ruling={
+                        "description": "the authority's ruling (null while it reviews)",
+                        "anyOf": [
+                            {"type": "null"},
+                            obj(
+                                ("decision", "decided_at"),
+                                decision={"type": "string", "enum": ["accepted", "returned"]},
+                                reasons={"type": "string"},
+                                decided_at=DATE_TIME,
+                                decided_by={"type": ["object", "null"]},
+                            ),
+                        ],
+                    },
+                ),
+                description="a catalog update duty's 'no change needed' declarations (art. 8)",
+            ),
             breaches=array({"type": "object"}),
             timeline=array(obj(("at", "kind"), at=DATE_TIME, kind={"type": "string"})),
         ),

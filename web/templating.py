@@ -51,11 +51,25 @@ DECISION_LABELS = {
     "published": lazy_gettext("Published"),
     "returned": lazy_gettext("Returned"),
     "updated": lazy_gettext("Updated"),
+    "no_change_declared": lazy_gettext("Declared no change needed"),
     "open": lazy_gettext("Rectification under way"),
     "rectified": lazy_gettext("Rectified"),
     "reported": lazy_gettext("Report submitted"),
 }
-DECISION_BADGES = {"granted": "normal", "granted_in_part": "soon", "published": "normal"}
+DECISION_BADGES = {
+    "granted": "normal",
+    "granted_in_part": "soon",
+    "published": "normal",
+    "updated": "normal",
+    "no_change_declared": "normal",
+}
+# the authority's ruling on a "no change needed" declaration (engine.catalog.declarations)
+RULING_LABELS = {
+    "pending": lazy_gettext("Awaiting the authority's review"),
+    "accepted": lazy_gettext("Accepted: no change needed"),
+    "returned": lazy_gettext("Returned: the catalog must be updated"),
+}
+RULING_BADGES = {"pending": "soon", "accepted": "normal", "returned": "overdue"}
 OUTCOME_BY_LABELS = {
     "catalog": lazy_gettext("The catalog (unconditional sharing)"),
     "provider": lazy_gettext("The providing department"),
@@ -161,6 +175,9 @@ EVENT_LABELS = {
 # the domain actions a process performs (``perform(name)``), as its history shows them
 ACTION_LABELS = {
     "publish_catalog_version": lazy_gettext("Catalog version published"),
+    "file_no_change_declaration": lazy_gettext('"No change needed" declared, sent for review'),
+    "accept_no_change_declaration": lazy_gettext('"No change needed" declaration accepted'),
+    "return_no_change_declaration": lazy_gettext('"No change needed" declaration returned'),
     "return_catalog_version": lazy_gettext("Catalog version returned for correction"),
     "close_rectification": lazy_gettext("Rectification closed"),
     "project_status": lazy_gettext("Project status updated"),
@@ -293,6 +310,8 @@ def init_app(app: Flask) -> None:
             "VERSION_LABELS": VERSION_LABELS,
             "BASIS_LABELS": BASIS_LABELS,
             "DECISION_BADGES": DECISION_BADGES,
+            "RULING_LABELS": RULING_LABELS,
+            "RULING_BADGES": RULING_BADGES,
             "OUTCOME_BY_LABELS": OUTCOME_BY_LABELS,
             "is_english": is_english,
             "request_path": request.full_path,

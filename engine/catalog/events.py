@@ -286,16 +286,18 @@ def _start_update(
         "event_date": event.occurred_on.isoformat(),
         "event_reference": event.reference,
         "event_description": event.description,
-        **rules.start_data(),
+        **rules.start_data("declaration_review", "catalog_revision"),
         "update_days": rules.days("catalog_update"),
         "update_start": start.isoformat(),
         "provider_name": dept.name,
         "authority_name": authority.name,
     }
     summary = {
+        "event_kind": event.kind,
         "event_reference": event.reference,
         "event_date": event.occurred_on.isoformat(),
         "provider_name": dept.name,
+        "authority_name": authority.name,
         "resource_name": event.reference,
     }
     return start_instance(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from engine.catalog import declarations
 from engine.catalog.versions import (
     publish_action,
     resubmit_action,
@@ -16,6 +17,9 @@ HANDLERS = Handlers(
         "publish_catalog_version": publish_action,
         "return_catalog_version": return_action,
         "resubmit_catalog_version": resubmit_action,
+        "file_no_change_declaration": declarations.file_action,
+        "accept_no_change_declaration": declarations.accept_action,
+        "return_no_change_declaration": declarations.return_action,
     },
     completion_checks={
         "catalog_published_since_event": updated_since_event,
@@ -23,9 +27,20 @@ HANDLERS = Handlers(
     },
     facts={
         # a law revision or change of function requires the department's catalog updated by
-        # ``due`` (art. 8), and the update done (met or missed)
+        # ``due`` (art. 8), and the duty done (met or missed): by an update, or by a "no change
+        # needed" declaration the authority accepted (on time if declared by ``due``: ``acted``)
         "catalog_update_required": FactKind(required=("role", "due")),
-        "catalog_update_done": FactKind(required=("role", "due")),
+        "catalog_update_done": FactKind(
+            required=("role", "due"),
+            optional=("decision", "acted"),
+            decisions=("updated", "no_change_declared"),
+        ),
+        # the department declared, with reasons, that the change needs no catalog update (met:
+        # declared by the update deadline), and the authority's ruling on it
+        declarations.DECLARED: FactKind(required=("role", "reasons", "due")),
+        declarations.DECIDED: FactKind(
+            required=("decision",), optional=("reasons",), decisions=declarations.RULINGS
+        ),
         # the authority published a catalog change or returned it with comments
         "publication_decided": FactKind(
             required=("decision",),

@@ -343,7 +343,11 @@ def published_since(session: Session, department_id: int, since: datetime) -> in
 
 
 def updated_since_event(ctx: CheckContext) -> None:
-    """Art. 8: the update task completes only once a catalog version was published after the event."""
+    """Art. 8: the update task completes as "updated" only once a catalog version was published
+    after the event; a "no change needed" declaration goes to the authority instead
+    (:mod:`engine.catalog.declarations`)."""
+    if ctx.data.get("update_choice") == "no_change":
+        return
     event_day = date.fromisoformat(ctx.data["event_date"])
     since = datetime.combine(event_day, time(0), SHANGHAI)
     if not published_since(ctx.session, ctx.task.department_id, since):

@@ -98,7 +98,8 @@ LIMITS: dict[str, Limit] = _limits(
         10,
         False,
         "no statutory limit; default 10",
-        "a department revises a returned catalog entry",
+        "a department revises a returned catalog entry, or updates its catalog after a"
+        " declaration the authority returned once the update deadline had passed",
     ),
     Limit(
         "declaration_review",

@@ -15,6 +15,7 @@ from engine import rules
 from engine.audit import AuditEvent
 from engine.calendar import Deadline, load_calendar
 from engine.catalog import Resource, item_names, resource_by_code
+from engine.catalog.declarations import declarations_of
 from engine.catalog.reading import find_requestable, requestable
 from engine.clock import Clock
 from engine.directory import departments, parties, users_by_id
@@ -239,6 +240,8 @@ def request_status(session: Session, instance: ProcessInstance) -> dict:
         ],
         "grants": grants,
         "outcome": _outcome(grants, facts, people),
+        # a catalog update duty's "no change needed" declarations and the authority's rulings
+        "declarations": declarations_of(session, instance.id),
         "breaches": [
             {
                 "department": names[b.department_id],

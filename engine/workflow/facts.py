@@ -14,7 +14,9 @@ and the values must fit it, or the command becomes an incident naming the elemen
 * ``role`` and ``department_id`` — the lane named by ``role`` and the department bound to it in
   the instance; without ``role``, the acting official's department;
 * ``decision``, ``reasons`` — as given (``decision`` limited to the kind's decisions);
-* ``due_at`` and ``met`` — ``due`` parsed as an instant, and whether ``at <= due_at``;
+* ``due_at`` and ``met`` — ``due`` parsed as an instant, and whether the party acted by then:
+  ``acted <= due_at`` when the fact gives ``acted`` (when the party acted, if a decision it
+  waited for came later, e.g. a declaration the authority accepted), else ``at <= due_at``;
 * ``opened_at`` — ``opened``: when the matter began, for durations (days to answer);
 * ``details`` — every other value, as JSON.
 
@@ -64,7 +66,7 @@ def write_fact(ctx: StepContext, handlers: Handlers, kind: str, **values: Any) -
         reasons=_text(values.get("reasons")),
         opened_at=_instant(kind, "opened", values.get("opened")),
         due_at=due,
-        met=None if due is None else now <= due,
+        met=None if due is None else (_instant(kind, "acted", values.get("acted")) or now) <= due,
         details=details,
     )
     ctx.session.add(fact)
