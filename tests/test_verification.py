@@ -8,8 +8,8 @@ from sqlalchemy import select
 from engine.errors import Forbidden, ValidationFailed
 from engine.quality import verification as service
 from engine.quality.models import Verification
-from tests.conftest import HUKOU
 from engine.workflow import inbox
+from tests.conftest import HUKOU
 from tests.test_share_request_process import SCOPE, open_tasks, outbox
 from tests.test_web import Browser, app  # noqa: F401
 

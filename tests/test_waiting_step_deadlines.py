@@ -15,6 +15,7 @@ from engine.calendar import load_calendar
 from engine.oversight import breaches, evaluation
 from engine.quality import verification
 from engine.workflow.models import HumanTask
+from tests.conftest import HUKOU
 from tests.test_share_request_process import open_tasks, outbox
 from tests.test_verification import REPORT, granted
 
@@ -215,7 +216,7 @@ def test_every_data_error_step_is_reminded_marked_overdue_and_supervised(
 # -- rectification -------------------------------------------------------------------------------
 def _rectification(actors, clock):
     """A breach (a reply left overdue) and the rectification the authority orders for it."""
-    actors.request("civil.clerk", **_hukou())
+    actors.request("civil.clerk", **HUKOU)
     clock.set("2026-10-10T00:00:01+08:00")
     actors.sweep()
     bid = actors.run(
@@ -229,12 +230,6 @@ def _rectification(actors, clock):
             ).business_key
         )
     )
-
-
-def _hukou():
-    from tests.conftest import HUKOU
-
-    return HUKOU
 
 
 def test_the_rectification_report_is_reminded_marked_overdue_and_supervised(actors, clock):
@@ -287,9 +282,7 @@ def _supervisions(actors, key):
     return [t for t in actors.status(key)["tasks"] if t["task"] == "rectify_supervise"]
 
 
-def test_a_return_after_the_lapse_keeps_the_deadline_and_opens_no_second_supervision(
-    actors, clock
-):
+def test_a_return_after_the_lapse_keeps_the_deadline_and_opens_no_second_supervision(actors, clock):
     key = _rectification(actors, clock)
     due = _at(_open(actors, key, "rectify")["due_at"])
     clock.set(due + SECOND)
@@ -339,9 +332,7 @@ def test_a_return_before_the_due_date_keeps_the_original_deadline_and_its_timers
     assert outbox(actors, key).count("rectification_overdue") == 1
 
 
-def test_a_late_report_returned_after_the_lapse_is_not_reminded_or_supervised_again(
-    actors, clock
-):
+def test_a_late_report_returned_after_the_lapse_is_not_reminded_or_supervised_again(actors, clock):
     key = _rectification(actors, clock)
     due = _at(_open(actors, key, "rectify")["due_at"])
     clock.set(due + SECOND)

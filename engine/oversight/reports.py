@@ -124,9 +124,15 @@ def figures(session: Session, year: int, department_id: int | None = None) -> di
 def _errors_fixed(session: Session, start: datetime, end: datetime, dept: int | None) -> int:
     """Reported errors the provider corrected: answered "corrected", or corrected after the
     authority ruled the record wrong; a case counts once."""
-    rows = facts_between(session, ("verification_answered", "verification_corrected"), start, end, dept)
+    rows = facts_between(
+        session, ("verification_answered", "verification_corrected"), start, end, dept
+    )
     return len(
-        {f.instance_id for f in rows if f.kind == "verification_corrected" or f.decision == "corrected"}
+        {
+            f.instance_id
+            for f in rows
+            if f.kind == "verification_corrected" or f.decision == "corrected"
+        }
     )
 
 

@@ -181,7 +181,9 @@ def correction_date_valid(ctx: CheckContext) -> None:
     day = date.fromisoformat(str(raw))
     today = ctx.clock.now().astimezone(SHANGHAI).date()
     reported_at = ctx.data.get("reported_at")
-    reported = datetime.fromisoformat(reported_at).astimezone(SHANGHAI).date() if reported_at else day
+    reported = (
+        datetime.fromisoformat(reported_at).astimezone(SHANGHAI).date() if reported_at else day
+    )
     if day > today:
         raise ValidationFailed(
             Message(
@@ -194,7 +196,7 @@ def correction_date_valid(ctx: CheckContext) -> None:
     if day < reported:
         raise ValidationFailed(
             Message(
-                "The correction date %(day)s is before the error was reported (%(reported)s); if the record was already right, answer that the data is right.",
+                "The correction date %(day)s is before the error was reported (%(reported)s).",
                 day=day.isoformat(),
                 reported=reported.isoformat(),
             ),

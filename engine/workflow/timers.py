@@ -1,12 +1,12 @@
 """Timer worker: fire due timers exactly once.
 
-Instances with ``next_due_at < now`` are taken one per transaction, oldest due first, through the
+Instances with ``next_due_at <= now`` are taken one per transaction, oldest due first, through the
 ``ix_instance_due`` index; on PostgreSQL with ``FOR UPDATE SKIP LOCKED`` so that several workers
-share the load without taking the same instance. Strictly before now: SpiffWorkflow fires a timer
-once its instant has passed, so an instance taken at the instant itself would find nothing to
-fire (and be set aside as an incident). The state change, the audit event and the
-notifications of a firing commit together: a worker killed mid-sweep leaves each instance either
-fired (committed) or not (rolled back), and the next sweep picks up the rest. The cost of a sweep
+share the load without taking the same instance. SpiffWorkflow fires a timer once its instant has
+passed: an instance taken at the very instant finds nothing to fire yet, which is no incident.
+The state change, the audit event and the notifications of a firing commit together: a worker
+killed mid-sweep leaves each instance either fired (committed) or not (rolled back), and the next
+sweep picks up the rest. The cost of a sweep
 is O(timers due), never O(instances stored).
 """
 
@@ -41,7 +41,7 @@ def _claim_due(session: Session, clock: Clock, seen: set[int]) -> ProcessInstanc
     stmt = (
         select(ProcessInstance)
         .where(
-            ProcessInstance.next_due_at < clock.now(),
+            ProcessInstance.next_due_at <= clock.now(),
             ProcessInstance.status.in_(("running", "incident")),
         )
         .order_by(ProcessInstance.next_due_at, ProcessInstance.id)
@@ -127,6 +127,7 @@ def _set_aside(session_factory: sessionmaker, clock: Clock, instance_id: int) ->
 
 
 def _still_due(instance: ProcessInstance, clock: Clock) -> bool:
+    """Past its due instant (strictly: at the instant itself SpiffWorkflow fires nothing yet)."""
     return instance.next_due_at is not None and instance.next_due_at < clock.now()
 
 
