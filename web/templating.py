@@ -162,7 +162,7 @@ ACTION_LABELS = {
     "return_catalog_version": lazy_gettext("Catalog version returned for correction"),
     "close_rectification": lazy_gettext("Rectification closed"),
     "project_status": lazy_gettext("Project status updated"),
-    "file_verification": lazy_gettext("Data error filed for verification"),
+    "file_verification": lazy_gettext("Verification record updated"),
     "close_verification": lazy_gettext("Verification closed"),
     "file_dossier": lazy_gettext("Coordination dossier filed"),
 }
