@@ -6,8 +6,7 @@ share the load without taking the same instance. SpiffWorkflow fires a timer onc
 passed: an instance taken at the very instant finds nothing to fire yet, which is no incident.
 The state change, the audit event and the notifications of a firing commit together: a worker
 killed mid-sweep leaves each instance either fired (committed) or not (rolled back), and the next
-sweep picks up the rest. The cost of a sweep
-is O(timers due), never O(instances stored).
+sweep picks up the rest. The cost of a sweep is O(timers due), never O(instances stored).
 """
 
 from __future__ import annotations
