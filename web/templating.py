@@ -182,7 +182,7 @@ ACTION_LABELS = {
     "close_rectification": lazy_gettext("Rectification closed"),
     "project_status": lazy_gettext("Project status updated"),
     "close_joint_review": lazy_gettext("Joint review closed"),
-    "file_verification": lazy_gettext("Data error filed for verification"),
+    "file_verification": lazy_gettext("Verification record updated"),
     "close_verification": lazy_gettext("Verification closed"),
     "file_dossier": lazy_gettext("Coordination dossier filed"),
 }

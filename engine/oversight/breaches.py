@@ -369,7 +369,19 @@ def record_breach_effect(
     ctx: StepContext, role: str, kind: str, article: str, **evidence: Any
 ) -> None:
     """Sandbox helper ``record_breach(role, kind, article, **evidence)``: the department bound to
-    ``role`` breached ``article``; a deadline given as ``start``/``days`` is explained."""
+    ``role`` breached ``article``; a deadline given as ``start``/``days`` is explained.
+
+    One lapse, one entry: when the instance already has an entry of ``kind`` for the same
+    deadline (evidence ``due``), nothing is added — a deadline timer and a late completion may
+    both see the same missed deadline."""
+    due = evidence.get("due")
+    if due is not None and any(
+        (b.evidence or {}).get("due") == due
+        for b in ctx.session.scalars(
+            select(Breach).where(Breach.instance_id == ctx.instance.id, Breach.kind == kind)
+        )
+    ):
+        return
     now = ctx.clock.now()
     full = {**evidence, "business_key": ctx.instance.business_key, "detected_at": now.isoformat()}
     if evidence.get("start") and evidence.get("days"):

@@ -113,12 +113,27 @@ def figures(session: Session, year: int, department_id: int | None = None) -> di
         "negotiations": _involving(session, "negotiation_opened", start, end, dept),
         "coordinations": _involving(session, "coordination_opened", start, end, dept),
         "errors_reported": count("error_reported"),
-        "errors_fixed": count("verification_answered", "corrected"),
+        "errors_fixed": _errors_fixed(session, start, end, dept),
         "catalog_updates": count("catalog_update_required"),
         "catalog_updates_on_time": sum(1 for f in updated if f.met is not False),
         "catalog_entries": entries,
         "open_entries": open_entries,
     }
+
+
+def _errors_fixed(session: Session, start: datetime, end: datetime, dept: int | None) -> int:
+    """Reported errors the provider corrected: answered "corrected", or corrected after the
+    authority ruled the record wrong; a case counts once."""
+    rows = facts_between(
+        session, ("verification_answered", "verification_corrected"), start, end, dept
+    )
+    return len(
+        {
+            f.instance_id
+            for f in rows
+            if f.kind == "verification_corrected" or f.decision == "corrected"
+        }
+    )
 
 
 PUBLIC_FIGURES = (

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
-from engine.quality.verification import close_verification, file_verification
+from engine.quality.verification import (
+    answer_date_valid,
+    close_verification,
+    correction_date_valid,
+    file_verification,
+)
 from engine.workflow.handlers import FactKind, Handlers
 
 HANDLERS = Handlers(
     actions={"file_verification": file_verification, "close_verification": close_verification},
+    completion_checks={
+        "answer_date_valid": answer_date_valid,
+        "correction_date_valid": correction_date_valid,
+    },
     facts={
         # a grant holder reported a suspected error in the provider's data (``role``: provider)
         "error_reported": FactKind(required=("role", "opened")),
@@ -21,6 +30,9 @@ HANDLERS = Handlers(
         "verification_ruled": FactKind(
             required=("decision",), optional=("reasons",), decisions=("data_wrong", "data_right")
         ),
+        # the provider corrected a record the authority ruled wrong; ``due`` the correction
+        # deadline
+        "verification_corrected": FactKind(required=("due",), optional=("reasons",)),
     },
     key_prefixes={"data_error_verification": "JY"},
 )

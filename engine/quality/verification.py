@@ -27,7 +27,7 @@ from engine.inputs import Checks
 from engine.quality.models import ServedOnProof, Verification
 from engine.sharing.grants import holds_grant
 from engine.workflow.deployment import active_definition
-from engine.workflow.handlers import StepContext
+from engine.workflow.handlers import CheckContext, StepContext
 from engine.workflow.models import ProcessInstance
 from engine.workflow.runtime import start_instance
 from engine.workflow.scripting import iso_now
@@ -116,7 +116,7 @@ def report_error(
         "value_seen": form["value_seen"].strip(),
         "value_expected": (form.get("value_expected") or "").strip(),
         "error_note": (form.get("note") or "").strip(),
-        **rules.start_data("more_info", "verification_review", "ruling"),
+        **rules.start_data("more_info", "verification_review", "ruling", "correction"),
         "verify_days": int(verify_days) if verify_days else rules.days("verification"),
         "reported_at": iso_now(clock),
     }
@@ -158,10 +158,50 @@ def file_verification(
     v = ctx.session.scalar(_verification(ctx.instance))
     if v is None:  # the row is written right after the process starts; nothing to file before
         return
-    if outcome:
-        v.outcome, v.answered_at = outcome, ctx.clock.now()
+    if outcome:  # the provider's answer, or the authority's ruling after it
+        v.outcome, v.answered_at = outcome, v.answered_at or ctx.clock.now()
     if corrected_on:
         v.corrected_on = date.fromisoformat(corrected_on)
+
+
+def answer_date_valid(ctx: CheckContext) -> None:
+    """Completion check ``answer_date_valid`` (the provider's answer): when the answer is
+    "corrected", its date as :func:`correction_date_valid` requires."""
+    if ctx.data.get("verification_result") == "corrected":
+        correction_date_valid(ctx)
+
+
+def correction_date_valid(ctx: CheckContext) -> None:
+    """Completion check ``correction_date_valid``: a reported correction happened no later than
+    today (Beijing time) and not before the error was reported. The date decides whether the
+    correction was made within the period (art. 23 (3)), so it may not lie ahead."""
+    raw = ctx.data.get("corrected_on")
+    if not raw:
+        return  # the form requires it where it is needed
+    day = date.fromisoformat(str(raw))
+    today = ctx.clock.now().astimezone(SHANGHAI).date()
+    reported_at = ctx.data.get("reported_at")
+    reported = (
+        datetime.fromisoformat(reported_at).astimezone(SHANGHAI).date() if reported_at else day
+    )
+    if day > today:
+        raise ValidationFailed(
+            Message(
+                "The record cannot have been corrected on %(day)s: that is later than today (%(today)s).",
+                day=day.isoformat(),
+                today=today.isoformat(),
+            ),
+            [{"field": "corrected_on", "message": Message("is later than today")}],
+        )
+    if day < reported:
+        raise ValidationFailed(
+            Message(
+                "The correction date %(day)s is before the error was reported (%(reported)s).",
+                day=day.isoformat(),
+                reported=reported.isoformat(),
+            ),
+            [{"field": "corrected_on", "message": Message("is before the report")}],
+        )
 
 
 def close_verification(ctx: StepContext) -> None:
@@ -314,7 +354,7 @@ def quality(session: Session, provider_ids: list[int] | None = None) -> list[dic
         s["reported"] += 1
         if v.outcome in ("corrected", "ruled_wrong"):
             s["confirmed"] += 1
-        if v.outcome == "corrected" and v.corrected_on:
+        if v.outcome in ("corrected", "ruled_wrong") and v.corrected_on:
             s["fixed"] += 1
             s["days"].append(
                 calendar.working_days_between(

@@ -2,10 +2,11 @@
 
 Instances with ``next_due_at <= now`` are taken one per transaction, oldest due first, through the
 ``ix_instance_due`` index; on PostgreSQL with ``FOR UPDATE SKIP LOCKED`` so that several workers
-share the load without taking the same instance. The state change, the audit event and the
-notifications of a firing commit together: a worker killed mid-sweep leaves each instance either
-fired (committed) or not (rolled back), and the next sweep picks up the rest. The cost of a sweep
-is O(timers due), never O(instances stored).
+share the load without taking the same instance. SpiffWorkflow fires a timer once its instant has
+passed: an instance taken at the very instant finds nothing to fire yet, which is no incident.
+The state change, the audit event and the notifications of a firing commit together: a worker
+killed mid-sweep leaves each instance either fired (committed) or not (rolled back), and the next
+sweep picks up the rest. The cost of a sweep is O(timers due), never O(instances stored).
 """
 
 from __future__ import annotations
@@ -125,7 +126,8 @@ def _set_aside(session_factory: sessionmaker, clock: Clock, instance_id: int) ->
 
 
 def _still_due(instance: ProcessInstance, clock: Clock) -> bool:
-    return instance.next_due_at is not None and instance.next_due_at <= clock.now()
+    """Past its due instant (strictly: at the instant itself SpiffWorkflow fires nothing yet)."""
+    return instance.next_due_at is not None and instance.next_due_at < clock.now()
 
 
 def run_worker(

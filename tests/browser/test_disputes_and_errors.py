@@ -105,3 +105,27 @@ def test_requester_reports_a_data_error_and_the_provider_corrects_it(official, a
     page = pubsec.go("/verifications/quality")
     expect(page.locator("tbody")).to_contain_text("户籍变动信息")
     pubsec.shot("data-quality")
+
+
+def test_a_record_ruled_wrong_is_the_providers_correction_task_with_the_reasons(official, actors):
+    from tests.test_verification import ruled_wrong
+
+    granted(actors)
+    key = ruled_wrong(actors)
+    pubsec = official("pubsec.clerk")
+    page = pubsec.go("/inbox/queue")
+    row = page.locator("tr", has_text=key)
+    expect(row).to_contain_text("更正数据")
+    expect(row).to_contain_text("迁入证明有效，记录有误")  # the ruling's reasons on the task
+    expect(row).to_contain_text("2026-10-09 24:00")
+    row.get_by_role("link", name="更正数据").click()
+    page.fill("#in-corrected_on", "2026-09-19")  # tomorrow: refused, naming the field
+    page.fill("#in-correction_note", "已将变动类型更正为迁入")
+    submit(page)
+    expect(page.locator(".flash.danger")).to_contain_text("更正日期")
+    pubsec.shot("verification-correction")
+    page.fill("#in-corrected_on", "2026-09-18")
+    submit(page)
+    page.wait_for_url(re.compile(rf".*/requests/{key}$"))
+    expect(page.locator("main")).not_to_contain_text("已记录的违规")  # no breach card
+    pubsec.shot("verification-corrected-case")
