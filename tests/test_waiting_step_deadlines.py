@@ -220,7 +220,7 @@ def _rectification(actors, clock):
     clock.set("2026-10-10T00:00:01+08:00")
     actors.sweep()
     bid = actors.run(
-        lambda s: breaches.ledger(s, actors.user(s, "data.coord"), breaches.Filters())[0][0].id
+        lambda s: breaches.ledger(s, actors.user(s, "data.coord"), breaches.Filters()).rows[0].id
     )
     clock.set("2026-10-12T10:00:00+08:00")  # Monday
     return actors.run(
