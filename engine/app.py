@@ -33,6 +33,7 @@ from engine.sharing.handlers import HANDLERS as SHARING
 from engine.workflow import models as _workflow_models
 from engine.workflow.attachments import sweep_orphans
 from engine.workflow.handlers import SESSION_KEY, Handlers
+from notifications import delivery as _delivery_models
 from notifications.outbox import drain
 
 AREA_MODELS = (
@@ -44,6 +45,7 @@ AREA_MODELS = (
     _sharing_models,
     _quality_models,
     _oversight_models,
+    _delivery_models,
 )
 AREA_HANDLERS = (CATALOG, SHARING, QUALITY, OVERSIGHT, Handlers(jobs=(drain, sweep_orphans)))
 
