@@ -35,6 +35,7 @@ from engine.workflow.attachments import sweep_orphans
 from engine.workflow.handlers import SESSION_KEY, Handlers
 from notifications import delivery as _delivery_models
 from notifications.outbox import drain
+from notifications.sending import deliver_in_background
 
 AREA_MODELS = (
     _audit_models,
@@ -47,7 +48,14 @@ AREA_MODELS = (
     _oversight_models,
     _delivery_models,
 )
-AREA_HANDLERS = (CATALOG, SHARING, QUALITY, OVERSIGHT, Handlers(jobs=(drain, sweep_orphans)))
+AREA_HANDLERS = (
+    CATALOG,
+    SHARING,
+    QUALITY,
+    OVERSIGHT,
+    Handlers(jobs=(drain, sweep_orphans)),
+    Handlers(background=(deliver_in_background,)),
+)
 
 # what Engine.sessions makes: call it for a session whose commands run with the engine's handlers
 SessionFactory: TypeAlias = sessionmaker[Session]
