@@ -101,9 +101,7 @@ def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
 
 
 @contextlib.contextmanager
-def smtp_server(
-    tls: tuple[Path, Path] | None = None, credentials: tuple[str, str] | None = None
-):
+def smtp_server(tls: tuple[Path, Path] | None = None, credentials: tuple[str, str] | None = None):
     """A real SMTP server on 127.0.0.1; with ``tls`` it requires STARTTLS, with ``credentials``
     it requires AUTH. Yields (port, receiver)."""
     receiver = Receiver()
@@ -115,10 +113,14 @@ def smtp_server(
     if credentials:
 
         def authenticator(server, session, envelope, mechanism, auth_data):
-            ok = isinstance(auth_data, LoginPassword) and (
-                auth_data.login.decode(),
-                auth_data.password.decode(),
-            ) == credentials
+            ok = (
+                isinstance(auth_data, LoginPassword)
+                and (
+                    auth_data.login.decode(),
+                    auth_data.password.decode(),
+                )
+                == credentials
+            )
             if not ok:
                 receiver.rejected += 1
             return AuthResult(success=ok, handled=False)
@@ -176,7 +178,9 @@ def webhook_receiver(secret: str, clock=None):
             document = json.loads(raw)
             assert document["idempotency_key"] == self.headers["Idempotency-Key"]
             receiver.add(
-                Received(self.headers["Idempotency-Key"], self.headers["X-Govshare-Sender"], document)
+                Received(
+                    self.headers["Idempotency-Key"], self.headers["X-Govshare-Sender"], document
+                )
             )
             self.send_response(200)
             self.end_headers()

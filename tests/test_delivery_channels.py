@@ -53,9 +53,7 @@ def _smtp(port, **over):
     return SmtpSettings(**{**args, **over})
 
 
-def test_an_email_reaches_the_smtp_server_with_its_key_and_an_absolute_link(
-    session_factory, clock
-):
+def test_an_email_reaches_the_smtp_server_with_its_key_and_an_absolute_link(session_factory, clock):
     with smtp_server() as (port, inbox):
         settings = DeliverySettings(smtp=_smtp(port), base_url="https://gov.example.cn/share")
         _queue(session_factory, clock, "n1:email", "email", "clerk@pubsec.example.gov.cn")
@@ -94,9 +92,7 @@ def test_an_email_goes_over_starttls_with_the_configured_login(session_factory, 
     assert inbox.rejected > 0  # smtplib tries each mechanism the server offers
 
 
-def test_the_webhook_receiver_verifies_the_signature_and_reads_the_message(
-    session_factory, clock
-):
+def test_the_webhook_receiver_verifies_the_signature_and_reads_the_message(session_factory, clock):
     with webhook_receiver(SECRET, clock) as (url, receiver):
         settings = DeliverySettings(
             webhook=WebhookSettings(url=url, secret=SECRET), base_url="https://gov.example.cn"
@@ -114,9 +110,7 @@ def test_the_webhook_receiver_verifies_the_signature_and_reads_the_message(
     assert doc["text"].startswith("公安厅经办人")
 
 
-def test_a_wrong_secret_is_rejected_retried_with_backoff_then_dead_lettered(
-    session_factory, clock
-):
+def test_a_wrong_secret_is_rejected_retried_with_backoff_then_dead_lettered(session_factory, clock):
     with webhook_receiver(SECRET, clock) as (url, receiver):
         settings = DeliverySettings(
             webhook=WebhookSettings(url=url, secret="not-the-gateway-secret"), max_attempts=4
