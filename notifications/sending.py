@@ -254,6 +254,7 @@ def _record_failure(
 def _bury(session: Session, now: datetime, row: Delivery, error: str) -> None:
     """Make ``row`` a dead letter, with an audit event."""
     row.status, row.claim, row.last_error = "dead", None, error[:2000]
+    row.next_attempt_at = now  # when it died: the dead letters list newest first by it
     record(
         session,
         now,
