@@ -163,3 +163,30 @@ def test_a_message_in_quiet_hours_waits_and_an_unconfigured_channel_waits(sessio
         assert deliver_due(session_factory, clock, settings).sent == ["quiet:webhook"]
     assert _row(session_factory, "n5:email").status == "pending"  # e-mail is not configured
     assert [r.key for r in receiver.received] == ["quiet:webhook"]
+
+
+def test_settings_are_off_by_default_and_a_wrong_value_names_its_variable():
+    from engine.errors import GovshareError
+    from notifications.settings import enabled_channels, from_environ
+
+    assert enabled_channels(from_environ({})) == ()
+    on = from_environ(
+        {
+            "GOVSHARE_SMTP_HOST": "mail.example.gov.cn",
+            "GOVSHARE_SMTP_SENDER": "noreply@example.gov.cn",
+            "GOVSHARE_WEBHOOK_URL": "https://gw.example.gov.cn/hook",
+            "GOVSHARE_WEBHOOK_SECRET": SECRET,
+        }
+    )
+    assert enabled_channels(on) == ("email", "webhook")
+    assert (on.smtp.port, on.smtp.starttls, on.max_attempts) == (587, True, 8)
+    for environ, name in (
+        ({"GOVSHARE_SMTP_PORT": "smtp"}, "GOVSHARE_SMTP_PORT"),
+        ({"GOVSHARE_DELIVERY_MAX_ATTEMPTS": "0"}, "GOVSHARE_DELIVERY_MAX_ATTEMPTS"),
+        ({"GOVSHARE_SMTP_STARTTLS": "maybe"}, "GOVSHARE_SMTP_STARTTLS"),
+        ({"GOVSHARE_SMTP_HOST": "mail.example.gov.cn"}, "GOVSHARE_SMTP_SENDER"),
+        ({"GOVSHARE_WEBHOOK_URL": "https://gw/hook", "GOVSHARE_WEBHOOK_SECRET": "short"}, "SECRET"),
+    ):
+        with pytest.raises(GovshareError) as err:
+            from_environ(environ)
+        assert name in str(err.value)
