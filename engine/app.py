@@ -33,7 +33,9 @@ from engine.sharing.handlers import HANDLERS as SHARING
 from engine.workflow import models as _workflow_models
 from engine.workflow.attachments import sweep_orphans
 from engine.workflow.handlers import SESSION_KEY, Handlers
+from notifications import delivery as _delivery_models
 from notifications.outbox import drain
+from notifications.sending import deliver_in_background
 
 AREA_MODELS = (
     _audit_models,
@@ -44,8 +46,16 @@ AREA_MODELS = (
     _sharing_models,
     _quality_models,
     _oversight_models,
+    _delivery_models,
 )
-AREA_HANDLERS = (CATALOG, SHARING, QUALITY, OVERSIGHT, Handlers(jobs=(drain, sweep_orphans)))
+AREA_HANDLERS = (
+    CATALOG,
+    SHARING,
+    QUALITY,
+    OVERSIGHT,
+    Handlers(jobs=(drain, sweep_orphans)),
+    Handlers(background=(deliver_in_background,)),
+)
 
 # what Engine.sessions makes: call it for a session whose commands run with the engine's handlers
 SessionFactory: TypeAlias = sessionmaker[Session]

@@ -31,6 +31,7 @@ DYNAMIC_TABLES = [
     "attachment",
     "audit_event",
     "outbox",
+    "delivery",
     "breach",
     "data_grant",
     "dossier_entry",
