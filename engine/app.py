@@ -33,7 +33,8 @@ from engine.sharing.handlers import HANDLERS as SHARING
 from engine.workflow import models as _workflow_models
 from engine.workflow.attachments import sweep_orphans
 from engine.workflow.handlers import SESSION_KEY, Handlers
-from notifications.outbox import drain
+from notifications import models as _notification_models
+from notifications.fanout import fan_out
 
 AREA_MODELS = (
     _audit_models,
@@ -44,8 +45,9 @@ AREA_MODELS = (
     _sharing_models,
     _quality_models,
     _oversight_models,
+    _notification_models,
 )
-AREA_HANDLERS = (CATALOG, SHARING, QUALITY, OVERSIGHT, Handlers(jobs=(drain, sweep_orphans)))
+AREA_HANDLERS = (CATALOG, SHARING, QUALITY, OVERSIGHT, Handlers(jobs=(fan_out, sweep_orphans)))
 
 # what Engine.sessions makes: call it for a session whose commands run with the engine's handlers
 SessionFactory: TypeAlias = sessionmaker[Session]

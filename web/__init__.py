@@ -120,6 +120,7 @@ def create_app(config: dict | None = None) -> Flask:
         errors,
         inbox,
         incident_views,
+        notification_views,
         pages,
         project_views,
         public_views,
@@ -151,6 +152,7 @@ def create_app(config: dict | None = None) -> Flask:
         project_views,
         incident_views,
         search_views,
+        notification_views,
     ):
         app.register_blueprint(module.bp)
     app.register_blueprint(api.bp)
