@@ -24,7 +24,7 @@ from engine.clock import Clock
 from engine.db import is_postgres
 from engine.directory.models import Department, User
 from engine.workflow.models import HumanTask, OutboxMessage, ProcessInstance
-from notifications import channels, recipients
+from notifications import external, recipients
 from notifications.kinds import Kind, kind_of
 from notifications.models import Notification
 from notifications.render import parse_due
@@ -208,7 +208,7 @@ def notify(
     )
     session.add(row)
     session.flush()
-    channels.send_external(session, clock, calendar, user, row)
+    external.send_external(session, clock, calendar, user, row)
     return [row]
 
 

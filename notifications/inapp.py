@@ -17,7 +17,7 @@ from engine.clock import Clock
 from engine.directory.models import User
 from engine.errors import NotFound
 from engine.i18n import Message
-from notifications.channels import rendered_for
+from notifications.external import rendered_for
 from notifications.kinds import kind_of
 from notifications.models import Notification
 

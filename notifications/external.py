@@ -8,26 +8,20 @@ a copy until they end (``not_before``), except on the 催办 and 督办 rungs.
 
 from __future__ import annotations
 
-import importlib
 import os
 from datetime import datetime
-from types import ModuleType
 
 from sqlalchemy.orm import Session
 
 from engine.calendar import WorkingCalendar
 from engine.clock import Clock
 from engine.directory.models import User
+from notifications import delivery
 from notifications.kinds import is_urgent
 from notifications.models import Notification
 from notifications.preferences import settings_of
 from notifications.render import Rendered, context, render
 
-delivery: ModuleType | None
-try:
-    delivery = importlib.import_module("notifications.delivery")
-except ImportError:  # the delivery queue is built on another branch; until it lands, in-app only
-    delivery = None
 
 
 def base_url() -> str:
@@ -58,7 +52,7 @@ def send_external(
     settings = settings_of(session, user)
     targets = [("email", settings.email_to), ("webhook", settings.webhook_to)]
     targets = [(channel, address) for channel, address in targets if address]
-    if not targets or delivery is None:
+    if not targets:
         return 0
     now = clock.now()
     message = rendered_for(row, settings.language, now, calendar, base_url())
