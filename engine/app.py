@@ -33,6 +33,7 @@ from engine.sharing.handlers import HANDLERS as SHARING
 from engine.workflow import models as _workflow_models
 from engine.workflow.attachments import sweep_orphans
 from engine.workflow.handlers import SESSION_KEY, Handlers
+from notifications import delivery as _delivery_models
 from notifications import models as _notification_models
 from notifications.fanout import fan_out
 
@@ -46,6 +47,7 @@ AREA_MODELS = (
     _quality_models,
     _oversight_models,
     _notification_models,
+    _delivery_models,
 )
 AREA_HANDLERS = (CATALOG, SHARING, QUALITY, OVERSIGHT, Handlers(jobs=(fan_out, sweep_orphans)))
 

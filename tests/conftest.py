@@ -35,6 +35,7 @@ DYNAMIC_TABLES = [
     "attachment",
     "audit_event",
     "outbox",
+    "delivery",
     "breach",
     "data_grant",
     "dossier_entry",

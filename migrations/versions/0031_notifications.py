@@ -2,14 +2,14 @@
 the daily jobs' marks; the indexes the ladder and the grant-expiry jobs scan
 
 Revision ID: 0031
-Revises: 0020
+Revises: 0030
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0031"
-down_revision = "0020"
+down_revision = "0030"
 branch_labels = None
 depends_on = None
 
