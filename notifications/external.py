@@ -23,7 +23,6 @@ from notifications.preferences import settings_of
 from notifications.render import Rendered, context, render
 
 
-
 def base_url() -> str:
     """Where the pages are, for links in e-mail and messages (``GOVSHARE_BASE_URL``)."""
     return os.environ.get("GOVSHARE_BASE_URL", "http://127.0.0.1:5000").rstrip("/")
