@@ -36,6 +36,7 @@ from engine.workflow.handlers import SESSION_KEY, Handlers
 from notifications import delivery as _delivery_models
 from notifications import models as _notification_models
 from notifications.fanout import fan_out
+from notifications.ladder import due_today, grants_expiring
 
 AREA_MODELS = (
     _audit_models,
@@ -49,7 +50,13 @@ AREA_MODELS = (
     _notification_models,
     _delivery_models,
 )
-AREA_HANDLERS = (CATALOG, SHARING, QUALITY, OVERSIGHT, Handlers(jobs=(fan_out, sweep_orphans)))
+AREA_HANDLERS = (
+    CATALOG,
+    SHARING,
+    QUALITY,
+    OVERSIGHT,
+    Handlers(jobs=(fan_out, due_today, grants_expiring, sweep_orphans)),
+)
 
 # what Engine.sessions makes: call it for a session whose commands run with the engine's handlers
 SessionFactory: TypeAlias = sessionmaker[Session]
