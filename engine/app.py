@@ -35,6 +35,7 @@ from engine.workflow.attachments import sweep_orphans
 from engine.workflow.handlers import SESSION_KEY, Handlers
 from notifications import delivery as _delivery_models
 from notifications import models as _notification_models
+from notifications.digest import daily_digest
 from notifications.fanout import fan_out
 from notifications.ladder import due_today, grants_expiring
 
@@ -55,7 +56,7 @@ AREA_HANDLERS = (
     SHARING,
     QUALITY,
     OVERSIGHT,
-    Handlers(jobs=(fan_out, due_today, grants_expiring, sweep_orphans)),
+    Handlers(jobs=(fan_out, due_today, grants_expiring, daily_digest, sweep_orphans)),
 )
 
 # what Engine.sessions makes: call it for a session whose commands run with the engine's handlers

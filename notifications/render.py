@@ -133,9 +133,11 @@ def context(
             overdue=now >= due_at,
             days_over=max(-left, 0),
         )
-    for name in ("overdue_tasks", "due_soon", "new_tasks", "soon_days"):
-        if name in payload:
-            ctx[name] = payload[name]
+    for name in ("overdue_tasks", "due_soon", "new_tasks"):  # the digest's lists
+        ctx[name] = [
+            {**item, "task": _both(item, "task", lang)} for item in payload.get(name) or []
+        ]
+    ctx["soon_days"] = payload.get("soon_days") or 0
     return ctx
 
 

@@ -1,12 +1,15 @@
-"""The reminder ladder 提醒 → 催办 → 督办 with the fake clock, and grants about to expire."""
+"""The reminder ladder 提醒 → 催办 → 督办 with the fake clock, grants about to expire, and the
+daily digest on working days only (by the official calendar)."""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from engine.directory import user_by_id, user_by_name
 from engine.workflow import tasks as task_service
-from notifications import inapp
+from notifications import inapp, preferences
+from notifications.digest import daily_digest
 from notifications.fanout import fan_out
 from notifications.ladder import due_today, grants_expiring
 from notifications.models import Notification
@@ -112,3 +115,45 @@ def test_a_grant_about_to_expire_is_told_once_to_the_requester(actors, clock):
     for day in ("2026-12-18", "2026-12-21", "2026-12-30"):
         clock.set(f"{day}T09:00:00+08:00")
         assert run(actors, grants_expiring) == 0
+
+
+@pytest.mark.parametrize("day", [f"2026-10-0{d}" for d in range(1, 8)])
+def test_no_digest_on_the_national_day_holidays(actors, clock, day):
+    actors.request("civil.clerk", **HUKOU)
+    clock.set(f"{day}T09:00:00+08:00")
+    assert run(actors, daily_digest) == 0
+    assert told(actors, "daily_digest") == {}
+
+
+def test_the_digest_goes_out_on_the_make_up_sunday_and_working_days(actors, clock):
+    key = actors.request("civil.clerk", **HUKOU)  # Friday 2026-09-18: new in the queue
+    clock.set("2026-09-19T09:00:00+08:00")  # Saturday: no digest
+    assert run(actors, daily_digest) == 0
+    clock.set("2026-09-20T09:00:00+08:00")  # Sunday, a make-up working day (调休)
+    assert run(actors, daily_digest) == 2
+    assert told(actors, "daily_digest") == {
+        "pubsec.clerk": ["/inbox/mine"],
+        "pubsec.lead": ["/inbox/mine"],
+    }
+    [(subject, text)] = read(actors, "pubsec.clerk", "daily_digest", "zh")
+    assert subject == "每日待办摘要：1 项需关注"
+    assert f"审核共享申请（{key}）" in text
+    assert run(actors, daily_digest) == 0  # once a day
+    clock.set("2026-10-08T09:00:00+08:00")  # the first working day after the holidays
+    assert run(actors, daily_digest) == 2
+    [(subject, text), _] = read(actors, "pubsec.clerk", "daily_digest")
+    assert subject == "Daily digest: 1 task(s) to watch"
+    assert f"Review the sharing request ({key}), due 2026-10-09" in text
+    assert "Due within 3 working day(s): 1" in text
+
+
+def test_no_digest_for_an_official_who_switched_it_off(actors, clock):
+    actors.request("civil.clerk", **HUKOU)
+    actors.run(
+        lambda s: preferences.save_preferences(
+            s, clock, user_by_name(s, "pubsec.clerk"), {"digest": "off"}
+        )
+    )
+    clock.set("2026-09-20T09:00:00+08:00")
+    assert run(actors, daily_digest) == 1
+    assert set(told(actors, "daily_digest")) == {"pubsec.lead"}
