@@ -29,15 +29,20 @@ def base_url() -> str:
 
 
 def rendered_for(
-    row: Notification, lang: str, now: datetime, calendar: WorkingCalendar, base: str = ""
+    row: Notification,
+    lang: str,
+    now: datetime,
+    calendar: WorkingCalendar,
+    base: str | None = "",
 ) -> Rendered:
-    """A notification's subject and text in ``lang``, its link made absolute with ``base``."""
+    """A notification's subject and text in ``lang``, its link made absolute with ``base``
+    (``base=None``: without the link line, for the in-app list, whose subject is the link)."""
     ctx = context(
         lang,
         row.payload or {},
         key=row.business_key,
         due_at=row.due_at,
-        url=f"{base}{row.link}" if row.link else "",
+        url=f"{base}{row.link}" if row.link and base is not None else "",
         now=now,
         calendar=calendar,
     )

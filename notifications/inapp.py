@@ -79,14 +79,17 @@ def page(
     calendar, now = load_calendar(session), clock.now()
     items = []
     for row in rows:
-        message = rendered_for(row, lang, now, calendar)
+        message = rendered_for(row, lang, now, calendar, base=None)
+        lines = message.text.splitlines()
+        if lines and lines[0] in message.subject:  # the subject says it already
+            lines = lines[1:]
         items.append(
             Item(
                 id=row.id,
                 kind=row.kind,
                 family=kind_of(row.kind).family,
                 subject=message.subject,
-                text=message.text,
+                text="\n".join(lines),
                 link=row.link,
                 business_key=row.business_key,
                 created_at=row.created_at,

@@ -222,7 +222,7 @@ def save_preferences(session: Session, clock: Clock, user: User, form: dict) -> 
                 N_("must be given together with the start of the quiet hours, or both left empty")
             ),
         )
-    checks.done(Message(N_("The notification settings were not saved.")))
+    checks.done(Message(N_("The notification settings were not saved")))
     row = session.get(NotificationPreference, user.id)
     before = _snapshot(row)
     if row is None:
@@ -286,7 +286,7 @@ def save_department_defaults(
                 N_("must be given together with the start of the quiet hours, or both left empty")
             ),
         )
-    checks.done(Message(N_("The department's defaults were not saved.")))
+    checks.done(Message(N_("The department's defaults were not saved")))
     row = session.get(DepartmentNotificationDefaults, user.department_id)
     before = _snapshot(row)
     if row is None:

@@ -16,11 +16,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from engine.calendar import load_calendar
 from engine.directory import user_by_id, user_by_name
 from engine.oversight import breaches
 from engine.workflow import tasks as task_service
 from engine.workflow.models import OutboxMessage, ProcessInstance
 from notifications import inapp
+from notifications.external import rendered_for
 from notifications.fanout import fan_out
 from notifications.kinds import KINDS
 from notifications.models import Notification
@@ -90,9 +92,11 @@ def _told(actors, kind):
         for n in s.scalars(select(Notification).where(Notification.kind == kind)):
             u = user_by_id(s, n.user_id)
             texts = {}
-            for lang in ("zh", "en"):
+            for lang in ("zh", "en"):  # as e-mail and messages carry it, with the link
+                message = rendered_for(n, lang, actors.clock.now(), load_calendar(s))
+                texts[lang] = (message.subject, message.text)
                 [item] = [i for i in inapp.page(s, actors.clock, u, lang).items if i.id == n.id]
-                texts[lang] = (item.subject, item.text)
+                assert item.subject == message.subject and item.link == n.link
             out[u.username] = (n.link, texts["zh"], texts["en"])
         return out
 
