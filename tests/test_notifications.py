@@ -4,6 +4,8 @@ the page that acts on it."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from sqlalchemy import func, select
 
@@ -134,3 +136,29 @@ def test_mark_all_read_and_paging_newest_first(actors, clock):
     assert first[0] > first[1] > second[0]
     assert actors.run(lambda s: inapp.mark_all_read(s, clock, user_by_name(s, "pubsec.clerk"))) == 3
     assert actors.run(lambda s: inapp.unread_count(s, user_by_name(s, "pubsec.clerk").id)) == 0
+
+
+def test_two_workers_fan_out_each_outbox_row_exactly_once(actors, session_factory, clock):
+    for _ in range(12):
+        actors.request("civil.clerk", **HUKOU)
+    errors: list[BaseException] = []
+    taken: list[int] = []
+
+    def worker():
+        try:
+            while True:
+                with session_factory() as s, s.begin():
+                    n = fan_out(s, clock, limit=2)
+                if not n:
+                    return
+                taken.append(n)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == [] and sum(taken) == 12  # every row taken by exactly one worker
+    assert actors.run(lambda s: s.scalar(select(func.count()).select_from(Notification))) == 24
