@@ -38,6 +38,7 @@ from notifications import models as _notification_models
 from notifications.digest import daily_digest
 from notifications.fanout import fan_out
 from notifications.ladder import due_today, grants_expiring
+from notifications.sending import deliver_in_background
 
 AREA_MODELS = (
     _audit_models,
@@ -57,6 +58,7 @@ AREA_HANDLERS = (
     QUALITY,
     OVERSIGHT,
     Handlers(jobs=(fan_out, due_today, grants_expiring, daily_digest, sweep_orphans)),
+    Handlers(background=(deliver_in_background,)),
 )
 
 # what Engine.sessions makes: call it for a session whose commands run with the engine's handlers

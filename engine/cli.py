@@ -341,6 +341,78 @@ def cmd_incidents(args: argparse.Namespace) -> None:
         print(Message("%(n)s more not shown.", n=total - len(rows)))
 
 
+# -- notification delivery ---------------------------------------------------------------------
+def cmd_notifications_list(args: argparse.Namespace) -> None:
+    from notifications import dead_letters
+    from notifications.delivery import CHANNEL_LABELS, STATUS_LABELS
+
+    view = "dead" if args.dead else "pending" if args.pending else "all"
+    with _factory(args)() as s:
+        page = dead_letters.list_deliveries(s, None, view, after=args.after, page_size=args.limit)
+    if args.json:
+        return _out(args, [r.__dict__ for r in page.rows], "")
+    print(Message("failed: %(dead)s  waiting: %(pending)s", dead=page.dead, pending=page.pending))
+    if not page.rows:
+        print(Message("No deliveries."))
+    for r in page.rows:
+        status = Message(STATUS_LABELS[r.status])
+        to = r.address or Message("the configured webhook")
+        print(f"{r.id:>6}  {status}  {Message(CHANNEL_LABELS[r.channel])}  {to}  {r.key}")
+        print(f"        {r.subject}")
+        attempts = Message("attempts: %(n)s", n=r.attempts)
+        when = _local(r.sent_at) if r.sent_at else _local(r.next_attempt_at)
+        print(f"        {attempts}  {when}")
+        if r.last_error and r.status != "sent":
+            print(f"        {r.last_error}")
+    if page.next_after:
+        print(Message("More: add --after %(id)s.", id=page.next_after))
+
+
+def cmd_notifications_retry(args: argparse.Namespace) -> None:
+    from notifications import dead_letters
+
+    with _factory(args)() as s, s.begin():
+        if args.all_dead:
+            n = dead_letters.retry_all_dead(s, _clock(args), None)
+            print(Message("%(n)s failed deliveries queued again.", n=n))
+            return
+        key = dead_letters.retry(s, _clock(args), args.id, None)
+    print(Message("Delivery %(id)s (%(key)s) queued again.", id=args.id, key=key))
+
+
+def cmd_notifications_send_test(args: argparse.Namespace) -> None:
+    from notifications import dead_letters
+    from notifications.delivery import CHANNEL_LABELS
+    from notifications.sending import deliver_due
+    from notifications.settings import enabled_channels, from_environ
+
+    settings = from_environ()
+    if args.channel not in enabled_channels(settings):
+        raise GovshareError(
+            Message(
+                "%(channel)s is not configured on this installation; see "
+                "docs/notification-delivery.md.",
+                channel=Message(CHANNEL_LABELS[args.channel]),
+            )
+        )
+    factory, clock = _factory(args), _clock(args)
+    with factory() as s, s.begin():
+        delivery_id = dead_letters.queue_test(s, clock, args.user, args.channel, args.to, None)
+    deliver_due(factory, clock, settings, only=delivery_id)
+    with factory() as s:
+        row = dead_letters.delivery_status(s, delivery_id)
+    if row.status != "sent":
+        raise GovshareError(
+            Message(
+                "The test message %(id)s was not accepted: %(error)s (it is retried like any "
+                "other; see govshare notifications list --pending).",
+                id=row.id,
+                error=row.last_error or "-",
+            )
+        )
+    print(Message("Test message %(id)s sent (%(key)s).", id=row.id, key=row.key))
+
+
 # -- backup and restore -----------------------------------------------------------------------
 def cmd_backup(args: argparse.Namespace) -> None:
     from engine.backup import backup
@@ -500,6 +572,7 @@ def build_parser() -> argparse.ArgumentParser:
         _request_commands,
         _task_commands,
         _incident_command,
+        _notification_commands,
         _worker_command,
         _evaluation_commands,
         _calendar_commands,
@@ -643,6 +716,30 @@ def _incident_command(sub: Commands) -> None:
     inc.add_argument("--all", action="store_true", help="resolved incidents too")
     inc.add_argument("--json", action="store_true", help="print JSON")
     inc.set_defaults(fn=cmd_incidents)
+
+
+def _notification_commands(sub: Commands) -> None:
+    n = _group(sub, "notifications", "e-mail and webhook deliveries: list, retry, send a test")
+    c = _leaf(
+        n,
+        "list",
+        cmd_notifications_list,
+        "list deliveries (failed first with --dead)",
+        json_flag=True,
+    )
+    which = c.add_mutually_exclusive_group()
+    which.add_argument("--dead", action="store_true", help="only failed ones (dead letters)")
+    which.add_argument("--pending", action="store_true", help="only those waiting to be sent")
+    c.add_argument("--after", type=int, metavar="ID", help="the page after this delivery")
+    c.add_argument("--limit", type=int, default=50, help="deliveries per page (default 50)")
+    c = _leaf(n, "retry", cmd_notifications_retry, "send a failed delivery again")
+    target = c.add_mutually_exclusive_group(required=True)
+    target.add_argument("id", nargs="?", type=int, help="the delivery's number")
+    target.add_argument("--all-dead", action="store_true", help="every failed delivery")
+    c = _leaf(n, "send-test", cmd_notifications_send_test, "send a test message now")
+    c.add_argument("--user", required=True, help="the user it is addressed to (user name)")
+    c.add_argument("--channel", required=True, choices=("email", "webhook"))
+    c.add_argument("--to", help="the e-mail address (or a webhook URL instead of the configured)")
 
 
 def _worker_command(sub: Commands) -> None:

@@ -24,9 +24,18 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from engine.db import Base, UTCDateTime
+from engine.i18n import N_
 
 CHANNELS = ("email", "webhook")
 STATUSES = ("pending", "sending", "sent", "dead")
+# what people read for the channels and states (translated where shown)
+CHANNEL_LABELS = {"email": N_("E-mail"), "webhook": N_("Messaging platform (webhook)")}
+STATUS_LABELS = {
+    "pending": N_("waiting"),
+    "sending": N_("being sent"),
+    "sent": N_("sent"),
+    "dead": N_("failed"),
+}
 
 
 class Delivery(Base):

@@ -116,6 +116,7 @@ def create_app(config: dict | None = None) -> Flask:
         auth,
         breach_views,
         catalog_views,
+        delivery_views,
         dispute_views,
         errors,
         inbox,
@@ -151,6 +152,7 @@ def create_app(config: dict | None = None) -> Flask:
         report_views,
         project_views,
         incident_views,
+        delivery_views,
         search_views,
         notification_views,
     ):

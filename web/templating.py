@@ -16,7 +16,7 @@ from engine.directory import is_administrator
 from engine.i18n import Message
 from engine.workflow import incidents, roles
 from engine.workflow.inbox import counts
-from notifications import inapp
+from notifications import dead_letters, inapp
 
 from . import LANGUAGES, clock, db, select_locale
 
@@ -238,6 +238,7 @@ def nav_counts() -> dict:
         )
         if current_user.is_authenticated and is_administrator(current_user):
             g.nav_counts["incidents"] = incidents.open_count(db.session)
+            g.nav_counts["dead_letters"] = dead_letters.count(db.session, "dead")
     return g.nav_counts
 
 

@@ -11,7 +11,10 @@ A domain area exports one :class:`Handlers` table (``engine/<area>/handlers.py``
 * ``facts`` — the typed facts processes record with ``fact(kind, **values)``, which reports and
   dossiers read instead of diagram ids;
 * ``key_prefixes`` — the business-key prefix of each of the area's processes (``GX`` …);
-* ``jobs`` — periodic jobs every worker tick runs (``job(session, clock)``).
+* ``jobs`` — periodic jobs every worker tick runs (``job(session, clock)``);
+* ``background`` — rounds the worker repeats in a thread of their own, beside the timer sweep
+  (``round(session_factory, clock) -> work done``): work that waits on the outside world, such as
+  sending e-mail, so that a slow server never holds up timers.
 
 The composition root (:mod:`engine.app`) combines every area's table into the engine's one
 table; the runtime reads it from the command's session and never imports a domain area. Every
@@ -25,7 +28,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from engine.calendar import WorkingCalendar
 from engine.clock import Clock
@@ -88,6 +91,10 @@ CompletionCheck = Callable[[CheckContext], None]
 
 Job = Callable[[Session, Clock], object]
 """A periodic job of the worker, e.g. starting the yearly evaluation in January."""
+
+BackgroundRound = Callable[[sessionmaker[Session], Clock], int]
+"""One round of a worker thread of its own: makes its own sessions and transactions, and returns
+how much it did (0: nothing to do, the thread pauses for the worker's interval)."""
 
 
 @dataclass(frozen=True)
@@ -154,6 +161,7 @@ class Handlers:
     facts: Mapping[str, FactKind] = field(default_factory=dict)
     key_prefixes: Mapping[str, str] = field(default_factory=dict)  # process id -> e.g. "GX"
     jobs: tuple[Job, ...] = ()  # run by every worker tick, each in its own transaction
+    background: tuple[BackgroundRound, ...] = ()  # repeated by the worker, each in its thread
 
     @staticmethod
     def combine(*tables: Handlers) -> Handlers:
@@ -166,6 +174,7 @@ class Handlers:
             "key_prefixes": {},
         }
         jobs: list[Job] = []
+        background: list[BackgroundRound] = []
         for table in tables:
             for kind, target in merged.items():
                 for name, handler in getattr(table, kind).items():
@@ -173,7 +182,8 @@ class Handlers:
                         raise ValueError(f"{kind} {name!r}: registered twice")
                     target[name] = handler
             jobs.extend(table.jobs)
-        return Handlers(**merged, jobs=tuple(jobs))
+            background.extend(table.background)
+        return Handlers(**merged, jobs=tuple(jobs), background=tuple(background))
 
     def action(self, name: str) -> Action:
         if name not in self.actions:

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from engine.audit import AuditEvent
 from engine.clock import Clock
 from engine.db import is_postgres
-from engine.workflow.handlers import handlers_of
+from engine.workflow.handlers import BackgroundRound, Job, handlers_of
 from engine.workflow.models import ProcessInstance
 from engine.workflow.runtime import (
     MAX_AUTOMATIC_RETRIES,
@@ -136,22 +136,77 @@ def run_worker(
     once: bool = False,
 ) -> None:
     """Until ``stop`` is set (or once): run the engine's periodic jobs (each in its own
-    transaction, e.g. starting the yearly evaluation in January, delivering the outbox) and
-    sweep due timers. A failing job is logged and never keeps the others from running."""
+    transaction, e.g. starting the yearly evaluation in January, turning the outbox into
+    notifications) and sweep due timers. A failing job is logged and never keeps the others
+    from running.
+
+    The engine's background rounds (delivering e-mail and webhook messages) run meanwhile in
+    threads of their own, so that a channel that hangs until its timeout never delays a timer;
+    ``once`` runs each of them once after the sweep."""
     stop = stop or threading.Event()
     with session_factory() as session:
-        jobs = handlers_of(session).jobs
-    while not stop.is_set():
-        for job in jobs:
-            try:
-                with session_factory() as session, session.begin():
-                    job(session, clock)
-            except Exception:  # noqa: BLE001 - one failing job must not stop the worker
-                log.exception("job %s failed; next try in %.0fs", job.__name__, interval)
+        handlers = handlers_of(session)
+    threads = (
+        []
+        if once
+        else _start_background(handlers.background, session_factory, clock, interval, stop)
+    )
+    try:
+        while not stop.is_set():
+            _tick(handlers.jobs, session_factory, clock, interval)
+            if once:
+                for background in handlers.background:
+                    _background_round(background, session_factory, clock)
+                return
+            stop.wait(interval)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=interval)
+
+
+def _tick(
+    jobs: tuple[Job, ...], session_factory: sessionmaker, clock: Clock, interval: float
+) -> None:
+    for job in jobs:
         try:
-            sweep(session_factory, clock)
-        except Exception:  # noqa: BLE001 - e.g. the database went away; try again later
-            log.exception("timer sweep failed; retrying in %.0fs", interval)
-        if once:
-            return
-        stop.wait(interval)
+            with session_factory() as session, session.begin():
+                job(session, clock)
+        except Exception:  # noqa: BLE001 - one failing job must not stop the worker
+            log.exception("job %s failed; next try in %.0fs", job.__name__, interval)
+    try:
+        sweep(session_factory, clock)
+    except Exception:  # noqa: BLE001 - e.g. the database went away; try again later
+        log.exception("timer sweep failed; retrying in %.0fs", interval)
+
+
+def _background_round(
+    background: BackgroundRound, session_factory: sessionmaker, clock: Clock
+) -> int:
+    try:
+        return background(session_factory, clock)
+    except Exception:  # noqa: BLE001 - e.g. bad settings or the database went away
+        log.exception("%s failed", background.__name__)
+        return 0
+
+
+def _start_background(
+    rounds: tuple[BackgroundRound, ...],
+    session_factory: sessionmaker,
+    clock: Clock,
+    interval: float,
+    stop: threading.Event,
+) -> list[threading.Thread]:
+    """One daemon thread per round: repeat it at once while it finds work, else pause."""
+
+    def loop(background: BackgroundRound) -> None:
+        while not stop.is_set():
+            if not _background_round(background, session_factory, clock):
+                stop.wait(interval)
+
+    threads = [
+        threading.Thread(target=loop, args=(r,), name=r.__name__, daemon=True) for r in rounds
+    ]
+    for thread in threads:
+        thread.start()
+    return threads
