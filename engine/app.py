@@ -34,7 +34,10 @@ from engine.workflow import models as _workflow_models
 from engine.workflow.attachments import sweep_orphans
 from engine.workflow.handlers import SESSION_KEY, Handlers
 from notifications import delivery as _delivery_models
-from notifications.outbox import drain
+from notifications import models as _notification_models
+from notifications.digest import daily_digest
+from notifications.fanout import fan_out
+from notifications.ladder import due_today, grants_expiring
 from notifications.sending import deliver_in_background
 
 AREA_MODELS = (
@@ -46,6 +49,7 @@ AREA_MODELS = (
     _sharing_models,
     _quality_models,
     _oversight_models,
+    _notification_models,
     _delivery_models,
 )
 AREA_HANDLERS = (
@@ -53,7 +57,7 @@ AREA_HANDLERS = (
     SHARING,
     QUALITY,
     OVERSIGHT,
-    Handlers(jobs=(drain, sweep_orphans)),
+    Handlers(jobs=(fan_out, due_today, grants_expiring, daily_digest, sweep_orphans)),
     Handlers(background=(deliver_in_background,)),
 )
 

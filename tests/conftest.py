@@ -26,6 +26,10 @@ os.environ["GOVSHARE_INSTANCE"] = tempfile.mkdtemp(prefix="govshare-test-instanc
 
 # rows tests make, deleted before each test: these first, then the catalog rows, then the rest
 DYNAMIC_TABLES = [
+    "notification",
+    "notification_preference",
+    "notification_department_default",
+    "notification_job_mark",
     "process_fact",
     "incident",
     "attachment",

@@ -24,12 +24,24 @@ def open_tasks(status):
     return sorted(t["task"] for t in status["tasks"] if t["state"] == "open")
 
 
+# what the engine's services write about tasks and breaches beside the processes' own messages
+SERVICE_EVENTS = {
+    "task_offered",
+    "task_claimed",
+    "task_assigned",
+    "task_unclaimed",
+    "breach_recorded",
+    "appeal_decided",
+}
+
+
 def outbox(actors, key):
+    """The messages the process wrote for the instance, in order."""
     return actors.run(
         lambda s: [
             m.template
             for m in s.scalars(select(OutboxMessage).order_by(OutboxMessage.id))
-            if m.payload.get("business_key") == key
+            if m.payload.get("business_key") == key and m.template not in SERVICE_EVENTS
         ]
     )
 

@@ -121,6 +121,7 @@ def create_app(config: dict | None = None) -> Flask:
         errors,
         inbox,
         incident_views,
+        notification_views,
         pages,
         project_views,
         public_views,
@@ -153,6 +154,7 @@ def create_app(config: dict | None = None) -> Flask:
         incident_views,
         delivery_views,
         search_views,
+        notification_views,
     ):
         app.register_blueprint(module.bp)
     app.register_blueprint(api.bp)

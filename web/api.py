@@ -23,6 +23,7 @@ from engine.quality import verification
 from engine.sharing import requests as share_requests
 from engine.sharing.grants import check_use
 from engine.workflow import tasks as task_service
+from notifications import inapp, preferences
 
 from . import clock, db
 from .openapi import (
@@ -566,6 +567,93 @@ def grant_check(body: dict):
             )
         )
     )
+
+
+NOTIFICATION = obj(
+    ("id", "kind", "subject", "text", "link", "created_at", "read"),
+    id={"type": "integer"},
+    kind={"type": "string", "description": "the kind (docs/notifications.md)"},
+    rung={
+        "type": "string",
+        "enum": ["task", "reminder", "urgent", "supervision", "outcome", "digest"],
+        "description": "new work, 提醒, 催办, 督办, an outcome, the digest",
+    },
+    subject={"type": "string"},
+    text={"type": "string"},
+    link={"type": "string", "description": "the page that acts on it (a path of the web app)"},
+    business_key=NULLABLE_TEXT,
+    created_at=DATE_TIME,
+    due_at=NULLABLE_DATE_TIME,
+    read={"type": "boolean"},
+)
+COMPONENTS["Notification"] = NOTIFICATION
+
+
+@bp.get("/notifications")
+@token_required
+@operation(
+    "The token user's notifications, newest first, with the unread count",
+    {
+        200: (
+            "a page of notifications; pass next_before as before for the next",
+            obj(
+                ("unread", "items"),
+                unread={"type": "integer", "description": "unread, counted up to 100"},
+                items=array(ref("Notification")),
+                next_before={"type": ["integer", "null"]},
+            ),
+        )
+    },
+    query=obj(
+        unread={"type": "boolean", "description": "only the unread ones"},
+        before={**ID, "description": "the id to page on from (exclusive)"},
+        lang={"enum": ["zh", "en"], "description": "default: the user's chosen language"},
+    ),
+)
+def notifications_list(query: dict):
+    lang = query.get("lang") or preferences.language_of(db.session, g.user)
+    page = inapp.page(
+        db.session,
+        clock(),
+        g.user,
+        lang,
+        before=query.get("before"),
+        unread_only=bool(query.get("unread")),
+    )
+    return jsonify(
+        {
+            "unread": page.unread,
+            "items": [
+                {
+                    "id": n.id,
+                    "kind": n.kind,
+                    "rung": n.family,
+                    "subject": n.subject,
+                    "text": n.text,
+                    "link": n.link,
+                    "business_key": n.business_key,
+                    "created_at": n.created_at.isoformat(),
+                    "due_at": n.due_at.isoformat() if n.due_at else None,
+                    "read": n.read,
+                }
+                for n in page.items
+            ],
+            "next_before": page.next_before,
+        }
+    )
+
+
+@bp.post("/notifications/<int:notification_id>/read")
+@token_required
+@operation(
+    "Mark one of the token user's notifications read",
+    {200: ("marked read; link is the page that acts on it", obj(("link",), link=text(300)))},
+    errors=(404,),
+    path={"notification_id": ID},
+)
+def notification_read(notification_id: int):
+    link = _command(lambda s: inapp.open_notification(s, clock(), g.user, notification_id))
+    return jsonify({"link": link})
 
 
 @bp.get("/openapi.json")

@@ -16,7 +16,7 @@ from engine.directory import is_administrator
 from engine.i18n import Message
 from engine.workflow import incidents, roles
 from engine.workflow.inbox import counts
-from notifications import dead_letters
+from notifications import dead_letters, inapp
 
 from . import LANGUAGES, clock, db, select_locale
 
@@ -262,6 +262,15 @@ def nav_counts() -> dict:
     return g.nav_counts
 
 
+def unread_notifications() -> int:
+    """The bell's count: the user's unread notifications (one indexed count, capped at 100)."""
+    if "unread_notifications" not in g:
+        g.unread_notifications = (
+            inapp.unread_count(db.session, current_user.id) if current_user.is_authenticated else 0
+        )
+    return g.unread_notifications
+
+
 def calendar_gap() -> list[int]:
     """The years without Ningxia's regional holidays, for the one notice that administrators and
     the authorities' staff see (everyone else sees a short mark on the deadlines concerned)."""
@@ -289,6 +298,7 @@ def init_app(app: Flask) -> None:
     def _context():
         return {
             "nav_counts": nav_counts,
+            "unread_notifications": unread_notifications,
             "calendar_gap": calendar_gap,
             "LANGUAGES": LANGUAGES,
             "current_lang": select_locale(),

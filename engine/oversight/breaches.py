@@ -23,7 +23,7 @@ from engine.oversight.models import Breach
 from engine.workflow.deployment import active_definition
 from engine.workflow.handlers import StepContext
 from engine.workflow.history import instance_by_id
-from engine.workflow.models import ProcessInstance
+from engine.workflow.models import OutboxMessage, ProcessInstance
 from engine.workflow.runtime import start_instance
 
 PAGE_SIZE = 50
@@ -301,6 +301,15 @@ def decide_appeal(
         "reasons": row.appeal_decision,
     }
     _audit(session, clock, user, row, "breach_appeal_decided", before=before, after=after)
+    _tell(
+        session,
+        clock,
+        row,
+        "appeal_decided",
+        decision=row.appeal_status,
+        reasons=row.appeal_decision,
+        actor_id=user.id,
+    )
     session.flush()
     return entry_of(row)
 
@@ -362,7 +371,27 @@ def record(
     )
     session.add(row)
     session.flush()
+    _tell(session, clock, row, "breach_recorded")
     return row
+
+
+def _tell(session: Session, clock: Clock, row: Breach, event: str, **payload: Any) -> None:
+    """An outbox row to the department in the entry (its officials on the case and leaders are
+    told by the notifications worker), written with the change."""
+    session.add(
+        OutboxMessage(
+            instance_id=row.instance_id,
+            department_id=row.department_id,
+            template=event,
+            payload={
+                "business_key": row.evidence.get("business_key", ""),
+                "breach_id": row.id,
+                "article": row.article,
+                **payload,
+            },
+            created_at=clock.now(),
+        )
+    )
 
 
 def record_breach_effect(

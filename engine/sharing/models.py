@@ -26,7 +26,7 @@ class Grant(Base):
     requester_id: Mapped[int] = mapped_column(ForeignKey("department.id"), index=True)
     info_items: Mapped[list] = mapped_column(JSON)
     period_start: Mapped[date | None] = mapped_column(Date)
-    period_end: Mapped[date | None] = mapped_column(Date)
+    period_end: Mapped[date | None] = mapped_column(Date, index=True)  # expiry notices
     purpose: Mapped[str] = mapped_column(Text)
     basis: Mapped[str] = mapped_column(
         String(30)

@@ -247,9 +247,11 @@ class Command:
         for task_id, task in ready.items():
             if task_id not in open_rows:
                 try:
-                    self.session.add(self._human_task(task_id, task, now))
+                    row = self._human_task(task_id, task, now)
                 except Exception as exc:
                     raise ElementError(Element.of(task), exc) from exc
+                self.session.add(row)
+                self.session.add(task_offered(inst, row, now))
 
     def _human_task(self, task_id: str, task: Any, now: datetime) -> HumanTask:
         inst = self.instance
@@ -319,6 +321,18 @@ def write_notification(ctx: StepContext, role: str, template: str, **payload: An
             payload={**payload, "business_key": ctx.instance.business_key},
             created_at=ctx.clock.now(),
         )
+    )
+
+
+def task_offered(instance: ProcessInstance, row: HumanTask, now: datetime) -> OutboxMessage:
+    """The outbox row of a step that opens: its department (its officials, or those of its job
+    role) is told, unless the same command's process message already tells them (notifications)."""
+    return OutboxMessage(
+        instance_id=instance.id,
+        department_id=row.department_id,
+        template="task_offered",
+        payload={"business_key": instance.business_key, "spiff_task_id": row.spiff_task_id},
+        created_at=now,
     )
 
 

@@ -36,7 +36,7 @@ from engine.workflow.history import (
     tasks_of,
 )
 from engine.workflow.inbox import Colleague, Deadline, describe_deadline, eligible_queue
-from engine.workflow.models import HumanTask, ProcessInstance
+from engine.workflow.models import HumanTask, OutboxMessage, ProcessInstance
 from engine.workflow.runtime import complete_user_task, lock_instance
 
 
@@ -160,6 +160,7 @@ def claim(session: Session, clock: Clock, task_id: int, user: User) -> TaskRef:
     row.assignee_id = user.id
     row.instance.updated_at = clock.now()
     _audit(session, clock, row, "task_claimed", user, after=user.username)
+    _tell(session, clock, row, "task_claimed", user)
     session.flush()
     return task_ref(row)
 
@@ -172,6 +173,7 @@ def unclaim(session: Session, clock: Clock, task_id: int, user: User) -> TaskRef
     before = row.assignee.username if row.assignee else None
     row.assignee_id = None
     _audit(session, clock, row, "task_unclaimed", user, before=before)
+    _tell(session, clock, row, "task_unclaimed", user)
     session.flush()
     return task_ref(row)
 
@@ -190,6 +192,28 @@ def _audit(
         task=row.task_name,
         title=row.title,
         **change,
+    )
+
+
+def _tell(
+    session: Session, clock: Clock, row: HumanTask, event: str, actor: User, **payload: Any
+) -> None:
+    """An outbox row about the task (claimed, handed to someone, back in the queue), written with
+    the change; the notifications worker tells the people concerned (docs/notifications.md)."""
+    session.add(
+        OutboxMessage(
+            instance_id=row.instance_id,
+            department_id=row.department_id,
+            template=event,
+            payload={
+                "business_key": row.instance.business_key,
+                "task_id": row.id,
+                "actor_id": actor.id,
+                "who": actor.display_name,
+                **payload,
+            },
+            created_at=clock.now(),
+        )
     )
 
 
@@ -217,6 +241,8 @@ def reassign(session: Session, clock: Clock, task_id: int, leader: User, assigne
     before = row.assignee.username if row.assignee else None
     row.assignee_id = assignee.id
     _audit(session, clock, row, "task_reassigned", leader, before=before, after=assignee.username)
+    if assignee.id != leader.id:
+        _tell(session, clock, row, "task_assigned", leader, user_id=assignee.id)
     session.flush()
     return task_ref(row)
 
