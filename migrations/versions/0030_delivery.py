@@ -1,14 +1,14 @@
 """delivery: e-mails and webhook messages queued for the worker, with retries and dead letters
 
 Revision ID: 0030
-Revises: 0020
+Revises: 0025
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0030"
-down_revision = "0020"
+down_revision = "0025"
 branch_labels = None
 depends_on = None
 
