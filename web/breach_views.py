@@ -54,7 +54,7 @@ def ledger():
     )
     if request.args.get("format") == "csv":
         return Response(
-            service.export_csv(service.ledger_all(db.session, current_user, f)),
+            service.export_csv(service.ledger_all(db.session, current_user, f), gettext),
             mimetype="text/csv",
             headers={"Content-Disposition": "attachment; filename=breaches.csv"},
         )

@@ -178,9 +178,18 @@ def is_english() -> bool:
 
 
 def render_message(value) -> str:
+    """An engine :class:`~engine.i18n.Message` in the reader's language; a department's,
+    division's or official's name (a :class:`~engine.i18n.Label`) in English for an English
+    reader where the directory has one, else in Chinese."""
     if isinstance(value, Message):
         return value.render(gettext)
     return str(value)
+
+
+def finalize(value):
+    """What ``{{ … }}`` prints: engine messages and names in the reader's language (so no
+    template decides a language itself), anything else unchanged."""
+    return value.render(gettext) if isinstance(value, Message) else value
 
 
 def catalog_fields(names) -> str:
@@ -252,10 +261,12 @@ def calendar_gap() -> list[int]:
 
 
 def init_app(app: Flask) -> None:
+    app.jinja_env.finalize = finalize
     app.jinja_env.filters.update(
         local=local,
         due=due_label,
         msg=render_message,
+        name=render_message,
         title_of=title_of,
         catalog_fields=catalog_fields,
         statute=statute_label,

@@ -49,8 +49,7 @@ def entry_view(session: Session, user: User, code: str, version: str = "") -> En
     insider = may_see_unpublished(session, user, resource)
     shown_rows = [v for v in rows if insider or v.status in PUBLIC_VERSIONS]
     authors = {
-        i: u.display_name
-        for i, u in users_by_id(session, {v.created_by_id for v in shown_rows}).items()
+        i: u.label for i, u in users_by_id(session, {v.created_by_id for v in shown_rows}).items()
     }
     shown = [version_of(v, authors) for v in shown_rows]
     latest = version_of(rows[0], authors) if rows and insider else None
@@ -142,6 +141,7 @@ def find_requestable(session: Session, q: str = "", limit: int = 50) -> list[Ent
                 Resource.name.like(like),
                 Resource.code.like(like),
                 Department.name.like(like),
+                func.lower(Department.name_en).like(like.lower()),
                 cast(Resource.info_items, String).like(like),
             )
         )

@@ -4,6 +4,7 @@ check), filtered and exported by the authority, appealed by departments, rectifi
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -17,7 +18,7 @@ from engine.directory import authority_scope, departments, departments_in, is_co
 from engine.directory.models import User
 from engine.errors import Conflict, Forbidden, NotFound
 from engine.exports import SafeWriter
-from engine.i18n import N_, Message
+from engine.i18n import N_, Label, Message
 from engine.inputs import Checks, require
 from engine.oversight.models import Breach
 from engine.workflow.deployment import active_definition
@@ -57,7 +58,7 @@ class BreachEntry:
     id: int
     instance_id: int | None
     department_id: int
-    department_name: str
+    department_name: Label
     article: str
     kind: str
     evidence: dict[str, Any]
@@ -77,7 +78,7 @@ def entry_of(row: Breach) -> BreachEntry:
         id=row.id,
         instance_id=row.instance_id,
         department_id=row.department_id,
-        department_name=row.department.name,
+        department_name=row.department.label,
         article=row.article,
         kind=row.kind,
         evidence=dict(row.evidence or {}),
@@ -95,7 +96,7 @@ def entry_of(row: Breach) -> BreachEntry:
 @dataclass(frozen=True)
 class DepartmentOption:
     id: int
-    name: str
+    name: Label
 
 
 @dataclass(frozen=True)
@@ -171,7 +172,7 @@ def filter_departments(session: Session, user: User) -> list[DepartmentOption]:
     for a department, which sees only its own entries."""
     if not user.department.is_authority:
         return []
-    return [DepartmentOption(d.id, d.name) for d in departments(session)]
+    return [DepartmentOption(d.id, d.label) for d in departments(session)]
 
 
 def breaches_of(session: Session, instance_id: int) -> list[Breach]:
@@ -276,7 +277,8 @@ def decide_appeal(
     return entry_of(row)
 
 
-def export_csv(rows: list[BreachEntry]) -> str:
+def export_csv(rows: list[BreachEntry], gettext: Callable[[str], str] | None = None) -> str:
+    """The entries as CSV; department names in the reader's language (``gettext``)."""
     out = io.StringIO()
     w = SafeWriter(out)
     w.writerow(
@@ -299,7 +301,7 @@ def export_csv(rows: list[BreachEntry]) -> str:
             [
                 b.id,
                 b.recorded_at.astimezone(SHANGHAI).isoformat(timespec="minutes"),
-                b.department_name,
+                b.department_name.render(gettext),
                 b.article,
                 b.kind,
                 b.evidence.get("business_key", ""),

@@ -14,7 +14,7 @@ from engine.clock import Clock
 from engine.directory import authorities_under
 from engine.directory.models import User
 from engine.errors import Forbidden
-from engine.i18n import Message
+from engine.i18n import Label, Message
 from engine.sharing.disputes import Case, CatalogTerms, Decision, Entry, Step, dashboard, dossier
 from engine.workflow.facts import facts_of
 from engine.workflow.history import instance_by_key
@@ -37,7 +37,7 @@ class OpenDispute:
 class Board:
     """The coordinators' dashboard (as :func:`engine.sharing.disputes.dashboard`)."""
 
-    authority: str  # the name of the user's authority
+    authority: Label  # the name of the user's authority
     level: str
     open: list[OpenDispute]  # oldest first
     by_age: dict[str, int]  # open disputes per age bucket
@@ -67,7 +67,7 @@ def board_for(session: Session, clock: Clock, user: User) -> Board:
     check_authority(user)
     board = dashboard(session, user.department, clock)
     return Board(
-        authority=user.department.name,
+        authority=user.department.label,
         level=board["level"],
         open=[OpenDispute(r["instance"], r["escalated"], r["age"]) for r in board["open"]],
         by_age=board["by_age"],

@@ -17,7 +17,7 @@ from engine.calendar import Deadline, load_calendar
 from engine.catalog import Resource, item_names, resource_by_code
 from engine.catalog.reading import find_requestable, requestable
 from engine.clock import Clock
-from engine.directory import departments, parties, users_by_id
+from engine.directory import department_labels, parties, users_by_id
 from engine.directory.models import User
 from engine.errors import FieldProblem, ValidationFailed
 from engine.i18n import Message
@@ -156,7 +156,7 @@ def _grant_dict(g: Grant, people: dict[int, User]) -> dict:
 def _person(user: User | None) -> dict | None:
     if user is None:
         return None
-    return {"name": user.display_name, "department": user.department.name}
+    return {"name": user.label, "department": user.department.label}
 
 
 def _outcome(grants: list[dict], facts: list, people: dict[int, User]) -> dict | None:
@@ -198,11 +198,7 @@ def request_status(session: Session, instance: ProcessInstance) -> dict:
     )
     grants = [_grant_dict(g, people) for g in grant_rows]
     breaches = breaches_of(session, instance.id)
-    names = (
-        {d.id: d.name for d in departments(session, {b.department_id for b in breaches})}
-        if breaches
-        else {}
-    )
+    names = department_labels(session, {b.department_id for b in breaches})
     events = session.scalars(
         select(AuditEvent).where(AuditEvent.instance_id == instance.id).order_by(AuditEvent.id)
     ).all()
@@ -218,7 +214,7 @@ def request_status(session: Session, instance: ProcessInstance) -> dict:
         "version": instance.definition.version,
         "status": instance.status,
         "incident": instance.incident,
-        "summary": summary,
+        "summary": history.with_party_names(instance, summary),
         "reply_deadline": deadline,
         "tasks": [
             {
@@ -227,11 +223,11 @@ def request_status(session: Session, instance: ProcessInstance) -> dict:
                 "title": t.title,
                 "title_en": t.title_en,
                 "role": t.role,
-                "department": t.department.name,
+                "department": t.department.label,
                 "state": t.state,
-                "assignee": t.assignee.display_name if t.assignee else None,
+                "assignee": t.assignee.label if t.assignee else None,
                 "due_at": t.due_at.isoformat() if t.due_at else None,
-                "completed_by": t.completed_by.display_name if t.completed_by else None,
+                "completed_by": t.completed_by.label if t.completed_by else None,
                 "completed_at": t.completed_at.isoformat() if t.completed_at else None,
                 "statute": t.statute,
             }

@@ -17,10 +17,10 @@ from sqlalchemy.sql.elements import UnaryExpression
 
 from engine.calendar import WorkingCalendar, due_label, load_calendar
 from engine.clock import SHANGHAI, Clock
-from engine.directory import colleagues
+from engine.directory import colleagues, department_labels
 from engine.directory.models import Department, User
 from engine.errors import NotFound
-from engine.i18n import Message
+from engine.i18n import Label, Message
 from engine.workflow.models import HumanTask, ProcessInstance
 
 VIEWS = ("mine", "queue", "overdue", "done", "coordination")
@@ -63,8 +63,8 @@ class TaskRow:
     statute: str
     state: str
     resource_name: str
-    counterpart: str
-    assignee: str | None
+    counterpart: Label | str
+    assignee: Label | None
     assignee_id: int | None
     completed_at: datetime | None
     created_at: datetime
@@ -261,7 +261,7 @@ def list_view(
         .offset((page - 1) * page_size)
     )
     tasks = session.scalars(stmt).all()
-    names = _department_names(
+    names = department_labels(
         session,
         {
             d
@@ -285,7 +285,7 @@ def _order(view: str, f: Filters) -> list[UnaryExpression[Any]]:
 
 
 def _task_row(
-    t: HumanTask, user: User, names: dict[int, str], calendar: WorkingCalendar, now: datetime
+    t: HumanTask, user: User, names: dict[int, Label], calendar: WorkingCalendar, now: datetime
 ) -> TaskRow:
     inst = t.instance
     other = (
@@ -306,7 +306,7 @@ def _task_row(
         state=t.state,
         resource_name=(inst.summary or {}).get("resource_name", ""),
         counterpart=names.get(other, "") if other is not None else "",
-        assignee=t.assignee.display_name if t.assignee else None,
+        assignee=t.assignee.label if t.assignee else None,
         assignee_id=t.assignee_id,
         completed_at=t.completed_at,
         created_at=t.created_at,
@@ -324,20 +324,12 @@ def check_view(user: User, view: str) -> None:
         raise NotFound(Message("No inbox %(view)s.", view=view))
 
 
-def _department_names(session: Session, ids: set[int]) -> dict[int, str]:
-    if not ids:
-        return {}
-    return dict(
-        session.execute(select(Department.id, Department.name).where(Department.id.in_(ids))).all()
-    )
-
-
 @dataclass(frozen=True)
 class Colleague:
     """An official a leader may hand a task to."""
 
     id: int
-    display_name: str
+    display_name: Label
     username: str
 
 
@@ -346,17 +338,17 @@ class DepartmentOption:
     """A department offered in a filter."""
 
     id: int
-    name: str
+    name: Label
 
 
 def counterpart_departments(session: Session, user: User) -> list[DepartmentOption]:
     """Departments to filter by: every other department, region first (O(departments))."""
     rows = session.execute(
-        select(Department.id, Department.name)
+        select(Department.id, Department.name, Department.name_en)
         .where(Department.id != user.department_id)
         .order_by(Department.division_code, Department.name)
     )
-    return [DepartmentOption(id, name) for id, name in rows]
+    return [DepartmentOption(r.id, Label(r.name, r.name_en)) for r in rows]
 
 
 @dataclass(frozen=True)
@@ -374,5 +366,5 @@ def inbox_page(
     return InboxPage(
         list_view(session, user, clock, view, filters, page=page),
         counterpart_departments(session, user),
-        [Colleague(u.id, u.display_name, u.username) for u in colleagues(session, user)],
+        [Colleague(u.id, u.label, u.username) for u in colleagues(session, user)],
     )
