@@ -41,6 +41,7 @@ class EntryView:
     latest: Version | None  # the newest version, for those who may see it, else None
     entry: dict  # the metadata shown: the chosen version, else the published (or latest) one
     chosen: Version | None  # the version asked for, when the user may see it
+    lead: DepartmentRef | None = None  # the lead department of a thematic entry (by its slug)
 
 
 def entry_view(session: Session, user: User, code: str, version: str = "") -> EntryView:
@@ -61,6 +62,9 @@ def entry_view(session: Session, user: User, code: str, version: str = "") -> En
         entry = shown_entry.metadata
     else:
         entry = latest.data if latest else {}
+    lead = session.scalar(
+        select(Department).where(Department.slug == str(entry.get("lead_department") or ""))
+    )
     return EntryView(
         resource=shown_entry,
         versions=shown,
@@ -68,6 +72,7 @@ def entry_view(session: Session, user: User, code: str, version: str = "") -> En
         latest=latest,
         entry=entry,
         chosen=chosen,
+        lead=department_ref(lead) if lead is not None else None,
     )
 
 

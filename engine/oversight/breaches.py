@@ -19,7 +19,7 @@ from engine.directory.models import User
 from engine.errors import Conflict, Forbidden, NotFound
 from engine.exports import SafeWriter
 from engine.i18n import N_, Label, Message
-from engine.inputs import Checks, require
+from engine.inputs import Checks, day_filters, require
 from engine.oversight.models import Breach
 from engine.workflow.deployment import active_definition
 from engine.workflow.handlers import StepContext
@@ -34,8 +34,8 @@ PAGE_SIZE = 50
 class Filters:
     department_id: int | None = None
     kind: str | None = None
-    date_from: date | None = None
-    date_to: date | None = None
+    date_from: date | str | None = None  # a date, or YYYY-MM-DD as entered (checked)
+    date_to: date | str | None = None
     appeal_status: str | None = None
     key: str | None = None  # the business key (or part of it) of the request that recorded it
 
@@ -121,6 +121,14 @@ def case_ref(instance: ProcessInstance | None) -> CaseRef | None:
 def ledger(
     session: Session, user: User, f: Filters, page: int = 1
 ) -> tuple[list[BreachEntry], int]:
+    days = day_filters(
+        {
+            "from": (f.date_from, Message(N_("Recorded from"))),
+            "to": (f.date_to, Message(N_("Recorded until"))),
+        },
+        Message(N_("The list cannot be shown")),
+    )
+    date_from, date_to = days["from"], days["to"]
     stmt = select(Breach).options(selectinload(Breach.department))
     scope = visible_to(user)
     if scope is not None:
@@ -129,11 +137,11 @@ def ledger(
         stmt = stmt.where(Breach.department_id == f.department_id)
     if f.kind:
         stmt = stmt.where(Breach.kind == f.kind)
-    if f.date_from:
-        stmt = stmt.where(Breach.recorded_at >= datetime.combine(f.date_from, time(0), SHANGHAI))
-    if f.date_to:
+    if date_from:
+        stmt = stmt.where(Breach.recorded_at >= datetime.combine(date_from, time(0), SHANGHAI))
+    if date_to:
         stmt = stmt.where(
-            Breach.recorded_at < datetime.combine(f.date_to + timedelta(days=1), time(0), SHANGHAI)
+            Breach.recorded_at < datetime.combine(date_to + timedelta(days=1), time(0), SHANGHAI)
         )
     if f.appeal_status:
         stmt = stmt.where(Breach.appeal_status == f.appeal_status)

@@ -7,7 +7,7 @@ plain :class:`TaskRow` data with the deadline in working days and how that was c
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -20,7 +20,8 @@ from engine.clock import SHANGHAI, Clock
 from engine.directory import colleagues, department_labels
 from engine.directory.models import Department, User
 from engine.errors import NotFound
-from engine.i18n import Label, Message
+from engine.i18n import N_, Label, Message
+from engine.inputs import day_filters
 from engine.workflow.models import HumanTask, ProcessInstance
 
 VIEWS = ("mine", "queue", "overdue", "done", "coordination")
@@ -33,8 +34,8 @@ SOON_WORKING_DAYS = 2
 class Filters:
     process: str | None = None
     counterpart: int | None = None  # department id
-    due_from: date | None = None
-    due_to: date | None = None
+    due_from: date | str | None = None  # a date, or YYYY-MM-DD as entered (checked)
+    due_to: date | str | None = None
     key: str | None = None  # business key, or part of it
     urgency: str | None = None  # normal | soon | overdue (deadline state, as the badges show it)
     sort: str = "due"  # due | -due | created
@@ -246,7 +247,7 @@ def list_view(
     """One page of a view, in deadline order through the (department|assignee, state, due_sort) indexes."""
     check_view(user, view)
     now = clock.now()
-    f = filters or Filters()
+    f = checked(filters or Filters())
     calendar = load_calendar(session)
     base = _apply_filters(
         select(HumanTask).where(_view_clause(view, user, now)), f, user, now, calendar
@@ -272,6 +273,19 @@ def list_view(
     )
     rows = [_task_row(t, user, names, calendar, now) for t in tasks]
     return Page(rows, total, page, pages, total > COUNT_CAP)
+
+
+def checked(f: Filters) -> Filters:
+    """The filters with their dates checked at the input boundary: a date that is not one is
+    refused naming the filter by its label (422), never ignored."""
+    days = day_filters(
+        {
+            "due_from": (f.due_from, Message(N_("Due from"))),
+            "due_to": (f.due_to, Message(N_("Due until"))),
+        },
+        Message(N_("The list cannot be shown")),
+    )
+    return replace(f, **days)
 
 
 def _order(view: str, f: Filters) -> list[UnaryExpression[Any]]:
