@@ -39,7 +39,11 @@ def _chinese_names(actors) -> dict[str, str]:
     def read(s):
         names = {d.name: d.name_en for d in s.scalars(select(Department)) if d.name_en != d.name}
         names.update(
-            {u.display_name: u.display_name_en for u in s.scalars(select(User)) if u.display_name_en}
+            {
+                u.display_name: u.display_name_en
+                for u in s.scalars(select(User))
+                if u.display_name_en
+            }
         )
         return names
 

@@ -156,16 +156,6 @@ EVENT_LABELS = {
     "breach_appealed": lazy_gettext("Breach appealed"),
     "breach_appeal_decided": lazy_gettext("Appeal decided"),
 }
-# the domain actions a process performs (``perform(name)``), as its history shows them
-ACTION_LABELS = {
-    "publish_catalog_version": lazy_gettext("Catalog version published"),
-    "return_catalog_version": lazy_gettext("Catalog version returned for correction"),
-    "close_rectification": lazy_gettext("Rectification closed"),
-    "project_status": lazy_gettext("Project status updated"),
-    "file_verification": lazy_gettext("Data error filed for verification"),
-    "close_verification": lazy_gettext("Verification closed"),
-    "file_dossier": lazy_gettext("Coordination dossier filed"),
-}
 
 
 # a catalog entry's fields, as "changed" lists name them; the kinds of catalog events
@@ -287,7 +277,6 @@ def init_app(app: Flask) -> None:
             "SHARE_TYPE_LABELS": SHARE_TYPE_LABELS,
             "DECISION_LABELS": DECISION_LABELS,
             "EVENT_LABELS": EVENT_LABELS,
-            "ACTION_LABELS": ACTION_LABELS,
             "CATALOG_EVENT_LABELS": CATALOG_EVENT_LABELS,
             "CLASS_LABELS": CLASS_LABELS,
             "DOSSIER_LABELS": DOSSIER_LABELS,

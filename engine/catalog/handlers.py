@@ -9,6 +9,7 @@ from engine.catalog.versions import (
     revision_ready,
     updated_since_event,
 )
+from engine.i18n import N_, Message
 from engine.workflow.handlers import FactKind, Handlers
 
 HANDLERS = Handlers(
@@ -16,6 +17,11 @@ HANDLERS = Handlers(
         "publish_catalog_version": publish_action,
         "return_catalog_version": return_action,
         "resubmit_catalog_version": resubmit_action,
+    },
+    action_labels={
+        "publish_catalog_version": Message(N_("Catalog version published")),
+        "return_catalog_version": Message(N_("Catalog version returned for correction")),
+        "resubmit_catalog_version": Message(N_("Corrected catalog version resubmitted")),
     },
     completion_checks={
         "catalog_published_since_event": updated_since_event,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from engine.i18n import N_, Message
 from engine.oversight.breaches import close_rectification, record_breach_effect
 from engine.oversight.evaluation import start_due_campaigns
 from engine.oversight.projects import acceptance_gate, approval_gate, set_status
@@ -9,6 +10,10 @@ from engine.workflow.handlers import Effect, FactKind, Handlers
 
 HANDLERS = Handlers(
     actions={"close_rectification": close_rectification, "project_status": set_status},
+    action_labels={
+        "close_rectification": Message(N_("Rectification closed")),
+        "project_status": Message(N_("Project status updated")),
+    },
     effects={"record_breach": Effect(record_breach_effect, role_arg=0)},
     completion_checks={
         "project_approval_gate": approval_gate,

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from engine.i18n import N_, Message
 from engine.quality.verification import close_verification, file_verification
 from engine.workflow.handlers import FactKind, Handlers
 
 HANDLERS = Handlers(
     actions={"file_verification": file_verification, "close_verification": close_verification},
+    action_labels={
+        "file_verification": Message(N_("Data error filed for verification")),
+        "close_verification": Message(N_("Verification closed")),
+    },
     facts={
         # a grant holder reported a suspected error in the provider's data (``role``: provider)
         "error_reported": FactKind(required=("role", "opened")),

@@ -6,6 +6,7 @@ not-shared resource opens ``negotiation`` directly (art. 11: "needed but not sha
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -30,6 +31,7 @@ from engine.workflow import tasks as task_service
 from engine.workflow.deployment import active_definition
 from engine.workflow.facts import facts_of
 from engine.workflow.forms import field_label, validate_form
+from engine.workflow.handlers import handlers_of
 from engine.workflow.incidents import IncidentView, open_incident
 from engine.workflow.models import ProcessInstance
 from engine.workflow.runtime import start_instance
@@ -188,6 +190,23 @@ def _outcome(grants: list[dict], facts: list, people: dict[int, User]) -> dict |
     }
 
 
+def _timeline(session: Session, events: Sequence[AuditEvent]) -> list[dict]:
+    """The history as officials read it: every event; a domain action (``perform(…)`` in a
+    process) with ``what`` it did in words, and none that records its own, more specific event
+    (a deadline reminder is shown as the reminder, once)."""
+    handlers = handlers_of(session)
+    out = []
+    for e in events:
+        entry = {"at": e.at.isoformat(), "kind": e.kind, "detail": e.detail}
+        if e.kind == "action":
+            what = handlers.action_label(str((e.detail or {}).get("action") or ""))
+            if what is None:
+                continue
+            entry["what"] = what
+        out.append(entry)
+    return out
+
+
 def request_status(session: Session, instance: ProcessInstance) -> dict:
     """Everything a status page or API client needs, from the query tables only."""
     tasks = history.tasks_of(session, instance.id)
@@ -244,7 +263,7 @@ def request_status(session: Session, instance: ProcessInstance) -> dict:
             }
             for b in breaches
         ],
-        "timeline": [{"at": e.at.isoformat(), "kind": e.kind, "detail": e.detail} for e in events],
+        "timeline": _timeline(session, events),
     }
 
 

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from engine.calendar import WorkingCalendar
 from engine.clock import Clock
-from engine.i18n import Message
+from engine.i18n import N_, Message
 
 if TYPE_CHECKING:
     from engine.workflow.models import HumanTask, ProcessInstance
@@ -149,6 +149,9 @@ class Handlers:
     """One table of handlers; :meth:`combine` merges the tables of every area."""
 
     actions: Mapping[str, Action] = field(default_factory=dict)
+    # what each action did, in words, for the history officials read; None for an action that
+    # records its own, more specific event (the history shows that one instead)
+    action_labels: Mapping[str, Message | None] = field(default_factory=dict)
     effects: Mapping[str, Effect] = field(default_factory=dict)
     completion_checks: Mapping[str, CompletionCheck] = field(default_factory=dict)
     facts: Mapping[str, FactKind] = field(default_factory=dict)
@@ -160,6 +163,7 @@ class Handlers:
         """Merge tables; the same name registered twice is a programming error."""
         merged: dict[str, dict[str, Any]] = {
             "actions": {},
+            "action_labels": {},
             "effects": {},
             "completion_checks": {},
             "facts": {},
@@ -174,6 +178,10 @@ class Handlers:
                     target[name] = handler
             jobs.extend(table.jobs)
         return Handlers(**merged, jobs=tuple(jobs))
+
+    def action_label(self, name: str) -> Message | None:
+        """What the action did, in words (None: it records its own event)."""
+        return self.action_labels.get(name, Message(N_("Step recorded")))
 
     def action(self, name: str) -> Action:
         if name not in self.actions:
