@@ -119,7 +119,9 @@ def test_english_pages_show_no_chinese_department_or_official_name(
                 at = text.find(name)
                 if at >= 0:
                     context = " ".join(text[max(0, at - 50) : at + 50].split())
-                    found.setdefault((username, path), set()).add(f"{name} in “{context}”")
+                    found.setdefault((username, path), set()).add(
+                        f"{name} (English: {english}) in “{context}”"
+                    )
     assert crawled > 100
     assert not found, "\n".join(f"{k}: {sorted(v)}" for k, v in found.items())
 

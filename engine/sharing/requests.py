@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -197,7 +198,7 @@ def _timeline(session: Session, events: Sequence[AuditEvent]) -> list[dict]:
     handlers = handlers_of(session)
     out = []
     for e in events:
-        entry = {"at": e.at.isoformat(), "kind": e.kind, "detail": e.detail}
+        entry: dict[str, Any] = {"at": e.at.isoformat(), "kind": e.kind, "detail": e.detail}
         if e.kind == "action":
             what = handlers.action_label(str((e.detail or {}).get("action") or ""))
             if what is None:

@@ -204,12 +204,12 @@ def _apply_filters(
             ),
             false() if own else true(),
         )
-    if f.due_from:
+    if isinstance(f.due_from, date):  # checked: a date or none (see :func:`checked`)
         stmt = stmt.where(
             HumanTask.due_at
             >= datetime.combine(f.due_from, datetime.min.time(), SHANGHAI) + timedelta(days=1)
         )
-    if f.due_to:
+    if isinstance(f.due_to, date):
         stmt = stmt.where(
             HumanTask.due_at
             <= datetime.combine(f.due_to, datetime.min.time(), SHANGHAI) + timedelta(days=1)
@@ -285,7 +285,7 @@ def checked(f: Filters) -> Filters:
         },
         Message(N_("The list cannot be shown")),
     )
-    return replace(f, **days)
+    return replace(f, due_from=days["due_from"], due_to=days["due_to"])
 
 
 def _order(view: str, f: Filters) -> list[UnaryExpression[Any]]:
