@@ -209,7 +209,7 @@ def test_rectification_is_reported_returned_and_accepted(actors, clock):
         )
     task = [t for t in actors.status(key)["tasks"] if t["task"] == "rectify"][0]
     assert (
-        task["department"] == "自治区公安厅" and task["due_at"] == "2026-10-30T16:00:00+00:00"
+        task["department"].zh == "自治区公安厅" and task["due_at"] == "2026-10-30T16:00:00+00:00"
     )  # 15 working days after Saturday 10-10 (a make-up day)
     actors.complete("pubsec.clerk", key, "rectify", measures="建立答复期限预警")
     with pytest.raises(ValidationFailed):
