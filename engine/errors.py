@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NotRequired, TypedDict
 
 from engine.i18n import Message
@@ -26,11 +27,12 @@ class GovshareError(Exception):
         self.details = details or []
         super().__init__(str(self.message))
 
-    def to_dict(self) -> dict:
+    def to_dict(self, gettext_fn: Callable[[str], str] | None = None) -> dict:
+        """The error as JSON data, in the reader's language (``gettext_fn``; else the server's)."""
         return {
             "error": type(self).__name__,
-            "message": str(self.message),
-            "details": [_render_detail(d) for d in self.details],
+            "message": self.message.render(gettext_fn),
+            "details": [_render_detail(d, gettext_fn) for d in self.details],
         }
 
 
@@ -62,7 +64,7 @@ class DeploymentError(GovshareError):
     http_status = 422
 
 
-def _render_detail(detail: object) -> object:
+def _render_detail(detail: object, gettext_fn: Callable[[str], str] | None = None) -> object:
     if isinstance(detail, dict):
-        return {k: str(v) if isinstance(v, Message) else v for k, v in detail.items()}
-    return str(detail)
+        return {k: v.render(gettext_fn) if isinstance(v, Message) else v for k, v in detail.items()}
+    return detail.render(gettext_fn) if isinstance(detail, Message) else str(detail)

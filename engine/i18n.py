@@ -95,6 +95,11 @@ class Label(Message):
         super().__init__(zh)
         self.en = en or zh
 
+    @property
+    def zh(self) -> str:
+        """The Chinese text (the one stored as ``msgid``)."""
+        return self.msgid
+
     def render(self, gettext_fn: Callable[[str], str] | None = None) -> str:
         probe = gettext_fn(LANGUAGE_PROBE) if gettext_fn else translate(LANGUAGE_PROBE)
         return self.en if probe == LANGUAGE_PROBE else self.msgid

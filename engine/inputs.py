@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
+from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
@@ -159,6 +160,24 @@ def day_problem(value: object, earliest: date = EARLIEST, latest: date = LATEST)
             latest=latest.isoformat(),
         )
     return None
+
+
+def day_filters(
+    values: Mapping[str, tuple[object, Message]], what: Message | None = None
+) -> dict[str, date | None]:
+    """The date filters of a list, ``{name: (value, label)}``: empty (``""`` or None) is no
+    filter, anything else must be a date (``date`` or ``YYYY-MM-DD``); one bad value refuses the
+    whole list (:class:`ValidationFailed` naming each bad filter by its label), never silently
+    ignored. Returns the dates by name."""
+    checks = Checks()
+    out: dict[str, date | None] = {}
+    for name, (value, label) in values.items():
+        if value in (None, ""):
+            out[name] = None
+        elif checks.day(name, value, label):
+            out[name] = value if isinstance(value, date) else date.fromisoformat(str(value))
+    checks.done(what)
+    return out
 
 
 def digits_problem(value: str) -> Message | None:

@@ -35,7 +35,7 @@ class Hit:
 
     ref: str  # business key, catalog code, project id, ledger entry id
     title: str
-    detail: str  # a second line: status, provider, department …
+    detail: Message  # a second line: provider, department … (names in the reader's language)
     code: str  # shown through its label: a request's status, a ledger entry's kind; else ""
 
 
@@ -81,7 +81,12 @@ def _requests(session: Session, clock: Clock, user: User, q: str) -> Group:
         session, clock, user, request_list.Filters(scope=scope, q=q), page_size=PER_GROUP
     )
     hits = [
-        Hit(r.business_key, r.resource_name, f"{r.requester} → {r.provider}", r.status)
+        Hit(
+            r.business_key,
+            r.resource_name,
+            Message(N_("%(requester)s → %(provider)s"), requester=r.requester, provider=r.provider),
+            r.status,
+        )
         for r in found.rows
     ]
     return Group("requests", hits, found.total > PER_GROUP)

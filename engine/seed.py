@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from importlib import resources
 from typing import Any, TypeVar
 
@@ -130,34 +131,66 @@ def seed_directory(session: Session) -> None:
     session.flush()
 
 
-def _demo_accounts(dept: Department, region_code: str) -> list[tuple[str, str, list[str]]]:
-    accounts = [("clerk", "经办人", ["official"])]
+# a demo account's job title in Chinese and in English, by user-name suffix
+TITLES = {
+    "clerk": ("经办人", "Clerk"),
+    "coord": ("协调员", "Coordinator"),
+    "lead": ("负责人", "Head"),
+    "admin": ("系统管理员", "System Administrator"),
+}
+
+
+def _demo_accounts(dept: Department, region_code: str) -> list[tuple[str, list[str]]]:
+    accounts = [("clerk", ["official"])]
     if dept.coordinates:  # the authorities, and the general office (no one decides their own case)
-        accounts.append(("coord", "协调员", ["official", "coordinator"]))
+        accounts.append(("coord", ["official", "coordinator"]))
     elif dept.division_code == region_code:
-        accounts.append(("lead", "负责人", ["official", "leader"]))
+        accounts.append(("lead", ["official", "leader"]))
     if dept.is_authority and dept.division_code == region_code:
-        accounts.append(("admin", "系统管理员", ["official", "admin"]))
+        accounts.append(("admin", ["official", "admin"]))
     return accounts
+
+
+def short_name_en(name_en: str) -> str:
+    """A department's English name as a title prefix: "Department of Civil Affairs" → "Civil
+    Affairs", "Yinchuan Civil Affairs Bureau" → "Yinchuan Civil Affairs", "Data-sharing authority
+    of the region" → "Region Data-sharing Authority"."""
+    name = re.sub(r"\s*\(.*?\)", "", name_en).strip()
+    if name.startswith("General Office of"):
+        return "General Office"
+    name = re.sub(r"^Department of ", "", name)
+    name = re.sub(r" (Department|Bureau)$", "", name)
+    if name.endswith(" of the region"):
+        name = "Region " + name.removesuffix(" of the region")
+    small = {"and", "for", "of", "the"}
+    return " ".join(w if w[:1].isupper() or w in small else w.capitalize() for w in name.split())
+
+
+def demo_name_en(dept: Department, suffix: str) -> str:
+    """A demo account's English display name: "Civil Affairs Clerk"."""
+    return f"{short_name_en(dept.name_en)} {TITLES[suffix][1]}"
 
 
 def seed_demo_users(session: Session) -> int:
     """Create the demo accounts that do not exist yet (demo mode only); returns how many.
 
-    An existing account is never touched: a deactivated demo user stays deactivated, a changed
-    password stays changed, and no token is given back to it."""
+    An existing account is never touched (only an empty English name is filled in): a deactivated
+    demo user stays deactivated, a changed password stays changed, and no token is given back."""
     password = hash_password("demo")
     region_code = _data("divisions.json")["region"]["code"]
-    existing = set(session.scalars(select(User.username)))
+    existing = {u.username: u for u in session.scalars(select(User))}
     created = 0
     for dept in session.scalars(select(Department)).all():
-        for suffix, title, roles in _demo_accounts(dept, region_code):
+        for suffix, roles in _demo_accounts(dept, region_code):
             username = f"{dept.slug}.{suffix}"
             if username in existing:
+                if not existing[username].display_name_en:  # accounts seeded before 0021
+                    existing[username].display_name_en = demo_name_en(dept, suffix)
                 continue
             user = User(
                 username=username,
-                display_name=f"{dept.name}{title}",
+                display_name=f"{dept.name}{TITLES[suffix][0]}",
+                display_name_en=demo_name_en(dept, suffix),
                 department_id=dept.id,
                 job_roles=roles,
                 password_hash=password,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from engine.errors import Conflict, Forbidden, ValidationFailed
+from engine.i18n import translate
 from engine.oversight import breaches as service
 from engine.sharing import grants
 from tests.conftest import HUKOU
@@ -76,9 +77,15 @@ def test_filters_and_csv_export(actors, clock):
     )
     assert (
         text.startswith("\ufeffid,recorded_at,department")
-        and "自治区公安厅" in text
+        and "Public Security Department" in text  # the reader's language (the tests': English)
         and "reply_overdue" in text
     )
+    chinese = actors.run(
+        lambda s: service.export_csv(
+            service.ledger(s, coord(s), service.Filters())[0], lambda m: translate(m, "zh_CN")
+        )
+    )
+    assert "自治区公安厅" in chinese and "Public Security Department" not in chinese
 
 
 def test_appeal_once_with_reasons_and_the_authority_decides(actors, clock):
@@ -208,7 +215,7 @@ def test_rectification_is_reported_returned_and_accepted(actors, clock):
         )
     task = [t for t in actors.status(key)["tasks"] if t["task"] == "rectify"][0]
     assert (
-        task["department"] == "自治区公安厅" and task["due_at"] == "2026-10-30T16:00:00+00:00"
+        task["department"].zh == "自治区公安厅" and task["due_at"] == "2026-10-30T16:00:00+00:00"
     )  # 15 working days after Saturday 10-10 (a make-up day)
     actors.complete("pubsec.clerk", key, "rectify", measures="建立答复期限预警")
     with pytest.raises(ValidationFailed):

@@ -67,7 +67,7 @@ def test_due_date_spans_national_day_and_counts_both_make_up_days(actors):
     task = [t for t in st["tasks"] if t["task"] == "update_catalog"][0]
     # 15 working days after Friday 2026-09-18: 09-20 (make-up Sunday) … 09-30, National Day off, 10-08, 10-09, 10-10 (make-up Saturday) … 10-15
     assert task["due_at"] == "2026-10-15T16:00:00+00:00"
-    assert task["department"] == "自治区民政厅"
+    assert task["department"].zh == "自治区民政厅"
 
 
 def test_update_task_completes_only_after_a_publication_since_the_event(actors, clock):
@@ -122,7 +122,7 @@ def test_overdue_update_is_a_breach_and_the_authority_supervises(actors, clock):
         "supervise_update",
         "update_catalog",
     ]
-    assert [(b["department"], b["kind"], b["article"]) for b in st["breaches"]] == [
+    assert [(b["department"].zh, b["kind"], b["article"]) for b in st["breaches"]] == [
         ("自治区民政厅", "catalog_update_overdue", "第二十三条（一）")
     ]
     evidence = actors.run(lambda s: s.scalars(select(Breach)).one().evidence)
@@ -141,7 +141,7 @@ def test_overdue_update_is_a_breach_and_the_authority_supervises(actors, clock):
 
 def test_one_task_per_affected_department_with_its_own_authority(actors):
     keys = _register(actors, depts=("civil", "yinchuan-civil"))
-    departments = sorted(actors.status(k)["tasks"][0]["department"] for k in keys)
+    departments = sorted(actors.status(k)["tasks"][0]["department"].zh for k in keys)
     assert departments == ["自治区民政厅", "银川市民政局"]
 
 
@@ -244,7 +244,7 @@ def test_the_event_form_offers_only_departments_of_the_coordinators_levels(actor
     from engine.catalog.events import affected_candidates
 
     names = actors.run(
-        lambda s: [d.name for d in affected_candidates(s, actors.user(s, "yinchuan-data.coord"))]
+        lambda s: [d.name.zh for d in affected_candidates(s, actors.user(s, "yinchuan-data.coord"))]
     )
     assert "银川市民政局" in names and "兴庆区民政局" in names
     assert not any(n.startswith("自治区") for n in names)

@@ -45,7 +45,7 @@ def test_coordinator_asks_the_provider_and_the_answer_lands_in_the_dossier(actor
     )
     st = actors.status(key)
     task = [t for t in st["tasks"] if t["task"] == "provider_info"][0]
-    assert task["state"] == "open" and task["department"] == "自治区公安厅"
+    assert task["state"] == "open" and task["department"].zh == "自治区公安厅"
     assert (
         task["due_at"] == "2026-09-24T16:00:00+00:00"
     )  # 5 working days after Friday 09-18: the make-up Sunday 09-20, then 21–24
@@ -78,7 +78,7 @@ def test_coordinator_asks_the_requester_and_records_a_meeting_then_decides(actor
         info_days="3",
     )
     assert [
-        t["department"] for t in actors.status(key)["tasks"] if t["task"] == "requester_info"
+        t["department"].zh for t in actors.status(key)["tasks"] if t["task"] == "requester_info"
     ] == ["自治区民政厅"]
     actors.complete(
         "civil.clerk", key, "requester_info", info_answer="《社会救助暂行办法》第十一条"

@@ -473,7 +473,7 @@ def test_a_surrogate_sent_by_a_browser_arrives_as_a_replacement_character(app, a
     assert r.status_code in (302, 422)
     key = r.headers.get("Location", "").split("/")[-1].split("?")[0]
     if r.status_code == 302:
-        assert "\ud800" not in json.dumps(actors.status(key)["summary"])
+        assert "\ud800" not in json.dumps(actors.status(key)["summary"], default=str)
 
 
 def test_ids_beyond_integer_range_are_not_found(app):

@@ -133,12 +133,12 @@ def test_coordination_then_each_decision(actors):
 def test_rows_name_the_counterpart_resource_and_dates(actors, clock):
     key = actors.request("civil.clerk", **HUKOU)
     (row,) = listed(actors, "civil.clerk").rows
-    assert (row.business_key, row.role, row.counterpart) == (key, "requester", "自治区公安厅")
+    assert (row.business_key, row.role, row.counterpart.zh) == (key, "requester", "自治区公安厅")
     assert (row.resource_code, row.resource_name) == ("JC-RK/0002", "户籍变动信息")
     assert row.submitted_at == clock.now()
     assert row.next_due.isoformat() == "2026-10-09T16:00:00+00:00"
     (row,) = listed(actors, "pubsec.clerk").rows
-    assert (row.role, row.counterpart) == ("provider", "自治区民政厅")
+    assert (row.role, row.counterpart.zh) == ("provider", "自治区民政厅")
 
 
 def test_other_departments_do_not_see_the_request(actors):
@@ -175,7 +175,7 @@ def test_filters_by_status_direction_counterpart_and_dates(actors, clock):
     assert list(statuses(actors, submitted_from="2026-09-21")) == [waiting]
     assert list(statuses(actors, submitted_to="2026-09-18")) == [sent]
     pubsec = listed(actors, "pubsec.clerk").rows[0]
-    assert pubsec.counterpart == "自治区民政厅"
+    assert pubsec.counterpart.zh == "自治区民政厅"
     civil_id = actors.run(lambda s: actors.user(s, "civil.clerk").department_id)
     assert list(statuses(actors, "pubsec.clerk", counterpart=civil_id)) == [waiting, sent]
     assert statuses(actors, "pubsec.clerk", counterpart=civil_id + 1000) == {}
@@ -275,8 +275,8 @@ def test_csv_export_has_the_filtered_rows_with_labels(actors):
     )
     lines = text.lstrip("\ufeff").splitlines()
     assert lines[0].startswith("Business key,Status,Requesting department")
-    assert lines[1:] == [
-        f"{key},In progress,自治区民政厅,自治区公安厅,JC-RK/0002,户籍变动信息,"
+    assert lines[1:] == [  # names in the reader's language (the tests': English)
+        f"{key},In progress,Department of Civil Affairs,Public Security Department,JC-RK/0002,户籍变动信息,"
         "2026-09-18T10:00+08:00,2026-09-18T10:00+08:00,2026-10-10T00:00+08:00"
     ]
 

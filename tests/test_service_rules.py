@@ -135,7 +135,7 @@ def test_quality_figures_are_scoped_to_the_providing_department(actors):
     def figures(username):
         def go(s):
             r = quality_for(s, actors.user(s, username))
-            return [(row["provider"], row["code"]) for row in r.rows], r.scope
+            return [(row["provider"].zh, row["code"]) for row in r.rows], r.scope and r.scope.zh
 
         return actors.run(go)
 

@@ -82,7 +82,7 @@ def test_conditional_request_waits_for_the_provider_with_a_ten_working_day_deadl
     assert st["status"] == "running"
     assert open_tasks(st) == ["provider_review"]
     task = st["tasks"][0]
-    assert task["department"] == "自治区公安厅"
+    assert task["department"].zh == "自治区公安厅"
     assert task["due_at"] == "2026-10-09T16:00:00+00:00"  # 24:00 of 2026-10-09 in Asia/Shanghai
     assert st["reply_deadline"]["due_date"] == "2026-10-09"
 
@@ -96,7 +96,7 @@ def test_provider_approves_with_scope(actors):
     assert [(g["basis"], g["info_items"], g["period_end"]) for g in st["grants"]] == [
         ("approved", ["公民身份号码", "变动类型"], "2027-09-30")
     ]
-    assert st["tasks"][0]["completed_by"] == "自治区公安厅经办人"
+    assert st["tasks"][0]["completed_by"].zh == "自治区公安厅经办人"
 
 
 def test_provider_approves_in_part_with_reasons(actors):
@@ -197,7 +197,7 @@ def _to_coordination(actors, key):
     st = actors.status(key)
     assert open_tasks(st) == ["coordinate"]
     coordinate = [t for t in st["tasks"] if t["task"] == "coordinate"][0]
-    assert coordinate["department"] == "自治区数据共享主管部门"
+    assert coordinate["department"].zh == "自治区数据共享主管部门"
 
 
 def test_negotiation_failed_then_coordination_grants(actors):
@@ -306,11 +306,11 @@ def test_silent_provider_gets_a_reminder_then_overdue_breach_and_supervision(act
     st = actors.status(key)
     assert st["summary"]["overdue"] is True
     assert open_tasks(st) == ["provider_review", "supervise"]  # the provider's task stays open
-    assert [(b["department"], b["kind"], b["article"]) for b in st["breaches"]] == [
+    assert [(b["department"].zh, b["kind"], b["article"]) for b in st["breaches"]] == [
         ("自治区公安厅", "reply_overdue", "第二十三条（二）")
     ]
     supervise = [t for t in st["tasks"] if t["task"] == "supervise"][0]
-    assert supervise["department"] == "自治区数据共享主管部门"
+    assert supervise["department"].zh == "自治区数据共享主管部门"
     assert outbox(actors, key) == ["reply_reminder", "reply_overdue", "supervision_opened"]
     evidence = actors.run(lambda s: s.scalars(select(Breach)).one().evidence)
     assert evidence["deadline"]["due_date"] == "2026-10-09"
@@ -360,7 +360,7 @@ def test_same_level_authority_of_two_city_departments_is_the_city_authority(acto
         negotiation_result="failed",
     )
     coordinate = [t for t in actors.status(key)["tasks"] if t["task"] == "coordinate"][0]
-    assert coordinate["department"] == "银川市数据共享主管部门"
+    assert coordinate["department"].zh == "银川市数据共享主管部门"
 
 
 def test_completing_a_completed_task_names_who_finished_it(actors):
@@ -387,7 +387,7 @@ def test_completing_a_completed_task_names_who_finished_it(actors):
                 {"review_decision": "approve", **SCOPE},
             )
         )
-    assert "自治区公安厅经办人" in str(err.value)
+    assert "Public Security Clerk" in str(err.value)  # the message's language: English
     assert actors.run(lambda s: s.scalar(select(Grant).where(Grant.id > 0)) is not None)
     assert actors.run(lambda s: len(s.scalars(select(Grant)).all())) == 1
     assert actors.run(lambda s: s.get(HumanTask, task_id).state) == "completed"

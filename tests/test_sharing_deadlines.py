@@ -209,7 +209,7 @@ CITY = dict(
 def test_an_overdue_city_coordination_is_supervised_by_the_region_authority(actors, clock):
     key = coordinating(actors, "yinchuan-samr.clerk", "yinchuan-civil.clerk", CITY)
     st = actors.status(key)
-    assert task(st, "coordinate")["department"] == "银川市数据共享主管部门"
+    assert task(st, "coordinate")["department"].zh == "银川市数据共享主管部门"
     deadline = due(st, "coordinate")
     assert pass_to(actors, clock, deadline - SECOND) == 1
     assert templates(actors, key)[-1] == "coordination_reminder"
@@ -218,7 +218,7 @@ def test_an_overdue_city_coordination_is_supervised_by_the_region_authority(acto
     assert st["summary"]["coordination_overdue"] is True
     assert open_tasks(st) == ["coordinate", "supervise_coordination"]
     supervision = task(st, "supervise_coordination")
-    assert supervision["department"] == "自治区数据共享主管部门"
+    assert supervision["department"].zh == "自治区数据共享主管部门"
     assert "coordination_overdue" in templates(actors, key)
     # the supervision has its own limit, reminder and overdue mark
     supervision_due = due(st, "supervise_coordination")

@@ -67,7 +67,7 @@ def test_corrected_within_the_period_is_no_breach_and_the_flag_clears_on_accepta
         and flag(actors, "pubsec.clerk")["under_verification"] is True
     )
     task = [t for t in actors.status(key)["tasks"] if t["task"] == "verify_record"][0]
-    assert task["department"] == "自治区公安厅" and task["due_at"] == "2026-10-09T16:00:00+00:00"
+    assert task["department"].zh == "自治区公安厅" and task["due_at"] == "2026-10-09T16:00:00+00:00"
     clock.set("2026-09-22T10:00:00+08:00")
     actors.complete(
         "pubsec.clerk",
@@ -397,7 +397,7 @@ def test_served_on_proof_is_registered_only_while_open(actors):
     closed = flag(actors)
     assert closed["under_verification"] is False
     assert [
-        (r["department"], r["proof"], r["service"], r["business_key"]) for r in closed["served"]
+        (r["department"].zh, r["proof"], r["service"], r["business_key"]) for r in closed["served"]
     ] == [("自治区民政厅", "户口迁移证 NX-2026-0001", "低保申请受理", key)]
     timeline = [e["kind"] for e in actors.status(key)["timeline"]]
     assert "served_on_proof" in timeline  # on the case too
@@ -424,7 +424,9 @@ def test_quality_figures_per_provider_and_resource(actors, clock):
         verification_result="data_correct",
         explanation="无误",
     )
-    stats = actors.run(lambda s: service.quality(s))
+    stats = actors.run(
+        lambda s: [{**row, "provider": row["provider"].zh} for row in service.quality(s)]
+    )
     assert stats == [
         {
             "provider": "自治区公安厅",

@@ -8,7 +8,8 @@ from datetime import timedelta
 from pathlib import Path
 
 from flask import Flask, request, send_from_directory
-from flask_babel import Babel
+from flask.json.provider import DefaultJSONProvider
+from flask_babel import Babel, gettext
 from flask_login import LoginManager
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
@@ -17,6 +18,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from engine.app import build_engine
 from engine.clock import Clock, SystemClock
 from engine.db import Base, configure_sqlite, default_url, engine_options, normalize_url
+from engine.i18n import Message
 from engine.seed import demo_mode
 from engine.workflow import attachments
 
@@ -63,9 +65,29 @@ def _settings(config: dict) -> dict:
     }
 
 
+class ReaderJSONProvider(DefaultJSONProvider):
+    """JSON in the reader's language: an engine :class:`~engine.i18n.Message`, or a name in both
+    languages (:class:`~engine.i18n.Label`: a department, division or official), is rendered as
+    the page would render it (``?lang=en`` or the ``lang`` cookie; Chinese by default)."""
+
+    ensure_ascii = False
+
+    @staticmethod
+    def default(o):
+        if isinstance(o, Message):
+            return o.render(gettext)
+        return DefaultJSONProvider.default(o)
+
+
 def select_locale() -> str:
+    """The reader's language: ``?lang=`` or the ``lang`` cookie; else Simplified Chinese on
+    pages, and the server's language (``GOVSHARE_LANG``, as the CLI) for the JSON API."""
     lang = request.args.get("lang") or request.cookies.get("lang")
-    return lang if lang in LANGUAGES else "zh_CN"
+    if lang in LANGUAGES:
+        return lang
+    if request.path.startswith("/api/"):
+        return "en" if os.environ.get("GOVSHARE_LANG", "").startswith("en") else "zh_CN"
+    return "zh_CN"
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -98,7 +120,7 @@ def create_app(config: dict | None = None) -> Flask:
         **engine_options(app.config["SQLALCHEMY_DATABASE_URI"]),
         **app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}),
     }
-    app.json.ensure_ascii = False
+    app.json = ReaderJSONProvider(app)
     app.extensions["govshare.engine"] = ENGINE
     db.init_app(app)
     with app.app_context():

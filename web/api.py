@@ -10,6 +10,7 @@ from __future__ import annotations
 from functools import wraps
 
 from flask import Blueprint, current_app, g, jsonify, request, url_for
+from flask_babel import gettext
 
 from engine import directory
 from engine.catalog import SHARE_TYPES
@@ -174,7 +175,7 @@ class Unauthorized(GovshareError):
 @bp.errorhandler(GovshareError)
 def _error(err: GovshareError):
     db.session.rollback()
-    return jsonify(err.to_dict()), err.http_status
+    return jsonify(err.to_dict(gettext)), err.http_status
 
 
 def token_required(view):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_login import current_user, login_required
@@ -25,18 +23,12 @@ KINDS = (
 
 
 def _filters(args) -> service.Filters:
-    def day(name):
-        try:
-            return date.fromisoformat(args.get(name, ""))
-        except ValueError:
-            return None
-
     dept = args.get("department", "")
     return service.Filters(
         department_id=number(dept),
         kind=args.get("kind") or None,
-        date_from=day("from"),
-        date_to=day("to"),
+        date_from=args.get("from", "").strip(),
+        date_to=args.get("to", "").strip(),
         appeal_status=args.get("appeal") or None,
         key=args.get("key") or None,
     )
@@ -48,7 +40,7 @@ def ledger():
     f = _filters(request.args)
     if request.args.get("format") == "csv":
         return Response(
-            service.export_csv(service.ledger_all(db.session, current_user, f)),
+            service.export_csv(service.ledger_all(db.session, current_user, f), gettext),
             mimetype="text/csv",
             headers={"Content-Disposition": "attachment; filename=breaches.csv"},
         )

@@ -80,6 +80,7 @@ def show(code: str):
         latest=view.latest,
         entry=view.entry,
         chosen=view.chosen,
+        lead=view.lead,
     )
 
 

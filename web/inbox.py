@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext, ngettext
 from flask_login import current_user, login_required
@@ -18,13 +16,6 @@ from .params import number
 bp = Blueprint("inbox", __name__, url_prefix="/inbox")
 
 
-def _date(value: str | None) -> date | None:
-    try:
-        return date.fromisoformat(value) if value else None
-    except ValueError:
-        return None
-
-
 def _int(value: str | None) -> int | None:
     return number(value)
 
@@ -36,8 +27,8 @@ def view(view: str):
     filters = inbox_service.Filters(
         process=args.get("process") or None,
         counterpart=_int(args.get("counterpart")),
-        due_from=_date(args.get("due_from")),
-        due_to=_date(args.get("due_to")),
+        due_from=args.get("due_from", "").strip(),
+        due_to=args.get("due_to", "").strip(),
         key=(args.get("key") or "").strip() or None,
         sort=args.get("sort", "due"),
         urgency=args.get("urgency")

@@ -173,20 +173,6 @@ EVENT_LABELS = {
     "breach_appealed": lazy_gettext("Breach appealed"),
     "breach_appeal_decided": lazy_gettext("Appeal decided"),
 }
-# the domain actions a process performs (``perform(name)``), as its history shows them
-ACTION_LABELS = {
-    "publish_catalog_version": lazy_gettext("Catalog version published"),
-    "file_no_change_declaration": lazy_gettext('"No change needed" declared, sent for review'),
-    "accept_no_change_declaration": lazy_gettext('"No change needed" declaration accepted'),
-    "return_no_change_declaration": lazy_gettext('"No change needed" declaration returned'),
-    "return_catalog_version": lazy_gettext("Catalog version returned for correction"),
-    "close_rectification": lazy_gettext("Rectification closed"),
-    "project_status": lazy_gettext("Project status updated"),
-    "close_joint_review": lazy_gettext("Joint review closed"),
-    "file_verification": lazy_gettext("Verification record updated"),
-    "close_verification": lazy_gettext("Verification closed"),
-    "file_dossier": lazy_gettext("Coordination dossier filed"),
-}
 
 
 # a catalog entry's fields, as "changed" lists name them; the kinds of catalog events
@@ -199,9 +185,18 @@ def is_english() -> bool:
 
 
 def render_message(value) -> str:
+    """An engine :class:`~engine.i18n.Message` in the reader's language; a department's,
+    division's or official's name (a :class:`~engine.i18n.Label`) in English for an English
+    reader where the directory has one, else in Chinese."""
     if isinstance(value, Message):
         return value.render(gettext)
     return str(value)
+
+
+def finalize(value):
+    """What ``{{ … }}`` prints: engine messages and names in the reader's language (so no
+    template decides a language itself), anything else unchanged."""
+    return value.render(gettext) if isinstance(value, Message) else value
 
 
 def catalog_fields(names) -> str:
@@ -283,10 +278,12 @@ def calendar_gap() -> list[int]:
 
 
 def init_app(app: Flask) -> None:
+    app.jinja_env.finalize = finalize
     app.jinja_env.filters.update(
         local=local,
         due=due_label,
         msg=render_message,
+        name=render_message,
         title_of=title_of,
         catalog_fields=catalog_fields,
         statute=statute_label,
@@ -308,7 +305,6 @@ def init_app(app: Flask) -> None:
             "SHARE_TYPE_LABELS": SHARE_TYPE_LABELS,
             "DECISION_LABELS": DECISION_LABELS,
             "EVENT_LABELS": EVENT_LABELS,
-            "ACTION_LABELS": ACTION_LABELS,
             "CATALOG_EVENT_LABELS": CATALOG_EVENT_LABELS,
             "CLASS_LABELS": CLASS_LABELS,
             "DOSSIER_LABELS": DOSSIER_LABELS,

@@ -10,6 +10,7 @@ from engine.catalog.versions import (
     revision_ready,
     updated_since_event,
 )
+from engine.i18n import N_, Message
 from engine.workflow.handlers import FactKind, Handlers
 
 HANDLERS = Handlers(
@@ -20,6 +21,14 @@ HANDLERS = Handlers(
         "file_no_change_declaration": declarations.file_action,
         "accept_no_change_declaration": declarations.accept_action,
         "return_no_change_declaration": declarations.return_action,
+    },
+    action_labels={
+        "publish_catalog_version": Message(N_("Catalog version published")),
+        "return_catalog_version": Message(N_("Catalog version returned for correction")),
+        "resubmit_catalog_version": Message(N_("Corrected catalog version resubmitted")),
+        "file_no_change_declaration": Message(N_('"No change needed" declared, sent for review')),
+        "accept_no_change_declaration": Message(N_('"No change needed" declaration accepted')),
+        "return_no_change_declaration": Message(N_('"No change needed" declaration returned')),
     },
     completion_checks={
         "catalog_published_since_event": updated_since_event,

@@ -41,6 +41,7 @@ class EntryView:
     latest: Version | None  # the newest version, for those who may see it, else None
     entry: dict  # the metadata shown: the chosen version, else the published (or latest) one
     chosen: Version | None  # the version asked for, when the user may see it
+    lead: DepartmentRef | None = None  # the lead department of a thematic entry (by its slug)
 
 
 def entry_view(session: Session, user: User, code: str, version: str = "") -> EntryView:
@@ -49,8 +50,7 @@ def entry_view(session: Session, user: User, code: str, version: str = "") -> En
     insider = may_see_unpublished(session, user, resource)
     shown_rows = [v for v in rows if insider or v.status in PUBLIC_VERSIONS]
     authors = {
-        i: u.display_name
-        for i, u in users_by_id(session, {v.created_by_id for v in shown_rows}).items()
+        i: u.label for i, u in users_by_id(session, {v.created_by_id for v in shown_rows}).items()
     }
     shown = [version_of(v, authors) for v in shown_rows]
     latest = version_of(rows[0], authors) if rows and insider else None
@@ -62,6 +62,9 @@ def entry_view(session: Session, user: User, code: str, version: str = "") -> En
         entry = shown_entry.metadata
     else:
         entry = latest.data if latest else {}
+    lead = session.scalar(
+        select(Department).where(Department.slug == str(entry.get("lead_department") or ""))
+    )
     return EntryView(
         resource=shown_entry,
         versions=shown,
@@ -69,6 +72,7 @@ def entry_view(session: Session, user: User, code: str, version: str = "") -> En
         latest=latest,
         entry=entry,
         chosen=chosen,
+        lead=department_ref(lead) if lead is not None else None,
     )
 
 
@@ -142,6 +146,7 @@ def find_requestable(session: Session, q: str = "", limit: int = 50) -> list[Ent
                 Resource.name.like(like),
                 Resource.code.like(like),
                 Department.name.like(like),
+                func.lower(Department.name_en).like(like.lower()),
                 cast(Resource.info_items, String).like(like),
             )
         )

@@ -160,7 +160,7 @@ def import_entries(
         if latest is not None and latest.data == entry:
             continue  # unchanged entries make no new version
         versions.append(save_draft(session, clock, user, entry, note="import", resource=resource))
-    authors = {user.id: user.display_name}
+    authors = {user.id: user.label}
     return [version_of(v, authors) for v in versions]
 
 
@@ -231,7 +231,7 @@ def export_dcat(resources: list[Entry], base_url: str = "") -> dict:
                 "dct:identifier": r.code,
                 "dct:title": r.name,
                 "dct:description": r.summary,
-                "dct:publisher": {"@type": "foaf:Organization", "foaf:name": r.provider.name},
+                "dct:publisher": {"@type": "foaf:Organization", "foaf:name": r.provider.name.zh},
                 "dct:issued": r.published_at.date().isoformat() if r.published_at else None,
                 "dct:accrualPeriodicity": r.metadata.get("update_cycle"),
                 "dcat:keyword": [i["name"] for i in r.info_items],

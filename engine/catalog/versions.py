@@ -138,7 +138,7 @@ def save_entry(
     version = save_draft(session, clock, user, entry, note=note, resource=resource)
     if then_submit:
         submit(session, clock, user, session.get_one(Resource, version.resource_id))
-    return version_of(version, {user.id: user.display_name})
+    return version_of(version, {user.id: user.label})
 
 
 def submit(session: Session, clock: Clock, user: User, resource: Resource) -> ProcessInstance:

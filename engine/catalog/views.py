@@ -5,11 +5,13 @@ would load row by row)."""
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
 from engine.catalog.models import Resource, ResourceVersion
 from engine.directory.models import Department
+from engine.i18n import Label
 
 
 @dataclass(frozen=True)
@@ -18,11 +20,11 @@ class DepartmentRef:
 
     id: int
     slug: str
-    name: str
+    name: Label  # in both languages
 
 
 def department_ref(department: Department) -> DepartmentRef:
-    return DepartmentRef(department.id, department.slug, department.name)
+    return DepartmentRef(department.id, department.slug, department.label)
 
 
 @dataclass(frozen=True)
@@ -89,13 +91,13 @@ class Version:
     changed_fields: list[str]
     note: str
     created_by_id: int | None
-    author: str | None
+    author: Label | None
     created_at: datetime
     review_comment: str
     decided_at: datetime | None
 
 
-def version_of(version: ResourceVersion, authors: dict[int, str]) -> Version:
+def version_of(version: ResourceVersion, authors: Mapping[int, Label]) -> Version:
     return Version(
         number=version.number,
         status=version.status,

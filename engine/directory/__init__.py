@@ -19,7 +19,7 @@ from engine.clock import Clock
 from engine.directory.models import GENERAL_OFFICE, ApiToken, Department, Division, User
 from engine.directory.passwords import token_digest
 from engine.errors import NotFound
-from engine.i18n import Message
+from engine.i18n import Label, Message
 from engine.inputs import storable
 
 TOKEN_TOUCH_EVERY = timedelta(minutes=1)
@@ -87,7 +87,7 @@ def same_level_authority(session: Session, a: Department, b: Department) -> Depa
     for code in _ancestors(session, a.division_code):
         if code in chain_b:
             return authority_of(session, code)
-    raise NotFound(Message("Departments %(a)s and %(b)s share no division.", a=a.name, b=b.name))
+    raise NotFound(Message("Departments %(a)s and %(b)s share no division.", a=a.label, b=b.label))
 
 
 def authorities_under(session: Session, authority: Department) -> list[int]:
@@ -192,6 +192,17 @@ def departments(
     if authorities is not None:
         stmt = stmt.where(Department.is_authority.is_(authorities))
     return list(session.scalars(stmt))
+
+
+def department_labels(session: Session, ids: Iterable[int]) -> dict[int, Label]:
+    """The names of the departments ``ids`` in both languages (one query)."""
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(Department.id, Department.name, Department.name_en).where(Department.id.in_(wanted))
+    )
+    return {r.id: Label(r.name, r.name_en) for r in rows}
 
 
 def officials(session: Session, department_id: int) -> list[User]:

@@ -14,6 +14,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from engine.db import Base, UTCDateTime
+from engine.i18n import Label
 
 GENERAL_OFFICE = (
     "general_office"  # the duty of 自治区人民政府办公厅 (no one decides their own case)
@@ -29,6 +30,11 @@ class Division(Base):
     name_en: Mapped[str] = mapped_column(String(100))
     level: Mapped[str] = mapped_column(String(10))  # region | city | county
     parent_code: Mapped[str | None] = mapped_column(ForeignKey("division.code"))
+
+    @property
+    def label(self) -> Label:
+        """The name in both languages, rendered in the reader's (engine.i18n.Label)."""
+        return Label(self.name, self.name_en)
 
 
 class Department(Base):
@@ -50,12 +56,19 @@ class Department(Base):
         government's general office (which coordinates where the region authority is a party)?"""
         return self.is_authority or GENERAL_OFFICE in (self.duties or [])
 
+    @property
+    def label(self) -> Label:
+        """The name in both languages, rendered in the reader's (engine.i18n.Label)."""
+        return Label(self.name, self.name_en)
+
 
 class User(Base):
     __tablename__ = "app_user"
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(80), unique=True)
     display_name: Mapped[str] = mapped_column(String(100))
+    # the name English pages show; empty: they show display_name
+    display_name_en: Mapped[str] = mapped_column(String(100), default="", server_default="")
     department_id: Mapped[int] = mapped_column(ForeignKey("department.id"), index=True)
     job_roles: Mapped[list] = mapped_column(
         JSON, default=list
@@ -74,6 +87,11 @@ class User(Base):
 
     def get_id(self) -> str:
         return str(self.id)
+
+    @property
+    def label(self) -> Label:
+        """The display name in both languages (Chinese where no English one is set)."""
+        return Label(self.display_name, self.display_name_en or None)
 
 
 class ApiToken(Base):

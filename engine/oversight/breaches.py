@@ -4,6 +4,7 @@ check), filtered and exported by the authority, appealed by departments, rectifi
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -17,8 +18,8 @@ from engine.directory import authority_scope, departments, departments_in, is_co
 from engine.directory.models import User
 from engine.errors import Conflict, Forbidden, NotFound
 from engine.exports import SafeWriter
-from engine.i18n import N_, Message
-from engine.inputs import Checks, require
+from engine.i18n import N_, Label, Message
+from engine.inputs import Checks, day_filters, require
 from engine.oversight.models import Breach
 from engine.workflow.deployment import active_definition
 from engine.workflow.handlers import StepContext
@@ -35,8 +36,8 @@ EXPORT_CAP = 10_000  # entries in one CSV export
 class Filters:
     department_id: int | None = None
     kind: str | None = None
-    date_from: date | None = None
-    date_to: date | None = None
+    date_from: date | str | None = None  # a date, or YYYY-MM-DD as entered (checked)
+    date_to: date | str | None = None
     appeal_status: str | None = None
     key: str | None = None  # the business key (or part of it) of the request that recorded it
 
@@ -59,7 +60,7 @@ class BreachEntry:
     id: int
     instance_id: int | None
     department_id: int
-    department_name: str
+    department_name: Label
     article: str
     kind: str
     evidence: dict[str, Any]
@@ -79,7 +80,7 @@ def entry_of(row: Breach) -> BreachEntry:
         id=row.id,
         instance_id=row.instance_id,
         department_id=row.department_id,
-        department_name=row.department.name,
+        department_name=row.department.label,
         article=row.article,
         kind=row.kind,
         evidence=dict(row.evidence or {}),
@@ -97,7 +98,7 @@ def entry_of(row: Breach) -> BreachEntry:
 @dataclass(frozen=True)
 class DepartmentOption:
     id: int
-    name: str
+    name: Label
 
 
 @dataclass(frozen=True)
@@ -131,7 +132,16 @@ class Ledger:
 
 
 def _selected(user: User, f: Filters) -> Select[Breach]:
-    """The entries the filters select among those the user may see (unordered)."""
+    """The entries the filters select among those the user may see (unordered); a date filter
+    that is not a date is refused, naming the filter."""
+    days = day_filters(
+        {
+            "from": (f.date_from, Message(N_("Recorded from"))),
+            "to": (f.date_to, Message(N_("Recorded until"))),
+        },
+        Message(N_("The list cannot be shown")),
+    )
+    date_from, date_to = days["from"], days["to"]
     stmt = select(Breach)
     scope = visible_to(user)
     if scope is not None:
@@ -140,11 +150,11 @@ def _selected(user: User, f: Filters) -> Select[Breach]:
         stmt = stmt.where(Breach.department_id == f.department_id)
     if f.kind:
         stmt = stmt.where(Breach.kind == f.kind)
-    if f.date_from:
-        stmt = stmt.where(Breach.recorded_at >= datetime.combine(f.date_from, time(0), SHANGHAI))
-    if f.date_to:
+    if date_from:
+        stmt = stmt.where(Breach.recorded_at >= datetime.combine(date_from, time(0), SHANGHAI))
+    if date_to:
         stmt = stmt.where(
-            Breach.recorded_at < datetime.combine(f.date_to + timedelta(days=1), time(0), SHANGHAI)
+            Breach.recorded_at < datetime.combine(date_to + timedelta(days=1), time(0), SHANGHAI)
         )
     if f.appeal_status:
         stmt = stmt.where(Breach.appeal_status == f.appeal_status)
@@ -200,7 +210,7 @@ def filter_departments(session: Session, user: User) -> list[DepartmentOption]:
     for a department, which sees only its own entries."""
     if not user.department.is_authority:
         return []
-    return [DepartmentOption(d.id, d.name) for d in departments(session)]
+    return [DepartmentOption(d.id, d.label) for d in departments(session)]
 
 
 def breaches_of(session: Session, instance_id: int) -> list[Breach]:
@@ -314,7 +324,8 @@ def decide_appeal(
     return entry_of(row)
 
 
-def export_csv(rows: list[BreachEntry]) -> str:
+def export_csv(rows: list[BreachEntry], gettext: Callable[[str], str] | None = None) -> str:
+    """The entries as CSV; department names in the reader's language (``gettext``)."""
     out = io.StringIO()
     w = SafeWriter(out)
     w.writerow(
@@ -337,7 +348,7 @@ def export_csv(rows: list[BreachEntry]) -> str:
             [
                 b.id,
                 b.recorded_at.astimezone(SHANGHAI).isoformat(timespec="minutes"),
-                b.department_name,
+                b.department_name.render(gettext),
                 b.article,
                 b.kind,
                 b.evidence.get("business_key", ""),

@@ -144,6 +144,8 @@ def compiled(session: Session, year: int) -> dict:
             {
                 "name": inst.summary.get("provider_name"),
                 "name_en": unit.name_en if unit else None,
+                # the unit's name in the reader's language
+                "label": unit.label if unit else Label(inst.summary.get("provider_name") or ""),
                 "division_code": unit.division_code if unit else "",
                 # on_time | late | missing (due date passed) | not_due (may still report on time)
                 "state": "on_time"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from engine.i18n import N_, Message
 from engine.oversight.breaches import close_rectification, record_breach_effect
 from engine.oversight.evaluation import start_due_campaigns
 from engine.oversight.projects import (
@@ -17,6 +18,11 @@ HANDLERS = Handlers(
         "close_rectification": close_rectification,
         "project_status": set_status,
         "close_joint_review": close_joint_review,
+    },
+    action_labels={
+        "close_rectification": Message(N_("Rectification closed")),
+        "project_status": Message(N_("Project status updated")),
+        "close_joint_review": Message(N_("Joint review closed")),
     },
     effects={"record_breach": Effect(record_breach_effect, role_arg=0)},
     completion_checks={

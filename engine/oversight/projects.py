@@ -26,7 +26,7 @@ from engine.clock import Clock
 from engine.directory import authority_of, authority_scope, departments_in, region_code
 from engine.directory.models import Department, User
 from engine.errors import Conflict, FieldProblem, Forbidden, NotFound, ValidationFailed
-from engine.i18n import N_, Message
+from engine.i18n import N_, Label, Message
 from engine.inputs import Checks, require
 from engine.oversight.breaches import CaseRef, case_ref
 from engine.oversight.models import Project
@@ -80,7 +80,7 @@ class ProjectSummary:
     id: int
     name: str
     department_id: int
-    department_name: str
+    department_name: Label
     description: str
     catalog: list[dict[str, Any]]  # the project's draft catalog entries
     status: str
@@ -92,7 +92,7 @@ def summary_of(project: Project) -> ProjectSummary:
         id=project.id,
         name=project.name,
         department_id=project.department_id,
-        department_name=project.department.name,
+        department_name=project.department.label,
         description=project.description or "",
         catalog=[dict(e) for e in project.catalog or []],
         status=project.status,

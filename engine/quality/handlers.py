@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from engine.i18n import N_, Message
 from engine.quality.verification import (
     answer_date_valid,
     close_verification,
@@ -15,6 +16,10 @@ HANDLERS = Handlers(
     completion_checks={
         "answer_date_valid": answer_date_valid,
         "correction_date_valid": correction_date_valid,
+    },
+    action_labels={
+        "file_verification": Message(N_("Verification record updated")),
+        "close_verification": Message(N_("Verification closed")),
     },
     facts={
         # a grant holder reported a suspected error in the provider's data (``role``: provider)

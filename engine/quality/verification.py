@@ -22,7 +22,7 @@ from engine.clock import SHANGHAI, Clock
 from engine.directory import Parties, departments, parties
 from engine.directory.models import Department, User
 from engine.errors import Forbidden, ValidationFailed
-from engine.i18n import N_, Message
+from engine.i18n import N_, Label, Message
 from engine.inputs import Checks
 from engine.quality.models import ServedOnProof, Verification
 from engine.sharing.grants import holds_grant
@@ -245,10 +245,8 @@ def flag(session: Session, user: User, resource_code: str, record_id: str) -> di
             }
             for v, key in rows
         ],
-        "notice": str(
-            Message(
-                "Art. 15: while the record is under verification, a citizen with valid proof is served as usual."
-            )
+        "notice": Message(
+            "Art. 15: while the record is under verification, a citizen with valid proof is served as usual."
         )
         if rows
         else "",
@@ -259,7 +257,7 @@ def flag(session: Session, user: User, resource_code: str, record_id: str) -> di
 def _served_history(session: Session, resource_id: int, record_id: str) -> list[dict]:
     """Every registration of service on proof for the record, newest first (at most 50)."""
     rows = session.execute(
-        select(ServedOnProof, ProcessInstance.business_key, Department.name)
+        select(ServedOnProof, ProcessInstance.business_key, Department.name, Department.name_en)
         .join(Verification, Verification.id == ServedOnProof.verification_id)
         .join(ProcessInstance, ProcessInstance.id == Verification.instance_id)
         .join(Department, Department.id == ServedOnProof.department_id)
@@ -270,12 +268,12 @@ def _served_history(session: Session, resource_id: int, record_id: str) -> list[
     return [
         {
             "at": served.at.isoformat(),
-            "department": department,
+            "department": Label(department, department_en),
             "proof": served.proof,
             "service": served.service,
             "business_key": key,
         }
-        for served, key, department in rows
+        for served, key, department, department_en in rows
     ]
 
 
@@ -335,12 +333,12 @@ def quality(session: Session, provider_ids: list[int] | None = None) -> list[dic
         stmt = stmt.where(Verification.provider_id.in_(provider_ids))
     rows = list(session.scalars(stmt))
     resources = {r.id: r for r in resources_by_id(session, {v.resource_id for v in rows})}
-    providers = {d.id: d.name for d in departments(session, ids={v.provider_id for v in rows})}
+    providers = {d.id: d.label for d in departments(session, ids={v.provider_id for v in rows})}
     stats: dict[tuple, dict] = {}
     for v in rows:
         resource = resources[v.resource_id]
         s = stats.setdefault(
-            (providers[v.provider_id], resource.code),
+            (providers[v.provider_id].msgid, resource.code),
             {
                 "provider": providers[v.provider_id],
                 "code": resource.code,
@@ -373,7 +371,7 @@ def quality(session: Session, provider_ids: list[int] | None = None) -> list[dic
 @dataclass(frozen=True)
 class QualityReport:
     rows: list[dict]  # as :func:`quality`
-    scope: str | None  # the provider the figures are limited to, or None for every provider
+    scope: Label | None  # the provider the figures are limited to, or None for every provider
 
 
 def quality_for(session: Session, user: User) -> QualityReport:
@@ -381,4 +379,4 @@ def quality_for(session: Session, user: User) -> QualityReport:
     provider's, any other department only its own (as provider)."""
     if user.department.is_authority:
         return QualityReport(quality(session), None)
-    return QualityReport(quality(session, [user.department_id]), user.department.name)
+    return QualityReport(quality(session, [user.department_id]), user.department.label)

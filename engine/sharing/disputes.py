@@ -11,6 +11,7 @@ the same departments. Nothing here names a BPMN element, task or form field.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,9 +21,11 @@ from sqlalchemy.orm import Session, selectinload
 
 from engine.catalog import find_resource
 from engine.clock import Clock, parse_instant
+from engine.i18n import Label
 from engine.sharing.models import DossierEntry
 from engine.workflow.facts import facts_of
 from engine.workflow.handlers import StepContext
+from engine.workflow.history import party_labels, with_party_names
 from engine.workflow.models import HumanTask, ProcessFact, ProcessInstance
 
 
@@ -58,8 +61,13 @@ class Case:
     summary: dict[str, Any]  # its summary: resource, parties, decision
 
 
-def case_of(instance: ProcessInstance) -> Case:
-    return Case(instance.business_key, instance.status, dict(instance.summary or {}))
+def case_of(instance: ProcessInstance, labels: Mapping[int, Label] | None = None) -> Case:
+    """``labels``: the parties' names (:func:`~engine.workflow.history.party_labels`)."""
+    return Case(
+        instance.business_key,
+        instance.status,
+        with_party_names(instance, instance.summary or {}, labels),
+    )
 
 
 @dataclass(frozen=True)
@@ -96,13 +104,14 @@ class Decision:
 @dataclass(frozen=True)
 class Step:
     title: str
-    department: str
+    department: Label
     state: str
     due_at: datetime | None
     completed_at: datetime | None
-    completed_by: str | None
+    completed_by: Label | None
     data: dict
     met: bool | None  # None: no deadline or still open and not yet due
+    title_en: str | None = None
 
 
 DOSSIER_FACTS = ("request_answered", "position_stated", "coordination_decided")
@@ -171,13 +180,14 @@ def dossier(session: Session, instance: ProcessInstance, clock: Clock) -> dict:
         steps.append(
             Step(
                 t.title,
-                t.department.name,
+                t.department.label,
                 t.state,
                 t.due_at,
                 t.completed_at,
-                t.completed_by.display_name if t.completed_by else None,
+                t.completed_by.label if t.completed_by else None,
                 dict(t.data or {}),
                 met,
+                t.title_en,
             )
         )
     summary = dict(instance.summary or {})
@@ -197,13 +207,14 @@ def dossier(session: Session, instance: ProcessInstance, clock: Clock) -> dict:
         .order_by(ProcessInstance.created_at.desc())
         .limit(20)
     ).all()
+    labels = party_labels(session, [instance, *earlier])
     return {
-        "instance": case_of(instance),
-        "summary": summary,
+        "instance": case_of(instance, labels),
+        "summary": with_party_names(instance, summary, labels),
         "resource": _terms(session, summary.get("resource_code")),
         "requester_basis": summary.get("legal_basis", ""),
         **_recorded(session, instance.id),
         "steps": steps,
         "entries": _entries(session, instance.id),
-        "earlier": [case_of(i) for i in earlier],
+        "earlier": [case_of(i, labels) for i in earlier],
     }

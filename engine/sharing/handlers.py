@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from engine.i18n import N_, Message
 from engine.sharing.deadlines import note_deadline
 from engine.sharing.disputes import file_dossier
 from engine.sharing.grants import issue_grant_effect
@@ -9,6 +10,11 @@ from engine.workflow.handlers import Effect, FactKind, Handlers
 
 HANDLERS = Handlers(
     actions={"file_dossier": file_dossier, "note_deadline": note_deadline},
+    action_labels={
+        "file_dossier": Message(N_("Coordination dossier filed")),
+        # records the reminder, the missed or the overdue deadline itself (deadline_* events)
+        "note_deadline": None,
+    },
     effects={"issue_grant": Effect(issue_grant_effect)},
     facts={
         # a department applied for data (a share request, or a direct negotiation for a

@@ -34,14 +34,14 @@ from sqlalchemy import (
     select,
     union,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from engine.clock import SHANGHAI, Clock
 from engine.directory import authorities_under, departments
-from engine.directory.models import User
+from engine.directory.models import Department, User
 from engine.errors import Forbidden
 from engine.exports import SafeWriter
-from engine.i18n import N_, Message
+from engine.i18n import N_, Label, Message
 from engine.inputs import Checks
 from engine.sharing.handlers import HANDLERS
 from engine.workflow.models import HumanTask, ProcessFact, ProcessInstance
@@ -188,12 +188,20 @@ def _search(q: str) -> ColumnElement[bool]:
     (``%`` and ``_`` in ``q`` are plain characters)."""
     text = q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     like = f"%{text}%"
+    named = select(Department.id).where(
+        or_(
+            func.lower(Department.name).like(like, escape="\\"),
+            func.lower(Department.name_en).like(like, escape="\\"),
+        )
+    )
     return or_(
         func.lower(_PI.business_key).like(like, escape="\\"),
         *(
             func.lower(_PI.summary[name].as_string()).like(like, escape="\\")
             for name in ("resource_code", "resource_name", "requester_name", "provider_name")
         ),
+        _PI.requester_department_id.in_(named),
+        _PI.provider_department_id.in_(named),
     )
 
 
@@ -263,9 +271,9 @@ class RequestRow:
     role: str  # the user's department's part: requester | provider | "" (an authority's levels)
     resource_code: str
     resource_name: str
-    requester: str  # department names
-    provider: str
-    counterpart: str  # the other party, for the requester or provider; "" otherwise
+    requester: Label  # department names
+    provider: Label
+    counterpart: Label | str  # the other party, for the requester or provider; "" otherwise
     submitted_at: datetime
     updated_at: datetime
     next_due: datetime | None  # the earliest deadline of its open tasks
@@ -274,7 +282,7 @@ class RequestRow:
 @dataclass(frozen=True)
 class DepartmentOption:
     id: int
-    name: str
+    name: Label
 
 
 @dataclass(frozen=True)
@@ -302,11 +310,16 @@ def _rows(
         .where(HumanTask.instance_id == _PI.id, HumanTask.state == "open")
         .scalar_subquery()
     )
+    req, prov = aliased(Department), aliased(Department)
     result = session.execute(
         select(
             _PI.business_key,
             _PI.requester_department_id,
             _PI.provider_department_id,
+            req.name.label("requester_name"),
+            req.name_en.label("requester_name_en"),
+            prov.name.label("provider_name"),
+            prov.name_en.label("provider_name_en"),
             _PI.summary,
             _PI.created_at,
             _PI.updated_at,
@@ -314,6 +327,8 @@ def _rows(
             next_due.label("next_due"),
         )
         .join(ids, ids.c.id == _PI.id)
+        .outerjoin(req, req.id == _PI.requester_department_id)
+        .outerjoin(prov, prov.id == _PI.provider_department_id)
         .order_by(ids.c.created_at.desc(), ids.c.id.desc())
         .limit(limit)
         .offset(offset)
@@ -323,7 +338,8 @@ def _rows(
 
 def _row(r: Row[Any], own: int) -> RequestRow:
     summary = r.summary or {}
-    requester, provider = summary.get("requester_name", ""), summary.get("provider_name", "")
+    requester = Label(r.requester_name or summary.get("requester_name", ""), r.requester_name_en)
+    provider = Label(r.provider_name or summary.get("provider_name", ""), r.provider_name_en)
     role = (
         "requester"
         if r.requester_department_id == own
@@ -380,7 +396,7 @@ def requests_of(
 def counterpart_options(session: Session, user: User) -> list[DepartmentOption]:
     """The departments the list can be filtered by: every other department (O(departments))."""
     return [
-        DepartmentOption(d.id, d.name) for d in departments(session) if d.id != user.department_id
+        DepartmentOption(d.id, d.label) for d in departments(session) if d.id != user.department_id
     ]
 
 
@@ -418,8 +434,8 @@ def export_csv(
             [
                 r.business_key,
                 Message(STATUSES[r.status]).render(gettext),
-                r.requester,
-                r.provider,
+                r.requester.render(gettext),
+                r.provider.render(gettext),
                 r.resource_code,
                 r.resource_name,
                 _local(r.submitted_at),

@@ -6,7 +6,9 @@ not-shared resource opens ``negotiation`` directly (art. 11: "needed but not sha
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -18,7 +20,7 @@ from engine.catalog import Resource, item_names, resource_by_code
 from engine.catalog.declarations import declarations_of
 from engine.catalog.reading import find_requestable, requestable
 from engine.clock import Clock
-from engine.directory import departments, parties, users_by_id
+from engine.directory import department_labels, parties, users_by_id
 from engine.directory.models import User
 from engine.errors import FieldProblem, ValidationFailed
 from engine.i18n import Message
@@ -31,6 +33,7 @@ from engine.workflow import tasks as task_service
 from engine.workflow.deployment import active_definition
 from engine.workflow.facts import facts_of
 from engine.workflow.forms import field_label, validate_form
+from engine.workflow.handlers import handlers_of
 from engine.workflow.incidents import IncidentView, open_incident
 from engine.workflow.models import ProcessInstance
 from engine.workflow.runtime import start_instance
@@ -157,7 +160,7 @@ def _grant_dict(g: Grant, people: dict[int, User]) -> dict:
 def _person(user: User | None) -> dict | None:
     if user is None:
         return None
-    return {"name": user.display_name, "department": user.department.name}
+    return {"name": user.label, "department": user.department.label}
 
 
 def _outcome(grants: list[dict], facts: list, people: dict[int, User]) -> dict | None:
@@ -189,6 +192,23 @@ def _outcome(grants: list[dict], facts: list, people: dict[int, User]) -> dict |
     }
 
 
+def _timeline(session: Session, events: Sequence[AuditEvent]) -> list[dict]:
+    """The history as officials read it: every event; a domain action (``perform(…)`` in a
+    process) with ``what`` it did in words, and none that records its own, more specific event
+    (a deadline reminder is shown as the reminder, once)."""
+    handlers = handlers_of(session)
+    out = []
+    for e in events:
+        entry: dict[str, Any] = {"at": e.at.isoformat(), "kind": e.kind, "detail": e.detail}
+        if e.kind == "action":
+            what = handlers.action_label(str((e.detail or {}).get("action") or ""))
+            if what is None:
+                continue
+            entry["what"] = what
+        out.append(entry)
+    return out
+
+
 def request_status(session: Session, instance: ProcessInstance) -> dict:
     """Everything a status page or API client needs, from the query tables only."""
     tasks = history.tasks_of(session, instance.id)
@@ -199,11 +219,7 @@ def request_status(session: Session, instance: ProcessInstance) -> dict:
     )
     grants = [_grant_dict(g, people) for g in grant_rows]
     breaches = breaches_of(session, instance.id)
-    names = (
-        {d.id: d.name for d in departments(session, {b.department_id for b in breaches})}
-        if breaches
-        else {}
-    )
+    names = department_labels(session, {b.department_id for b in breaches})
     events = session.scalars(
         select(AuditEvent).where(AuditEvent.instance_id == instance.id).order_by(AuditEvent.id)
     ).all()
@@ -219,7 +235,7 @@ def request_status(session: Session, instance: ProcessInstance) -> dict:
         "version": instance.definition.version,
         "status": instance.status,
         "incident": instance.incident,
-        "summary": summary,
+        "summary": history.with_party_names(instance, summary),
         "reply_deadline": deadline,
         "tasks": [
             {
@@ -228,11 +244,11 @@ def request_status(session: Session, instance: ProcessInstance) -> dict:
                 "title": t.title,
                 "title_en": t.title_en,
                 "role": t.role,
-                "department": t.department.name,
+                "department": t.department.label,
                 "state": t.state,
-                "assignee": t.assignee.display_name if t.assignee else None,
+                "assignee": t.assignee.label if t.assignee else None,
                 "due_at": t.due_at.isoformat() if t.due_at else None,
-                "completed_by": t.completed_by.display_name if t.completed_by else None,
+                "completed_by": t.completed_by.label if t.completed_by else None,
                 "completed_at": t.completed_at.isoformat() if t.completed_at else None,
                 "statute": t.statute,
             }
@@ -251,7 +267,7 @@ def request_status(session: Session, instance: ProcessInstance) -> dict:
             }
             for b in breaches
         ],
-        "timeline": [{"at": e.at.isoformat(), "kind": e.kind, "detail": e.detail} for e in events],
+        "timeline": _timeline(session, events),
     }
 
 

@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from engine.calendar import WorkingCalendar
 from engine.clock import Clock
-from engine.i18n import Message
+from engine.i18n import N_, Message
 
 if TYPE_CHECKING:
     from engine.workflow.models import HumanTask, ProcessInstance
@@ -159,6 +159,9 @@ class Handlers:
     """One table of handlers; :meth:`combine` merges the tables of every area."""
 
     actions: Mapping[str, Action] = field(default_factory=dict)
+    # what each action did, in words, for the history officials read; None for an action that
+    # records its own, more specific event (the history shows that one instead)
+    action_labels: Mapping[str, Message | None] = field(default_factory=dict)
     effects: Mapping[str, Effect] = field(default_factory=dict)
     completion_checks: Mapping[str, CompletionCheck] = field(default_factory=dict)
     facts: Mapping[str, FactKind] = field(default_factory=dict)
@@ -171,6 +174,7 @@ class Handlers:
         """Merge tables; the same name registered twice is a programming error."""
         merged: dict[str, dict[str, Any]] = {
             "actions": {},
+            "action_labels": {},
             "effects": {},
             "completion_checks": {},
             "facts": {},
@@ -187,6 +191,10 @@ class Handlers:
             jobs.extend(table.jobs)
             background.extend(table.background)
         return Handlers(**merged, jobs=tuple(jobs), background=tuple(background))
+
+    def action_label(self, name: str) -> Message | None:
+        """What the action did, in words (None: it records its own event)."""
+        return self.action_labels.get(name, Message(N_("Step recorded")))
 
     def action(self, name: str) -> Action:
         if name not in self.actions:

@@ -11,18 +11,19 @@ module; callers never deserialize an instance themselves.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, object_session, selectinload
 
 from engine.calendar import load_calendar
 from engine.clock import Clock
-from engine.directory import authorities_under, is_administrator
+from engine.directory import authorities_under, department_labels, is_administrator
 from engine.directory.models import User
 from engine.errors import Forbidden, NotFound
-from engine.i18n import Message
+from engine.i18n import Label, Message
 from engine.inputs import storable
 from engine.workflow.inbox import Deadline, describe_deadline
 from engine.workflow.models import Attachment, HumanTask, ProcessInstance
@@ -97,7 +98,36 @@ class InstanceInfo:
     forms: dict  # the definition's form schemas, by name
 
 
-def instance_info(instance: ProcessInstance) -> InstanceInfo:
+def party_labels(session: Session, instances: Iterable[ProcessInstance]) -> dict[int, Label]:
+    """The names of every department bound to a role of ``instances``, in both languages, by id
+    (one query for a whole list)."""
+    ids = {d for i in instances for d in (i.bindings or {}).values() if isinstance(d, int)}
+    return department_labels(session, ids)
+
+
+def with_party_names(
+    instance: ProcessInstance, data: Mapping, labels: Mapping[int, Label] | None = None
+) -> dict:
+    """``data`` (the instance's summary or a task's data) with the parties' names
+    (``requester_name``, ``provider_name``, ``authority_name``, … for each bound role) as
+    :class:`~engine.i18n.Label` of the bound department, so that a page shows them in the
+    reader's language. The names stored when the instance started are Chinese snapshots; the
+    directory's current names win. ``labels`` from :func:`party_labels` saves the query."""
+    bindings = instance.bindings or {}
+    if labels is None:
+        session = object_session(instance)
+        labels = party_labels(session, [instance]) if session is not None else {}
+    out = dict(data)
+    for role, department_id in bindings.items():
+        key = f"{role}_name"
+        if key in out and department_id in labels:
+            out[key] = labels[department_id]
+    return out
+
+
+def instance_info(
+    instance: ProcessInstance, labels: Mapping[int, Label] | None = None
+) -> InstanceInfo:
     definition = instance.definition
     return InstanceInfo(
         id=instance.id,
@@ -106,7 +136,7 @@ def instance_info(instance: ProcessInstance) -> InstanceInfo:
         process_name=definition.name,
         version=definition.version,
         status=instance.status,
-        summary=dict(instance.summary or {}),
+        summary=with_party_names(instance, instance.summary or {}, labels),
         forms=dict(definition.forms or {}),
     )
 
@@ -121,14 +151,14 @@ class TaskInfo:
     title: str
     title_en: str | None
     role: str
-    department: str  # the name of the department the task is offered to
+    department: Label  # the name of the department the task is offered to
     form: str | None
     statute: str
     state: str
     assignee_id: int | None
-    assignee: str | None  # display name of whoever holds the task
+    assignee: Label | None  # display name of whoever holds the task
     due_at: datetime | None
-    completed_by: str | None  # display name of whoever completed it
+    completed_by: Label | None  # display name of whoever completed it
     completed_at: datetime | None
     data: dict  # the submitted form ({} while open)
 
@@ -142,14 +172,14 @@ def task_info(row: HumanTask) -> TaskInfo:
         title=row.title,
         title_en=row.title_en,
         role=row.role,
-        department=row.department.name,
+        department=row.department.label,
         form=row.form,
         statute=row.statute,
         state=row.state,
         assignee_id=row.assignee_id,
-        assignee=row.assignee.display_name if row.assignee else None,
+        assignee=row.assignee.label if row.assignee else None,
         due_at=row.due_at,
-        completed_by=row.completed_by.display_name if row.completed_by else None,
+        completed_by=row.completed_by.label if row.completed_by else None,
         completed_at=row.completed_at,
         data=dict(row.data or {}),
     )
@@ -194,9 +224,8 @@ def attachments_of(session: Session, instance_id: int) -> list[FileInfo]:
 def task_context(row: HumanTask) -> dict:
     """What a task's page shows as its context: the live task data while the task is open, the
     submitted form once it is done."""
-    if row.state == "open":
-        return task_data(row.instance, row.spiff_task_id)
-    return row.data or {}
+    data = task_data(row.instance, row.spiff_task_id) if row.state == "open" else row.data or {}
+    return with_party_names(row.instance, data)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ plain :class:`TaskRow` data with the deadline in working days and how that was c
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -17,10 +17,11 @@ from sqlalchemy.sql.elements import UnaryExpression
 
 from engine.calendar import WorkingCalendar, due_label, load_calendar
 from engine.clock import SHANGHAI, Clock
-from engine.directory import colleagues
+from engine.directory import colleagues, department_labels
 from engine.directory.models import Department, User
 from engine.errors import NotFound
-from engine.i18n import Message
+from engine.i18n import N_, Label, Message
+from engine.inputs import day_filters
 from engine.workflow.models import HumanTask, ProcessInstance
 
 VIEWS = ("mine", "queue", "overdue", "done", "coordination")
@@ -33,8 +34,8 @@ SOON_WORKING_DAYS = 2
 class Filters:
     process: str | None = None
     counterpart: int | None = None  # department id
-    due_from: date | None = None
-    due_to: date | None = None
+    due_from: date | str | None = None  # a date, or YYYY-MM-DD as entered (checked)
+    due_to: date | str | None = None
     key: str | None = None  # business key, or part of it
     urgency: str | None = None  # normal | soon | overdue (deadline state, as the badges show it)
     sort: str = "due"  # due | -due | created
@@ -63,8 +64,8 @@ class TaskRow:
     statute: str
     state: str
     resource_name: str
-    counterpart: str
-    assignee: str | None
+    counterpart: Label | str
+    assignee: Label | None
     assignee_id: int | None
     completed_at: datetime | None
     created_at: datetime
@@ -203,12 +204,12 @@ def _apply_filters(
             ),
             false() if own else true(),
         )
-    if f.due_from:
+    if isinstance(f.due_from, date):  # checked: a date or none (see :func:`checked`)
         stmt = stmt.where(
             HumanTask.due_at
             >= datetime.combine(f.due_from, datetime.min.time(), SHANGHAI) + timedelta(days=1)
         )
-    if f.due_to:
+    if isinstance(f.due_to, date):
         stmt = stmt.where(
             HumanTask.due_at
             <= datetime.combine(f.due_to, datetime.min.time(), SHANGHAI) + timedelta(days=1)
@@ -246,7 +247,7 @@ def list_view(
     """One page of a view, in deadline order through the (department|assignee, state, due_sort) indexes."""
     check_view(user, view)
     now = clock.now()
-    f = filters or Filters()
+    f = checked(filters or Filters())
     calendar = load_calendar(session)
     base = _apply_filters(
         select(HumanTask).where(_view_clause(view, user, now)), f, user, now, calendar
@@ -261,7 +262,7 @@ def list_view(
         .offset((page - 1) * page_size)
     )
     tasks = session.scalars(stmt).all()
-    names = _department_names(
+    names = department_labels(
         session,
         {
             d
@@ -272,6 +273,19 @@ def list_view(
     )
     rows = [_task_row(t, user, names, calendar, now) for t in tasks]
     return Page(rows, total, page, pages, total > COUNT_CAP)
+
+
+def checked(f: Filters) -> Filters:
+    """The filters with their dates checked at the input boundary: a date that is not one is
+    refused naming the filter by its label (422), never ignored."""
+    days = day_filters(
+        {
+            "due_from": (f.due_from, Message(N_("Due from"))),
+            "due_to": (f.due_to, Message(N_("Due until"))),
+        },
+        Message(N_("The list cannot be shown")),
+    )
+    return replace(f, due_from=days["due_from"], due_to=days["due_to"])
 
 
 def _order(view: str, f: Filters) -> list[UnaryExpression[Any]]:
@@ -285,7 +299,7 @@ def _order(view: str, f: Filters) -> list[UnaryExpression[Any]]:
 
 
 def _task_row(
-    t: HumanTask, user: User, names: dict[int, str], calendar: WorkingCalendar, now: datetime
+    t: HumanTask, user: User, names: dict[int, Label], calendar: WorkingCalendar, now: datetime
 ) -> TaskRow:
     inst = t.instance
     other = (
@@ -306,7 +320,7 @@ def _task_row(
         state=t.state,
         resource_name=(inst.summary or {}).get("resource_name", ""),
         counterpart=names.get(other, "") if other is not None else "",
-        assignee=t.assignee.display_name if t.assignee else None,
+        assignee=t.assignee.label if t.assignee else None,
         assignee_id=t.assignee_id,
         completed_at=t.completed_at,
         created_at=t.created_at,
@@ -324,20 +338,12 @@ def check_view(user: User, view: str) -> None:
         raise NotFound(Message("No inbox %(view)s.", view=view))
 
 
-def _department_names(session: Session, ids: set[int]) -> dict[int, str]:
-    if not ids:
-        return {}
-    return dict(
-        session.execute(select(Department.id, Department.name).where(Department.id.in_(ids))).all()
-    )
-
-
 @dataclass(frozen=True)
 class Colleague:
     """An official a leader may hand a task to."""
 
     id: int
-    display_name: str
+    display_name: Label
     username: str
 
 
@@ -346,17 +352,17 @@ class DepartmentOption:
     """A department offered in a filter."""
 
     id: int
-    name: str
+    name: Label
 
 
 def counterpart_departments(session: Session, user: User) -> list[DepartmentOption]:
     """Departments to filter by: every other department, region first (O(departments))."""
     rows = session.execute(
-        select(Department.id, Department.name)
+        select(Department.id, Department.name, Department.name_en)
         .where(Department.id != user.department_id)
         .order_by(Department.division_code, Department.name)
     )
-    return [DepartmentOption(id, name) for id, name in rows]
+    return [DepartmentOption(r.id, Label(r.name, r.name_en)) for r in rows]
 
 
 @dataclass(frozen=True)
@@ -374,5 +380,5 @@ def inbox_page(
     return InboxPage(
         list_view(session, user, clock, view, filters, page=page),
         counterpart_departments(session, user),
-        [Colleague(u.id, u.display_name, u.username) for u in colleagues(session, user)],
+        [Colleague(u.id, u.label, u.username) for u in colleagues(session, user)],
     )

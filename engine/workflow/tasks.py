@@ -22,7 +22,7 @@ from engine.clock import SHANGHAI, Clock
 from engine.directory import officials, user_by_id
 from engine.directory.models import User
 from engine.errors import Conflict, Forbidden, GovshareError, NotFound
-from engine.i18n import Message
+from engine.i18n import Label, Message
 from engine.workflow.forms import validate_form
 from engine.workflow.handlers import CheckContext, handlers_of
 from engine.workflow.history import (
@@ -61,7 +61,7 @@ class TaskRef:
     state: str
     due_at: datetime | None
     assignee: str | None  # user name of whoever holds (or completed) the task
-    assignee_name: str | None  # their display name
+    assignee_name: Label | None  # their display name
     request_status: str  # the status of the task's instance
     form_schema: dict | None
 
@@ -79,7 +79,7 @@ def task_ref(row: HumanTask) -> TaskRef:
         state=row.state,
         due_at=row.due_at,
         assignee=holder.username if holder else None,
-        assignee_name=holder.display_name if holder else None,
+        assignee_name=holder.label if holder else None,
         request_status=row.instance.status,
         form_schema=form_schema(row),
     )
@@ -125,31 +125,37 @@ def _when(row_time: datetime | None) -> str:
 
 def _check_open(row: HumanTask, user: User) -> None:
     if row.state == "completed":
-        who = row.completed_by.display_name if row.completed_by else "?"
+        who = row.completed_by.label if row.completed_by else "?"
         raise Conflict(
             Message(
                 "Task %(task)s was already completed by %(who)s at %(when)s.",
-                task=row.title,
+                task=Label(row.title, row.title_en),
                 who=who,
                 when=_when(row.completed_at),
             )
         )
     if row.state != "open":
         raise Conflict(
-            Message("Task %(task)s is no longer open (%(state)s).", task=row.title, state=row.state)
+            Message(
+                "Task %(task)s is no longer open (%(state)s).",
+                task=Label(row.title, row.title_en),
+                state=row.state,
+            )
         )
     if not eligible(user, row):
         raise Forbidden(
             Message(
-                "Task %(task)s is not offered to %(user)s.", task=row.title, user=user.display_name
+                "Task %(task)s is not offered to %(user)s.",
+                task=Label(row.title, row.title_en),
+                user=user.label,
             )
         )
     if row.assignee_id not in (None, user.id):
         raise Conflict(
             Message(
                 "Task %(task)s is claimed by %(who)s.",
-                task=row.title,
-                who=row.assignee.display_name if row.assignee else "?",
+                task=Label(row.title, row.title_en),
+                who=row.assignee.label if row.assignee else "?",
             )
         )
 
@@ -226,7 +232,7 @@ def reassign(session: Session, clock: Clock, task_id: int, leader: User, assigne
     row = _locked_task(session, task_id)
     if not is_leader_of(leader, row):
         raise Forbidden(
-            Message("Only a leader of %(dept)s may reassign its tasks.", dept=row.department.name)
+            Message("Only a leader of %(dept)s may reassign its tasks.", dept=row.department.label)
         )
     if row.state != "open":
         _check_open(row, leader)
@@ -234,8 +240,8 @@ def reassign(session: Session, clock: Clock, task_id: int, leader: User, assigne
         raise Forbidden(
             Message(
                 "Task %(task)s is not offered to %(user)s.",
-                task=row.title,
-                user=assignee.display_name,
+                task=Label(row.title, row.title_en),
+                user=assignee.label,
             )
         )
     before = row.assignee.username if row.assignee else None
@@ -318,7 +324,9 @@ def task_for(session: Session, user: User, task_id: int) -> HumanTask:
     if not may_view(user, row):
         raise Forbidden(
             Message(
-                "Task %(task)s is not offered to %(user)s.", task=row.title, user=user.display_name
+                "Task %(task)s is not offered to %(user)s.",
+                task=Label(row.title, row.title_en),
+                user=user.label,
             )
         )
     return row
@@ -364,7 +372,7 @@ def task_page(session: Session, clock: Clock, user: User, task_id: int) -> TaskP
     colleagues = []
     if is_leader_of(user, row) and row.state == "open":
         colleagues = [
-            Colleague(u.id, u.display_name, u.username)
+            Colleague(u.id, u.label, u.username)
             for u in officials(session, row.department_id)
             if eligible(u, row)
         ]

@@ -7,7 +7,7 @@ coordinator who chose "grant", or approved by the provider, was recorded as ``gr
 request's summary now say ``granted_in_part``, as such grants are decided from now on.
 
 Revision ID: 0025
-Revises: 0020
+Revises: 0021
 """
 
 from datetime import date
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0025"
-down_revision = "0020"
+down_revision = "0021"
 branch_labels = None
 depends_on = None
 

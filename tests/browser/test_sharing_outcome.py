@@ -18,6 +18,7 @@ TEXT = {
         "submit": "提交",
         "partial": "部分授权",
         "by": "协调决定（具有约束力）",
+        "authority": "自治区数据共享主管部门",
     },
     "en": {
         "coordinate": "Coordinate the dispute",
@@ -26,6 +27,7 @@ TEXT = {
         "submit": "Submit",
         "partial": "Granted in part",
         "by": "Coordination (binding decision)",
+        "authority": "Data-sharing authority of the region",
     },
 }
 REASONS = "低保核定确需公民身份号码；变动类型涉及个人隐私，不予提供"
@@ -53,7 +55,7 @@ def test_the_requester_reads_the_coordinators_reasons_and_conditions(actors, off
     outcome = page.locator("#outcome")
     expect(outcome).to_contain_text(t["partial"])
     expect(outcome).to_contain_text(t["by"])
-    expect(outcome).to_contain_text("自治区数据共享主管部门")
+    expect(outcome).to_contain_text(t["authority"])  # in the reader's language
     expect(page.locator("#outcome-reasons")).to_have_text(REASONS)
     expect(page.locator("#outcome-conditions")).to_have_text(CONDITIONS)
     expect(page.locator("#grants")).to_contain_text(CONDITIONS)
