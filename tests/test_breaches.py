@@ -82,7 +82,7 @@ def test_filters_and_csv_export(actors, clock):
     )
     chinese = actors.run(
         lambda s: service.export_csv(
-            service.ledger(s, coord(s), service.Filters())[0], lambda m: translate(m, "zh_CN")
+            service.ledger(s, coord(s), service.Filters()).rows, lambda m: translate(m, "zh_CN")
         )
     )
     assert "自治区公安厅" in chinese and "Public Security Department" not in chinese

@@ -68,7 +68,7 @@ def test_accepted_declaration_ends_the_duty_as_declared_no_change(actors, clock)
     # a declaration is not yet the end of the duty: the authority's coordinators review it
     assert open_tasks(st) == [("declaration_review", "2026-09-30T16:00:00+00:00")]
     review = next(t for t in st["tasks"] if t["task"] == "declaration_review")
-    assert review["department"] == "自治区数据共享主管部门"
+    assert review["department"].zh == "自治区数据共享主管部门"
     assert st["summary"]["declaration_reasons"] == REASONS
     assert st["summary"]["declaration_ruling"] == "pending"
     assert [(d["reasons"], d["in_time"], d["ruling"]) for d in st["declarations"]] == [
@@ -196,7 +196,7 @@ def test_declaration_review_reminder_overdue_and_supervision(actors, clock):
         ("supervise_declaration", "2026-10-13T16:00:00+00:00"),
     ]
     supervision = next(t for t in st["tasks"] if t["task"] == "supervise_declaration")
-    assert supervision["department"] == "自治区数据共享主管部门"
+    assert supervision["department"].zh == "自治区数据共享主管部门"
     assert len(notices(actors, "catalog_declaration_overdue")) == 1
     assert len(notices(actors, "supervision_opened")) == 1
     clock.set("2026-10-14T00:00:01+08:00")
@@ -256,7 +256,7 @@ def test_a_return_after_the_deadline_passed_in_review_gives_the_revision_period(
     clock.set("2026-11-06T00:00:01+08:00")
     actors.sweep()
     st = actors.status(key)
-    assert [(b["kind"], b["department"]) for b in st["breaches"]] == [
+    assert [(b["kind"], b["department"].zh) for b in st["breaches"]] == [
         ("catalog_update_overdue", "自治区民政厅")
     ]
     evidence = actors.run(lambda s: s.scalars(select(Breach)).one().evidence)

@@ -228,7 +228,7 @@ def test_project_reviews_are_reminded_marked_overdue_and_supervised(actors, cloc
     assert _departments(actors, key, "project_review_overdue") == seat_departments
     authority = actors.run(lambda s: actors.user(s, "data.coord").department.name)
     supervisions = [t for t in st["tasks"] if t["task"].endswith("_supervise")]
-    assert {t["department"] for t in supervisions} == {authority}
+    assert {t["department"].zh for t in supervisions} == {authority}
     queue = [r.task_name for r in _inbox(actors, "data.coord") if r.business_key == key]
     assert sorted(t for t in queue if t.endswith("_supervise")) == sorted(
         f"review_{s}_supervise" for s in SEATS
@@ -285,7 +285,7 @@ def test_the_applicants_resubmission_is_reminded_marked_overdue_and_supervised(a
     assert outbox(actors, key)[-2:] == ["project_application_overdue", "supervision_opened"]
     [supervise] = [t for t in st["tasks"] if t["task"] == "application_supervise"]
     authority = actors.run(lambda s: actors.user(s, "data.coord").department.name)
-    assert supervise["department"] == authority and supervise["due_at"] > due_at
+    assert supervise["department"].zh == authority and supervise["due_at"] > due_at
     overdue = actors.run(
         lambda s: inbox.list_view(s, actors.user(s, "civil.clerk"), actors.clock, "overdue").rows
     )

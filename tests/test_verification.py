@@ -155,7 +155,7 @@ def test_data_is_right_then_escalated_and_ruled_wrong_opens_a_correction_not_a_b
     assert open_tasks(st) == ["correct_record"]
     task = [t for t in st["tasks"] if t["task"] == "correct_record"][0]
     # the provider's task, 10 working days (`correction`) from the ruling on Friday 09-18
-    assert task["department"] == "自治区公安厅" and task["due_at"] == "2026-10-09T16:00:00+00:00"
+    assert task["department"].zh == "自治区公安厅" and task["due_at"] == "2026-10-09T16:00:00+00:00"
     assert st["summary"]["return_reasons"] == "迁入证明有效，记录有误"  # the reasons on the task
     [row] = actors.run(
         lambda s: [

@@ -68,7 +68,7 @@ def assert_deadline_enforced(
 
     # supervision: by the same-level authority's coordinators, with a deadline of its own
     sup = _open(actors, key, supervise)
-    assert (sup["role"], sup["department"]) == ("authority", REGION_AUTHORITY)
+    assert (sup["role"], sup["department"].zh) == ("authority", REGION_AUTHORITY)
     sup_due = _at(sup["due_at"])
     assert sup_due == _deadline(actors, due + SECOND, 5)  # `supervision`: 5 working days
     clock.set(sup_due)

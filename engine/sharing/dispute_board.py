@@ -27,10 +27,10 @@ from sqlalchemy.orm import Session, aliased
 
 from engine.calendar import WorkingCalendar, load_calendar
 from engine.clock import SHANGHAI, Clock
-from engine.directory import authorities_under
+from engine.directory import authorities_under, department_labels
 from engine.directory.models import Department, Division, User
 from engine.errors import Forbidden
-from engine.i18n import N_, Message
+from engine.i18n import N_, Label, Message
 from engine.inputs import Checks
 from engine.workflow.models import ProcessFact, ProcessInstance
 
@@ -61,8 +61,8 @@ class DisputeRow:
     business_key: str
     resource_code: str
     resource_name: str
-    requester: str
-    provider: str
+    requester: Label | str  # in both languages (the directory's current names)
+    provider: Label | str
     authority: str  # the coordinating authority's name, in Chinese and in English
     authority_en: str
     division: str  # its division, in Chinese and in English
@@ -202,6 +202,7 @@ def _page(
         select(
             _PI.business_key,
             _PI.summary,
+            _PI.bindings,
             _F.at.label("escalated"),
             _F.department_id,
             decided_at.label("decided"),
@@ -324,13 +325,16 @@ def board_for(
     calendar = load_calendar(session)
     today = clock.now().astimezone(SHANGHAI).date()
     rows, total, page, pages = _page(session, chosen, f, page, page_size)
+    labels = department_labels(
+        session, {d for r in rows for d in (r.bindings or {}).values() if isinstance(d, int)}
+    )
     open_total, by_age = _by_age(session, chosen, f, calendar, today)
     decided_count, median = _decided_this_year(session, chosen, calendar, today)
     return Board(
         authority=user.department.name,
         authority_en=user.department.name_en,
         level=user.department.division.level,
-        rows=[_row(r, user.department_id, calendar, today) for r in rows],
+        rows=[_row(r, user.department_id, calendar, today, labels) for r in rows],
         total=min(total, COUNT_CAP),
         more=total > COUNT_CAP,
         page=page,
@@ -344,8 +348,11 @@ def board_for(
     )
 
 
-def _row(r: Any, own: int, calendar: WorkingCalendar, today: date) -> DisputeRow:
+def _row(
+    r: Any, own: int, calendar: WorkingCalendar, today: date, labels: dict[int, Label]
+) -> DisputeRow:
     s = r.summary or {}
+    bound = r.bindings or {}
     escalated = _aware(r.escalated)
     decided = _aware(r.decided) if r.decided else None
     until = _local_day(decided) if decided else today
@@ -353,8 +360,8 @@ def _row(r: Any, own: int, calendar: WorkingCalendar, today: date) -> DisputeRow
         business_key=r.business_key,
         resource_code=s.get("resource_code", ""),
         resource_name=s.get("resource_name", ""),
-        requester=s.get("requester_name", ""),
-        provider=s.get("provider_name", ""),
+        requester=labels.get(bound.get("requester", 0)) or s.get("requester_name", ""),
+        provider=labels.get(bound.get("provider", 0)) or s.get("provider_name", ""),
         authority=r.authority,
         authority_en=r.authority_en,
         division=r.division,
