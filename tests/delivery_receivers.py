@@ -44,6 +44,13 @@ class Receiver:
     received: list[Received] = field(default_factory=list)
     rejected: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # open unless a test closes it: a closed gate keeps each request waiting for its answer
+    # after it was received (a sender blocked mid-delivery); ``held`` counts those waiting
+    gate: threading.Event = field(default_factory=threading.Event)
+    held: int = 0
+
+    def __post_init__(self) -> None:
+        self.gate.set()
 
     def add(self, item: Received) -> None:
         with self.lock:
@@ -182,6 +189,10 @@ def webhook_receiver(secret: str, clock=None):
                     self.headers["Idempotency-Key"], self.headers["X-Govshare-Sender"], document
                 )
             )
+            if not receiver.gate.is_set():
+                with receiver.lock:
+                    receiver.held += 1
+                receiver.gate.wait(60)
             self.send_response(200)
             self.end_headers()
 

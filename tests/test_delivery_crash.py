@@ -99,7 +99,11 @@ def test_killed_worker_then_two_workers_deliver_each_message_exactly_once(sessio
             killed = _worker(env)
             procs.append(killed)
             _wait(lambda: len(received()) >= 100, 120, "the first worker to deliver 100")
+            # hold the next webhook's answer: the worker is then mid-batch, its lease taken
+            hooks.gate.clear()
+            _wait(lambda: hooks.held > 0, 60, "the first worker to wait on a webhook")
             os.kill(killed.pid, signal.SIGKILL)
+            hooks.gate.set()
             killed.wait(10)
             in_flight = count("sending")  # the killed worker's lease batch
             at_kill = len(received())
