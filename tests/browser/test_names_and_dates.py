@@ -24,7 +24,10 @@ def test_the_header_keeps_the_account_actions_on_one_line_at_1366(official, lang
         assert (
             abs(account["y"] + account["height"] / 2 - (sign_out["y"] + sign_out["height"] / 2)) < 3
         )
-        assert abs(sign_out["y"] + sign_out["height"] / 2 - (brand["y"] + brand["height"] / 2)) < 8
+        o.shot(f"header-{username}")
+        assert (
+            abs(sign_out["y"] + sign_out["height"] / 2 - (brand["y"] + brand["height"] / 2)) < 8
+        ), username
         assert bar["height"] < 64, (username, bar)  # one row
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
         if username == "civil.clerk":

@@ -59,7 +59,9 @@ def test_the_list_in_english(official, actors, clock):
 def test_the_preferences_page(official, actors):
     lead = official("pubsec.lead")
     page = lead.go("/inbox/mine")
-    page.get_by_role("link", name="通知设置").first.click()
+    page.locator("#bell").click()  # the bell leads to the list, the list to the settings
+    page.wait_for_url("**/notifications/")
+    page.get_by_role("link", name="通知设置").click()
     page.wait_for_url("**/notifications/settings")
     expect(page.locator("h1")).to_have_text("通知设置")
     mine = page.locator("#my-settings")
