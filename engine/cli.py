@@ -739,7 +739,11 @@ def _notification_commands(sub: Commands) -> None:
     c = _leaf(n, "send-test", cmd_notifications_send_test, "send a test message now")
     c.add_argument("--user", required=True, help="the user it is addressed to (user name)")
     c.add_argument("--channel", required=True, choices=("email", "webhook"))
-    c.add_argument("--to", help="the e-mail address (or a webhook URL instead of the configured)")
+    c.add_argument(
+        "--to",
+        help="the e-mail address (default: the one in the user's notification settings), or a "
+        "webhook URL instead of the configured one",
+    )
 
 
 def _worker_command(sub: Commands) -> None:

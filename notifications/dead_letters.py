@@ -22,6 +22,7 @@ from engine.directory.models import User
 from engine.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from engine.i18n import N_, Message
 from notifications.delivery import CHANNEL_LABELS, CHANNELS, Delivery, enqueue
+from notifications.preferences import settings_of
 
 PAGE_SIZE = 50
 VIEWS = ("dead", "pending", "sending", "sent", "all")
@@ -188,9 +189,15 @@ def queue_test(
             Message("Channel: choose e-mail or webhook."),
             [{"field": "channel", "label": Message(N_("Channel")), "message": Message("unknown")}],
         )
+    recipient = user_by_name(session, username)
+    if channel == "email" and not address:
+        address = settings_of(session, recipient).email_address or None  # from 通知设置
     if channel == "email" and not (address and "@" in address):
         raise ValidationFailed(
-            Message("E-mail address: give the address the test message goes to."),
+            Message(
+                "E-mail address: the official has none in their notification settings; give "
+                "the address the test message goes to."
+            ),
             [
                 {
                     "field": "to",
@@ -199,7 +206,6 @@ def queue_test(
                 }
             ],
         )
-    recipient = user_by_name(session, username)
     now = clock.now()
     key = f"test:{recipient.username}:{channel}:{now.isoformat()}"
     subject = Message("Test message from the government data-sharing system").render()

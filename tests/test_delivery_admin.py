@@ -14,6 +14,7 @@ from engine.directory import user_by_name
 from engine.errors import Forbidden
 from notifications import dead_letters
 from notifications.delivery import Delivery, enqueue
+from notifications.preferences import save_preferences
 from tests.delivery_receivers import smtp_server, webhook_receiver
 from tests.test_web import Browser, app  # noqa: F401
 
@@ -130,7 +131,9 @@ def test_operators_list_and_retry_at_the_command_line(session_factory, clock, db
     assert exit_.value.code == 2 and "No delivery 99999" in capsys.readouterr().err
 
 
-def test_send_test_delivers_at_once_over_email_and_webhook(db_url, clock, monkeypatch, capsys):
+def test_send_test_delivers_at_once_over_email_and_webhook(
+    db_url, session_factory, clock, monkeypatch, capsys
+):
     with smtp_server() as (port, inbox), webhook_receiver(SECRET) as (url, hooks):
         for name, value in {
             "GOVSHARE_SMTP_HOST": "127.0.0.1",
@@ -148,7 +151,14 @@ def test_send_test_delivers_at_once_over_email_and_webhook(db_url, clock, monkey
         with pytest.raises(SystemExit) as exit_:
             main([*base, "--channel", "email"])
         assert exit_.value.code == 2 and "E-mail address" in capsys.readouterr().err
-    [mail] = inbox.received
+        # without --to, the address the official gave in 通知设置
+        with session_factory() as s, s.begin():
+            clerk = user_by_name(s, "pubsec.clerk")
+            save_preferences(s, clock, clerk, {"email_address": "own@pubsec.example.gov.cn"})
+        main([*base, "--channel", "email"])
+        assert "sent" in capsys.readouterr().out
+    mail, own = inbox.received
+    assert own.content["To"] == "own@pubsec.example.gov.cn"
     assert mail.content["To"] == "clerk@pubsec.example.gov.cn"
     assert "Test message" in mail.content["Subject"]
     [hook] = hooks.received
