@@ -112,6 +112,7 @@ def context(
         "task": _both(payload, "title", lang),
         "who": _both(payload, "who", lang),
         "decision": tr(DECISIONS[decision]) if decision in DECISIONS else "",
+        "in_part": decision == "granted_in_part",
         "reasons": payload.get("reason") or payload.get("comment") or payload.get("reasons") or "",
         "year": payload.get("year") or "",
         "code": payload.get("code") or "",

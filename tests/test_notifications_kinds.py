@@ -227,3 +227,12 @@ def test_a_breach_and_its_appeal_reach_the_department_with_the_ledger_link(actor
     _check_text("appeal_decided", told, key)
     assert "Decision: Appeal rejected; the entry stands" in told["pubsec.lead"][2][1]
     assert "理由：未在期限内答复" in told["pubsec.lead"][1][1]
+
+
+def test_a_grant_in_part_is_told_as_granted_in_part(actors, case):
+    key, _task_id = case
+    _tell(actors, key, "request_granted", "civil", decision="granted_in_part")
+    told = _told(actors, "request_granted")
+    (zh_subject, _), (en_subject, _) = next(iter(told.values()))[1:]
+    assert zh_subject.startswith("共享申请已获部分授权")
+    assert en_subject.startswith("Data-sharing request granted in part")

@@ -271,6 +271,10 @@ def test_unknown_pages_give_a_clear_404(app):
     b = Browser(app, "civil.clerk")
     r = b.get("/requests/GX-2026-999999")
     assert r.status_code == 404 and "页面或记录不存在" in r.get_data(as_text=True)
+    assert "javascript:" not in r.get_data(as_text=True)  # the CSP would block it
+    # the Back button goes to the page the official came from (no script: the CSP allows none)
+    back = b.get("/requests/GX-2026-999999", headers={"Referer": "http://localhost/requests/"})
+    assert 'href="http://localhost/requests/">返回</a>' in back.get_data(as_text=True)
 
 
 def test_a_refusal_does_not_carry_the_prefilled_grant_scope(app, actors):
@@ -314,3 +318,14 @@ def test_claiming_a_task_someone_else_claimed_shows_a_409_page(app, actors):
     assert "已被他人抢先处理" in r.get_data(as_text=True) and "自治区公安厅经办人" in r.get_data(
         as_text=True
     )
+
+
+def test_the_calendar_gap_notice_tells_officials_whom_to_ask_and_administrators_how(app, clock):
+    clock.set("2031-03-02T09:00:00+08:00")  # no Ningxia notice is entered for 2031
+    coordinator = Browser(app, "data.coord").get("/inbox/mine").get_data(as_text=True)
+    assert "宁夏 2031 年的地区性节假日" in coordinator and "请联系系统管理员" in coordinator
+    assert "govshare calendar add" not in coordinator  # no command line for officials
+    admin = Browser(app, "data.admin").get("/inbox/mine").get_data(as_text=True)
+    assert "govshare calendar add" in admin
+    clerk = Browser(app, "civil.clerk").get("/inbox/mine").get_data(as_text=True)
+    assert 'id="calendar-gap"' not in clerk  # departments see only the marks on deadlines

@@ -105,7 +105,8 @@ def _act(project_id: int, action: str | None) -> int | None:
             instance = service.submit_project(db.session, clock(), current_user, project_id)
             flash(
                 gettext(
-                    "Submitted: complete “Apply for project approval” in your tasks (%(key)s).",
+                    "Approval procedure started (%(key)s): claim “Apply for project approval” in your "
+                    "department queue and submit the application.",
                     key=instance.business_key,
                 ),
                 "success",
