@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -33,6 +33,7 @@ log = logging.getLogger("govshare.notifications")
 BATCH = 200
 # outbox rows the engine's services write about tasks (the rest come from the processes)
 TASK_EVENTS = frozenset({"task_offered", "task_assigned", "task_unclaimed", "task_claimed"})
+SAME_COMMAND = timedelta(seconds=2)
 
 
 def fan_out(session: Session, clock: Clock, limit: int = BATCH) -> int:
@@ -102,14 +103,18 @@ def _task_of(session: Session, instance: ProcessInstance | None, payload: dict) 
 
 def _announced(session: Session, row: OutboxMessage) -> bool:
     """Did the command that opened the step also write a process message to the department?
-    Then that message (linking to the step) is the one people read, not a second one."""
+    Then that message (linking to the step) is the one people read, not a second one. One
+    command reads the clock more than once (a running clock moves between its writes), so its
+    messages are those of the instance and department within SAME_COMMAND of each other."""
     return (
         session.scalar(
             select(OutboxMessage.id)
             .where(
                 OutboxMessage.instance_id == row.instance_id,
                 OutboxMessage.department_id == row.department_id,
-                OutboxMessage.created_at == row.created_at,
+                OutboxMessage.created_at.between(
+                    row.created_at - SAME_COMMAND, row.created_at + SAME_COMMAND
+                ),
                 OutboxMessage.template.not_in(TASK_EVENTS),
             )
             .limit(1)

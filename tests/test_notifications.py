@@ -162,3 +162,27 @@ def test_two_workers_fan_out_each_outbox_row_exactly_once(actors, session_factor
         t.join(60)
     assert errors == [] and sum(taken) == 12  # every row taken by exactly one worker
     assert actors.run(lambda s: s.scalar(select(func.count()).select_from(Notification))) == 24
+
+
+def test_a_step_announced_by_its_process_message_is_told_once_though_the_clock_moved(actors):
+    """One command reads a running clock more than once: the process's own message (here a few
+    milliseconds after the step opened) still stands for the step, so nobody is told twice."""
+    from datetime import timedelta
+
+    key = actors.request("civil.clerk", **HUKOU)
+
+    def process_message(s):
+        offered = s.scalar(select(OutboxMessage).where(OutboxMessage.template == "task_offered"))
+        s.add(
+            OutboxMessage(
+                instance_id=offered.instance_id,
+                department_id=offered.department_id,
+                template="reply_reminder",
+                payload={"business_key": key},
+                created_at=offered.created_at + timedelta(milliseconds=3),
+            )
+        )
+
+    actors.run(process_message)
+    fan(actors)
+    assert [kind for kind, _ in received(actors, "pubsec.clerk")] == ["reply_reminder"]
