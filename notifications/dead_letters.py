@@ -20,7 +20,7 @@ from engine.clock import Clock
 from engine.directory import is_administrator, user_by_name
 from engine.directory.models import User
 from engine.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from engine.i18n import N_, Message
+from engine.i18n import N_, Label, Message
 from notifications.delivery import CHANNEL_LABELS, CHANNELS, Delivery, enqueue
 from notifications.preferences import settings_of
 
@@ -35,7 +35,7 @@ class DeliveryRow:
     id: int
     key: str
     channel: str
-    recipient: str | None  # the user's display name
+    recipient: Label | None  # the user's display name, in both languages
     address: str | None
     subject: str
     status: str
@@ -60,12 +60,12 @@ def _require_administrator(user: User | None) -> None:
         raise Forbidden(Message("Only administrators see and retry notification deliveries."))
 
 
-def _row(d: Delivery, name: str | None) -> DeliveryRow:
+def _row(d: Delivery, name: str | None, name_en: str | None = None) -> DeliveryRow:
     return DeliveryRow(
         id=d.id,
         key=d.key,
         channel=d.channel,
-        recipient=name,
+        recipient=Label(name, name_en or None) if name else None,
         address=d.address,
         subject=d.subject,
         status=d.status,
@@ -99,7 +99,9 @@ def list_deliveries(
             Message("Show: choose one of the lists offered."),
             [{"field": "status", "label": Message(N_("Show")), "message": Message("unknown")}],
         )
-    stmt = select(Delivery, User.display_name).outerjoin(User, User.id == Delivery.user_id)
+    stmt = select(Delivery, User.display_name, User.display_name_en).outerjoin(
+        User, User.id == Delivery.user_id
+    )
     if view == "all":
         stmt = stmt.order_by(Delivery.id.desc())
         if after is not None:
@@ -115,7 +117,7 @@ def list_deliveries(
             mark = tuple_(cursor.next_attempt_at, cursor.id)
             stmt = stmt.where(position < mark if descending else position > mark)
     found = session.execute(stmt.limit(page_size + 1)).all()
-    rows = [_row(d, name) for d, name in found[:page_size]]
+    rows = [_row(d, name, name_en) for d, name, name_en in found[:page_size]]
     return DeliveryPage(
         view=view,
         rows=rows,
@@ -245,7 +247,7 @@ def queue_test(
 def delivery_status(session: Session, delivery_id: int) -> DeliveryRow:
     """One delivery as administrators see it."""
     found = session.execute(
-        select(Delivery, User.display_name)
+        select(Delivery, User.display_name, User.display_name_en)
         .outerjoin(User, User.id == Delivery.user_id)
         .where(Delivery.id == delivery_id)
     ).first()

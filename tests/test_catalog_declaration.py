@@ -84,8 +84,8 @@ def test_accepted_declaration_ends_the_duty_as_declared_no_change(actors, clock)
     assert st["breaches"] == []
     [declaration] = st["declarations"]
     assert declaration["ruling"]["decision"] == "accepted"
-    assert declaration["ruling"]["decided_by"]["department"] == "自治区数据共享主管部门"
-    assert declaration["declared_by"]["department"] == "自治区民政厅"
+    assert declaration["ruling"]["decided_by"]["department"].zh == "自治区数据共享主管部门"
+    assert declaration["declared_by"]["department"].zh == "自治区民政厅"
     assert done_fact(actors) == [("no_change_declared", True)]
     assert len(notices(actors, "catalog_declaration_accepted")) == 1
     kinds = actors.run(

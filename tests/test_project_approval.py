@@ -221,7 +221,7 @@ def test_the_project_page_keeps_the_reviews_given_and_shows_the_return(actors):
     page = _page(actors, pid)
     assert page.returned is not None
     assert (page.returned.seat, page.returned.reasons) == ("drc", "未编制项目数据资源目录")
-    assert page.returned.department == actors.run(
+    assert page.returned.department.zh == actors.run(
         lambda s: actors.user(s, "drc.clerk").department.name
     )
     record = {r.seat: (r.round, r.task.state, r.task.data) for r in page.reviews}

@@ -67,7 +67,7 @@ def return_action(ctx: StepContext, **_args: Any) -> None:
 def _person(user: User | None) -> dict | None:
     if user is None:
         return None
-    return {"name": user.display_name, "department": user.department.name}
+    return {"name": user.label, "department": user.department.label}  # in both languages
 
 
 def declarations_of(session: Session, instance_id: int) -> list[dict]:

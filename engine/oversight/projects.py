@@ -369,7 +369,7 @@ class Return:
     """Why the application came back: the returning seat, its department and its reasons."""
 
     seat: str
-    department: str
+    department: Label  # in both languages
     reasons: str
 
 
@@ -423,7 +423,7 @@ def latest_return(session: Session, instance: ProcessInstance) -> Return | None:
     if not seat or seat not in (instance.bindings or {}):
         return None
     department = session.get_one(Department, instance.bindings[seat])
-    return Return(str(seat), department.name, str(summary.get("return_reasons") or ""))
+    return Return(str(seat), department.label, str(summary.get("return_reasons") or ""))
 
 
 def check_project(session: Session, user: User, project_id: int) -> None:
