@@ -60,3 +60,17 @@ def test_a_deadline_reminder_is_in_the_history_once(actors, clock):
     timeline = actors.status(key)["timeline"]
     assert [e["kind"] for e in timeline].count("deadline_reminder") == 1
     assert not [e for e in timeline if e["kind"] == "action"]  # note_deadline: shown as itself
+
+
+def test_a_claimed_task_is_named_in_the_readers_language(app, actors, clock):  # noqa: F811
+    from engine.directory import user_by_name
+    from engine.workflow import tasks as task_service
+    from tests.conftest import HUKOU
+
+    key = actors.request("civil.clerk", **HUKOU)
+    task_id = actors.open_task(key, "provider_review")
+    actors.run(lambda s: task_service.claim(s, clock, task_id, user_by_name(s, "pubsec.clerk")))
+    browser = Browser(app, "civil.clerk")
+    browser.client.set_cookie("lang", "en")
+    text = visible_text(browser.get(f"/requests/{key}").get_data(as_text=True))
+    assert "Review the sharing request" in text and "审核共享申请" not in text

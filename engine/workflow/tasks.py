@@ -197,6 +197,7 @@ def _audit(
         object_ref=str(row.id),
         task=row.task_name,
         title=row.title,
+        title_en=row.title_en,
         **change,
     )
 
