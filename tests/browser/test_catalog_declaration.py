@@ -109,3 +109,10 @@ def test_a_returned_declaration_is_back_in_the_providers_queue_with_the_reasons(
     page = civil.go(f"/requests/{key}")
     expect(page.locator("#declarations .ruling-reasons")).to_have_text(RETURNED)
     civil.shot("catalog-update-declaration-returned")
+    # in English at 1366 px the declarations card stays inside the page (no sideways scrolling)
+    english = official("civil.clerk", "en")
+    for url in (f"/requests/{key}", f"/tasks/{actors.open_task(key, 'update_catalog')}"):
+        page = english.go(url)
+        expect(page.locator("#declarations")).to_contain_text("Department of Civil Affairs")
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    english.shot("task-catalog-update-returned")
