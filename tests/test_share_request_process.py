@@ -113,6 +113,22 @@ def test_provider_approves_in_part_with_reasons(actors):
     assert [(g["basis"], g["info_items"]) for g in st["grants"]] == [("partial", ["公民身份号码"])]
 
 
+def test_an_approval_in_part_that_withholds_nothing_is_refused_and_nothing_is_stored(actors):
+    key = actors.request("civil.clerk", **HUKOU)
+    with pytest.raises(ValidationFailed) as err:
+        actors.complete(
+            "pubsec.clerk",
+            key,
+            "provider_review",
+            review_decision="approve_in_part",
+            review_reason="部分同意",
+            **SCOPE,  # every item, the whole period: that is a full grant
+        )
+    assert err.value.details[0]["field"] == "granted_items"
+    st = actors.status(key)
+    assert st["grants"] == [] and st["tasks"][0]["state"] == "open"
+
+
 def test_approval_cannot_grant_items_that_were_not_requested(actors):
     key = actors.request("civil.clerk", **HUKOU)
     with pytest.raises(ValidationFailed) as err:

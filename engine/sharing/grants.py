@@ -18,11 +18,12 @@ from sqlalchemy.orm import Session
 from engine.catalog import resource_by_code, resources_by_id
 from engine.clock import SHANGHAI, Clock
 from engine.directory.models import User
+from engine.errors import ValidationFailed
 from engine.i18n import N_, Message
 from engine.inputs import Checks
 from engine.oversight import breaches
 from engine.sharing.models import Grant
-from engine.workflow.handlers import StepContext
+from engine.workflow.handlers import CheckContext, StepContext
 
 
 def _as_date(value: object) -> date | None:
@@ -47,6 +48,27 @@ def narrower_than_requested(data: Mapping[str, Any]) -> bool:
         (start and granted_start and granted_start > start)
         or (end and granted_end and granted_end < end)
     )
+
+
+def partial_grant_narrower(ctx: CheckContext) -> None:
+    """Completion check ``partial_grant_narrower`` (the provider's answer): "approve in part"
+    must leave something out, fewer info items or a shorter period of use; otherwise it is a
+    full grant and reads so (部分授权 only where something was withheld)."""
+    if ctx.data.get("review_decision") == "approve_in_part" and not narrower_than_requested(
+        ctx.data
+    ):
+        raise ValidationFailed(
+            Message(
+                "An approval in part must leave out info items or shorten the period of use; "
+                "to grant everything requested, choose approve."
+            ),
+            [
+                {
+                    "field": "granted_items",
+                    "message": Message(N_("must leave out an info item, or shorten the period")),
+                }
+            ],
+        )
 
 
 def issue_grant_effect(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from engine.i18n import N_, Message
 from engine.sharing.deadlines import note_deadline
 from engine.sharing.disputes import file_dossier
-from engine.sharing.grants import issue_grant_effect
+from engine.sharing.grants import issue_grant_effect, partial_grant_narrower
 from engine.workflow.handlers import Effect, FactKind, Handlers
 
 HANDLERS = Handlers(
@@ -16,6 +16,7 @@ HANDLERS = Handlers(
         "note_deadline": None,
     },
     effects={"issue_grant": Effect(issue_grant_effect)},
+    completion_checks={"partial_grant_narrower": partial_grant_narrower},
     facts={
         # a department applied for data (a share request, or a direct negotiation for a
         # not-shared resource); ``role``: the requester, ``opened``: the submission
