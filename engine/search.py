@@ -12,6 +12,7 @@ page links "more" into the area's own list, filtered the same way.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
@@ -19,13 +20,16 @@ from sqlalchemy.orm import Session
 from engine.catalog import search as catalog_search
 from engine.clock import Clock
 from engine.directory.models import User
+from engine.errors import Forbidden, NotFound
 from engine.i18n import N_, Message
 from engine.inputs import require
 from engine.oversight import breaches
 from engine.oversight.projects import projects_for
 from engine.sharing import request_list
+from engine.workflow import history
 
 PER_GROUP = 5
+BUSINESS_KEY = re.compile(r"[A-Z]{2}-\d{4}-\d{6}")
 KINDS = ("requests", "catalog", "projects", "breaches")
 
 
@@ -89,7 +93,22 @@ def _requests(session: Session, clock: Clock, user: User, q: str) -> Group:
         )
         for r in found.rows
     ]
+    key = q.upper()
+    if BUSINESS_KEY.fullmatch(key) and all(h.ref != key for h in hits):
+        hits = _case_by_key(session, user, key) + hits
     return Group("requests", hits, found.total > PER_GROUP)
+
+
+def _case_by_key(session: Session, user: User, key: str) -> list[Hit]:
+    """A case of any procedure (a catalog update duty, a verification, a project's approval …)
+    found by its exact business key, where the user may open it."""
+    try:
+        instance = history.instance_for(session, user, key)
+    except (NotFound, Forbidden):
+        return []
+    summary = instance.summary or {}
+    title = str(summary.get("resource_name") or summary.get("project_name") or "")
+    return [Hit(key, title or key, Message(N_("Found by its business key")), "")]
 
 
 def _catalog(session: Session, q: str) -> Group:

@@ -75,6 +75,9 @@ def test_only_authorities_register_events_and_tasks_follow(app, actors):  # noqa
     )
     assert r.status_code == 302
     assert actors.run(lambda s: s.scalar(select(func.count()).select_from(CatalogEvent))) == 1
+    duty = coord.client.get(r.headers["Location"])  # the coordinator lands on the duty's page
+    assert r.headers["Location"].startswith("/requests/MG-2026-")
+    assert duty.status_code == 200 and "MG-2026-" in duty.get_data(as_text=True)
     queue = Browser(app, "civil.clerk").get("/inbox/queue").get_data(as_text=True)
     assert "更新本部门政务数据资源目录" in queue and "2026-10-15 24:00" in queue
 

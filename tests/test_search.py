@@ -10,6 +10,7 @@ from engine.oversight.projects import create_project
 from engine.search import PER_GROUP, search_everything
 from tests.conftest import HUKOU
 from tests.test_request_lists import UNCONDITIONAL
+from tests.test_web import app  # noqa: F401
 
 
 def found(actors, username, q):
@@ -63,3 +64,22 @@ def test_an_empty_query_finds_nothing_and_a_bad_one_is_refused(actors):
     assert not any(found(actors, "civil.clerk", "  ").values())
     with pytest.raises(ValidationFailed):
         found(actors, "civil.clerk", "x\x00")
+
+
+def test_a_case_of_any_procedure_is_found_by_its_exact_key_where_the_user_may_open_it(actors):
+    from tests.test_catalog_update_process import _register
+
+    [key] = _register(actors)  # a catalog update duty (MG-…), not in the request lists
+    assert found(actors, "civil.clerk", key)["requests"] == [key]
+    assert found(actors, "data.coord", key.lower())["requests"] == [key]
+    assert found(actors, "pubsec.clerk", key)["requests"] == []  # not a party
+
+
+def test_the_search_page_links_a_duty_found_by_its_key(app, actors):  # noqa: F811
+    from tests.test_catalog_update_process import _register
+    from tests.test_web import Browser
+
+    [key] = _register(actors)
+    page = Browser(app, "civil.clerk").get(f"/search/?q={key}")
+    assert page.status_code == 200
+    assert f'href="/requests/{key}"' in page.get_data(as_text=True)

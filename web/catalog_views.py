@@ -261,11 +261,17 @@ def new_event():
             db.session.commit()
             flash(
                 gettext(
-                    "Registered; %(n)s department(s) must update their catalog within 15 working days.",
+                    "Registered; %(n)s department(s) must update their catalog within 15 working "
+                    "days: %(keys)s.",
                     n=len(registered.business_keys),
+                    keys=", ".join(registered.business_keys),
                 ),
                 "success",
             )
+            keys = registered.business_keys
+            if keys:  # the first duty's page (its deadline, its department's task); the notice
+                # names every duty's key, which the search box finds
+                return redirect(url_for("requests.show", key=keys[0]))
             return redirect(url_for("catalog.browse"))
         except ValidationFailed as err:
             db.session.rollback()
