@@ -177,6 +177,21 @@ def _quiet(checks: Checks, name: str, value: str | None, label: Message) -> str:
     return text
 
 
+def _quiet_hours(checks: Checks, form: dict) -> tuple[str, str]:
+    """The quiet hours of a form: both times (HH:MM) or both empty."""
+    quiet_from = _quiet(checks, "quiet_from", form.get("quiet_from"), Message(N_("Quiet from")))
+    quiet_until = _quiet(checks, "quiet_until", form.get("quiet_until"), Message(N_("Quiet until")))
+    if bool(quiet_from) != bool(quiet_until):
+        checks.add(
+            "quiet_until",
+            Message(N_("Quiet until")),
+            Message(
+                N_("must be given together with the start of the quiet hours, or both left empty")
+            ),
+        )
+    return quiet_from, quiet_until
+
+
 def save_preferences(session: Session, clock: Clock, user: User, form: dict) -> Settings:
     """Store a user's choices (``form``: language, email/webhook/digest as default|on|off, the
     addresses, quiet hours HH:MM or empty for the department's). Audited; nothing is written
@@ -212,16 +227,7 @@ def save_preferences(session: Session, clock: Clock, user: User, form: dict) -> 
         Message(N_("Account on the messaging platform")),
         max_length=column_length(NotificationPreference.messaging_id),
     )
-    quiet_from = _quiet(checks, "quiet_from", form.get("quiet_from"), Message(N_("Quiet from")))
-    quiet_until = _quiet(checks, "quiet_until", form.get("quiet_until"), Message(N_("Quiet until")))
-    if bool(quiet_from) != bool(quiet_until):
-        checks.add(
-            "quiet_until",
-            Message(N_("Quiet until")),
-            Message(
-                N_("must be given together with the start of the quiet hours, or both left empty")
-            ),
-        )
+    quiet_from, quiet_until = _quiet_hours(checks, form)
     checks.done(Message(N_("The notification settings were not saved")))
     row = session.get(NotificationPreference, user.id)
     before = _snapshot(row)
@@ -276,16 +282,7 @@ def save_department_defaults(
     if "leader" not in (user.job_roles or []):
         raise Forbidden(Message(N_("Only the department's leader sets its defaults.")))
     checks = Checks()
-    quiet_from = _quiet(checks, "quiet_from", form.get("quiet_from"), Message(N_("Quiet from")))
-    quiet_until = _quiet(checks, "quiet_until", form.get("quiet_until"), Message(N_("Quiet until")))
-    if bool(quiet_from) != bool(quiet_until):
-        checks.add(
-            "quiet_until",
-            Message(N_("Quiet until")),
-            Message(
-                N_("must be given together with the start of the quiet hours, or both left empty")
-            ),
-        )
+    quiet_from, quiet_until = _quiet_hours(checks, form)
     checks.done(Message(N_("The department's defaults were not saved")))
     row = session.get(DepartmentNotificationDefaults, user.department_id)
     before = _snapshot(row)
