@@ -8,7 +8,9 @@ departments most requests involve. The authority's display name is configurable
 Demo accounts (demo mode only, ``GOVSHARE_DEMO=1``): every department has ``<slug>.clerk`` (official); region
 departments also ``<slug>.lead`` (official + leader); every authority and the region
 government's general office ``<slug>.coord`` (official + coordinator; ``gov.coord``
-coordinates where the region's authority is itself a party). They share the password ``demo``
+coordinates where the region's authority is itself a party); the region's authority has
+``data.admin`` (the system administrator) and every city's and county's authority
+``<slug>.admin`` (administrator of that level, docs/administration.md). They share the password ``demo``
 and each has the API token ``demo-<username>``. Seeding again creates missing demo accounts only; it never re-activates,
 re-passwords or re-tokens an existing one.
 """
@@ -137,6 +139,7 @@ TITLES = {
     "coord": ("协调员", "Coordinator"),
     "lead": ("负责人", "Head"),
     "admin": ("系统管理员", "System Administrator"),
+    "ladmin": ("管理员", "Administrator"),
 }
 
 
@@ -148,6 +151,8 @@ def _demo_accounts(dept: Department, region_code: str) -> list[tuple[str, list[s
         accounts.append(("lead", ["official", "leader"]))
     if dept.is_authority and dept.division_code == region_code:
         accounts.append(("admin", ["official", "admin"]))
+    elif dept.is_authority:  # a city's or county's authority administers its level (issue 14)
+        accounts.append(("admin", ["official", "level_admin"]))
     return accounts
 
 
@@ -166,9 +171,15 @@ def short_name_en(name_en: str) -> str:
     return " ".join(w if w[:1].isupper() or w in small else w.capitalize() for w in name.split())
 
 
+def _title(dept: Department, suffix: str) -> tuple[str, str]:
+    if suffix == "admin" and not dept.division_code.endswith("0000"):  # below the region
+        return TITLES["ladmin"]
+    return TITLES[suffix]
+
+
 def demo_name_en(dept: Department, suffix: str) -> str:
     """A demo account's English display name: "Civil Affairs Clerk"."""
-    return f"{short_name_en(dept.name_en)} {TITLES[suffix][1]}"
+    return f"{short_name_en(dept.name_en)} {_title(dept, suffix)[1]}"
 
 
 def seed_demo_users(session: Session) -> int:
@@ -189,7 +200,7 @@ def seed_demo_users(session: Session) -> int:
                 continue
             user = User(
                 username=username,
-                display_name=f"{dept.name}{TITLES[suffix][0]}",
+                display_name=f"{dept.name}{_title(dept, suffix)[0]}",
                 display_name_en=demo_name_en(dept, suffix),
                 department_id=dept.id,
                 job_roles=roles,

@@ -134,6 +134,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     from . import (
         account_views,
+        admin_views,
         api,
         auth,
         breach_views,
@@ -177,6 +178,7 @@ def create_app(config: dict | None = None) -> Flask:
         delivery_views,
         search_views,
         notification_views,
+        admin_views,
     ):
         app.register_blueprint(module.bp)
     app.register_blueprint(api.bp)

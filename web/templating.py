@@ -13,6 +13,7 @@ from engine.catalog import rules as catalog_rules
 from engine.catalog.events import KIND_LABELS
 from engine.clock import SHANGHAI
 from engine.directory import is_administrator
+from engine.directory.admin import is_admin
 from engine.i18n import Message
 from engine.workflow import incidents, roles
 from engine.workflow.inbox import counts
@@ -295,6 +296,7 @@ def init_app(app: Flask) -> None:
     def _context():
         return {
             "nav_counts": nav_counts,
+            "is_admin": is_admin,
             "unread_notifications": unread_notifications,
             "calendar_gap": calendar_gap,
             "LANGUAGES": LANGUAGES,

@@ -1,0 +1,56 @@
+"""管理 (administration, issue 14): the hub that lists what the signed-in administrator may run.
+
+Each administration area registers its page in ``SECTIONS`` (endpoint, title, what it is for,
+who may open it). The hub shows the sections the signed-in user may open; each page's service
+checks the same rule again (engine.directory.admin), so a typed URL is refused all the same.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Blueprint, abort, render_template
+from flask_babel import lazy_gettext
+from flask_login import current_user, login_required
+
+from engine.directory.admin import is_admin, is_system_admin
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+@dataclass(frozen=True)
+class Section:
+    endpoint: str
+    title: object  # a lazy translation
+    summary: object
+    system_only: bool  # only the system administrator (not a level's administrator)
+
+
+# One line per administration page; keep them in the order an administrator works.
+SECTIONS: list[Section] = [
+    Section(
+        "incidents.index",
+        lazy_gettext("Process incidents"),
+        lazy_gettext("Instances that failed, with their error; retry after the cause is fixed."),
+        True,
+    ),
+    Section(
+        "deliveries.index",
+        lazy_gettext("Notification delivery"),
+        lazy_gettext("E-mails and platform messages that failed or wait to be sent."),
+        True,
+    ),
+]
+
+
+def visible_sections() -> list[Section]:
+    system = is_system_admin(current_user)
+    return [s for s in SECTIONS if system or not s.system_only]
+
+
+@bp.get("/")
+@login_required
+def index():
+    if not is_admin(current_user):
+        abort(403)
+    return render_template("admin/index.html", sections=visible_sections())
