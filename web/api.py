@@ -13,7 +13,7 @@ from flask import Blueprint, current_app, g, jsonify, request, url_for
 from flask_babel import gettext
 
 from engine import directory
-from engine.catalog import SHARE_TYPES
+from engine.catalog import SHARE_TYPES, network_access
 from engine.catalog.entry import CLASSIFICATIONS, NETWORKS
 from engine.catalog.reading import published_entry
 from engine.catalog.search import Filters, search
@@ -267,7 +267,7 @@ def request_status(key: str):
     status = share_requests.status_for(db.session, g.user, key)
     code = (status.get("summary") or {}).get("resource_code")
     if g.client is not None and isinstance(code, str):
-        clients.check_network(db.session, g.client, code)
+        network_access.check_network(db.session, g.client, code)
     return jsonify(status)
 
 
@@ -386,7 +386,7 @@ def _resource_json(r) -> dict:
 )
 def catalog_search(query: dict):
     network = query.get("network") or None
-    only = clients.visible_network(g.client)
+    only = network_access.visible_network(g.client)
     if only is not None and network not in (None, only):
         raise Forbidden(
             Message(
@@ -422,7 +422,7 @@ def catalog_search(query: dict):
 )
 def catalog_dcat():
     entries = published(db.session)
-    only = clients.visible_network(g.client)
+    only = network_access.visible_network(g.client)
     if only is not None:
         entries = [e for e in entries if e.network == only]
     return jsonify(export_dcat(entries, request.host_url.rstrip("/")))
@@ -438,7 +438,7 @@ def catalog_dcat():
 )
 def catalog_entry(code: str):
     if g.client is not None:
-        clients.check_network(db.session, g.client, code)
+        network_access.check_network(db.session, g.client, code)
     return jsonify(_resource_json(published_entry(db.session, code)))
 
 
@@ -489,7 +489,7 @@ def catalog_entry(code: str):
 )
 def verification_flag(query: dict):
     if g.client is not None:
-        clients.check_network(db.session, g.client, query["resource"])
+        network_access.check_network(db.session, g.client, query["resource"])
     return jsonify(verification.flag(db.session, g.user, query["resource"], query["record"]))
 
 
@@ -599,7 +599,7 @@ def served_on_proof(verification_id: int, body: dict):
 )
 def grant_check(body: dict):
     if g.client is not None:
-        clients.check_network(db.session, g.client, body["resource_code"])
+        network_access.check_network(db.session, g.client, body["resource_code"])
     return jsonify(
         _command(
             lambda s: check_use(

@@ -10,7 +10,7 @@ of a token is stored: the token itself is returned once, by :func:`issue_token` 
 
 A request with a client token acts for the client's department (:class:`ClientPrincipal`). A client
 on the extranet is refused every resource shared only over the internal network
-(:func:`check_network`). Administrators manage the clients of the departments they administer
+(engine.catalog.network_access). Administrators manage the clients of the departments they administer
 (engine.directory.admin); the CLI passes ``actor=None``.
 """
 
@@ -24,8 +24,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine import audit
-from engine.catalog.entry import NETWORKS
-from engine.catalog.models import Resource
 from engine.clock import SHANGHAI, Clock
 from engine.directory.admin import require_admin
 from engine.directory.client_models import ApiClient, ApiClientToken
@@ -35,6 +33,7 @@ from engine.errors import Conflict, Forbidden, GovshareError, NotFound
 from engine.i18n import N_, Label, Message
 from engine.inputs import Checks, day_problem
 
+NETWORKS = ("internal", "extranet")  # the catalog's values (engine.catalog.entry.NETWORKS)
 SCOPES = ("catalog:read", "requests:status", "grants:check", "verification:flags")
 SCOPE_LABELS = {
     "catalog:read": Message(N_("Read the catalog")),
@@ -249,14 +248,21 @@ def client_detail(
     )
 
 
-def departments_for(session: Session, actor: User | None) -> list[Department]:
+@dataclass(frozen=True)
+class DepartmentChoice:
+    id: int
+    slug: str
+    label: Label
+
+
+def departments_for(session: Session, actor: User | None) -> list[DepartmentChoice]:
     """The departments ``actor`` may register clients for (the create form's choices)."""
     scope = require_admin(session, actor)
     stmt = select(Department).order_by(Department.division_code, Department.name)
     departments = scope.departments()
     if departments is not None:
         stmt = stmt.where(Department.id.in_(departments))
-    return list(session.scalars(stmt))
+    return [DepartmentChoice(d.id, d.slug, d.label) for d in session.scalars(stmt)]
 
 
 # -- administration -------------------------------------------------------------------------------
@@ -616,30 +622,6 @@ def require_scope(principal: ClientPrincipal, scope: str | None) -> None:
                 label=SCOPE_LABELS[scope],
             )
         )
-
-
-def check_network(session: Session, principal: ClientPrincipal, resource_code: str) -> None:
-    """A client on the extranet is refused a resource shared only over the internal network
-    (art. 5). Unknown codes pass here (the service answers 404 with its own message)."""
-    if principal.network != "extranet":
-        return
-    row = session.execute(
-        select(Resource.code, Resource.name, Resource.network).where(Resource.code == resource_code)
-    ).first()
-    if row is not None and row.network == "internal":
-        raise Forbidden(
-            Message(
-                "Resource %(code)s %(name)s is shared only over the e-government internal "
-                "network; this system connects over the extranet.",
-                code=row.code,
-                name=row.name,
-            )
-        )
-
-
-def visible_network(principal: ClientPrincipal | None) -> str | None:
-    """The only network whose resources the caller may list (None: every network)."""
-    return "extranet" if principal is not None and principal.network == "extranet" else None
 
 
 # -- demo ---------------------------------------------------------------------------------------
