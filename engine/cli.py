@@ -417,28 +417,24 @@ def cmd_notifications_send_test(args: argparse.Namespace) -> None:
 def _client_line(c) -> str:
     from engine.directory.clients import NETWORK_LABELS
 
-    state = "" if c.active else f"  [{Message('deactivated')}]"
+    state = "" if c.active else f"  [{Message('Deactivated')}]"
     network = NETWORK_LABELS[c.network]
-    tokens = Message("live tokens: %(n)s", n=c.live_tokens)
+    tokens = Message("Valid tokens: %(n)s", n=c.live_tokens)
     return f"{c.id:>5}  {c.department}  {c.name}  {network}  {tokens}{state}"
 
 
 def _token_lines(t) -> list[str]:
-    from engine.directory.clients import SCOPE_LABELS
+    from engine.directory.clients import SCOPE_LABELS, TOKEN_STATE_LABELS
 
-    state = {
-        "active": Message("active"),
-        "expired": Message("expired"),
-        "revoked": Message("revoked"),
-    }[t.state]
-    last = _local(t.last_used_at) if t.last_used_at else Message("never used")
+    line = Message(
+        "Token #%(id)s  %(state)s  expires %(expires)s  last use: %(last)s",
+        id=t.id,
+        state=TOKEN_STATE_LABELS[t.state],
+        expires=_local(t.expires_at),
+        last=_local(t.last_used_at) if t.last_used_at else Message("never used"),
+    )
     scopes = ", ".join(f"{s} ({SCOPE_LABELS[s]})" for s in t.scopes)
-    return [
-        f"  {Message('token')} #{t.id}  {state}  "
-        f"{Message('expires %(when)s', when=_local(t.expires_at))}  "
-        f"{Message('last use: %(when)s', when=last)}",
-        f"        {scopes}",
-    ]
+    return [f"  {line}", f"        {scopes}"]
 
 
 def cmd_clients_list(args: argparse.Namespace) -> None:

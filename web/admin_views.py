@@ -40,6 +40,14 @@ SECTIONS: list[Section] = [
         lazy_gettext("E-mails and platform messages that failed or wait to be sent."),
         True,
     ),
+    Section(
+        "clients.index",
+        lazy_gettext("Department systems"),
+        lazy_gettext(
+            "Register a department's systems and issue, rotate and revoke their API tokens."
+        ),
+        False,
+    ),
 ]
 
 

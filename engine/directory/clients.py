@@ -45,6 +45,11 @@ NETWORK_LABELS = {
     "internal": Message(N_("E-government internal network")),
     "extranet": Message(N_("E-government extranet")),
 }
+TOKEN_STATE_LABELS = {
+    "active": Message(N_("Valid")),
+    "expired": Message(N_("Expired")),
+    "revoked": Message(N_("Revoked")),
+}
 DEFAULT_DAYS = 90  # a token's life when no expiry is given
 MAX_DAYS = 366  # at most a year (counted in days from today, a leap day included)
 ROTATION_OVERLAP = timedelta(hours=24)  # the old token keeps working this long after rotation
@@ -359,6 +364,12 @@ def set_active(
     )
     live = _live_tokens(session, [client.id], now)
     return _client_info(session, client, live.get(client.id, 0))
+
+
+def expiry_days(clock: Clock) -> tuple[date, date]:
+    """The default and the latest last valid day of a token issued now (Beijing time)."""
+    today = clock.now().astimezone(SHANGHAI).date()
+    return today + timedelta(days=DEFAULT_DAYS), today + timedelta(days=MAX_DAYS - 1)
 
 
 def _expiry(checks: Checks, now: datetime, expires_on: object) -> datetime | None:
