@@ -84,7 +84,7 @@ def test_bad_input_names_the_fields_and_stores_nothing(app, session_factory):  #
     assert r.status_code == 409 and "已有名为" in r.get_data(as_text=True)
     r = admin.post(f"{page}/tokens", {"expires_on": "2030-01-01"}, page=page)
     html = r.get_data(as_text=True)
-    assert r.status_code == 422 and "权限范围" in html and "有效期至" in html
+    assert r.status_code == 422 and "权限范围" in html and "最后有效日" in html
     assert "gsc_" not in html
     with session_factory() as s:
         assert len(s.scalars(select(ApiClient)).all()) == 3  # two demo systems and this one

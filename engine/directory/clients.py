@@ -64,7 +64,7 @@ FIELD_LABELS = {
     "network": Message(N_("Network")),
     "contact": Message(N_("Contact")),
     "scopes": Message(N_("Scopes")),
-    "expires_on": Message(N_("Expires on")),
+    "expires_on": Message(N_("Last valid day")),
 }
 
 
