@@ -30,6 +30,7 @@ from engine.i18n import Message
 
 if TYPE_CHECKING:
     from engine.app import SessionFactory
+    from engine.directory.clients import ClientInfo, IssuedToken, TokenInfo
     from engine.workflow.deployment import VersionSummary
 
     Commands: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
@@ -414,7 +415,7 @@ def cmd_notifications_send_test(args: argparse.Namespace) -> None:
 
 
 # -- department systems (API clients, issue 14) -------------------------------------------------
-def _client_line(c) -> str:
+def _client_line(c: ClientInfo) -> str:
     from engine.directory.clients import NETWORK_LABELS
 
     state = "" if c.active else f"  [{Message('Deactivated')}]"
@@ -423,7 +424,7 @@ def _client_line(c) -> str:
     return f"{c.id:>5}  {c.department}  {c.name}  {network}  {tokens}{state}"
 
 
-def _token_lines(t) -> list[str]:
+def _token_lines(t: TokenInfo) -> list[str]:
     from engine.directory.clients import SCOPE_LABELS, TOKEN_STATE_LABELS
 
     line = Message(
@@ -481,7 +482,7 @@ def cmd_clients_show(args: argparse.Namespace) -> None:
     print("\n".join(lines))
 
 
-def _issued(issued) -> None:
+def _issued(issued: IssuedToken) -> None:
     print(
         Message(
             "Token #%(id)s, valid until %(when)s. It is shown this once: give it to the "
