@@ -350,3 +350,39 @@ def test_the_cli_registers_a_system_and_issues_a_token(session_factory, db_url, 
     with pytest.raises(SystemExit):
         main([*cli, "token", str(client_id), "--scope", "nope"])
     assert "Scopes" in capsys.readouterr().err
+
+
+def test_two_administrators_revoking_at_once_one_wins_the_other_is_told(session_factory, clock):
+    import threading
+
+    client_id = _client(session_factory, clock)
+    _token(session_factory, clock, client_id)
+    with session_factory() as s:
+        token_id = clients.client_detail(s, clock, None, client_id).tokens[0].id
+    outcome = {}
+    first = session_factory()
+    first.begin()
+    clients.revoke_token(first, clock, user(first, "data.admin"), client_id, token_id)
+
+    def second():
+        with session_factory() as s:
+            try:
+                with s.begin():
+                    clients.revoke_token(s, clock, user(s, "data.admin"), client_id, token_id)
+                outcome["second"] = "revoked"
+            except Conflict as err:
+                outcome["second"] = str(err.message)
+
+    thread = threading.Thread(target=second)
+    thread.start()
+    thread.join(0.5)
+    assert thread.is_alive()  # it waits for the first
+    first.commit()
+    first.close()
+    thread.join(10)
+    assert outcome["second"] == f"Token {token_id} is already revoked."
+    with session_factory() as s:
+        revoked = s.scalars(
+            select(AuditEvent).where(AuditEvent.kind == "api_client_token_revoked")
+        ).all()
+        assert len(revoked) == 1

@@ -20,7 +20,8 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, case, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine import audit
@@ -88,6 +89,7 @@ class ClientInfo:
     created_at: datetime
     created_by: Label | None
     live_tokens: int
+    last_used_at: datetime | None  # the last use of any of its tokens
 
 
 @dataclass(frozen=True)
@@ -168,22 +170,25 @@ def _token_info(token: ApiClientToken, now: datetime) -> TokenInfo:
     )
 
 
-def _live_tokens(session: Session, client_ids: list[int], now: datetime) -> dict[int, int]:
+Usage = tuple[int, datetime | None]  # live tokens, the last use of any token
+
+
+def _live_tokens(session: Session, client_ids: list[int], now: datetime) -> dict[int, Usage]:
+    """Per client: how many of its tokens work now, and when one was last used (one query)."""
     if not client_ids:
         return {}
+    live = case(
+        (and_(ApiClientToken.expires_at > now, ApiClientToken.revoked_at.is_(None)), 1), else_=0
+    )
     rows = session.execute(
-        select(ApiClientToken.client_id, func.count())
-        .where(
-            ApiClientToken.client_id.in_(client_ids),
-            ApiClientToken.expires_at > now,
-            ApiClientToken.revoked_at.is_(None),
-        )
+        select(ApiClientToken.client_id, func.sum(live), func.max(ApiClientToken.last_used_at))
+        .where(ApiClientToken.client_id.in_(client_ids))
         .group_by(ApiClientToken.client_id)
     ).all()
-    return {client_id: n for client_id, n in rows}
+    return {client_id: (int(n or 0), last) for client_id, n, last in rows}
 
 
-def _client_info(session: Session, client: ApiClient, live: int) -> ClientInfo:
+def _client_info(session: Session, client: ApiClient, usage: Usage = (0, None)) -> ClientInfo:
     creator = session.get(User, client.created_by_id) if client.created_by_id else None
     return ClientInfo(
         id=client.id,
@@ -196,7 +201,8 @@ def _client_info(session: Session, client: ApiClient, live: int) -> ClientInfo:
         active=client.active,
         created_at=client.created_at,
         created_by=creator.label if creator else None,
-        live_tokens=live,
+        live_tokens=usage[0],
+        last_used_at=usage[1],
     )
 
 
@@ -219,14 +225,14 @@ def list_clients(
     found = list(session.scalars(stmt.limit(page_size + 1)))
     shown = found[:page_size]
     live = _live_tokens(session, [c.id for c in shown], clock.now())
-    rows = [_client_info(session, c, live.get(c.id, 0)) for c in shown]
+    rows = [_client_info(session, c, live.get(c.id, (0, None))) for c in shown]
     return ClientPage(rows, rows[-1].id if len(found) > page_size else None)
 
 
 def _client(session: Session, actor: User | None, client_id: int, lock: bool = False) -> ApiClient:
     stmt = select(ApiClient).where(ApiClient.id == client_id)
-    if lock:
-        stmt = stmt.with_for_update()
+    if lock:  # one administration action on a client at a time; the later one reads the result
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
     client = session.scalar(stmt)
     if client is None:
         raise NotFound(Message("There is no department system %(id)s.", id=client_id))
@@ -248,7 +254,7 @@ def client_detail(
     )
     live = _live_tokens(session, [client.id], now)
     return ClientDetail(
-        _client_info(session, client, live.get(client.id, 0)),
+        _client_info(session, client, live.get(client.id, (0, None))),
         [_token_info(t, now) for t in tokens],
     )
 
@@ -325,8 +331,18 @@ def create_client(session: Session, clock: Clock, actor: User | None, form: dict
         created_by_id=actor.id if actor else None,
         active=True,
     )
-    session.add(client)
-    session.flush()
+    try:
+        with session.begin_nested():  # a concurrent registration of the same name wins
+            session.add(client)
+            session.flush()
+    except IntegrityError:
+        raise Conflict(
+            Message(
+                "%(department)s already has a system named %(name)s.",
+                department=department.label,
+                name=name,
+            )
+        ) from None
     audit.record(
         session,
         now,
@@ -336,7 +352,7 @@ def create_client(session: Session, clock: Clock, actor: User | None, form: dict
         object_ref=str(client.id),
         after={"department": department.slug, "name": name, "network": network},
     )
-    return _client_info(session, client, 0)
+    return _client_info(session, client)
 
 
 def set_active(
@@ -363,7 +379,7 @@ def set_active(
         after={"active": active},
     )
     live = _live_tokens(session, [client.id], now)
-    return _client_info(session, client, live.get(client.id, 0))
+    return _client_info(session, client, live.get(client.id, (0, None)))
 
 
 def expiry_days(clock: Clock) -> tuple[date, date]:
@@ -455,7 +471,9 @@ def issue_token(
     )
     live = _live_tokens(session, [client.id], now)
     return IssuedToken(
-        _token_info(token, now), secret, _client_info(session, client, live.get(client.id, 0))
+        _token_info(token, now),
+        secret,
+        _client_info(session, client, live.get(client.id, (0, None))),
     )
 
 
@@ -467,6 +485,7 @@ def _token(
         select(ApiClientToken)
         .where(ApiClientToken.id == token_id, ApiClientToken.client_id == client.id)
         .with_for_update()
+        .execution_options(populate_existing=True)
     )
     if token is None:
         raise NotFound(Message("The department system has no token %(id)s.", id=token_id))
@@ -517,7 +536,9 @@ def rotate_token(
     )
     live = _live_tokens(session, [client.id], now)
     return IssuedToken(
-        _token_info(token, now), secret, _client_info(session, client, live.get(client.id, 0))
+        _token_info(token, now),
+        secret,
+        _client_info(session, client, live.get(client.id, (0, None))),
     )
 
 
