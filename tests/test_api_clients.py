@@ -19,7 +19,7 @@ from engine.directory import user_by_name as user
 from engine.directory.client_models import ApiClient, ApiClientToken
 from engine.errors import Conflict, Forbidden, ValidationFailed
 from engine.oversight.models import Breach
-from tests.conftest import HUKOU
+from tests.conftest import HUKOU, NOT_SHARED
 from tests.test_api import client as api  # noqa: F401  (the API test client fixture)
 
 ALL = list(clients.SCOPES)
@@ -134,6 +134,14 @@ def test_an_extranet_system_is_refused_internal_network_resources(
     assert api.get("/api/v1/catalog?network=internal", headers=civil).status_code == 403
     dcat = api.get("/api/v1/catalog/dcat.json", headers=civil).get_json()
     assert "BM-GA/0003" not in str(dcat)
+    # the status of the department's own request for an internal-network resource
+    r = api.post("/api/v1/requests", json=NOT_SHARED, headers=bearer("demo-civil.clerk"))
+    key = r.get_json()["business_key"]
+    r = api.get(f"/api/v1/requests/{key}", headers=civil)
+    assert r.status_code == 403 and "BM-GA/0003" in r.get_json()["message"]
+    assert (
+        api.get(f"/api/v1/requests/{key}", headers=bearer("demo-client-pubsec")).status_code == 200
+    )
     # a system on the internal network reads it
     pubsec = bearer("demo-client-pubsec")
     assert api.get("/api/v1/catalog/BM-GA/0003", headers=pubsec).status_code == 200
