@@ -23,6 +23,7 @@ from engine.calendar import models as _calendar_models
 from engine.catalog import models as _catalog_models
 from engine.catalog.handlers import HANDLERS as CATALOG
 from engine.db import Base, make_engine
+from engine.directory import client_models as _client_models
 from engine.directory import models as _directory_models
 from engine.oversight import models as _oversight_models
 from engine.oversight.handlers import HANDLERS as OVERSIGHT
@@ -43,6 +44,7 @@ from notifications.sending import deliver_in_background
 AREA_MODELS = (
     _audit_models,
     _directory_models,
+    _client_models,
     _calendar_models,
     _workflow_models,
     _catalog_models,

@@ -30,6 +30,7 @@ from engine.i18n import Message
 
 if TYPE_CHECKING:
     from engine.app import SessionFactory
+    from engine.directory.clients import ClientInfo, IssuedToken, TokenInfo
     from engine.workflow.deployment import VersionSummary
 
     Commands: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
@@ -413,6 +414,120 @@ def cmd_notifications_send_test(args: argparse.Namespace) -> None:
     print(Message("Test message %(id)s sent (%(key)s).", id=row.id, key=row.key))
 
 
+# -- department systems (API clients, issue 14) -------------------------------------------------
+def _client_line(c: ClientInfo) -> str:
+    from engine.directory.clients import NETWORK_LABELS
+
+    state = "" if c.active else f"  [{Message('Deactivated')}]"
+    network = NETWORK_LABELS[c.network]
+    tokens = Message("Valid tokens: %(n)s", n=c.live_tokens)
+    return f"{c.id:>5}  {c.department}  {c.name}  {network}  {tokens}{state}"
+
+
+def _token_lines(t: TokenInfo) -> list[str]:
+    from engine.directory.clients import SCOPE_LABELS, TOKEN_STATE_LABELS
+
+    line = Message(
+        "Token #%(id)s  %(state)s  expires %(expires)s  last use: %(last)s",
+        id=t.id,
+        state=TOKEN_STATE_LABELS[t.state],
+        expires=_local(t.expires_at),
+        last=_local(t.last_used_at) if t.last_used_at else Message("never used"),
+    )
+    scopes = ", ".join(f"{s} ({SCOPE_LABELS[s]})" for s in t.scopes)
+    return [f"  {line}", f"        {scopes}"]
+
+
+def cmd_clients_list(args: argparse.Namespace) -> None:
+    from engine.directory import clients
+
+    with _factory(args)() as s:
+        page = clients.list_clients(s, _clock(args), None, after=args.after)
+    if args.json:
+        return _out(args, [{**r.__dict__, "department": str(r.department)} for r in page.rows], "")
+    if not page.rows:
+        print(Message("No department systems are registered."))
+    for c in page.rows:
+        print(_client_line(c))
+    if page.next_after:
+        print(Message("More: add --after %(id)s.", id=page.next_after))
+
+
+def cmd_clients_add(args: argparse.Namespace) -> None:
+    from engine.directory import clients
+
+    form = {
+        "department": args.department,
+        "name": args.name,
+        "network": args.network,
+        "contact": args.contact,
+    }
+    with _factory(args)() as s, s.begin():
+        c = clients.create_client(s, _clock(args), None, form)
+        line = _client_line(c)
+    print(Message("Registered department system %(id)s:", id=c.id))
+    print(line)
+
+
+def cmd_clients_show(args: argparse.Namespace) -> None:
+    from engine.directory import clients
+
+    with _factory(args)() as s:
+        detail = clients.client_detail(s, _clock(args), None, args.id)
+        lines = [_client_line(detail.client)]
+    if detail.client.contact:
+        lines.append(f"  {Message('Contact')}: {detail.client.contact}")
+    for t in detail.tokens:
+        lines += _token_lines(t)
+    print("\n".join(lines))
+
+
+def _issued(issued: IssuedToken) -> None:
+    print(
+        Message(
+            "Token #%(id)s, valid until %(when)s. It is shown this once: give it to the "
+            "system now.",
+            id=issued.token.id,
+            when=_local(issued.token.expires_at),
+        )
+    )
+    print(issued.secret)
+
+
+def cmd_clients_token(args: argparse.Namespace) -> None:
+    from engine.directory import clients
+
+    with _factory(args)() as s, s.begin():
+        issued = clients.issue_token(s, _clock(args), None, args.id, args.scope, args.expires)
+    _issued(issued)
+
+
+def cmd_clients_rotate(args: argparse.Namespace) -> None:
+    from engine.directory import clients
+
+    with _factory(args)() as s, s.begin():
+        issued = clients.rotate_token(s, _clock(args), None, args.id, args.token, args.expires)
+    print(Message("The old token keeps working for 24 hours, then ends."))
+    _issued(issued)
+
+
+def cmd_clients_revoke(args: argparse.Namespace) -> None:
+    from engine.directory import clients
+
+    with _factory(args)() as s, s.begin():
+        t = clients.revoke_token(s, _clock(args), None, args.id, args.token)
+    print(Message("Token #%(id)s is revoked.", id=t.id))
+
+
+def cmd_clients_active(args: argparse.Namespace) -> None:
+    from engine.directory import clients
+
+    with _factory(args)() as s, s.begin():
+        c = clients.set_active(s, _clock(args), None, args.id, args.sub == "activate")
+        line = _client_line(c)
+    print(line)
+
+
 # -- backup and restore -----------------------------------------------------------------------
 def cmd_backup(args: argparse.Namespace) -> None:
     from engine.backup import backup
@@ -577,6 +692,7 @@ def build_parser() -> argparse.ArgumentParser:
         _evaluation_commands,
         _calendar_commands,
         _backup_commands,
+        _client_commands,
     ):
         add_commands(sub)
     return p
@@ -803,6 +919,41 @@ def _backup_commands(sub: Commands) -> None:
         "--force", action="store_true", help="replace a database that holds data (all of it)"
     )
     r.set_defaults(fn=cmd_restore)
+
+
+def _client_commands(sub: Commands) -> None:
+    cl = _group(sub, "clients", "department systems: registered API clients and their tokens")
+    c = _leaf(cl, "list", cmd_clients_list, "list the registered systems", json_flag=True)
+    c.add_argument("--after", type=int, metavar="ID", help="the page after this system")
+    c = _leaf(cl, "add", cmd_clients_add, "register a department's system")
+    c.add_argument("department", help="the department (slug, e.g. civil)")
+    c.add_argument("name", help="the system's name")
+    c.add_argument("--network", required=True, choices=("internal", "extranet"))
+    c.add_argument("--contact", default="", help="who runs it (name, telephone)")
+    c = _leaf(cl, "show", cmd_clients_show, "a system and its tokens")
+    c.add_argument("id", type=int, help="the system's number")
+    c = _leaf(cl, "token", cmd_clients_token, "issue a token (printed once)")
+    c.add_argument("id", type=int, help="the system's number")
+    c.add_argument(
+        "--scope",
+        action="append",
+        required=True,
+        help="catalog:read, requests:status, grants:check or verification:flags (repeat it)",
+    )
+    c.add_argument("--expires", help="last valid day, YYYY-MM-DD (default 90 days, max a year)")
+    c = _leaf(cl, "rotate", cmd_clients_rotate, "a new token; the old one ends after 24 hours")
+    c.add_argument("id", type=int, help="the system's number")
+    c.add_argument("token", type=int, help="the token's number")
+    c.add_argument("--expires", help="last valid day of the new token, YYYY-MM-DD")
+    c = _leaf(cl, "revoke", cmd_clients_revoke, "end a token at once")
+    c.add_argument("id", type=int, help="the system's number")
+    c.add_argument("token", type=int, help="the token's number")
+    for name, help_text in (
+        ("deactivate", "refuse every token of the system"),
+        ("activate", "accept the system's tokens again"),
+    ):
+        c = _leaf(cl, name, cmd_clients_active, help_text)
+        c.add_argument("id", type=int, help="the system's number")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -32,6 +32,7 @@ from engine.catalog.rules import check
 from engine.catalog.versions import latest_version, publish_version
 from engine.clock import Clock
 from engine.db import Base
+from engine.directory.clients import seed_demo_clients
 from engine.directory.models import ApiToken, Department, Division, User
 from engine.directory.passwords import hash_password, token_digest
 from engine.errors import ValidationFailed
@@ -280,4 +281,5 @@ def seed_all(session: Session, clock: Clock, demo: bool = False) -> None:
     seed_catalog(session, clock)
     if demo:
         seed_demo_users(session)
+        seed_demo_clients(session, clock)
     deploy(session, clock)

@@ -13,6 +13,7 @@ from engine.app import build_engine
 from engine.clock import FakeClock
 from engine.db import make_engine, normalize_url
 from engine.directory import user_by_name
+from engine.directory.clients import seed_demo_clients
 from engine.schema import upgrade
 from engine.seed import seed_all
 from engine.sharing import requests as share_requests
@@ -24,6 +25,9 @@ os.environ["GOVSHARE_LANG"] = "en"
 # worker's orphan sweep would otherwise judge a developer's attachments against the test database.
 os.environ["GOVSHARE_INSTANCE"] = tempfile.mkdtemp(prefix="govshare-test-instance-")
 
+SEEDED_AT = "2026-01-05T09:00:00+08:00"
+# department systems (issue 14): deleted before each test, then the demo clients seeded again
+CLIENT_TABLES = ["api_client_token", "api_client"]
 # rows tests make, deleted before each test: these first, then the catalog rows, then the rest
 DYNAMIC_TABLES = [
     "notification",
@@ -78,7 +82,7 @@ def db_url(tmp_path_factory):
     engine = make_engine(url)
     factory = build_engine().sessions(engine)
     with factory() as session, session.begin():
-        seed_all(session, FakeClock("2026-01-05T09:00:00+08:00"), demo=True)
+        seed_all(session, FakeClock(SEEDED_AT), demo=True)
     engine.dispose()
     return url
 
@@ -100,12 +104,17 @@ def clear_rows(engine) -> None:
         for table in LATER_TABLES:
             conn.execute(text(f"DELETE FROM {table}"))
         conn.execute(text("UPDATE api_token SET last_used_at = NULL"))
+        for table in CLIENT_TABLES:  # department systems: the demo ones are seeded again
+            conn.execute(text(f"DELETE FROM {table}"))
 
 
 @pytest.fixture
 def session_factory(engine):
     clear_rows(engine)
-    return build_engine().sessions(engine)
+    factory = build_engine().sessions(engine)
+    with factory() as session, session.begin():
+        seed_demo_clients(session, FakeClock(SEEDED_AT))
+    return factory
 
 
 @pytest.fixture

@@ -446,6 +446,8 @@ def _rows_in(annotation: ast.expr | None, classes: dict[str, ast.ClassDef], seen
 # services take as their ``user`` argument is the one deliberate exception.
 IDENTITY = {("engine.directory", "active_user"), ("engine.directory.signin", "sign_in")}
 IDENTITY |= {("engine.directory", "user_by_token"), ("engine.directory", "user_by_name")}
+# a department system's token: its principal carries the (never stored) identity of its department
+IDENTITY |= {("engine.directory.clients", "authenticate")}
 
 
 def _engine_calls(path: Path) -> set[tuple[int, str, str]]:

@@ -43,6 +43,14 @@ SECTIONS: list[Section] = [
         True,
         "dead_letters",
     ),
+    Section(
+        "clients.index",
+        lazy_gettext("Department systems"),
+        lazy_gettext(
+            "Register a department's systems and issue, rotate and revoke their API tokens."
+        ),
+        False,
+    ),
 ]
 
 

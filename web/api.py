@@ -13,12 +13,13 @@ from flask import Blueprint, current_app, g, jsonify, request, url_for
 from flask_babel import gettext
 
 from engine import directory
-from engine.catalog import SHARE_TYPES
+from engine.catalog import SHARE_TYPES, network_access
 from engine.catalog.entry import CLASSIFICATIONS, NETWORKS
 from engine.catalog.reading import published_entry
 from engine.catalog.search import Filters, search
 from engine.catalog.transfer import export_dcat, published
-from engine.errors import GovshareError
+from engine.directory import clients
+from engine.errors import Forbidden, GovshareError
 from engine.i18n import Message
 from engine.quality import verification
 from engine.sharing import requests as share_requests
@@ -29,6 +30,7 @@ from notifications import inapp, preferences
 from . import clock, db
 from .openapi import (
     COMPONENTS,
+    ENDPOINT_SCOPES,
     MAX_ID,
     NULLABLE_TEXT,
     array,
@@ -41,6 +43,19 @@ from .openapi import (
 )
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+# The scope a department system's token needs for each operation (docs/api.md). Operations not
+# listed here are for officials' own tokens only: a department system's token is refused them.
+ENDPOINT_SCOPES.update(
+    {
+        "api.catalog_search": "catalog:read",
+        "api.catalog_dcat": "catalog:read",
+        "api.catalog_entry": "catalog:read",
+        "api.request_status": "requests:status",
+        "api.grant_check": "grants:check",
+        "api.verification_flag": "verification:flags",
+    }
+)
 
 LONG_TEXT = 2000  # a Text column filled from one field (purpose, legal basis, proof, note …)
 ITEMS = 200  # info items in one request or check
@@ -184,10 +199,16 @@ def token_required(view):
         header = request.headers.get("Authorization", "")
         if not header.startswith("Bearer "):
             raise Unauthorized(Message("An API token is required: Authorization: Bearer <token>."))
-        g.user = directory.user_by_token(db.session, clock(), header[7:])
+        g.client = clients.authenticate(db.session, clock(), header[7:])
+        if g.client is not None:  # a department system's token: acts for its department
+            g.user = g.client.user
+        else:  # an official's own token (and the demo tokens demo-<username>)
+            g.user = directory.user_by_token(db.session, clock(), header[7:])
         if g.user is None:
             raise Unauthorized(Message("The API token is not valid."))
         db.session.commit()  # the token's last use (audited once an hour)
+        if g.client is not None:
+            clients.require_scope(g.client, ENDPOINT_SCOPES.get(request.endpoint or ""))
         return view(*args, **kwargs)
 
     return wrapper
@@ -243,7 +264,11 @@ def start_request(body: dict):
     path={"key": BUSINESS_KEY},
 )
 def request_status(key: str):
-    return jsonify(share_requests.status_for(db.session, g.user, key))
+    status = share_requests.status_for(db.session, g.user, key)
+    code = (status.get("summary") or {}).get("resource_code")
+    if g.client is not None and isinstance(code, str):
+        network_access.check_network(db.session, g.client, code)
+    return jsonify(status)
 
 
 def _task_json(t: task_service.TaskRef) -> dict:
@@ -360,11 +385,20 @@ def _resource_json(r) -> dict:
     ),
 )
 def catalog_search(query: dict):
+    network = query.get("network") or None
+    only = network_access.visible_network(g.client)
+    if only is not None and network not in (None, only):
+        raise Forbidden(
+            Message(
+                "Resources shared only over the e-government internal network are not listed "
+                "for a system that connects over the extranet."
+            )
+        )
     filters = Filters(
         q=query.get("q", ""),
         share_type=query.get("share_type") or None,
         classification=query.get("classification") or None,
-        network=query.get("network") or None,
+        network=only or network,
         open_to_public={"true": True, "false": False}.get(query.get("open", "")),
         provider_id=query.get("provider_id"),
     )
@@ -387,7 +421,11 @@ def catalog_search(query: dict):
     {200: ("the catalog", obj(("@type", "dcat:dataset"), **{"dcat:dataset": array({})}))},
 )
 def catalog_dcat():
-    return jsonify(export_dcat(published(db.session), request.host_url.rstrip("/")))
+    entries = published(db.session)
+    only = network_access.visible_network(g.client)
+    if only is not None:
+        entries = [e for e in entries if e.network == only]
+    return jsonify(export_dcat(entries, request.host_url.rstrip("/")))
 
 
 @bp.get("/catalog/<path:code>")
@@ -399,6 +437,8 @@ def catalog_dcat():
     path={"code": CODE},
 )
 def catalog_entry(code: str):
+    if g.client is not None:
+        network_access.check_network(db.session, g.client, code)
     return jsonify(_resource_json(published_entry(db.session, code)))
 
 
@@ -448,6 +488,8 @@ def catalog_entry(code: str):
     ),
 )
 def verification_flag(query: dict):
+    if g.client is not None:
+        network_access.check_network(db.session, g.client, query["resource"])
     return jsonify(verification.flag(db.session, g.user, query["resource"], query["record"]))
 
 
@@ -556,6 +598,8 @@ def served_on_proof(verification_id: int, body: dict):
     },
 )
 def grant_check(body: dict):
+    if g.client is not None:
+        network_access.check_network(db.session, g.client, body["resource_code"])
     return jsonify(
         _command(
             lambda s: check_use(

@@ -92,10 +92,29 @@ ERROR = obj(
 )
 # schemas operations refer to by name; the document lists them under components
 COMPONENTS: dict[str, dict] = {"Error": ERROR}
+# the scope a department system's token needs, by endpoint (web.api fills it; docs/api.md)
+ENDPOINT_SCOPES: dict[str, str] = {}
+SCOPE_TEXTS = {
+    "catalog:read": "read the published catalog",
+    "requests:status": "read the status of a share request of the department",
+    "grants:check": "check a use against the department's grants (art. 14)",
+    "verification:flags": "read whether a record is under verification (art. 15)",
+}
+TOKEN_SCHEME = {
+    "type": "http",
+    "scheme": "bearer",
+    "description": "An API token. A department system's token (registered client, 管理 → "
+    "Department systems) acts for its department and carries scopes; each operation's security "
+    "requirement names the scope it needs ("
+    + "; ".join(f"{k}: {v}" for k, v in SCOPE_TEXTS.items())
+    + "). An operation that names no scope is for an official's own token only. A client on the "
+    "extranet is refused resources shared only over the internal network (403).",
+}
 
 ERROR_TEXTS = {
-    401: "no token, or not a valid one",
-    403: "the token's department may not do this",
+    401: "no token, or not a valid one (expired or revoked: the message says so)",
+    403: "the token's department may not do this, the token lacks the scope, or a system on "
+    "the extranet asked about a resource shared only over the internal network",
     404: "no such record",
     409: "someone else was faster; nothing was applied",
     413: "the body is larger than 1 MiB; nothing was written",
@@ -272,7 +291,7 @@ def document(app: Flask) -> dict:
             "description": "政务数据共享流程引擎 JSON API (宁夏回族自治区政务数据资源共享管理办法)"
         },
     )
-    spec.components.security_scheme("token", {"type": "http", "scheme": "bearer"})
+    spec.components.security_scheme("token", TOKEN_SCHEME)
     for name, schema in COMPONENTS.items():
         spec.components.schema(name, schema)
     paths: dict[str, dict[str, dict]] = {}
@@ -292,7 +311,7 @@ def _operation_doc(rule: Rule, op: Operation) -> dict:
     doc: dict[str, Any] = {
         "operationId": rule.endpoint.replace(".", "_"),
         "summary": op.summary,
-        "security": [{"token": []}] if op.token else [],
+        "security": [{"token": _scopes(rule.endpoint)}] if op.token else [],
         "responses": _responses(rule, op),
     }
     if op.description:
@@ -317,6 +336,11 @@ def _operation_doc(rule: Rule, op: Operation) -> dict:
     return doc
 
 
+def _scopes(endpoint: str) -> list[str]:
+    scope = ENDPOINT_SCOPES.get(endpoint)
+    return [scope] if scope else []
+
+
 def _responses(rule: Rule, op: Operation) -> dict:
     responses = {
         str(status): {
@@ -327,7 +351,7 @@ def _responses(rule: Rule, op: Operation) -> dict:
     }
     errors = set(op.errors)
     if op.token:
-        errors |= {401}
+        errors |= {401, 403}  # 403: a department system's token without the scope
     errors |= {422}  # every operation takes parameters (``lang`` at least)
     if op.body is not None:
         errors |= {413}
