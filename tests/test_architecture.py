@@ -446,6 +446,7 @@ def _rows_in(annotation: ast.expr | None, classes: dict[str, ast.ClassDef], seen
 # services take as their ``user`` argument is the one deliberate exception.
 IDENTITY = {("engine.directory", "active_user"), ("engine.directory.signin", "sign_in")}
 IDENTITY |= {("engine.directory", "user_by_token"), ("engine.directory", "user_by_name")}
+IDENTITY |= {("engine.directory.sso", "sign_in")}  # single sign-on: the same identity object
 
 
 def _engine_calls(path: Path) -> set[tuple[int, str, str]]:

@@ -347,3 +347,30 @@ def test_an_unreachable_provider_is_a_clear_page(db_url, clock, tmp_path):
     )
     r = english(app.test_client()).get("/login/sso")
     assert r.status_code == 502 and "could not be reached" in r.get_data(as_text=True)
+
+
+def test_the_operator_links_and_unlinks_an_account_at_the_command_line(
+    db_url, actors, new_user, capsys
+):
+    from engine import cli
+
+    name = new_user()
+    cli.main(["--database", db_url, "sso", "link", name, "E-77"])
+    assert "E-77" in capsys.readouterr().out
+    linked = actors.run(lambda s: s.scalar(select(User.external_id).where(User.username == name)))
+    assert linked == "E-77"
+    cli.main(["--database", db_url, "sso", "link", name])
+    assert (
+        actors.run(lambda s: s.scalar(select(User.external_id).where(User.username == name)))
+        is None
+    )
+    events = actors.run(
+        lambda s: [
+            (e.detail["before"], e.detail["after"])
+            for e in s.scalars(select(AuditEvent).where(AuditEvent.kind == "sso_link_set"))
+        ]
+    )
+    assert events == [
+        ({"external_id": None}, {"external_id": "E-77"}),
+        ({"external_id": "E-77"}, {"external_id": None}),
+    ]

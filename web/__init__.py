@@ -195,6 +195,7 @@ def create_app(config: dict | None = None) -> Flask:
         sso_views,
     ):
         app.register_blueprint(module.bp)
+    sso_views.init_app(app)  # single sign-on's identity provider, when configured
     app.register_blueprint(api.bp)
     csrf.exempt(api.bp)  # token-authenticated, no cookies
 

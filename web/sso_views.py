@@ -19,6 +19,7 @@ from authlib.integrations.base_client import OAuthError
 from authlib.integrations.flask_client import OAuth
 from flask import (
     Blueprint,
+    Flask,
     abort,
     current_app,
     redirect,
@@ -37,6 +38,7 @@ from .security import client_address, local_path
 bp = Blueprint("sso", __name__)
 STATE_KEY = "sso_state"
 CLIENT_NAME = "govshare_idp"
+CLIENT_KEY = "govshare.sso_client"
 PROVIDER_FAILURES = (OAuthError, requests.RequestException, ValueError, KeyError, RuntimeError)
 
 
@@ -44,22 +46,23 @@ def settings() -> sso.SsoSettings:
     return current_app.config["GOVSHARE_SSO"]
 
 
-def _client() -> Any:
-    """The app's Authlib client of the identity provider (made on first use; it caches the
-    provider's discovery document and key set)."""
-    client = current_app.extensions.get("govshare.sso_client")
-    if client is None:
-        s = settings()
-        oauth = OAuth(current_app)
-        client = oauth.register(
+def init_app(app: Flask) -> None:
+    """Register the identity provider with Authlib when single sign-on is configured (no request
+    to the provider yet: Authlib reads its discovery document on first use and caches it)."""
+    s: sso.SsoSettings = app.config["GOVSHARE_SSO"]
+    if s.enabled:
+        app.extensions[CLIENT_KEY] = OAuth(app).register(
             CLIENT_NAME,
             client_id=s.client_id,
             client_secret=s.client_secret,
             server_metadata_url=s.discovery_url,
             client_kwargs={"scope": s.scopes, "timeout": 10},
         )
-        current_app.extensions["govshare.sso_client"] = client
-    return client
+
+
+def _client() -> Any:
+    """The app's Authlib client of the identity provider."""
+    return current_app.extensions[CLIENT_KEY]
 
 
 def _enabled() -> sso.SsoSettings:

@@ -43,8 +43,10 @@ from sqlalchemy.orm import Session
 
 from engine import audit
 from engine.clock import Clock
+from engine.directory.admin import require_admin
 from engine.directory.models import Department, SignInFailure, SsoPendingSignIn, User
 from engine.directory.signin import locked_until
+from engine.errors import Conflict, NotFound
 from engine.i18n import Message
 from engine.inputs import scrubbed
 
@@ -440,9 +442,6 @@ def link_account(
     """Set (or with an empty value, clear) the identity-provider value an account is linked by
     when ``GOVSHARE_OIDC_LINK=external_id``; audited. Only an administrator of the account's
     level (the CLI's operator: anyone)."""
-    from engine.directory.admin import require_admin
-    from engine.errors import Conflict, NotFound
-
     user = session.scalar(select(User).where(User.username == (username or "").strip()))
     if user is None:
         raise NotFound(Message("Unknown user '%(name)s'.", name=username))
