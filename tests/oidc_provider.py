@@ -21,6 +21,7 @@ from urllib.parse import urlencode
 from flask import Flask, abort, jsonify, redirect, request
 from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
+from sqlalchemy import text
 from werkzeug.serving import make_server
 
 CLIENT_ID = "govshare-tests"
@@ -134,3 +135,10 @@ class RunningProvider:
 
     def stop(self) -> None:
         self.server.shutdown()
+
+
+def forget_subjects(engine) -> None:
+    """Unpin every account from the provider subjects a test signed it in with (the seeded users
+    outlive a test)."""
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE app_user SET sso_subject = NULL WHERE sso_subject IS NOT NULL"))

@@ -18,7 +18,7 @@ from engine.directory import accounts, sso
 from engine.directory.models import SignInFailure, User, UserSession
 from engine.directory.passwords import hash_password
 from engine.errors import Conflict, Forbidden
-from tests.oidc_provider import RunningProvider
+from tests.oidc_provider import RunningProvider, forget_subjects
 from tests.test_web import token_of
 from web import ConfigurationError, create_app
 
@@ -26,10 +26,11 @@ _numbers = itertools.count()
 
 
 @pytest.fixture
-def provider(clock):
+def provider(clock, engine):
     running = RunningProvider(clock.now)
     yield running
     running.stop()
+    forget_subjects(engine)
 
 
 def make_app(db_url, clock, tmp_path, **settings):
@@ -220,6 +221,28 @@ def test_a_deactivated_account_is_refused(app, provider, actors, clock, new_user
     assert audit_reasons(actors) == ["inactive"]
 
 
+def test_the_first_sign_in_pins_the_account_to_the_providers_subject(app, provider, actors):
+    assert sso_sign_in(english(app.test_client()), provider).status_code == 302
+    pinned = actors.run(
+        lambda s: s.scalar(select(User.sso_subject).where(User.username == "civil.clerk"))
+    )
+    assert pinned == "u-1"
+    # a renamed account at the provider still signs in by its subject
+    provider.provider.user = {"sub": "u-1", "preferred_username": "renamed.at.provider"}
+    client = english(app.test_client())
+    assert sso_sign_in(client, provider).status_code == 302 and signed_in(client)
+
+
+def test_another_subject_with_a_pinned_accounts_name_is_refused(app, provider, actors):
+    assert sso_sign_in(english(app.test_client()), provider).status_code == 302
+    provider.provider.user = {"sub": "someone-else", "preferred_username": "civil.clerk"}
+    client = english(app.test_client())
+    r = sso_sign_in(client, provider)
+    assert r.status_code == 403 and "does not match" in r.get_data(as_text=True)
+    assert not signed_in(client)
+    assert audit_reasons(actors) == ["subject"]
+
+
 def test_repeated_refusals_lock_the_identity_like_wrong_passwords(app, provider, clock, new_user):
     name = new_user(active=False)
     provider.provider.user = {"sub": "u-3", "preferred_username": name}
@@ -371,6 +394,6 @@ def test_the_operator_links_and_unlinks_an_account_at_the_command_line(
         ]
     )
     assert events == [
-        ({"external_id": None}, {"external_id": "E-77"}),
-        ({"external_id": "E-77"}, {"external_id": None}),
+        ({"external_id": None, "sso_subject": None}, {"external_id": "E-77", "sso_subject": None}),
+        ({"external_id": "E-77", "sso_subject": None}, {"external_id": None, "sso_subject": None}),
     ]

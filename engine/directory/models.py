@@ -77,6 +77,9 @@ class User(Base):
     # single sign-on: the identity provider's value of the linking claim for this person, when
     # GOVSHARE_OIDC_LINK=external_id (e.g. an employee number); unique (engine.directory.sso)
     external_id: Mapped[str | None] = mapped_column(String(255), unique=True, index=True)
+    # the provider's subject (``sub``) this account was first signed in with; from then on only
+    # that subject signs it in (engine.directory.sso)
+    sso_subject: Mapped[str | None] = mapped_column(String(255), unique=True, index=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     department: Mapped[Department] = relationship(lazy="select")
 

@@ -82,6 +82,10 @@ REASONS: dict[str, Message] = {
         "No govshare account is linked to your identity (%(identity)s). Ask your administrator "
         "to create your account or to link it to your identity."
     ),
+    "subject": Message(
+        "Your identity does not match the one this account was first signed in with. Ask your "
+        "administrator to check the link of your account."
+    ),
     "inactive": Message("Your account is deactivated. Ask your administrator to reactivate it."),
     "created": Message(
         "Your account has been created and awaits an administrator, who assigns your department "
@@ -325,9 +329,41 @@ def _identity(settings: SsoSettings, claims: Mapping[str, Any]) -> str:
     return str(scrubbed(str(value).strip()))[:255]
 
 
-def _account(session: Session, settings: SsoSettings, identity: str) -> User | None:
+def _subject(claims: Mapping[str, Any]) -> str:
+    value = claims.get("sub")
+    if not isinstance(value, str) or not value.strip():
+        raise SsoRefused("claim", claim="sub")
+    return str(scrubbed(value.strip()))[:255]
+
+
+def _account(
+    session: Session, clock: Clock, settings: SsoSettings, identity: str, subject: str
+) -> User | None:
+    """The account of this identity: the one already pinned to the provider's ``subject``, else
+    the one the linking claim names, which is then pinned to ``subject`` (audited
+    ``sso_subject_linked``). An account pinned to another subject is refused: the claim's value
+    now belongs to someone else at the provider (a reused user name, say)."""
+    pinned = session.scalar(select(User).where(User.sso_subject == subject))
+    if pinned is not None:
+        return pinned
     column = User.external_id if settings.link == "external_id" else User.username
-    return session.scalar(select(User).where(column == identity))
+    user = session.scalar(select(User).where(column == identity))
+    if user is None:
+        return None
+    if user.sso_subject is not None:
+        raise SsoRefused("subject")
+    user.sso_subject = subject
+    audit.record(
+        session,
+        clock.now(),
+        "sso_subject_linked",
+        actor_id=user.id,
+        object_type="user",
+        object_ref=user.username,
+        after={"sso_subject": subject},
+        identity=identity,
+    )
+    return user
 
 
 def refuse(
@@ -377,6 +413,7 @@ def _create_account(
         password_hash=None,
         active=False,  # waits for an administrator to assign the department and activate it
         external_id=identity if settings.link == "external_id" else None,
+        sso_subject=_subject(claims),
     )
     session.add(user)
     session.flush()
@@ -411,7 +448,8 @@ def sign_in(
         if until is not None:
             minutes = max(1, int((until - clock.now()).total_seconds() // 60) + 1)
             raise SsoRefused("locked", n=minutes)
-        user = _account(session, settings, identity)
+        subject = _subject(claims)
+        user = _account(session, clock, settings, identity, subject)
         if user is None:
             if not settings.create_accounts:
                 raise SsoRefused("unknown", identity=identity)
@@ -440,7 +478,9 @@ def link_account(
     session: Session, clock: Clock, username: str, external_id: str, actor: User | None = None
 ) -> None:
     """Set (or with an empty value, clear) the identity-provider value an account is linked by
-    when ``GOVSHARE_OIDC_LINK=external_id``; audited. Only an administrator of the account's
+    when ``GOVSHARE_OIDC_LINK=external_id``, and forget the subject the account was pinned to
+    (so the next sign-in links it afresh: also the way to re-link a person whose provider
+    account changed); audited. Only an administrator of the account's
     level (the CLI's operator: anyone)."""
     user = session.scalar(select(User).where(User.username == (username or "").strip()))
     if user is None:
@@ -457,8 +497,9 @@ def link_account(
                     name=holder.username,
                 )
             )
-    before = user.external_id
+    before = {"external_id": user.external_id, "sso_subject": user.sso_subject}
     user.external_id = value
+    user.sso_subject = None  # the next sign-in pins the subject again
     audit.record(
         session,
         clock.now(),
@@ -466,6 +507,6 @@ def link_account(
         actor_id=actor.id if actor else None,
         object_type="user",
         object_ref=user.username,
-        before={"external_id": before},
-        after={"external_id": value},
+        before=before,
+        after={"external_id": value, "sso_subject": None},
     )

@@ -16,15 +16,16 @@ from engine.directory import accounts
 from engine.directory.models import User
 from engine.directory.passwords import hash_password
 from tests.browser.conftest import SCREENSHOTS
-from tests.oidc_provider import RunningProvider
+from tests.oidc_provider import RunningProvider, forget_subjects
 from web import create_app
 
 
 @pytest.fixture
-def provider(clock):
+def provider(clock, engine):
     running = RunningProvider(clock.now)
     yield running
     running.stop()
+    forget_subjects(engine)
 
 
 @pytest.fixture
