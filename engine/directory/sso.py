@@ -381,7 +381,8 @@ def refuse(
     name = (user.username if user else identity)[:80]
     refusal.recorded = True
     if refusal.reason not in ("created", "locked"):
-        session.add(SignInFailure(at=now, username=name or "(sso)", address=address))
+        # keyed by the linking claim's value, which sign_in's lock check reads
+        session.add(SignInFailure(at=now, username=identity[:80] or "(sso)", address=address))
     audit.record(
         session,
         now,
@@ -459,7 +460,7 @@ def sign_in(
             raise SsoRefused("inactive")
     except SsoRefused as refusal:
         raise refuse(session, clock, refusal, address, identity, user) from None
-    session.execute(delete(SignInFailure).where(SignInFailure.username == user.username))
+    session.execute(delete(SignInFailure).where(SignInFailure.username == identity[:80]))
     audit.record(
         session,
         clock.now(),
