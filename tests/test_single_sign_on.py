@@ -326,6 +326,9 @@ def test_local_passwords_off_hides_the_form_and_refuses_passwords(
     assert "使用统一身份认证登录" in page and 'name="password"' not in page
     r = client.post("/login", data={"username": "civil.clerk", "password": "demo"})
     assert r.status_code == 403 and not signed_in(client)
+    assert sso_sign_in(client, provider).status_code == 302
+    inbox = client.get("/inbox/mine").get_data(as_text=True)
+    assert "修改密码" not in inbox and client.get("/account/password").status_code == 404
 
 
 @pytest.mark.parametrize(
