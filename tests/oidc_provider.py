@@ -142,3 +142,32 @@ def forget_subjects(engine) -> None:
     outlive a test)."""
     with engine.begin() as conn:
         conn.execute(text("UPDATE app_user SET sso_subject = NULL WHERE sso_subject IS NOT NULL"))
+
+
+def main() -> None:
+    """Serve the test provider for trying single sign-on by hand with the demo (docs/
+    administration.md): ``python -m tests.oidc_provider --port 5084 --user civil.clerk``."""
+    import argparse
+
+    from engine.clock import SystemClock
+
+    parser = argparse.ArgumentParser(
+        description="a test OpenID Connect provider (never production)"
+    )
+    parser.add_argument("--port", type=int, default=5084)
+    parser.add_argument("--user", default="civil.clerk", help="preferred_username it signs in")
+    parser.add_argument("--sub", default="u-1", help="the subject it signs in")
+    args = parser.parse_args()
+    provider = Provider(SystemClock().now)
+    provider.user = {"sub": args.sub, "preferred_username": args.user}
+    provider.issuer = f"http://127.0.0.1:{args.port}"
+    print(
+        f"GOVSHARE_OIDC_ISSUER={provider.issuer} GOVSHARE_OIDC_CLIENT_ID={CLIENT_ID} "
+        f"GOVSHARE_OIDC_CLIENT_SECRET={CLIENT_SECRET}",
+        flush=True,
+    )
+    make_server("127.0.0.1", args.port, provider.app).serve_forever()
+
+
+if __name__ == "__main__":
+    main()
