@@ -400,3 +400,47 @@ def test_the_operator_links_and_unlinks_an_account_at_the_command_line(
         ({"external_id": None, "sso_subject": None}, {"external_id": "E-77", "sso_subject": None}),
         ({"external_id": "E-77", "sso_subject": None}, {"external_id": None, "sso_subject": None}),
     ]
+
+
+def test_a_mangled_callback_is_refused_not_an_error(app, provider):
+    client = english(app.test_client())
+    client.get("/login/sso")
+    for query in ("state=%E4%B8%AD%ED%A0%80&code=x", "code=x", "state=" + "a" * 5000, ""):
+        r = client.get(f"/login/sso/callback?{query}")
+        assert r.status_code == 403 and "Start the sign-in again" in r.get_data(as_text=True)
+
+
+@pytest.mark.filterwarnings("ignore:JWS algorithm")  # the test makes the unsigned token itself
+def test_a_token_signed_with_a_shared_secret_or_unsigned_is_refused(provider, clock):
+    """The algorithm-confusion attacks: HS256 keyed with the public key's text, and alg none."""
+    from joserfc.jwk import OctKey
+
+    settings = sso.settings_from(provider.settings())
+    jwks = provider.provider.key.as_dict(private=False)
+    claims = {
+        "iss": provider.issuer,
+        "aud": settings.client_id,
+        "sub": "u-1",
+        "nonce": "n",
+        "iat": int(clock.now().timestamp()),
+        "exp": int(clock.now().timestamp()) + 300,
+    }
+    from joserfc import jwt
+    from joserfc.jws import JWSRegistry
+
+    shared = OctKey.import_key(settings.client_secret)
+    hs256 = jwt.encode({"alg": "HS256", "kid": "k1"}, claims, shared)
+    unsigned = jwt.encode({"alg": "none"}, claims, None, registry=JWSRegistry(algorithms=["none"]))
+    for token in (hs256, unsigned):
+        with pytest.raises(sso.SsoRefused) as refused:
+            sso.verify_id_token(
+                settings,
+                token,
+                {"keys": [jwks]},
+                nonce="n",
+                clock=clock,
+                algorithms=["RS256", "HS256", "none"],
+            )
+        assert refused.value.reason in ("signature", "token")
+    good = provider.provider.id_token("n")
+    assert sso.verify_id_token(settings, good, {"keys": [jwks]}, nonce="n", clock=clock)["sub"]

@@ -52,6 +52,7 @@ from engine.inputs import scrubbed
 
 PENDING_LIFETIME = timedelta(minutes=10)
 LEEWAY_SECONDS = 60  # clock skew allowed between the provider and govshare
+SIGNING_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384")
 LINK_FIELDS = ("username", "external_id")
 SETTING_PREFIXES = ("GOVSHARE_OIDC_", "GOVSHARE_LOCAL_PASSWORDS")  # app config may override env
 
@@ -240,7 +241,9 @@ def take_pending(
     """Consume the pending sign-in that ``state`` names; it must be the one this browser started
     (``browser_state``, from its session cookie), unused and younger than ``PENDING_LIFETIME``.
     Of two concurrent callbacks with one state exactly one gets it; the other is refused."""
-    if not state or not browser_state or not secrets.compare_digest(state, browser_state):
+    if not state or not browser_state:
+        raise SsoRefused("state")
+    if not secrets.compare_digest(state.encode("utf-8", "replace"), browser_state.encode()):
         raise SsoRefused("state")
     now = clock.now()
     taken = session.execute(
@@ -260,7 +263,7 @@ def take_pending(
     return Pending(record.state, record.nonce, record.next_path)
 
 
-def _decode(raw: str, jwks: dict, algorithms: list[str] | None) -> jwt.Token:
+def _decode(raw: str, jwks: dict, algorithms: list[str]) -> jwt.Token:
     registry = JWSRegistry(algorithms=algorithms, strict_check_header=False)
     return jwt.decode(raw, key=KeySet.import_key_set(jwks), registry=registry)  # type: ignore[arg-type]
 
@@ -282,13 +285,16 @@ def verify_id_token(
     and ``nonce``. Raises :class:`SsoRefused` with the reason otherwise."""
     if not raw or not isinstance(raw, str):
         raise SsoRefused("token")
+    # only the provider's public keys may sign: never "none" or a shared-secret algorithm, even
+    # where the discovery document announces one
+    allowed = [a for a in algorithms or ["RS256"] if a in SIGNING_ALGORITHMS] or ["RS256"]
     try:
         try:
-            token = _decode(raw, jwks, algorithms or ["RS256"])
+            token = _decode(raw, jwks, allowed)
         except InvalidKeyIdError:
             if fresh_jwks is None:
                 raise
-            token = _decode(raw, fresh_jwks(), algorithms or ["RS256"])
+            token = _decode(raw, fresh_jwks(), allowed)
     except (BadSignatureError, InvalidKeyIdError):
         raise SsoRefused("signature") from None
     except (JoseError, ValueError):
