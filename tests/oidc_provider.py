@@ -4,9 +4,9 @@ once, a token endpoint that checks the client's secret and the code, and the JWK
 are generated when it starts; ID tokens are signed with joserfc (Authlib's JOSE library).
 
 A test may make it misbehave (``provider.mode``): sign with another key than the one it
-publishes (``bad_signature``), name another audience (``wrong_audience``), hand out the ID token
-it issued for an earlier sign-in (``replay``: the earlier nonce), issue an expired token
-(``expired``), or refuse the sign-in (``deny``).
+publishes (``bad_signature``), name another audience (``wrong_audience``) or issuer
+(``wrong_issuer``), hand out the ID token it issued for an earlier sign-in (``replay``: the
+earlier nonce), issue an expired token (``expired``), or refuse the sign-in (``deny``).
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ class Provider:
     def id_token(self, nonce: str) -> str:
         now = int(self.now().timestamp())
         claims = {
-            "iss": self.issuer,
+            "iss": self.issuer + ("/elsewhere" if self.mode == "wrong_issuer" else ""),
             "aud": "another-application" if self.mode == "wrong_audience" else CLIENT_ID,
             "iat": now - (7200 if self.mode == "expired" else 0),
             "exp": now + (-3600 if self.mode == "expired" else 300),

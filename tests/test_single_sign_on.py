@@ -148,6 +148,7 @@ def test_sign_in_returns_to_the_page_asked_for(app, provider):
         ("bad_signature", "signature", "is not signed with the provider"),
         ("wrong_audience", "audience", "issued for another application"),
         ("expired", "expired", "has expired"),
+        ("wrong_issuer", "issuer", "issued by another identity provider"),
         ("deny", "provider", "user cancelled"),
     ],
 )
