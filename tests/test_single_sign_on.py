@@ -311,6 +311,24 @@ def test_unknown_identity_gets_an_inactive_account_when_configured(
     assert audit_reasons(actors, "sso_account_created") == [None]
 
 
+def test_account_creation_never_takes_an_existing_accounts_name(
+    db_url, clock, tmp_path, provider, actors, new_user
+):
+    name = new_user()  # linked by external id below, so its user name links nothing
+    app = make_app(
+        db_url,
+        clock,
+        tmp_path,
+        **provider.settings(),
+        GOVSHARE_OIDC_LINK="external_id",
+        GOVSHARE_OIDC_CREATE_ACCOUNTS="1",
+        GOVSHARE_OIDC_NEW_ACCOUNT_DEPARTMENT="data",
+    )
+    provider.provider.user = {"sub": "u-6", "preferred_username": name}
+    r = sso_sign_in(english(app.test_client()), provider)
+    assert r.status_code == 403 and "Ask your administrator" in r.get_data(as_text=True)
+
+
 def test_local_passwords_off_hides_the_form_and_refuses_passwords(
     db_url, clock, tmp_path, provider
 ):

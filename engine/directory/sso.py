@@ -409,7 +409,10 @@ def _create_account(
     department = session.scalar(
         select(Department).where(Department.slug == settings.new_account_department)
     )
-    if department is None:
+    taken = session.scalar(select(User.id).where(User.username == identity[:80]))
+    if department is None or taken is not None:
+        # no department to wait in, or the user name belongs to an account linked otherwise:
+        # an administrator links or creates the account by hand
         raise SsoRefused("unknown", identity=identity)
     name = str(claims.get("name") or identity)[:100]
     user = User(
