@@ -77,7 +77,7 @@ def _refused(refusal: sso.SsoRefused):
         sso.refuse(db.session, clock(), refusal, client_address())
     db.session.commit()
     status = {"created": 200, "unreachable": 502}.get(refusal.reason, 403)
-    return render_template("sso_refused.html", refusal=refusal), status
+    return render_template("sso_refused.html", refusal=refusal, at=clock().now()), status
 
 
 @bp.get("/login/sso")
