@@ -94,6 +94,33 @@ def cmd_users_deactivate(args: argparse.Namespace) -> None:
     print(Message("%(user)s is deactivated; %(n)s session(s) ended.", user=args.user, n=revoked))
 
 
+# -- single sign-on (issue 14) -----------------------------------------------------------------
+def cmd_sso_link(args: argparse.Namespace) -> None:
+    from engine.directory.sso import link_account
+
+    with _factory(args)() as s, s.begin():
+        link_account(s, _clock(args), args.user, args.identity or "")
+    if args.identity:
+        print(
+            Message("%(user)s is linked to the identity %(id)s.", user=args.user, id=args.identity)
+        )
+    else:
+        print(Message("%(user)s is no longer linked to an identity.", user=args.user))
+
+
+def _sso_commands(sub: Commands) -> None:
+    group = _group(sub, "sso", "single sign-on (OpenID Connect)")
+    c = _leaf(
+        group,
+        "link",
+        cmd_sso_link,
+        "link an account to the identity provider's value of GOVSHARE_OIDC_CLAIM "
+        "(with GOVSHARE_OIDC_LINK=external_id); without IDENTITY: unlink",
+    )
+    c.add_argument("user", help="user name")
+    c.add_argument("identity", nargs="?", help="the claim's value, e.g. an employee number")
+
+
 def _read_new_password() -> str:
     """From a prompt (twice) on a terminal, else the first line of stdin; never from argv."""
     if sys.stdin.isatty():
@@ -693,6 +720,7 @@ def build_parser() -> argparse.ArgumentParser:
         _calendar_commands,
         _backup_commands,
         _client_commands,
+        _sso_commands,
     ):
         add_commands(sub)
     return p

@@ -448,6 +448,7 @@ IDENTITY = {("engine.directory", "active_user"), ("engine.directory.signin", "si
 IDENTITY |= {("engine.directory", "user_by_token"), ("engine.directory", "user_by_name")}
 # a department system's token: its principal carries the (never stored) identity of its department
 IDENTITY |= {("engine.directory.clients", "authenticate")}
+IDENTITY |= {("engine.directory.sso", "sign_in")}  # single sign-on: the same identity object
 
 
 def _engine_calls(path: Path) -> set[tuple[int, str, str]]:

@@ -18,6 +18,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from engine.app import build_engine
 from engine.clock import Clock, SystemClock
 from engine.db import Base, configure_sqlite, default_url, engine_options, normalize_url
+from engine.directory import sso
 from engine.i18n import Message
 from engine.seed import demo_mode
 from engine.workflow import attachments
@@ -55,7 +56,18 @@ def _settings(config: dict) -> dict:
             "or run the demo with GOVSHARE_DEMO=1 (make demo)."
         )
     secure = not demo and os.environ.get("GOVSHARE_SECURE_COOKIES", "1").strip() != "0"
+    # single sign-on (OpenID Connect): half-configured refuses to start (docs/security.md)
+    try:
+        sso_settings = config.get("GOVSHARE_SSO") or sso.settings_from(
+            {
+                **os.environ,
+                **{k: v for k, v in config.items() if k.startswith(sso.SETTING_PREFIXES)},
+            }
+        )
+    except sso.ConfigurationProblem as problem:
+        raise ConfigurationError(str(problem)) from None
     return {
+        "GOVSHARE_SSO": sso_settings,
         "GOVSHARE_DEMO": bool(demo),
         "SECRET_KEY": key,
         "SESSION_COOKIE_SECURE": config.get("SESSION_COOKIE_SECURE", secure),
@@ -153,6 +165,7 @@ def create_app(config: dict | None = None) -> Flask:
         request_views,
         search_views,
         security,
+        sso_views,
         task_views,
         templating,
         verification_views,
@@ -181,8 +194,10 @@ def create_app(config: dict | None = None) -> Flask:
         notification_views,
         admin_views,
         client_views,
+        sso_views,
     ):
         app.register_blueprint(module.bp)
+    sso_views.init_app(app)  # single sign-on's identity provider, when configured
     app.register_blueprint(api.bp)
     csrf.exempt(api.bp)  # token-authenticated, no cookies
 

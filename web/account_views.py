@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext, lazy_gettext
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
@@ -27,6 +27,8 @@ class PasswordForm(FlaskForm):
 @bp.route("/password", methods=["GET", "POST"])
 @login_required
 def password():
+    if not current_app.config["GOVSHARE_SSO"].local_passwords:
+        abort(404)  # single sign-on only: passwords are the identity provider's
     form = PasswordForm()
     errors: dict[str, list[str]] = {}
     status = 200

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from flask import (
     Blueprint,
+    abort,
     current_app,
     flash,
     g,
@@ -78,6 +79,9 @@ def _home() -> str:
 def login():
     form = LoginForm()
     error, status = None, 200
+    sso = current_app.config["GOVSHARE_SSO"]
+    if request.method == "POST" and not sso.local_passwords:
+        abort(403)  # GOVSHARE_LOCAL_PASSWORDS=0: single sign-on only (docs/administration.md)
     if form.validate_on_submit():
         result = signin.sign_in(
             db.session, clock(), form.username.data, form.password.data, client_address()
@@ -89,7 +93,7 @@ def login():
         error = render_message(result.message)
         status = 429 if result.locked else 200
     demo = current_app.config["GOVSHARE_DEMO"]
-    return render_template("login.html", form=form, error=error, demo=demo), status
+    return render_template("login.html", form=form, error=error, demo=demo, sso=sso), status
 
 
 @bp.post("/logout")

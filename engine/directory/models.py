@@ -74,6 +74,12 @@ class User(Base):
         JSON, default=list
     )  # official | leader | coordinator | admin
     password_hash: Mapped[str | None] = mapped_column(String(255))
+    # single sign-on: the identity provider's value of the linking claim for this person, when
+    # GOVSHARE_OIDC_LINK=external_id (e.g. an employee number); unique (engine.directory.sso)
+    external_id: Mapped[str | None] = mapped_column(String(255), unique=True, index=True)
+    # the provider's subject (``sub``) this account was first signed in with; from then on only
+    # that subject signs it in (engine.directory.sso)
+    sso_subject: Mapped[str | None] = mapped_column(String(255), unique=True, index=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     department: Mapped[Department] = relationship(lazy="select")
 
@@ -137,3 +143,16 @@ class SignInFailure(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     username: Mapped[str] = mapped_column(String(80))
     address: Mapped[str] = mapped_column(String(64))
+
+
+class SsoPendingSignIn(Base):
+    """A single sign-on sent to the identity provider and not yet back: its random ``state``
+    and ``nonce``, good once (``used_at``) and for a few minutes (engine.directory.sso)."""
+
+    __tablename__ = "sso_pending_sign_in"
+    state: Mapped[str] = mapped_column(String(64), primary_key=True)
+    nonce: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    next_path: Mapped[str] = mapped_column(String(300), default="")
+    address: Mapped[str] = mapped_column(String(64), default="")
