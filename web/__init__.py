@@ -133,12 +133,14 @@ def create_app(config: dict | None = None) -> Flask:
     login_manager.login_message = None
 
     from . import (
+        account_admin_views,
         account_views,
         admin_views,
         api,
         auth,
         breach_views,
         catalog_views,
+        cover_views,
         delivery_views,
         dispute_views,
         errors,
@@ -179,6 +181,8 @@ def create_app(config: dict | None = None) -> Flask:
         search_views,
         notification_views,
         admin_views,
+        account_admin_views,
+        cover_views,
     ):
         app.register_blueprint(module.bp)
     app.register_blueprint(api.bp)
