@@ -22,7 +22,7 @@ def _password_of(html: str) -> str:
     return re.search(r'id="temporary-password"><code>([^<]+)</code>', html).group(1)
 
 
-def test_an_administrator_creates_re_roles_and_deactivates_an_account(app, actors, clock):
+def test_an_administrator_creates_re_roles_and_deactivates_an_account(app, actors, clock):  # noqa: F811
     admin = Browser(app, "data.admin")
     r = admin.get("/admin/accounts/?department=pubsec")
     html = r.get_data(as_text=True)
@@ -65,7 +65,7 @@ def test_an_administrator_creates_re_roles_and_deactivates_an_account(app, actor
     assert wang.get("/inbox/mine").status_code == 302  # signed out
 
 
-def test_bad_fields_are_refused_by_label_with_422(app):
+def test_bad_fields_are_refused_by_label_with_422(app):  # noqa: F811
     admin = Browser(app, "data.admin")
     admin.client.set_cookie("lang", "en")
     r = admin.post(
@@ -82,7 +82,7 @@ def test_bad_fields_are_refused_by_label_with_422(app):
     assert r.status_code == 422 and "data-sharing authority" in r.get_data(as_text=True)
 
 
-def test_a_reset_password_must_be_changed_before_anything_else(app, actors):
+def test_a_reset_password_must_be_changed_before_anything_else(app, actors):  # noqa: F811
     admin = Browser(app, "data.admin")
     r = admin.post("/admin/accounts/civil.clerk/reset-password", page="/admin/accounts/civil.clerk")
     password = _password_of(r.get_data(as_text=True))
@@ -109,7 +109,7 @@ def test_a_reset_password_must_be_changed_before_anything_else(app, actors):
     assert client.get("/inbox/mine").status_code == 200
 
 
-def test_officials_and_level_administrators_outside_their_scope_are_refused(app):
+def test_officials_and_level_administrators_outside_their_scope_are_refused(app):  # noqa: F811
     clerk = Browser(app, "civil.clerk")
     assert clerk.get("/admin/accounts/").status_code == 403
     assert clerk.get("/admin/accounts/pubsec.clerk").status_code == 403
@@ -124,7 +124,7 @@ def test_officials_and_level_administrators_outside_their_scope_are_refused(app)
     assert "System administrator" not in level.get("/admin/accounts/new").get_data(as_text=True)
 
 
-def test_import_dry_run_then_apply(app, actors):
+def test_import_dry_run_then_apply(app, actors):  # noqa: F811
     admin = Browser(app, "data.admin")
     admin.client.set_cookie("lang", "en")
     csv = "username,display_name,display_name_en,department,roles\npubsec.li,李,Li,pubsec,\n"
@@ -155,7 +155,7 @@ def _exists(username):
     return select(User.id).where(User.username == username)
 
 
-def test_leave_cover_page_banner_and_on_behalf_of(app, actors, clock):
+def test_leave_cover_page_banner_and_on_behalf_of(app, actors, clock):  # noqa: F811
     clerk = Browser(app, "pubsec.clerk")
     r = clerk.post(
         "/account/cover/",
