@@ -137,6 +137,7 @@ def cmd_users_list(args: argparse.Namespace) -> None:
 
 def cmd_users_create(args: argparse.Namespace) -> None:
     from engine.directory.accounts import create_account
+    from notifications.preferences import set_email_address
 
     form = {
         "username": args.user,
@@ -144,9 +145,11 @@ def cmd_users_create(args: argparse.Namespace) -> None:
         "display_name_en": args.name_en or "",
         "department": args.department,
         "roles": args.role or ["official"],
+        "email": args.email or "",
     }
     with _factory(args)() as s, s.begin():
         info, password = create_account(s, _clock(args), None, form)
+        set_email_address(s, _clock(args), info.username, form["email"], None)
     print(
         Message(
             "%(user)s created; temporary password (shown once, to be changed at the first"
@@ -193,10 +196,13 @@ def cmd_users_reset_password(args: argparse.Namespace) -> None:
 
 def cmd_users_import(args: argparse.Namespace) -> None:
     from engine.directory.accounts import import_accounts
+    from notifications.preferences import set_email_address
 
     data = Path(args.file).read_bytes()
     with _factory(args)() as s, s.begin():
         report = import_accounts(s, _clock(args), None, data, apply=args.apply)
+        for username, email in report.emails if report.applied else []:
+            set_email_address(s, _clock(args), username, email, None)
     for row, label, problem in report.problems:
         print(
             Message("row %(row)s, %(label)s: %(problem)s", row=row, label=label, problem=problem),
@@ -785,6 +791,7 @@ def _user_commands(sub: Commands) -> None:
     c.add_argument("--name-en", help="display name (English)")
     c.add_argument("--department", required=True, help="department slug")
     c.add_argument("--role", action="append", help="job role (repeat for several)")
+    c.add_argument("--email", help="e-mail address for notifications")
     c = _leaf(users, "roles", cmd_users_roles, "set a user's job roles")
     c.add_argument("user", help="user name")
     c.add_argument("roles", nargs="+", help="official, leader, coordinator, level_admin, admin")
@@ -817,7 +824,9 @@ def _user_commands(sub: Commands) -> None:
     c = _leaf(
         users, "import", cmd_users_import, "create accounts from CSV (dry run unless --apply)"
     )
-    c.add_argument("file", help="CSV: username,display_name,display_name_en,department,roles")
+    c.add_argument(
+        "file", help="CSV: username,display_name,display_name_en,department,roles[,email]"
+    )
     c.add_argument("--apply", action="store_true", help="create them (all or nothing)")
     c = _leaf(users, "delegate", cmd_users_delegate, "name a deputy for a period of leave")
     c.add_argument("user", help="the absent official's user name")

@@ -16,7 +16,7 @@ from engine.workflow import accounts as handover
 from engine.workflow import tasks as task_service
 from engine.workflow.models import HumanTask
 from notifications.fanout import fan_out
-from notifications.models import Notification
+from notifications.models import Notification, NotificationPreference
 from tests.accounts_fixtures import restore_accounts  # noqa: F401 - a fixture
 from tests.conftest import HUKOU
 
@@ -235,6 +235,18 @@ def test_cli_creates_resets_and_imports(actors, db_url, tmp_path, capsys):
     path.write_text(CSV_OK, "utf-8")
     cli.main(["--database", db_url, "users", "import", str(path)])
     assert "Dry run: 2 account(s)" in capsys.readouterr().out
+    path.write_text(
+        "username,display_name,department,email\ncli.mail,邮件,pubsec,m@pubsec.example.gov.cn\n",
+        "utf-8",
+    )
+    cli.main(["--database", db_url, "users", "import", str(path), "--apply"])
+    assert "1 account(s) created" in capsys.readouterr().out
+    assert (
+        actors.run(
+            lambda s: s.get(NotificationPreference, user_by_name(s, "cli.mail").id).email_address
+        )
+        == "m@pubsec.example.gov.cn"
+    )
     path.write_text(CSV_OK + "x,,,,\n", "utf-8")
     with pytest.raises(SystemExit):
         cli.main(["--database", db_url, "users", "import", str(path), "--apply"])

@@ -35,10 +35,12 @@ def test_an_administrator_creates_re_roles_and_deactivates_an_account(app, actor
             "display_name_en": "Officer Wang",
             "department": "pubsec",
             "roles": ["official"],
+            "email": "wang@pubsec.example.gov.cn",
         },
     )
     assert r.status_code == 200
     password = _password_of(r.get_data(as_text=True))
+    assert actors.run(lambda s: _email_of(s, "pubsec.wang")) == "wang@pubsec.example.gov.cn"
     r = admin.post(
         "/admin/accounts/pubsec.wang/roles",
         {"roles": ["official", "leader"]},
@@ -70,10 +72,11 @@ def test_bad_fields_are_refused_by_label_with_422(app):  # noqa: F811
     admin.client.set_cookie("lang", "en")
     r = admin.post(
         "/admin/accounts/new",
-        {"username": "", "display_name": "", "department": "nowhere"},
+        {"username": "", "display_name": "", "department": "nowhere", "email": "not-an-address"},
     )
     html = r.get_data(as_text=True)
     assert r.status_code == 422 and "User name" in html and "Department" in html
+    assert "E-mail address" in html
     r = admin.post(
         "/admin/accounts/pubsec.clerk/roles",
         {"roles": ["official", "level_admin"]},
@@ -145,6 +148,13 @@ def test_import_dry_run_then_apply(app, actors):  # noqa: F811
     r = upload("1")
     assert r.status_code == 200 and "<code>" in r.get_data(as_text=True)
     assert actors.run(lambda s: s.scalar(_exists("pubsec.li"))) is not None
+
+
+def _email_of(s, username):
+    from notifications.models import NotificationPreference
+
+    user = user_by_name(s, username)
+    return s.get(NotificationPreference, user.id).email_address
 
 
 def _exists(username):

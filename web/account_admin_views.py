@@ -15,6 +15,7 @@ from flask_login import current_user, login_required
 from engine.directory import accounts
 from engine.errors import ValidationFailed
 from engine.workflow import accounts as handover
+from notifications import preferences
 
 from . import clock, db
 from .params import number
@@ -61,9 +62,13 @@ def new():
             "display_name_en": request.form.get("display_name_en", ""),
             "department": request.form.get("department", ""),
             "roles": request.form.getlist("roles"),
+            "email": request.form.get("email", ""),
         }
         try:
             info, password = accounts.create_account(db.session, clock(), current_user, values)
+            preferences.set_email_address(
+                db.session, clock(), info.username, values["email"], current_user.id
+            )
             db.session.commit()
         except ValidationFailed as err:
             db.session.rollback()
@@ -183,6 +188,11 @@ def bulk_import():
         apply = request.form.get("apply") == "1"
         try:
             report = accounts.import_accounts(db.session, clock(), current_user, data, apply)
+            if report.applied:
+                for username, email in report.emails:
+                    preferences.set_email_address(
+                        db.session, clock(), username, email, current_user.id
+                    )
             db.session.commit()
         except ValidationFailed as err:
             db.session.rollback()

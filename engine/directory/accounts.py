@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import secrets
 from dataclasses import dataclass, field
 
@@ -83,6 +84,9 @@ DISPLAY_NAME = Message(N_("Name (Chinese)"))
 DISPLAY_NAME_EN = Message(N_("Name (English)"))
 DEPARTMENT = Message(N_("Department"))
 ROLES = Message(N_("Job roles"))
+EMAIL_ADDRESS = Message(N_("E-mail address"))
+# the notifications' own check (notifications.preferences.EMAIL) says the same
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 NEW_PASSWORD = Message(N_("New password"))
 
 
@@ -327,8 +331,10 @@ def create_account(
     session: Session, clock: Clock, actor: User | None, form: dict
 ) -> tuple[AccountInfo, str]:
     """Create an account (``username``, ``display_name``, ``display_name_en``, ``department``
-    slug, ``roles``); returns it and its temporary password, to be shown once and changed at the
-    first sign-in. Refused naming each field; nothing is written."""
+    slug, ``roles``; ``email`` is only checked here: the caller stores it with the notification
+    settings, notifications.preferences.set_email_address); returns it and its temporary
+    password, to be shown once and changed at the first sign-in. Refused naming each field;
+    nothing is written."""
     info, password = _create(session, clock, actor, form)
     return info, password
 
@@ -351,6 +357,14 @@ def _create(
     checks.text("display_name", name, DISPLAY_NAME, column=User.display_name, required=True)
     name_en = str(form.get("display_name_en") or "").strip()
     checks.text("display_name_en", name_en, DISPLAY_NAME_EN, column=User.display_name_en)
+    email = str(form.get("email") or "").strip()
+    if email and checks.text("email", email, EMAIL_ADDRESS, max_length=200):
+        if not EMAIL.match(email):
+            checks.add(
+                "email",
+                EMAIL_ADDRESS,
+                Message(N_("must be an e-mail address such as name@example.gov.cn")),
+            )
     slug = str(form.get("department") or "").strip()
     department = (
         session.scalar(select(Department).where(Department.slug == slug))
@@ -531,7 +545,7 @@ def change_password(
 
 
 # -- bulk import ----------------------------------------------------------------------------------
-IMPORT_COLUMNS = ("username", "display_name", "display_name_en", "department", "roles")
+IMPORT_COLUMNS = ("username", "display_name", "display_name_en", "department", "roles", "email")
 
 
 @dataclass
@@ -543,13 +557,16 @@ class ImportReport:
     problems: list[tuple[int, Message | str, Message | str]] = field(default_factory=list)
     applied: bool = False
     passwords: list[tuple[str, str]] = field(default_factory=list)
+    # (user name, e-mail address) of the rows that give one: the caller stores them
+    # (notifications.preferences.set_email_address) in the same transaction
+    emails: list[tuple[str, str]] = field(default_factory=list)
 
 
 def import_accounts(
     session: Session, clock: Clock, actor: User | None, data: bytes | str, apply: bool = False
 ) -> ImportReport:
     """Create accounts from CSV (header: username, display_name, display_name_en, department,
-    roles — roles separated by ``;``). All or nothing: every row is checked (row numbers count
+    roles — roles separated by ``;`` — and optionally email). All or nothing: every row is checked (row numbers count
     the header as row 1); with a problem in any row, or without ``apply``, nothing is written."""
     require_admin(session, actor)
     text = data if isinstance(data, str) else decode_text(data, Message(N_("CSV file")))
@@ -603,6 +620,8 @@ def import_accounts(
                 continue
             report.accounts.append(info)
             report.passwords.append((info.username, password))
+            if form["email"]:
+                report.emails.append((info.username, form["email"]))
         if report.problems or not apply:
             savepoint.rollback()
             report.passwords = []
