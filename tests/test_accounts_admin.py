@@ -251,3 +251,33 @@ def test_cli_creates_resets_and_imports(actors, db_url, tmp_path, capsys):
     with pytest.raises(SystemExit):
         cli.main(["--database", db_url, "users", "import", str(path), "--apply"])
     assert "row 4" in capsys.readouterr().err
+
+
+def test_two_administrators_creating_the_same_name_at_once_one_wins(session_factory, clock):
+    """PostgreSQL: the second insert waits for the first and is refused as a conflict."""
+    import threading
+
+    if session_factory.kw["bind"].dialect.name != "postgresql":
+        pytest.skip("SQLite serialises writers; the race needs PostgreSQL")
+    form = {"username": "race.user", "display_name": "竞争", "department": "pubsec"}
+    first = session_factory()
+    first.begin()
+    accounts.create_account(first, clock, None, form)
+    outcome = []
+
+    def second():
+        with session_factory() as s, s.begin():
+            try:
+                accounts.create_account(s, clock, None, form)
+                outcome.append("created")
+            except Conflict as err:
+                outcome.append(str(err.message))
+
+    thread = threading.Thread(target=second)
+    thread.start()
+    thread.join(1)
+    assert thread.is_alive()  # waiting for the first transaction
+    first.commit()
+    first.close()
+    thread.join(10)
+    assert outcome == ["The user name race.user was just taken by another account."]

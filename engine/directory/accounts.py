@@ -24,6 +24,7 @@ import secrets
 from dataclasses import dataclass, field
 
 from sqlalchemy import String, cast, func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine import audit
@@ -297,12 +298,15 @@ def _check_roles(
 
 
 def _active_system_admins(session: Session) -> list[int]:
+    """The active system administrators, their rows locked (PostgreSQL): of two administrators
+    removing each other at once, the second waits and then sees it would leave none."""
     return [
         u.id
         for u in session.scalars(
-            select(User).where(
-                User.active.is_(True), cast(User.job_roles, String).like(f'%"{SYSTEM_ADMIN}"%')
-            )
+            select(User)
+            .where(User.active.is_(True), cast(User.job_roles, String).like(f'%"{SYSTEM_ADMIN}"%'))
+            .with_for_update()
+            .execution_options(populate_existing=True)
         )
         if SYSTEM_ADMIN in (u.job_roles or [])
     ]
@@ -395,8 +399,14 @@ def _create(
         active=True,
         must_change_password=True,
     )
-    session.add(user)
-    session.flush()
+    try:
+        with session.begin_nested():  # two administrators creating the same name at once
+            session.add(user)
+            session.flush()
+    except IntegrityError:
+        raise Conflict(
+            Message("The user name %(name)s was just taken by another account.", name=username)
+        ) from None
     audit.record(
         session,
         clock.now(),

@@ -171,6 +171,9 @@ def delegate(
     or one overlapping another cover of the same official."""
     absent = _user(session, absent_username or "", ABSENT)
     _may_manage(session, actor, absent)
+    # one arrangement at a time per absent official (PostgreSQL row lock), so that two
+    # overlapping covers made at once cannot both pass the overlap check below
+    session.execute(select(User.id).where(User.id == absent.id).with_for_update())
     checks = Checks()
     deputy = (
         session.scalar(select(User).where(User.username == deputy_username.strip()))
