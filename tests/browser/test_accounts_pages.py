@@ -58,6 +58,16 @@ def test_the_system_administrator_creates_an_account_and_resets_its_password(off
     page.get_by_role("button", name=text["reset"]).click()
     second = page.inner_text("#temporary-password").strip()
     assert second and second != first
+    # bulk import: a dry run lists the accounts and creates none
+    page.goto(admin.base + "/admin/accounts/import")
+    csv = "username,display_name,display_name_en,department,roles\npubsec.csv1,导入,Imported,pubsec,\n"
+    page.set_input_files(
+        "#file", {"name": "users.csv", "mimeType": "text/csv", "buffer": csv.encode()}
+    )
+    page.click("#dry-run")
+    assert "pubsec.csv1" in page.inner_text("#import-report")
+    admin.shot("accounts-import")
+    assert page.goto(admin.base + "/admin/accounts/pubsec.csv1").status == 404  # not created
 
 
 def test_an_official_and_a_level_administrator_outside_their_scope_are_refused(official):
