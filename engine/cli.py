@@ -87,11 +87,167 @@ def cmd_seed(args: argparse.Namespace) -> None:
 
 # -- users ------------------------------------------------------------------------------------
 def cmd_users_deactivate(args: argparse.Namespace) -> None:
-    from engine.directory.accounts import deactivate_user
+    from engine.workflow.accounts import deactivate_account
 
     with _factory(args)() as s, s.begin():
-        revoked = deactivate_user(s, _clock(args), args.user)
-    print(Message("%(user)s is deactivated; %(n)s session(s) ended.", user=args.user, n=revoked))
+        done = deactivate_account(s, _clock(args), None, args.user)
+    print(
+        Message(
+            "%(user)s is deactivated; %(n)s session(s) ended, %(t)s task(s) back in the queue.",
+            user=args.user,
+            n=done.sessions,
+            t=done.tasks_returned,
+        )
+    )
+
+
+def cmd_users_reactivate(args: argparse.Namespace) -> None:
+    from engine.directory.accounts import reactivate_account
+
+    with _factory(args)() as s, s.begin():
+        reactivate_account(s, _clock(args), None, args.user)
+    print(Message("%(user)s is active again.", user=args.user))
+
+
+def _account_line(a: object) -> str:
+    from engine.directory.accounts import AccountInfo
+
+    assert isinstance(a, AccountInfo)
+    roles = "、".join(str(r) for r in a.role_labels)
+    state = "" if a.active else f" [{Message('inactive')}]"
+    return f"{a.username:<28} {a.name}  {a.department}  {roles}{state}"
+
+
+def cmd_users_list(args: argparse.Namespace) -> None:
+    from dataclasses import asdict  # lazy import: only this command prints JSON rows
+
+    from engine.directory.accounts import AccountFilters, list_accounts
+
+    active = None if args.state == "all" else args.state == "active"
+    filters = AccountFilters(args.department, args.role, active, args.search)
+    with _factory(args)() as s:
+        page = list_accounts(s, None, filters, page=args.page)
+    lines = [_account_line(a) for a in page.rows]
+    lines.append(str(Message("page %(page)s of %(pages)s", page=page.page, pages=page.pages)))
+    data = [
+        {**asdict(a), "name": str(a.name), "department": str(a.department), "role_labels": None}
+        for a in page.rows
+    ]
+    _out(args, data, "\n".join(lines))
+
+
+def cmd_users_create(args: argparse.Namespace) -> None:
+    from engine.directory.accounts import create_account
+    from notifications.preferences import set_email_address
+
+    form = {
+        "username": args.user,
+        "display_name": args.name,
+        "display_name_en": args.name_en or "",
+        "department": args.department,
+        "roles": args.role or ["official"],
+        "email": args.email or "",
+    }
+    with _factory(args)() as s, s.begin():
+        info, password = create_account(s, _clock(args), None, form)
+        set_email_address(s, _clock(args), info.username, form["email"], None)
+    print(
+        Message(
+            "%(user)s created; temporary password (shown once, to be changed at the first"
+            " sign-in): %(password)s",
+            user=info.username,
+            password=password,
+        )
+    )
+
+
+def cmd_users_roles(args: argparse.Namespace) -> None:
+    from engine.directory.accounts import set_roles
+
+    with _factory(args)() as s, s.begin():
+        info = set_roles(s, _clock(args), None, args.user, args.roles)
+        line = _account_line(info)
+    print(line)
+
+
+def cmd_users_move(args: argparse.Namespace) -> None:
+    from engine.workflow.accounts import move_account
+
+    with _factory(args)() as s, s.begin():
+        info, returned = move_account(s, _clock(args), None, args.user, args.department)
+        line = _account_line(info)
+    print(line)
+    print(Message("%(n)s task(s) back in the old department's queue.", n=returned))
+
+
+def cmd_users_reset_password(args: argparse.Namespace) -> None:
+    from engine.directory.accounts import reset_password
+
+    with _factory(args)() as s, s.begin():
+        password = reset_password(s, _clock(args), None, args.user)
+    print(
+        Message(
+            "Temporary password of %(user)s (shown once; a new one must be chosen at the next"
+            " sign-in): %(password)s",
+            user=args.user,
+            password=password,
+        )
+    )
+
+
+def cmd_users_import(args: argparse.Namespace) -> None:
+    from engine.directory.accounts import import_accounts
+    from notifications.preferences import set_email_address
+
+    data = Path(args.file).read_bytes()
+    with _factory(args)() as s, s.begin():
+        report = import_accounts(s, _clock(args), None, data, apply=args.apply)
+        for username, email in report.emails if report.applied else []:
+            set_email_address(s, _clock(args), username, email, None)
+    for row, label, problem in report.problems:
+        print(
+            Message("row %(row)s, %(label)s: %(problem)s", row=row, label=label, problem=problem),
+            file=sys.stderr,
+        )
+    if report.problems:
+        print(Message("Nothing was imported."), file=sys.stderr)
+        raise SystemExit(2)
+    passwords = dict(report.passwords)
+    for a in report.accounts:
+        extra = f"  {passwords[a.username]}" if a.username in passwords else ""
+        print(_account_line(a) + extra)
+    print(
+        Message("%(n)s account(s) created.", n=len(report.accounts))
+        if report.applied
+        else Message(
+            "Dry run: %(n)s account(s) would be created; add --apply.", n=len(report.accounts)
+        )
+    )
+
+
+def cmd_users_delegate(args: argparse.Namespace) -> None:
+    from engine.directory.delegation import delegate
+
+    with _factory(args)() as s, s.begin():
+        info = delegate(s, _clock(args), None, args.user, args.to, args.start, args.until)
+    print(
+        Message(
+            "Leave cover %(id)s: %(deputy)s stands in for %(absent)s from %(start)s until %(end)s.",
+            id=info.id,
+            deputy=info.deputy,
+            absent=info.absent,
+            start=info.first_day.isoformat(),
+            end=info.last_day.isoformat(),
+        )
+    )
+
+
+def cmd_users_end_delegation(args: argparse.Namespace) -> None:
+    from engine.directory.delegation import end_delegation
+
+    with _factory(args)() as s, s.begin():
+        end_delegation(s, _clock(args), None, args.id)
+    print(Message("Leave cover %(id)s ended.", id=args.id))
 
 
 # -- single sign-on (issue 14) -----------------------------------------------------------------
@@ -767,7 +923,33 @@ def _seed_command(sub: Commands) -> None:
 
 def _user_commands(sub: Commands) -> None:
     users = _group(sub, "users", "user accounts (each change ends the user's sessions)")
-    c = _leaf(users, "deactivate", cmd_users_deactivate, "deactivate a user, end their sessions")
+    c = _leaf(users, "list", cmd_users_list, "list accounts, a page at a time", json_flag=True)
+    c.add_argument("--department", help="department slug")
+    c.add_argument("--role", help="job role: official, leader, coordinator, level_admin, admin")
+    c.add_argument("--state", choices=("active", "inactive", "all"), default="all")
+    c.add_argument("--search", help="part of the user name or name")
+    c.add_argument("--page", type=int, default=1)
+    c = _leaf(users, "create", cmd_users_create, "create an account; prints its temporary password")
+    c.add_argument("user", help="user name")
+    c.add_argument("--name", required=True, help="display name (Chinese)")
+    c.add_argument("--name-en", help="display name (English)")
+    c.add_argument("--department", required=True, help="department slug")
+    c.add_argument("--role", action="append", help="job role (repeat for several)")
+    c.add_argument("--email", help="e-mail address for notifications")
+    c = _leaf(users, "roles", cmd_users_roles, "set a user's job roles")
+    c.add_argument("user", help="user name")
+    c.add_argument("roles", nargs="+", help="official, leader, coordinator, level_admin, admin")
+    c = _leaf(users, "move", cmd_users_move, "move a user to another department")
+    c.add_argument("user", help="user name")
+    c.add_argument("department", help="the new department's slug")
+    c = _leaf(
+        users,
+        "deactivate",
+        cmd_users_deactivate,
+        "deactivate a user, end their sessions, give their claimed tasks back to the queue",
+    )
+    c.add_argument("user", help="user name")
+    c = _leaf(users, "reactivate", cmd_users_reactivate, "let a deactivated user sign in again")
     c.add_argument("user", help="user name")
     c = _leaf(
         users,
@@ -776,6 +958,27 @@ def _user_commands(sub: Commands) -> None:
         "set a user's password, read from a prompt or the first line of stdin (never argv)",
     )
     c.add_argument("user", help="user name")
+    c = _leaf(
+        users,
+        "reset-password",
+        cmd_users_reset_password,
+        "a temporary password, shown once, to be changed at the next sign-in",
+    )
+    c.add_argument("user", help="user name")
+    c = _leaf(
+        users, "import", cmd_users_import, "create accounts from CSV (dry run unless --apply)"
+    )
+    c.add_argument(
+        "file", help="CSV: username,display_name,display_name_en,department,roles[,email]"
+    )
+    c.add_argument("--apply", action="store_true", help="create them (all or nothing)")
+    c = _leaf(users, "delegate", cmd_users_delegate, "name a deputy for a period of leave")
+    c.add_argument("user", help="the absent official's user name")
+    c.add_argument("--to", required=True, help="the deputy's user name")
+    c.add_argument("--from", dest="start", required=True, help="first day, YYYY-MM-DD")
+    c.add_argument("--until", required=True, help="last day, YYYY-MM-DD")
+    c = _leaf(users, "end-delegation", cmd_users_end_delegation, "end a leave cover now")
+    c.add_argument("id", type=int, help="the leave cover's number")
 
 
 def _process_commands(sub: Commands) -> None:

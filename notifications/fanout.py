@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from engine.calendar import WorkingCalendar, load_calendar
 from engine.clock import Clock
 from engine.db import is_postgres
+from engine.directory.delegation import with_deputies
 from engine.directory.models import Department, User
 from engine.workflow.models import HumanTask, OutboxMessage, ProcessInstance
 from notifications import external, recipients
@@ -32,7 +33,9 @@ from notifications.render import parse_due
 log = logging.getLogger("govshare.notifications")
 BATCH = 200
 # outbox rows the engine's services write about tasks (the rest come from the processes)
-TASK_EVENTS = frozenset({"task_offered", "task_assigned", "task_unclaimed", "task_claimed"})
+TASK_EVENTS = frozenset(
+    {"task_offered", "task_assigned", "task_unclaimed", "task_claimed", "task_returned"}
+)
 SAME_COMMAND = timedelta(seconds=2)
 
 
@@ -70,6 +73,7 @@ def notify_outbox(
     if row.template == "task_offered" and (task is None or _announced(session, row)):
         return []  # the step is gone already, or the process's own message announces it
     people = audience(session, kind, instance, department, task, payload)
+    people = with_deputies(session, clock.now(), people)  # leave cover: the deputy hears too
     made = []
     for user in people:
         made += notify(

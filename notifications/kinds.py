@@ -143,6 +143,12 @@ _EVENTS = [
     Kind("task_assigned", "task", ("holder",), "a leader hands a task to an official"),
     Kind("task_unclaimed", "task", ("queue",), "a task is given back to the department queue"),
     Kind("task_claimed", "outcome", ("leaders",), "an official claims a task"),
+    Kind(
+        "task_returned",
+        "task",
+        ("queue",),
+        "an account is deactivated or moved: its claimed tasks go back to the queue",
+    ),
     Kind("task_due_today", "urgent", ("holder_or_queue", "leaders"), "daily job (催办)"),
     Kind("grant_expiring", "outcome", ("parties",), "daily job over data_grant.period_end"),
     Kind("breach_recorded", "outcome", ("parties", "leaders"), "the breach ledger (art. 23)"),

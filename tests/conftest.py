@@ -47,6 +47,7 @@ DYNAMIC_TABLES = [
     "verification",
     "user_session",
     "sign_in_failure",
+    "delegation",
 ]
 LATER_TABLES = [
     "catalog_event",

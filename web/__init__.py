@@ -145,6 +145,7 @@ def create_app(config: dict | None = None) -> Flask:
     login_manager.login_message = None
 
     from . import (
+        account_admin_views,
         account_views,
         admin_views,
         api,
@@ -152,6 +153,7 @@ def create_app(config: dict | None = None) -> Flask:
         breach_views,
         catalog_views,
         client_views,
+        cover_views,
         delivery_views,
         dispute_views,
         errors,
@@ -195,6 +197,8 @@ def create_app(config: dict | None = None) -> Flask:
         admin_views,
         client_views,
         sso_views,
+        account_admin_views,
+        cover_views,
     ):
         app.register_blueprint(module.bp)
     sso_views.init_app(app)  # single sign-on's identity provider, when configured

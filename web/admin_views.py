@@ -37,6 +37,14 @@ SECTIONS: list[Section] = [
         "incidents",
     ),
     Section(
+        "accounts.index",
+        lazy_gettext("Accounts"),
+        lazy_gettext(
+            "Create accounts, job roles, moves between departments, deactivation, password resets, CSV import."
+        ),
+        False,
+    ),
+    Section(
         "deliveries.index",
         lazy_gettext("Notification delivery"),
         lazy_gettext("E-mails and platform messages that failed or wait to be sent."),

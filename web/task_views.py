@@ -30,7 +30,7 @@ bp = Blueprint("tasks", __name__, url_prefix="/tasks")
 
 
 def _task_or_403(task_id: int):
-    lookup(task_service.check_visible, db.session, current_user, task_id)
+    lookup(task_service.check_visible, db.session, current_user, task_id, clock())
 
 
 def _render(task_id: int, values=None, errors=None, status=200):
@@ -67,7 +67,7 @@ def show(task_id: int):
 @bp.post("/<int:task_id>")
 @login_required
 def complete(task_id: int):
-    page = lookup(task_service.task_form, db.session, current_user, task_id)
+    page = lookup(task_service.task_form, db.session, current_user, task_id, clock())
     row = page.task
     schema = page.schema or {"type": "object", "properties": {}}
     data = parse(schema, request.form)

@@ -10,6 +10,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     String,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -81,6 +82,11 @@ class User(Base):
     # that subject signs it in (engine.directory.sso)
     sso_subject: Mapped[str | None] = mapped_column(String(255), unique=True, index=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # set by an administrator's password reset: the user must choose a new password before
+    # anything else (engine.directory.accounts)
+    must_change_password: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
     department: Mapped[Department] = relationship(lazy="select")
 
     # The user protocol of web sign-in (Flask-Login's names; plain Python, no web import).
@@ -156,3 +162,28 @@ class SsoPendingSignIn(Base):
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     next_path: Mapped[str] = mapped_column(String(300), default="")
     address: Mapped[str] = mapped_column(String(64), default="")
+
+
+class Delegation(Base):
+    """Leave cover (issue 14): while it runs, the tasks offered to or claimed by ``absent`` are
+    offered to ``deputy`` as well (engine.directory.delegation).
+
+    It runs from ``starts_at`` (00:00 Asia/Shanghai of the first day) until ``ends_at`` (24:00 of
+    the last day, or the moment it was ended early): every query compares with the clock, so it
+    ends by itself and no job is needed."""
+
+    __tablename__ = "delegation"
+    __table_args__ = (
+        Index("ix_delegation_deputy", "deputy_id", "ends_at"),
+        Index("ix_delegation_absent", "absent_id", "ends_at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    absent_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    deputy_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ended_early_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    absent: Mapped[User] = relationship(foreign_keys=[absent_id], lazy="select")
+    deputy: Mapped[User] = relationship(foreign_keys=[deputy_id], lazy="select")

@@ -249,6 +249,9 @@ def request_status(session: Session, instance: ProcessInstance) -> dict:
                 "assignee": t.assignee.label if t.assignee else None,
                 "due_at": t.due_at.isoformat() if t.due_at else None,
                 "completed_by": t.completed_by.label if t.completed_by else None,
+                "on_behalf_of": t.on_behalf_of.label
+                if t.on_behalf_of_id and t.on_behalf_of
+                else None,
                 "completed_at": t.completed_at.isoformat() if t.completed_at else None,
                 "statute": t.statute,
             }

@@ -160,6 +160,7 @@ class TaskInfo:
     due_at: datetime | None
     completed_by: Label | None  # display name of whoever completed it
     completed_at: datetime | None
+    on_behalf_of: Label | None  # the absent official a deputy completed it for
     data: dict  # the submitted form ({} while open)
 
 
@@ -181,6 +182,7 @@ def task_info(row: HumanTask) -> TaskInfo:
         due_at=row.due_at,
         completed_by=row.completed_by.label if row.completed_by else None,
         completed_at=row.completed_at,
+        on_behalf_of=row.on_behalf_of.label if row.on_behalf_of_id and row.on_behalf_of else None,
         data=dict(row.data or {}),
     )
 
@@ -204,6 +206,7 @@ def tasks_of(session: Session, instance_id: int, state: str | None = None) -> li
             selectinload(HumanTask.department),
             selectinload(HumanTask.assignee),
             selectinload(HumanTask.completed_by),
+            selectinload(HumanTask.on_behalf_of),
         )
     )
     if state is not None:

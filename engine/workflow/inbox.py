@@ -18,6 +18,7 @@ from sqlalchemy.sql.elements import UnaryExpression
 from engine.calendar import WorkingCalendar, due_label, load_calendar
 from engine.clock import SHANGHAI, Clock
 from engine.directory import colleagues, department_labels
+from engine.directory.delegation import covered_users
 from engine.directory.models import Department, User
 from engine.errors import NotFound
 from engine.i18n import N_, Label, Message
@@ -136,19 +137,35 @@ def eligible_queue(user: User) -> ColumnElement[bool]:
     )
 
 
-def _view_clause(view: str, user: User, now: datetime) -> ColumnElement[bool]:
+def offered_queue(user: User, covered: list[User] | None = None) -> ColumnElement[bool]:
+    """:func:`eligible_queue` of the user and of every official they stand in for (leave
+    cover, engine.directory.delegation)."""
+    if not covered:
+        return eligible_queue(user)
+    return or_(eligible_queue(user), *(eligible_queue(u) for u in covered))
+
+
+def _view_clause(
+    view: str, user: User, now: datetime, covered: list[User] | None = None
+) -> ColumnElement[bool]:
+    """``covered``: the officials the user stands in for now; their tasks are the user's too."""
     open_ = HumanTask.state == "open"
-    mine = HumanTask.assignee_id == user.id
+    holders = [user.id] + [u.id for u in covered or []]
+    mine = (
+        HumanTask.assignee_id == user.id
+        if len(holders) == 1
+        else HumanTask.assignee_id.in_(holders)
+    )
     if view == "mine":
         return and_(open_, mine)
     if view == "queue":
-        return and_(open_, eligible_queue(user))
+        return and_(open_, offered_queue(user, covered))
     if view == "overdue":
         # two index range scans (assignee / department queue, by due_sort), not one scan of all open tasks
         due = HumanTask.due_sort <= now
         ids = union_all(
             select(HumanTask.id).where(open_, mine, due),
-            select(HumanTask.id).where(open_, eligible_queue(user), due),
+            select(HumanTask.id).where(open_, offered_queue(user, covered), due),
         )
         return HumanTask.id.in_(ids)
     if view == "done":
@@ -229,9 +246,11 @@ def capped_count(session: Session, stmt: Select[HumanTask], cap: int = COUNT_CAP
 def counts(session: Session, user: User, clock: Clock) -> dict[str, int]:
     """Open-task counts for the navigation (each an indexed, capped COUNT)."""
     now = clock.now()
+    covered = covered_users(session, now, user)
     views = ["mine", "queue", "overdue"] + (["coordination"] if user.department.coordinates else [])
     return {
-        v: capped_count(session, select(HumanTask).where(_view_clause(v, user, now))) for v in views
+        v: capped_count(session, select(HumanTask).where(_view_clause(v, user, now, covered)))
+        for v in views
     }
 
 
@@ -249,8 +268,9 @@ def list_view(
     now = clock.now()
     f = checked(filters or Filters())
     calendar = load_calendar(session)
+    covered = covered_users(session, now, user)
     base = _apply_filters(
-        select(HumanTask).where(_view_clause(view, user, now)), f, user, now, calendar
+        select(HumanTask).where(_view_clause(view, user, now, covered)), f, user, now, calendar
     )
     total = capped_count(session, base)
     pages = max(1, -(-min(total, COUNT_CAP) // page_size))

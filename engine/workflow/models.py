@@ -156,11 +156,14 @@ class HumanTask(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    # a deputy completed it standing in for this official (leave cover, issue 14)
+    on_behalf_of_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
     data: Mapped[dict | None] = mapped_column(JSON)  # the submitted form
     instance: Mapped[ProcessInstance] = relationship(lazy="select")
     department: Mapped[Department] = relationship(lazy="select")
     assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id], lazy="select")
     completed_by: Mapped[User | None] = relationship(foreign_keys=[completed_by_id], lazy="select")
+    on_behalf_of: Mapped[User | None] = relationship(foreign_keys=[on_behalf_of_id], lazy="select")
 
 
 class OutboxMessage(Base):

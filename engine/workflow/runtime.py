@@ -37,6 +37,7 @@ from engine.audit import AuditEvent
 from engine.calendar import WorkingCalendar, load_calendar
 from engine.clock import SHANGHAI, Clock, parse_instant, using_clock
 from engine.db import is_postgres
+from engine.directory.models import User
 from engine.errors import Conflict, GovshareError, NotFound, ProcessFailed
 from engine.i18n import Message
 from engine.workflow.deployment import SERIALIZER
@@ -584,10 +585,12 @@ def complete_user_task(
     actor_id: int,
     data: dict,
     validate: Callable[[dict], None] | None = None,
+    on_behalf_of: User | None = None,
 ) -> None:
     """Complete the user task mirrored by ``row`` (already locked and checked by the caller).
 
     ``validate(task_data)`` runs before anything changes and may raise to refuse the input.
+    ``on_behalf_of``: the absent official a deputy completes it for (leave cover).
     """
 
     def act(cmd: Command) -> Callable[[], None]:
@@ -598,8 +601,15 @@ def complete_user_task(
             validate(task.data)
         row.state, row.completed_at = "completed", clock.now()
         row.completed_by_id, row.data, row.assignee_id = actor_id, data, actor_id
+        row.on_behalf_of_id = on_behalf_of.id if on_behalf_of else None
+        behalf = {"on_behalf_of": on_behalf_of.username} if on_behalf_of else {}
         cmd.audit(
-            "task_completed", task=row.task_name, title=row.title, title_en=row.title_en, data=data
+            "task_completed",
+            task=row.task_name,
+            title=row.title,
+            title_en=row.title_en,
+            data=data,
+            **behalf,
         )
 
         def apply() -> None:

@@ -20,6 +20,7 @@ from engine import audit
 from engine.calendar import load_calendar
 from engine.clock import SHANGHAI, Clock
 from engine.directory import officials, user_by_id
+from engine.directory.delegation import covered_users
 from engine.directory.models import User
 from engine.errors import Conflict, Forbidden, GovshareError, NotFound
 from engine.i18n import Label, Message
@@ -44,6 +45,20 @@ def eligible(user: User, task: HumanTask) -> bool:
     return task.department_id == user.department_id and (
         not task.job_role or task.job_role in (user.job_roles or [])
     )
+
+
+def principal_of(session: Session, clock: Clock | None, user: User, row: HumanTask) -> User | None:
+    """The official ``user`` stands in for on this task (leave cover): its holder, or one it is
+    offered to when it is not offered to ``user`` themselves; None when the user acts as
+    themselves (or stands in for nobody)."""
+    if clock is None or row.assignee_id == user.id:
+        return None
+    if row.assignee_id is None and eligible(user, row):
+        return None
+    for absent in covered_users(session, clock.now(), user):
+        if row.assignee_id == absent.id or (row.assignee_id is None and eligible(absent, row)):
+            return absent
+    return None
 
 
 @dataclass(frozen=True)
@@ -123,7 +138,7 @@ def _when(row_time: datetime | None) -> str:
     return row_time.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if row_time else "-"
 
 
-def _check_open(row: HumanTask, user: User) -> None:
+def _check_open(row: HumanTask, user: User, principal: User | None = None) -> None:
     if row.state == "completed":
         who = row.completed_by.label if row.completed_by else "?"
         raise Conflict(
@@ -142,7 +157,7 @@ def _check_open(row: HumanTask, user: User) -> None:
                 state=row.state,
             )
         )
-    if not eligible(user, row):
+    if not eligible(user, row) and not (principal is not None and eligible(principal, row)):
         raise Forbidden(
             Message(
                 "Task %(task)s is not offered to %(user)s.",
@@ -150,7 +165,7 @@ def _check_open(row: HumanTask, user: User) -> None:
                 user=user.label,
             )
         )
-    if row.assignee_id not in (None, user.id):
+    if row.assignee_id not in (None, user.id, principal.id if principal else None):
         raise Conflict(
             Message(
                 "Task %(task)s is claimed by %(who)s.",
@@ -162,10 +177,12 @@ def _check_open(row: HumanTask, user: User) -> None:
 
 def claim(session: Session, clock: Clock, task_id: int, user: User) -> TaskRef:
     row = _locked_task(session, task_id)
-    _check_open(row, user)
+    principal = principal_of(session, clock, user, row)
+    _check_open(row, user, principal)
     row.assignee_id = user.id
     row.instance.updated_at = clock.now()
-    _audit(session, clock, row, "task_claimed", user, after=user.username)
+    behalf = {"on_behalf_of": principal.username} if principal else {}
+    _audit(session, clock, row, "task_claimed", user, after=user.username, **behalf)
     _tell(session, clock, row, "task_claimed", user)
     session.flush()
     return task_ref(row)
@@ -275,7 +292,8 @@ def claim_many(
 def complete(session: Session, clock: Clock, task_id: int, user: User, data: dict) -> TaskRef:
     """Validate ``data`` against the task's form and complete it; nothing is written on error."""
     row = _locked_task(session, task_id)
-    _check_open(row, user)
+    principal = principal_of(session, clock, user, row)
+    _check_open(row, user, principal)
     # deployment checks that every form a task names is deployed with it
     schema = row.instance.definition.forms[row.form] if row.form else {"type": "object"}
     check_name = row.instance.definition.task_meta.get(row.task_name, {}).get("completion_check")
@@ -287,13 +305,22 @@ def complete(session: Session, clock: Clock, task_id: int, user: User, data: dic
                 CheckContext(session, clock, row, {**task_data, **data})
             )
 
-    complete_user_task(session, clock, row, user.id, data, validate=validate)
+    complete_user_task(
+        session,
+        clock,
+        row,
+        user.id,
+        data,
+        validate=validate,
+        on_behalf_of=principal,
+    )
     return task_ref(row)
 
 
-def check_visible(session: Session, user: User, task_id: int) -> None:
-    """NotFound for a task that does not exist, Forbidden for one the user may not see."""
-    task_for(session, user, task_id)
+def check_visible(session: Session, user: User, task_id: int, clock: Clock | None = None) -> None:
+    """NotFound for a task that does not exist, Forbidden for one the user may not see (with
+    ``clock``: a deputy sees the tasks of the official they stand in for)."""
+    task_for(session, user, task_id, clock)
 
 
 def task_by_id(session: Session, task_id: int) -> HumanTask:
@@ -319,10 +346,13 @@ def may_view(user: User, row: HumanTask) -> bool:
     return eligible(user, row) or user.id in (row.assignee_id, row.completed_by_id)
 
 
-def task_for(session: Session, user: User, task_id: int) -> HumanTask:
-    """A task the user may see (NotFound, else Forbidden)."""
+def task_for(session: Session, user: User, task_id: int, clock: Clock | None = None) -> HumanTask:
+    """A task the user may see (NotFound, else Forbidden); with ``clock``, also one the user
+    may act on standing in for an absent official."""
     row = task_by_id(session, task_id)
-    if not may_view(user, row):
+    if not may_view(user, row) and (
+        row.state != "open" or principal_of(session, clock, user, row) is None
+    ):
         raise Forbidden(
             Message(
                 "Task %(task)s is not offered to %(user)s.",
@@ -347,8 +377,8 @@ class TaskForm:
     schema: dict | None
 
 
-def task_form(session: Session, user: User, task_id: int) -> TaskForm:
-    row = task_for(session, user, task_id)
+def task_form(session: Session, user: User, task_id: int, clock: Clock | None = None) -> TaskForm:
+    row = task_for(session, user, task_id, clock)
     return TaskForm(task_info(row), row.instance.business_key, form_schema(row))
 
 
@@ -368,7 +398,7 @@ class TaskPage:
 
 
 def task_page(session: Session, clock: Clock, user: User, task_id: int) -> TaskPage:
-    row = task_for(session, user, task_id)
+    row = task_for(session, user, task_id, clock)
     instance = row.instance
     colleagues = []
     if is_leader_of(user, row) and row.state == "open":
