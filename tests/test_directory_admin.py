@@ -310,7 +310,7 @@ def test_merging_carries_open_tasks_grants_catalog_and_ledger_entries_and_keeps_
     actors.complete(
         "pubsec.clerk",
         key,
-        "review_request",
+        "provider_review",
         review_decision="approve",
         granted_items=["公民身份号码", "变动类型"],
         granted_period_start="2026-10-01",
@@ -461,20 +461,57 @@ def test_a_review_seat_moves_to_exactly_one_holder(directory, clock):
 
 # -- import -------------------------------------------------------------------------------------
 CSV = """slug,name,name_en,division,duties
-newdept,自治区新设局,New Bureau,640000,
-stats,自治区统计局（更名）,Statistics Bureau (renamed),640000,
+demo-data,示范区数据共享主管部门,Demo District data-sharing authority,640199,
+demo-civil,示范区民政局,Demo District Civil Affairs Bureau,640199,
+"""
+CSV2 = """slug,name,name_en,division,duties
+demo-data,示范区数据局,Demo District Data Bureau,640199,
+demo-health,示范区卫生健康局,Demo District Health Bureau,640199,thematic:health
 """
 
 
+def _district(factory, clock):
+    run(
+        factory,
+        lambda s: admin.create_division(
+            s, clock, None, "640199", "示范区", "Demo District", "county", "640100"
+        ),
+    )
+
+
 def test_import_shows_a_dry_run_diff_then_applies_all_of_it(directory, clock):
+    _district(directory, clock)
     diff = run(directory, lambda s: import_directory(s, clock, None, CSV.encode(), "csv"))
-    assert [r.slug for r in diff.added] == ["newdept"]
-    assert [r.slug for r in diff.changed] == ["stats"]
-    assert diff.removed  # the region's other departments the file omits
-    assert not run(directory, lambda s: admin.list_departments(s, None, query="新设局").rows)
+    assert [r.slug for r in diff.added] == ["demo-data", "demo-civil"] and not diff.removed
+    assert not run(directory, lambda s: admin.list_departments(s, None, division="640199").rows)
+    run(directory, lambda s: import_directory(s, clock, None, CSV.encode(), "csv", dry_run=False))
+    diff = run(directory, lambda s: import_directory(s, clock, None, CSV2.encode(), "csv"))
+    assert [r.slug for r in diff.added] == ["demo-health"]
+    assert [(r.slug, [str(c.field) for c in r.changes]) for r in diff.changed] == [
+        ("demo-data", ["Name"])
+    ]
+    assert [r.slug for r in diff.removed] == ["demo-civil"]  # removal = deactivation
+    run(
+        directory,
+        lambda s: import_directory(
+            s, clock, None, CSV2.encode(), "csv", dry_run=False, source="x.csv"
+        ),
+    )
+    page = run(
+        directory, lambda s: admin.list_departments(s, None, division="640199", show_inactive=True)
+    )
+    state = {r.slug: (r.active, r.label.zh) for r in page.rows}
+    assert state == {
+        "demo-data": (True, "示范区数据局"),
+        "demo-civil": (False, "示范区民政局"),
+        "demo-health": (True, "示范区卫生健康局"),
+    }
+    assert run(directory, lambda s: admin.department_detail(s, None, "demo-data")).history
+    assert "department_deactivated" in _audit_kinds(directory)
 
 
 def test_a_bad_row_refuses_the_whole_file_with_row_number_and_label(directory, clock):
+    _district(directory, clock)
     bad = CSV + "BAD slug,,X,999999,nonsense\n"
     with pytest.raises(ValidationFailed) as err:
         run(
@@ -483,8 +520,8 @@ def test_a_bad_row_refuses_the_whole_file_with_row_number_and_label(directory, c
         )
     labels = [str(d["label"]) for d in err.value.details]
     assert "Row 4: Short name" in labels and "Row 4: Chinese name" in labels
-    assert "Row 4: Division" in labels and "Row 4: Duties" in labels
-    assert not run(directory, lambda s: admin.list_departments(s, None, query="新设局").rows)
+    assert "Row 4: Duties" in labels
+    assert not run(directory, lambda s: admin.list_departments(s, None, division="640199").rows)
 
 
 def test_import_applies_added_changed_and_deactivates_removed(directory, clock):
@@ -538,12 +575,13 @@ def test_import_applies_added_changed_and_deactivates_removed(directory, clock):
 
 
 def test_cli_directory_import_dry_run_and_merge(directory, clock, tmp_path, capsys, db_url):
+    _district(directory, clock)
     path = tmp_path / "dir.csv"
     path.write_text(CSV, encoding="utf-8")
     main(["--database", db_url, "directory", "import", str(path), "--dry-run"])
     out = capsys.readouterr().out
-    assert "newdept" in out and "New Bureau" in out
-    assert not run(directory, lambda s: admin.list_departments(s, None, query="新设局").rows)
+    assert "demo-civil" in out and "Demo District Civil Affairs Bureau" in out
+    assert not run(directory, lambda s: admin.list_departments(s, None, division="640199").rows)
     main(["--database", db_url, "directory", "merge", "civil", "--into", "justice", "--dry-run"])
     assert "Officials" in capsys.readouterr().out
     main(
