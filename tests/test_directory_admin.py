@@ -20,6 +20,7 @@ from engine.reorganisation.importing import import_directory
 from engine.sharing.models import Grant
 from engine.workflow.models import HumanTask, ProcessInstance
 from tests.conftest import HUKOU, clear_rows
+from tests.test_web import Browser, app  # noqa: F401
 
 UNCONDITIONAL = dict(
     resource_code="JC-RK/0001",
@@ -615,3 +616,51 @@ def test_cli_directory_import_dry_run_and_merge(directory, clock, tmp_path, caps
             ]
         )
     assert "Chinese name" in capsys.readouterr().err
+
+
+# -- web ----------------------------------------------------------------------------------------
+def test_pages_for_the_administrator_and_refusals(app, directory):  # noqa: F811
+    b = Browser(app, "data.admin")
+    for path in (
+        "/admin/directory/",
+        "/admin/directory/merge",
+        "/admin/directory/duties",
+        "/admin/directory/import",
+        "/admin/directory/departments/pubsec",
+    ):
+        assert b.get(path).status_code == 200, path
+    assert "Directory" in b.get("/admin/").get_data(as_text=True)
+    official = Browser(app, "pubsec.clerk")
+    for path in (
+        "/admin/directory/",
+        "/admin/directory/merge",
+        "/admin/directory/duties",
+        "/admin/directory/import",
+        "/admin/directory/departments/pubsec",
+    ):
+        assert official.get(path).status_code == 403, path
+    city = Browser(app, "yinchuan-data.admin")
+    assert city.get("/admin/directory/").status_code == 200
+    assert city.get("/admin/directory/departments/pubsec").status_code == 403
+    r = city.post(
+        "/admin/directory/departments/pubsec/rename",
+        {"name": "x", "name_en": "x", "reason": "r"},
+        page="/admin/directory/",
+    )
+    assert r.status_code == 403
+
+
+def test_the_administrator_previews_and_applies_a_merger_in_the_browser(app, directory, actors):  # noqa: F811
+    key = actors.request("civil.clerk", **HUKOU)
+    b = Browser(app, "data.admin")
+    form = {"sources": "pubsec", "target": "stats", "reason": "机构改革", "action": "preview"}
+    r = b.post("/admin/directory/merge", form)
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200 and key in html and "Open tasks" in html
+    assert run(directory, lambda s: department_by_slug(s, "pubsec").active)
+    token = html.split('name="token" value="')[1].split('"')[0]
+    r = b.post("/admin/directory/merge", {**form, "action": "apply", "token": token})
+    assert r.status_code == 302
+    assert not run(directory, lambda s: department_by_slug(s, "pubsec").active)
+    page = b.get("/admin/directory/departments/pubsec").get_data(as_text=True)
+    assert "merged into" in page

@@ -140,6 +140,7 @@ def create_app(config: dict | None = None) -> Flask:
         breach_views,
         catalog_views,
         delivery_views,
+        directory_views,
         dispute_views,
         errors,
         inbox,
@@ -179,6 +180,7 @@ def create_app(config: dict | None = None) -> Flask:
         search_views,
         notification_views,
         admin_views,
+        directory_views,
     ):
         app.register_blueprint(module.bp)
     app.register_blueprint(api.bp)
