@@ -30,6 +30,8 @@ from engine.i18n import Message
 
 if TYPE_CHECKING:
     from engine.app import SessionFactory
+    from engine.directory.administration import DivisionRow
+    from engine.reorganisation import Plan
     from engine.workflow.deployment import VersionSummary
 
     Commands: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
@@ -558,7 +560,7 @@ def cmd_evaluation_report(args: argparse.Namespace) -> None:
 
 
 # -- directory administration (docs/administration.md, Directory) ------------------------------
-def _print_plan(plan) -> None:  # noqa: ANN001
+def _print_plan(plan: Plan) -> None:
     for group in plan.groups:
         if not group.count:
             continue
@@ -571,7 +573,7 @@ def _print_plan(plan) -> None:  # noqa: ANN001
 def cmd_directory_divisions(args: argparse.Namespace) -> None:
     from engine.directory import administration as admin
 
-    def walk(rows, depth: int) -> None:  # noqa: ANN001
+    def walk(rows: list[DivisionRow], depth: int) -> None:
         for r in rows:
             print(f"{'  ' * depth}{r.code}  {r.label}  ({r.level_label}, {r.departments})")
             walk(r.children, depth + 1)
@@ -729,6 +731,11 @@ def _directory_commands(sub: Commands) -> None:
         sub, "directory", "divisions and departments: create, rename, move, merge, split, import"
     )
     _leaf(d, "divisions", cmd_directory_divisions, "the divisions: region, cities, counties")
+    _directory_list_commands(d)
+    _reorganisation_commands(d)
+
+
+def _directory_list_commands(d: Commands) -> None:
     c = _leaf(d, "departments", cmd_directory_departments, "list departments (paged)")
     c.add_argument("--division", help="only this division (GB/T 2260 code)")
     c.add_argument("--query", help="name contains")
@@ -755,6 +762,9 @@ def _directory_commands(sub: Commands) -> None:
     c.add_argument("slug")
     c.add_argument("--division", required=True, help="GB/T 2260 code")
     c.add_argument("--reason", required=True)
+
+
+def _reorganisation_commands(d: Commands) -> None:
     c = _leaf(
         d, "merge", cmd_directory_merge, "merge departments into one (preview with --dry-run)"
     )

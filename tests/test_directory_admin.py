@@ -11,8 +11,8 @@ from sqlalchemy import select, text
 
 from engine.audit import AuditEvent
 from engine.cli import main
-from engine.directory import department_by_slug, department_labels, user_by_name
 from engine.directory import administration as admin
+from engine.directory import department_by_slug, department_labels, user_by_name
 from engine.errors import Conflict, Forbidden, ValidationFailed
 from engine.oversight import breaches
 from engine.reorganisation import merge, move, split

@@ -232,22 +232,22 @@ def department_labels(session: Session, ids: Iterable[int]) -> dict[int, Label]:
         ).where(Department.id.in_(wanted))
     ).all()
     out = {r.id: Label(r.name, r.name_en) for r in rows}
-    renamed = session.execute(
+    renames = session.execute(
         select(DepartmentName.department_id, DepartmentName.name, DepartmentName.name_en)
         .where(DepartmentName.department_id.in_(wanted), DepartmentName.kind == "rename")
         .order_by(DepartmentName.until.desc(), DepartmentName.id.desc())
     ).all()
     first: dict[int, Label] = {}
-    for r in renamed:
-        first.setdefault(r.department_id, Label(r.name, r.name_en))
+    for change in renames:
+        first.setdefault(change.department_id, Label(change.name, change.name_en))
     for dept_id, old in first.items():
         if old != out[dept_id]:
             out[dept_id] = both(FORMERLY, name=out[dept_id], old=old)
     successors = {r.successor_id for r in rows if not r.active and r.successor_id}
     if successors:
         names = {
-            s.id: Label(s.name, s.name_en)
-            for s in session.execute(
+            n.id: Label(n.name, n.name_en)
+            for n in session.execute(
                 select(Department.id, Department.name, Department.name_en).where(
                     Department.id.in_(successors)
                 )

@@ -172,7 +172,7 @@ def _apply(
             .values(active=False, successor_id=successor.id)
             .execution_options(synchronize_session=False)
         )
-        if done.rowcount != 1:
+        if int(getattr(done, "rowcount", 0) or 0) != 1:
             raise Conflict(
                 Message(
                     N_("%(dept)s was reorganised meanwhile; nothing was changed."),

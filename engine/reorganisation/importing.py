@@ -53,8 +53,8 @@ COLUMNS = ("slug", "name", "name_en", "division", "duties")
 @dataclass(frozen=True)
 class Change:
     field: Message
-    before: str | Label | list
-    after: str | Label | list
+    before: str | Message | list
+    after: str | Message | list
 
 
 @dataclass(frozen=True)
@@ -176,64 +176,47 @@ def parse(text: str, fmt: str) -> tuple[list[_Row], list[FieldProblem]]:
     return rows, problems
 
 
-def _diff(
-    session: Session,
-    clock: Clock,
-    actor: User | None,
-    rows: list[_Row],
-    problems: list[FieldProblem],
-) -> tuple[ImportDiff, dict[str, _Row], list[Department]]:
-    def bad(row: _Row, name: str, label: Message, problem: Message) -> None:
-        where = Message(N_("Row %(n)s: %(label)s"), n=row.number, label=label)
-        problems.append({"field": name, "label": where, "message": problem})
+class _Differ:
+    """Compares the file's rows with the directory, collecting each row's problems."""
 
-    divisions = {
-        d.code: d
-        for d in session.scalars(
-            select(Division).where(Division.code.in_({r.division for r in rows}))
-        )
-    }
-    scope = require_admin(session, actor)
-    existing = {
-        d.slug: d
-        for d in session.scalars(
-            select(Department).where(Department.slug.in_({r.slug for r in rows}))
-        )
-    }
-    added, changed, by_slug = [], [], {}
-    unchanged = 0
-    for row in rows:
-        by_slug[row.slug] = row
+    def __init__(self, session: Session, actor: User | None, problems: list[FieldProblem]) -> None:
+        self.session = session
+        self.problems = problems
+        scope = require_admin(session, actor)
+        sub = scope.divisions()
+        self.covered = None if sub is None else set(session.scalars(sub))
+
+    def covers(self, code: str) -> bool:
+        return self.covered is None or code in self.covered
+
+    def bad(self, row: _Row, name: str, label: Message, problem: Message) -> None:
+        where = Message(N_("Row %(n)s: %(label)s"), n=row.number, label=label)
+        self.problems.append({"field": name, "label": where, "message": problem})
+
+    def place(self, row: _Row, divisions: dict[str, Division]) -> Division | None:
         place = divisions.get(row.division)
         if place is None:
-            bad(row, "division", DIVISION_LABEL, Message(N_("is not a division of the directory")))
-            continue
-        if not scope.covers(session, place.code):
-            bad(
+            self.bad(
+                row, "division", DIVISION_LABEL, Message(N_("is not a division of the directory"))
+            )
+        elif not self.covers(place.code):
+            self.bad(
                 row, "division", DIVISION_LABEL, Message(N_("is outside the levels you administer"))
             )
-            continue
-        dept = existing.get(row.slug)
-        if dept is None:
-            if AUTHORITY in row.duties:
-                bad(
-                    row,
-                    "duties",
-                    DUTIES_LABEL,
-                    Message(N_("names the authority: designate it on the authority page")),
-                )
-            added.append(DiffRow(row.slug, Label(row.name, row.name_en), row.division))
-            continue
-        if not scope.covers(session, dept.division_code):
-            bad(
+            return None
+        return place
+
+    def compare(self, row: _Row, dept: Department, place: Division) -> list[Change]:
+        if not self.covers(dept.division_code):
+            self.bad(
                 row,
                 "slug",
                 SLUG_LABEL,
                 Message(N_("is a department outside the levels you administer")),
             )
-            continue
+            return []
         if (AUTHORITY in row.duties) != bool(dept.is_authority):
-            bad(
+            self.bad(
                 row,
                 "duties",
                 DUTIES_LABEL,
@@ -244,7 +227,9 @@ def _diff(
             changes.append(Change(Message(N_("Name")), dept.label, Label(row.name, row.name_en)))
         if row.division != dept.division_code:
             if dept.is_authority:
-                bad(row, "division", DIVISION_LABEL, Message(N_("cannot change for an authority")))
+                self.bad(
+                    row, "division", DIVISION_LABEL, Message(N_("cannot change for an authority"))
+                )
             changes.append(Change(DIVISION_LABEL, dept.division.label, place.label))
         if sorted(row.duties) != sorted(dept.duties or []):
             changes.append(
@@ -256,61 +241,106 @@ def _diff(
             )
         if not dept.active:
             changes.append(Change(Message(N_("Active")), Message(N_("no")), Message(N_("yes"))))
-        if changes:
+        return changes
+
+    def removed(self, clock: Clock, codes: list[str], kept: list[str]) -> list[Department]:
+        """The active departments of the file's divisions it omits; each must hold nothing."""
+        gone = list(
+            self.session.scalars(
+                select(Department)
+                .where(
+                    Department.division_code.in_([c for c in codes if self.covers(c)]),
+                    Department.active.is_(True),
+                    Department.slug.not_in(kept),
+                )
+                .order_by(Department.id)
+            )
+        )
+        for dept in gone:
+            if dept.is_authority or held_work(self.session, clock, dept):
+                self.problems.append(
+                    {
+                        "field": "(file)",
+                        "label": FILE_LABEL,
+                        "message": Message(
+                            N_(
+                                "omits %(dept)s, which is an authority or holds officials or "
+                                "work: merge it instead"
+                            ),
+                            dept=dept.label,
+                        ),
+                    }
+                )
+        return gone
+
+    def seats(self, rows: list[_Row], gone: list[Department]) -> None:
+        """A seat held by one department has at most one holder once the file is applied."""
+        holders: dict[str, set[str]] = {}
+        for d in self.session.scalars(select(Department).where(Department.active.is_(True))):
+            for duty in d.duties or []:
+                holders.setdefault(duty, set()).add(d.slug)
+        for slugs in holders.values():
+            slugs.difference_update({r.slug for r in rows} | {d.slug for d in gone})
+        for row in rows:
+            for duty in row.duties:
+                holders.setdefault(duty, set()).add(row.slug)
+        for duty, slugs in holders.items():
+            if duty in EXCLUSIVE and len(slugs) > 1:
+                self.problems.append(
+                    {
+                        "field": "duties",
+                        "label": DUTIES_LABEL,
+                        "message": Message(
+                            N_("%(duty)s would be held by more than one department"),
+                            duty=duty_label(duty),
+                        ),
+                    }
+                )
+
+
+def _diff(
+    session: Session,
+    clock: Clock,
+    actor: User | None,
+    rows: list[_Row],
+    problems: list[FieldProblem],
+) -> tuple[ImportDiff, dict[str, _Row], list[Department]]:
+    differ = _Differ(session, actor, problems)
+    divisions = {
+        d.code: d
+        for d in session.scalars(
+            select(Division).where(Division.code.in_({r.division for r in rows}))
+        )
+    }
+    existing = {
+        d.slug: d
+        for d in session.scalars(
+            select(Department).where(Department.slug.in_({r.slug for r in rows}))
+        )
+    }
+    added, changed = [], []
+    unchanged = 0
+    for row in rows:
+        place = differ.place(row, divisions)
+        dept = existing.get(row.slug)
+        if place is None:
+            continue
+        if dept is None:
+            if AUTHORITY in row.duties:
+                differ.bad(
+                    row,
+                    "duties",
+                    DUTIES_LABEL,
+                    Message(N_("names the authority: designate it on the authority page")),
+                )
+            added.append(DiffRow(row.slug, Label(row.name, row.name_en), row.division))
+        elif changes := differ.compare(row, dept, place):
             changed.append(DiffRow(row.slug, dept.label, row.division, changes))
         else:
             unchanged += 1
-    listed = [c for c in divisions if scope.covers(session, c)]
-    gone = list(
-        session.scalars(
-            select(Department)
-            .where(
-                Department.division_code.in_(listed),
-                Department.active.is_(True),
-                Department.slug.not_in(list(by_slug)),
-            )
-            .order_by(Department.id)
-        )
-    )
-    for dept in gone:
-        if dept.is_authority or held_work(session, clock, dept):
-            problems.append(
-                {
-                    "field": "(file)",
-                    "label": FILE_LABEL,
-                    "message": Message(
-                        N_(
-                            "omits %(dept)s, which is an authority or holds officials or work: merge it instead"
-                        ),
-                        dept=dept.label,
-                    ),
-                }
-            )
-    # a seat held by one department: at most one holder once the file is applied
-    holders: dict[str, set[str]] = {}
-    for d in session.scalars(select(Department).where(Department.active.is_(True))):
-        for duty in d.duties or []:
-            holders.setdefault(duty, set()).add(d.slug)
-    for row in rows:
-        for duty in DUTY_LABELS:
-            holders.setdefault(duty, set()).discard(row.slug)
-        for duty in row.duties:
-            holders.setdefault(duty, set()).add(row.slug)
-    for dept in gone:
-        for duty in dept.duties or []:
-            holders[duty].discard(dept.slug)
-    for duty, slugs in holders.items():
-        if duty in EXCLUSIVE and len(slugs) > 1:
-            problems.append(
-                {
-                    "field": "duties",
-                    "label": DUTIES_LABEL,
-                    "message": Message(
-                        N_("%(duty)s would be held by more than one department"),
-                        duty=duty_label(duty),
-                    ),
-                }
-            )
+    by_slug = {r.slug: r for r in rows}
+    gone = differ.removed(clock, list(divisions), list(by_slug))
+    differ.seats(rows, gone)
     diff = ImportDiff(
         added=added,
         changed=changed,
