@@ -11,7 +11,7 @@ from flask_login import current_user, login_required
 
 from engine.directory import administration as service
 from engine.errors import Forbidden, GovshareError
-from engine.reorganisation import merge, move
+from engine.reorganisation import merge, move, split
 from engine.reorganisation.importing import import_directory
 
 from . import clock, db
@@ -181,6 +181,45 @@ def merge_page():
         )
         return redirect(url_for("directory.department", slug=f.get("target", "")))
     return render_template("directory/merge.html", choices=choices, plan=plan, form=f)
+
+
+@bp.route("/split", methods=["GET", "POST"])
+@login_required
+def split_page():
+    """Split a department: choose it and its successors, then assign each item in the
+    preview (everything not reassigned goes to the first successor); apply."""
+    choices = service.department_choices(db.session, current_user)
+    if request.method == "GET":
+        return render_template("directory/split.html", choices=choices, plan=None, form={})
+    f = request.form
+    assignment = {
+        name.removeprefix("assign:"): value
+        for name, value in f.items()
+        if name.startswith("assign:") and value
+    }
+    apply = f.get("action") == "apply"
+    try:
+        plan = split(
+            db.session,
+            clock(),
+            current_user,
+            f.get("source", ""),
+            [s for s in f.getlist("successors") if s],
+            assignment,
+            f.get("reason", ""),
+            dry_run=not apply,
+            expected=f.get("token") if apply else None,
+        )
+        db.session.commit()
+    except GovshareError as err:
+        _refused(err)
+        return render_template("directory/split.html", choices=choices, plan=None, form=f), 422
+    if plan.applied:
+        flash(gettext("The department was split as assigned."), "success")
+        return redirect(url_for("directory.department", slug=f.get("source", "")))
+    return render_template(
+        "directory/split.html", choices=choices, plan=plan, form=f, assignment=assignment
+    )
 
 
 @bp.get("/duties")
