@@ -18,6 +18,7 @@ from engine.oversight import breaches
 from engine.reorganisation import merge, move, split
 from engine.reorganisation.importing import import_directory
 from engine.sharing.models import Grant
+from engine.workflow import history
 from engine.workflow.models import HumanTask, ProcessInstance
 from tests.conftest import HUKOU, clear_rows
 from tests.test_web import Browser, app  # noqa: F401
@@ -221,6 +222,23 @@ def test_a_rename_keeps_the_old_name_and_cases_say_formerly(directory, clock):
     with pytest.raises(ValidationFailed) as err:
         run(directory, lambda s: admin.rename_department(s, clock, None, "data", "", "X", ""))
     assert {d["field"] for d in err.value.details} == {"name", "reason"}
+
+
+def test_a_case_names_its_renamed_provider_formerly(directory, actors, clock):
+    key = actors.request("civil.clerk", **HUKOU)
+    run(
+        directory,
+        lambda s: admin.rename_department(
+            s, clock, None, "pubsec", "自治区公安厅（新）", "Public Security (new)", "改革"
+        ),
+    )
+
+    def provider(s):
+        inst = s.scalar(select(ProcessInstance).where(ProcessInstance.business_key == key))
+        return history.instance_info(inst).summary["provider_name"]
+
+    name = run(directory, provider)
+    assert name.en == "Public Security (new) (formerly Public Security Department)"
 
 
 def test_a_level_administrator_administers_their_level_only(directory, clock):
@@ -629,7 +647,7 @@ def test_pages_for_the_administrator_and_refusals(app, directory):  # noqa: F811
         "/admin/directory/departments/pubsec",
     ):
         assert b.get(path).status_code == 200, path
-    assert "Directory" in b.get("/admin/").get_data(as_text=True)
+    assert "组织目录" in b.get("/admin/").get_data(as_text=True)
     official = Browser(app, "pubsec.clerk")
     for path in (
         "/admin/directory/",
@@ -656,7 +674,7 @@ def test_the_administrator_previews_and_applies_a_merger_in_the_browser(app, dir
     form = {"sources": "pubsec", "target": "stats", "reason": "机构改革", "action": "preview"}
     r = b.post("/admin/directory/merge", form)
     html = r.get_data(as_text=True)
-    assert r.status_code == 200 and key in html and "Open tasks" in html
+    assert r.status_code == 200 and key in html and "待办任务" in html
     assert run(directory, lambda s: department_by_slug(s, "pubsec").active)
     token = html.split('name="token" value="')[1].split('"')[0]
     r = b.post("/admin/directory/merge", {**form, "action": "apply", "token": token})

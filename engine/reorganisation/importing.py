@@ -62,6 +62,7 @@ class DiffRow:
     slug: str
     label: Label
     division: str
+    division_label: Label
     changes: list[Change] = field(default_factory=list)
 
 
@@ -333,9 +334,9 @@ def _diff(
                     DUTIES_LABEL,
                     Message(N_("names the authority: designate it on the authority page")),
                 )
-            added.append(DiffRow(row.slug, Label(row.name, row.name_en), row.division))
+            added.append(DiffRow(row.slug, Label(row.name, row.name_en), row.division, place.label))
         elif changes := differ.compare(row, dept, place):
-            changed.append(DiffRow(row.slug, dept.label, row.division, changes))
+            changed.append(DiffRow(row.slug, dept.label, row.division, place.label, changes))
         else:
             unchanged += 1
     by_slug = {r.slug: r for r in rows}
@@ -344,7 +345,7 @@ def _diff(
     diff = ImportDiff(
         added=added,
         changed=changed,
-        removed=[DiffRow(d.slug, d.label, d.division_code) for d in gone],
+        removed=[DiffRow(d.slug, d.label, d.division_code, d.division.label) for d in gone],
         unchanged=unchanged,
         applied=False,
     )
