@@ -681,4 +681,4 @@ def test_the_administrator_previews_and_applies_a_merger_in_the_browser(app, dir
     assert r.status_code == 302
     assert not run(directory, lambda s: department_by_slug(s, "pubsec").active)
     page = b.get("/admin/directory/departments/pubsec").get_data(as_text=True)
-    assert "merged into" in page
+    assert "已并入自治区统计局" in page
