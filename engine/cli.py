@@ -606,6 +606,14 @@ def cmd_directory_create_division(args: argparse.Namespace) -> None:
     print(Message("Division %(code)s created.", code=args.code))
 
 
+def cmd_directory_rename_division(args: argparse.Namespace) -> None:
+    from engine.directory import administration as admin
+
+    with _factory(args)() as s, s.begin():
+        admin.rename_division(s, _clock(args), None, args.code, args.name, args.name_en)
+    print(Message("Division %(code)s renamed.", code=args.code))
+
+
 def cmd_directory_create(args: argparse.Namespace) -> None:
     from engine.directory import administration as admin
 
@@ -748,6 +756,10 @@ def _directory_list_commands(d: Commands) -> None:
     c.add_argument("--name-en", required=True, help="English name")
     c.add_argument("--level", required=True, choices=("region", "city", "county"))
     c.add_argument("--parent", help="the parent division's code")
+    c = _leaf(d, "rename-division", cmd_directory_rename_division, "rename a division")
+    c.add_argument("code", help="GB/T 2260 code")
+    c.add_argument("--name", required=True, help="new Chinese name")
+    c.add_argument("--name-en", required=True, help="new English name")
     c = _leaf(d, "create", cmd_directory_create, "add a department")
     c.add_argument("slug", help="short name (lower-case letters, digits, hyphens)")
     c.add_argument("--name", required=True, help="Chinese name")

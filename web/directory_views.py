@@ -73,6 +73,27 @@ def create_division():
     return redirect(url_for("directory.index"))
 
 
+@bp.post("/divisions/rename")
+@login_required
+def rename_division():
+    f = request.form
+    try:
+        service.rename_division(
+            db.session,
+            clock(),
+            current_user,
+            f.get("code", ""),
+            f.get("name", ""),
+            f.get("name_en", ""),
+        )
+        db.session.commit()
+    except GovshareError as err:
+        _refused(err)
+    else:
+        flash(gettext("The division was renamed."), "success")
+    return redirect(url_for("directory.index"))
+
+
 @bp.post("/departments")
 @login_required
 def create_department():
