@@ -675,6 +675,8 @@ def designate_authority(
     checks = Checks()
     check_reason(checks, reason)
     checks.done()
+    # two designations for one division at once: the second waits, then sees the first's
+    session.get(Division, place.code, with_for_update=True, populate_existing=True)
     dept = department_or_404(session, slug)
     if dept.division_code != place.code or not dept.active:
         raise ValidationFailed(
@@ -687,12 +689,15 @@ def designate_authority(
                 }
             ],
         )
+    session.refresh(dept)
     old = session.scalars(
-        select(Department).where(
+        select(Department)
+        .where(
             Department.division_code == place.code,
             Department.is_authority.is_(True),
             Department.id != dept.id,
         )
+        .execution_options(populate_existing=True)
     ).all()
     if dept.is_authority and not old:
         raise Conflict(
@@ -729,6 +734,7 @@ def _region_departments(session: Session) -> list[Department]:
             select(Department)
             .where(Department.division_code == region, Department.active.is_(True))
             .order_by(Department.id)
+            .execution_options(populate_existing=True)
         )
     )
 
@@ -771,6 +777,8 @@ def assign_duty(
     dept = department_or_404(session, slug)
     require_admin(session, actor, dept.division_code)
     region = session.scalar(select(Division.code).where(Division.level == "region"))
+    if region is not None:  # one change of the seats at a time: the second sees the first's
+        session.get(Division, region, with_for_update=True, populate_existing=True)
     if dept.division_code != region or not dept.active:
         raise ValidationFailed(
             Message(N_("Review seats and leads are held by active departments of the region.")),

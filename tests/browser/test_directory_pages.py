@@ -137,3 +137,31 @@ def test_an_official_and_an_administrator_of_another_level_are_refused(
     city.shot("directory-level-admin")
     page = city.go("/admin/directory/departments/pubsec")
     assert "only their level" in page.inner_text("main")
+
+
+def test_the_administrator_splits_a_department_item_by_item(directory, official, clock):  # noqa: F811
+    for slug, name, name_en in (
+        ("pubsec-a", "自治区公安厅治安部门", "Public Security: Public Order"),
+        ("pubsec-b", "自治区公安厅户政部门", "Public Security: Household Registration"),
+    ):
+        run(
+            directory,
+            lambda s, slug=slug, name=name, name_en=name_en: admin.create_department(
+                s, clock, None, slug, name, name_en, "640000"
+            ),
+        )
+    a = official("data.admin", "zh_CN")
+    page = a.go("/admin/directory/split")
+    page.select_option("#source", "pubsec")
+    page.select_option("#successors", ["pubsec-a", "pubsec-b"])
+    page.fill("#reason", "职能拆分")
+    page.get_by_role("button", name="预览", exact=True).click()
+    page.select_option("select[name='assign:resources:JC-RK/0002']", "pubsec-b")
+    page.get_by_role("button", name="更新预览").click()
+    row = page.locator("#preview tr", has_text="JC-RK/0002")
+    assert row.locator("select").input_value() == "pubsec-b"
+    a.shot("directory-split-preview")
+    page.get_by_role("button", name="执行拆分").click()
+    assert "部门已按分配拆分" in page.inner_text("main")
+    page = a.go("/admin/directory/departments/pubsec-b")
+    assert "自治区公安厅" in page.inner_text("main")
