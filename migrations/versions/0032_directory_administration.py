@@ -16,13 +16,9 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table("department") as batch:
-        batch.add_column(
-            sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true())
-        )
+        batch.add_column(sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()))
         batch.add_column(sa.Column("successor_id", sa.Integer, nullable=True))
-        batch.create_foreign_key(
-            "fk_department_successor", "department", ["successor_id"], ["id"]
-        )
+        batch.create_foreign_key("fk_department_successor", "department", ["successor_id"], ["id"])
     op.create_table(
         "department_name",
         sa.Column("id", sa.Integer, primary_key=True),
@@ -36,9 +32,7 @@ def upgrade() -> None:
         sa.Column("reason", sa.Text, nullable=False),
         sa.Column("kind", sa.String(20), nullable=False),
     )
-    op.create_index(
-        "ix_department_name_department", "department_name", ["department_id", "until"]
-    )
+    op.create_index("ix_department_name_department", "department_name", ["department_id", "until"])
 
 
 def downgrade() -> None:
