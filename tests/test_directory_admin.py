@@ -682,3 +682,40 @@ def test_the_administrator_previews_and_applies_a_merger_in_the_browser(app, dir
     assert not run(directory, lambda s: department_by_slug(s, "pubsec").active)
     page = b.get("/admin/directory/departments/pubsec").get_data(as_text=True)
     assert "已并入自治区统计局" in page
+
+
+def test_bad_input_on_the_pages_is_a_4xx_that_names_the_field(app, directory):  # noqa: F811
+    b = Browser(app, "data.admin")
+    r = b.post("/admin/directory/merge", {"target": "stats", "action": "preview"})
+    assert r.status_code == 422 and "被合并部门" in r.get_data(as_text=True)
+    r = b.post(
+        "/admin/directory/import",
+        {
+            "format": "csv",
+            "content": "slug,name,name_en,division\nBAD,,x,640000\n",
+            "action": "apply",
+        },
+        page="/admin/directory/import",
+    )
+    html = r.get_data(as_text=True)
+    assert r.status_code == 422 and "第2行：简称" in html and "第2行：中文名称" in html
+    r = b.post(
+        "/admin/directory/import", {"format": "xml", "content": "x"}, page="/admin/directory/import"
+    )
+    assert r.status_code == 422
+    r = b.post(
+        "/admin/directory/departments/stats/rename",
+        {"name": "", "name_en": "x", "reason": ""},
+        page="/admin/directory/departments/stats",
+        follow_redirects=True,
+    )
+    assert "中文名称" in r.get_data(as_text=True)
+    r = b.post(
+        "/admin/directory/duties/seat",
+        {"duty": "nonsense", "department": "stats"},
+        page="/admin/directory/duties",
+        follow_redirects=True,
+    )
+    assert r.status_code == 200 and "请选择所列职责之一" in r.get_data(as_text=True)
+    assert b.get("/admin/directory/departments/no-such-dept").status_code == 404
+    assert run(directory, lambda s: department_by_slug(s, "stats").name) == "自治区统计局"
