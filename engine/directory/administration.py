@@ -740,8 +740,12 @@ def _region_departments(session: Session) -> list[Department]:
 
 
 def seats(session: Session, actor: User | None) -> list[SeatRow]:
-    """The art. 20 review seats and the art. 10 base and thematic leads, with who holds them."""
-    require_admin(session, actor)
+    """The art. 20 review seats and the art. 10 base and thematic leads, with who holds them;
+    none for an administrator of a level below the region (the seats sit at the region)."""
+    scope = require_admin(session, actor)
+    region = session.scalar(select(Division.code).where(Division.level == "region"))
+    if region is None or not scope.covers(session, region):
+        return []
     depts = _region_departments(session)
     return [
         SeatRow(
