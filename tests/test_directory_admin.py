@@ -18,7 +18,7 @@ from engine.oversight import breaches
 from engine.reorganisation import merge, move, split
 from engine.reorganisation.importing import import_directory
 from engine.sharing.models import Grant
-from engine.workflow import history
+from engine.workflow import history, tasks
 from engine.workflow.models import HumanTask, ProcessInstance
 from tests.conftest import HUKOU, clear_rows
 from tests.test_web import Browser, app  # noqa: F401
@@ -385,6 +385,8 @@ def test_a_split_follows_the_explicit_assignment(directory, actors, clock):
     _new(directory, clock, "pubsec-a", "自治区公安厅甲", "Public Security A")
     _new(directory, clock, "pubsec-b", "自治区公安厅乙", "Public Security B")
     key = actors.request("civil.clerk", **HUKOU)
+    task_id = actors.open_task(key, "provider_review")
+    actors.run(lambda s: tasks.claim(s, clock, task_id, user_by_name(s, "pubsec.clerk")))
     assignment = {
         "cases:" + key: "pubsec-b",
         "users:pubsec.lead": "pubsec-b",
@@ -422,6 +424,8 @@ def test_a_split_follows_the_explicit_assignment(directory, actors, clock):
         ),
     )
     assert inst == run(directory, lambda s: department_by_slug(s, "pubsec-b").id)
+    # the case went to B, its claimant to A: the task is back in B's queue
+    assert run(directory, lambda s: s.get(HumanTask, task_id).assignee_id) is None
     with pytest.raises(ValidationFailed) as err:
         run(
             directory,

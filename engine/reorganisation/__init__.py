@@ -205,6 +205,7 @@ def _apply(
                 target.is_authority = True
             if h.key not in (target.duties or []):
                 target.duties = [*(target.duties or []), h.key]
+        counts["tasks_back_to_queue"] = workflow.release_strays(session, {t.id for _, t in pairs})
         source.duties = []
         source.is_authority = False
         record_name(session, clock, actor, source, successor.label, reason, kind)

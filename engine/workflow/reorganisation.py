@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.directory.administration import Holding
+from engine.directory.models import User
 from engine.workflow.models import HumanTask, OutboxMessage, ProcessInstance
 
 FINISHED = ("completed", "cancelled", "terminated")
@@ -87,4 +88,22 @@ def transfer(session: Session, department_id: int, moves: dict[str, int]) -> int
         ):
             message.department_id = new
         n += 1
+    return n
+
+
+def release_strays(session: Session, department_ids: set[int]) -> int:
+    """Open tasks of ``department_ids`` claimed by an official who now sits in another
+    department (a split sent the case one way and the official the other) go back to the
+    department's queue."""
+    if not department_ids:
+        return 0
+    n = 0
+    for task, user_department in session.execute(
+        select(HumanTask, User.department_id)
+        .join(User, User.id == HumanTask.assignee_id)
+        .where(HumanTask.department_id.in_(department_ids), HumanTask.state == "open")
+    ):
+        if user_department != task.department_id:
+            task.assignee_id = None
+            n += 1
     return n
