@@ -31,6 +31,8 @@ from engine.i18n import Message
 if TYPE_CHECKING:
     from engine.app import SessionFactory
     from engine.directory.clients import ClientInfo, IssuedToken, TokenInfo
+    from engine.directory.administration import DivisionRow
+    from engine.reorganisation import Plan
     from engine.workflow.deployment import VersionSummary
 
     Commands: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
@@ -855,6 +857,260 @@ def cmd_evaluation_report(args: argparse.Namespace) -> None:
         print(f"{u['name']:<30} {state}")
 
 
+# -- directory administration (docs/administration.md, Directory) ------------------------------
+def _print_plan(plan: Plan) -> None:
+    for group in plan.groups:
+        if not group.count:
+            continue
+        print(f"{group.label}: {group.count}")
+        for item in group.items:
+            print(f"  {item.label}  {item.source} -> {item.target}")
+    print(Message("Preview token: %(token)s", token=plan.token))
+
+
+def cmd_directory_divisions(args: argparse.Namespace) -> None:
+    from engine.directory import administration as admin
+
+    def walk(rows: list[DivisionRow], depth: int) -> None:
+        for r in rows:
+            print(f"{'  ' * depth}{r.code}  {r.label}  ({r.level_label}, {r.departments})")
+            walk(r.children, depth + 1)
+
+    with _factory(args)() as s:
+        walk(admin.division_tree(s, None), 0)
+
+
+def cmd_directory_departments(args: argparse.Namespace) -> None:
+    from engine.directory import administration as admin
+
+    with _factory(args)() as s:
+        page = admin.list_departments(
+            s, None, args.division, args.query or "", args.inactive, args.after, args.limit
+        )
+    for r in page.rows:
+        state = "" if r.active else f"  [{Message('inactive')}]"
+        print(f"{r.slug:<28} {r.division_code}  {r.label}{state}")
+    if page.next_after:
+        print(Message("More: add --after %(id)s.", id=page.next_after))
+
+
+def cmd_directory_create_division(args: argparse.Namespace) -> None:
+    from engine.directory import administration as admin
+
+    with _factory(args)() as s, s.begin():
+        admin.create_division(
+            s, _clock(args), None, args.code, args.name, args.name_en, args.level, args.parent or ""
+        )
+    print(Message("Division %(code)s created.", code=args.code))
+
+
+def cmd_directory_rename_division(args: argparse.Namespace) -> None:
+    from engine.directory import administration as admin
+
+    with _factory(args)() as s, s.begin():
+        admin.rename_division(s, _clock(args), None, args.code, args.name, args.name_en)
+    print(Message("Division %(code)s renamed.", code=args.code))
+
+
+def cmd_directory_create(args: argparse.Namespace) -> None:
+    from engine.directory import administration as admin
+
+    with _factory(args)() as s, s.begin():
+        row = admin.create_department(
+            s, _clock(args), None, args.slug, args.name, args.name_en, args.division
+        )
+    print(Message("Department %(dept)s created.", dept=row.label))
+
+
+def cmd_directory_rename(args: argparse.Namespace) -> None:
+    from engine.directory import administration as admin
+
+    with _factory(args)() as s, s.begin():
+        row = admin.rename_department(
+            s, _clock(args), None, args.slug, args.name, args.name_en, args.reason
+        )
+    print(Message("Department renamed: %(dept)s.", dept=row.label))
+
+
+def cmd_directory_move(args: argparse.Namespace) -> None:
+    from engine.reorganisation import move
+
+    with _factory(args)() as s, s.begin():
+        row = move(s, _clock(args), None, args.slug, args.division, args.reason)
+    print(
+        Message(
+            "%(dept)s now belongs to %(division)s.", dept=row.label, division=row.division_label
+        )
+    )
+
+
+def cmd_directory_merge(args: argparse.Namespace) -> None:
+    from engine.reorganisation import merge
+
+    with _factory(args)() as s, s.begin():
+        plan = merge(
+            s,
+            _clock(args),
+            None,
+            args.sources,
+            args.into,
+            args.reason or "",
+            dry_run=args.dry_run,
+            expected=args.token,
+        )
+    _print_plan(plan)
+    print(Message("Merged.") if plan.applied else Message("Preview only: nothing was changed."))
+
+
+def cmd_directory_split(args: argparse.Namespace) -> None:
+    from engine.reorganisation import split
+
+    assignment = {}
+    for pair in args.assign or []:
+        item, _, slug = pair.rpartition("=")
+        assignment[item] = slug
+    with _factory(args)() as s, s.begin():
+        plan = split(
+            s,
+            _clock(args),
+            None,
+            args.slug,
+            args.into,
+            assignment,
+            args.reason or "",
+            dry_run=args.dry_run,
+            expected=args.token,
+        )
+    _print_plan(plan)
+    print(Message("Split.") if plan.applied else Message("Preview only: nothing was changed."))
+
+
+def cmd_directory_authority(args: argparse.Namespace) -> None:
+    from engine.directory import administration as admin
+
+    with _factory(args)() as s, s.begin():
+        row = admin.designate_authority(
+            s, _clock(args), None, args.division, args.slug, args.reason
+        )
+    print(Message("%(dept)s is the data-sharing authority of its division.", dept=row.label))
+
+
+def cmd_directory_duty(args: argparse.Namespace) -> None:
+    from engine.directory import administration as admin
+
+    with _factory(args)() as s, s.begin():
+        row = admin.assign_duty(s, _clock(args), None, args.duty, args.slug, args.release)
+    print(Message("Duty %(duty)s: %(dept)s.", duty=admin.duty_label(args.duty), dept=row.label))
+
+
+def cmd_directory_import(args: argparse.Namespace) -> None:
+    from engine.reorganisation.importing import import_directory
+
+    path = Path(args.file)
+    fmt = args.format or ("json" if path.suffix.lower() == ".json" else "csv")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise GovshareError(
+            Message("Cannot read %(file)s: %(err)s", file=str(path), err=str(exc))
+        ) from exc
+    with _factory(args)() as s, s.begin():
+        diff = import_directory(
+            s, _clock(args), None, data, fmt, dry_run=args.dry_run, source=path.name
+        )
+    for title, rows in (
+        (Message("Added"), diff.added),
+        (Message("Changed"), diff.changed),
+        (Message("Removed (deactivated)"), diff.removed),
+    ):
+        print(f"{title}: {len(rows)}")
+        for r in rows:
+            print(f"  {r.slug:<28} {r.division}  {r.label}")
+            for c in r.changes:
+                print(f"      {c.field}: {c.before} -> {c.after}")
+    print(Message("Unchanged: %(n)s", n=diff.unchanged))
+    print(Message("Imported.") if diff.applied else Message("Dry run: nothing was changed."))
+
+
+def _directory_commands(sub: Commands) -> None:
+    d = _group(
+        sub, "directory", "divisions and departments: create, rename, move, merge, split, import"
+    )
+    _leaf(d, "divisions", cmd_directory_divisions, "the divisions: region, cities, counties")
+    _directory_list_commands(d)
+    _reorganisation_commands(d)
+
+
+def _directory_list_commands(d: Commands) -> None:
+    c = _leaf(d, "departments", cmd_directory_departments, "list departments (paged)")
+    c.add_argument("--division", help="only this division (GB/T 2260 code)")
+    c.add_argument("--query", help="name contains")
+    c.add_argument("--inactive", action="store_true", help="include merged and deactivated ones")
+    c.add_argument("--after", type=int, metavar="ID", help="the page after this department")
+    c.add_argument("--limit", type=int, default=50, help="departments per page (default 50)")
+    c = _leaf(d, "create-division", cmd_directory_create_division, "add a division")
+    c.add_argument("code", help="GB/T 2260 code (six digits)")
+    c.add_argument("--name", required=True, help="Chinese name")
+    c.add_argument("--name-en", required=True, help="English name")
+    c.add_argument("--level", required=True, choices=("region", "city", "county"))
+    c.add_argument("--parent", help="the parent division's code")
+    c = _leaf(d, "rename-division", cmd_directory_rename_division, "rename a division")
+    c.add_argument("code", help="GB/T 2260 code")
+    c.add_argument("--name", required=True, help="new Chinese name")
+    c.add_argument("--name-en", required=True, help="new English name")
+    c = _leaf(d, "create", cmd_directory_create, "add a department")
+    c.add_argument("slug", help="short name (lower-case letters, digits, hyphens)")
+    c.add_argument("--name", required=True, help="Chinese name")
+    c.add_argument("--name-en", required=True, help="English name")
+    c.add_argument("--division", required=True, help="GB/T 2260 code")
+    c = _leaf(d, "rename", cmd_directory_rename, "rename a department (the old name is kept)")
+    c.add_argument("slug")
+    c.add_argument("--name", required=True, help="new Chinese name")
+    c.add_argument("--name-en", required=True, help="new English name")
+    c.add_argument("--reason", required=True, help="why (e.g. the reform's document)")
+    c = _leaf(d, "move", cmd_directory_move, "move a department to another division")
+    c.add_argument("slug")
+    c.add_argument("--division", required=True, help="GB/T 2260 code")
+    c.add_argument("--reason", required=True)
+
+
+def _reorganisation_commands(d: Commands) -> None:
+    c = _leaf(
+        d, "merge", cmd_directory_merge, "merge departments into one (preview with --dry-run)"
+    )
+    c.add_argument("sources", nargs="+", help="the departments merged")
+    c.add_argument("--into", required=True, help="the successor (an existing department)")
+    c.add_argument("--reason", help="why (required to apply)")
+    c.add_argument("--dry-run", action="store_true", help="only show what moves where")
+    c.add_argument("--token", help="the preview's token: refuse if anything changed since")
+    c = _leaf(d, "split", cmd_directory_split, "split a department (preview with --dry-run)")
+    c.add_argument("slug", help="the department split")
+    c.add_argument("--into", nargs="+", required=True, help="successors; the first takes the rest")
+    c.add_argument(
+        "--assign",
+        action="append",
+        metavar="KIND:KEY=SLUG",
+        help="send one item to a successor, e.g. users:wang=dept-b or cases:GX-2026-000001=dept-b",
+    )
+    c.add_argument("--reason", help="why (required to apply)")
+    c.add_argument("--dry-run", action="store_true", help="only show what moves where")
+    c.add_argument("--token", help="the preview's token: refuse if anything changed since")
+    c = _leaf(
+        d, "authority", cmd_directory_authority, "designate a division's data-sharing authority"
+    )
+    c.add_argument("division", help="GB/T 2260 code")
+    c.add_argument("slug", help="the department that becomes the authority")
+    c.add_argument("--reason", required=True)
+    c = _leaf(d, "duty", cmd_directory_duty, "give a review seat or lead to a department")
+    c.add_argument("duty", help="e.g. project_review:drc, base:population, thematic:health")
+    c.add_argument("slug")
+    c.add_argument("--release", action="store_true", help="take a shared thematic lead back")
+    c = _leaf(d, "import", cmd_directory_import, "import departments from CSV or JSON")
+    c.add_argument("file")
+    c.add_argument("--format", choices=("csv", "json"), help="default: by the file's suffix")
+    c.add_argument("--dry-run", action="store_true", help="only show the diff")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="govshare", description="政务数据共享流程引擎 govshare")
     p.add_argument(
@@ -877,6 +1133,7 @@ def build_parser() -> argparse.ArgumentParser:
         _backup_commands,
         _client_commands,
         _sso_commands,
+        _directory_commands,
     ):
         add_commands(sub)
     return p

@@ -155,6 +155,7 @@ def create_app(config: dict | None = None) -> Flask:
         client_views,
         cover_views,
         delivery_views,
+        directory_views,
         dispute_views,
         errors,
         inbox,
@@ -199,6 +200,7 @@ def create_app(config: dict | None = None) -> Flask:
         sso_views,
         account_admin_views,
         cover_views,
+        directory_views,
     ):
         app.register_blueprint(module.bp)
     sso_views.init_app(app)  # single sign-on's identity provider, when configured

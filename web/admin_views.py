@@ -30,6 +30,15 @@ class Section:
 # One line per administration page; keep them in the order an administrator works.
 SECTIONS: list[Section] = [
     Section(
+        "directory.index",
+        lazy_gettext("Directory"),
+        lazy_gettext(
+            "Divisions and departments: create, rename with history, move, merge, import; "
+            "the authority of each level, review seats and leads."
+        ),
+        False,
+    ),
+    Section(
         "incidents.index",
         lazy_gettext("Process incidents"),
         lazy_gettext("Instances that failed, with their error; retry after the cause is fixed."),

@@ -16,10 +16,17 @@ from sqlalchemy.orm import Session
 
 from engine import audit
 from engine.clock import Clock
-from engine.directory.models import GENERAL_OFFICE, ApiToken, Department, Division, User
+from engine.directory.models import (
+    GENERAL_OFFICE,
+    ApiToken,
+    Department,
+    DepartmentName,
+    Division,
+    User,
+)
 from engine.directory.passwords import token_digest
 from engine.errors import NotFound
-from engine.i18n import Label, Message
+from engine.i18n import N_, Label, Message, translate
 from engine.inputs import storable
 
 TOKEN_TOUCH_EVERY = timedelta(minutes=1)
@@ -194,15 +201,62 @@ def departments(
     return list(session.scalars(stmt))
 
 
+FORMERLY = N_("%(name)s (formerly %(old)s)")
+MERGED = N_("%(name)s (merged into %(successor)s)")
+
+
+def both(msgid: str, **params: str | Label) -> Label:
+    """``msgid`` filled in, in Chinese and in English (a department's composed name)."""
+    zh = translate(msgid, "zh") % {
+        k: (v.zh if isinstance(v, Label) else v) for k, v in params.items()
+    }
+    en = msgid % {k: (v.en if isinstance(v, Label) else v) for k, v in params.items()}
+    return Label(zh, en)
+
+
 def department_labels(session: Session, ids: Iterable[int]) -> dict[int, Label]:
-    """The names of the departments ``ids`` in both languages (one query)."""
+    """The names of the departments ``ids`` in both languages (one query, two more when any
+    was renamed or merged), for lists, history and case pages: the current name, with
+    "formerly …" for a renamed department and "merged into …" for one that was merged or split
+    (one query each, whatever the number of cases listed)."""
     wanted = set(ids)
     if not wanted:
         return {}
     rows = session.execute(
-        select(Department.id, Department.name, Department.name_en).where(Department.id.in_(wanted))
-    )
-    return {r.id: Label(r.name, r.name_en) for r in rows}
+        select(
+            Department.id,
+            Department.name,
+            Department.name_en,
+            Department.active,
+            Department.successor_id,
+        ).where(Department.id.in_(wanted))
+    ).all()
+    out = {r.id: Label(r.name, r.name_en) for r in rows}
+    renames = session.execute(
+        select(DepartmentName.department_id, DepartmentName.name, DepartmentName.name_en)
+        .where(DepartmentName.department_id.in_(wanted), DepartmentName.kind == "rename")
+        .order_by(DepartmentName.until.desc(), DepartmentName.id.desc())
+    ).all()
+    first: dict[int, Label] = {}
+    for change in renames:
+        first.setdefault(change.department_id, Label(change.name, change.name_en))
+    for dept_id, old in first.items():
+        if old != out[dept_id]:
+            out[dept_id] = both(FORMERLY, name=out[dept_id], old=old)
+    successors = {r.successor_id for r in rows if not r.active and r.successor_id}
+    if successors:
+        names = {
+            n.id: Label(n.name, n.name_en)
+            for n in session.execute(
+                select(Department.id, Department.name, Department.name_en).where(
+                    Department.id.in_(successors)
+                )
+            )
+        }
+        for r in rows:
+            if not r.active and r.successor_id in names:
+                out[r.id] = both(MERGED, name=out[r.id], successor=names[r.successor_id])
+    return out
 
 
 def officials(session: Session, department_id: int) -> list[User]:

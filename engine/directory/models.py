@@ -10,7 +10,9 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     String,
+    Text,
     false,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -49,6 +51,10 @@ class Department(Base):
     duties: Mapped[list] = mapped_column(
         JSON, default=list
     )  # e.g. base:population, project_review:drc
+    # a merged, split or dissolved department stays (its history names it) but is inactive
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # the department that took over a merged or split one (the first successor of a split)
+    successor_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"))
     division: Mapped[Division] = relationship(lazy="select")
 
     @property
@@ -61,6 +67,25 @@ class Department(Base):
     def label(self) -> Label:
         """The name in both languages, rendered in the reader's (engine.i18n.Label)."""
         return Label(self.name, self.name_en)
+
+
+class DepartmentName(Base):
+    """One change of a department's name (or its end by a merger or split): the name it had
+    until ``until``, what it became, who changed it and why. Pages name a renamed department
+    "formerly …" and a case's history shows the name the department had at the time."""
+
+    __tablename__ = "department_name"
+    __table_args__ = (Index("ix_department_name_department", "department_id", "until"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("department.id"))
+    name: Mapped[str] = mapped_column(String(200))  # the old name
+    name_en: Mapped[str] = mapped_column(String(200))
+    new_name: Mapped[str] = mapped_column(String(200))
+    new_name_en: Mapped[str] = mapped_column(String(200))
+    until: Mapped[datetime] = mapped_column(UTCDateTime())  # the new name applies from here
+    changed_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    kind: Mapped[str] = mapped_column(String(20), default="rename")  # rename | merge | split
 
 
 class User(Base):

@@ -1,0 +1,333 @@
+"""目录管理 (directory administration, issue 14): divisions, departments (create, rename with
+history, move, merge with a preview), the authority of each level, review seats and leads, and
+importing a directory file. Every view calls an engine service, which checks the administrator
+(engine.directory.admin) and audits the change."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
+from flask_login import current_user, login_required
+
+from engine.directory import administration as service
+from engine.errors import Forbidden, GovshareError
+from engine.reorganisation import merge, move, split
+from engine.reorganisation.importing import import_directory
+
+from . import clock, db
+from .params import number
+
+bp = Blueprint("directory", __name__, url_prefix="/admin/directory")
+
+
+def _refused(err: GovshareError) -> None:
+    """A refused change: shown on the page it came from (its message names each field by its
+    label); a refusal of who may do it is a 403 page."""
+    db.session.rollback()
+    if isinstance(err, Forbidden):
+        raise err
+    flash(err.message.render(gettext), "error")
+
+
+@bp.get("/")
+@login_required
+def index():
+    division = request.args.get("division") or None
+    page = service.list_departments(
+        db.session,
+        current_user,
+        division=division,
+        query=request.args.get("q", ""),
+        show_inactive=request.args.get("inactive") == "1",
+        after=number(request.args.get("after")),
+    )
+    return render_template(
+        "directory/index.html",
+        tree=service.division_tree(db.session, current_user),
+        divisions=service.division_choices(db.session, current_user),
+        page=page,
+        levels=service.LEVEL_LABELS,
+    )
+
+
+@bp.post("/divisions")
+@login_required
+def create_division():
+    f = request.form
+    try:
+        service.create_division(
+            db.session,
+            clock(),
+            current_user,
+            f.get("code", ""),
+            f.get("name", ""),
+            f.get("name_en", ""),
+            f.get("level", ""),
+            f.get("parent", ""),
+        )
+        db.session.commit()
+    except GovshareError as err:
+        _refused(err)
+    else:
+        flash(gettext("The division was created."), "success")
+    return redirect(url_for("directory.index"))
+
+
+@bp.post("/divisions/rename")
+@login_required
+def rename_division():
+    f = request.form
+    try:
+        service.rename_division(
+            db.session,
+            clock(),
+            current_user,
+            f.get("code", ""),
+            f.get("name", ""),
+            f.get("name_en", ""),
+        )
+        db.session.commit()
+    except GovshareError as err:
+        _refused(err)
+    else:
+        flash(gettext("The division was renamed."), "success")
+    return redirect(url_for("directory.index"))
+
+
+@bp.post("/departments")
+@login_required
+def create_department():
+    f = request.form
+    try:
+        service.create_department(
+            db.session,
+            clock(),
+            current_user,
+            f.get("slug", ""),
+            f.get("name", ""),
+            f.get("name_en", ""),
+            f.get("division", ""),
+        )
+        db.session.commit()
+    except GovshareError as err:
+        _refused(err)
+        return redirect(url_for("directory.index"))
+    flash(gettext("The department was created."), "success")
+    return redirect(url_for("directory.department", slug=f.get("slug", "")))
+
+
+@bp.get("/departments/<slug>")
+@login_required
+def department(slug: str):
+    detail = service.department_detail(db.session, current_user, slug)
+    return render_template(
+        "directory/department.html",
+        d=detail,
+        divisions=service.division_choices(db.session, current_user),
+    )
+
+
+@bp.post("/departments/<slug>/rename")
+@login_required
+def rename(slug: str):
+    f = request.form
+    try:
+        service.rename_department(
+            db.session,
+            clock(),
+            current_user,
+            slug,
+            f.get("name", ""),
+            f.get("name_en", ""),
+            f.get("reason", ""),
+        )
+        db.session.commit()
+    except GovshareError as err:
+        _refused(err)
+    else:
+        flash(
+            gettext("The department was renamed; its former name stays in the history."), "success"
+        )
+    return redirect(url_for("directory.department", slug=slug))
+
+
+@bp.post("/departments/<slug>/move")
+@login_required
+def move_department(slug: str):
+    try:
+        move(
+            db.session,
+            clock(),
+            current_user,
+            slug,
+            request.form.get("division", ""),
+            request.form.get("reason", ""),
+        )
+        db.session.commit()
+    except GovshareError as err:
+        _refused(err)
+    else:
+        flash(gettext("The department was moved."), "success")
+    return redirect(url_for("directory.department", slug=slug))
+
+
+@bp.route("/merge", methods=["GET", "POST"])
+@login_required
+def merge_page():
+    choices = service.department_choices(db.session, current_user)
+    if request.method == "GET":
+        return render_template("directory/merge.html", choices=choices, plan=None, form={})
+    f = request.form
+    sources = f.getlist("sources")
+    apply = f.get("action") == "apply"
+    try:
+        plan = merge(
+            db.session,
+            clock(),
+            current_user,
+            sources,
+            f.get("target", ""),
+            f.get("reason", ""),
+            dry_run=not apply,
+            expected=f.get("token") if apply else None,
+        )
+        db.session.commit()
+    except GovshareError as err:
+        _refused(err)
+        return render_template("directory/merge.html", choices=choices, plan=None, form=f), 422
+    if plan.applied:
+        flash(
+            gettext("The departments were merged; everything listed moved to the successor."),
+            "success",
+        )
+        return redirect(url_for("directory.department", slug=f.get("target", "")))
+    return render_template("directory/merge.html", choices=choices, plan=plan, form=f)
+
+
+@bp.route("/split", methods=["GET", "POST"])
+@login_required
+def split_page():
+    """Split a department: choose it and its successors, then assign each item in the
+    preview (everything not reassigned goes to the first successor); apply."""
+    choices = service.department_choices(db.session, current_user)
+    if request.method == "GET":
+        return render_template("directory/split.html", choices=choices, plan=None, form={})
+    f = request.form
+    assignment = {
+        name.removeprefix("assign:"): value
+        for name, value in f.items()
+        if name.startswith("assign:") and value
+    }
+    apply = f.get("action") == "apply"
+    try:
+        plan = split(
+            db.session,
+            clock(),
+            current_user,
+            f.get("source", ""),
+            [s for s in f.getlist("successors") if s],
+            assignment,
+            f.get("reason", ""),
+            dry_run=not apply,
+            expected=f.get("token") if apply else None,
+        )
+        db.session.commit()
+    except GovshareError as err:
+        _refused(err)
+        return render_template("directory/split.html", choices=choices, plan=None, form=f), 422
+    if plan.applied:
+        flash(gettext("The department was split as assigned."), "success")
+        return redirect(url_for("directory.department", slug=f.get("source", "")))
+    return render_template(
+        "directory/split.html", choices=choices, plan=plan, form=f, assignment=assignment
+    )
+
+
+@bp.get("/duties")
+@login_required
+def duties():
+    return render_template(
+        "directory/duties.html",
+        authorities=service.authorities(db.session, current_user),
+        seats=service.seats(db.session, current_user),
+        candidates=service.seat_candidates(db.session, current_user),
+    )
+
+
+@bp.post("/duties/authority")
+@login_required
+def authority():
+    f = request.form
+    try:
+        service.designate_authority(
+            db.session,
+            clock(),
+            current_user,
+            f.get("division", ""),
+            f.get("department", ""),
+            f.get("reason", ""),
+        )
+        db.session.commit()
+    except GovshareError as err:
+        _refused(err)
+    else:
+        flash(gettext("The data-sharing authority was designated."), "success")
+    return redirect(url_for("directory.duties"))
+
+
+@bp.post("/duties/seat")
+@login_required
+def seat():
+    f = request.form
+    try:
+        service.assign_duty(
+            db.session,
+            clock(),
+            current_user,
+            f.get("duty", ""),
+            f.get("department", ""),
+            release=f.get("action") == "release",
+        )
+        db.session.commit()
+    except GovshareError as err:
+        _refused(err)
+    else:
+        flash(gettext("The duty was assigned."), "success")
+    return redirect(url_for("directory.duties"))
+
+
+@bp.route("/import", methods=["GET", "POST"])
+@login_required
+def import_page():
+    if request.method == "GET":
+        service.division_tree(db.session, current_user)  # refuses non-administrators
+        return render_template("directory/import.html", diff=None, content="", fmt="csv")
+    f = request.form
+    upload = request.files.get("file")
+    content = upload.read() if upload and upload.filename else f.get("content", "").encode()
+    fmt = f.get("format", "csv")
+    apply = f.get("action") == "apply"
+    try:
+        diff = import_directory(
+            db.session,
+            clock(),
+            current_user,
+            content,
+            fmt,
+            dry_run=not apply,
+            source=upload.filename if upload and upload.filename else "",
+        )
+        db.session.commit()
+    except GovshareError as err:
+        db.session.rollback()
+        if isinstance(err, Forbidden):
+            raise
+        return render_template(
+            "directory/import.html", diff=None, content="", fmt=fmt, error=err.to_dict(gettext)
+        ), err.http_status
+    if diff.applied:
+        flash(gettext("The directory file was imported."), "success")
+        return redirect(url_for("directory.index"))
+    return render_template(
+        "directory/import.html", diff=diff, content=content.decode("utf-8-sig"), fmt=fmt
+    )
