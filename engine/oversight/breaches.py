@@ -448,8 +448,10 @@ def open_rectification(
         raise Conflict(Message("This entry was withdrawn on appeal."))
     data = {
         "breach_id": row.id,
-        **rules.start_data("rectification_review"),
-        "rectify_days": int(days) if days is not None else rules.days("rectification"),
+        **rules.start_data(session, clock, "rectification_review"),
+        "rectify_days": int(days)
+        if days is not None
+        else rules.days(session, clock, "rectification"),
         "breach_kind": row.kind,
         "breach_article": row.article,
         "provider_name": row.department.name,
