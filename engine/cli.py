@@ -557,6 +557,72 @@ def cmd_evaluation_report(args: argparse.Namespace) -> None:
         print(f"{u['name']:<30} {state}")
 
 
+def cmd_rules_list(args: argparse.Namespace) -> None:
+    from engine.rules import admin as rule_admin
+
+    with _factory(args)() as s:
+        sets, _pages = rule_admin.rule_sets(s, None, 1)
+        in_force = rule_admin.in_force_now(s, _clock(args))
+    data = [
+        {
+            "version": r.version,
+            "name": r.name,
+            "state": r.state,
+            "effective_from": r.effective_from.isoformat() if r.effective_from else None,
+            "in_force": r.version == in_force,
+        }
+        for r in sets
+    ]
+    lines = [
+        f"v{d['version']:<4} {d['effective_from'] or '-':<11} "
+        f"{Message('in force') if d['in_force'] else Message('draft') if d['state'] == 'draft' else ''!s:<10} {d['name']}"
+        for d in data
+    ]
+    _out(args, data, "\n".join(lines))
+
+
+def cmd_rules_show(args: argparse.Namespace) -> None:
+    from engine.rules import admin as rule_admin
+
+    with _factory(args)() as s:
+        r = rule_admin.rule_set(s, None, args.version)
+    data = {
+        "version": r.version,
+        "name": r.name,
+        "state": r.state,
+        "effective_from": r.effective_from.isoformat() if r.effective_from else None,
+        "basis": r.basis,
+        "limits": {
+            limit.name: {
+                "days": limit.days,
+                "month_day": limit.month_day,
+                "article": limit.article,
+                "statutory": limit.statutory,
+            }
+            for limit in r.limits
+        },
+    }
+    head = f"v{r.version} {r.name} ({r.effective_from or Message('draft')})"
+    rows = [f"{limit.name:<22} {limit.amount()!s:<20} {limit.basis()!s}" for limit in r.limits]
+    _out(args, data, "\n".join([head, *rows]))
+
+
+def cmd_rules_import(args: argparse.Namespace) -> None:
+    from engine.rules import admin as rule_admin
+
+    raw = Path(args.file).read_bytes()
+    with _factory(args)() as s, s.begin():
+        r = rule_admin.import_rule_set(s, _clock(args), None, raw)
+    print(
+        Message(
+            "Rule set version %(v)s «%(name)s» is published from %(day)s.",
+            v=r.version,
+            name=r.name,
+            day=r.effective_from.isoformat() if r.effective_from else "",
+        )
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="govshare", description="政务数据共享流程引擎 govshare")
     p.add_argument(
@@ -577,6 +643,7 @@ def build_parser() -> argparse.ArgumentParser:
         _evaluation_commands,
         _calendar_commands,
         _backup_commands,
+        _rules_commands,
     ):
         add_commands(sub)
     return p
@@ -803,6 +870,15 @@ def _backup_commands(sub: Commands) -> None:
         "--force", action="store_true", help="replace a database that holds data (all of it)"
     )
     r.set_defaults(fn=cmd_restore)
+
+
+def _rules_commands(sub: Commands) -> None:
+    ru = _group(sub, "rules", "statutory rule sets (time limits, docs/administration.md)")
+    _leaf(ru, "list", cmd_rules_list, "the versions, newest first", json_flag=True)
+    c = _leaf(ru, "show", cmd_rules_show, "a version's limits and articles", json_flag=True)
+    c.add_argument("version", type=int)
+    c = _leaf(ru, "import", cmd_rules_import, "a new version from a JSON file, published at once")
+    c.add_argument("file", help="JSON: name, basis, effective_from, limits")
 
 
 def main(argv: list[str] | None = None) -> None:

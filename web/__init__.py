@@ -150,6 +150,7 @@ def create_app(config: dict | None = None) -> Flask:
         public_views,
         report_views,
         request_views,
+        rule_views,
         search_views,
         security,
         task_views,
@@ -179,6 +180,7 @@ def create_app(config: dict | None = None) -> Flask:
         search_views,
         notification_views,
         admin_views,
+        rule_views,
     ):
         app.register_blueprint(module.bp)
     app.register_blueprint(api.bp)

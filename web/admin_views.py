@@ -40,6 +40,12 @@ SECTIONS: list[Section] = [
         lazy_gettext("E-mails and platform messages that failed or wait to be sent."),
         True,
     ),
+    Section(
+        "rules.index",
+        lazy_gettext("Statutory rule sets"),
+        lazy_gettext("The time limits of every procedure, by version, with their articles."),
+        True,
+    ),
 ]
 
 
