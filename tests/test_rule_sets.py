@@ -261,3 +261,23 @@ def test_officials_and_level_administrators_are_refused_the_pages(app):
         assert web.get("/admin/rules/").status_code == 403
         assert web.get("/admin/rules/1").status_code == 403
         assert web.post("/admin/rules/new", page="/inbox/mine").status_code == 403
+
+
+def test_retired_day_settings_become_a_version_when_migrating(tmp_path, monkeypatch):
+    """An installation that set GOVSHARE_DAYS_* keeps those limits for new cases: migration 0037
+    turns them into version 2; a value the measures forbid stops the migration, naming it."""
+    from engine.app import build_engine
+    from engine.clock import FakeClock
+    from engine.schema import upgrade
+
+    monkeypatch.setenv("GOVSHARE_DAYS_VERIFICATION", "15")
+    monkeypatch.setenv("GOVSHARE_DAYS_REPLY", "7")
+    url = f"sqlite:///{tmp_path / 'kept.db'}"
+    upgrade(url)
+    with build_engine().sessions(url)() as s:
+        now = rules.current(s, FakeClock("2026-09-18T10:00:00+08:00"))
+        assert (now.version, now.days("verification"), now.days("reply")) == (2, 15, 7)
+        assert rules.by_version(s, 1).days("verification") == 10
+    monkeypatch.setenv("GOVSHARE_DAYS_REPLY", "12")
+    with pytest.raises(RuntimeError, match="GOVSHARE_DAYS_REPLY"):
+        upgrade(f"sqlite:///{tmp_path / 'refused.db'}")

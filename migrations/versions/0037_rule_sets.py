@@ -4,15 +4,17 @@ Version 1 is the 2018 measures (宁夏回族自治区政务数据资源共享管
 engine/rules held them. Instances already stored started under version 1.
 
 GOVSHARE_DAYS_<NAME> settings are retired: if any is set when this migration runs, their values
-become version 2 ("运维配置（原 GOVSHARE_DAYS_*）"), published and in force from the day of the
-migration, so a running installation keeps its limits for new instances (docs/deadlines.md).
+become version 2 ("运维配置（原 GOVSHARE_DAYS_*）"), published with the same effective date (the
+higher version wins a tie), so a running installation keeps its limits for new instances
+(docs/deadlines.md). Instances already stored keep version 1 (the numbers they started with are
+in their own data either way). No wall clock: the rows are dated 2018-11-01.
 
 Revision ID: 0037
 Revises: 0031
 """
 
 import os
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import sqlalchemy as sa
 from alembic import op
@@ -95,7 +97,8 @@ def upgrade() -> None:
     with op.batch_alter_table("process_instance") as batch:
         batch.add_column(sa.Column("rule_set_version", sa.Integer, nullable=True))
 
-    now = datetime.now(UTC)
+    # dated by the measures, not by the wall clock: 2018-11-01 00:00 Beijing time
+    now = datetime(2018, 11, 1, tzinfo=timezone(timedelta(hours=8)))
     op.bulk_insert(
         rule_set,
         [
@@ -128,7 +131,6 @@ def upgrade() -> None:
 
     overrides = _env_overrides()
     if overrides:
-        today = (now.astimezone(timezone(timedelta(hours=8)))).date()
         op.bulk_insert(
             rule_set,
             [
@@ -138,7 +140,7 @@ def upgrade() -> None:
                     "basis": "GOVSHARE_DAYS_* "
                     + ", ".join(f"{k}={v}" for k, v in sorted(overrides.items())),
                     "state": "published",
-                    "effective_from": today,
+                    "effective_from": date(2018, 11, 1),
                     "created_at": now,
                     "published_at": now,
                 }
