@@ -117,9 +117,7 @@ def test_bad_limits_are_refused_naming_the_field_and_nothing_is_saved(actors, cl
         me = _as(s, "data.admin")
         draft = admin.create_draft(s, clock, me)
         with pytest.raises(ValidationFailed) as err:
-            admin.update_draft(
-                s, clock, me, draft.version, {"days_reply": "7", field: value}
-            )
+            admin.update_draft(s, clock, me, draft.version, {"days_reply": "7", field: value})
         assert [d["field"] for d in err.value.details] == [field]
         return draft.version
 
@@ -170,7 +168,9 @@ def test_only_the_system_administrator_administers_rule_sets(actors, clock):
 
 
 def test_every_change_is_audited(actors, clock, db):
-    version = _new_version(actors, clock, "2026-10-01", days_reply="9", article_reply="《办法》第十一条")
+    version = _new_version(
+        actors, clock, "2026-10-01", days_reply="9", article_reply="《办法》第十一条"
+    )
     kinds = [
         (e.kind, e.detail.get("after"))
         for e in db.scalars(
@@ -190,7 +190,9 @@ def test_the_annual_report_due_date_comes_from_the_rule_set(actors, clock, db):
     _new_version(actors, clock, "2026-10-01", days_annual_report="01-20")
     clock.set("2027-01-02T09:00:00+08:00")
     actors.run(lambda s: start_campaign(s, clock, 2027))
-    task = db.scalars(select(HumanTask).where(HumanTask.task_name == "submit_annual_report")).first()
+    task = db.scalars(
+        select(HumanTask).where(HumanTask.task_name == "submit_annual_report")
+    ).first()
     assert task.due_at.isoformat().startswith("2027-01-20T16:00")  # 24:00 of 20 January, Beijing
 
 
@@ -222,13 +224,17 @@ def test_the_cli_lists_shows_and_imports(db_url, session_factory, tmp_path, caps
     main([*now, "rules", "list"])
     listed = capsys.readouterr().out
     assert "政务数据共享条例（2025）" in listed and "宁夏办法（2018）" in listed
-    path.write_text(json.dumps({"effective_from": "2026-10-02", "limits": {"reply": {"days": 30, "article": "x"}}}))
+    path.write_text(
+        json.dumps(
+            {"effective_from": "2026-10-02", "limits": {"reply": {"days": 30, "article": "x"}}}
+        )
+    )
     with pytest.raises(SystemExit):
         main([*now, "rules", "import", str(path)])
     assert "article_reply" in capsys.readouterr().err
 
 
-def test_the_admin_pages_list_edit_and_publish(app, actors, clock):
+def test_the_admin_pages_list_edit_and_publish(app, actors, clock):  # noqa: F811
     web = Browser(app, "data.admin")
     page = web.get("/admin/rules/").get_data(as_text=True)
     assert "宁夏办法（2018）" in page
@@ -238,7 +244,9 @@ def test_the_admin_pages_list_edit_and_publish(app, actors, clock):
     assert r.status_code == 422
     assert "政务数据共享条例" in r.get_data(as_text=True)  # the refusal says what basis is needed
     assert actors.run(lambda s: rules.by_version(s, 2).days("reply")) == 10
-    r = web.post("/admin/rules/2", {"name": "新规则", "days_reply": "7", "article_reply": "《办法》第十一条"})
+    r = web.post(
+        "/admin/rules/2", {"name": "新规则", "days_reply": "7", "article_reply": "《办法》第十一条"}
+    )
     assert r.status_code == 302
     r = web.post("/admin/rules/2/publish", {"effective_from": "2026-09-01"}, page="/admin/rules/2")
     assert r.status_code == 422
@@ -255,7 +263,7 @@ def test_the_admin_pages_list_edit_and_publish(app, actors, clock):
     assert 'id="reply-rule"' in request_page and "新规则" in request_page
 
 
-def test_officials_and_level_administrators_are_refused_the_pages(app):
+def test_officials_and_level_administrators_are_refused_the_pages(app):  # noqa: F811
     for name in ("civil.clerk", "yinchuan-data.admin"):
         web = Browser(app, name)
         assert web.get("/admin/rules/").status_code == 403
