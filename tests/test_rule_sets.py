@@ -289,3 +289,16 @@ def test_retired_day_settings_become_a_version_when_migrating(tmp_path, monkeypa
     monkeypatch.setenv("GOVSHARE_DAYS_REPLY", "12")
     with pytest.raises(RuntimeError, match="GOVSHARE_DAYS_REPLY"):
         upgrade(f"sqlite:///{tmp_path / 'refused.db'}")
+
+
+def test_of_two_administrators_publishing_the_same_draft_one_wins(session_factory, clock):
+    """Both opened the draft; the second to press publish is told it is published already."""
+    with session_factory() as s, s.begin():
+        version = admin.create_draft(s, clock, _as(s, "data.admin")).version
+    with session_factory() as s, s.begin():
+        admin.publish(s, clock, _as(s, "data.admin"), version, "2026-10-01")
+    with session_factory() as s, s.begin(), pytest.raises(Conflict) as err:
+        admin.publish(s, clock, _as(s, "data.admin"), version, "2026-10-08")
+    assert "published already" in str(err.value.message)
+    with session_factory() as s:
+        assert rules.by_version(s, version).effective_from.isoformat() == "2026-10-01"
