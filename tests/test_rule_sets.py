@@ -302,3 +302,31 @@ def test_of_two_administrators_publishing_the_same_draft_one_wins(session_factor
     assert "published already" in str(err.value.message)
     with session_factory() as s:
         assert rules.by_version(s, version).effective_from.isoformat() == "2026-10-01"
+
+
+def test_a_period_chosen_at_the_start_says_so_beside_the_rule(actors, clock):
+    """The reporter may give the provider more than the rule set's 10 days to verify: the task
+    page says the period was chosen and what the rule is."""
+    from engine.quality import verification
+    from engine.workflow import tasks as task_service
+    from tests.test_verification import REPORT, granted, report
+
+    granted(actors)
+    key = actors.run(
+        lambda s: (
+            verification.report_error(
+                s, clock, actors.user(s, "civil.clerk"), REPORT, verify_days=15
+            ).business_key
+        )
+    )
+    task_id = actors.open_task(key, "verify_record")
+    page = actors.run(
+        lambda s: task_service.task_page(s, clock, actors.user(s, "pubsec.clerk"), task_id)
+    )
+    line = page.deadline.rule.render()
+    assert "15" in line and "10" in line and "宁夏办法（2018）" in line
+    other = actors.open_task(report(actors), "verify_record")
+    default = actors.run(
+        lambda s: task_service.task_page(s, clock, actors.user(s, "pubsec.clerk"), other)
+    )
+    assert default.deadline.rule.render().startswith("Limit: 10 working days")

@@ -458,10 +458,11 @@ def open_rectification(
         "authority_name": user.department.name,
         "resource_name": row.evidence.get("business_key") or row.kind,
     }
-    summary = {
+    summary: dict[str, str | int] = {
         "resource_name": f"{row.article} {row.evidence.get('business_key', '')}".strip(),
         "provider_name": row.department.name,
         "authority_name": user.department.name,
+        "rectify_days": data["rectify_days"],  # the period ordered (pages compare the rule set's)
     }
     instance = start_instance(
         session,
@@ -474,7 +475,7 @@ def open_rectification(
     )
     row.rectification_instance_id = instance.id
     session.flush()
-    return CaseRef(instance.business_key, instance.status, summary["resource_name"])
+    return CaseRef(instance.business_key, instance.status, str(summary["resource_name"]))
 
 
 def close_rectification(ctx: StepContext) -> None:

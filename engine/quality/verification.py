@@ -125,6 +125,7 @@ def report_error(
         "reported_at": iso_now(clock),
     }
     summary = {k: data[k] for k in SUMMARY_FIELDS}
+    summary["verify_days"] = data["verify_days"]  # as chosen (pages compare the rule set's)
     definition = active_definition(session, "data_error_verification")
     instance = start_instance(session, clock, definition, data, bound.bindings(), user.id, summary)
     session.add(_flag(instance, bound, data, clock))

@@ -276,13 +276,29 @@ def annual_report_due(rules: RuleSetView, year: int) -> date:
     return date(year, int(month), int(day))
 
 
-def rule_line(session: Session, version: int | None, task_name: str) -> Message | None:
+# steps whose period the person starting the case may choose, and where the choice is kept
+CHOSEN = {"verify_record": "verify_days", "rectify": "rectify_days"}
+
+
+def rule_line(
+    session: Session, version: int | None, task_name: str, summary: dict | None = None
+) -> Message | None:
     """What a deadline's explanation says about its rule: the limit, the version, the article
-    (None for a step whose period someone chose, e.g. the coordinator's request for information)."""
+    (None for a step whose period someone chose, e.g. the coordinator's request for information;
+    a period chosen at the start that differs from the rule set's says so)."""
     name = limit_of_task(task_name)
     if name is None or version is None:
         return None
-    return applied(session, version, name)
+    rule = applied(session, version, name)
+    chosen = (summary or {}).get(CHOSEN.get(task_name, ""))
+    found = applied_limit(session, version, name) if chosen else None
+    if found is not None and chosen is not None and found[2].days != int(chosen):
+        return Message(
+            N_("Period: %(n)s working days, as set when the case started (the rule: %(rule)s)"),
+            n=int(chosen),
+            rule=rule,
+        )
+    return rule
 
 
 def applied_limit(session: Session, version: int, name: str) -> tuple[int, str, LimitView] | None:

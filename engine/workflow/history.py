@@ -257,7 +257,7 @@ def view_of(session: Session, clock: Clock, user: User, instance: ProcessInstanc
         deadlines={
             t.id: with_rule(
                 describe_deadline(calendar, t.due_at, now),
-                rules.rule_line(session, instance.rule_set_version, t.task_name),
+                rules.rule_line(session, instance.rule_set_version, t.task_name, instance.summary),
             )
             for t in open_tasks
             if t.due_at

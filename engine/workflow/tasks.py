@@ -386,7 +386,7 @@ def task_page(session: Session, clock: Clock, user: User, task_id: int) -> TaskP
     deadline = (
         with_rule(
             describe_deadline(load_calendar(session), row.due_at, clock.now()),
-            rules.rule_line(session, instance.rule_set_version, row.task_name),
+            rules.rule_line(session, instance.rule_set_version, row.task_name, instance.summary),
         )
         if row.due_at and row.state == "open"
         else None
