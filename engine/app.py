@@ -29,6 +29,7 @@ from engine.oversight import models as _oversight_models
 from engine.oversight.handlers import HANDLERS as OVERSIGHT
 from engine.quality import models as _quality_models
 from engine.quality.handlers import HANDLERS as QUALITY
+from engine.rules import models as _rules_models
 from engine.sharing import models as _sharing_models
 from engine.sharing.handlers import HANDLERS as SHARING
 from engine.workflow import models as _workflow_models
@@ -51,6 +52,7 @@ AREA_MODELS = (
     _sharing_models,
     _quality_models,
     _oversight_models,
+    _rules_models,
     _notification_models,
     _delivery_models,
 )

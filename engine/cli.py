@@ -940,6 +940,68 @@ def cmd_directory_move(args: argparse.Namespace) -> None:
     print(
         Message(
             "%(dept)s now belongs to %(division)s.", dept=row.label, division=row.division_label
+def cmd_rules_list(args: argparse.Namespace) -> None:
+    from engine.rules import admin as rule_admin
+
+    with _factory(args)() as s:
+        sets, _pages = rule_admin.rule_sets(s, None, 1)
+        in_force = rule_admin.in_force_now(s, _clock(args))
+    data = [
+        {
+            "version": r.version,
+            "name": r.name,
+            "state": r.state,
+            "effective_from": r.effective_from.isoformat() if r.effective_from else None,
+            "in_force": r.version == in_force,
+        }
+        for r in sets
+    ]
+    lines = [
+        f"v{d['version']:<4} {d['effective_from'] or '-':<11} "
+        f"{Message('in force') if d['in_force'] else Message('draft') if d['state'] == 'draft' else ''!s:<10} {d['name']}"
+        for d in data
+    ]
+    _out(args, data, "\n".join(lines))
+
+
+def cmd_rules_show(args: argparse.Namespace) -> None:
+    from engine.rules import admin as rule_admin
+
+    with _factory(args)() as s:
+        r = rule_admin.rule_set(s, None, args.version)
+    data = {
+        "version": r.version,
+        "name": r.name,
+        "state": r.state,
+        "effective_from": r.effective_from.isoformat() if r.effective_from else None,
+        "basis": r.basis,
+        "limits": {
+            limit.name: {
+                "days": limit.days,
+                "month_day": limit.month_day,
+                "article": limit.article,
+                "statutory": limit.statutory,
+            }
+            for limit in r.limits
+        },
+    }
+    head = f"v{r.version} {r.name} ({r.effective_from or Message('draft')})"
+    rows = [f"{limit.name:<22} {limit.amount()!s:<20} {limit.basis()!s}" for limit in r.limits]
+    _out(args, data, "\n".join([head, *rows]))
+
+
+def cmd_rules_import(args: argparse.Namespace) -> None:
+    from engine.rules import admin as rule_admin
+
+    raw = Path(args.file).read_bytes()
+    with _factory(args)() as s, s.begin():
+        r = rule_admin.import_rule_set(s, _clock(args), None, raw)
+    print(
+        Message(
+            "Rule set version %(v)s «%(name)s» is published from %(day)s.",
+            v=r.version,
+            name=r.name,
+            day=r.effective_from.isoformat() if r.effective_from else "",
         )
     )
 
@@ -1134,6 +1196,7 @@ def build_parser() -> argparse.ArgumentParser:
         _client_commands,
         _sso_commands,
         _directory_commands,
+        _rules_commands,
     ):
         add_commands(sub)
     return p
@@ -1442,6 +1505,13 @@ def _client_commands(sub: Commands) -> None:
     ):
         c = _leaf(cl, name, cmd_clients_active, help_text)
         c.add_argument("id", type=int, help="the system's number")
+def _rules_commands(sub: Commands) -> None:
+    ru = _group(sub, "rules", "statutory rule sets (time limits, docs/administration.md)")
+    _leaf(ru, "list", cmd_rules_list, "the versions, newest first", json_flag=True)
+    c = _leaf(ru, "show", cmd_rules_show, "a version's limits and articles", json_flag=True)
+    c.add_argument("version", type=int)
+    c = _leaf(ru, "import", cmd_rules_import, "a new version from a JSON file, published at once")
+    c.add_argument("file", help="JSON: name, basis, effective_from, limits")
 
 
 def main(argv: list[str] | None = None) -> None:

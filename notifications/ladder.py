@@ -1,7 +1,7 @@
 """The reminder ladder 提醒 → 催办 → 督办, and grants about to expire.
 
 * 提醒 before a deadline: the processes' reminder timers (``reminder_before`` working days,
-  engine/rules, ``GOVSHARE_DAYS_REMINDER_BEFORE``) write ``*_reminder`` outbox rows; the fan-out
+  the rule set the case started under, engine/rules) write ``*_reminder`` outbox rows; the fan-out
   tells whoever works the step.
 * 催办 on the day it falls: :func:`due_today`, once a day, takes the open steps due today through
   ``ix_task_due`` (state, due_sort) and tells each step's holder (or, unclaimed, the officials

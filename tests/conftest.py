@@ -64,6 +64,9 @@ CATALOG_CLEANUP = [
     "DELETE FROM resource_version WHERE note != 'seed'",
     "DELETE FROM catalog_term WHERE resource_id NOT IN (SELECT resource_id FROM resource_version)",
     "DELETE FROM resource WHERE id NOT IN (SELECT resource_id FROM resource_version)",
+    # rule sets a test made (version 1, the 2018 measures, is the migration's)
+    "DELETE FROM rule_limit WHERE rule_set_id IN (SELECT id FROM rule_set WHERE version > 1)",
+    "DELETE FROM rule_set WHERE version > 1",
 ]
 
 

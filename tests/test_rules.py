@@ -1,43 +1,46 @@
-"""Time limits: defaults, configuration, and the statutory ceiling."""
+"""Time limits: the 2018 measures as shipped (version 1), and the documentation agrees."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
-from engine.errors import GovshareError
-from engine.rules import LIMITS, days
+from engine import rules
+from engine.rules import ANNUAL_REPORT, LIMITS
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "deadlines.md"
+MIGRATION = Path(__file__).resolve().parent.parent / "migrations" / "versions" / "0037_rule_sets.py"
 
 
-def test_the_reply_limit_is_ten_working_days_by_default():
-    assert days("reply", {}) == 10
-
-
-def test_an_operator_may_shorten_a_statutory_limit_but_not_lengthen_it():
-    assert days("reply", {"GOVSHARE_DAYS_REPLY": "7"}) == 7
-    with pytest.raises(GovshareError) as err:
-        days("reply", {"GOVSHARE_DAYS_REPLY": "12"})
-    assert "GOVSHARE_DAYS_REPLY" in str(err.value.message)
-
-
-def test_a_limit_the_measures_leave_open_may_be_lengthened():
-    assert days("verification", {"GOVSHARE_DAYS_VERIFICATION": "15"}) == 15
-
-
-@pytest.mark.parametrize("raw", ["0", "-3", "ten", "366"])
-def test_a_configured_limit_must_be_a_sensible_number_of_days(raw):
-    with pytest.raises(GovshareError):
-        days("verification", {"GOVSHARE_DAYS_VERIFICATION": raw})
-
-
-def test_every_limit_is_documented_with_its_basis():
-    text = DOC.read_text("utf-8")
-    missing = [
-        name
+def test_version_1_is_the_2018_measures_as_the_code_states_them(db):
+    v1 = rules.by_version(db, 1)
+    assert (v1.name, v1.state, v1.effective_from.isoformat()) == (
+        "宁夏办法（2018）",
+        "published",
+        "2018-11-01",
+    )
+    shipped = {limit.name: (limit.days, limit.article, limit.statutory) for limit in v1.limits}
+    expected = {
+        name: (None if name == ANNUAL_REPORT else limit.days, limit.article, limit.statutory)
         for name, limit in LIMITS.items()
-        if f"`{name}`" not in text or f"GOVSHARE_DAYS_{name.upper()}" not in text
-    ]
-    assert not missing, f"docs/deadlines.md does not list: {missing}"
+    }
+    assert shipped == expected
+    assert v1.days("reply") == 10 and v1.limit("reply").article == "《办法》第十一条"
+    assert v1.limit(ANNUAL_REPORT).month_day == "01-31"
+
+
+def test_every_limit_is_documented_with_its_value_and_article_as_shipped(db):
+    """docs/deadlines.md's table lists each limit of version 1 with its value and article."""
+    text = DOC.read_text("utf-8")
+    rows = {
+        line.split("|")[1].strip().strip("`"): [c.strip() for c in line.split("|")[1:-1]]
+        for line in text.splitlines()
+        if line.startswith("| `")
+    }
+    wrong = []
+    for limit in rules.by_version(db, 1).limits:
+        row = rows.get(limit.name)
+        value = limit.month_day if limit.name == ANNUAL_REPORT else str(limit.days)
+        article = limit.article or "no statutory limit"
+        if row is None or row[1] != value or article not in row[2]:
+            wrong.append(limit.name)
+    assert not wrong, f"docs/deadlines.md disagrees with version 1 on: {wrong}"

@@ -166,6 +166,7 @@ def create_app(config: dict | None = None) -> Flask:
         public_views,
         report_views,
         request_views,
+        rule_views,
         search_views,
         security,
         sso_views,
@@ -201,6 +202,7 @@ def create_app(config: dict | None = None) -> Flask:
         account_admin_views,
         cover_views,
         directory_views,
+        rule_views,
     ):
         app.register_blueprint(module.bp)
     sso_views.init_app(app)  # single sign-on's identity provider, when configured

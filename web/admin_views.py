@@ -68,6 +68,12 @@ SECTIONS: list[Section] = [
         ),
         False,
     ),
+    Section(
+        "rules.index",
+        lazy_gettext("Statutory rule sets"),
+        lazy_gettext("The time limits of every procedure, by version, with their articles."),
+        True,
+    ),
 ]
 
 

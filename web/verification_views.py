@@ -79,7 +79,7 @@ def new():
         errors=errors,
         granted=granted_resources(db.session, current_user),
         limits=attachment_service.LIMITS,
-        days=rules.days("verification"),
+        days=rules.days(db.session, clock(), "verification"),
     ), (422 if errors else 200)
 
 

@@ -205,7 +205,11 @@ def _checked(
 def _period_over(session: Session, clock: Clock, day: date) -> bool:
     """Has the update period of an event on ``day`` already run out?"""
     event_time = datetime.combine(day, datetime.min.time(), SHANGHAI)
-    due = load_calendar(session).deadline(event_time, rules.days("catalog_update")).due_at
+    due = (
+        load_calendar(session)
+        .deadline(event_time, rules.days(session, clock, "catalog_update"))
+        .due_at
+    )
     return due <= clock.now()
 
 
@@ -252,7 +256,7 @@ def _check_scope_and_day(
                     "the update period of a change on %(day)s has already run out: confirm, and "
                     "the departments' %(n)s working days run from today",
                     day=day.isoformat(),
-                    n=rules.days("catalog_update"),
+                    n=rules.days(session, clock, "catalog_update"),
                 ),
             }
         )
@@ -286,8 +290,8 @@ def _start_update(
         "event_date": event.occurred_on.isoformat(),
         "event_reference": event.reference,
         "event_description": event.description,
-        **rules.start_data("declaration_review", "catalog_revision"),
-        "update_days": rules.days("catalog_update"),
+        **rules.start_data(session, clock, "declaration_review", "catalog_revision"),
+        "update_days": rules.days(session, clock, "catalog_update"),
         "update_start": start.isoformat(),
         "provider_name": dept.name,
         "authority_name": authority.name,

@@ -166,7 +166,7 @@ def submit(session: Session, clock: Clock, user: User, resource: Resource) -> Pr
         "provider_name": provider.name,
         "authority_name": authority.name,
         "change_note": version.note,
-        **rules.start_data("catalog_review", "catalog_revision"),
+        **rules.start_data(session, clock, "catalog_review", "catalog_revision"),
     }
     bindings = {"provider": provider.id, "authority": authority.id}
     summary = {

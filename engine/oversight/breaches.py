@@ -448,18 +448,21 @@ def open_rectification(
         raise Conflict(Message("This entry was withdrawn on appeal."))
     data = {
         "breach_id": row.id,
-        **rules.start_data("rectification_review"),
-        "rectify_days": int(days) if days is not None else rules.days("rectification"),
+        **rules.start_data(session, clock, "rectification_review"),
+        "rectify_days": int(days)
+        if days is not None
+        else rules.days(session, clock, "rectification"),
         "breach_kind": row.kind,
         "breach_article": row.article,
         "provider_name": row.department.name,
         "authority_name": user.department.name,
         "resource_name": row.evidence.get("business_key") or row.kind,
     }
-    summary = {
+    summary: dict[str, str | int] = {
         "resource_name": f"{row.article} {row.evidence.get('business_key', '')}".strip(),
         "provider_name": row.department.name,
         "authority_name": user.department.name,
+        "rectify_days": data["rectify_days"],  # the period ordered (pages compare the rule set's)
     }
     instance = start_instance(
         session,
@@ -472,7 +475,7 @@ def open_rectification(
     )
     row.rectification_instance_id = instance.id
     session.flush()
-    return CaseRef(instance.business_key, instance.status, summary["resource_name"])
+    return CaseRef(instance.business_key, instance.status, str(summary["resource_name"]))
 
 
 def close_rectification(ctx: StepContext) -> None:

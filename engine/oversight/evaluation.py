@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
-from datetime import date, datetime, time
+from datetime import datetime, time, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -70,10 +70,11 @@ def start_campaign(session: Session, clock: Clock, year: int) -> int:
         return 0
     region_authority = authority_of(session, region_code(session))
     definition = active_definition(session, "annual_evaluation")
-    due = datetime.combine(
-        date(year, 2, 1), time(0), SHANGHAI
-    )  # "by the end of January": 24:00 of 31 January
-    reminder = datetime.combine(date(year, 1, 25), time(0), SHANGHAI)
+    # the rule set in force (第十七条 "by the end of January": 24:00 of 31 January), a week's notice
+    in_force = rules.current(session, clock)
+    last_day = rules.annual_report_due(in_force, year)
+    due = datetime.combine(last_day + timedelta(days=1), time(0), SHANGHAI)
+    reminder = due - timedelta(days=7)
     started = 0
     for unit in reporting_units(session):
         f = figures(session, year - 1, unit.id)
@@ -82,7 +83,7 @@ def start_campaign(session: Session, clock: Clock, year: int) -> int:
             "report_due": due.isoformat(),
             "report_reminder_at": reminder.isoformat(),
             "provider_name": unit.name,
-            **rules.start_data(),
+            **rules.start_data(session, clock),
             **{f"figure_{k}": "" if f[k] is None else str(f[k]) for k in FIGURE_KEYS},
         }
         summary = {

@@ -301,8 +301,8 @@ def submit(session: Session, clock: Clock, user: User, project: Project) -> Proc
     data = {
         "project_id": project.id,
         "project_name": project.name,
-        **rules.start_data("project_review", "project_application"),
-        "review_days": rules.days("project_review"),
+        **rules.start_data(session, clock, "project_review", "project_application"),
+        "review_days": rules.days(session, clock, "project_review"),
         "provider_name": project.department.name,
     }
     summary = {

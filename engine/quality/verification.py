@@ -116,11 +116,16 @@ def report_error(
         "value_seen": form["value_seen"].strip(),
         "value_expected": (form.get("value_expected") or "").strip(),
         "error_note": (form.get("note") or "").strip(),
-        **rules.start_data("more_info", "verification_review", "ruling", "correction"),
-        "verify_days": int(verify_days) if verify_days else rules.days("verification"),
+        **rules.start_data(
+            session, clock, "more_info", "verification_review", "ruling", "correction"
+        ),
+        "verify_days": int(verify_days)
+        if verify_days
+        else rules.days(session, clock, "verification"),
         "reported_at": iso_now(clock),
     }
     summary = {k: data[k] for k in SUMMARY_FIELDS}
+    summary["verify_days"] = data["verify_days"]  # as chosen (pages compare the rule set's)
     definition = active_definition(session, "data_error_verification")
     instance = start_instance(session, clock, definition, data, bound.bindings(), user.id, summary)
     session.add(_flag(instance, bound, data, clock))

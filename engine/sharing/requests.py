@@ -40,17 +40,19 @@ from engine.workflow.runtime import start_instance
 from engine.workflow.scripting import iso_now
 
 
-def limits() -> dict[str, int | str]:
-    """The working days a share request starts with (:mod:`engine.rules`; an instance keeps
-    them): what each passed deadline means is in :mod:`engine.sharing.deadlines`."""
+def limits(session: Session, clock: Clock) -> dict[str, int | str]:
+    """The working days a share request starts with: the rule set in force (:mod:`engine.rules`;
+    an instance keeps them): what each passed deadline means is in :mod:`engine.sharing.deadlines`."""
+    in_force = rules.current(session, clock)
     return {
-        "reply_days": rules.days("reply"),  # art. 11: the provider answers within 10 days
-        "reminder_days_before": rules.days("reminder_before"),
-        "negotiation_days": rules.days("negotiation"),
-        "negotiation_decision_days": rules.days("negotiation_decision"),
-        "coordination_days": rules.days("coordination"),
-        "coordination_info_days": str(rules.days("coordination_info")),  # the form's default
-        "supervision_days": rules.days("sharing_supervision"),
+        "rule_set_version": in_force.version,
+        "reply_days": in_force.days("reply"),  # art. 11: the provider answers within 10 days
+        "reminder_days_before": in_force.days("reminder_before"),
+        "negotiation_days": in_force.days("negotiation"),
+        "negotiation_decision_days": in_force.days("negotiation_decision"),
+        "coordination_days": in_force.days("coordination"),
+        "coordination_info_days": str(in_force.days("coordination_info")),  # the form's default
+        "supervision_days": in_force.days("sharing_supervision"),
     }
 
 
@@ -112,7 +114,7 @@ def start_share_request(
         "resource_name": resource.name,
         "share_type": resource.share_type,
         "submitted_at": iso_now(clock),
-        **limits(),
+        **limits(session, clock),
         # who supervises an overdue coordination: the authority of the level above, if any
         "supervisor_bound": bound.supervisor is not None,
         # art. 11: needed but not shared -> negotiate at once; the request starts there
@@ -227,8 +229,11 @@ def request_status(session: Session, instance: ProcessInstance) -> dict:
     deadline = None
     if summary.get("reply_due") and instance.process_id == "share_request":
         start = next((e.at for e in events if e.kind == "started"), instance.created_at)
-        days = (instance.summary or {}).get("reply_days") or rules.days("reply")
+        days = summary.get("reply_days") or rules.by_version(
+            session, instance.rule_set_version or 1
+        ).days("reply")
         deadline = load_calendar(session).deadline(start, days).to_dict()
+        deadline["rule"] = rules.applied_dict(session, instance.rule_set_version or 1, "reply")
     return {
         "business_key": instance.business_key,
         "process": instance.process_id,
@@ -333,7 +338,9 @@ def request_form(
     resource = requestable(session, code)
     expected_due = None
     if resource is not None and resource.share_type == "conditional":
-        expected_due = load_calendar(session).deadline(clock.now(), rules.days("reply"))
+        expected_due = load_calendar(session).deadline(
+            clock.now(), rules.days(session, clock, "reply")
+        )
     return RequestForm(
         resource=resource,
         results=find_requestable(session, q) if resource is None else [],

@@ -18,6 +18,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session, selectinload
 
+from engine import rules
 from engine.calendar import load_calendar
 from engine.clock import Clock
 from engine.directory import authorities_under, department_labels, is_administrator
@@ -25,7 +26,7 @@ from engine.directory.models import User
 from engine.errors import Forbidden, NotFound
 from engine.i18n import Label, Message
 from engine.inputs import storable
-from engine.workflow.inbox import Deadline, describe_deadline
+from engine.workflow.inbox import Deadline, describe_deadline, with_rule
 from engine.workflow.models import Attachment, HumanTask, ProcessInstance
 from engine.workflow.runtime import task_data, workflow_states
 
@@ -250,14 +251,19 @@ def view_of(session: Session, clock: Clock, user: User, instance: ProcessInstanc
     """:func:`instance_view` of an instance already checked with :func:`check_may_see`."""
     calendar, now = load_calendar(session), clock.now()
     open_tasks = session.execute(
-        select(HumanTask.id, HumanTask.department_id, HumanTask.due_at).where(
+        select(HumanTask.id, HumanTask.department_id, HumanTask.due_at, HumanTask.task_name).where(
             HumanTask.instance_id == instance.id, HumanTask.state == "open"
         )
     ).all()
     return InstanceView(
         instance=instance_info(instance),
         deadlines={
-            t.id: describe_deadline(calendar, t.due_at, now) for t in open_tasks if t.due_at
+            t.id: with_rule(
+                describe_deadline(calendar, t.due_at, now),
+                rules.rule_line(session, instance.rule_set_version, t.task_name, instance.summary),
+            )
+            for t in open_tasks
+            if t.due_at
         },
         files=attachments_of(session, instance.id),
         my_task_ids={t.id for t in open_tasks if t.department_id == user.department_id},

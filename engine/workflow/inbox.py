@@ -50,6 +50,14 @@ class Deadline:
     urgency: str  # normal | soon | overdue
     explanation: list[Message] = field(default_factory=list)
     provisional: bool = False  # counted over days of a year whose regional holidays are missing
+    rule: Message | None = None  # the limit, rule set version and article it counts (engine.rules)
+
+
+def with_rule(deadline: Deadline, rule: Message | None) -> Deadline:
+    """``deadline`` stating the rule it counts (first in its explanation)."""
+    if rule is None:
+        return deadline
+    return replace(deadline, rule=rule, explanation=[rule, *deadline.explanation])
 
 
 @dataclass

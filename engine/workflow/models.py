@@ -112,6 +112,8 @@ class ProcessInstance(Base):
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # the statutory rule set (engine.rules) the instance started under; its limits apply to it
+    rule_set_version: Mapped[int | None] = mapped_column(Integer)
     definition: Mapped[ProcessDefinition] = relationship(lazy="select")
     __mapper_args__ = {"version_id_col": version}
 

@@ -33,6 +33,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, undefer
 
+from engine import rules
 from engine.audit import AuditEvent
 from engine.calendar import WorkingCalendar, load_calendar
 from engine.clock import SHANGHAI, Clock, parse_instant, using_clock
@@ -544,6 +545,8 @@ def start_instance(
         requester_department_id=bindings.get("requester"),
         provider_department_id=bindings.get("provider"),
         authority_department_id=bindings.get("authority"),
+        # the statutory rule set the instance starts under (its start data holds its numbers)
+        rule_set_version=data.get("rule_set_version") or rules.current(session, clock).version,
     )
     session.add(instance)
     session.flush()

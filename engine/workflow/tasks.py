@@ -16,7 +16,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from engine import audit
+from engine import audit, rules
 from engine.calendar import load_calendar
 from engine.clock import SHANGHAI, Clock
 from engine.directory import officials, user_by_id
@@ -36,7 +36,13 @@ from engine.workflow.history import (
     task_info,
     tasks_of,
 )
-from engine.workflow.inbox import Colleague, Deadline, describe_deadline, eligible_queue
+from engine.workflow.inbox import (
+    Colleague,
+    Deadline,
+    describe_deadline,
+    eligible_queue,
+    with_rule,
+)
 from engine.workflow.models import HumanTask, OutboxMessage, ProcessInstance
 from engine.workflow.runtime import complete_user_task, lock_instance
 
@@ -408,7 +414,10 @@ def task_page(session: Session, clock: Clock, user: User, task_id: int) -> TaskP
             if eligible(u, row)
         ]
     deadline = (
-        describe_deadline(load_calendar(session), row.due_at, clock.now())
+        with_rule(
+            describe_deadline(load_calendar(session), row.due_at, clock.now()),
+            rules.rule_line(session, instance.rule_set_version, row.task_name, instance.summary),
+        )
         if row.due_at and row.state == "open"
         else None
     )
