@@ -26,6 +26,8 @@ os.environ["GOVSHARE_INSTANCE"] = tempfile.mkdtemp(prefix="govshare-test-instanc
 
 # rows tests make, deleted before each test: these first, then the catalog rows, then the rest
 DYNAMIC_TABLES = [
+    "deadline_change",
+    "deadline",
     "notification",
     "notification_preference",
     "notification_department_default",
@@ -53,6 +55,7 @@ LATER_TABLES = [
     "counter",
     "calendar_day",
     "calendar_schedule",
+    "calendar_notice",
 ]
 # catalog rows made by a test (the seed's versions carry the note "seed")
 CATALOG_CLEANUP = [

@@ -430,7 +430,7 @@ def _moves(
         task = _due_task(inst, open_tasks, c.record.variable, c.record.due_at)
         shown = task or (open_tasks[0] if open_tasks else None)
         department: Message | str = (
-            departments[shown.department_id].label() if shown is not None else "-"
+            departments[shown.department_id].label if shown is not None else "-"
         )
         move = DeadlineMove(
             inst.id,
@@ -579,8 +579,9 @@ def _same(value: Any, instant: datetime) -> bool:
 
 
 def rewrite_state(state: bytes, changes: dict[str, tuple[datetime, str]]) -> tuple[bytes, Any]:
-    """The serialized workflow state with each deadline variable moved: in every task's data (a
-    task not reached yet inherits it) and in the fire time a waiting timer computed from it
+    """The serialized workflow state with each deadline variable moved: in every task's data
+    (stored as the root's data and each task's delta from its parent; a task not reached yet
+    inherits it) and in the fire time a waiting timer computed from it
     (``internal_data.event_value``). Returns the new state and the earliest pending timer.
 
     Works on the stored JSON (engine.workflow.runtime.dump_state) without rebuilding the
@@ -598,7 +599,8 @@ def rewrite_state(state: bytes, changes: dict[str, tuple[datetime, str]]) -> tup
     def walk(wf: dict) -> None:
         fix(wf.get("data") or {})
         for task in (wf.get("tasks") or {}).values():
-            fix(task.get("data") or {})
+            fix(task.get("data") or {})  # the root task's data; the others store a delta
+            fix((task.get("delta") or {}).get("updates") or {})
             internal = task.get("internal_data") or {}
             value = internal.get("event_value")
             for before, after in befores:
@@ -740,7 +742,7 @@ def _change_rows(session: Session, rows: list[DeadlineChange]) -> list[DeadlineM
                 r.instance_id,
                 instances[r.instance_id].business_key,
                 Label(task.title, task.title_en) if task else _label(r.variable, None, []),
-                departments[task.department_id].label() if task else "-",
+                departments[task.department_id].label if task else "-",
                 r.before,
                 r.after,
                 r.reason,
