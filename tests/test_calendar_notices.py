@@ -64,7 +64,9 @@ def _outbox(actors, key, template=None):
     def go(s):
         inst = share_requests.instance_by_key(s, key)
         rows = s.scalars(
-            select(OutboxMessage).where(OutboxMessage.instance_id == inst.id).order_by(OutboxMessage.id)
+            select(OutboxMessage)
+            .where(OutboxMessage.instance_id == inst.id)
+            .order_by(OutboxMessage.id)
         )
         return [r for r in rows if template is None or r.template == template]
 
@@ -102,10 +104,14 @@ def test_a_notice_moves_exactly_the_deadlines_whose_window_covers_the_changed_da
         (covered, _at("2026-10-10T00:00:00+08:00"), _at("2026-10-11T00:00:00+08:00")),
         (covered, _at("2026-10-01T00:00:00+08:00"), _at("2026-10-09T00:00:00+08:00")),
     }
-    assert sorted(m.task.msgid for m in preview.moves) == [
-        "Reminder before: %(task)s",
-        "提供或拒绝提供",
-    ] or len({str(m.department) for m in preview.moves}) == 1
+    assert (
+        sorted(m.task.msgid for m in preview.moves)
+        == [
+            "Reminder before: %(task)s",
+            "提供或拒绝提供",
+        ]
+        or len({str(m.department) for m in preview.moves}) == 1
+    )
     assert actors.run(lambda s: s.scalar(select(func.count(CalendarEntry.id)))) == 0  # preview
 
     report = actors.run(lambda s: apply_notice(s, clock, notice, _admin(s)))
@@ -133,9 +139,14 @@ def test_a_notice_moves_exactly_the_deadlines_whose_window_covers_the_changed_da
         ]
         kinds = s.scalars(select(AuditEvent.kind).where(AuditEvent.kind.like("%deadline%")))
         assert list(kinds) == ["deadlines_moved"]
-        assert s.scalar(select(func.count(AuditEvent.id)).where(
-            AuditEvent.kind == "calendar_notice_applied"
-        )) == 1
+        assert (
+            s.scalar(
+                select(func.count(AuditEvent.id)).where(
+                    AuditEvent.kind == "calendar_notice_applied"
+                )
+            )
+            == 1
+        )
         assert not load_calendar(s).is_working_day(date(2026, 9, 24))
 
     actors.run(check)
@@ -183,7 +194,10 @@ def test_a_passed_deadline_and_a_notice_outside_every_window_move_nothing(actors
             ["workdays"],
         ),
         ({"scope": "county", "reference": " ", "holidays": []}, ["scope", "reference", "holidays"]),
-        (dict(EID, holidays=[{"from": "2026-09-24", "to": "2026-09-20", "name": "x"}]), ["holidays"]),
+        (
+            dict(EID, holidays=[{"from": "2026-09-24", "to": "2026-09-20", "name": "x"}]),
+            ["holidays"],
+        ),
     ],
 )
 def test_bad_notices_are_refused_naming_the_field_and_nothing_is_written(actors, raw, fields):
@@ -245,10 +259,7 @@ def _clone(actors, key, n):
         }
         s.execute(
             insert(ProcessInstance),
-            [
-                {**cols, "id": base + i + 1, "business_key": f"GX-2026-9{i:05d}"}
-                for i in range(n)
-            ],
+            [{**cols, "id": base + i + 1, "business_key": f"GX-2026-9{i:05d}"} for i in range(n)],
         )
         tcols = {
             c.key: getattr(task, c.key)
@@ -301,7 +312,7 @@ def test_cli_import_previews_with_dry_run_and_applies(db_url, tmp_path, actors):
     actors.request("civil.clerk", **HUKOU)
     dry = _cli(db_url, "calendar", "import", str(path), "--dry-run")
     assert dry.returncode == 0, dry.stderr
-    assert "2026-09-24" in dry.stdout and "2026-10-10 24:00 → 2026-10-11 24:00" in dry.stdout
+    assert "2026-09-24" in dry.stdout and "2026-10-09 24:00 → 2026-10-10 24:00" in dry.stdout
     assert actors.run(lambda s: s.scalar(select(func.count(CalendarNotice.id)))) == 0
     done = _cli(db_url, "calendar", "import", str(path))
     assert done.returncode == 0, done.stderr

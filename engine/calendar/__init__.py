@@ -191,9 +191,7 @@ class WorkingCalendar:
         self, days: Iterable[CalendarDay], schedules: dict[tuple[str, int], str]
     ) -> WorkingCalendar:
         """This calendar with a notice's days entered on top (for a preview before applying)."""
-        return WorkingCalendar(
-            [*self._entries.values(), *days], {**self._schedules, **schedules}
-        )
+        return WorkingCalendar([*self._entries.values(), *days], {**self._schedules, **schedules})
 
     # -- one day ---------------------------------------------------------------------------
     def classify(self, day: date) -> tuple[bool, str]:

@@ -195,9 +195,7 @@ def notice_input(raw: Any) -> NoticeInput:
                 problems.append(_problem(field_name, message))
                 continue
             seen[day] = kind
-            days.append(
-                CalendarDay(day, kind, str(scope) if scope else "", name, reference)
-            )
+            days.append(CalendarDay(day, kind, str(scope) if scope else "", name, reference))
     if not days and not any(p["field"] in ("holidays", "workdays") for p in problems):
         problems.append(_problem("holidays", Message("list at least one day off or working day")))
     if problems:
