@@ -29,6 +29,7 @@ from engine.workflow.models import HumanTask, OutboxMessage, ProcessInstance
 from engine.workflow.runtime import load_state, next_due
 from tests.conftest import HUKOU
 from tests.test_bad_input import _cli
+from tests.test_web import Browser, app  # noqa: F401
 
 EID = {
     "scope": "regional",
@@ -320,3 +321,56 @@ def test_cli_import_previews_with_dry_run_and_applies(db_url, tmp_path, actors):
     path.write_text(json.dumps(dict(EID, holidays=[{"day": "24.9.2026", "name": "x"}])), "utf-8")
     bad = _cli(db_url, "calendar", "import", str(path))
     assert bad.returncode == 2 and "holidays" in bad.stderr
+
+
+# -- the page ------------------------------------------------------------------------------------
+FORM = {
+    "scope": "regional",
+    "reference": "宁政办发〔2026〕88号",
+    "holidays": "2026-09-24 开斋节",
+    "workdays": "",
+}
+
+
+def test_the_administrator_previews_and_applies_a_notice_on_the_page(app, actors):
+    key = actors.request("civil.clerk", **HUKOU)
+    admin = Browser(app, "data.admin")
+    page = admin.get("/admin/calendar/").get_data(as_text=True)
+    assert "2026" in page and "Enter a notice" in page
+    assert "/admin/calendar/" in admin.get("/admin/").get_data(as_text=True)
+    r = admin.post("/admin/calendar/notice/preview", FORM, page="/admin/calendar/notice")
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200 and "2 open deadlines move." in html
+    assert key in html and "2026-10-09 24:00" in html and "2026-10-10 24:00" in html
+    assert actors.run(lambda s: s.scalar(select(func.count(CalendarNotice.id)))) == 0
+    r = admin.post("/admin/calendar/notice/apply", FORM, page="/admin/calendar/notice")
+    assert r.status_code == 302 and "/admin/calendar/notices/" in r.headers["Location"]
+    report = admin.get(r.headers["Location"]).get_data(as_text=True)
+    assert "2 deadlines moved" in report and key in report and "开斋节" in report
+    task_id = actors.open_task(key, "provider_review")
+    task_page = admin.get(f"/tasks/{task_id}")
+    r = admin.post("/admin/calendar/notice/apply", FORM, page="/admin/calendar/notice")
+    assert r.status_code == 409 and "has been entered already" in r.get_data(as_text=True)
+    assert task_page.status_code in (200, 403)
+
+
+def test_bad_input_on_the_page_names_the_field_and_enters_nothing(app, actors):
+    admin = Browser(app, "data.admin")
+    bad = dict(FORM, holidays="2026-09-24 开斋节\n2026-09-24 开斋节", workdays="24/09/2026 调休")
+    r = admin.post("/admin/calendar/notice/preview", bad, page="/admin/calendar/notice")
+    html = r.get_data(as_text=True)
+    assert r.status_code == 422 and "Days off" in html and "Make-up working days" in html
+    assert "is listed twice" in html
+    r = admin.post("/admin/calendar/notice/apply", bad, page="/admin/calendar/notice")
+    assert r.status_code == 422
+    assert actors.run(lambda s: s.scalar(select(func.count(CalendarNotice.id)))) == 0
+
+
+@pytest.mark.parametrize("username", ["civil.clerk", "yinchuan-data.admin"])
+def test_officials_and_level_administrators_are_refused(app, actors, username):
+    user = Browser(app, username)
+    assert user.get("/admin/calendar/").status_code == 403
+    assert user.get("/admin/calendar/notice").status_code == 403
+    r = user.post("/admin/calendar/notice/apply", FORM, page="/inbox/mine")
+    assert r.status_code == 403
+    assert actors.run(lambda s: s.scalar(select(func.count(CalendarNotice.id)))) == 0

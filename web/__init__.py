@@ -138,6 +138,7 @@ def create_app(config: dict | None = None) -> Flask:
         api,
         auth,
         breach_views,
+        calendar_views,
         catalog_views,
         delivery_views,
         dispute_views,
@@ -179,6 +180,7 @@ def create_app(config: dict | None = None) -> Flask:
         search_views,
         notification_views,
         admin_views,
+        calendar_views,
     ):
         app.register_blueprint(module.bp)
     app.register_blueprint(api.bp)

@@ -40,6 +40,14 @@ SECTIONS: list[Section] = [
         lazy_gettext("E-mails and platform messages that failed or wait to be sent."),
         True,
     ),
+    Section(
+        "calendar_admin.index",
+        lazy_gettext("Working-day calendar"),
+        lazy_gettext(
+            "Holiday schedules by year; enter a national or regional notice, preview and apply the deadlines it moves."
+        ),
+        True,
+    ),
 ]
 
 
