@@ -7,6 +7,7 @@ from flask import Blueprint, Response, flash, jsonify, redirect, render_template
 from flask_babel import gettext
 from flask_login import current_user, login_required
 
+from engine.calendar.notices import deadline_changes
 from engine.errors import ValidationFailed
 from engine.sharing import request_list
 from engine.sharing import requests as request_service
@@ -111,6 +112,7 @@ def show(key: str):
         started=request.args.get("started"),
         role=page.view.role,
         incident=page.incident,
+        deadline_moves=deadline_changes(db.session, page.view.instance.id),
     )
 
 

@@ -15,6 +15,7 @@ from flask import (
 from flask_babel import gettext
 from flask_login import current_user, login_required
 
+from engine.calendar.notices import deadline_changes
 from engine.errors import ValidationFailed
 from engine.sharing import requests as request_service
 from engine.workflow import attachments as attachment_service
@@ -55,6 +56,7 @@ def _render(task_id: int, values=None, errors=None, status=200):
         limits=attachment_service.LIMITS,
         schema=page.schema,
         dossier=full.dossier,
+        deadline_moves=deadline_changes(db.session, page.instance.id),
     ), status
 
 
