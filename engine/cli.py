@@ -525,7 +525,7 @@ def cmd_calendar_add(args: argparse.Namespace) -> None:
 
 def cmd_calendar_import(args: argparse.Namespace) -> None:
     """Enter a notice from a JSON file (docs/calendar.md), or with --dry-run print its preview."""
-    from engine.calendar.notices import apply_notice, notice_from_json, preview_notice
+    from engine.workflow.calendar_notices import apply_notice, notice_from_json, preview_notice
 
     try:
         content = Path(args.file).read_text("utf-8")

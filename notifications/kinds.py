@@ -152,7 +152,7 @@ _EVENTS = [
         "deadline_moved",
         "outcome",
         ("holder_or_queue",),
-        "a calendar notice moves a deadline (engine.calendar.notices)",
+        "a calendar notice moves a deadline (engine.workflow.calendar_notices)",
     ),
 ]
 

@@ -14,7 +14,7 @@ from sqlalchemy import func, insert, select
 from engine.audit import AuditEvent
 from engine.calendar import load_calendar
 from engine.calendar.models import CalendarEntry, CalendarNotice, DeadlineChange, DeadlineRecord
-from engine.calendar.notices import (
+from engine.workflow.calendar_notices import (
     apply_notice,
     deadline_changes,
     notice_from_form,

@@ -1,6 +1,6 @@
 """日历管理 for the system administrator: the years' holiday schedules and where they come from,
 entering a national or regional notice, its preview (the days changed and every open deadline
-that moves) and applying it, with the report of what moved (engine.calendar.notices)."""
+that moves) and applying it, with the report of what moved (engine.workflow.calendar_notices)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from flask_babel import gettext, lazy_gettext
 from flask_login import current_user, login_required
 
-from engine.calendar.notices import (
+from engine.workflow.calendar_notices import (
     FIELD_LABELS,
     SCOPE_LABELS,
     apply_notice,

@@ -15,7 +15,7 @@ from flask import (
 from flask_babel import gettext
 from flask_login import current_user, login_required
 
-from engine.calendar.notices import deadline_changes
+from engine.workflow.calendar_notices import deadline_changes
 from engine.errors import ValidationFailed
 from engine.sharing import requests as request_service
 from engine.workflow import attachments as attachment_service

@@ -2,7 +2,7 @@
 
 The runtime calls :func:`record_deadlines` in the command whose script assigned a variable from
 ``deadline(start, n)`` (same transaction as the new state) and :func:`forget_deadlines` when the
-instance completes. A calendar notice (engine.calendar.notices) finds the deadlines whose window
+instance completes. A calendar notice (engine.workflow.calendar_notices) finds the deadlines whose window
 covers a changed day with one indexed range query and counts them again.
 """
 

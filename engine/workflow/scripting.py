@@ -121,7 +121,7 @@ class Effects:
     calls: list[Call] = field(default_factory=list)
     facts: dict[str, Any] = field(default_factory=dict)
     # deadline variables a script assigned from ``deadline(start, n)``: name -> (start, n, due),
-    # recorded by the runtime in the ``deadline`` table (engine.calendar.notices)
+    # recorded by the runtime in the ``deadline`` table (engine.workflow.calendar_notices)
     deadlines: dict[str, tuple[str, int, str]] = field(default_factory=dict)
 
 
