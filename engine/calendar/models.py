@@ -56,7 +56,8 @@ class DeadlineRecord(Base):
     __tablename__ = "deadline"
     __table_args__ = (
         UniqueConstraint("instance_id", "variable"),
-        Index("ix_deadline_window", "due_day", "start_day"),
+        Index("ix_deadline_window", "start_day", "due_day"),
+        Index("ix_deadline_days", "working_days"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"))

@@ -9,9 +9,10 @@ the timer fires at the new time; reminders are deadline variables of their own),
 shown on the task and case pages with the notice's reference), the officials holding the task
 (its holder, else its department's queue) are told (``deadline_moved``), and it is audited.
 
-Finding the deadlines is one indexed range query on ``deadline`` (``ix_deadline_window``:
-``due_day >= first changed day AND start_day < last changed day``): the cost grows with the
-deadlines the notice touches, not with the instances stored (bench/calendar.py measures it).
+Finding the deadlines is one indexed range query on ``deadline`` (``ix_deadline_window``: the
+deadlines that start between the longest window before the first changed day and the last
+changed day, and end on or after the first): the cost grows with the deadlines the notice
+touches, not with the instances stored (bench/calendar.py measures it).
 """
 
 from __future__ import annotations
@@ -338,11 +339,17 @@ def _candidates(
     if not changed:
         return []
     first, last = changed[0].day, changed[-1].day
+    longest = session.scalar(select(func.max(DeadlineRecord.working_days)))  # ix_deadline_days
+    if longest is None:
+        return []
+    # n working days span at most 2n + 31 calendar days (weekends and the longest holidays)
+    earliest = first - timedelta(days=2 * longest + MAX_RANGE_DAYS)
     rows = session.scalars(
         select(DeadlineRecord)
         .where(
-            DeadlineRecord.due_day >= first,
+            DeadlineRecord.start_day >= earliest,
             DeadlineRecord.start_day < last,
+            DeadlineRecord.due_day >= first,
             DeadlineRecord.due_at > clock.now(),
         )
         .order_by(DeadlineRecord.instance_id, DeadlineRecord.id)

@@ -27,7 +27,8 @@ def upgrade() -> None:
         sa.Column("due_day", sa.Date, nullable=False),
         sa.UniqueConstraint("instance_id", "variable"),
     )
-    op.create_index("ix_deadline_window", "deadline", ["due_day", "start_day"])
+    op.create_index("ix_deadline_window", "deadline", ["start_day", "due_day"])
+    op.create_index("ix_deadline_days", "deadline", ["working_days"])
     op.create_table(
         "calendar_notice",
         sa.Column("id", sa.Integer, primary_key=True),
@@ -60,5 +61,6 @@ def downgrade() -> None:
     op.drop_index("ix_deadline_change_notice", table_name="deadline_change")
     op.drop_table("deadline_change")
     op.drop_table("calendar_notice")
+    op.drop_index("ix_deadline_days", table_name="deadline")
     op.drop_index("ix_deadline_window", table_name="deadline")
     op.drop_table("deadline")
