@@ -733,21 +733,29 @@ def _change_rows(session: Session, rows: list[DeadlineChange]) -> list[DeadlineM
             select(HumanTask).where(HumanTask.id.in_({r.task_id for r in rows if r.task_id}))
         )
     }
+    open_tasks = _what(session, sorted(instances))
     departments = {
         d.id: d
         for d in session.scalars(
-            select(Department).where(Department.id.in_({t.department_id for t in tasks.values()}))
+            select(Department).where(
+                Department.id.in_(
+                    {t.department_id for t in tasks.values()}
+                    | {t.department_id for ts in open_tasks.values() for t in ts}
+                )
+            )
         )
     }
     out = []
     for r in rows:
         task = tasks.get(r.task_id) if r.task_id else None
+        others = open_tasks.get(r.instance_id, [])
+        shown = task or (others[0] if others else None)
         out.append(
             DeadlineMove(
                 r.instance_id,
                 instances[r.instance_id].business_key,
-                Label(task.title, task.title_en) if task else _label(r.variable, None, []),
-                departments[task.department_id].label if task else "-",
+                Label(task.title, task.title_en) if task else _label(r.variable, None, others),
+                departments[shown.department_id].label if shown else "-",
                 r.before,
                 r.after,
                 r.reason,
