@@ -28,16 +28,16 @@ from contextlib import ExitStack  # noqa: E402
 
 from sqlalchemy import func, insert, select  # noqa: E402
 
-from engine.app import build_engine
-from engine.calendar.models import DeadlineRecord
-from engine.clock import FakeClock
-from engine.db import make_engine
-from engine.directory import user_by_name
-from engine.schema import upgrade
-from engine.seed import seed_all
-from engine.sharing import requests as share_requests
-from engine.workflow.calendar_notices import apply_notice, notice_input
-from engine.workflow.models import HumanTask, ProcessInstance
+from engine.app import build_engine  # noqa: E402
+from engine.calendar.models import DeadlineRecord  # noqa: E402
+from engine.clock import FakeClock  # noqa: E402
+from engine.db import make_engine  # noqa: E402
+from engine.directory import user_by_name  # noqa: E402
+from engine.schema import upgrade  # noqa: E402
+from engine.seed import seed_all  # noqa: E402
+from engine.sharing import requests as share_requests  # noqa: E402
+from engine.workflow.calendar_notices import apply_notice, notice_input  # noqa: E402
+from engine.workflow.models import HumanTask, ProcessInstance  # noqa: E402
 
 _spec = importlib.util.spec_from_file_location("bench_scratch", HERE / "scratch.py")
 assert _spec is not None and _spec.loader is not None

@@ -14,6 +14,8 @@ from sqlalchemy import func, insert, select
 from engine.audit import AuditEvent
 from engine.calendar import load_calendar
 from engine.calendar.models import CalendarEntry, CalendarNotice, DeadlineChange, DeadlineRecord
+from engine.errors import Conflict, Forbidden, ValidationFailed
+from engine.sharing import requests as share_requests
 from engine.workflow.calendar_notices import (
     apply_notice,
     deadline_changes,
@@ -22,9 +24,6 @@ from engine.workflow.calendar_notices import (
     notice_report,
     preview_notice,
 )
-from engine.clock import SHANGHAI
-from engine.errors import Conflict, Forbidden, ValidationFailed
-from engine.sharing import requests as share_requests
 from engine.workflow.models import HumanTask, OutboxMessage, ProcessInstance
 from engine.workflow.runtime import load_state, next_due
 from tests.conftest import HUKOU
@@ -332,7 +331,7 @@ FORM = {
 }
 
 
-def test_the_administrator_previews_and_applies_a_notice_on_the_page(app, actors):
+def test_the_administrator_previews_and_applies_a_notice_on_the_page(app, actors):  # noqa: F811
     key = actors.request("civil.clerk", **HUKOU)
     admin = Browser(app, "data.admin")
     page = admin.get("/admin/calendar/").get_data(as_text=True)
@@ -358,7 +357,7 @@ def test_the_administrator_previews_and_applies_a_notice_on_the_page(app, actors
     assert "Deadlines moved by calendar notices" in case and "宁政办发〔2026〕88号" in case
 
 
-def test_bad_input_on_the_page_names_the_field_and_enters_nothing(app, actors):
+def test_bad_input_on_the_page_names_the_field_and_enters_nothing(app, actors):  # noqa: F811
     admin = Browser(app, "data.admin")
     bad = dict(FORM, holidays="2026-09-24 开斋节\n2026-09-24 开斋节", workdays="24/09/2026 调休")
     r = admin.post("/admin/calendar/notice/preview", bad, page="/admin/calendar/notice")
@@ -371,7 +370,7 @@ def test_bad_input_on_the_page_names_the_field_and_enters_nothing(app, actors):
 
 
 @pytest.mark.parametrize("username", ["civil.clerk", "yinchuan-data.admin"])
-def test_officials_and_level_administrators_are_refused(app, actors, username):
+def test_officials_and_level_administrators_are_refused(app, actors, username):  # noqa: F811
     user = Browser(app, username)
     assert user.get("/admin/calendar/").status_code == 403
     assert user.get("/admin/calendar/notice").status_code == 403

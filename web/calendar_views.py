@@ -8,6 +8,8 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from flask_babel import gettext, lazy_gettext
 from flask_login import current_user, login_required
 
+from engine.directory.admin import require_system_admin
+from engine.errors import Conflict, ValidationFailed
 from engine.workflow.calendar_notices import (
     FIELD_LABELS,
     SCOPE_LABELS,
@@ -18,8 +20,6 @@ from engine.workflow.calendar_notices import (
     preview_notice,
     recent_notices,
 )
-from engine.directory.admin import require_system_admin
-from engine.errors import Conflict, ValidationFailed
 
 from . import clock, db
 from .errors import lookup

@@ -7,11 +7,11 @@ from flask import Blueprint, Response, flash, jsonify, redirect, render_template
 from flask_babel import gettext
 from flask_login import current_user, login_required
 
-from engine.workflow.calendar_notices import deadline_changes
 from engine.errors import ValidationFailed
 from engine.sharing import request_list
 from engine.sharing import requests as request_service
 from engine.workflow import history
+from engine.workflow.calendar_notices import deadline_changes
 
 from . import clock, db
 from .errors import lookup

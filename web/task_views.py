@@ -15,11 +15,11 @@ from flask import (
 from flask_babel import gettext
 from flask_login import current_user, login_required
 
-from engine.workflow.calendar_notices import deadline_changes
 from engine.errors import ValidationFailed
 from engine.sharing import requests as request_service
 from engine.workflow import attachments as attachment_service
 from engine.workflow import tasks as task_service
+from engine.workflow.calendar_notices import deadline_changes
 
 from . import clock, db
 from .errors import lookup
