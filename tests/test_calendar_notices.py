@@ -377,3 +377,53 @@ def test_officials_and_level_administrators_are_refused(app, actors, username): 
     r = user.post("/admin/calendar/notice/apply", FORM, page="/inbox/mine")
     assert r.status_code == 403
     assert actors.run(lambda s: s.scalar(select(func.count(CalendarNotice.id)))) == 0
+
+
+def test_the_officials_offered_the_task_read_that_its_deadline_moved(actors, clock):
+    from notifications.fanout import fan_out
+    from notifications.models import Notification
+    from notifications.external import rendered_for
+
+    key = actors.request("civil.clerk", **HUKOU)
+    actors.run(lambda s: fan_out(s, clock))
+    actors.run(lambda s: apply_notice(s, clock, notice_input(EID), _admin(s)))
+    actors.run(lambda s: fan_out(s, clock))
+
+    def read(s):
+        rows = s.scalars(select(Notification).where(Notification.kind == "deadline_moved")).all()
+        users = sorted(r.user_id for r in rows)
+        text = rendered_for(rows[0], "zh_CN", clock.now(), load_calendar(s), base=None)
+        english = rendered_for(rows[0], "en", clock.now(), load_calendar(s), base=None)
+        return users, text, english, {r.business_key for r in rows}
+
+    users, text, english, keys = actors.run(read)
+    assert users and keys == {key}
+    assert text.subject.startswith("期限调整：审核共享申请")
+    assert "由 2026-10-09 24:00 调整为 2026-10-10 24:00" in text.text
+    assert "宁政办发〔2026〕88号：2026-09-24 开斋节" in text.text
+    assert english.subject.startswith("Deadline moved: Review the sharing request")
+
+
+def test_the_same_notice_applied_twice_at_once_is_applied_once(actors, clock):
+    import threading
+
+    actors.request("civil.clerk", **HUKOU)
+    notice = notice_input(EID)
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def apply_once():
+        barrier.wait()
+        try:
+            actors.run(lambda s: apply_notice(s, clock, notice, _admin(s)))
+            outcomes.append("applied")
+        except Conflict:
+            outcomes.append("conflict")
+
+    threads = [threading.Thread(target=apply_once) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(outcomes) == ["applied", "conflict"]
+    assert actors.run(lambda s: s.scalar(select(func.count(DeadlineChange.id)))) == 2
