@@ -334,7 +334,7 @@ FORM = {
 def test_the_administrator_previews_and_applies_a_notice_on_the_page(app, actors):  # noqa: F811
     key = actors.request("civil.clerk", **HUKOU)
     admin = Browser(app, "data.admin")
-    page = admin.get("/admin/calendar/").get_data(as_text=True)
+    page = admin.get("/admin/calendar/?lang=en").get_data(as_text=True)
     assert "2026" in page and "Enter a notice" in page
     assert "/admin/calendar/" in admin.get("/admin/").get_data(as_text=True)
     r = admin.post("/admin/calendar/notice/preview", FORM, page="/admin/calendar/notice")
@@ -350,15 +350,17 @@ def test_the_administrator_previews_and_applies_a_notice_on_the_page(app, actors
     assert r.status_code == 409 and "has been entered already" in r.get_data(as_text=True)
     # the provider's officials read the move on the task, the requester on the case page
     task_id = actors.open_task(key, "provider_review")
-    task_page = Browser(app, "pubsec.clerk").get(f"/tasks/{task_id}").get_data(as_text=True)
+    clerk = Browser(app, "pubsec.clerk")
+    task_page = clerk.get(f"/tasks/{task_id}?lang=en").get_data(as_text=True)
     assert "The deadline moved from 2026-10-09 24:00 to 2026-10-10 24:00" in task_page
     assert "宁政办发〔2026〕88号 (2026-09-24 开斋节)" in task_page
-    case = Browser(app, "civil.clerk").get(f"/requests/{key}").get_data(as_text=True)
+    case = Browser(app, "civil.clerk").get(f"/requests/{key}?lang=en").get_data(as_text=True)
     assert "Deadlines moved by calendar notices" in case and "宁政办发〔2026〕88号" in case
 
 
 def test_bad_input_on_the_page_names_the_field_and_enters_nothing(app, actors):  # noqa: F811
     admin = Browser(app, "data.admin")
+    admin.get("/admin/calendar/?lang=en")
     bad = dict(FORM, holidays="2026-09-24 开斋节\n2026-09-24 开斋节", workdays="24/09/2026 调休")
     r = admin.post("/admin/calendar/notice/preview", bad, page="/admin/calendar/notice")
     html = r.get_data(as_text=True)
