@@ -823,6 +823,57 @@ def cmd_calendar_add(args: argparse.Namespace) -> None:
     print(Message("%(n)s day(s) entered.", n=len(days)))
 
 
+def cmd_calendar_import(args: argparse.Namespace) -> None:
+    """Enter a notice from a JSON file (docs/calendar.md), or with --dry-run print its preview."""
+    from engine.workflow.calendar_notices import apply_notice, notice_from_json, preview_notice
+
+    try:
+        content = Path(args.file).read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{args.file}: {exc}") from exc
+    notice = notice_from_json(content)
+    if args.dry_run:
+        with _factory(args)() as s:  # writes nothing; closed without a commit
+            report = preview_notice(s, _clock(args), notice, None)
+    else:
+        with _factory(args)() as s, s.begin():
+            report = apply_notice(s, _clock(args), notice, None)
+    data = {
+        "applied": report.applied,
+        "reference": report.reference,
+        "days": [d.to_dict() for d in report.days],
+        "moved": report.total,
+        "deadlines": [m.to_dict() for m in report.moves],
+    }
+    lines = [
+        str(
+            Message(
+                "Notice %(reference)s: %(n)s deadline(s) move.",
+                reference=report.reference,
+                n=report.total,
+            )
+            if not report.applied
+            else Message(
+                "Notice %(reference)s entered: %(n)s deadline(s) moved.",
+                reference=report.reference,
+                n=report.total,
+            )
+        )
+    ]
+    for d in report.days:
+        state = Message("working day") if d.is_working else Message("day off")
+        mark = "*" if d.changes else " "
+        lines.append(f" {mark} {d.day.isoformat()} {d.name}: {state}")
+    for m in report.moves:
+        lines.append(
+            f"  {m.business_key}  {m.task}  {m.department}  "
+            f"{due_label(m.before)} → {due_label(m.after)}  ({m.reason})"
+        )
+    if report.total > len(report.moves):
+        lines.append(f"  … {Message('and %(n)s more', n=report.total - len(report.moves))}")
+    _out(args, data, "\n".join(lines))
+
+
 def cmd_evaluation_start(args: argparse.Namespace) -> None:
     from engine.oversight.evaluation import start_campaign
 
@@ -1455,6 +1506,15 @@ def _calendar_commands(sub: Commands) -> None:
     c.add_argument("--scope", choices=["national", "regional"], required=True)
     c.add_argument("--name", required=True, help="e.g. 开斋节")
     c.add_argument("--reference", required=True, help="the notice, e.g. 宁政办发〔2025〕XX号")
+    c = _leaf(
+        cal,
+        "import",
+        cmd_calendar_import,
+        "enter a notice from a JSON file and move the open deadlines it changes",
+        json_flag=True,
+    )
+    c.add_argument("file", help="the notice as JSON (docs/calendar.md)")
+    c.add_argument("--dry-run", action="store_true", help="print what would move; change nothing")
 
 
 def _backup_commands(sub: Commands) -> None:

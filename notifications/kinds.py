@@ -154,6 +154,12 @@ _EVENTS = [
     Kind("breach_recorded", "outcome", ("parties", "leaders"), "the breach ledger (art. 23)"),
     Kind("appeal_decided", "outcome", ("parties", "leaders"), "a coordinator decides an appeal"),
     Kind("daily_digest", "digest", ("self",), "daily job on working days"),
+    Kind(
+        "deadline_moved",
+        "outcome",
+        ("holder_or_queue",),
+        "a calendar notice moves a deadline (engine.workflow.calendar_notices)",
+    ),
 ]
 
 KINDS: dict[str, Kind] = _kinds(*_TASK, *_REMINDER, *_URGENT, *_SUPERVISION, *_OUTCOME, *_EVENTS)

@@ -139,6 +139,8 @@ def context(
             {**item, "task": _both(item, "task", lang)} for item in payload.get(name) or []
         ]
     ctx["soon_days"] = payload.get("soon_days") or 0
+    moved_from = parse_due(payload.get("before"))  # deadline_moved: the deadline before
+    ctx["moved_from"] = due_date_of(moved_from).isoformat() if moved_from else ""
     return ctx
 
 

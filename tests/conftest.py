@@ -30,6 +30,8 @@ SEEDED_AT = "2026-01-05T09:00:00+08:00"
 CLIENT_TABLES = ["api_client_token", "api_client"]
 # rows tests make, deleted before each test: these first, then the catalog rows, then the rest
 DYNAMIC_TABLES = [
+    "deadline_change",
+    "deadline",
     "notification",
     "notification_preference",
     "notification_department_default",
@@ -58,6 +60,7 @@ LATER_TABLES = [
     "counter",
     "calendar_day",
     "calendar_schedule",
+    "calendar_notice",
 ]
 # catalog rows made by a test (the seed's versions carry the note "seed")
 CATALOG_CLEANUP = [

@@ -377,6 +377,14 @@ PAGE_DATACLASSES = {
     "engine/sharing/requests.py": {"RequestPage", "TaskRequestPage"},
     "engine/sharing/request_list.py": {"RequestList", "RequestRow", "DepartmentOption"},
     "engine/search.py": {"SearchResults", "Group", "Hit"},
+    "engine/workflow/calendar_notices.py": {
+        "NoticeReport",
+        "DeadlineMove",
+        "DayChange",
+        "NoticeSummary",
+        "YearSchedule",
+        "DeadlineChangeView",
+    },
 }
 
 

@@ -151,6 +151,7 @@ def create_app(config: dict | None = None) -> Flask:
         api,
         auth,
         breach_views,
+        calendar_views,
         catalog_views,
         client_views,
         cover_views,
@@ -203,6 +204,7 @@ def create_app(config: dict | None = None) -> Flask:
         cover_views,
         directory_views,
         rule_views,
+        calendar_views,
     ):
         app.register_blueprint(module.bp)
     sso_views.init_app(app)  # single sign-on's identity provider, when configured

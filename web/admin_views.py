@@ -74,6 +74,14 @@ SECTIONS: list[Section] = [
         lazy_gettext("The time limits of every procedure, by version, with their articles."),
         True,
     ),
+    Section(
+        "calendar_admin.index",
+        lazy_gettext("Working-day calendar"),
+        lazy_gettext(
+            "Holiday schedules by year; enter a national or regional notice, preview and apply the deadlines it moves."
+        ),
+        True,
+    ),
 ]
 
 

@@ -11,6 +11,7 @@ from engine.errors import ValidationFailed
 from engine.sharing import request_list
 from engine.sharing import requests as request_service
 from engine.workflow import history
+from engine.workflow.calendar_notices import deadline_changes
 
 from . import clock, db
 from .errors import lookup
@@ -111,6 +112,7 @@ def show(key: str):
         started=request.args.get("started"),
         role=page.view.role,
         incident=page.incident,
+        deadline_moves=deadline_changes(db.session, page.view.instance.id),
     )
 
 

@@ -19,6 +19,7 @@ from engine.errors import ValidationFailed
 from engine.sharing import requests as request_service
 from engine.workflow import attachments as attachment_service
 from engine.workflow import tasks as task_service
+from engine.workflow.calendar_notices import deadline_changes
 
 from . import clock, db
 from .errors import lookup
@@ -55,6 +56,7 @@ def _render(task_id: int, values=None, errors=None, status=200):
         limits=attachment_service.LIMITS,
         schema=page.schema,
         dossier=full.dossier,
+        deadline_moves=deadline_changes(db.session, page.instance.id),
     ), status
 
 

@@ -173,6 +173,7 @@ EVENT_LABELS = {
     "served_on_proof": lazy_gettext("Citizen served on proof"),
     "breach_appealed": lazy_gettext("Breach appealed"),
     "breach_appeal_decided": lazy_gettext("Appeal decided"),
+    "deadlines_moved": lazy_gettext("Deadline moved by a calendar notice"),
 }
 
 

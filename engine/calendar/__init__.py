@@ -136,6 +136,16 @@ def _national(year: int) -> tuple[dict[date, str], dict[date, str], bool]:
     return days_off, makeup, bool(makeup)
 
 
+def package_official(year: int) -> bool:
+    """Does the installed ``holidays`` package carry the State Council's notice for ``year``
+    (its make-up working days)?"""
+    return _national(year)[2]
+
+
+def holidays_version() -> str:
+    return str(holidays.__version__)
+
+
 @cache
 def shipped_regional() -> dict[int, tuple[list[CalendarDay], str]]:
     raw = json.loads(
@@ -176,6 +186,12 @@ class WorkingCalendar:
         for year, (days, source) in shipped_regional().items():
             self._schedules.setdefault((REGIONAL, year), source)
             self._regional.update({d.day: d for d in days})
+
+    def with_notice(
+        self, days: Iterable[CalendarDay], schedules: dict[tuple[str, int], str]
+    ) -> WorkingCalendar:
+        """This calendar with a notice's days entered on top (for a preview before applying)."""
+        return WorkingCalendar([*self._entries.values(), *days], {**self._schedules, **schedules})
 
     # -- one day ---------------------------------------------------------------------------
     def classify(self, day: date) -> tuple[bool, str]:

@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session, undefer
 from engine import rules
 from engine.audit import AuditEvent
 from engine.calendar import WorkingCalendar, load_calendar
+from engine.calendar.deadlines import forget_deadlines, record_deadlines
 from engine.clock import SHANGHAI, Clock, parse_instant, using_clock
 from engine.db import is_postgres
 from engine.directory.models import User
@@ -220,6 +221,11 @@ class Command:
             inst.summary = {**(inst.summary or {}), **self.effects.facts}
             self.effects.facts.clear()
         self._write_effects()
+        if wf.completed:
+            forget_deadlines(self.session, inst.id)
+        else:
+            record_deadlines(self.session, inst.id, self.effects.deadlines)
+        self.effects.deadlines.clear()
         inst.status = "completed" if wf.completed else "running"
         inst.incident = None
         inst.next_due_at = None if wf.completed else next_due(wf)

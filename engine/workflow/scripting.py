@@ -120,6 +120,9 @@ class Effects:
 
     calls: list[Call] = field(default_factory=list)
     facts: dict[str, Any] = field(default_factory=dict)
+    # deadline variables a script assigned from ``deadline(start, n)``: name -> (start, n, due),
+    # recorded by the runtime in the ``deadline`` table (engine.workflow.calendar_notices)
+    deadlines: dict[str, tuple[str, int, str]] = field(default_factory=dict)
 
 
 def _tick_call() -> ast.Call:
@@ -413,6 +416,8 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
         self.budget = budget
         self.context: dict = {}  # the data of the script running now, for helpers
         self.element: Element | None = None  # the element whose script runs now
+        self.computed: dict[str, tuple[str, int]] = {}  # due -> (start, n) of this script
+        self.assigned: dict[str, tuple[str, int, str]] = {}  # deadline variables it set
 
     def _globals(self, context: dict) -> dict:
         budget = Budget(self.budget)
@@ -452,11 +457,14 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
         g = self._globals(external_context or {})
         local_vars = dict(context)
         self.context = local_vars
+        self.computed = {}
         code = self._compile(script, "exec")
         exec(code, g, local_vars)  # noqa: S102 - restricted code
         for key, value in local_vars.items():
             if not callable(value) and not key.startswith("_"):
                 context[key] = value
+                if isinstance(value, str) and value in self.computed:
+                    self.assigned[key] = (*self.computed[value], value)
         for key in set(context) - set(local_vars):
             del context[key]
         return True
@@ -499,7 +507,9 @@ def make_script_engine(
         return call
 
     def deadline(start: str, n: int) -> str:
-        return calendar().deadline(start, int(n)).due_at.isoformat()
+        due = calendar().deadline(start, int(n)).due_at.isoformat()
+        environment.computed[due] = (str(start), int(n))
+        return due
 
     def now() -> str:
         return clock.now().astimezone(SHANGHAI).isoformat()
@@ -520,6 +530,7 @@ def make_script_engine(
     # every other helper (notify, perform, fact, the effects) is collected for the runtime
     helpers = {name: immediate.get(name) or collect(name) for name in _helper_names(effect_helpers)}
     environment = SandboxEnvironment(helpers, default_budget() if budget is None else budget)
+    environment.assigned = effects.deadlines
     return SandboxScriptEngine(environment=environment)
 
 

@@ -1,0 +1,53 @@
+"""The ``deadline`` table: how each deadline variable of a running instance was counted.
+
+The runtime calls :func:`record_deadlines` in the command whose script assigned a variable from
+``deadline(start, n)`` (same transaction as the new state) and :func:`forget_deadlines` when the
+instance completes. A calendar notice (engine.workflow.calendar_notices) finds the deadlines whose window
+covers a changed day with one indexed range query and counts them again.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from engine.calendar.models import DeadlineRecord
+from engine.clock import SHANGHAI, parse_instant
+
+
+def record_deadlines(
+    session: Session, instance_id: int, assigned: dict[str, tuple[str, int, str]]
+) -> None:
+    """Store (or replace) the start and working days of each deadline variable assigned."""
+    if not assigned:
+        return
+    rows = {
+        r.variable: r
+        for r in session.scalars(
+            select(DeadlineRecord).where(
+                DeadlineRecord.instance_id == instance_id,
+                DeadlineRecord.variable.in_(list(assigned)),
+            )
+        )
+    }
+    for variable, (start, n, due) in assigned.items():
+        row = rows.get(variable)
+        if row is None:
+            row = DeadlineRecord(instance_id=instance_id, variable=variable[:100])
+            session.add(row)
+        start_at, due_at = parse_instant(start), parse_instant(due)
+        row.start_at, row.working_days, row.due_at = start_at, n, due_at
+        row.start_day = start_at.astimezone(SHANGHAI).date()
+        row.due_day = due_day_of(due_at)
+
+
+def due_day_of(due_at: datetime) -> date:
+    """The last working day counted: a due instant is 24:00 (the next day's 00:00) of it."""
+    return (due_at.astimezone(SHANGHAI) - timedelta(microseconds=1)).date()
+
+
+def forget_deadlines(session: Session, instance_id: int) -> None:
+    """A completed instance has no open deadline left."""
+    session.execute(delete(DeadlineRecord).where(DeadlineRecord.instance_id == instance_id))
