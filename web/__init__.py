@@ -139,6 +139,7 @@ def create_app(config: dict | None = None) -> Flask:
         auth,
         breach_views,
         catalog_views,
+        cockpit_views,
         delivery_views,
         dispute_views,
         errors,
@@ -179,6 +180,7 @@ def create_app(config: dict | None = None) -> Flask:
         search_views,
         notification_views,
         admin_views,
+        cockpit_views,
     ):
         app.register_blueprint(module.bp)
     app.register_blueprint(api.bp)

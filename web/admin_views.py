@@ -29,6 +29,15 @@ class Section:
 # One line per administration page; keep them in the order an administrator works.
 SECTIONS: list[Section] = [
     Section(
+        "cockpit.index",
+        lazy_gettext("Process cockpit"),
+        lazy_gettext(
+            "Processes and their versions, activation and rollback; instances by state, "
+            "suspend and resume."
+        ),
+        True,
+    ),
+    Section(
         "incidents.index",
         lazy_gettext("Process incidents"),
         lazy_gettext("Instances that failed, with their error; retry after the cause is fixed."),

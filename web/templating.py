@@ -37,6 +37,7 @@ STATUS_LABELS = {
     "running": lazy_gettext("In progress"),
     "completed": lazy_gettext("Completed"),
     "incident": lazy_gettext("Incident"),
+    "suspended": lazy_gettext("Suspended"),
     "open": lazy_gettext("Open"),
     "cancelled": lazy_gettext("Cancelled"),
 }
@@ -173,6 +174,8 @@ EVENT_LABELS = {
     "served_on_proof": lazy_gettext("Citizen served on proof"),
     "breach_appealed": lazy_gettext("Breach appealed"),
     "breach_appeal_decided": lazy_gettext("Appeal decided"),
+    "instance_suspended": lazy_gettext("Suspended by an administrator"),
+    "instance_resumed": lazy_gettext("Resumed by an administrator"),
 }
 
 
