@@ -5,6 +5,7 @@ own beside the test database, so the wipe never touches what other tests use).""
 from __future__ import annotations
 
 import io
+import json
 import os
 import tarfile
 from pathlib import Path
@@ -170,10 +171,8 @@ def test_restore_refuses_a_backup_of_the_other_database_kind(installation, tmp_p
     url, _folder = installation
     other = "postgresql" if url.startswith("sqlite") else "sqlite"
     archive = tmp_path / "other.backup"
-    manifest = (
-        '{"format": 1, "dialect": "%s", "taken_at": "%s", "tables": {}, "attachments": 0}'
-        % (other, NOW)
-    ).encode()
+    data = {"format": 1, "dialect": other, "taken_at": NOW, "tables": {}, "attachments": 0}
+    manifest = json.dumps(data).encode()
     with tarfile.open(archive, "w") as tar:
         info = tarfile.TarInfo("manifest.json")
         info.size = len(manifest)
