@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import threading
 
 import pytest
 from sqlalchemy import event, select
@@ -19,7 +20,7 @@ from engine.workflow import cockpit, incidents
 from engine.workflow import tasks as task_service
 from engine.workflow.deployment import active_definition, deploy
 from engine.workflow.inbox import list_view
-from engine.workflow.models import ProcessInstance
+from engine.workflow.models import HumanTask, ProcessInstance
 from engine.workflow.runtime import start_instance
 from engine.workflow.timers import sweep
 from tests.conftest import HUKOU
@@ -390,3 +391,30 @@ def test_the_administrator_opens_the_cockpit_and_others_are_refused(app, actors,
         r = other.post(f"/admin/processes/instances/{key}/resume", {}, page="/inbox/mine")
         assert r.status_code == 403
     assert actors.status(key)["status"] == "suspended"
+
+
+def test_a_claim_racing_a_suspension_waits_and_is_told_who_suspended(actors, clock):
+    """The suspension holds the instance (a row lock on PostgreSQL, the write lock on SQLite);
+    the claim waits for it and then finds the instance suspended: exactly one wins."""
+    key = actors.request("civil.clerk", **HUKOU)
+    task_id = actors.open_task(key, "provider_review")
+    outcome: dict[str, object] = {}
+
+    def claim() -> None:
+        try:
+            actors.run(
+                lambda s: task_service.claim(s, clock, task_id, user_by_name(s, "pubsec.clerk"))
+            )
+            outcome["claim"] = "claimed"
+        except Conflict as err:
+            outcome["claim"] = str(err.message)
+
+    with actors.factory() as s, s.begin():
+        cockpit.suspend(s, clock, admin(s), key, "并发核对")
+        racer = threading.Thread(target=claim)
+        racer.start()
+        racer.join(1.0)
+        assert racer.is_alive()  # waiting for the suspension's transaction
+    racer.join(30)
+    assert "并发核对" in str(outcome["claim"])
+    assert actors.run(lambda s: s.get(HumanTask, task_id).assignee_id) is None
