@@ -418,3 +418,30 @@ def test_a_claim_racing_a_suspension_waits_and_is_told_who_suspended(actors, clo
     racer.join(30)
     assert "并发核对" in str(outcome["claim"])
     assert actors.run(lambda s: s.get(HumanTask, task_id).assignee_id) is None
+
+
+def test_bad_input_on_the_pages_is_refused_and_changes_nothing(app, actors, clock):  # noqa: F811
+    key = actors.request("civil.clerk", **HUKOU)
+    web = Browser(app, "data.admin")
+    page = f"/admin/processes/instances/{key}"
+    r = web.post(f"{page}/suspend", {"reason": "   "}, page=page, follow_redirects=True)
+    assert r.status_code == 200 and "原因" in r.get_data(as_text=True)
+    assert actors.status(key)["status"] == "running"
+    r = web.post(f"{page}/resume", {}, page=page, follow_redirects=True)
+    assert "GX-" in r.get_data(as_text=True) and actors.status(key)["status"] == "running"
+    assert web.get("/admin/processes/share_request/activate/999").status_code == 404
+    assert web.get("/admin/processes/nope/activate/1").status_code == 404
+    assert web.get("/admin/processes/instances/GX-0000").status_code == 404
+    r = web.get("/admin/processes/instances?version=%EF%BC%91&key=%00")
+    assert r.status_code == 422 and "版本" in r.get_data(as_text=True)
+    with actors.factory() as s:
+        active = cockpit.process_row(s, None, "share_request").active_version
+    form = f"/admin/processes/share_request/activate/{active}"
+    r = web.post(form, {"reason": ""}, page="/admin/processes/", follow_redirects=True)
+    assert r.status_code == 200  # back to the confirmation, told the reason is required
+
+
+def test_the_command_line_names_a_bad_filter(db_url, capsys, session_factory):
+    with pytest.raises(SystemExit) as refused:
+        main(["--database", db_url, "processes", "instances", "--from", "2026-02-30"])
+    assert refused.value.code == 2 and "Started from" in capsys.readouterr().err

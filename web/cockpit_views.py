@@ -6,7 +6,7 @@ system administrator; a refusal is the plain 403 page."""
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_login import current_user, login_required
 
@@ -39,7 +39,7 @@ def confirm_activate(process_id: str, version: int):
     process = lookup(service.process_row, db.session, current_user, process_id)
     target = next((v for v in process.versions if v.version == version), None)
     if target is None:
-        return redirect(url_for("cockpit.index"))
+        abort(404)
     return render_template("cockpit/confirm.html", process=process, target=target, rollback=False)
 
 
