@@ -370,6 +370,75 @@ def _version_line(v: VersionSummary) -> str:
     )
 
 
+# -- the process cockpit (instances, suspend, resume, rollback) ------------------------------------
+def cmd_processes_instances(args: argparse.Namespace) -> None:
+    from engine.workflow.cockpit import COUNT_CAP, STATE_LABELS, InstanceFilters, instances
+
+    filters = InstanceFilters(
+        process=args.process or "",
+        version=str(args.version or ""),
+        state=args.state or "",
+        key=args.key or "",
+        started_from=args.started_from or "",
+        started_to=args.started_to or "",
+    )
+    with _factory(args)() as s:
+        page = instances(s, None, filters, after=args.after)
+    data = {
+        "total": page.total,
+        "more": page.more,
+        "next_after": page.next_after,
+        "instances": [r.__dict__ for r in page.rows],
+    }
+    lines = [
+        f"{r.business_key:<16} {r.process_id:<24} v{r.version:<3} "
+        f"{STATE_LABELS[r.status]}  {_local(r.started_at)}"
+        + (f"  {r.incident}" if r.incident and r.status == "incident" else "")
+        for r in page.rows
+    ]
+    total = f"{COUNT_CAP}+" if page.more else str(page.total)
+    lines.append(str(Message("%(n)s instance(s) match.", n=total)))
+    if page.next_after:
+        lines.append(str(Message("Next page: --after %(id)s", id=page.next_after)))
+    _out(args, data, "\n".join(lines))
+
+
+def cmd_processes_suspend(args: argparse.Namespace) -> None:
+    from engine.workflow.cockpit import suspend
+
+    with _factory(args)() as s, s.begin():
+        change = suspend(s, _clock(args), None, args.key, args.reason)
+    print(
+        Message(
+            "%(key)s is suspended: its timers wait and its tasks cannot be acted on.",
+            key=change.business_key,
+        )
+    )
+
+
+def cmd_processes_resume(args: argparse.Namespace) -> None:
+    from engine.workflow.cockpit import STATE_LABELS, resume
+
+    with _factory(args)() as s, s.begin():
+        change = resume(s, _clock(args), None, args.key, args.reason or "")
+    print(
+        Message(
+            "%(key)s is resumed (%(state)s); timers that fell due meanwhile fire at the "
+            "worker's next sweep.",
+            key=change.business_key,
+            state=STATE_LABELS[change.after],
+        )
+    )
+
+
+def cmd_processes_rollback(args: argparse.Namespace) -> None:
+    from engine.workflow.cockpit import rollback
+
+    with _factory(args)() as s, s.begin():
+        result = rollback(s, _clock(args), None, args.process, args.reason)
+    print(result.describe())
+
+
 # -- requests and tasks -----------------------------------------------------------------------
 def cmd_requests_start(args: argparse.Namespace) -> None:
     from engine.directory import user_by_name
@@ -1383,6 +1452,45 @@ def _process_commands(sub: Commands) -> None:
         "list deployed versions: active, instances running and in incident",
         json_flag=True,
     )
+    _cockpit_commands(pr)
+
+
+def _cockpit_commands(pr: Commands) -> None:
+    from engine.workflow.cockpit import STATES  # lazy import: the choices of --state
+
+    c = _leaf(
+        pr,
+        "instances",
+        cmd_processes_instances,
+        "list instances, newest first (50 a page), filtered",
+        json_flag=True,
+    )
+    c.add_argument("--process", help="process id, e.g. share_request")
+    c.add_argument("--version", type=int)
+    c.add_argument("--state", choices=STATES)
+    c.add_argument("--key", help="business key, or part of it")
+    c.add_argument("--from", dest="started_from", help="started on or after YYYY-MM-DD")
+    c.add_argument("--to", dest="started_to", help="started on or before YYYY-MM-DD")
+    c.add_argument("--after", help="the next page: the number printed under the previous one")
+    c = _leaf(
+        pr,
+        "suspend",
+        cmd_processes_suspend,
+        "suspend an instance: timers wait, tasks cannot be claimed or completed",
+    )
+    c.add_argument("key", help="business key, e.g. GX-2026-000001")
+    c.add_argument("--reason", required=True, help="why (shown to whoever tries to act on it)")
+    c = _leaf(pr, "resume", cmd_processes_resume, "resume a suspended instance")
+    c.add_argument("key", help="business key")
+    c.add_argument("--reason", help="a note for the audit trail")
+    c = _leaf(
+        pr,
+        "rollback",
+        cmd_processes_rollback,
+        "activate the version below the active one (new instances start on it)",
+    )
+    c.add_argument("process", help="process id, e.g. share_request")
+    c.add_argument("--reason", required=True, help="why (kept in the audit trail)")
 
 
 def _request_commands(sub: Commands) -> None:

@@ -61,6 +61,8 @@ def due_today(session: Session, clock: Clock) -> int:
             + recipients.leaders(session, task.department_id)
         )
         instance = session.get_one(ProcessInstance, task.instance_id)
+        if instance.status == "suspended":  # an administrator stopped the case: no 催办
+            continue
         made += len(
             notify_all(
                 session,

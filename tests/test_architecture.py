@@ -368,7 +368,22 @@ def test_pending_exceptions_still_apply():
 # The dataclasses services hand to web/ for its pages hold plain values, never rows (a row loads
 # its relationships lazily, i.e. queries, from inside a template). By file: the classes checked.
 PAGE_DATACLASSES = {
-    "engine/workflow/history.py": {"InstanceView", "InstanceInfo", "TaskInfo", "FileInfo"},
+    "engine/workflow/history.py": {
+        "InstanceView",
+        "InstanceInfo",
+        "TaskInfo",
+        "FileInfo",
+        "Suspension",
+    },
+    "engine/workflow/cockpit.py": {
+        "ProcessRow",
+        "VersionRow",
+        "InstanceList",
+        "InstanceRow",
+        "InstancePage",
+        "Event",
+        "StatusChange",
+    },
     "engine/workflow/tasks.py": {"TaskPage", "TaskForm", "TaskRef"},
     "engine/workflow/inbox.py": {"InboxPage", "Colleague", "DepartmentOption"},
     "engine/workflow/attachments.py": {"StoredFile"},

@@ -5,6 +5,7 @@ own beside the test database, so the wipe never touches what other tests use).""
 from __future__ import annotations
 
 import io
+import json
 import os
 import tarfile
 from pathlib import Path
@@ -164,3 +165,20 @@ def test_restore_refuses_a_file_that_is_not_a_backup(installation, tmp_path, cap
     with pytest.raises(SystemExit) as refused:
         govshare(url, "restore", str(junk), "--force")
     assert refused.value.code == 2 and "not a govshare backup" in capsys.readouterr().err
+
+
+def test_restore_refuses_a_backup_of_the_other_database_kind(installation, tmp_path, capsys):
+    url, _folder = installation
+    other = "postgresql" if url.startswith("sqlite") else "sqlite"
+    archive = tmp_path / "other.backup"
+    data = {"format": 1, "dialect": other, "taken_at": NOW, "tables": {}, "attachments": 0}
+    manifest = json.dumps(data).encode()
+    with tarfile.open(archive, "w") as tar:
+        info = tarfile.TarInfo("manifest.json")
+        info.size = len(manifest)
+        tar.addfile(info, io.BytesIO(manifest))
+    before = rows(url)
+    with pytest.raises(SystemExit) as refused:
+        govshare(url, "restore", str(archive), "--force")
+    assert refused.value.code == 2 and f"backup of a {other} database" in capsys.readouterr().err
+    assert rows(url) == before  # nothing written

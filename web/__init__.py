@@ -155,6 +155,7 @@ def create_app(config: dict | None = None) -> Flask:
         catalog_views,
         client_views,
         cover_views,
+        cockpit_views,
         delivery_views,
         directory_views,
         dispute_views,
@@ -205,6 +206,7 @@ def create_app(config: dict | None = None) -> Flask:
         directory_views,
         rule_views,
         calendar_views,
+        cockpit_views,
     ):
         app.register_blueprint(module.bp)
     sso_views.init_app(app)  # single sign-on's identity provider, when configured

@@ -39,26 +39,13 @@ SECTIONS: list[Section] = [
         False,
     ),
     Section(
-        "incidents.index",
-        lazy_gettext("Process incidents"),
-        lazy_gettext("Instances that failed, with their error; retry after the cause is fixed."),
-        True,
-        "incidents",
-    ),
-    Section(
         "accounts.index",
         lazy_gettext("Accounts"),
         lazy_gettext(
-            "Create accounts, job roles, moves between departments, deactivation, password resets, CSV import."
+            "Create accounts, job roles, moves between departments, deactivation, password "
+            "resets, CSV import."
         ),
         False,
-    ),
-    Section(
-        "deliveries.index",
-        lazy_gettext("Notification delivery"),
-        lazy_gettext("E-mails and platform messages that failed or wait to be sent."),
-        True,
-        "dead_letters",
     ),
     Section(
         "clients.index",
@@ -69,18 +56,42 @@ SECTIONS: list[Section] = [
         False,
     ),
     Section(
+        "calendar_admin.index",
+        lazy_gettext("Working-day calendar"),
+        lazy_gettext(
+            "Holiday schedules by year; enter a national or regional notice, preview and apply "
+            "the deadlines it moves."
+        ),
+        True,
+    ),
+    Section(
         "rules.index",
         lazy_gettext("Statutory rule sets"),
         lazy_gettext("The time limits of every procedure, by version, with their articles."),
         True,
     ),
     Section(
-        "calendar_admin.index",
-        lazy_gettext("Working-day calendar"),
+        "cockpit.index",
+        lazy_gettext("Process cockpit"),
         lazy_gettext(
-            "Holiday schedules by year; enter a national or regional notice, preview and apply the deadlines it moves."
+            "Processes and their versions, activation and rollback; instances by state, "
+            "suspend and resume."
         ),
         True,
+    ),
+    Section(
+        "incidents.index",
+        lazy_gettext("Process incidents"),
+        lazy_gettext("Instances that failed, with their error; retry after the cause is fixed."),
+        True,
+        "incidents",
+    ),
+    Section(
+        "deliveries.index",
+        lazy_gettext("Notification delivery"),
+        lazy_gettext("E-mails and platform messages that failed or wait to be sent."),
+        True,
+        "dead_letters",
     ),
 ]
 

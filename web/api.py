@@ -94,7 +94,7 @@ COMPONENTS.update(
             business_key={"type": "string"},
             process={"type": "string"},
             version={"type": "integer"},
-            status={"type": "string", "enum": ["running", "completed", "incident"]},
+            status={"type": "string", "enum": ["running", "completed", "incident", "suspended"]},
             incident=NULLABLE_TEXT,
             summary={"type": "object"},
             reply_deadline={"type": ["object", "null"]},

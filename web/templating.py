@@ -37,6 +37,7 @@ STATUS_LABELS = {
     "running": lazy_gettext("In progress"),
     "completed": lazy_gettext("Completed"),
     "incident": lazy_gettext("Incident"),
+    "suspended": lazy_gettext("Suspended"),
     "open": lazy_gettext("Open"),
     "cancelled": lazy_gettext("Cancelled"),
 }
@@ -174,6 +175,8 @@ EVENT_LABELS = {
     "breach_appealed": lazy_gettext("Breach appealed"),
     "breach_appeal_decided": lazy_gettext("Appeal decided"),
     "deadlines_moved": lazy_gettext("Deadline moved by a calendar notice"),
+    "instance_suspended": lazy_gettext("Suspended by an administrator"),
+    "instance_resumed": lazy_gettext("Resumed by an administrator"),
 }
 
 

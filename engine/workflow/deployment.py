@@ -401,6 +401,7 @@ def _new_version(
         forms=p.forms,
         task_meta=p.task_meta,
         deployed_at=clock.now(),
+        deployed_by_id=actor_id,
         active=False,
     )
     session.add(definition)
@@ -446,7 +447,12 @@ class Activation:
 
 
 def activate_version(
-    session: Session, clock: Clock, process_id: str, version: int, actor_id: int | None = None
+    session: Session,
+    clock: Clock,
+    process_id: str,
+    version: int,
+    actor_id: int | None = None,
+    reason: str | None = None,
 ) -> Activation:
     """Make ``version`` of ``process_id`` the one new instances start on (rollback included);
     :class:`NotFound` naming both if there is no such version. See :func:`activate`."""
@@ -469,20 +475,28 @@ def activate_version(
                 versions=", ".join(str(v) for v in versions) or "-",
             )
         )
-    return activate(session, clock, definition, actor_id)
+    return activate(session, clock, definition, actor_id, reason)
 
 
 def activate(
-    session: Session, clock: Clock, definition: ProcessDefinition, actor_id: int | None = None
+    session: Session,
+    clock: Clock,
+    definition: ProcessDefinition,
+    actor_id: int | None = None,
+    reason: str | None = None,
 ) -> Activation:
     """Make ``definition`` the version new instances of its process start on; instances already
     running keep the version they started on. Idempotent; a change is audited
-    (``version_activated``: process, version, previous)."""
-    return _make_active(session, clock, definition, actor_id)
+    (``version_activated``: process, version, previous, and the reason when one is given)."""
+    return _make_active(session, clock, definition, actor_id, reason)
 
 
 def _make_active(
-    session: Session, clock: Clock, definition: ProcessDefinition, actor_id: int | None
+    session: Session,
+    clock: Clock,
+    definition: ProcessDefinition,
+    actor_id: int | None,
+    reason: str | None = None,
 ) -> Activation:
     if definition.active:
         return Activation(definition.process_id, definition.version, definition.version, False)
@@ -498,6 +512,7 @@ def _make_active(
         .values(active=False)
     )
     definition.active, definition.activated_at = True, clock.now()
+    extra: dict[str, Any] = {"reason": reason} if reason else {}
     audit.record(
         session,
         clock.now(),
@@ -510,6 +525,7 @@ def _make_active(
         process=definition.process_id,
         version=definition.version,
         previous=previous,
+        **extra,
     )
     try:
         session.flush()

@@ -28,7 +28,7 @@ from engine.i18n import Label, Message
 from engine.inputs import storable
 from engine.workflow.inbox import Deadline, describe_deadline, with_rule
 from engine.workflow.models import Attachment, HumanTask, ProcessInstance
-from engine.workflow.runtime import task_data, workflow_states
+from engine.workflow.runtime import SUSPENDED, suspended_by, task_data, workflow_states
 
 ROLES = ("requester", "provider", "authority")
 
@@ -86,6 +86,23 @@ def role_of(instance: ProcessInstance, department_id: int) -> str:
 
 
 @dataclass(frozen=True)
+class Suspension:
+    """Why an instance is suspended (status ``suspended``): who, when, the reason."""
+
+    by: Message  # the administrator's name (a Label), or "the operator"
+    at: datetime | None
+    reason: str
+
+
+def suspension_of(instance: ProcessInstance) -> Suspension | None:
+    if instance.status != SUSPENDED:
+        return None
+    session = object_session(instance)
+    by = suspended_by(session, instance) if session is not None else Message("the operator")
+    return Suspension(by, instance.suspended_at, instance.suspend_reason or "")
+
+
+@dataclass(frozen=True)
 class InstanceInfo:
     """An instance as pages show it: plain values, read once."""
 
@@ -97,6 +114,7 @@ class InstanceInfo:
     status: str
     summary: dict
     forms: dict  # the definition's form schemas, by name
+    suspension: Suspension | None = None  # set while an administrator has it suspended
 
 
 def party_labels(session: Session, instances: Iterable[ProcessInstance]) -> dict[int, Label]:
@@ -139,6 +157,7 @@ def instance_info(
         status=instance.status,
         summary=with_party_names(instance, instance.summary or {}, labels),
         forms=dict(definition.forms or {}),
+        suspension=suspension_of(instance),
     )
 
 

@@ -80,6 +80,7 @@ class TaskRow:
     created_at: datetime
     deadline: Deadline | None
     reasons: str = ""  # why the case came back to this department (a return, a question)
+    suspended: bool = False  # an administrator suspended the case: nothing can be done for now
 
 
 @dataclass
@@ -356,6 +357,7 @@ def _task_row(
         if t.due_at and t.state == "open"
         else None,
         reasons=str((inst.summary or {}).get("return_reasons") or "") if t.state == "open" else "",
+        suspended=inst.status == "suspended",
     )
 
 

@@ -58,6 +58,7 @@ class ProcessDefinition(Base):
         JSON
     )  # task spec name -> {title, lane, form, statute, job_role}
     deployed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    deployed_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))  # None: the CLI
     # the version new instances start on (exactly one per process; activation and rollback)
     active: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -67,6 +68,11 @@ class ProcessInstance(Base):
     __tablename__ = "process_instance"
     __table_args__ = (
         Index("ix_instance_due", "next_due_at"),
+        # the process cockpit: counts per version and state, and its instance list newest first
+        Index("ix_instance_definition_status", "definition_id", "status"),
+        Index("ix_instance_started", "created_at", "id"),
+        Index("ix_instance_process_started", "process_id", "created_at", "id"),
+        Index("ix_instance_status_started", "status", "created_at", "id"),
         # the request lists: one range scan per party (or authority) and process, newest first
         Index(
             "ix_instance_requester_list",
@@ -90,7 +96,8 @@ class ProcessInstance(Base):
     business_key: Mapped[str] = mapped_column(String(40), unique=True)
     definition_id: Mapped[int] = mapped_column(ForeignKey("process_definition.id"), index=True)
     process_id: Mapped[str] = mapped_column(String(100))
-    status: Mapped[str] = mapped_column(String(20), index=True)  # running | completed | incident
+    # running | completed | incident | suspended
+    status: Mapped[str] = mapped_column(String(20), index=True)
     bindings: Mapped[dict] = mapped_column(JSON)  # lane/role -> department id
     summary: Mapped[dict] = mapped_column(JSON)  # what lists show without deserializing state
     state: Mapped[bytes] = mapped_column(
@@ -114,6 +121,12 @@ class ProcessInstance(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     # the statutory rule set (engine.rules) the instance started under; its limits apply to it
     rule_set_version: Mapped[int | None] = mapped_column(Integer)
+    # an administrator suspended it (status ``suspended``): who, when, why, and the status it
+    # resumes to (running or incident); ``next_due_at`` is kept, the worker skips it meanwhile
+    suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    suspended_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    suspend_reason: Mapped[str | None] = mapped_column(Text)
+    resume_status: Mapped[str | None] = mapped_column(String(20))
     definition: Mapped[ProcessDefinition] = relationship(lazy="select")
     __mapper_args__ = {"version_id_col": version}
 

@@ -40,6 +40,7 @@ from engine.calendar.deadlines import forget_deadlines, record_deadlines
 from engine.clock import SHANGHAI, Clock, parse_instant, using_clock
 from engine.db import is_postgres
 from engine.directory.models import User
+from engine.directory import user_by_id
 from engine.errors import Conflict, GovshareError, NotFound, ProcessFailed
 from engine.i18n import Message
 from engine.workflow.deployment import SERIALIZER
@@ -440,7 +441,10 @@ def execute(
     Whatever fails after the preparation (a script, an expression, an effect, a handler, the
     serializer) is rolled back to the savepoint and becomes an incident naming its element; the
     caller's own change is then applied alone and kept, and the engine steps wait for a retry.
-    Errors a person caused (:class:`GovshareError`, e.g. invalid input) are raised unchanged."""
+    Errors a person caused (:class:`GovshareError`, e.g. invalid input) are raised unchanged.
+    A suspended instance refuses every command (:func:`suspended_refusal`)."""
+    if instance.status == SUSPENDED:
+        raise suspended_refusal(session, instance)
     was_incident = instance.status == "incident"
     cmd: Command | None = None
     try:
@@ -571,8 +575,11 @@ def start_instance(
     return instance
 
 
-def lock_instance(session: Session, instance_id: int) -> ProcessInstance:
-    """Load an instance for a command, fresh from the database and locked on PostgreSQL."""
+def lock_instance(
+    session: Session, instance_id: int, suspended_ok: bool = False
+) -> ProcessInstance:
+    """Load an instance for a command, fresh from the database and locked on PostgreSQL; a
+    suspended one is refused (:func:`suspended_refusal`) unless ``suspended_ok``."""
     stmt = (
         select(ProcessInstance)
         .where(ProcessInstance.id == instance_id)
@@ -584,6 +591,8 @@ def lock_instance(session: Session, instance_id: int) -> ProcessInstance:
     instance = session.scalar(stmt)
     if instance is None:
         raise NotFound(Message("No process instance %(id)s.", id=instance_id))
+    if instance.status == SUSPENDED and not suspended_ok:
+        raise suspended_refusal(session, instance)
     return instance
 
 
@@ -708,3 +717,112 @@ def workflow_states(instance: ProcessInstance) -> dict[str, dict[str, set[str]]]
         elif task.state in (TaskState.READY, TaskState.WAITING, TaskState.STARTED, TaskState.ERROR):
             states["active"].add(bpmn_id)
     return out
+
+
+# -- suspending an instance -------------------------------------------------------------------
+SUSPENDED = "suspended"
+
+
+def _when(at: datetime | None) -> str:
+    return at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if at else "-"
+
+
+def suspended_by(session: Session, instance: ProcessInstance) -> Message:
+    """Who suspended the instance: the administrator's name, or the operator (CLI)."""
+    user = user_by_id(session, instance.suspended_by_id or 0)
+    return user.label if user is not None else Message("the operator")
+
+
+def suspended_refusal(session: Session, instance: ProcessInstance) -> Conflict:
+    """The 409 every command on a suspended instance gets: who suspended it, when and why."""
+    return Conflict(
+        Message(
+            "This process instance is suspended (%(key)s): %(who)s suspended it on %(when)s. "
+            "Reason: %(reason)s. Nothing can be done on it until it is resumed.",
+            key=instance.business_key,
+            who=suspended_by(session, instance),
+            when=_when(instance.suspended_at),
+            reason=instance.suspend_reason or "-",
+        )
+    )
+
+
+def suspend_instance(
+    session: Session, clock: Clock, instance_id: int, actor_id: int | None, reason: str
+) -> ProcessInstance:
+    """Suspend a running instance (or one in incident): its timers do not fire (the worker's due
+    query takes running and incident instances only; ``next_due_at`` is kept), its tasks cannot
+    be claimed or completed, no retry runs. Audited (``instance_suspended``)."""
+    instance = lock_instance(session, instance_id, suspended_ok=True)
+    if instance.status == SUSPENDED:
+        raise Conflict(
+            Message(
+                "%(key)s is already suspended (by %(who)s on %(when)s).",
+                key=instance.business_key,
+                who=suspended_by(session, instance),
+                when=_when(instance.suspended_at),
+            )
+        )
+    if instance.status == "completed":
+        raise Conflict(
+            Message("%(key)s is completed; there is nothing to suspend.", key=instance.business_key)
+        )
+    now = clock.now()
+    before = instance.status
+    instance.resume_status, instance.status = before, SUSPENDED
+    instance.suspended_at, instance.suspended_by_id = now, actor_id
+    instance.suspend_reason, instance.updated_at = reason, now
+    session.add(
+        AuditEvent(
+            instance_id=instance.id,
+            at=now,
+            actor_id=actor_id,
+            kind="instance_suspended",
+            object_type="instance",
+            object_ref=instance.business_key,
+            detail={"before": before, "after": SUSPENDED, "reason": reason},
+        )
+    )
+    session.flush()
+    return instance
+
+
+def resume_instance(
+    session: Session, clock: Clock, instance_id: int, actor_id: int | None, reason: str = ""
+) -> ProcessInstance:
+    """Resume a suspended instance: it returns to the status it had (running, or incident) and
+    keeps its ``next_due_at``, so timers that fell due meanwhile fire at the worker's next sweep.
+    Audited (``instance_resumed``, with who had suspended it and why)."""
+    instance = lock_instance(session, instance_id, suspended_ok=True)
+    if instance.status != SUSPENDED:
+        raise Conflict(
+            Message(
+                "%(key)s is not suspended; there is nothing to resume.", key=instance.business_key
+            )
+        )
+    now = clock.now()
+    after = instance.resume_status or "running"
+    detail = {
+        "before": SUSPENDED,
+        "after": after,
+        "reason": reason,
+        "suspended_at": instance.suspended_at.isoformat() if instance.suspended_at else None,
+        "suspended_by": instance.suspended_by_id,
+        "suspend_reason": instance.suspend_reason,
+    }
+    instance.status, instance.resume_status = after, None
+    instance.suspended_at = instance.suspended_by_id = instance.suspend_reason = None
+    instance.updated_at = now
+    session.add(
+        AuditEvent(
+            instance_id=instance.id,
+            at=now,
+            actor_id=actor_id,
+            kind="instance_resumed",
+            object_type="instance",
+            object_ref=instance.business_key,
+            detail=detail,
+        )
+    )
+    session.flush()
+    return instance
