@@ -30,8 +30,8 @@ from engine.i18n import Message
 
 if TYPE_CHECKING:
     from engine.app import SessionFactory
-    from engine.directory.clients import ClientInfo, IssuedToken, TokenInfo
     from engine.directory.administration import DivisionRow
+    from engine.directory.clients import ClientInfo, IssuedToken, TokenInfo
     from engine.reorganisation import Plan
     from engine.workflow.deployment import VersionSummary
 
@@ -1060,6 +1060,10 @@ def cmd_directory_move(args: argparse.Namespace) -> None:
     print(
         Message(
             "%(dept)s now belongs to %(division)s.", dept=row.label, division=row.division_label
+        )
+    )
+
+
 def cmd_rules_list(args: argparse.Namespace) -> None:
     from engine.rules import admin as rule_admin
 
@@ -1673,6 +1677,8 @@ def _client_commands(sub: Commands) -> None:
     ):
         c = _leaf(cl, name, cmd_clients_active, help_text)
         c.add_argument("id", type=int, help="the system's number")
+
+
 def _rules_commands(sub: Commands) -> None:
     ru = _group(sub, "rules", "statutory rule sets (time limits, docs/administration.md)")
     _leaf(ru, "list", cmd_rules_list, "the versions, newest first", json_flag=True)

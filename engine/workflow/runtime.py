@@ -39,8 +39,8 @@ from engine.calendar import WorkingCalendar, load_calendar
 from engine.calendar.deadlines import forget_deadlines, record_deadlines
 from engine.clock import SHANGHAI, Clock, parse_instant, using_clock
 from engine.db import is_postgres
-from engine.directory.models import User
 from engine.directory import user_by_id
+from engine.directory.models import User
 from engine.errors import Conflict, GovshareError, NotFound, ProcessFailed
 from engine.i18n import Message
 from engine.workflow.deployment import SERIALIZER

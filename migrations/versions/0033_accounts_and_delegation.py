@@ -1,14 +1,14 @@
 """accounts and delegation: the forced password change, leave cover, "on behalf of" on tasks
 
 Revision ID: 0033
-Revises: 0031
+Revises: 0032
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0033"
-down_revision = "0031"
+down_revision = "0032"
 branch_labels = None
 depends_on = None
 

@@ -2,14 +2,14 @@
 the provider subject it is pinned to (unique), and the pending OpenID Connect sign-ins (state, nonce; good once)
 
 Revision ID: 0034
-Revises: 0031
+Revises: 0033
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0034"
-down_revision = "0031"
+down_revision = "0033"
 branch_labels = None
 depends_on = None
 

@@ -1,14 +1,14 @@
 """department systems: registered API clients of a department and their scoped tokens
 
 Revision ID: 0035
-Revises: 0031
+Revises: 0034
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0035"
-down_revision = "0031"
+down_revision = "0034"
 branch_labels = None
 depends_on = None
 

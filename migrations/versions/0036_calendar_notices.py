@@ -2,14 +2,14 @@
 by the changed date range), the notices administrators entered and the deadlines they moved
 
 Revision ID: 0036
-Revises: 0031
+Revises: 0035
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0036"
-down_revision = "0031"
+down_revision = "0035"
 branch_labels = None
 depends_on = None
 

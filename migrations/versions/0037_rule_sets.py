@@ -10,7 +10,7 @@ higher version wins a tie), so a running installation keeps its limits for new i
 in their own data either way). No wall clock: the rows are dated 2018-11-01.
 
 Revision ID: 0037
-Revises: 0031
+Revises: 0036
 """
 
 import os
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0037"
-down_revision = "0031"
+down_revision = "0036"
 branch_labels = None
 depends_on = None
 

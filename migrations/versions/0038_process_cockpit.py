@@ -2,14 +2,14 @@
 resumes to), and the indexes of the cockpit's counts per version and state and its instance list
 
 Revision ID: 0038
-Revises: 0031
+Revises: 0037
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0038"
-down_revision = "0031"
+down_revision = "0037"
 branch_labels = None
 depends_on = None
 
