@@ -12,7 +12,7 @@ from sqlalchemy import select, text
 from engine.audit import AuditEvent
 from engine.cli import main
 from engine.directory import administration as admin
-from engine.directory import department_by_slug, department_labels, user_by_name
+from engine.directory import clients, department_by_slug, department_labels, user_by_name
 from engine.errors import Conflict, Forbidden, ValidationFailed
 from engine.oversight import breaches
 from engine.reorganisation import merge, move, split
@@ -291,6 +291,7 @@ def test_merging_carries_open_tasks_grants_catalog_and_ledger_entries_and_keeps_
     }
     assert groups["breaches"].count == 1 and groups["users"].count == 2
     assert {i.key for i in groups["duties"].items} == {"base:population"}
+    assert [i.label for i in groups["systems"].items] == ["人口信息查询系统"]  # its API client
     assert all(i.target.zh == "自治区公安数据中心" for g in plan.groups for i in g.items)
     assert not plan.applied and "department_merged" not in _audit_kinds(directory)
 
@@ -320,6 +321,9 @@ def test_merging_carries_open_tasks_grants_catalog_and_ledger_entries_and_keeps_
         assert task.department_id == new.id
         assert user_by_name(s, "pubsec.clerk").department_id == new.id
         assert not old.active and old.successor_id == new.id and "base:population" in new.duties
+        # the department's system keeps its token and now acts for the successor
+        principal = clients.authenticate(s, clock, "demo-client-pubsec")
+        assert principal is not None and principal.department_id == new.id
         label = department_labels(s, [old.id])[old.id]
         assert label.en == "Public Security Department (merged into Public Security Data Centre)"
         return inst.id

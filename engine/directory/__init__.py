@@ -192,10 +192,14 @@ def departments(
     session: Session, ids: Iterable[int] | None = None, authorities: bool | None = None
 ) -> list[Department]:
     """Departments, region first then by name: all, those with ``ids``, and/or only
-    authorities (``authorities=True``) or only the others (``False``). For pickers and filters."""
+    authorities (``authorities=True``) or only the others (``False``). For pickers and filters:
+    without ``ids`` only the departments that still exist (not merged away or deactivated); with
+    ``ids`` those departments whatever became of them (history names them)."""
     stmt = select(Department).order_by(Department.division_code, Department.name)
     if ids is not None:
         stmt = stmt.where(Department.id.in_(list(ids)))
+    else:
+        stmt = stmt.where(Department.active.is_(True))
     if authorities is not None:
         stmt = stmt.where(Department.is_authority.is_(authorities))
     return list(session.scalars(stmt))

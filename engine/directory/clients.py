@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from engine import audit
 from engine.clock import SHANGHAI, Clock
 from engine.directory.admin import require_admin
+from engine.directory.administration import Holding
 from engine.directory.client_models import ApiClient, ApiClientToken
 from engine.directory.models import Department, User
 from engine.directory.passwords import token_digest
@@ -702,3 +703,40 @@ def seed_demo_clients(session: Session, clock: Clock) -> int:
         created += 1
     session.flush()
     return created
+
+
+# -- reorganisation: a department's systems go with it when it is merged or split -------------
+def client_holdings(session: Session, department_id: int) -> list[Holding]:
+    """The department's registered systems that are still active (engine.reorganisation)."""
+    return [
+        Holding("systems", str(c.id), c.name)
+        for c in session.scalars(
+            select(ApiClient)
+            .where(ApiClient.department_id == department_id, ApiClient.active.is_(True))
+            .order_by(ApiClient.id)
+        )
+    ]
+
+
+def transfer_clients(session: Session, department_id: int, moves: dict[str, int]) -> int:
+    """Hand the systems of ``moves`` (client id → successor department id) over; a name the
+    successor already uses gets the old department's name added, so both stay recognisable."""
+    moved = 0
+    for client in session.scalars(
+        select(ApiClient).where(
+            ApiClient.department_id == department_id, ApiClient.active.is_(True)
+        )
+    ):
+        target = moves.get(str(client.id))
+        if target is None:
+            continue
+        taken = session.scalar(
+            select(ApiClient.id).where(
+                ApiClient.department_id == target, ApiClient.name == client.name
+            )
+        )
+        if taken is not None:
+            client.name = f"{client.name}（{client.department.name}）"[:100]
+        client.department_id = target
+        moved += 1
+    return moved

@@ -49,6 +49,7 @@ from engine.directory.administration import (
     transfer_users,
     user_holdings,
 )
+from engine.directory.clients import client_holdings, transfer_clients
 from engine.directory.models import Department, User
 from engine.errors import Conflict, ValidationFailed
 from engine.i18n import N_, Label, Message
@@ -67,6 +68,7 @@ KINDS: dict[str, Message] = {
     "breaches": Message(N_("Breach-ledger entries")),
     "projects": Message(N_("IT projects")),
     "verifications": Message(N_("Open data-error verifications")),
+    "systems": Message(N_("Department systems")),
     "duties": Message(N_("Duties")),
 }
 SHOWN = 200  # items listed per group in a preview (all are counted and carried)
@@ -113,6 +115,7 @@ def _holdings(session: Session, clock: Clock, dept: Department) -> list[Holding]
         *catalog.holdings(session, dept.id),
         *oversight.holdings(session, dept.id),
         *quality.holdings(session, dept.id),
+        *client_holdings(session, dept.id),
         *[Holding("duties", d, duty_label(d)) for d in (dept.duties or [])],
     ]
 
@@ -197,6 +200,7 @@ def _apply(
                 {(h.kind, h.key): t.id for h, t in pairs if h.kind in ("breaches", "projects")},
             ),
             "verifications": quality.transfer(session, source_id, by_kind.get("verifications", {})),
+            "systems": transfer_clients(session, source_id, by_kind.get("systems", {})),
         }
         for h, target in pairs:
             if h.kind != "duties":
