@@ -394,3 +394,17 @@ def test_two_administrators_revoking_at_once_one_wins_the_other_is_told(session_
             select(AuditEvent).where(AuditEvent.kind == "api_client_token_revoked")
         ).all()
         assert len(revoked) == 1
+
+
+def test_the_list_is_paged_newest_first(session_factory, clock):
+    with session_factory() as s, s.begin():
+        for i in range(55):
+            clients.create_client(
+                s, clock, None, {"department": "civil", "name": f"系统{i}", "network": "extranet"}
+            )
+    with session_factory() as s:
+        first = clients.list_clients(s, clock, None)
+        assert len(first.rows) == 50 and first.rows[0].name == "系统54"
+        second = clients.list_clients(s, clock, None, after=first.next_after)
+        assert len(second.rows) == 7 and second.next_after is None  # with the two demo systems
+        assert {c.id for c in first.rows}.isdisjoint({c.id for c in second.rows})
