@@ -164,6 +164,8 @@ def test_refusals_name_the_field(actors, clock, deputy):
     assert "must not be in the past" in str(err.value.message)
     with pytest.raises(Forbidden):
         _cover(actors, clock, by="civil.clerk")
+    with pytest.raises(Forbidden):  # a colleague who is not a leader
+        _cover(actors, clock, by=DEPUTY, deputy="pubsec.lead")
     _cover(actors, clock, by="pubsec.lead")  # a leader of the department may
     with pytest.raises(Conflict):
         _cover(actors, clock, first="2026-09-20", last="2026-09-25")
