@@ -259,8 +259,9 @@ def notify_all(
     key: str,
     **kwargs: Any,
 ) -> list[Notification]:
-    """:func:`notify` each user with the dedupe key ``f"{key}:u{user.id}"``."""
+    """:func:`notify` each user with the dedupe key ``f"{key}:u{user.id}"``, and whoever stands
+    in for one of them now (leave cover)."""
     made: list[Notification] = []
-    for user in users:
+    for user in with_deputies(session, clock.now(), list(users)):
         made += notify(session, clock, calendar, user, kind, f"{key}:u{user.id}", **kwargs)
     return made

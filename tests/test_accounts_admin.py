@@ -180,6 +180,14 @@ def test_level_administrators_stay_in_their_scope(actors, clock):
         _new(actors, clock, "yc.boss", department="yinchuan-civil", roles=["admin"], actor=lvl)
     info, _ = _new(actors, clock, "yc.new", department="yinchuan-civil", actor=lvl)
     assert info.department_slug == "yinchuan-civil"
+    with pytest.raises(Forbidden):  # into a department above their level
+        actors.run(
+            lambda s: handover.move_account(s, clock, user_by_name(s, lvl), "yc.new", "pubsec")
+        )
+    with pytest.raises(Forbidden):
+        actors.run(
+            lambda s: accounts.set_roles(s, clock, user_by_name(s, lvl), "yc.new", ["admin"])
+        )
     page = actors.run(lambda s: accounts.list_accounts(s, user_by_name(s, lvl)))
     assert page.rows and all(not r.username.startswith("pubsec.") for r in page.rows)
     assert "admin" not in [k for k, _ in page.roles]

@@ -183,6 +183,8 @@ def test_leave_cover_page_banner_and_on_behalf_of(app, actors, clock):  # noqa: 
     task_id = actors.open_task(key, "provider_review")
     actors.run(lambda s: task_service.claim(s, clock, task_id, user_by_name(s, "pubsec.clerk")))
     assert f"/tasks/{task_id}" in lead.get("/inbox/mine").get_data(as_text=True)
+    html = lead.get(f"/tasks/{task_id}").get_data(as_text=True)
+    assert 'id="acting-for"' in html and 'name="review_decision"' in html
     r = lead.post(
         f"/tasks/{task_id}",
         {

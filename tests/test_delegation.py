@@ -164,6 +164,8 @@ def test_refusals_name_the_field(actors, clock, deputy):
     assert "must not be in the past" in str(err.value.message)
     with pytest.raises(Forbidden):
         _cover(actors, clock, by="civil.clerk")
+    with pytest.raises(Forbidden):  # a colleague who is not a leader
+        _cover(actors, clock, by=DEPUTY, deputy="pubsec.lead")
     _cover(actors, clock, by="pubsec.lead")  # a leader of the department may
     with pytest.raises(Conflict):
         _cover(actors, clock, first="2026-09-20", last="2026-09-25")
@@ -208,3 +210,29 @@ def test_cli_delegate(actors, db_url, deputy, capsys):
     out = capsys.readouterr().out
     assert "Deputy Officer stands in for" in out and UNTIL in out
     assert actors.run(lambda s: s.scalar(select(OutboxMessage.id).limit(1))) is None
+
+
+def test_the_process_reminder_and_the_daily_urgent_message_reach_the_deputy(actors, clock, deputy):
+    from notifications.ladder import due_today
+
+    key = actors.request("civil.clerk", **HUKOU)  # the provider's reply is due 2026-10-09 24:00
+    task_id = actors.open_task(key, "provider_review")
+    actors.run(lambda s: task_service.claim(s, clock, task_id, user_by_name(s, "pubsec.clerk")))
+    actors.run(lambda s: fan_out(s, clock))
+    _cover(actors, clock, first="2026-10-05", last="2026-10-12")
+
+    def told(kind):
+        return actors.run(
+            lambda s: sorted(
+                s.get(User, n.user_id).username
+                for n in s.scalars(select(Notification).where(Notification.kind == kind))
+            )
+        )
+
+    clock.set("2026-10-08T09:00:00+08:00")
+    actors.sweep()
+    actors.run(lambda s: fan_out(s, clock))
+    assert told("reply_reminder") == ["pubsec.clerk", DEPUTY]
+    clock.set("2026-10-09T09:00:00+08:00")
+    actors.run(lambda s: due_today(s, clock))
+    assert told("task_due_today") == ["pubsec.clerk", DEPUTY, "pubsec.lead"]

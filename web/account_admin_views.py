@@ -8,7 +8,7 @@ A temporary password (new account, reset) is shown once, on the page that answer
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_login import current_user, login_required
 
@@ -23,6 +23,13 @@ from .templating import render_message
 
 bp = Blueprint("accounts", __name__, url_prefix="/admin/accounts")
 STATES = {"active": True, "inactive": False}
+
+
+def _once(body: str):
+    """A page that shows a temporary password: never kept by a browser or proxy cache."""
+    response = make_response(body)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def _errors(err: ValidationFailed) -> dict[str, list[str]]:
@@ -76,8 +83,10 @@ def new():
             flash(render_message(err.message), "danger")
             status = 422
         else:
-            return render_template(
-                "admin/accounts/password.html", account=info, password=password, created=True
+            return _once(
+                render_template(
+                    "admin/accounts/password.html", account=info, password=password, created=True
+                )
             )
     return render_template(
         "admin/accounts/new.html", options=options, errors=errors, values=values
@@ -171,8 +180,10 @@ def reset_password(username: str):
     password = accounts.reset_password(db.session, clock(), current_user, username)
     info = accounts.account(db.session, current_user, username)
     db.session.commit()
-    return render_template(
-        "admin/accounts/password.html", account=info, password=password, created=False
+    return _once(
+        render_template(
+            "admin/accounts/password.html", account=info, password=password, created=False
+        )
     )
 
 
@@ -201,4 +212,4 @@ def bulk_import():
         else:
             if report.problems:
                 status = 422
-    return render_template("admin/accounts/import.html", report=report), status
+    return _once(render_template("admin/accounts/import.html", report=report)), status

@@ -53,6 +53,7 @@ def _render(task_id: int, values=None, errors=None, status=200):
         files=page.files,
         colleagues=page.colleagues,
         deadline=page.deadline,
+        stands_in_for=page.stands_in_for,
         limits=attachment_service.LIMITS,
         schema=page.schema,
         dossier=full.dossier,

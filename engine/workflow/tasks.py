@@ -401,6 +401,7 @@ class TaskPage:
     files: list[FileInfo]
     colleagues: list[Colleague]  # whom a leader may hand the open task to
     deadline: Deadline | None
+    stands_in_for: Label | None = None  # the absent official the viewer acts for (leave cover)
 
 
 def task_page(session: Session, clock: Clock, user: User, task_id: int) -> TaskPage:
@@ -432,4 +433,7 @@ def task_page(session: Session, clock: Clock, user: User, task_id: int) -> TaskP
         files=attachments_of(session, instance.id),
         colleagues=colleagues,
         deadline=deadline,
+        stands_in_for=principal.label
+        if row.state == "open" and (principal := principal_of(session, clock, user, row))
+        else None,
     )
