@@ -198,6 +198,9 @@ def test_a_passed_deadline_and_a_notice_outside_every_window_move_nothing(actors
             dict(EID, holidays=[{"from": "2026-09-24", "to": "2026-09-20", "name": "x"}]),
             ["holidays"],
         ),
+        (dict(EID, holidays=[{"day": "20260924", "name": "开斋节"}]), ["holidays"]),
+        (dict(EID, holidays=[{"day": "2026-09-24", "name": "开斋\x00节"}]), ["holidays"]),
+        (dict(EID, reference=["宁政办发"]), ["reference"]),
     ],
 )
 def test_bad_notices_are_refused_naming_the_field_and_nothing_is_written(actors, raw, fields):

@@ -55,6 +55,7 @@ from engine.directory.admin import require_system_admin
 from engine.directory.models import Department, User
 from engine.errors import Conflict, FieldProblem, NotFound, ValidationFailed
 from engine.i18n import N_, Label, Message
+from engine.inputs import day_problem, parse_json, text_problem
 from engine.workflow.models import HumanTask, OutboxMessage, ProcessInstance
 
 SCOPE_LABELS = {
@@ -69,6 +70,7 @@ FIELD_LABELS = {
     "notice": N_("Notice file"),
 }
 MAX_RANGE_DAYS = 31
+MAX_DAYS = 366  # days one notice may list (a year)
 PAGE = 50
 PREVIEW_ROWS = 200  # the preview page shows these; the report pages through all of them
 _ADVISORY_LOCK = 0x63616C  # one notice applies at a time (PostgreSQL)
@@ -99,14 +101,10 @@ def _days_of(
         if not isinstance(item, dict):
             problems.append(_problem(field_name, Message("entry %(n)s is not an object", n=n)))
             continue
-        name = str(item.get("name") or "").strip()
-        try:
-            if "day" in item:
-                first = last = date.fromisoformat(str(item["day"]))
-            else:
-                first = date.fromisoformat(str(item.get("from")))
-                last = date.fromisoformat(str(item.get("to")))
-        except ValueError:
+        raw_name = item.get("name")
+        name = raw_name.strip() if isinstance(raw_name, str) else ""
+        when = [item.get("day")] if "day" in item else [item.get("from"), item.get("to")]
+        if any(day_problem(w) for w in when):
             problems.append(
                 _problem(
                     field_name,
@@ -117,6 +115,7 @@ def _days_of(
                 )
             )
             continue
+        first, last = date.fromisoformat(str(when[0])), date.fromisoformat(str(when[-1]))
         if last < first or (last - first).days >= MAX_RANGE_DAYS:
             problems.append(
                 _problem(
@@ -129,7 +128,7 @@ def _days_of(
                 )
             )
             continue
-        if not name or len(name) > 100:
+        if text_problem(raw_name, max_length=100, required=True) or not name:
             problems.append(
                 _problem(
                     field_name,
@@ -173,8 +172,9 @@ def notice_input(raw: Any) -> NoticeInput:
     scope = raw.get("scope")
     if scope not in (NATIONAL, REGIONAL):
         problems.append(_problem("scope", Message("must be national or regional")))
-    reference = str(raw.get("reference") or "").strip()
-    if not reference or len(reference) > 300:
+    raw_reference = raw.get("reference")
+    reference = raw_reference.strip() if isinstance(raw_reference, str) else ""
+    if text_problem(raw_reference, max_length=300, required=True) or not reference:
         problems.append(_problem("reference", Message("is required (at most 300 characters)")))
     seen: dict[date, str] = {}
     days: list[CalendarDay] = []
@@ -197,6 +197,10 @@ def notice_input(raw: Any) -> NoticeInput:
                 continue
             seen[day] = kind
             days.append(CalendarDay(day, kind, str(scope) if scope else "", name, reference))
+    if len(days) > MAX_DAYS:
+        problems.append(
+            _problem("holidays", Message("a notice lists at most %(max)s days", max=MAX_DAYS))
+        )
     if not days and not any(p["field"] in ("holidays", "workdays") for p in problems):
         problems.append(_problem("holidays", Message("list at least one day off or working day")))
     if problems:
@@ -221,15 +225,9 @@ def notice_from_form(form: dict[str, str]) -> NoticeInput:
     )
 
 
-def notice_from_json(content: str) -> NoticeInput:
-    try:
-        raw = json.loads(content)
-    except ValueError as exc:
-        raise ValidationFailed(
-            Message("The notice is not valid: %(fields)s", fields="notice"),
-            [_problem("notice", Message("is not JSON: %(error)s", error=str(exc)))],
-        ) from exc
-    return notice_input(raw)
+def notice_from_json(content: str | bytes) -> NoticeInput:
+    """A notice from JSON (UTF-8, not nested too deeply), checked by :func:`notice_input`."""
+    return notice_input(parse_json(content, Message(FIELD_LABELS["notice"])))
 
 
 # -- what a notice changes ---------------------------------------------------------------------
