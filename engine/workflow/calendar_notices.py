@@ -828,8 +828,9 @@ def recent_notices(session: Session, actor: User | None, limit: int = 20) -> lis
 @dataclass(frozen=True)
 class YearSchedule:
     year: int
-    national_source: str  # the package (and version) or the administrator's notice reference
+    national_source: str  # the administrator's notice reference; "" when from the package
     national_official: bool
+    package_version: str  # of the holidays package the national days come from otherwise
     regional_source: str  # shipped data's or the administrator's notice reference; "" missing
     days: tuple[CalendarDay, ...]  # the year's holidays and make-up days, every source
 
@@ -850,15 +851,14 @@ def calendar_years(
     for year in sorted(wanted):
         listing = tuple(calendar.year_listing(year))
         entered = schedules.get((NATIONAL, year))
-        package = next((d.source for d in listing if d.scope == NATIONAL), "")
         official = entered is not None or package_official(year)
-        national = entered or package or f"holidays {holidays_version()}"
+        national = entered or ""
         regional = schedules.get((REGIONAL, year)) or (
             next((d.source for d in listing if d.scope == REGIONAL), "")
             if calendar.has_regional_schedule(year)
             else ""
         )
-        out.append(YearSchedule(year, national, official, regional, listing))
+        out.append(YearSchedule(year, national, official, holidays_version(), regional, listing))
     return out
 
 
