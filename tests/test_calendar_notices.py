@@ -385,9 +385,9 @@ def test_officials_and_level_administrators_are_refused(app, actors, username): 
 
 
 def test_the_officials_offered_the_task_read_that_its_deadline_moved(actors, clock):
+    from notifications.external import rendered_for
     from notifications.fanout import fan_out
     from notifications.models import Notification
-    from notifications.external import rendered_for
 
     key = actors.request("civil.clerk", **HUKOU)
     actors.run(lambda s: fan_out(s, clock))
