@@ -406,17 +406,40 @@ def _label(variable: str, task: HumanTask | None, tasks: list[HumanTask]) -> Mes
     )
 
 
+def _waiting_timers(state: bytes) -> set[datetime]:
+    """The fire times of the timers an instance waits on (from its stored state)."""
+    dct = json.loads(zlib.decompress(state))
+    found: set[datetime] = set()
+    for wf in (dct, *(dct.get("subprocesses") or {}).values()):
+        for task in (wf.get("tasks") or {}).values():
+            internal = task.get("internal_data") or {}
+            value = internal.get("event_value")
+            if task.get("state") == WAITING and isinstance(value, str):
+                if not internal.get("event_fired"):
+                    try:
+                        found.add(parse_instant(value))
+                    except ValueError:
+                        pass
+    return found
+
+
 def _moves(
-    session: Session, candidates: list[_Candidate], limit: int | None = None
+    session: Session, candidates: list[_Candidate]
 ) -> list[tuple[_Candidate, DeadlineMove, HumanTask | None]]:
-    chosen = candidates if limit is None else candidates[:limit]
-    ids = sorted({c.record.instance_id for c in chosen})
-    instances = {}
+    """The candidates that are open — an open task's deadline or the time of a timer the
+    instance waits on — with what the report shows of each (a variable of a step that has ended
+    keeps its value and is not reported)."""
+    ids = sorted({c.record.instance_id for c in candidates})
+    instances: dict[int, ProcessInstance] = {}
+    waiting: dict[int, set[datetime]] = {}
     for i in range(0, len(ids), 500):
         for inst in session.scalars(
-            select(ProcessInstance).where(ProcessInstance.id.in_(ids[i : i + 500]))
+            select(ProcessInstance)
+            .where(ProcessInstance.id.in_(ids[i : i + 500]))
+            .options(undefer(ProcessInstance.state))
         ):
             instances[inst.id] = inst
+            waiting[inst.id] = _waiting_timers(inst.state)
     tasks = _what(session, ids)
     departments = {
         d.id: d
@@ -427,10 +450,12 @@ def _moves(
         )
     }
     out = []
-    for c in chosen:
+    for c in candidates:
         inst = instances[c.record.instance_id]
         open_tasks = tasks.get(inst.id, [])
         task = _due_task(inst, open_tasks, c.record.variable, c.record.due_at)
+        if task is None and c.record.due_at not in waiting[inst.id]:
+            continue  # nothing waits on it any more
         shown = task or (open_tasks[0] if open_tasks else None)
         department: Message | str = (
             departments[shown.department_id].label if shown is not None else "-"
@@ -459,9 +484,9 @@ def preview_notice(
     old, new = _calendars(session, notice)
     days = _day_changes(notice, old, new)
     candidates = _candidates(session, clock, [d for d in days if d.changes], new)
-    moves = [m for _, m, _ in _moves(session, candidates, PREVIEW_ROWS)]
+    moves = [m for _, m, _ in _moves(session, candidates)]
     return NoticeReport(
-        notice.scope, notice.reference, tuple(days), tuple(moves), len(candidates), False
+        notice.scope, notice.reference, tuple(days), tuple(moves[:PREVIEW_ROWS]), len(moves), False
     )
 
 
@@ -496,11 +521,12 @@ def apply_notice(
     old, new = _calendars(session, notice)
     days = _day_changes(notice, old, new)
     candidates = _candidates(session, clock, [d for d in days if d.changes], new)
+    moves = _moves(session, candidates)
     row = CalendarNotice(
         scope=notice.scope,
         reference=notice.reference,
         days=[d.to_dict() for d in days],
-        moved=len(candidates),
+        moved=len(moves),
         entered_at=now,
         actor_id=actor_id,
     )
@@ -516,7 +542,7 @@ def apply_notice(
             )
         ) from exc
     _enter_days(session, notice, now, actor_id)
-    moved = _recompute(session, clock, row, candidates, actor_id)
+    moved = _recompute(session, clock, row, moves, actor_id)
     audit.record(
         session,
         now,
@@ -627,11 +653,10 @@ def _recompute(
     session: Session,
     clock: Clock,
     notice: CalendarNotice,
-    candidates: list[_Candidate],
+    moves: list[tuple[_Candidate, DeadlineMove, HumanTask | None]],
     actor_id: int | None,
 ) -> int:
     now = clock.now()
-    moves = _moves(session, candidates)
     by_instance: dict[int, list[tuple[_Candidate, DeadlineMove, HumanTask | None]]] = {}
     for item in moves:
         by_instance.setdefault(item[0].record.instance_id, []).append(item)
