@@ -41,6 +41,7 @@ def test_the_administrator_previews_and_applies_a_regional_notice(official, acto
         admin = official("data.admin", lang)
         problems = _watch(admin.page)  # no inline script or style refused by the CSP
         page = admin.go("/admin/")
+        admin.shot("admin-hub-calendar")
         page.get_by_role("link", name=text["hub"], exact=True).click()
         assert "2026" in page.inner_text("#calendar-years")
         admin.shot("calendar")
