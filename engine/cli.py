@@ -897,8 +897,8 @@ def cmd_calendar_import(args: argparse.Namespace) -> None:
     from engine.workflow.calendar_notices import apply_notice, notice_from_json, preview_notice
 
     try:
-        content = Path(args.file).read_text("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        content = Path(args.file).read_bytes()
+    except OSError as exc:
         raise ValueError(f"{args.file}: {exc}") from exc
     notice = notice_from_json(content)
     if args.dry_run:

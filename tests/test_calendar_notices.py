@@ -198,6 +198,9 @@ def test_a_passed_deadline_and_a_notice_outside_every_window_move_nothing(actors
             dict(EID, holidays=[{"from": "2026-09-24", "to": "2026-09-20", "name": "x"}]),
             ["holidays"],
         ),
+        (dict(EID, holidays=[{"day": "20260924", "name": "开斋节"}]), ["holidays"]),
+        (dict(EID, holidays=[{"day": "2026-09-24", "name": "开斋\x00节"}]), ["holidays"]),
+        (dict(EID, reference=["宁政办发"]), ["reference"]),
     ],
 )
 def test_bad_notices_are_refused_naming_the_field_and_nothing_is_written(actors, raw, fields):
@@ -429,3 +432,19 @@ def test_the_same_notice_applied_twice_at_once_is_applied_once(actors, clock):
         t.join(60)
     assert sorted(outcomes) == ["applied", "conflict"]
     assert actors.run(lambda s: s.scalar(select(func.count(DeadlineChange.id)))) == 2
+
+
+def test_the_deadline_of_a_step_that_has_ended_is_not_reported_or_moved(actors, clock):
+    key = actors.request("civil.clerk", **HUKOU)
+    actors.complete(
+        "pubsec.clerk", key, "provider_review", review_decision="refuse", review_reason="不符合条件"
+    )
+    report = actors.run(lambda s: apply_notice(s, clock, notice_input(EID), _admin(s)))
+    before = {m.before for m in report.moves}
+    assert _at("2026-10-10T00:00:00+08:00") not in before  # the provider has answered
+    assert _at("2026-10-01T00:00:00+08:00") not in before  # its reminder was cancelled
+
+    def summary(s):
+        return share_requests.instance_by_key(s, key).summary["reply_due"]
+
+    assert actors.run(summary) == "2026-10-10T00:00:00+08:00"  # the record of what was due

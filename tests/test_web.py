@@ -326,7 +326,7 @@ def test_the_calendar_gap_notice_tells_officials_whom_to_ask_and_administrators_
     assert "宁夏 2031 年的地区性节假日" in coordinator and "请联系系统管理员" in coordinator
     assert "govshare calendar add" not in coordinator  # no command line for officials
     admin = Browser(app, "data.admin").get("/inbox/mine").get_data(as_text=True)
-    assert "govshare calendar add" in admin
+    assert "/admin/calendar/notice?scope=regional" in admin and "请在工作日历页面录入" in admin
     clerk = Browser(app, "civil.clerk").get("/inbox/mine").get_data(as_text=True)
     assert 'id="calendar-gap"' not in clerk  # departments see only the marks on deadlines
 

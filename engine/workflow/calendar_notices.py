@@ -55,6 +55,7 @@ from engine.directory.admin import require_system_admin
 from engine.directory.models import Department, User
 from engine.errors import Conflict, FieldProblem, NotFound, ValidationFailed
 from engine.i18n import N_, Label, Message
+from engine.inputs import day_problem, parse_json, text_problem
 from engine.workflow.models import HumanTask, OutboxMessage, ProcessInstance
 
 SCOPE_LABELS = {
@@ -69,6 +70,7 @@ FIELD_LABELS = {
     "notice": N_("Notice file"),
 }
 MAX_RANGE_DAYS = 31
+MAX_DAYS = 366  # days one notice may list (a year)
 PAGE = 50
 PREVIEW_ROWS = 200  # the preview page shows these; the report pages through all of them
 _ADVISORY_LOCK = 0x63616C  # one notice applies at a time (PostgreSQL)
@@ -99,14 +101,10 @@ def _days_of(
         if not isinstance(item, dict):
             problems.append(_problem(field_name, Message("entry %(n)s is not an object", n=n)))
             continue
-        name = str(item.get("name") or "").strip()
-        try:
-            if "day" in item:
-                first = last = date.fromisoformat(str(item["day"]))
-            else:
-                first = date.fromisoformat(str(item.get("from")))
-                last = date.fromisoformat(str(item.get("to")))
-        except ValueError:
+        raw_name = item.get("name")
+        name = raw_name.strip() if isinstance(raw_name, str) else ""
+        when = [item.get("day")] if "day" in item else [item.get("from"), item.get("to")]
+        if any(day_problem(w) for w in when):
             problems.append(
                 _problem(
                     field_name,
@@ -117,6 +115,7 @@ def _days_of(
                 )
             )
             continue
+        first, last = date.fromisoformat(str(when[0])), date.fromisoformat(str(when[-1]))
         if last < first or (last - first).days >= MAX_RANGE_DAYS:
             problems.append(
                 _problem(
@@ -129,7 +128,7 @@ def _days_of(
                 )
             )
             continue
-        if not name or len(name) > 100:
+        if text_problem(raw_name, max_length=100, required=True) or not name:
             problems.append(
                 _problem(
                     field_name,
@@ -173,8 +172,9 @@ def notice_input(raw: Any) -> NoticeInput:
     scope = raw.get("scope")
     if scope not in (NATIONAL, REGIONAL):
         problems.append(_problem("scope", Message("must be national or regional")))
-    reference = str(raw.get("reference") or "").strip()
-    if not reference or len(reference) > 300:
+    raw_reference = raw.get("reference")
+    reference = raw_reference.strip() if isinstance(raw_reference, str) else ""
+    if text_problem(raw_reference, max_length=300, required=True) or not reference:
         problems.append(_problem("reference", Message("is required (at most 300 characters)")))
     seen: dict[date, str] = {}
     days: list[CalendarDay] = []
@@ -197,6 +197,10 @@ def notice_input(raw: Any) -> NoticeInput:
                 continue
             seen[day] = kind
             days.append(CalendarDay(day, kind, str(scope) if scope else "", name, reference))
+    if len(days) > MAX_DAYS:
+        problems.append(
+            _problem("holidays", Message("a notice lists at most %(max)s days", max=MAX_DAYS))
+        )
     if not days and not any(p["field"] in ("holidays", "workdays") for p in problems):
         problems.append(_problem("holidays", Message("list at least one day off or working day")))
     if problems:
@@ -221,15 +225,9 @@ def notice_from_form(form: dict[str, str]) -> NoticeInput:
     )
 
 
-def notice_from_json(content: str) -> NoticeInput:
-    try:
-        raw = json.loads(content)
-    except ValueError as exc:
-        raise ValidationFailed(
-            Message("The notice is not valid: %(fields)s", fields="notice"),
-            [_problem("notice", Message("is not JSON: %(error)s", error=str(exc)))],
-        ) from exc
-    return notice_input(raw)
+def notice_from_json(content: str | bytes) -> NoticeInput:
+    """A notice from JSON (UTF-8, not nested too deeply), checked by :func:`notice_input`."""
+    return notice_input(parse_json(content, Message(FIELD_LABELS["notice"])))
 
 
 # -- what a notice changes ---------------------------------------------------------------------
@@ -408,17 +406,40 @@ def _label(variable: str, task: HumanTask | None, tasks: list[HumanTask]) -> Mes
     )
 
 
+def _waiting_timers(state: bytes) -> set[datetime]:
+    """The fire times of the timers an instance waits on (from its stored state)."""
+    dct = json.loads(zlib.decompress(state))
+    found: set[datetime] = set()
+    for wf in (dct, *(dct.get("subprocesses") or {}).values()):
+        for task in (wf.get("tasks") or {}).values():
+            internal = task.get("internal_data") or {}
+            value = internal.get("event_value")
+            if task.get("state") == WAITING and isinstance(value, str):
+                if not internal.get("event_fired"):
+                    try:
+                        found.add(parse_instant(value))
+                    except ValueError:
+                        pass
+    return found
+
+
 def _moves(
-    session: Session, candidates: list[_Candidate], limit: int | None = None
+    session: Session, candidates: list[_Candidate]
 ) -> list[tuple[_Candidate, DeadlineMove, HumanTask | None]]:
-    chosen = candidates if limit is None else candidates[:limit]
-    ids = sorted({c.record.instance_id for c in chosen})
-    instances = {}
+    """The candidates that are open — an open task's deadline or the time of a timer the
+    instance waits on — with what the report shows of each (a variable of a step that has ended
+    keeps its value and is not reported)."""
+    ids = sorted({c.record.instance_id for c in candidates})
+    instances: dict[int, ProcessInstance] = {}
+    waiting: dict[int, set[datetime]] = {}
     for i in range(0, len(ids), 500):
         for inst in session.scalars(
-            select(ProcessInstance).where(ProcessInstance.id.in_(ids[i : i + 500]))
+            select(ProcessInstance)
+            .where(ProcessInstance.id.in_(ids[i : i + 500]))
+            .options(undefer(ProcessInstance.state))
         ):
             instances[inst.id] = inst
+            waiting[inst.id] = _waiting_timers(inst.state)
     tasks = _what(session, ids)
     departments = {
         d.id: d
@@ -429,10 +450,12 @@ def _moves(
         )
     }
     out = []
-    for c in chosen:
+    for c in candidates:
         inst = instances[c.record.instance_id]
         open_tasks = tasks.get(inst.id, [])
         task = _due_task(inst, open_tasks, c.record.variable, c.record.due_at)
+        if task is None and c.record.due_at not in waiting[inst.id]:
+            continue  # nothing waits on it any more
         shown = task or (open_tasks[0] if open_tasks else None)
         department: Message | str = (
             departments[shown.department_id].label if shown is not None else "-"
@@ -461,9 +484,9 @@ def preview_notice(
     old, new = _calendars(session, notice)
     days = _day_changes(notice, old, new)
     candidates = _candidates(session, clock, [d for d in days if d.changes], new)
-    moves = [m for _, m, _ in _moves(session, candidates, PREVIEW_ROWS)]
+    moves = [m for _, m, _ in _moves(session, candidates)]
     return NoticeReport(
-        notice.scope, notice.reference, tuple(days), tuple(moves), len(candidates), False
+        notice.scope, notice.reference, tuple(days), tuple(moves[:PREVIEW_ROWS]), len(moves), False
     )
 
 
@@ -498,11 +521,12 @@ def apply_notice(
     old, new = _calendars(session, notice)
     days = _day_changes(notice, old, new)
     candidates = _candidates(session, clock, [d for d in days if d.changes], new)
+    moves = _moves(session, candidates)
     row = CalendarNotice(
         scope=notice.scope,
         reference=notice.reference,
         days=[d.to_dict() for d in days],
-        moved=len(candidates),
+        moved=len(moves),
         entered_at=now,
         actor_id=actor_id,
     )
@@ -518,7 +542,7 @@ def apply_notice(
             )
         ) from exc
     _enter_days(session, notice, now, actor_id)
-    moved = _recompute(session, clock, row, candidates, actor_id)
+    moved = _recompute(session, clock, row, moves, actor_id)
     audit.record(
         session,
         now,
@@ -629,11 +653,10 @@ def _recompute(
     session: Session,
     clock: Clock,
     notice: CalendarNotice,
-    candidates: list[_Candidate],
+    moves: list[tuple[_Candidate, DeadlineMove, HumanTask | None]],
     actor_id: int | None,
 ) -> int:
     now = clock.now()
-    moves = _moves(session, candidates)
     by_instance: dict[int, list[tuple[_Candidate, DeadlineMove, HumanTask | None]]] = {}
     for item in moves:
         by_instance.setdefault(item[0].record.instance_id, []).append(item)
@@ -830,8 +853,9 @@ def recent_notices(session: Session, actor: User | None, limit: int = 20) -> lis
 @dataclass(frozen=True)
 class YearSchedule:
     year: int
-    national_source: str  # the package (and version) or the administrator's notice reference
+    national_source: str  # the administrator's notice reference; "" when from the package
     national_official: bool
+    package_version: str  # of the holidays package the national days come from otherwise
     regional_source: str  # shipped data's or the administrator's notice reference; "" missing
     days: tuple[CalendarDay, ...]  # the year's holidays and make-up days, every source
 
@@ -852,15 +876,14 @@ def calendar_years(
     for year in sorted(wanted):
         listing = tuple(calendar.year_listing(year))
         entered = schedules.get((NATIONAL, year))
-        package = next((d.source for d in listing if d.scope == NATIONAL), "")
         official = entered is not None or package_official(year)
-        national = entered or package or f"holidays {holidays_version()}"
+        national = entered or ""
         regional = schedules.get((REGIONAL, year)) or (
             next((d.source for d in listing if d.scope == REGIONAL), "")
             if calendar.has_regional_schedule(year)
             else ""
         )
-        out.append(YearSchedule(year, national, official, regional, listing))
+        out.append(YearSchedule(year, national, official, holidays_version(), regional, listing))
     return out
 
 

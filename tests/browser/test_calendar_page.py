@@ -4,6 +4,7 @@ it; an official and a city's level administrator are refused (issue 14, item 7).
 
 from __future__ import annotations
 
+from tests.browser.test_content_security_policy import _watch
 from tests.conftest import HUKOU
 
 TEXT = {
@@ -38,7 +39,9 @@ def test_the_administrator_previews_and_applies_a_regional_notice(official, acto
     key = actors.request("civil.clerk", **HUKOU)
     for n, (lang, text) in enumerate(TEXT.items()):
         admin = official("data.admin", lang)
+        problems = _watch(admin.page)  # no inline script or style refused by the CSP
         page = admin.go("/admin/")
+        admin.shot("admin-hub-calendar")
         page.get_by_role("link", name=text["hub"], exact=True).click()
         assert "2026" in page.inner_text("#calendar-years")
         admin.shot("calendar")
@@ -61,6 +64,7 @@ def test_the_administrator_previews_and_applies_a_regional_notice(official, acto
         if n == 0:
             assert text["moved"] in main and key in main
         admin.shot("calendar-report")
+        assert [p for p in problems if "status of 422" not in p] == []  # 422: the refusal
     clerk = official("pubsec.clerk", "en")
     task_id = actors.open_task(key, "provider_review")
     assert TEXT["en"]["task"] in clerk.go(f"/tasks/{task_id}").inner_text("main")
