@@ -168,7 +168,8 @@ def day_filters(
     """The date filters of a list, ``{name: (value, label)}``: empty (``""`` or None) is no
     filter, anything else must be a date (``date`` or ``YYYY-MM-DD``); one bad value refuses the
     whole list (:class:`ValidationFailed` naming each bad filter by its label), never silently
-    ignored. Returns the dates by name."""
+    ignored. Two filters are a range (from, until): an end before its start is refused too, since
+    the empty list it gives would look like an answer. Returns the dates by name."""
     checks = Checks()
     out: dict[str, date | None] = {}
     for name, (value, label) in values.items():
@@ -176,6 +177,9 @@ def day_filters(
             out[name] = None
         elif checks.day(name, value, label):
             out[name] = value if isinstance(value, date) else date.fromisoformat(str(value))
+    if len(values) == 2:
+        (start, (_, start_label)), (end, (_, end_label)) = values.items()
+        checks.in_order(end, end_label, out.get(start), out.get(end), start_label)
     checks.done(what)
     return out
 
@@ -211,6 +215,21 @@ class Checks:
             return True
         self.problems.append({"field": field, "label": label, "message": problem})
         return False
+
+    def in_order(
+        self,
+        field: str,
+        label: Message | str,
+        first: date | None,
+        last: date | None,
+        first_label: Message | str,
+    ) -> bool:
+        """The end of a date range (``field``, ``last``) is not before its start (``first``)."""
+        if first is None or last is None or last >= first:
+            return True
+        return self.add(
+            field, label, Message(N_("must not be before %(start)s"), start=first_label)
+        )
 
     def text(
         self,

@@ -171,7 +171,9 @@ def _choice(checks: Checks, name: str, value: str | None, label: Message) -> boo
 
 
 def _quiet(checks: Checks, name: str, value: str | None, label: Message) -> str:
-    text = (value or "").strip()
+    text = (value or "").strip().replace("：", ":")
+    if text and not HHMM.match(text) and HHMM.match("0" + text):
+        text = "0" + text  # 7:30 is 07:30
     if text and not HHMM.match(text):
         checks.add(name, label, Message(N_("must be a time such as 22:00 (HH:MM)")))
     return text

@@ -47,6 +47,26 @@ def test_a_list_filter_that_is_not_a_date_is_refused_naming_the_filter(app, acto
     assert _events(actors) == before
 
 
+REVERSED = [
+    ("civil.clerk", "/inbox/queue?due_from=2026-10-09&due_to=2026-10-01", "Due until"),
+    ("data.coord", "/breaches/?from=2026-10-09&to=2026-10-01", "Recorded until"),
+    ("civil.clerk", "/requests/?from=2026-10-09&to=2026-10-01", "Submitted until"),
+]
+
+
+def test_a_date_range_that_ends_before_it_starts_is_refused_not_shown_empty(app, actors):  # noqa: F811
+    browsers = {u: Browser(app, u) for u in {u for u, _path, _label in REVERSED}}
+    for username, path, label in REVERSED:
+        browser = browsers[username]
+        browser.client.set_cookie("lang", "en")
+        r = browser.get(path)
+        assert r.status_code == 422, (path, r.status_code)
+        text = visible_text(r.get_data(as_text=True))
+        assert label in text and "must not be before" in text, (path, text)
+    same_day = browsers["civil.clerk"].get("/inbox/queue?due_from=2026-10-09&due_to=2026-10-09")
+    assert same_day.status_code == 200
+
+
 def test_the_services_refuse_a_bad_date_filter_for_every_caller(actors):
     with pytest.raises(ValidationFailed) as err:
         actors.run(

@@ -144,3 +144,9 @@ def test_the_settings_page_saves_and_refuses_bad_input_with_422(app, actors):  #
     assert "department-defaults" in lead.get("/notifications/settings").get_data(as_text=True)
     r = lead.post("/notifications/settings", {"scope": "department", "webhook": "on"})
     assert r.status_code == 302
+
+
+def test_a_quiet_hour_written_without_its_leading_zero_is_taken(actors):
+    save(actors, "pubsec.clerk", **{**MINE, "quiet_from": "22:00", "quiet_until": "7:30"})
+    page = actors.run(lambda s: preferences.preferences_page(s, user_by_name(s, "pubsec.clerk")))
+    assert (page.quiet_from, page.quiet_until) == ("22:00", "07:30")

@@ -329,3 +329,11 @@ def test_the_calendar_gap_notice_tells_officials_whom_to_ask_and_administrators_
     assert "govshare calendar add" in admin
     clerk = Browser(app, "civil.clerk").get("/inbox/mine").get_data(as_text=True)
     assert 'id="calendar-gap"' not in clerk  # departments see only the marks on deadlines
+
+
+def test_the_site_icon_is_served_to_anyone(app):
+    client = app.test_client()
+    icon = client.get("/favicon.ico")
+    assert icon.status_code == 200 and icon.mimetype == "image/svg+xml"
+    assert b"<svg" in icon.data
+    assert 'rel="icon"' in client.get("/login").get_data(as_text=True)

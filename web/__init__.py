@@ -186,6 +186,12 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(api.bp)
     csrf.exempt(api.bp)  # token-authenticated, no cookies
 
+    @app.get("/favicon.ico")
+    def favicon():  # browsers ask for it before reading the page's <link rel="icon">
+        return send_from_directory(
+            Path(app.static_folder or ""), "favicon.svg", mimetype="image/svg+xml", max_age=86400
+        )
+
     @app.get("/vendor/bpmn-js/<path:filename>")
     def bpmn_js(filename: str):
         return send_from_directory(

@@ -24,6 +24,7 @@ class Section:
     title: object  # a lazy translation
     summary: object
     system_only: bool  # only the system administrator (not a level's administrator)
+    count: str = ""  # a key of nav_counts() shown beside the title when not zero
 
 
 # One line per administration page; keep them in the order an administrator works.
@@ -42,12 +43,14 @@ SECTIONS: list[Section] = [
         lazy_gettext("Process incidents"),
         lazy_gettext("Instances that failed, with their error; retry after the cause is fixed."),
         True,
+        "incidents",
     ),
     Section(
         "deliveries.index",
         lazy_gettext("Notification delivery"),
         lazy_gettext("E-mails and platform messages that failed or wait to be sent."),
         True,
+        "dead_letters",
     ),
 ]
 

@@ -158,6 +158,14 @@ def checked(user: User, f: Filters) -> _Checked:
     ):
         if value:
             checks.day(name, value, Message(label))
+    if not checks.problems:
+        checks.in_order(
+            "submitted_to",
+            Message(N_("Submitted until")),
+            _day(f.submitted_from),
+            _day(f.submitted_to),
+            Message(N_("Submitted from")),
+        )
     checks.text("q", f.q, Message(N_("Search")), max_length=100)
     checks.done(Message(N_("The list cannot be shown")))
     if f.scope == "level" and not user.department.is_authority:
@@ -173,6 +181,10 @@ def checked(user: User, f: Filters) -> _Checked:
         end + timedelta(days=1) if end else None,
         f.q.strip(),
     )
+
+
+def _day(value: str) -> date | None:
+    return date.fromisoformat(value) if value else None
 
 
 def _one_of(value: str, allowed: tuple[str, ...]) -> Message | None:
