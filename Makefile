@@ -87,7 +87,7 @@ bench: install
 	$(BIN)/python bench/engine.py
 	$(BIN)/python bench/pages.py
 	$(BIN)/python bench/catalog.py
-	$(BIN)/python bench/calendar.py
+	$(BIN)/python bench/deadline_moves.py
 
 clean:
 	rm -rf $(VENV) node_modules instance .pytest_cache tests/screenshots

@@ -1,4 +1,4 @@
-"""bench/calendar.py runs on databases of its own and prints the ratio (small numbers here)."""
+"""bench/deadline_moves.py runs on databases of its own and prints the ratio (small numbers here)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ def test_the_calendar_benchmark_prints_the_ratio(db_url):
     env = {**os.environ, "DATABASE_URL": db_url}
     args = ["--touched", "3", "--small", "10", "--factor", "2", "--rounds", "1"]
     done = subprocess.run(
-        [sys.executable, "bench/calendar.py", *args],
+        [sys.executable, "bench/deadline_moves.py", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,

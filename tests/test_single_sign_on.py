@@ -14,10 +14,11 @@ import requests
 from sqlalchemy import func, select
 
 from engine.audit import AuditEvent
-from engine.directory import accounts, sso
+from engine.directory import sso
 from engine.directory.models import SignInFailure, User, UserSession
 from engine.directory.passwords import hash_password
 from engine.errors import Conflict, Forbidden
+from engine.workflow import accounts as workflow_accounts
 from tests.oidc_provider import RunningProvider, forget_subjects
 from tests.test_web import token_of
 from web import ConfigurationError, create_app
@@ -213,7 +214,7 @@ def test_an_unknown_identity_is_refused_and_told_to_ask_the_administrator(app, p
 
 def test_a_deactivated_account_is_refused(app, provider, actors, clock, new_user):
     name = new_user()
-    actors.run(lambda s: accounts.deactivate_user(s, clock, name))
+    actors.run(lambda s: workflow_accounts.deactivate_account(s, clock, None, name))
     provider.provider.user = {"sub": "u-2", "preferred_username": name}
     client = english(app.test_client())
     r = sso_sign_in(client, provider)

@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
-from engine.directory import accounts
 from engine.directory.models import User
 from engine.directory.passwords import hash_password
+from engine.workflow import accounts as workflow_accounts
 from tests.browser.conftest import SCREENSHOTS
 from tests.oidc_provider import RunningProvider, forget_subjects
 from web import create_app
@@ -154,7 +154,7 @@ def test_a_deactivated_account_is_refused(visitor, provider, actors, clock):
         )
 
     actors.run(make)
-    actors.run(lambda s: accounts.deactivate_user(s, clock, name))
+    actors.run(lambda s: workflow_accounts.deactivate_account(s, clock, None, name))
     provider.provider.user = {"sub": "u-78", "preferred_username": name}
     v = visitor("en")
     text = v.sign_in_with_provider().locator("#sso-refusal").inner_text()

@@ -3,7 +3,7 @@ touches, not with the instances stored. The same notice moves N deadlines' insta
 and a 10x larger stored population (the others' deadlines lie outside the changed days), measured
 alternately in one run (median of R rounds; each round applies the notice and rolls it back).
 
-    python bench/calendar.py [--touched 100] [--small 1000] [--factor 10] [--rounds 7]
+    python bench/deadline_moves.py [--touched 100] [--small 1000] [--factor 10] [--rounds 7]
 
 Prints the ratio larger / small: about 1 when the cost follows the deadlines touched. Each
 database is the run's own (bench/scratch.py), dropped at the end.
