@@ -149,8 +149,10 @@ def day_problem(value: object, earliest: date = EARLIEST, latest: date = LATEST)
     elif isinstance(value, str) and re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value, re.ASCII):
         try:
             day = date.fromisoformat(value)
-        except ValueError:
-            return Message(N_("must be a date (YYYY-MM-DD)"))
+        except ValueError:  # written right, but no such day (2026-02-30, 2026-13-01)
+            return Message(
+                N_("is not a day of the calendar (%(value)s does not exist)"), value=value
+            )
     else:
         return Message(N_("must be a date (YYYY-MM-DD)"))
     if not earliest <= day <= latest:

@@ -167,8 +167,13 @@ def test_refusals_name_the_field(actors, clock, deputy):
     with pytest.raises(Forbidden):  # a colleague who is not a leader
         _cover(actors, clock, by=DEPUTY, deputy="pubsec.lead")
     _cover(actors, clock, by="pubsec.lead")  # a leader of the department may
-    with pytest.raises(Conflict):
+    with pytest.raises(ValidationFailed) as err:  # overlapping the cover just arranged
         _cover(actors, clock, first="2026-09-20", last="2026-09-25")
+    assert [p["field"] for p in err.value.details] == ["from"]
+    assert "overlaps" in str(err.value.details[0]["message"])
+    with pytest.raises(ValidationFailed) as err:  # ten years is not a leave
+        _cover(actors, clock, first="2027-01-04", last="2036-12-03")
+    assert [p["field"] for p in err.value.details] == ["until"]
 
 
 def test_the_banner_and_the_pages(actors, clock, deputy):

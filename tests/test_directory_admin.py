@@ -224,6 +224,32 @@ def test_a_rename_keeps_the_old_name_and_cases_say_formerly(directory, clock):
     assert {d["field"] for d in err.value.details} == {"name", "reason"}
 
 
+def test_no_two_departments_or_divisions_share_a_name(directory, clock):
+    def refused(fn):
+        with pytest.raises(ValidationFailed) as err:
+            run(directory, fn)
+        return {d["field"]: str(d["message"]) for d in err.value.details}
+
+    taken = refused(
+        lambda s: admin.rename_department(
+            s, clock, None, "civil", "自治区公安厅", "Public Security Department", "改革"
+        )
+    )
+    assert taken == {
+        "name": "is the name of another department",
+        "name_en": "is the name of another department",
+    }
+    assert "name" in refused(
+        lambda s: admin.create_department(
+            s, clock, None, "edu-copy", "自治区教育厅", "Education copy", "640000"
+        )
+    )
+    assert refused(
+        lambda s: admin.rename_division(s, clock, None, "640122", "银川市", "Helan County")
+    ) == {"name": "is the name of another division"}
+    assert not any(e.startswith("department_") for e in _audit_kinds(directory))
+
+
 def test_a_case_names_its_renamed_provider_formerly(directory, actors, clock):
     key = actors.request("civil.clerk", **HUKOU)
     run(

@@ -81,8 +81,15 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http(err: HTTPException):
+        forbidden = (
+            gettext(
+                "This page is for administrators. If you need it, ask your system administrator."
+            )
+            if request.path.startswith("/admin/")
+            else gettext("This task or request belongs to another department or role.")
+        )
         messages = {
-            403: gettext("This task or request belongs to another department or role."),
+            403: forbidden,
             404: gettext("The page or record does not exist."),
         }
         body, status = _page(err.code or 500, messages.get(err.code, err.description or ""))

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from engine import audit
@@ -383,6 +383,8 @@ def create_division(
             )
     if not checks.problems and session.get(Division, code) is not None:
         checks.add("code", CODE_LABEL, Message(N_("is taken by another division")))
+    if not checks.problems:
+        _names_taken(session, checks, Division, name, name_en)
     checks.done()
     division = Division(
         code=code,
@@ -413,6 +415,8 @@ def rename_division(
     checks = Checks()
     checks.text("name", name, NAME, column=Division.name, required=True)
     checks.text("name_en", name_en, NAME_EN, column=Division.name_en, required=True)
+    if not checks.problems:
+        _names_taken(session, checks, Division, name, name_en, keep=division.code)
     checks.done()
     before = {"name": division.name, "name_en": division.name_en}
     division.name, division.name_en = name.strip(), name_en.strip()
@@ -426,6 +430,36 @@ def rename_division(
         before=before,
         after={"name": division.name, "name_en": division.name_en},
     )
+
+
+def _names_taken(
+    session: Session,
+    checks: Checks,
+    model: type[Division] | type[Department],
+    name: str,
+    name_en: str,
+    keep: str | int | None = None,
+) -> None:
+    """Two divisions, or two departments still in use, never share a name (in either language):
+    every picker and page tells them apart by name alone."""
+    others: Select
+    if model is Division:
+        others = select(Division.code).where(Division.code != (keep or ""))
+        names, names_en = Division.name, Division.name_en
+        taken = Message(N_("is the name of another division"))
+    else:
+        others = select(Department.id).where(
+            Department.id != (keep or 0), Department.active.is_(True)
+        )
+        names, names_en = Department.name, Department.name_en
+        taken = Message(N_("is the name of another department"))
+    if session.scalar(others.where(names == name.strip()).limit(1)) is not None:
+        checks.add("name", NAME, taken)
+    if (
+        session.scalar(others.where(func.lower(names_en) == name_en.strip().lower()).limit(1))
+        is not None
+    ):
+        checks.add("name_en", NAME_EN, taken)
 
 
 # -- departments --------------------------------------------------------------------------------
@@ -567,7 +601,8 @@ def create_department(
     require_admin(session, actor, place.code)
     if session.scalar(select(Department.id).where(Department.slug == slug)) is not None:
         checks.add("slug", SLUG_LABEL, Message(N_("is taken by another department")))
-        checks.done()
+    _names_taken(session, checks, Department, name, name_en)
+    checks.done()
     dept = Department(
         slug=slug,
         name=name.strip(),
@@ -606,6 +641,8 @@ def rename_department(
     checks = Checks()
     _check_department(checks, None, name, name_en, None)
     check_reason(checks, reason)
+    if not checks.problems:
+        _names_taken(session, checks, Department, name, name_en, keep=dept.id)
     checks.done()
     if not dept.active:
         raise Conflict(Message(N_("%(dept)s is no longer active."), dept=dept.label))
@@ -777,6 +814,17 @@ def assign_duty(
         raise ValidationFailed(
             Message(N_("Choose one of the duties offered.")),
             [{"field": "duty", "label": DUTY_LABEL, "message": Message(N_("is unknown"))}],
+        )
+    if not slug:
+        raise ValidationFailed(
+            Message(N_("Choose the department to give the duty to.")),
+            [
+                {
+                    "field": "department",
+                    "label": DEPARTMENT_LABEL,
+                    "message": Message(N_("is required")),
+                }
+            ],
         )
     dept = department_or_404(session, slug)
     require_admin(session, actor, dept.division_code)

@@ -27,6 +27,7 @@ from engine.i18n import N_, Label, Message
 from engine.inputs import Checks, storable
 
 PAGE_SIZE = 20
+LONGEST_COVER_DAYS = 366  # a leave cover is for an absence; a longer one is a move (accounts)
 COUNT_CAP = 1000
 DEPUTY = Message(N_("Deputy"))
 ABSENT = Message(N_("Absent official"))
@@ -197,6 +198,15 @@ def delegate(
         last_day_ = last if isinstance(last, date) else date.fromisoformat(str(last))
         if day_start(last_day_ + timedelta(days=1)) <= now:
             checks.add("until", UNTIL, Message(N_("must not be in the past")))
+        elif (last_day_ - first_day).days >= LONGEST_COVER_DAYS:
+            checks.add(
+                "until",
+                UNTIL,
+                Message(
+                    N_("must be within %(n)s days of the start (a longer absence is a move)"),
+                    n=LONGEST_COVER_DAYS,
+                ),
+            )
     checks.done(Message(N_("The leave cover was not arranged")))
     assert deputy is not None
     starts_at = day_start(first_day)
@@ -211,12 +221,16 @@ def delegate(
         .limit(1)
     )
     if clash is not None:
-        raise Conflict(
+        overlap = Checks()
+        overlap.add(
+            "from",
+            FROM,
             Message(
-                "%(who)s already has leave cover for part of this period; end it first.",
+                N_("overlaps the leave cover %(who)s already has; end that one first"),
                 who=absent.label,
-            )
+            ),
         )
+        overlap.done(Message(N_("The leave cover was not arranged")))
     row = Delegation(
         absent_id=absent.id,
         deputy_id=deputy.id,
