@@ -11,6 +11,7 @@ from flask_babel import gettext
 from flask_login import current_user, login_required
 
 from engine.errors import GovshareError, ValidationFailed
+from engine.i18n import N_, Message
 from engine.workflow import cockpit as service
 from engine.workflow import incidents
 
@@ -100,7 +101,12 @@ def instances():
     try:
         page = service.instances(db.session, current_user, filters, request.args.get("after"))
     except ValidationFailed as err:
-        errors = {d["field"]: render_message(d["message"]) for d in err.details}
+        errors = {
+            d["field"]: render_message(
+                Message(N_("%(label)s %(problem)s"), label=d.get("label", ""), problem=d["message"])
+            )
+            for d in err.details
+        }
         page = service.instances(db.session, current_user)
         page = service.InstanceList([], 0, False, None, page.processes)
         status = 422
