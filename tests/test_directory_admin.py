@@ -711,6 +711,11 @@ def test_the_administrator_previews_and_applies_a_merger_in_the_browser(app, dir
     assert r.status_code == 200 and key in html and "待办任务" in html
     assert run(directory, lambda s: department_by_slug(s, "pubsec").active)
     token = html.split('name="token" value="')[1].split('"')[0]
+    # applying without a reason is refused, and the preview stays on the page to fix it
+    r = b.post("/admin/directory/merge", {**form, "reason": "", "action": "apply", "token": token})
+    html = r.get_data(as_text=True)
+    assert r.status_code == 422 and "原因" in html and key in html and 'value="apply"' in html
+    assert run(directory, lambda s: department_by_slug(s, "pubsec").active)
     r = b.post("/admin/directory/merge", {**form, "action": "apply", "token": token})
     assert r.status_code == 302
     assert not run(directory, lambda s: department_by_slug(s, "pubsec").active)
@@ -722,6 +727,11 @@ def test_bad_input_on_the_pages_is_a_4xx_that_names_the_field(app, directory):  
     b = Browser(app, "data.admin")
     r = b.post("/admin/directory/merge", {"target": "stats", "action": "preview"})
     assert r.status_code == 422 and "被合并部门" in r.get_data(as_text=True)
+    r = b.post("/admin/directory/import", {"format": "csv", "content": "", "action": "preview"})
+    html = r.get_data(as_text=True)
+    assert (
+        r.status_code == 422 and "名录文件：必填" in html and "slug" not in html.split("<main")[1]
+    )
     r = b.post(
         "/admin/directory/import",
         {

@@ -180,21 +180,32 @@ def merge_page():
     f = request.form
     sources = f.getlist("sources")
     apply = f.get("action") == "apply"
-    try:
-        plan = merge(
+
+    def planned(dry_run: bool):
+        return merge(
             db.session,
             clock(),
             current_user,
             sources,
             f.get("target", ""),
             f.get("reason", ""),
-            dry_run=not apply,
-            expected=f.get("token") if apply else None,
+            dry_run=dry_run,
+            expected=f.get("token") if not dry_run else None,
         )
+
+    try:
+        plan = planned(dry_run=not apply)
         db.session.commit()
     except GovshareError as err:
         _refused(err)
-        return render_template("directory/merge.html", choices=choices, plan=None, form=f), 422
+        again = None
+        if apply:  # a refused apply (e.g. no reason) shows the preview again, not an empty form
+            try:
+                again = planned(dry_run=True)
+            except GovshareError:
+                pass
+            db.session.rollback()
+        return render_template("directory/merge.html", choices=choices, plan=again, form=f), 422
     if plan.applied:
         flash(
             gettext("The departments were merged; everything listed moved to the successor."),

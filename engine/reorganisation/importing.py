@@ -367,6 +367,11 @@ def import_directory(
     require_admin(session, actor)
     if fmt not in ("csv", "json"):
         raise _refuse(0, "format", Message(N_("Format")), Message(N_("must be CSV or JSON")))
+    if not data.strip():
+        raise ValidationFailed(
+            Message(N_("Choose a directory file or paste its content.")),
+            [{"field": "file", "label": FILE_LABEL, "message": Message(N_("is required"))}],
+        )
     text = decode_text(data, FILE_LABEL)
     rows, problems = parse(text, fmt)
     diff, by_slug, gone = _diff(session, clock, actor, rows, problems)
