@@ -82,7 +82,7 @@ def test_an_official_without_an_english_name_reads_in_chinese_on_english_pages(a
         browser = Browser(app, "civil.clerk")
         browser.client.set_cookie("lang", "en")
         html = browser.get("/inbox/mine").get_data(as_text=True)
-        header = re.search(r'<span class="who".*?</span></span>', html).group(0)
+        header = re.search(r'<summary class="who".*?</summary>', html).group(0)
         assert "自治区民政厅经办人" in header and "Department of Civil Affairs" in header
     finally:
         name("Civil Affairs Clerk")
