@@ -13,6 +13,7 @@ from engine.audit import AuditEvent
 from engine.cli import main
 from engine.directory import administration as admin
 from engine.directory import clients, department_by_slug, department_labels, user_by_name
+from engine.directory.models import Division
 from engine.errors import Conflict, Forbidden, ValidationFailed
 from engine.oversight import breaches
 from engine.reorganisation import merge, move, split
@@ -763,3 +764,45 @@ def test_bad_input_on_the_pages_is_a_4xx_that_names_the_field(app, directory):  
     assert r.status_code == 200 and "请选择所列职责之一" in r.get_data(as_text=True)
     assert b.get("/admin/directory/departments/no-such-dept").status_code == 404
     assert run(directory, lambda s: department_by_slug(s, "stats").name) == "自治区统计局"
+
+
+def test_every_directory_form_changes_what_it_says_and_tells_the_administrator(app, directory):  # noqa: F811
+    b = Browser(app, "data.admin")
+    page = "/admin/directory/"
+
+    def post(path, form, back=page):
+        r = b.post(path, form, page=back, follow_redirects=True)
+        assert r.status_code == 200, (path, r.status_code)
+        return r.get_data(as_text=True)
+
+    division = {"code": "640199", "name": "示范区", "name_en": "Demo District"}
+    html = post("/admin/directory/divisions", {**division, "level": "county", "parent": "640100"})
+    assert "行政区划已新建" in html
+    html = post("/admin/directory/divisions/rename", {**division, "name": "示范新区"})
+    assert "行政区划已更名" in html
+    assert run(directory, lambda s: s.get(Division, "640199").name) == "示范新区"
+    dept = {"slug": "demo-data", "name": "示范新区数据局", "name_en": "Demo Data Bureau"}
+    html = post("/admin/directory/departments", {**dept, "division": "640199"})
+    assert "部门已新建" in html and "示范新区数据局" in html
+    demo = "/admin/directory/departments/demo-data"
+    html = post(f"{demo}/rename", {**dept, "name": "示范新区数据管理局", "reason": "改革"}, demo)
+    assert "部门已更名" in html and "示范新区数据局" in html  # the former name in the history
+    html = post(f"{demo}/move", {"division": "640100", "reason": "区划调整"}, demo)
+    assert "部门隶属已调整" in html
+    assert run(directory, lambda s: department_by_slug(s, "demo-data").division_code) == "640100"
+    duties = "/admin/directory/duties"
+    html = post(
+        "/admin/directory/duties/authority",
+        {"division": "640100", "department": "demo-data", "reason": "2024年改革"},
+        duties,
+    )
+    assert run(directory, lambda s: department_by_slug(s, "demo-data").is_authority)
+    html = post(
+        "/admin/directory/duties/seat", {"duty": "base:population", "department": ""}, duties
+    )
+    assert "请选择承担该职责的部门" in html  # nothing chosen: nothing given
+    html = post(
+        "/admin/directory/duties/seat", {"duty": "base:population", "department": "stats"}, duties
+    )
+    assert "职责已分配" in html
+    assert "base:population" in run(directory, lambda s: department_by_slug(s, "stats").duties)

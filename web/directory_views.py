@@ -29,6 +29,22 @@ def _refused(err: GovshareError) -> None:
     flash(err.message.render(gettext), "error")
 
 
+def _change(service_call, *fields: str, done: str, **options) -> bool:
+    """Run an administration service with the signed-in administrator and the form's ``fields``
+    (in order), commit, and say ``done``; a refusal is shown instead (:func:`_refused`)."""
+    f = request.form
+    try:
+        service_call(
+            db.session, clock(), current_user, *(f.get(name, "") for name in fields), **options
+        )
+        db.session.commit()
+    except GovshareError as err:
+        _refused(err)
+        return False
+    flash(done, "success")
+    return True
+
+
 @bp.get("/")
 @login_required
 def index():
@@ -53,67 +69,26 @@ def index():
 @bp.post("/divisions")
 @login_required
 def create_division():
-    f = request.form
-    try:
-        service.create_division(
-            db.session,
-            clock(),
-            current_user,
-            f.get("code", ""),
-            f.get("name", ""),
-            f.get("name_en", ""),
-            f.get("level", ""),
-            f.get("parent", ""),
-        )
-        db.session.commit()
-    except GovshareError as err:
-        _refused(err)
-    else:
-        flash(gettext("The division was created."), "success")
+    fields = ("code", "name", "name_en", "level", "parent")
+    _change(service.create_division, *fields, done=gettext("The division was created."))
     return redirect(url_for("directory.index"))
 
 
 @bp.post("/divisions/rename")
 @login_required
 def rename_division():
-    f = request.form
-    try:
-        service.rename_division(
-            db.session,
-            clock(),
-            current_user,
-            f.get("code", ""),
-            f.get("name", ""),
-            f.get("name_en", ""),
-        )
-        db.session.commit()
-    except GovshareError as err:
-        _refused(err)
-    else:
-        flash(gettext("The division was renamed."), "success")
+    fields = ("code", "name", "name_en")
+    _change(service.rename_division, *fields, done=gettext("The division was renamed."))
     return redirect(url_for("directory.index"))
 
 
 @bp.post("/departments")
 @login_required
 def create_department():
-    f = request.form
-    try:
-        service.create_department(
-            db.session,
-            clock(),
-            current_user,
-            f.get("slug", ""),
-            f.get("name", ""),
-            f.get("name_en", ""),
-            f.get("division", ""),
-        )
-        db.session.commit()
-    except GovshareError as err:
-        _refused(err)
+    fields = ("slug", "name", "name_en", "division")
+    if not _change(service.create_department, *fields, done=gettext("The department was created.")):
         return redirect(url_for("directory.index"))
-    flash(gettext("The department was created."), "success")
-    return redirect(url_for("directory.department", slug=f.get("slug", "")))
+    return redirect(url_for("directory.department", slug=request.form.get("slug", "")))
 
 
 @bp.get("/departments/<slug>")
@@ -130,44 +105,21 @@ def department(slug: str):
 @bp.post("/departments/<slug>/rename")
 @login_required
 def rename(slug: str):
-    f = request.form
-    try:
-        service.rename_department(
-            db.session,
-            clock(),
-            current_user,
-            slug,
-            f.get("name", ""),
-            f.get("name_en", ""),
-            f.get("reason", ""),
-        )
-        db.session.commit()
-    except GovshareError as err:
-        _refused(err)
-    else:
-        flash(
-            gettext("The department was renamed; its former name stays in the history."), "success"
-        )
+    def rename_it(session, now, actor, name, name_en, reason):
+        return service.rename_department(session, now, actor, slug, name, name_en, reason)
+
+    done = gettext("The department was renamed; its former name stays in the history.")
+    _change(rename_it, "name", "name_en", "reason", done=done)
     return redirect(url_for("directory.department", slug=slug))
 
 
 @bp.post("/departments/<slug>/move")
 @login_required
 def move_department(slug: str):
-    try:
-        move(
-            db.session,
-            clock(),
-            current_user,
-            slug,
-            request.form.get("division", ""),
-            request.form.get("reason", ""),
-        )
-        db.session.commit()
-    except GovshareError as err:
-        _refused(err)
-    else:
-        flash(gettext("The department was moved."), "success")
+    def move_it(session, now, actor, division, reason):
+        return move(session, now, actor, slug, division, reason)
+
+    _change(move_it, "division", "reason", done=gettext("The department was moved."))
     return redirect(url_for("directory.department", slug=slug))
 
 
@@ -268,42 +220,22 @@ def duties():
 @bp.post("/duties/authority")
 @login_required
 def authority():
-    f = request.form
-    try:
-        service.designate_authority(
-            db.session,
-            clock(),
-            current_user,
-            f.get("division", ""),
-            f.get("department", ""),
-            f.get("reason", ""),
-        )
-        db.session.commit()
-    except GovshareError as err:
-        _refused(err)
-    else:
-        flash(gettext("The data-sharing authority was designated."), "success")
+    done = gettext("The data-sharing authority was designated.")
+    _change(service.designate_authority, "division", "department", "reason", done=done)
     return redirect(url_for("directory.duties"))
 
 
 @bp.post("/duties/seat")
 @login_required
 def seat():
-    f = request.form
-    try:
-        service.assign_duty(
-            db.session,
-            clock(),
-            current_user,
-            f.get("duty", ""),
-            f.get("department", ""),
-            release=f.get("action") == "release",
-        )
-        db.session.commit()
-    except GovshareError as err:
-        _refused(err)
-    else:
-        flash(gettext("The duty was assigned."), "success")
+    release = request.form.get("action") == "release"
+    _change(
+        service.assign_duty,
+        "duty",
+        "department",
+        done=gettext("The duty was assigned."),
+        release=release,
+    )
     return redirect(url_for("directory.duties"))
 
 
