@@ -464,3 +464,20 @@ def test_a_token_signed_with_a_shared_secret_or_unsigned_is_refused(provider, cl
         assert refused.value.reason in ("signature", "token")
     good = provider.provider.id_token("n")
     assert sso.verify_id_token(settings, good, {"keys": [jwks]}, nonce="n", clock=clock)["sub"]
+
+
+def test_an_account_without_a_local_password_is_not_offered_a_password_change(
+    app, provider, actors, new_user
+):
+    name = new_user()
+    actors.run(
+        lambda s: setattr(
+            s.scalar(select(User).where(User.username == name)), "password_hash", None
+        )
+    )
+    provider.provider.user = {"sub": "u-nopass", "preferred_username": name}
+    client = english(app.test_client())
+    sso_sign_in(client, provider)
+    assert signed_in(client)
+    page = client.get("/inbox/mine").get_data(as_text=True)
+    assert "Leave cover" in page and "Change my password" not in page

@@ -122,6 +122,11 @@ class User(Base):
     def is_active(self) -> bool:
         return self.active
 
+    @property
+    def has_password(self) -> bool:
+        """Has a local password (an account made by single sign-on may have none)."""
+        return bool(self.password_hash)
+
     def get_id(self) -> str:
         return str(self.id)
 
