@@ -33,7 +33,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, undefer
 
-from engine import rules
+from engine import audit, rules
 from engine.audit import AuditEvent
 from engine.calendar import WorkingCalendar, load_calendar
 from engine.calendar.deadlines import forget_deadlines, record_deadlines
@@ -772,16 +772,17 @@ def suspend_instance(
     instance.resume_status, instance.status = before, SUSPENDED
     instance.suspended_at, instance.suspended_by_id = now, actor_id
     instance.suspend_reason, instance.updated_at = reason, now
-    session.add(
-        AuditEvent(
-            instance_id=instance.id,
-            at=now,
-            actor_id=actor_id,
-            kind="instance_suspended",
-            object_type="instance",
-            object_ref=instance.business_key,
-            detail={"before": before, "after": SUSPENDED, "reason": reason},
-        )
+    audit.record(
+        session,
+        now,
+        "instance_suspended",
+        actor_id=actor_id,
+        instance_id=instance.id,
+        object_type="instance",
+        object_ref=instance.business_key,
+        before=before,
+        after=SUSPENDED,
+        reason=reason,
     )
     session.flush()
     return instance
@@ -802,27 +803,23 @@ def resume_instance(
         )
     now = clock.now()
     after = instance.resume_status or "running"
-    detail = {
-        "before": SUSPENDED,
-        "after": after,
-        "reason": reason,
-        "suspended_at": instance.suspended_at.isoformat() if instance.suspended_at else None,
-        "suspended_by": instance.suspended_by_id,
-        "suspend_reason": instance.suspend_reason,
-    }
+    audit.record(
+        session,
+        now,
+        "instance_resumed",
+        actor_id=actor_id,
+        instance_id=instance.id,
+        object_type="instance",
+        object_ref=instance.business_key,
+        before=SUSPENDED,
+        after=after,
+        reason=reason,
+        suspended_at=instance.suspended_at.isoformat() if instance.suspended_at else None,
+        suspended_by=instance.suspended_by_id,
+        suspend_reason=instance.suspend_reason,
+    )
     instance.status, instance.resume_status = after, None
     instance.suspended_at = instance.suspended_by_id = instance.suspend_reason = None
     instance.updated_at = now
-    session.add(
-        AuditEvent(
-            instance_id=instance.id,
-            at=now,
-            actor_id=actor_id,
-            kind="instance_resumed",
-            object_type="instance",
-            object_ref=instance.business_key,
-            detail=detail,
-        )
-    )
     session.flush()
     return instance
