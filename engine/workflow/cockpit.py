@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session, load_only
 
+from engine import paging
 from engine.audit import AuditEvent
 from engine.clock import SHANGHAI, Clock
 from engine.directory import department_labels
@@ -50,7 +51,7 @@ STATE_LABELS = {
     "completed": Message(N_("Completed")),
 }
 PAGE_SIZE = 50
-COUNT_CAP = 1000  # counts above this show as "1000+": narrow the filters
+COUNT_CAP = paging.COUNT_CAP
 REASON_MAX = 500
 TIMELINE_MAX = 500  # events of one instance on its page
 OPERATOR = Message(N_("the operator (command line)"))
@@ -338,14 +339,8 @@ def _checked(session: Session, f: InstanceFilters, after: object) -> tuple[list[
 
 
 def capped_count(session: Session, stmt: Select, cap: int | None = None) -> int:
-    """COUNT(*) that stops at ``cap`` + 1 (default :data:`COUNT_CAP`): the cost of a count never
-    grows past the cap."""
-    cap = COUNT_CAP if cap is None else cap
-    return session.execute(
-        select(func.count()).select_from(
-            stmt.with_only_columns(ProcessInstance.id).limit(cap + 1).subquery()
-        )
-    ).scalar_one()
+    """The instances matching ``stmt``, counted up to ``cap`` + 1 (:func:`engine.paging.capped_count`)."""
+    return paging.capped_count(session, stmt, ProcessInstance.id, COUNT_CAP if cap is None else cap)
 
 
 def instances(

@@ -1,0 +1,26 @@
+"""Paging shared by every list: counts capped at :data:`COUNT_CAP` and the arithmetic of pages.
+
+A list page costs a count that stops at the cap plus the page itself, whatever is stored; above
+the cap a list shows "1000+" and asks for narrower filters instead of more pages.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+COUNT_CAP = 1000  # counts above this show as "1000+": narrow the filters
+
+
+def capped_count(session: Session, stmt: Select[Any], column: Any, cap: int = COUNT_CAP) -> int:
+    """``COUNT(*)`` of ``stmt`` that stops at ``cap`` + 1 rows (``column``: the primary key the
+    subquery selects), so the cost of a count never grows past the cap."""
+    limited = stmt.with_only_columns(column).order_by(None).limit(cap + 1).subquery()
+    return session.execute(select(func.count()).select_from(limited)).scalar_one()
+
+
+def page_count(total: int, page_size: int, cap: int = COUNT_CAP) -> int:
+    """Pages for ``total`` matches (at least one; no more than the cap allows)."""
+    return max(1, -(-min(total, cap) // page_size))
