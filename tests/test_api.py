@@ -54,7 +54,10 @@ def test_start_list_complete_and_read_status(client):
     assert [(t["business_key"], t["task"], t["due_at"]) for t in tasks] == [
         (key, "provider_review", "2026-10-09T16:00:00+00:00")
     ]
-    assert tasks[0]["form_schema"]["$id"] == "govshare:forms/provider_review"
+    assert "form_schema" not in tasks[0]  # named once, by key: GET /api/v1/forms/<key>
+    form = client.get(tasks[0]["form_schema_url"], headers=auth("pubsec.clerk"))
+    assert form.status_code == 200 and form.headers["ETag"]
+    assert form.get_json()["$id"] == "govshare:forms/provider_review"
     task_id = tasks[0]["id"]
     r = client.post(
         f"/api/v1/tasks/{task_id}/complete",

@@ -24,6 +24,7 @@ from engine.i18n import Message
 from engine.quality import verification
 from engine.sharing import requests as share_requests
 from engine.sharing.grants import check_use
+from engine.workflow import inbox as inbox_service
 from engine.workflow import tasks as task_service
 from notifications import inapp, preferences
 
@@ -161,7 +162,16 @@ COMPONENTS.update(
             state={"type": "string"},
             due_at=NULLABLE_DATE_TIME,
             assignee=NULLABLE_TEXT,
-            form_schema={"type": ["object", "null"]},
+            form_schema={
+                "type": ["object", "null"],
+                "description": "the form's JSON Schema (claim and complete answer it; the list "
+                "gives form_key and form_schema_url instead)",
+            },
+            form_key={
+                "type": ["string", "null"],
+                "description": "process.version.form: GET /api/v1/forms/{form_key}",
+            },
+            form_schema_url=NULLABLE_TEXT,
             request_status={"type": "string"},
         ),
         "Resource": obj(
@@ -287,22 +297,95 @@ def _task_json(t: task_service.TaskRef) -> dict:
     }
 
 
+def _listed_task_json(t: inbox_service.ApiTask) -> dict:
+    return {
+        "id": t.id,
+        "business_key": t.business_key,
+        "task": t.task_name,
+        "title": t.title,
+        "role": t.role,
+        "form": t.form,
+        "statute": t.statute,
+        "state": t.state,
+        "due_at": t.due_at.isoformat() if t.due_at else None,
+        "assignee": t.assignee,
+        "request_status": t.request_status,
+        "form_key": t.form_key,
+        "form_schema_url": url_for("api.form_schema", key=t.form_key) if t.form_key else None,
+    }
+
+
 @bp.get("/tasks")
 @token_required
 @operation(
     "Open tasks of the token's user",
     {200: ("the tasks, earliest deadline first", array(ref("Task")))},
+    description="Keyset pages: at most `limit` tasks (default 50, at most 200) in deadline "
+    'order; when more follow, the `Link` header (`rel="next"`) and the `X-Next-Cursor` header '
+    "give the next page (`after`). Each task names its form by `form_key`; its JSON Schema is "
+    "at `form_schema_url` (GET /api/v1/forms/{key}, cacheable with its ETag).",
     query=obj(
         scope={
-            "enum": ["inbox", "mine", "queue"],
+            "enum": list(inbox_service.API_SCOPES),
             "description": "mine: claimed by the user; queue: offered to the user's department "
             "and role; inbox (default): both",
-        }
+        },
+        limit={
+            "type": "integer",
+            "minimum": 1,
+            "maximum": inbox_service.API_MAX_LIMIT,
+            "description": f"tasks per page (default {inbox_service.API_LIMIT})",
+        },
+        after=text(
+            40,
+            1,
+            pattern=inbox_service.CURSOR_PATTERN,
+            description="the cursor of the previous page (its Link header), to read on",
+        ),
     ),
+    headers={
+        "Link": '<…/api/v1/tasks?…&after=…>; rel="next" — present when more tasks follow',
+        "X-Next-Cursor": "the `after` of the next page — present when more tasks follow",
+    },
 )
 def list_tasks(query: dict):
-    tasks = task_service.list_tasks(db.session, g.user, query.get("scope", "inbox"))
-    return jsonify([_task_json(t) for t in tasks])
+    scope = query.get("scope", "inbox")
+    batch = inbox_service.task_batch(
+        db.session,
+        g.user,
+        scope,
+        query.get("limit", inbox_service.API_LIMIT),
+        query.get("after"),
+    )
+    response = jsonify([_listed_task_json(t) for t in batch.tasks])
+    if batch.next:
+        args = {k: v for k, v in request.args.items() if k != "after"}
+        nxt = url_for("api.list_tasks", **args, after=batch.next, _external=True)
+        response.headers["Link"] = f'<{nxt}>; rel="next"'
+        response.headers["X-Next-Cursor"] = batch.next
+    return response
+
+
+@bp.get("/forms/<key>")
+@token_required
+@operation(
+    "The JSON Schema of a task's form",
+    {
+        200: ("the form's JSON Schema (2020-12)", {"type": "object"}),
+        304: ("not modified since the ETag given in If-None-Match", None),
+    },
+    errors=(404,),
+    description="`key` is a task's `form_key` (process.version.form): a deployed version's form "
+    "never changes, so the answer carries an ETag and may be cached.",
+    path={"key": text(210, 1, pattern=inbox_service.FORM_KEY_PATTERN)},
+)
+def form_schema(key: str):
+    form = inbox_service.form_by_key(db.session, key)
+    response = jsonify(form.schema)
+    response.set_etag(form.etag)
+    response.cache_control.private = True
+    response.cache_control.max_age = 86400
+    return response.make_conditional(request)
 
 
 TASK_ID = {"task_id": ID}

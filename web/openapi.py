@@ -132,7 +132,7 @@ class Operation:
     every operation behind a token, 422 for every operation that takes input)."""
 
     summary: str
-    responses: dict[int, tuple[str, dict]]
+    responses: dict[int, tuple[str, dict | None]]
     errors: tuple[int, ...] = ()
     body: dict | None = None
     query: dict | None = None
@@ -140,11 +140,12 @@ class Operation:
     description: str = ""
     token: bool = True
     example: dict | None = None  # of the body, for readers and the fuzzer's first cases
+    headers: dict[str, str] = field(default_factory=dict)  # of the success answer: name -> text
 
 
 def operation(
     summary: str,
-    responses: dict[int, tuple[str, dict]],
+    responses: dict[int, tuple[str, dict | None]],
     *,
     errors: tuple[int, ...] = (),
     body: dict | None = None,
@@ -153,6 +154,7 @@ def operation(
     description: str = "",
     token: bool = True,
     example: dict | None = None,
+    headers: dict[str, str] | None = None,
 ) -> Callable:
     """Declare a view's operation and check its input against the declaration.
 
@@ -160,7 +162,18 @@ def operation(
     (the parameters, typed) when ``query`` is; path parameters arrive as Flask gives them, after
     their schema (derived from the rule's converter unless ``path`` names one) has passed. A
     ``token`` operation expects the caller to authenticate (``web.api.token_required``) first."""
-    op = Operation(summary, responses, errors, body, query, path or {}, description, token, example)
+    op = Operation(
+        summary,
+        responses,
+        errors,
+        body,
+        query,
+        path or {},
+        description,
+        token,
+        example,
+        headers or {},
+    )
 
     def decorate(view: Callable) -> Callable:
         @wraps(view)
@@ -342,13 +355,17 @@ def _scopes(endpoint: str) -> list[str]:
 
 
 def _responses(rule: Rule, op: Operation) -> dict:
-    responses = {
-        str(status): {
-            "description": description,
-            "content": {"application/json": {"schema": schema}},
-        }
-        for status, (description, schema) in op.responses.items()
-    }
+    responses: dict[str, dict] = {}
+    for status, (description, schema) in op.responses.items():
+        answer: dict[str, Any] = {"description": description}
+        if schema is not None:  # None: no body (304)
+            answer["content"] = {"application/json": {"schema": schema}}
+        if op.headers and 200 <= status < 300:
+            answer["headers"] = {
+                name: {"description": text_, "schema": {"type": "string"}}
+                for name, text_ in op.headers.items()
+            }
+        responses[str(status)] = answer
     errors = set(op.errors)
     if op.token:
         errors |= {401, 403}  # 403: a department system's token without the scope
