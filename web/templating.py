@@ -8,6 +8,7 @@ from flask import Flask, g, request
 from flask_babel import get_locale, gettext, lazy_gettext
 from flask_login import current_user
 
+from engine import paging
 from engine.calendar import due_label, regional_gap
 from engine.catalog import rules as catalog_rules
 from engine.catalog.events import KIND_LABELS
@@ -251,7 +252,14 @@ def statute_label(text: str) -> str:
     )
 
 
+def capped(n: int) -> str:
+    """A capped count as lists show it: "1000+" above :data:`engine.paging.COUNT_CAP`."""
+    return f"{paging.COUNT_CAP}+" if n > paging.COUNT_CAP else str(n)
+
+
 def nav_counts() -> dict:
+    """The navigation's badges: the inbox counts, each capped (engine.workflow.inbox.counts:
+    the same statements whatever is stored), shown through :func:`capped`."""
     if "nav_counts" not in g:
         g.nav_counts = (
             counts(db.session, current_user, clock()) if current_user.is_authenticated else {}
@@ -293,6 +301,7 @@ def init_app(app: Flask) -> None:
         catalog_fields=catalog_fields,
         statute=statute_label,
         task_title=task_title,
+        capped=capped,
     )
     app.jinja_env.add_extension("jinja2.ext.do")
 

@@ -23,7 +23,7 @@ import re
 import secrets
 from dataclasses import dataclass, field
 
-from sqlalchemy import String, cast, func, or_, select
+from sqlalchemy import String, cast, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -36,6 +36,7 @@ from engine.directory.sessions import revoke_sessions
 from engine.errors import Conflict, FieldProblem, Forbidden, NotFound, ValidationFailed
 from engine.i18n import N_, Label, Message
 from engine.inputs import Checks, decode_text, storable
+from engine.paging import capped_count, page_count
 
 # -- the password policy (docs/administration.md "Accounts") ------------------------------------
 MIN_PASSWORD_LENGTH = 10
@@ -77,7 +78,6 @@ JOB_ROLES: dict[str, str] = {
     SYSTEM_ADMIN: N_("System administrator"),
 }
 PAGE_SIZE = 25
-COUNT_CAP = 1000
 MAX_IMPORT_ROWS = 2000
 
 USERNAME = Message(N_("User name"))
@@ -240,13 +240,8 @@ def list_accounts(
                 User.display_name_en.like(like),
             )
         )
-    total = session.scalar(
-        select(func.count()).select_from(
-            stmt.with_only_columns(User.id).limit(COUNT_CAP + 1).subquery()
-        )
-    )
-    total = int(total or 0)
-    pages = max(1, -(-min(total, COUNT_CAP) // page_size))
+    total = capped_count(session, stmt, User.id)
+    pages = page_count(total, page_size)
     page = min(max(1, page), pages)
     users = session.scalars(
         stmt.order_by(User.username).limit(page_size).offset((page - 1) * page_size)

@@ -43,13 +43,13 @@ from engine.errors import Forbidden
 from engine.exports import SafeWriter
 from engine.i18n import N_, Label, Message
 from engine.inputs import Checks
+from engine.paging import COUNT_CAP, page_count
 from engine.sharing.handlers import HANDLERS
 from engine.workflow.models import HumanTask, ProcessFact, ProcessInstance
 
 # the processes whose instances are share requests: the sharing area's business-key registry
 REQUEST_PROCESSES = tuple(HANDLERS.key_prefixes)
 PAGE_SIZE = 20
-COUNT_CAP = 1000  # counts above this show as "1000+"
 EXPORT_CAP = 10_000  # rows in one CSV export; narrow the filters for more
 SCOPES = ("department", "level")
 DIRECTIONS = ("sent", "received")
@@ -397,7 +397,7 @@ def requests_of(
     total = session.execute(
         select(func.count()).select_from(select(matching.c.id).limit(COUNT_CAP + 1).subquery())
     ).scalar_one()
-    pages = max(1, -(-min(total, COUNT_CAP) // page_size))
+    pages = page_count(total, page_size)
     page = min(max(1, page), pages)
     rows = _rows(session, user, scans, f, now, page_size, (page - 1) * page_size)
     return RequestList(

@@ -276,13 +276,14 @@ def _limited_ids(
     return parts[0] if len(parts) == 1 else union_all(*parts)  # type: ignore[return-value]
 
 
-def capped_count(session: Session, stmt: Select[Any], cap: int = COUNT_CAP) -> int:
+def capped_count(session: Session, stmt: Select[Any], cap: int | None = None) -> int:
     """COUNT(*) that stops at ``cap`` + 1: the cost of a count never grows past the cap."""
-    return paging.capped_count(session, stmt, HumanTask.id, cap)
+    return paging.capped_count(session, stmt, HumanTask.id, COUNT_CAP if cap is None else cap)
 
 
-def _count(session: Session, scans: list[Select[Any]], cap: int = COUNT_CAP) -> int:
-    """The matches of the scans, counted up to ``cap`` + 1 in one statement."""
+def _count(session: Session, scans: list[Select[Any]]) -> int:
+    """The matches of the scans, counted up to COUNT_CAP + 1 in one statement."""
+    cap = COUNT_CAP
     if len(scans) == 1:
         return capped_count(session, scans[0], cap)
     ids = _limited_ids(scans, [HumanTask.id.asc()], cap + 1).subquery()
@@ -326,7 +327,7 @@ def list_view(
         for b in _branches(view, user, now, covered)
     ]
     total = _count(session, scans)
-    pages = page_count(total, page_size)
+    pages = page_count(total, page_size, COUNT_CAP)
     page = min(max(1, page), pages)
     order = _order(view, f)
     if len(scans) == 1:

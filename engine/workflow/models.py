@@ -147,7 +147,10 @@ class HumanTask(Base):
         UniqueConstraint("instance_id", "spiff_task_id"),
         Index("ix_task_queue", "department_id", "state", "due_sort", "id"),
         Index("ix_task_assignee", "assignee_id", "state", "due_sort", "id"),
-        Index("ix_task_done", "completed_by_id", "state", "completed_at"),
+        Index("ix_task_done", "completed_by_id", "state", "completed_at", "id"),
+        # the "newest first" sort of the own and queue views (migration 0044)
+        Index("ix_task_queue_created", "department_id", "state", "created_at", "id"),
+        Index("ix_task_assignee_created", "assignee_id", "state", "created_at", "id"),
         # the daily 催办 job: open tasks due today, in one range scan (notifications.ladder)
         Index("ix_task_due", "state", "due_sort"),
     )
