@@ -266,9 +266,9 @@ def _branches(
 def _limited_ids(
     scans: list[Select[Any]], order: list[UnaryExpression[Any]], limit: int
 ) -> Select[Any]:
-    """The ids of the first ``limit`` rows of every scan in ``order``: a UNION ALL of limited
-    scans (each wrapped so SQLite accepts its ORDER BY and LIMIT), never more than
-    ``len(scans) * limit`` ids whatever is stored."""
+    """The ids of the first ``limit`` rows of every scan in ``order`` (any ``limit`` rows when
+    ``order`` is empty: a count): a UNION ALL of limited scans (each wrapped so SQLite accepts
+    its ORDER BY and LIMIT), never more than ``len(scans) * limit`` ids whatever is stored."""
     parts = []
     for scan in scans:
         sub = scan.with_only_columns(HumanTask.id).order_by(*order).limit(limit).subquery()
@@ -286,7 +286,7 @@ def _count(session: Session, scans: list[Select[Any]]) -> int:
     cap = COUNT_CAP
     if len(scans) == 1:
         return capped_count(session, scans[0], cap)
-    ids = _limited_ids(scans, [HumanTask.id.asc()], cap + 1).subquery()
+    ids = _limited_ids(scans, [], cap + 1).subquery()
     return session.execute(
         select(func.count()).select_from(select(ids.c.id).limit(cap + 1).subquery())
     ).scalar_one()
