@@ -511,23 +511,17 @@ def _cursor(due_sort: datetime, task_id: int) -> str:
 
 
 def _position(after: str) -> tuple[datetime, int]:
-    problem = {"field": "after", "message": "is not a cursor this list gave"}
-    if not _CURSOR.match(after):
-        raise ValidationFailed(
-            Message("The request is not valid: %(fields)s", fields="after"), [problem]
-        )
+    """The (due_sort, id) a cursor names; anything else is refused naming ``after`` (422)."""
     at, _, task_id = after.partition(".")
     try:
-        when = datetime.strptime(at, _CURSOR_TIME).replace(tzinfo=UTC)
+        if not _CURSOR.match(after) or int(task_id) > _MAX_ID:
+            raise ValueError(after)
+        return datetime.strptime(at, _CURSOR_TIME).replace(tzinfo=UTC), int(task_id)
     except ValueError:
         raise ValidationFailed(
-            Message("The request is not valid: %(fields)s", fields="after"), [problem]
+            Message("The request is not valid: %(fields)s", fields="after"),
+            [{"field": "after", "message": Message(N_("is not a cursor this list gave"))}],
         ) from None
-    if int(task_id) > _MAX_ID:
-        raise ValidationFailed(
-            Message("The request is not valid: %(fields)s", fields="after"), [problem]
-        )
-    return when, int(task_id)
 
 
 def task_batch(
