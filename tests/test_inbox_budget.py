@@ -162,6 +162,7 @@ def test_counts_stop_at_the_cap_and_show_it(
     html = Browser(app, "pubsec.clerk").get("/inbox/mine").get_data(as_text=True)
     badges = re.findall(r'<span class="count[^"]*">([^<]*)</span>', html)
     assert badges[:3] == ["50+", "50+", "50+"], badges
+    assert "超过 50 项" in html  # the heading states the same cap ("more than 50 tasks")
 
 
 def test_api_keyset_pages_give_each_open_task_exactly_once(

@@ -52,6 +52,7 @@ def view(view: str):
         counterparts=inbox.counterparts,
         colleagues=inbox.colleagues,
         args=args,
+        count_cap=inbox_service.COUNT_CAP,  # "more than 1000 tasks"
     )
 
 
