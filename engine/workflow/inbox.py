@@ -548,7 +548,7 @@ def task_batch(
             HumanTask.due_sort > when, and_(HumanTask.due_sort == when, HumanTask.id > last)
         )
         conditions = [and_(c, beyond) for c in conditions]
-    order = [HumanTask.due_sort.asc(), HumanTask.id.asc()]
+    order: list[UnaryExpression[Any]] = [HumanTask.due_sort.asc(), HumanTask.id.asc()]
     ids = _limited_ids([select(HumanTask).where(c) for c in conditions], order, limit + 1)
     holder = aliased(User)
     rows = session.execute(
