@@ -1,8 +1,14 @@
 """Inbox queries: the task lists officials work from, paginated and filtered in SQL.
 
-Every list is one indexed query with ``LIMIT``/``OFFSET`` plus one ``COUNT``; the cost of a page
-does not grow with the number of tasks stored (bench/pages.py measures it). Rows come back as
+Every list is one indexed query with ``LIMIT``/``OFFSET`` plus one ``COUNT`` capped at
+:data:`engine.paging.COUNT_CAP` (the navigation's badges are the same capped counts); a view that
+is two sets of tasks (overdue: the user's own and the queue's) reads them as limited index range
+scans joined by UNION ALL. The cost of a page does not grow with the number of tasks stored
+(bench/pages.py measures it; tests/test_inbox_budget.py counts the statements). Rows come back as
 plain :class:`TaskRow` data with the deadline in working days and how that was counted.
+
+The API's list (:func:`task_batch`, ``/api/v1/tasks``) pages by keyset on (due_sort, id) instead,
+in one statement, and names each task's form by key (:func:`form_by_key`).
 """
 
 from __future__ import annotations
