@@ -205,16 +205,24 @@ def main() -> None:
 
 def measure(args: argparse.Namespace, db: str, sizes: dict, built: dict) -> None:
     times = {(name, page): [] for name in sizes for page in PAGES}
-    for clients, _ in built.values():  # warm up
+    for name, (clients, _) in built.items():  # warm up (printed: a slow run may be cut short)
         for page, path in PAGES.items():
+            t = time.perf_counter()
             assert clients[page].get(path).status_code == 200
-    for _ in range(args.rounds):
+            ms = (time.perf_counter() - t) * 1000
+            print(f"  warm-up {path:<22} {sizes[name]:>7} requests: {ms:8.1f} ms", flush=True)
+    for r in range(args.rounds):
         for name, (clients, _) in built.items():
             for page, path in PAGES.items():
                 t = time.perf_counter()
-                r = clients[page].get(path)
+                response = clients[page].get(path)
                 times[(name, page)].append(time.perf_counter() - t)
-                assert r.status_code == 200
+                assert response.status_code == 200
+                ms = times[(name, page)][-1] * 1000
+                print(
+                    f"  round {r + 1} {path:<22} {sizes[name]:>7} requests: {ms:8.1f} ms",
+                    flush=True,
+                )
     print(f"{db}: median of {args.rounds} rounds")
     for page, path in PAGES.items():
         med = {}
@@ -228,7 +236,8 @@ def measure(args: argparse.Namespace, db: str, sizes: dict, built: dict) -> None
             )
         print(
             f"  {path:<22} {args.big} / {args.small}: ratio {med['big'] / med['small']:.2f} "
-            "(goal: at most 1.5)"
+            "(goal: at most 1.5)",
+            flush=True,
         )
 
 
