@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -72,7 +73,7 @@ def figures(
     days = {int(v): n for (f, v), n in tally.items() if f == "answer_days"}
     sent = count("request_submitted")
     entries, open_entries = published_counts(session, dept)
-    out = {
+    out: dict[str, Any] = {
         "year": year,
         "requests_sent": sent,
         "requests_received": sent if dept is None else tally.get(("received", ""), 0),

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time
 
-from sqlalchemy import and_, delete, func, insert, or_, select
+from sqlalchemy import ColumnElement, and_, delete, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from engine.calendar import WorkingCalendar, load_calendar
@@ -62,7 +62,7 @@ def _counts(figure: str, kind: str, decision: str | None) -> bool:
     return kind in INSTANCES[figure]
 
 
-def _clause(figure: str):  # the same as :func:`_counts`, in SQL
+def _clause(figure: str) -> ColumnElement[bool]:  # the same as :func:`_counts`, in SQL
     if figure == "errors_fixed":
         return or_(
             ProcessFact.kind == "verification_corrected",
@@ -245,7 +245,9 @@ def rebuild(session: Session, chunk: int = 5000) -> int:
         fact = Fact(*r)
         year = year_of(fact.at)
 
-        def first(figure: str, department_id: int | None, fact: Fact = fact, year: int = year):
+        def first(
+            figure: str, department_id: int | None, fact: Fact = fact, year: int = year
+        ) -> bool:
             key = (figure, department_id, fact.instance_id, year)
             if key in seen:
                 return False
