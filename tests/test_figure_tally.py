@@ -135,3 +135,18 @@ def test_the_public_page_and_the_annual_report_cost_the_same_for_5_and_50_reques
     assert {p: len(seen) for p, seen in many.items()} == few
     # the figures come from the summary: the public page reads no fact and no request
     assert not [s for s in many["/public/"] if "process_fact" in s or "process_instance" in s]
+
+
+def test_the_public_list_is_paged_by_code_with_a_capped_count(actors, monkeypatch):
+    from engine.catalog import search
+
+    whole = actors.run(lambda s: search.open_to_public(s, "", 1, page_size=1000))
+    assert whole.total >= 2 and not whole.more
+    codes = [e.code for e in whole.rows]
+    assert codes == sorted(codes)
+    pages = [actors.run(lambda s, p=p: search.open_to_public(s, "", p, 1)) for p in (1, 2, 99)]
+    assert [p.rows[0].code for p in pages] == [codes[0], codes[1], codes[-1]]
+    assert pages[0].pages == whole.total
+    monkeypatch.setattr(search, "COUNT_CAP", 1)
+    capped = actors.run(lambda s: search.open_to_public(s, "", 1, 1))
+    assert (capped.total, capped.more) == (1, True)

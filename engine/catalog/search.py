@@ -99,8 +99,8 @@ def search(
     session: Session, filters: Filters, page: int = 1, page_size: int = PAGE_SIZE
 ) -> Results:
     stmt, by_term = _statement(filters)
-    total = capped_count(session, stmt, Resource.id)
-    pages = page_count(total, page_size)
+    total = capped_count(session, stmt, Resource.id, COUNT_CAP)
+    pages = page_count(total, page_size, COUNT_CAP)
     page = min(max(1, page), pages)
     order = CatalogTerm.resource_id if by_term else Resource.id  # both indexed
     rows = session.scalars(
@@ -122,8 +122,8 @@ def open_to_public(
     stmt = select(Resource).where(Resource.status == "published", Resource.open_to_public.is_(True))
     if q:
         stmt = stmt.where(Resource.search_text.like(f"%{q}%"))
-    total = capped_count(session, stmt, Resource.id)
-    pages = page_count(total, page_size)
+    total = capped_count(session, stmt, Resource.id, COUNT_CAP)
+    pages = page_count(total, page_size, COUNT_CAP)
     page = min(max(1, page), pages)
     rows = session.scalars(
         stmt.options(selectinload(Resource.provider))
