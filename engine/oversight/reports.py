@@ -7,6 +7,10 @@ coordinations, data errors reported and fixed, catalog updates — and the catal
 published entries; never from workflow state, process ids, BPMN element ids, task names or form
 fields. A fact counts in the year it happened (an answer given in January counts in January's
 year, whenever the request came).
+
+The counts are read from the summary the transactions recording facts keep in step
+(``figure_tally``, :mod:`engine.oversight.summary`): a page of figures costs the same over 1,000 or
+100,000 requests. Only the refusals' reasons are read from the facts themselves.
 """
 
 from __future__ import annotations
