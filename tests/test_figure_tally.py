@@ -4,7 +4,7 @@ statements do not grow with the requests stored."""
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, event, func, insert, select
+from sqlalchemy import Engine, delete, event, func, insert, select
 
 from engine.oversight import summary
 from engine.oversight.models import FigureTally
@@ -150,3 +150,16 @@ def test_the_public_list_is_paged_by_code_with_a_capped_count(actors, monkeypatc
     monkeypatch.setattr(search, "COUNT_CAP", 1)
     capped = actors.run(lambda s: search.open_to_public(s, "", 1, 1))
     assert (capped.total, capped.more) == (1, True)
+
+
+def test_the_command_line_rebuilds_the_tally_from_the_facts(actors, db_url, capsys):
+    from engine.cli import main
+
+    key = actors.request("civil.clerk", **HUKOU)
+    actors.complete("pubsec.clerk", key, "provider_review", **REFUSE)
+    kept = tally(actors)
+    actors.run(lambda s: s.execute(delete(FigureTally)))
+    assert tally(actors) == {}
+    main(["--database", db_url, "reports", "rebuild"])
+    assert "2" in capsys.readouterr().out  # submitted and answered
+    assert tally(actors) == kept
