@@ -977,6 +977,14 @@ def cmd_evaluation_report(args: argparse.Namespace) -> None:
         print(f"{u['name']:<30} {state}")
 
 
+def cmd_reports_rebuild(args: argparse.Namespace) -> None:
+    from engine.oversight.summary import rebuild
+
+    with _factory(args)() as s, s.begin():
+        n = rebuild(s)
+    print(Message("The yearly figures were recounted from %(n)s process facts.", n=n))
+
+
 # -- directory administration (docs/administration.md, Directory) ------------------------------
 def _print_plan(plan: Plan) -> None:
     for group in plan.groups:
@@ -1315,6 +1323,7 @@ def build_parser() -> argparse.ArgumentParser:
         _notification_commands,
         _worker_command,
         _evaluation_commands,
+        _reports_commands,
         _calendar_commands,
         _backup_commands,
         _client_commands,
@@ -1595,6 +1604,16 @@ def _evaluation_commands(sub: Commands) -> None:
     c = _leaf(ev, "report", cmd_evaluation_report, "the compiled report about a year")
     c.add_argument("year", type=int, help="the year reported on")
     c.add_argument("--csv", action="store_true")
+
+
+def _reports_commands(sub: Commands) -> None:
+    rp = _group(sub, "reports", "the yearly and public figures (art. 17, 24)")
+    _leaf(
+        rp,
+        "rebuild",
+        cmd_reports_rebuild,
+        "recount the yearly figures from the process facts (e.g. after a past year's calendar changed)",
+    )
 
 
 def _calendar_commands(sub: Commands) -> None:

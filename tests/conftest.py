@@ -37,6 +37,7 @@ DYNAMIC_TABLES = [
     "notification_department_default",
     "notification_job_mark",
     "process_fact",
+    "figure_tally",
     "incident",
     "attachment",
     "audit_event",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template, request
 
-from engine.catalog.reading import open_entries
+from engine.catalog.search import open_to_public
 from engine.clock import SHANGHAI
 from engine.oversight.reports import public_figures
 
@@ -17,9 +17,12 @@ bp = Blueprint("public", __name__, url_prefix="/public")
 def index():
     q = (request.args.get("q") or "").strip()
     year = clock().now().astimezone(SHANGHAI).year - 1
+    results = open_to_public(db.session, q, request.args.get("page", 1, type=int))
     return render_template(
         "public/index.html",
-        resources=open_entries(db.session, q),
+        resources=results.rows,
+        results=results,
+        args=request.args,
         q=q,
         figures=public_figures(db.session, year),
     )

@@ -18,11 +18,12 @@ from sqlalchemy.orm import Session, aliased, selectinload
 
 from engine.catalog.models import CatalogTerm, Resource
 from engine.catalog.views import Entry, entry_of
+from engine.paging import COUNT_CAP, capped_count, page_count
 
 CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
 WORD = re.compile(r"[A-Za-z0-9]+")
-COUNT_CAP = 1000
 PAGE_SIZE = 20
+PUBLIC_PAGE_SIZE = 50
 
 
 def terms(text: str) -> list[str]:
@@ -98,17 +99,35 @@ def search(
     session: Session, filters: Filters, page: int = 1, page_size: int = PAGE_SIZE
 ) -> Results:
     stmt, by_term = _statement(filters)
-    total = session.execute(
-        select(func.count()).select_from(
-            stmt.with_only_columns(Resource.id).limit(COUNT_CAP + 1).subquery()
-        )
-    ).scalar_one()
-    pages = max(1, -(-min(total, COUNT_CAP) // page_size))
+    total = capped_count(session, stmt, Resource.id, COUNT_CAP)
+    pages = page_count(total, page_size, COUNT_CAP)
     page = min(max(1, page), pages)
-    order = CatalogTerm.resource_id if by_term else Resource.id
+    order = CatalogTerm.resource_id if by_term else Resource.id  # both indexed
     rows = session.scalars(
         stmt.options(selectinload(Resource.provider))
         .order_by(order)
+        .limit(page_size)
+        .offset((page - 1) * page_size)
+    ).all()
+    return Results(
+        [entry_of(r) for r in rows], min(total, COUNT_CAP), page, pages, total > COUNT_CAP
+    )
+
+
+def open_to_public(
+    session: Session, q: str = "", page: int = 1, page_size: int = PUBLIC_PAGE_SIZE
+) -> Results:
+    """Published entries open to the public (art. 24), by code (unique, indexed), one page;
+    ``q`` narrows by text. The count stops at COUNT_CAP."""
+    stmt = select(Resource).where(Resource.status == "published", Resource.open_to_public.is_(True))
+    if q:
+        stmt = stmt.where(Resource.search_text.like(f"%{q}%"))
+    total = capped_count(session, stmt, Resource.id, COUNT_CAP)
+    pages = page_count(total, page_size, COUNT_CAP)
+    page = min(max(1, page), pages)
+    rows = session.scalars(
+        stmt.options(selectinload(Resource.provider))
+        .order_by(Resource.code)
         .limit(page_size)
         .offset((page - 1) * page_size)
     ).all()

@@ -77,7 +77,7 @@ def start_campaign(session: Session, clock: Clock, year: int) -> int:
     reminder = due - timedelta(days=7)
     started = 0
     for unit in reporting_units(session):
-        f = figures(session, year - 1, unit.id)
+        f = figures(session, year - 1, unit.id, reasons=False)
         data = {
             "report_year": year - 1,
             "report_due": due.isoformat(),
@@ -167,7 +167,7 @@ def compiled(session: Session, year: int) -> dict:
     return {
         "year": year,
         "units": sorted(units, key=lambda u: (u["division_code"], u["name"] or "")),
-        "figures": figures(session, year),
+        "figures": figures(session, year, reasons=False),
     }
 
 

@@ -11,6 +11,7 @@ from engine.oversight.projects import (
     close_joint_review,
     set_status,
 )
+from engine.oversight.summary import tally_fact
 from engine.workflow.handlers import Effect, FactKind, Handlers
 
 HANDLERS = Handlers(
@@ -44,6 +45,7 @@ HANDLERS = Handlers(
             decisions=("approved", "returned", "accepted"),
         ),
     },
+    fact_tallies=(tally_fact,),  # the yearly figures, in step with the facts
     key_prefixes={"annual_evaluation": "PG", "project_approval": "XM", "rectification": "ZG"},
     jobs=(start_due_campaigns,),
 )

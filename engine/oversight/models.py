@@ -59,6 +59,21 @@ class EvaluationCampaign(Base):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class FigureTally(Base):
+    """The yearly figures (art. 17, 24) kept in step with the process facts: how many facts of a
+    figure and value a year holds, per department (``department_id`` 0: none, or the region's
+    rows of figures that count instances once). Written by the transaction that records the fact
+    (:func:`engine.oversight.summary.tally_fact`); :func:`engine.oversight.summary.rebuild`
+    recounts it from ``process_fact``."""
+
+    __tablename__ = "figure_tally"
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    department_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    figure: Mapped[str] = mapped_column(String(80), primary_key=True)
+    value: Mapped[str] = mapped_column(String(40), primary_key=True, default="")
+    n: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class Project(Base):
     """A government IT project (art. 20) with its pre-compiled project data-resource catalog."""
 

@@ -69,6 +69,8 @@ def write_fact(ctx: StepContext, handlers: Handlers, kind: str, **values: Any) -
         met=None if due is None else (_instant(kind, "acted", values.get("acted")) or now) <= due,
         details=details,
     )
+    for tally in handlers.fact_tallies:  # summaries of facts, in the same transaction
+        tally(ctx, fact)
     ctx.session.add(fact)
     return fact
 

@@ -11,6 +11,8 @@ A domain area exports one :class:`Handlers` table (``engine/<area>/handlers.py``
 * ``facts`` — the typed facts processes record with ``fact(kind, **values)``, which reports and
   dossiers read instead of diagram ids;
 * ``key_prefixes`` — the business-key prefix of each of the area's processes (``GX`` …);
+* ``fact_tallies`` — called with every fact a process records (``tally(ctx, fact)``), in the
+  same transaction, to keep summaries of facts in step (e.g. the yearly figures);
 * ``jobs`` — periodic jobs every worker tick runs (``job(session, clock)``);
 * ``background`` — rounds the worker repeats in a thread of their own, beside the timer sweep
   (``round(session_factory, clock) -> work done``): work that waits on the outside world, such as
@@ -92,6 +94,9 @@ Action = Callable[..., None]
 
 CompletionCheck = Callable[[CheckContext], None]
 
+FactTally = Callable[..., None]
+"""``tally(ctx: StepContext, fact: ProcessFact) -> None``: keeps a summary of facts in step."""
+
 Job = Callable[[Session, Clock], object]
 """A periodic job of the worker, e.g. starting the yearly evaluation in January."""
 
@@ -166,6 +171,8 @@ class Handlers:
     completion_checks: Mapping[str, CompletionCheck] = field(default_factory=dict)
     facts: Mapping[str, FactKind] = field(default_factory=dict)
     key_prefixes: Mapping[str, str] = field(default_factory=dict)  # process id -> e.g. "GX"
+    # called with every fact recorded, before it is added to the session
+    fact_tallies: tuple[FactTally, ...] = ()
     jobs: tuple[Job, ...] = ()  # run by every worker tick, each in its own transaction
     background: tuple[BackgroundRound, ...] = ()  # repeated by the worker, each in its thread
 
@@ -181,6 +188,7 @@ class Handlers:
             "key_prefixes": {},
         }
         jobs: list[Job] = []
+        tallies: list[FactTally] = []
         background: list[BackgroundRound] = []
         for table in tables:
             for kind, target in merged.items():
@@ -189,8 +197,14 @@ class Handlers:
                         raise ValueError(f"{kind} {name!r}: registered twice")
                     target[name] = handler
             jobs.extend(table.jobs)
+            tallies.extend(table.fact_tallies)
             background.extend(table.background)
-        return Handlers(**merged, jobs=tuple(jobs), background=tuple(background))
+        return Handlers(
+            **merged,
+            fact_tallies=tuple(tallies),
+            jobs=tuple(jobs),
+            background=tuple(background),
+        )
 
     def action_label(self, name: str) -> Message | None:
         """What the action did, in words (None: it records its own event)."""
