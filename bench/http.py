@@ -408,7 +408,8 @@ def main() -> None:
         seed(url, args.grants)
         print(
             f"database: {'SQLite' if sqlite else 'PostgreSQL'}; gunicorn {args.workers} workers,"
-            f" {args.clients} clients, {args.seconds:.0f} s per phase"
+            f" {args.clients} clients, {args.seconds:.0f} s per phase;"
+            f" load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
         )
         keys: list[str] = []
         if phases & {"flows", "grants"}:

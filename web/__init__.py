@@ -17,7 +17,14 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from engine.app import build_engine
 from engine.clock import Clock, SystemClock
-from engine.db import Base, configure_sqlite, default_url, engine_options, normalize_url
+from engine.db import (
+    Base,
+    configure_sqlite,
+    default_url,
+    engine_options,
+    normalize_url,
+    reads_first,
+)
 from engine.directory import sso
 from engine.i18n import Message
 from engine.seed import demo_mode
@@ -138,6 +145,15 @@ def create_app(config: dict | None = None) -> Flask:
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             configure_sqlite(db.engine)
+
+    @app.before_request
+    def declare_reads_first():  # SQLite: a GET reads without taking the write lock (engine/db.py)
+        reads_first(request.method in ("GET", "HEAD"))
+
+    @app.teardown_request
+    def end_reads_first(_error):
+        reads_first(False)
+
     babel.init_app(app, locale_selector=select_locale)
     csrf.init_app(app)
     login_manager.init_app(app)
