@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, cast, exists, func, literal, or_, select
+from sqlalchemy import ColumnElement, and_, bindparam, cast, exists, func, literal, or_, select
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
@@ -148,16 +148,27 @@ EVIDENCE_GRANTS = 10  # grant ids a refused use's breach names as evidence, at m
 
 def _covers(session: Session, info_items: list[str]) -> ColumnElement[bool]:
     """SQL: the grant's info items include every one of ``info_items``. PostgreSQL compares
-    JSONB arrays (``@>``); SQLite looks for a wanted item the grant lacks (``json_each``)."""
+    JSONB arrays (``@>``); SQLite looks each item up in the grant's array (``json_each``), one
+    ``EXISTS`` an item (at most 200, checked before)."""
     if session.get_bind().dialect.name == "postgresql":
         wanted = bindparam("wanted_items", list(info_items), type_=JSONB)
         return cast(Grant.info_items, JSONB).op("@>")(wanted)
-    want = func.json_each(bindparam("wanted_items", json.dumps(list(info_items)))).table_valued(
-        "value"
-    )
     held = func.json_each(Grant.info_items).table_valued("value")
-    lacking = select(literal(1)).select_from(want).where(want.c.value.not_in(select(held.c.value)))
-    return ~exists(lacking)
+    return and_(
+        *(_sqlite_holds(Grant.info_items, held, item) for item in dict.fromkeys(info_items))
+    )
+
+
+def _sqlite_holds(column: Any, held: Any, item: str) -> ColumnElement[bool]:
+    """The grant's array holds ``item``: ``json_each`` decides; a substring test of the stored
+    text, as Python's ``json`` (``\\u`` escapes) or SQLite's JSON functions (UTF-8) write it,
+    first skips at almost no cost the grants that cannot hold it (an array whose text does not
+    contain the item's JSON string does not hold it)."""
+    forms = dict.fromkeys((json.dumps(item), json.dumps(item, ensure_ascii=False)))
+    return and_(
+        or_(*(func.instr(column, form) > 0 for form in forms)),
+        exists(select(literal(1)).select_from(held).where(held.c.value == item)),
+    )
 
 
 def covering_grant(
