@@ -39,6 +39,9 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 LANGUAGES = {"zh_CN": "简体中文", "en": "English"}
 ROOT = Path(__file__).resolve().parent.parent
+# Requests other than GET and HEAD that mostly only read: the art. 14 grant check writes only a
+# refused use's breach (engine/db.py, reads_first).
+READS_FIRST = {"api.grant_check"}
 # Signs demo-mode sessions only; production refuses to start with it (docs/security.md).
 DEMO_SECRET_KEY = "demo-mode-only-not-a-secret"
 
@@ -147,8 +150,8 @@ def create_app(config: dict | None = None) -> Flask:
             configure_sqlite(db.engine)
 
     @app.before_request
-    def declare_reads_first():  # SQLite: a GET reads without taking the write lock (engine/db.py)
-        reads_first(request.method in ("GET", "HEAD"))
+    def declare_reads_first():  # SQLite: these read without taking the write lock (engine/db.py)
+        reads_first(request.method in ("GET", "HEAD") or request.endpoint in READS_FIRST)
 
     @app.teardown_request
     def end_reads_first(_error):
