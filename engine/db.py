@@ -1,8 +1,9 @@
 """Database set-up: the declarative Base, engines and sessions.
 
-SQLite (the embedded default, ``instance/govshare.db``) runs in WAL mode and starts every
+SQLite (the embedded default, ``instance/govshare.db``) runs in WAL mode and starts a command's
 transaction with ``BEGIN IMMEDIATE`` so that two writers queue behind each other instead of one
-failing half-way; PostgreSQL (psycopg 3) is chosen with ``DATABASE_URL``. Flask-SQLAlchemy uses
+failing half-way; a read-only request's transaction reads without a lock (:func:`reads_first`,
+:func:`configure_sqlite`). PostgreSQL (psycopg 3) is chosen with ``DATABASE_URL``. Flask-SQLAlchemy uses
 :class:`Base` as its ``model_class``; sessions that run commands come from
 :meth:`engine.app.Engine.sessions`.
 """
@@ -10,6 +11,9 @@ failing half-way; PostgreSQL (psycopg 3) is chosen with ``DATABASE_URL``. Flask-
 from __future__ import annotations
 
 import os
+import threading
+from collections import deque
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -68,21 +72,174 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
     return engine
 
 
+BUSY_SECONDS = 30  # how long a writer waits for the write lock before it fails
+
+
+class WriteGate:
+    """The writers of one SQLite file in this process, first come first served.
+
+    SQLite's own wait for its write lock (``busy_timeout``) polls with sleeps of up to 100 ms, so a
+    writer that just arrived often overtakes one that has waited for seconds; under load that
+    gave the demo server multi-second tails. Writers of this process queue here instead and are
+    woken in turn; SQLite's lock still serializes them with other processes (the CLI, a worker).
+    A thread that already holds the gate (a second connection of its own) does not wait for it,
+    and a writer that waited ``timeout`` goes on to SQLite's lock as before."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._queue: deque[object] = deque()
+        self._holder: int | None = None  # the thread holding the gate
+
+    def acquire(self, timeout: float) -> bool:
+        me = threading.get_ident()
+        with self._cond:
+            if self._holder == me:
+                return False
+            ticket = object()
+            self._queue.append(ticket)
+            turn = self._cond.wait_for(
+                lambda: self._holder is None and self._queue[0] is ticket, timeout
+            )
+            self._queue.remove(ticket)
+            if turn:
+                self._holder = me
+            else:
+                self._cond.notify_all()  # the next in the queue may be first now
+            return turn
+
+    def release(self) -> None:
+        with self._cond:
+            self._holder = None
+            self._cond.notify_all()
+
+
+_GATES: dict[str, WriteGate] = {}
+_GATES_LOCK = threading.Lock()
+_MODE = "govshare.sqlite_transaction"  # "read": deferred, no write yet; "write": holds the lock
+_HELD = "govshare.sqlite_gate"  # the gate this connection holds
+
+
+def write_gate(database: str | None) -> WriteGate | None:
+    """The gate of one SQLite file (None for an in-memory database: one connection only)."""
+    if not database or database == ":memory:" or database.startswith("file::memory:"):
+        return None
+    key = os.path.realpath(database)
+    with _GATES_LOCK:
+        return _GATES.setdefault(key, WriteGate())
+
+
+def _writes(statement: str, context: Any) -> bool:
+    """Does this statement need the write lock: anything but a plain SELECT (a write, DDL, a
+    SAVEPOINT, a PRAGMA), or a SELECT … FOR UPDATE (SQLite drops the clause; the lock is ours)."""
+    if statement.lstrip()[:6].upper() != "SELECT":
+        return True
+    compiled = getattr(context, "compiled", None)
+    return getattr(getattr(compiled, "statement", None), "_for_update_arg", None) is not None
+
+
+_READS_FIRST: ContextVar[bool] = ContextVar("govshare_sqlite_reads_first", default=False)
+
+
+def reads_first(on: bool) -> None:
+    """Declare whether the transactions this thread (context) begins from now on are expected
+    only to read: the web app says so for GET and HEAD requests. On SQLite such a transaction
+    reads without any lock and takes the write lock only if it writes after all (see
+    :func:`configure_sqlite`); every other transaction takes it when it begins. No effect on
+    PostgreSQL."""
+    _READS_FIRST.set(on)
+
+
 def configure_sqlite(engine: Engine) -> None:
-    """WAL, foreign keys, and BEGIN IMMEDIATE so writers serialize instead of deadlocking."""
+    """WAL, foreign keys, and writers that take turns while readers never wait.
 
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None
-        cur = dbapi_connection.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=30000")
-        cur.close()
+    A transaction of a command (the default) starts with ``BEGIN IMMEDIATE``: it holds SQLite's
+    write lock from its first read to its end, so two writers queue behind each other instead of
+    one failing half-way, and what a command read stays true until it commits (SQLite has no
+    ``SELECT … FOR UPDATE``). The writers of one process queue at its :class:`WriteGate`, first
+    come first served.
 
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    A transaction expected only to read (:func:`reads_first`: a GET request) starts deferred
+    (``BEGIN``: a snapshot, no lock), so it never waits for a writer nor makes one wait. If it
+    writes after all (a session's or a token's last use, kept once a minute), then before its
+    first write (or ``SELECT … FOR UPDATE``) it queues at the gate, ends its snapshot (nothing
+    was written in it) and begins again with ``BEGIN IMMEDIATE``; its earlier reads then have
+    PostgreSQL's read-committed meaning. (Upgrading the snapshot in place instead would fail
+    with SQLITE_BUSY whenever another writer committed in between.)"""
+    transactions = _SqliteTransactions(write_gate(engine.url.database))
+    event.listen(engine, "connect", _sqlite_on_connect)
+    event.listen(engine, "begin", transactions.begin)
+    event.listen(engine, "before_cursor_execute", transactions.before_execute)
+    event.listen(engine, "commit", _sqlite_commit)
+    event.listen(engine, "rollback", _sqlite_rollback)
+    event.listen(engine, "reset", _sqlite_reset)
+    event.listen(engine, "invalidate", _sqlite_invalidate)
+
+
+class _SqliteTransactions:
+    """How the transactions of one SQLite engine begin (see :func:`configure_sqlite`)."""
+
+    def __init__(self, gate: WriteGate | None) -> None:
+        self.gate = gate
+
+    def _queue(self, conn: Connection) -> None:
+        conn.info[_MODE] = "write"
+        if self.gate is not None and self.gate.acquire(BUSY_SECONDS):
+            conn.info[_HELD] = self.gate
+
+    def begin(self, conn: Connection) -> None:
+        conn.info.pop(_MODE, None)
+        if _READS_FIRST.get():
+            conn.exec_driver_sql("BEGIN")
+            conn.info[_MODE] = "read"
+        else:
+            self._queue(conn)
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    def before_execute(
+        self, conn: Connection, cursor: Any, statement: str, _p: Any, context: Any, _many: bool
+    ) -> None:
+        if conn.info.get(_MODE) != "read" or not _writes(statement, context):
+            return
+        self._queue(conn)
+        cursor.execute("COMMIT")  # the read snapshot: nothing was written in it
+        cursor.execute("BEGIN IMMEDIATE")
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None
+    cur = dbapi_connection.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute(f"PRAGMA busy_timeout={BUSY_SECONDS * 1000}")
+    cur.close()
+
+
+def _sqlite_end(info: dict, finish: Any) -> None:
+    """The transaction ends: a writer ends it (``finish``) before the next one's turn."""
+    info.pop(_MODE, None)
+    held = info.pop(_HELD, None)
+    if held is None:
+        return
+    try:
+        finish()
+    finally:
+        held.release()
+
+
+def _sqlite_commit(conn: Connection) -> None:
+    _sqlite_end(conn.info, conn.connection.dbapi_connection.commit)  # type: ignore[union-attr]
+
+
+def _sqlite_rollback(conn: Connection) -> None:
+    _sqlite_end(conn.info, conn.connection.dbapi_connection.rollback)  # type: ignore[union-attr]
+
+
+def _sqlite_reset(dbapi_connection: Any, record: Any, _reset_state: Any) -> None:
+    _sqlite_end(record.info, dbapi_connection.rollback)
+
+
+def _sqlite_invalidate(_dbapi_connection: Any, record: Any, _exception: Any) -> None:
+    _sqlite_end(record.info, lambda: None)
 
 
 def is_postgres(session: Session) -> bool:

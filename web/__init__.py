@@ -17,7 +17,14 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from engine.app import build_engine
 from engine.clock import Clock, SystemClock
-from engine.db import Base, configure_sqlite, default_url, engine_options, normalize_url
+from engine.db import (
+    Base,
+    configure_sqlite,
+    default_url,
+    engine_options,
+    normalize_url,
+    reads_first,
+)
 from engine.directory import sso
 from engine.i18n import Message
 from engine.seed import demo_mode
@@ -32,6 +39,9 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 LANGUAGES = {"zh_CN": "简体中文", "en": "English"}
 ROOT = Path(__file__).resolve().parent.parent
+# Requests other than GET and HEAD that mostly only read: the art. 14 grant check writes only a
+# refused use's breach (engine/db.py, reads_first).
+READS_FIRST = {"api.grant_check"}
 # Signs demo-mode sessions only; production refuses to start with it (docs/security.md).
 DEMO_SECRET_KEY = "demo-mode-only-not-a-secret"
 
@@ -138,6 +148,15 @@ def create_app(config: dict | None = None) -> Flask:
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             configure_sqlite(db.engine)
+
+    @app.before_request
+    def declare_reads_first():  # SQLite: these read without taking the write lock (engine/db.py)
+        reads_first(request.method in ("GET", "HEAD") or request.endpoint in READS_FIRST)
+
+    @app.teardown_request
+    def end_reads_first(_error):
+        reads_first(False)
+
     babel.init_app(app, locale_selector=select_locale)
     csrf.init_app(app)
     login_manager.init_app(app)

@@ -8,6 +8,7 @@ from sqlalchemy import (
     JSON,
     Date,
     ForeignKey,
+    Index,
     String,
     Text,
 )
@@ -20,6 +21,10 @@ class Grant(Base):
     """A right to use a resource: scope (info items, period) and purpose (art. 12, 14)."""
 
     __tablename__ = "data_grant"
+    __table_args__ = (
+        # the art. 14 grant check: a department's grants on a resource, in the order issued
+        Index("ix_data_grant_requester_resource", "requester_id", "resource_id", "id"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), index=True)
     resource_id: Mapped[int] = mapped_column(ForeignKey("resource.id"), index=True)
