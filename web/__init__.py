@@ -17,7 +17,15 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from engine.app import build_engine
 from engine.clock import Clock, SystemClock
-from engine.db import Base, configure_sqlite, default_url, engine_options, normalize_url
+from engine.db import (
+    Base,
+    configure_sqlite,
+    default_url,
+    end_read_only,
+    engine_options,
+    normalize_url,
+    watch_writes,
+)
 from engine.directory import sso
 from engine.i18n import Message
 from engine.seed import demo_mode
@@ -138,6 +146,16 @@ def create_app(config: dict | None = None) -> Flask:
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             configure_sqlite(db.engine)
+        watch_writes(db.engine)
+
+    @app.teardown_appcontext
+    def end_request_transaction(exc: BaseException | None) -> None:
+        # runs before Flask-SQLAlchemy's removal of the session (registered later, called
+        # first): a request that only read commits, so its pooled PostgreSQL connection keeps
+        # its prepared statements; one that wrote without committing is rolled back as before
+        if exc is None and db.session.registry.has():
+            end_read_only(db.session())
+
     babel.init_app(app, locale_selector=select_locale)
     csrf.init_app(app)
     login_manager.init_app(app)
