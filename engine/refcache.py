@@ -96,6 +96,8 @@ def versions(session: Session) -> Mapping[str, int]:
 def cached(session: Session, kind: str, key: Hashable, load: Callable[[], T]) -> T:
     """The value ``load()`` gives for ``key``, from this process's cache while ``kind`` is
     unchanged; loaded (and kept) again after any change to ``kind``."""
+    if session.autoflush:  # as a query would: a pending change bumps its kind first
+        session.flush()
     version = versions(session)[kind]
     if kind in _seen(session).bumped:  # changed in this transaction: read it as it now is
         return load()
@@ -125,6 +127,11 @@ def attach(session: Session, cls: type[T], values: dict[str, Any]) -> T:
     """A row of ``cls`` made from cached ``values`` and placed in the session without a query
     (the session's own copy when it already holds that row). Mutable values are shared with
     the cache: treat them as read-only."""
+    mapper = inspect(cls)
+    identity = mapper.identity_key_from_primary_key([values[c.key] for c in mapper.primary_key])
+    present = session.identity_map.get(identity)
+    if present is not None:  # the session's own copy, with whatever it changed
+        return present
     row = cls(**values)
     make_transient_to_detached(row)
     return session.merge(row, load=False)
