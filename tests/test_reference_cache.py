@@ -16,7 +16,10 @@ from engine.app import build_engine
 from engine.calendar import load_calendar
 from engine.calendar.models import CalendarEntry
 from engine.db import make_engine
+from engine.directory import department_by_slug, department_labels, user_by_name
+from engine.sharing import requests as share_requests
 from engine.workflow.deployment import active_definition
+from tests.conftest import HUKOU
 
 A_WEDNESDAY = date(2026, 11, 4)
 ENTERED = datetime(2026, 9, 1, tzinfo=UTC)
@@ -118,3 +121,36 @@ def test_a_definition_activated_by_another_process_is_the_one_started_next(
         assert after.id == before_id and after.name.endswith("(renamed)")
         after.name = after.name.removesuffix(" (renamed)")
     refcache.forget()
+
+
+def test_a_second_start_reads_no_reference_data(session_factory, engine, clock):
+    def start():
+        with session_factory() as session, session.begin():
+            user = user_by_name(session, "civil.clerk")
+            with statements(engine) as seen:
+                share_requests.start_share_request(session, clock, user, HUKOU)
+        return seen
+
+    start()
+    seen = start()
+    reference = ("division", "department_name", "rule_set", "rule_limit", "calendar_")
+    reference += ("process_definition",)
+    assert [s for s in seen if "reference_version" in s] == [seen[0]]
+    assert not [s for s in seen if any(f"FROM {table}" in s for table in reference)], seen
+
+
+def test_a_department_renamed_by_another_process_is_named_anew_by_the_next_command(
+    session_factory, other_process
+):
+    with session_factory() as session, session.begin():
+        dept_id = department_by_slug(session, "edu").id
+        before = department_labels(session, [dept_id])[dept_id].zh
+    with other_process() as session, session.begin():
+        department = department_by_slug(session, "edu")
+        department.name = before + "（测试）"
+    try:
+        with session_factory() as session, session.begin():
+            assert department_labels(session, [dept_id])[dept_id].zh == before + "（测试）"
+    finally:
+        with other_process() as session, session.begin():
+            department_by_slug(session, "edu").name = before
