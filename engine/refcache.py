@@ -19,9 +19,9 @@ table bypass the bump: call :func:`bump` next to them.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable, Mapping
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import Integer, String, event, inspect, select, update
+from sqlalchemy import Integer, String, Table, event, inspect, select, update
 from sqlalchemy.orm import (
     Mapped,
     ORMExecuteState,
@@ -145,7 +145,7 @@ def bump(session: Session, *kinds: str) -> None:
         return
     connection = session.connection()
     seen = _seen(session)
-    table = ReferenceVersion.__table__
+    table = cast(Table, ReferenceVersion.__table__)
     for kind in new:
         done = connection.execute(
             update(table).where(table.c.kind == kind).values(version=table.c.version + 1)
@@ -176,7 +176,7 @@ def _changed_kinds(session: Session) -> set[str]:
         if watched is None or watched[0] in kinds:
             continue
         kind, attributes = watched
-        state = obj._sa_instance_state  # type: ignore[attr-defined]
+        state = inspect(obj)
         names = attributes if attributes is not None else state.mapper.column_attrs.keys()
         if any(state.attrs[name].history.has_changes() for name in names):
             kinds.add(kind)
