@@ -24,6 +24,7 @@ from typing import Any, TypeVar, cast
 from sqlalchemy import Integer, String, Table, event, inspect, select, update
 from sqlalchemy.orm import (
     Mapped,
+    Mapper,
     ORMExecuteState,
     Session,
     make_transient_to_detached,
@@ -112,21 +113,22 @@ def cached(session: Session, kind: str, key: Hashable, load: Callable[[], T]) ->
     return value
 
 
-def row_values(row: Any) -> dict[str, Any]:
-    """The loaded column values of an ORM row: what :func:`attach` makes a row of again (deferred
-    columns not loaded stay unloaded and load on first use, as on the original)."""
-    state = inspect(row)
-    return {
-        attr.key: state.dict[attr.key]
-        for attr in state.mapper.column_attrs
-        if attr.key in state.dict
-    }
+def fresh_rows(session: Session, cls: type, *where: Any) -> list[dict[str, Any]]:
+    """The rows of ``cls`` matching ``where`` as the database holds them now (never the copies
+    the session already holds, which may be older than the version just read): column attribute
+    -> value, deferred columns left out (they load on first use of a row made by :func:`attach`).
+    """
+    mapper: Mapper[Any] = inspect(cls)
+    attributes = [a for a in mapper.column_attrs if not a.deferred]
+    rows = session.execute(select(*[getattr(cls, a.key) for a in attributes]).where(*where))
+    keys = [a.key for a in attributes]
+    return [dict(zip(keys, row, strict=True)) for row in rows]
 
 
 def attach(session: Session, cls: type[T], values: dict[str, Any]) -> T:
-    """A row of ``cls`` made from cached ``values`` and placed in the session without a query
-    (the session's own copy when it already holds that row). Mutable values are shared with
-    the cache: treat them as read-only."""
+    """A row of ``cls`` made from cached ``values`` (see :func:`fresh_rows`) and placed in the
+    session without a query (the session's own copy when it already holds that row). Mutable
+    values are shared with the cache: treat them as read-only."""
     mapper = inspect(cls)
     identity = mapper.identity_key_from_primary_key([values[c.key] for c in mapper.primary_key])
     present = session.identity_map.get(identity)

@@ -16,7 +16,8 @@ from engine.app import build_engine
 from engine.calendar import load_calendar
 from engine.calendar.models import CalendarEntry
 from engine.db import make_engine
-from engine.directory import department_by_slug, department_labels, user_by_name
+from engine.directory import active_user, department_by_slug, department_labels, user_by_name
+from engine.directory.models import User
 from engine.sharing import requests as share_requests
 from engine.workflow.deployment import active_definition
 from tests.conftest import HUKOU
@@ -154,3 +155,19 @@ def test_a_department_renamed_by_another_process_is_named_anew_by_the_next_comma
     finally:
         with other_process() as session, session.begin():
             department_by_slug(session, "edu").name = before
+
+
+def test_an_account_deactivated_by_another_process_signs_out_at_the_next_request(
+    session_factory, other_process
+):
+    with session_factory() as session, session.begin():
+        user_id = user_by_name(session, "civil.clerk").id
+        assert active_user(session, user_id).username == "civil.clerk"
+    with other_process() as session, session.begin():
+        user_by_name(session, "civil.clerk").active = False
+    try:
+        with session_factory() as session, session.begin():
+            assert active_user(session, user_id) is None
+    finally:
+        with other_process() as session, session.begin():
+            session.get(User, user_id).active = True

@@ -322,9 +322,22 @@ def load_calendar(session: Session) -> WorkingCalendar:
     def load() -> WorkingCalendar:
         entries = [
             CalendarDay(e.day, e.kind, e.scope, e.name, e.reference)
-            for e in session.query(CalendarEntry).all()
+            for e in session.execute(
+                select(
+                    CalendarEntry.day,
+                    CalendarEntry.kind,
+                    CalendarEntry.scope,
+                    CalendarEntry.name,
+                    CalendarEntry.reference,
+                )
+            )
         ]
-        schedules = {(s.scope, s.year): s.reference for s in session.query(CalendarSchedule).all()}
+        schedules = {
+            (s.scope, s.year): s.reference
+            for s in session.execute(
+                select(CalendarSchedule.scope, CalendarSchedule.year, CalendarSchedule.reference)
+            )
+        }
         return WorkingCalendar(entries, schedules)
 
     return refcache.cached(session, "calendar", "calendar", load)

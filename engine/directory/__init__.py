@@ -31,14 +31,12 @@ from engine.inputs import storable
 
 TOKEN_TOUCH_EVERY = timedelta(minutes=1)
 
-# departments, divisions and the people's display data are read by every command: cached per
-# process (engine.refcache); a sign-in or a password change is no change to them
+# departments, divisions and the people (their accounts change rarely: a sign-in writes no user
+# row) are read by every command and request: cached per process (engine.refcache)
 refcache.watch("directory", Division)
 refcache.watch("directory", Department)
 refcache.watch("directory", DepartmentName)
-refcache.watch(
-    "directory", User, ("display_name", "display_name_en", "department_id", "job_roles", "active")
-)
+refcache.watch("directory", User)
 
 
 @dataclass(frozen=True)
@@ -56,7 +54,7 @@ def _directory(session: Session) -> _Directory:
         divisions = session.execute(
             select(Division.code, Division.parent_code, Division.level)
         ).all()
-        rows = {d.id: refcache.row_values(d) for d in session.scalars(select(Department))}
+        rows = {d["id"]: d for d in refcache.fresh_rows(session, Department)}
         authorities: dict[str, int] = {}
         for dept_id in sorted(rows):
             values = rows[dept_id]
@@ -193,8 +191,14 @@ def is_leader(user: User) -> bool:
 # -- who is signed in ---------------------------------------------------------------------------
 def active_user(session: Session, user_id: int) -> User | None:
     """The user of a signed-in session, or None once the account is gone or deactivated."""
-    user = session.get(User, user_id)
-    return user if user is not None and user.active else None
+
+    def load() -> dict | None:
+        return next(iter(refcache.fresh_rows(session, User, User.id == user_id)), None)
+
+    values = refcache.cached(session, "directory", ("user", user_id), load)
+    if values is None or not values["active"]:
+        return None
+    return refcache.attach(session, User, values)
 
 
 def user_by_token(session: Session, clock: Clock, token: str) -> User | None:

@@ -233,6 +233,8 @@ def _published(session: Session) -> tuple[RuleSetView, ...]:
             _with_limits()
             .where(RuleSet.state == "published", RuleSet.effective_from.is_not(None))
             .order_by(RuleSet.effective_from.desc(), RuleSet.version.desc())
+            # as stored now, not as this session first loaded them (refcache.fresh_rows)
+            .execution_options(populate_existing=True)
         )
         return tuple(view_of(row) for row in rows)
 
@@ -260,7 +262,11 @@ def current(session: Session, clock: Clock) -> RuleSetView:
 
 def by_version(session: Session, version: int) -> RuleSetView:
     def load() -> RuleSetView | None:
-        row = session.scalar(_with_limits().where(RuleSet.version == version))
+        row = session.scalar(
+            _with_limits()
+            .where(RuleSet.version == version)
+            .execution_options(populate_existing=True)
+        )
         return view_of(row) if row is not None else None
 
     view = refcache.cached(session, "rules", ("version", version), load)

@@ -557,12 +557,13 @@ def active_definition(session: Session, process_id: str) -> ProcessDefinition:
     ``definitions`` in :mod:`engine.refcache`)."""
 
     def load() -> dict | None:
-        row = session.scalar(
-            select(ProcessDefinition).where(
-                ProcessDefinition.process_id == process_id, ProcessDefinition.active.is_(True)
-            )
+        rows = refcache.fresh_rows(
+            session,
+            ProcessDefinition,
+            ProcessDefinition.process_id == process_id,
+            ProcessDefinition.active.is_(True),
         )
-        return refcache.row_values(row) if row is not None else None
+        return rows[0] if rows else None
 
     values = refcache.cached(session, "definitions", ("active", process_id), load)
     if values is None:
