@@ -19,6 +19,7 @@ from sqlalchemy import MetaData
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine import audit as _audit_models
+from engine import refcache as _refcache_models
 from engine.calendar import models as _calendar_models
 from engine.catalog import models as _catalog_models
 from engine.catalog.handlers import HANDLERS as CATALOG
@@ -44,6 +45,7 @@ from notifications.sending import deliver_in_background
 
 AREA_MODELS = (
     _audit_models,
+    _refcache_models,
     _directory_models,
     _client_models,
     _calendar_models,

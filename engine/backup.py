@@ -222,6 +222,12 @@ def _drop_everything(database: Engine) -> None:
     meta = MetaData()
     meta.reflect(database)
     meta.drop_all(database)
+    if database.dialect.name == "postgresql":  # sequences of no table: the business keys'
+        with database.begin() as conn:
+            for name in conn.scalars(
+                text("SELECT sequencename FROM pg_sequences WHERE schemaname = current_schema()")
+            ):
+                conn.execute(text(f'DROP SEQUENCE IF EXISTS "{name}"'))
 
 
 def _manifest(summary: Summary) -> bytes:

@@ -58,10 +58,18 @@ def engine_options(url: str) -> dict[str, Any]:
 
     PostgreSQL connections are checked before each use (``pool_pre_ping``): a connection the
     server dropped (restart, fail-over, ``pg_terminate_backend``, an idle timeout of a proxy) is
-    replaced before a request runs on it, so the request never fails with a 500 for it."""
+    replaced before a request runs on it, so the request never fails with a 500 for it.
+
+    Statements stay prepared: psycopg prepares a statement on the server after its
+    ``prepare_threshold`` (5) executions on a connection and forgets every one of them on a
+    ``ROLLBACK`` (it then sends ``DEALLOCATE ALL``). A connection returned to the pool is reset
+    with a rollback only when its transaction is still open; psycopg sends nothing for a
+    connection already committed (``reset_on_return="rollback"`` stays, so a connection handed
+    back mid-transaction never commits by accident). Commands commit, and read-only web requests
+    commit too (:func:`end_read_only`), so a pooled connection keeps its prepared statements."""
     if normalize_url(url).startswith("sqlite"):
         return {"connect_args": {"timeout": 30, "check_same_thread": False}}
-    return {"pool_pre_ping": True}
+    return {"pool_pre_ping": True, "pool_reset_on_return": "rollback"}
 
 
 def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
@@ -69,6 +77,7 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
     engine = create_engine(url, **{**engine_options(url), **kwargs})
     if url.startswith("sqlite"):
         configure_sqlite(engine)
+    watch_writes(engine)
     return engine
 
 
@@ -147,6 +156,54 @@ def reads_first(on: bool) -> None:
     :func:`configure_sqlite`); every other transaction takes it when it begins. No effect on
     PostgreSQL."""
     _READS_FIRST.set(on)
+
+
+_WROTE = "govshare.wrote"
+_READS = ("SELECT", "SHOW")
+
+
+def watch_writes(engine: Engine) -> None:
+    """Note on each connection whether its transaction ran anything but a plain read, so that
+    :func:`end_read_only` can tell a read-only transaction (safe to commit) from one whose
+    writes the caller chose not to commit. Anything not starting with SELECT counts as a write
+    (savepoints and ``WITH`` included): a doubtful transaction is rolled back, as before."""
+    if event.contains(engine, "before_cursor_execute", _note_write):
+        return
+    event.listen(engine, "before_cursor_execute", _note_write)
+    event.listen(engine, "begin", _forget_writes)
+
+
+def _note_write(conn: Connection, _cursor: Any, statement: str, *_args: Any) -> None:
+    if not statement.lstrip()[:6].upper().startswith(_READS):
+        conn.info[_WROTE] = True
+
+
+def _forget_writes(conn: Connection) -> None:
+    conn.info.pop(_WROTE, None)
+
+
+def end_read_only(session: Session) -> None:
+    """End the session's transaction: COMMIT when it only read (PostgreSQL then keeps the
+    connection's prepared statements), ROLLBACK when it wrote anything it did not commit
+    (what closing the session did before). Never raises; the session is left closed-ready."""
+    transaction = session.get_transaction()
+    if transaction is None:
+        return
+    # the connections the transaction holds (none: it never reached the database)
+    held = [c for c, *_ in getattr(transaction, "_connections", {}).values()]
+    try:
+        pending = session.new or session.dirty or session.deleted
+        if (
+            held
+            and transaction.is_active
+            and not pending
+            and not any(c.info.get(_WROTE) for c in held)
+        ):
+            session.commit()
+            return
+    except Exception:  # a failed transaction: what remains is rolled back below
+        pass
+    session.rollback()
 
 
 def configure_sqlite(engine: Engine) -> None:

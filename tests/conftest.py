@@ -74,6 +74,12 @@ CATALOG_CLEANUP = [
 ]
 
 
+RESTART_KEY_SEQUENCES = (
+    "SELECT setval(oid::regclass, 1, false) FROM pg_class"
+    " WHERE relkind = 'S' AND relname LIKE 'business\\_key\\_%'"
+)
+
+
 @pytest.fixture(scope="session")
 def db_url(tmp_path_factory):
     url = os.environ.get("DATABASE_URL")
@@ -114,6 +120,10 @@ def clear_rows(engine) -> None:
         conn.execute(text("UPDATE api_token SET last_used_at = NULL"))
         for table in CLIENT_TABLES:  # department systems: the demo ones are seeded again
             conn.execute(text(f"DELETE FROM {table}"))
+        # rule sets, calendar entries … written above with raw SQL: every process reloads them
+        conn.execute(text("UPDATE reference_version SET version = version + 1"))
+        if conn.dialect.name == "postgresql":  # each test's business keys start at 000001
+            conn.execute(text(RESTART_KEY_SEQUENCES))
 
 
 @pytest.fixture

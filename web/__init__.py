@@ -21,9 +21,11 @@ from engine.db import (
     Base,
     configure_sqlite,
     default_url,
+    end_read_only,
     engine_options,
     normalize_url,
     reads_first,
+    watch_writes,
 )
 from engine.directory import sso
 from engine.i18n import Message
@@ -148,6 +150,7 @@ def create_app(config: dict | None = None) -> Flask:
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             configure_sqlite(db.engine)
+        watch_writes(db.engine)
 
     @app.before_request
     def declare_reads_first():  # SQLite: these read without taking the write lock (engine/db.py)
@@ -156,6 +159,14 @@ def create_app(config: dict | None = None) -> Flask:
     @app.teardown_request
     def end_reads_first(_error):
         reads_first(False)
+
+    @app.teardown_appcontext
+    def end_request_transaction(exc: BaseException | None) -> None:
+        # runs before Flask-SQLAlchemy's removal of the session (registered later, called
+        # first): a request that only read commits, so its pooled PostgreSQL connection keeps
+        # its prepared statements; one that wrote without committing is rolled back as before
+        if exc is None and db.session.registry.has():
+            end_read_only(db.session())
 
     babel.init_app(app, locale_selector=select_locale)
     csrf.init_app(app)

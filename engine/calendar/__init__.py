@@ -29,14 +29,18 @@ from functools import cache
 from importlib import resources
 
 import holidays
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import audit
+from engine import audit, refcache
 from engine.calendar.models import CalendarEntry, CalendarSchedule
 from engine.clock import SHANGHAI, Clock, parse_instant
 from engine.errors import ValidationFailed
 from engine.i18n import Message
+
+# the administrators' entries are read by every deadline: cached per process (engine.refcache)
+refcache.watch("calendar", CalendarEntry)
+refcache.watch("calendar", CalendarSchedule)
 
 NATIONAL = "national"
 REGIONAL = "regional"
@@ -309,35 +313,34 @@ def due_label(instant: datetime | str | None) -> str:
     return local.strftime("%Y-%m-%d %H:%M")
 
 
-_LOADED: dict[tuple, WorkingCalendar] = {}
-
-
 def load_calendar(session: Session) -> WorkingCalendar:
     """The calendar with the administrator entries stored in the database.
 
-    Rebuilt only when the entries change (a fingerprint query of counts and last entry times).
-    """
-    fingerprint = tuple(
-        session.execute(
-            select(
-                select(func.count(CalendarEntry.id)).scalar_subquery(),
-                select(func.max(CalendarEntry.entered_at)).scalar_subquery(),
-                select(func.count(CalendarSchedule.id)).scalar_subquery(),
-                select(func.max(CalendarSchedule.entered_at)).scalar_subquery(),
+    Cached per process and rebuilt only when the entries change (``calendar`` in
+    :mod:`engine.refcache`: one version query per transaction, shared with the other kinds)."""
+
+    def load() -> WorkingCalendar:
+        entries = [
+            CalendarDay(e.day, e.kind, e.scope, e.name, e.reference)
+            for e in session.execute(
+                select(
+                    CalendarEntry.day,
+                    CalendarEntry.kind,
+                    CalendarEntry.scope,
+                    CalendarEntry.name,
+                    CalendarEntry.reference,
+                )
             )
-        ).one()
-    )
-    cached = _LOADED.get(fingerprint)
-    if cached is not None:
-        return cached
-    entries = [
-        CalendarDay(e.day, e.kind, e.scope, e.name, e.reference)
-        for e in session.query(CalendarEntry).all()
-    ]
-    schedules = {(s.scope, s.year): s.reference for s in session.query(CalendarSchedule).all()}
-    _LOADED.clear()
-    _LOADED[fingerprint] = WorkingCalendar(entries, schedules)
-    return _LOADED[fingerprint]
+        ]
+        schedules = {
+            (s.scope, s.year): s.reference
+            for s in session.execute(
+                select(CalendarSchedule.scope, CalendarSchedule.year, CalendarSchedule.reference)
+            )
+        }
+        return WorkingCalendar(entries, schedules)
+
+    return refcache.cached(session, "calendar", "calendar", load)
 
 
 def regional_gap(session: Session, today: date) -> list[int]:

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
-from engine import audit
+from engine import audit, refcache
 from engine.clock import Clock
 from engine.directory.models import (
     GENERAL_OFFICE,
@@ -31,26 +31,65 @@ from engine.inputs import storable
 
 TOKEN_TOUCH_EVERY = timedelta(minutes=1)
 
+# departments, divisions and the people (their accounts change rarely: a sign-in writes no user
+# row) are read by every command and request: cached per process (engine.refcache)
+refcache.watch("directory", Division)
+refcache.watch("directory", Department)
+refcache.watch("directory", DepartmentName)
+refcache.watch("directory", User)
+
+
+@dataclass(frozen=True)
+class _Directory:
+    """The shape of the region: what every start asks to find its parties."""
+
+    parents: dict[str, str | None]  # division code -> its parent's
+    levels: dict[str, str]  # division code -> region | city | county
+    authorities: dict[str, int]  # division code -> its data-sharing authority's department id
+    departments: dict[int, dict]  # department id -> its row (refcache.attach makes it again)
+
+
+def _directory(session: Session) -> _Directory:
+    def load() -> _Directory:
+        divisions = session.execute(
+            select(Division.code, Division.parent_code, Division.level)
+        ).all()
+        rows = {d["id"]: d for d in refcache.fresh_rows(session, Department)}
+        authorities: dict[str, int] = {}
+        for dept_id in sorted(rows):
+            values = rows[dept_id]
+            if values["is_authority"]:
+                authorities.setdefault(values["division_code"], dept_id)
+        return _Directory(
+            parents={d.code: d.parent_code for d in divisions},
+            levels={d.code: d.level for d in divisions},
+            authorities=authorities,
+            departments=rows,
+        )
+
+    return refcache.cached(session, "directory", "shape", load)
+
+
+def _department(session: Session, dept_id: int) -> Department:
+    return refcache.attach(session, Department, _directory(session).departments[dept_id])
+
 
 def _ancestors(session: Session, code: str) -> list[str]:
     """The division and its parents, nearest first."""
+    parents = _directory(session).parents
     chain = []
     current: str | None = code
     while current:
         chain.append(current)
-        division = session.get(Division, current)
-        if division is None:
+        if current not in parents:
             raise NotFound(Message("Unknown administrative division %(code)s.", code=current))
-        current = division.parent_code
+        current = parents[current]
     return chain
 
 
 def authority_of(session: Session, division_code: str) -> Department:
-    dept = session.scalar(
-        select(Department).where(
-            Department.division_code == division_code, Department.is_authority.is_(True)
-        )
-    )
+    dept_id = _directory(session).authorities.get(division_code)
+    dept = _department(session, dept_id) if dept_id is not None else None
     if dept is None:
         raise NotFound(
             Message(
@@ -152,8 +191,14 @@ def is_leader(user: User) -> bool:
 # -- who is signed in ---------------------------------------------------------------------------
 def active_user(session: Session, user_id: int) -> User | None:
     """The user of a signed-in session, or None once the account is gone or deactivated."""
-    user = session.get(User, user_id)
-    return user if user is not None and user.active else None
+
+    def load() -> dict | None:
+        return next(iter(refcache.fresh_rows(session, User, User.id == user_id)), None)
+
+    values = refcache.cached(session, "directory", ("user", user_id), load)
+    if values is None or not values["active"]:
+        return None
+    return refcache.attach(session, User, values)
 
 
 def user_by_token(session: Session, clock: Clock, token: str) -> User | None:
@@ -226,6 +271,12 @@ def department_labels(session: Session, ids: Iterable[int]) -> dict[int, Label]:
     wanted = set(ids)
     if not wanted:
         return {}
+    # every department's label, cached per process: the list is the region's, not the data's
+    labels = refcache.cached(session, "directory", "labels", lambda: _all_labels(session))
+    return {i: labels[i] for i in wanted if i in labels}
+
+
+def _all_labels(session: Session) -> dict[int, Label]:
     rows = session.execute(
         select(
             Department.id,
@@ -233,19 +284,19 @@ def department_labels(session: Session, ids: Iterable[int]) -> dict[int, Label]:
             Department.name_en,
             Department.active,
             Department.successor_id,
-        ).where(Department.id.in_(wanted))
+        )
     ).all()
     out = {r.id: Label(r.name, r.name_en) for r in rows}
     renames = session.execute(
         select(DepartmentName.department_id, DepartmentName.name, DepartmentName.name_en)
-        .where(DepartmentName.department_id.in_(wanted), DepartmentName.kind == "rename")
+        .where(DepartmentName.kind == "rename")
         .order_by(DepartmentName.until.desc(), DepartmentName.id.desc())
     ).all()
     first: dict[int, Label] = {}
     for change in renames:
         first.setdefault(change.department_id, Label(change.name, change.name_en))
     for dept_id, old in first.items():
-        if old != out[dept_id]:
+        if dept_id in out and old != out[dept_id]:
             out[dept_id] = both(FORMERLY, name=out[dept_id], old=old)
     successors = {r.successor_id for r in rows if not r.active and r.successor_id}
     if successors:
@@ -292,7 +343,8 @@ def user_by_id(session: Session, user_id: int) -> User | None:
 
 def region_code(session: Session) -> str:
     """The code of the region (自治区) division."""
-    code = session.scalar(select(Division.code).where(Division.level == "region"))
+    levels = _directory(session).levels
+    code = next((c for c, level in levels.items() if level == "region"), None)
     if code is None:
         raise NotFound(Message("The directory has no region yet; load it with `govshare seed`."))
     return code
@@ -302,9 +354,9 @@ def general_office(session: Session) -> Department:
     """The region government's general office (自治区人民政府办公厅, duty ``general_office``):
     it coordinates where the region's data-sharing authority is itself a party."""
     region = region_code(session)
-    for dept in session.scalars(select(Department).where(Department.division_code == region)):
-        if GENERAL_OFFICE in (dept.duties or []):
-            return dept
+    for dept_id, values in sorted(_directory(session).departments.items()):
+        if values["division_code"] == region and GENERAL_OFFICE in (values["duties"] or []):
+            return _department(session, dept_id)
     raise NotFound(
         Message("The directory has no general office of the region; load it with `govshare seed`.")
     )
@@ -315,7 +367,7 @@ def level_above(session: Session, authority: Department) -> Department | None:
     region's authority the general office; above the general office nobody."""
     if GENERAL_OFFICE in (authority.duties or []):
         return None
-    parent = authority.division.parent_code
+    parent = _directory(session).parents.get(authority.division_code)
     return authority_of(session, parent) if parent else general_office(session)
 
 

@@ -26,10 +26,15 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from engine import refcache
 from engine.clock import SHANGHAI, Clock
 from engine.errors import NotFound, ProcessFailed
 from engine.i18n import N_, Message
 from engine.rules.models import RuleLimit, RuleSet
+
+# rule sets are read by every start and task list: cached per process (engine.refcache)
+refcache.watch("rules", RuleSet)
+refcache.watch("rules", RuleLimit)
 
 MEASURES_2018 = "宁夏办法（2018）"  # version 1's name
 MEASURES_IN_FORCE = date(2018, 11, 1)  # version 1's effective date
@@ -220,21 +225,30 @@ def _with_limits():  # type: ignore[no-untyped-def]
     return select(RuleSet).options(selectinload(RuleSet.limits))
 
 
+def _published(session: Session) -> tuple[RuleSetView, ...]:
+    """Every published rule set, latest in force first (cached per process: ``rules``)."""
+
+    def load() -> tuple[RuleSetView, ...]:
+        rows = session.scalars(
+            _with_limits()
+            .where(RuleSet.state == "published", RuleSet.effective_from.is_not(None))
+            .order_by(RuleSet.effective_from.desc(), RuleSet.version.desc())
+            # as stored now, not as this session first loaded them (refcache.fresh_rows)
+            .execution_options(populate_existing=True)
+        )
+        return tuple(view_of(row) for row in rows)
+
+    return refcache.cached(session, "rules", "published", load)
+
+
 def in_force_on(session: Session, day: date) -> RuleSetView:
     """The published rule set in force on ``day`` (Asia/Shanghai)."""
-    row = session.scalar(
-        _with_limits()
-        .where(RuleSet.state == "published", RuleSet.effective_from <= day)
-        .order_by(RuleSet.effective_from.desc(), RuleSet.version.desc())
-        .limit(1)
+    for view in _published(session):
+        if view.effective_from is not None and view.effective_from <= day:
+            return view
+    raise ProcessFailed(
+        Message(N_("No rule set is in force on %(day)s: run the migrations."), day=day.isoformat())
     )
-    if row is None:
-        raise ProcessFailed(
-            Message(
-                N_("No rule set is in force on %(day)s: run the migrations."), day=day.isoformat()
-            )
-        )
-    return view_of(row)
 
 
 def in_force(session: Session, at: datetime) -> RuleSetView:
@@ -247,10 +261,18 @@ def current(session: Session, clock: Clock) -> RuleSetView:
 
 
 def by_version(session: Session, version: int) -> RuleSetView:
-    row = session.scalar(_with_limits().where(RuleSet.version == version))
-    if row is None:
+    def load() -> RuleSetView | None:
+        row = session.scalar(
+            _with_limits()
+            .where(RuleSet.version == version)
+            .execution_options(populate_existing=True)
+        )
+        return view_of(row) if row is not None else None
+
+    view = refcache.cached(session, "rules", ("version", version), load)
+    if view is None:
         raise NotFound(Message(N_("No rule set version %(v)s."), v=version))
-    return view_of(row)
+    return view
 
 
 def days(session: Session, clock: Clock, name: str) -> int:

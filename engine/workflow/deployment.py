@@ -33,7 +33,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from engine import audit
+from engine import audit, refcache
 from engine.clock import Clock
 from engine.errors import Conflict, DeploymentError, NotFound
 from engine.i18n import Message
@@ -42,6 +42,9 @@ from engine.workflow.forms import label_problems
 from engine.workflow.handlers import Handlers, handlers_of
 from engine.workflow.models import ProcessDefinition, ProcessInstance
 from engine.workflow.roles import KNOWN_ROLES
+
+# the version in force is looked up by every start: cached per process (engine.refcache)
+refcache.watch("definitions", ProcessDefinition)
 
 SERIALIZER = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
 
@@ -550,19 +553,26 @@ def definition_of(session: Session, deployed: Deployed) -> ProcessDefinition:
 
 
 def active_definition(session: Session, process_id: str) -> ProcessDefinition:
-    """The version new instances of ``process_id`` start on."""
-    definition = session.scalar(
-        select(ProcessDefinition).where(
-            ProcessDefinition.process_id == process_id, ProcessDefinition.active.is_(True)
+    """The version new instances of ``process_id`` start on (cached per process:
+    ``definitions`` in :mod:`engine.refcache`)."""
+
+    def load() -> dict | None:
+        rows = refcache.fresh_rows(
+            session,
+            ProcessDefinition,
+            ProcessDefinition.process_id == process_id,
+            ProcessDefinition.active.is_(True),
         )
-    )
-    if definition is None:
+        return rows[0] if rows else None
+
+    values = refcache.cached(session, "definitions", ("active", process_id), load)
+    if values is None:
         raise NotFound(
             Message(
                 "Process %(pid)s is not deployed; run `govshare processes deploy`.", pid=process_id
             )
         )
-    return definition
+    return refcache.attach(session, ProcessDefinition, values)
 
 
 def list_definitions(session: Session) -> list[ProcessDefinition]:

@@ -28,9 +28,7 @@ from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask as UserTaskMixin
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import Connection, Engine, create_engine, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, undefer
 
 from engine import audit, rules
@@ -43,12 +41,12 @@ from engine.directory import user_by_id
 from engine.directory.models import User
 from engine.errors import Conflict, GovshareError, NotFound, ProcessFailed
 from engine.i18n import Message
+from engine.workflow.business_keys import next_business_key
 from engine.workflow.deployment import SERIALIZER
 from engine.workflow.facts import write_fact
 from engine.workflow.handlers import HandlerError, StepContext, handlers_of
 from engine.workflow.models import (
     NO_DEADLINE,
-    Counter,
     HumanTask,
     Incident,
     OutboxMessage,
@@ -481,54 +479,6 @@ def execute(
 
 
 # -- commands ---------------------------------------------------------------------------------
-def next_business_key(session: Session, clock: Clock, process_id: str) -> str:
-    """The next business key of the year, e.g. ``GX-2026-000123``.
-
-    On PostgreSQL the counter is incremented in its own short transaction, so that no command
-    holds it while its scripts run (a key lost to a rolled-back start leaves a gap, as official
-    numbering allows); SQLite serializes writers anyway."""
-    year = clock.now().astimezone(SHANGHAI).year
-    prefix = handlers_of(session).key_prefixes.get(process_id, "BP")
-    name = f"{prefix}-{year}"
-    if is_postgres(session):
-        with _key_pool(session).connect() as conn, conn.begin():
-            value = _increment(conn, name)
-    else:
-        value = _increment(session.connection(), name)
-    return f"{name}-{value:06d}"
-
-
-_KEY_POOLS: dict[str, Engine] = {}
-
-
-def _key_pool(session: Session) -> Engine:
-    """A small connection pool of its own for business keys: a command holding a connection of
-    the main pool never waits for a second one from it (which could exhaust the pool under load).
-    Kept per database URL; an optimisation only, rebuilt when missing."""
-    url = session.get_bind().engine.url
-    name = url.render_as_string(hide_password=False)
-    pool = _KEY_POOLS.get(name)
-    if pool is None:
-        pool = _KEY_POOLS.setdefault(
-            name, create_engine(url, pool_size=1, max_overflow=4, pool_pre_ping=True)
-        )
-    return pool
-
-
-def _increment(conn: Connection, name: str) -> int:
-    value = conn.scalar(
-        update(Counter)
-        .where(Counter.name == name)
-        .values(value=Counter.value + 1)
-        .returning(Counter.value)
-    )
-    if value is None:  # the year's first key; a concurrent first insert may win the race
-        dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-        conn.execute(dialect_insert(Counter).values(name=name, value=0).on_conflict_do_nothing())
-        return _increment(conn, name)
-    return int(value)
-
-
 def start_instance(
     session: Session,
     clock: Clock,
