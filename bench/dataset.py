@@ -16,6 +16,7 @@ Used by bench/pages.py and tests/test_page_budget.py; never by the application.
 
 from __future__ import annotations
 
+import functools
 import random
 import sys
 import time
@@ -31,15 +32,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import Table, func, insert, select, text, update  # noqa: E402
 from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
 
+from engine.calendar.models import DeadlineRecord  # noqa: E402
 from engine.catalog.models import CatalogTerm, Resource  # noqa: E402
 from engine.catalog.search import terms  # noqa: E402
 from engine.clock import SHANGHAI, Clock, FakeClock  # noqa: E402
 from engine.directory import user_by_name  # noqa: E402
 from engine.directory.models import Department, User  # noqa: E402
+from engine.oversight.models import Breach  # noqa: E402
 from engine.sharing import requests as share_requests  # noqa: E402
 from engine.sharing.models import DossierEntry, Grant  # noqa: E402
-from engine.oversight.models import Breach  # noqa: E402
-from engine.calendar.models import DeadlineRecord  # noqa: E402
 from engine.workflow import tasks as task_service  # noqa: E402
 from engine.workflow.models import Counter, HumanTask, ProcessFact, ProcessInstance  # noqa: E402
 from engine.workflow.timers import sweep  # noqa: E402
@@ -253,6 +254,7 @@ def load_templates(session: Session, ids: dict[str, int]) -> list[Template]:
     return out
 
 
+@functools.cache
 def _fk_columns(table: Table, target: str) -> list[str]:
     return [c.name for c in table.c if any(fk.column.table.name == target for fk in c.foreign_keys)]
 
@@ -282,10 +284,7 @@ def _next_id(session: Session, table: Table) -> int:
 
 def _key_numbers(session: Session) -> Tally:
     return Tally(
-        {
-            name: value
-            for name, value in session.execute(select(Counter.name, Counter.value)).all()
-        }
+        {name: value for name, value in session.execute(select(Counter.name, Counter.value)).all()}
     )
 
 
@@ -432,9 +431,7 @@ def add_catalog(session: Session, n: int, seed: int = 2026) -> None:
 
 # -- all of it ------------------------------------------------------------------------------------
 def stored_requests(session: Session) -> int:
-    return session.scalar(
-        select(func.count()).where(ProcessInstance.process_id == "share_request")
-    )
+    return session.scalar(select(func.count()).where(ProcessInstance.process_id == "share_request"))
 
 
 def grow(
@@ -451,7 +448,9 @@ def grow(
     if templates is None:
         templates = run_templates(factory, now)
         if progress:
-            progress(f"{len(templates)} templates through the engine: {time.perf_counter() - t0:.1f} s")
+            progress(
+                f"{len(templates)} templates through the engine: {time.perf_counter() - t0:.1f} s"
+            )
     with factory() as s, s.begin():
         have = stored_requests(s)
         loaded = load_templates(s, templates)
@@ -483,9 +482,7 @@ def main() -> None:
                 count = s.scalar(select(func.count()).select_from(table))
                 print(f"  {table.__tablename__}: {count} rows")
             overdue = s.scalar(
-                select(func.count()).where(
-                    HumanTask.state == "open", HumanTask.due_at < now.now()
-                )
+                select(func.count()).where(HumanTask.state == "open", HumanTask.due_at < now.now())
             )
             print(f"  open tasks overdue: {overdue}")
 

@@ -161,7 +161,9 @@ def signed_in(app: Any, username: str) -> Any:
 def make_app(url: str, clock: Any = CLOCK) -> Any:
     from web import create_app
 
-    return create_app({"SQLALCHEMY_DATABASE_URI": url, "GOVSHARE_CLOCK": clock, "SECRET_KEY": "bench"})
+    return create_app(
+        {"SQLALCHEMY_DATABASE_URI": url, "GOVSHARE_CLOCK": clock, "SECRET_KEY": "bench"}
+    )
 
 
 def build(url: str, n: int, say: Callable[[str], None]) -> str:
