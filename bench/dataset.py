@@ -456,6 +456,9 @@ def grow(
         loaded = load_templates(s, templates)
         clone(s, loaded, max(0, n - have), now)
         add_catalog(s, max(0, n - have) // 20)
+    if factory.kw["bind"].dialect.name == "postgresql":  # as autovacuum would, soon after
+        with factory.kw["bind"].connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+            c.execute(text("ANALYZE"))
     if progress:
         progress(f"{n} share requests stored: {time.perf_counter() - t0:.1f} s")
     return templates
