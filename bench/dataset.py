@@ -3,7 +3,7 @@
 A few real share requests are first run through the engine (:func:`run_templates`): pending,
 claimed, answered late (a breach in the ledger), approved (a grant), refused and accepted, refused
 and escalated to an open dispute, and a dispute decided. Their rows — the instance with its
-serialized state, its human tasks, its facts, grants, dossier entries, breaches and deadlines —
+serialized state, its human tasks, its facts, grants, dossier entries and breaches —
 are then cloned (:func:`clone`) with bulk INSERTs (thousands of rows per statement) under new ids
 and business keys, shifted in time (open work is recent, some of it overdue; answered requests
 spread over the last 18 months, so last year's report has figures) and spread across the
@@ -32,7 +32,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import Table, func, insert, select, text, update  # noqa: E402
 from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
 
-from engine.calendar.models import DeadlineRecord  # noqa: E402
 from engine.catalog.models import CatalogTerm, Resource  # noqa: E402
 from engine.catalog.search import terms  # noqa: E402
 from engine.clock import SHANGHAI, Clock, FakeClock  # noqa: E402
@@ -73,10 +72,10 @@ def _approve(day: date) -> dict:
 
 REFUSE = dict(review_decision="refuse", review_reason="申请的信息项超出低保核定所需范围")
 # the rows of an instance that are cloned with it (the rest — audit chain, outbox, notifications,
-# incidents, attachments — no page of the bench reads)
+# incidents, attachments, the deadlines' counting for calendar notices — no page of the bench reads)
 CHILDREN: tuple[Table, ...] = tuple(
     m.__table__  # type: ignore[misc]
-    for m in (HumanTask, ProcessFact, Grant, DossierEntry, Breach, DeadlineRecord)
+    for m in (HumanTask, ProcessFact, Grant, DossierEntry, Breach)
 )
 
 
@@ -259,23 +258,66 @@ def _fk_columns(table: Table, target: str) -> list[str]:
     return [c.name for c in table.c if any(fk.column.table.name == target for fk in c.foreign_keys)]
 
 
+class Bulk:
+    """Rows of one table inserted with the driver's ``executemany``: each template row's columns
+    are converted for the database once (JSON, binary …); a clone converts only what it changes
+    (its instants, ids, departments, officials, resource)."""
+
+    def __init__(self, session: Session, table: Table) -> None:
+        self.conn = session.connection()
+        self.table = table
+        self.keys = [c.name for c in table.c if c.name != "id" or table.name == "process_instance"]
+        compiled = insert(table).compile(dialect=self.conn.dialect, column_keys=self.keys)
+        self.sql = str(compiled)
+        self.order = compiled.positiontup if compiled.positional else None
+        dialect = self.conn.dialect
+        self.convert = {
+            c.name: c.type.dialect_impl(dialect).bind_processor(dialect) or (lambda v: v)
+            for c in table.c
+        }
+        self.depts = _fk_columns(table, "department")
+        self.users = _fk_columns(table, "app_user")
+        self.resources = _fk_columns(table, "resource")
+        self.rows: list[Any] = []
+
+    def prepare(self, row: dict) -> tuple[dict, dict, list[str]]:
+        """(the row's constant columns converted, its raw values, the names of its instants)."""
+        instants = [k for k, v in row.items() if isinstance(v, date) and k != "id"]
+        changed = set(instants) | set(self.depts) | set(self.users) | set(self.resources)
+        changed |= {"id", "instance_id", "business_key", "bindings", "summary"}
+        base = {k: self.convert[k](v) for k, v in row.items() if k not in changed}
+        return base, row, instants
+
+    def add(
+        self, prepared: tuple[dict, dict, list[str]], delta: timedelta, maps: tuple, **set_
+    ) -> None:
+        base, raw, instants = prepared
+        depts, users, res = maps
+        row = dict(base)
+        for k in instants:
+            row[k] = self.convert[k](_shift(raw[k], delta))
+        for k in self.depts:
+            row[k] = depts.get(raw[k], raw[k])
+        for k in self.users:
+            row[k] = users.get(raw[k], raw[k])
+        for k in self.resources:
+            row[k] = res.get(raw[k], raw[k])
+        for k, v in set_.items():
+            row[k] = self.convert[k](v)
+        self.rows.append(tuple(row[k] for k in self.order) if self.order else row)
+
+    def flush(self) -> None:
+        if self.rows:
+            self.conn.exec_driver_sql(self.sql, self.rows)
+            self.rows = []
+
+
 def _shift(value: Any, delta: timedelta) -> Any:
     if isinstance(value, datetime):
         return value + delta
     if isinstance(value, date):
         return value + timedelta(days=delta.days)
     return value
-
-
-def _remap(row: dict, table: Table, delta: timedelta, depts: dict, users: dict, res: dict) -> dict:
-    out = {k: _shift(v, delta) for k, v in row.items() if k != "id"}
-    for col in _fk_columns(table, "department"):
-        out[col] = depts.get(out[col], out[col])
-    for col in _fk_columns(table, "app_user"):
-        out[col] = users.get(out[col], out[col])
-    for col in _fk_columns(table, "resource"):
-        out[col] = res.get(out[col], out[col])
-    return out
 
 
 def _next_id(session: Session, table: Table) -> int:
@@ -293,15 +335,23 @@ def clone(
 ) -> None:
     """Add ``n`` share requests cloned from the templates, with bulk INSERTs, in ``session``'s
     transaction."""
-    rnd = random.Random(seed + _next_id(session, ProcessInstance.__table__))
+    instance_table = ProcessInstance.__table__
+    rnd = random.Random(seed + _next_id(session, instance_table))
     region = region_of(session)
+    names = dict(region.departments)
     keys = _key_numbers(session)
     weights = [t.kind.weight for t in templates]
-    instance_table = ProcessInstance.__table__
+    instances = Bulk(session, instance_table)
+    children = [Bulk(session, child) for child in CHILDREN]
+    prepared = {
+        t.kind.name: (
+            instances.prepare(t.instance),
+            [[b.prepare(row) for row in t.children[b.table.name]] for b in children],
+        )
+        for t in templates
+    }
     next_id = _next_id(session, instance_table)
     for start in range(0, n, CHUNK):
-        instances: list[dict] = []
-        children: dict[str, list[dict]] = {c.name: [] for c in CHILDREN}
         for _ in range(min(CHUNK, n - start)):
             t = rnd.choices(templates, weights)[0]
             src = t.instance
@@ -313,13 +363,14 @@ def clone(
                 region.official[region.civil]: region.official[requester[0]],
                 region.official[region.pubsec]: region.official[provider],
             }
-            res = {region.hukou[0]: resource[0]}
-            row = _remap(src, instance_table, delta, depts, users, res)
-            year = begun.astimezone(SHANGHAI).year
-            prefix = f"{src['business_key'].split('-')[0]}-{year}"
+            maps = (depts, users, {region.hukou[0]: resource[0]})
+            prefix = f"{src['business_key'].split('-')[0]}-{begun.astimezone(SHANGHAI).year}"
             keys[prefix] += 1
-            provider_name = next(name for i, name in region.departments if i == provider)
-            row.update(
+            own, theirs = prepared[t.kind.name]
+            instances.add(
+                own,
+                delta,
+                maps,
                 id=next_id,
                 business_key=f"{prefix}-{keys[prefix]:06d}",
                 bindings={k: depts.get(v, v) for k, v in (src["bindings"] or {}).items()},
@@ -328,20 +379,16 @@ def clone(
                     "resource_code": resource[1],
                     "resource_name": resource[2],
                     "requester_name": requester[1],
-                    "provider_name": provider_name,
+                    "provider_name": names[provider],
                 },
             )
-            instances.append(row)
-            for child in CHILDREN:
-                for crow in t.children[child.name]:
-                    copy = _remap(crow, child, delta, depts, users, res)
-                    copy["instance_id"] = next_id
-                    children[child.name].append(copy)
+            for bulk, rows in zip(children, theirs, strict=True):
+                for row in rows:
+                    bulk.add(row, delta, maps, instance_id=next_id)
             next_id += 1
-        session.execute(insert(instance_table), instances)
-        for child in CHILDREN:
-            if children[child.name]:
-                session.execute(insert(child), children[child.name])
+        instances.flush()
+        for bulk in children:
+            bulk.flush()
     _keep_counters(session, keys)
     _advance_sequence(session, instance_table, next_id - 1)
 
@@ -452,6 +499,8 @@ def grow(
                 f"{len(templates)} templates through the engine: {time.perf_counter() - t0:.1f} s"
             )
     with factory() as s, s.begin():
+        if s.get_bind().dialect.name == "sqlite":  # B-tree pages of the indexes stay in memory
+            s.execute(text("PRAGMA cache_size = -262144"))
         have = stored_requests(s)
         loaded = load_templates(s, templates)
         clone(s, loaded, max(0, n - have), now)
