@@ -77,3 +77,45 @@ def test_a_scratch_database_is_new_and_empty_and_removed_afterwards(marked, db_u
     assert url.rsplit("/", 1)[-1] not in bench_databases(marked)
     if url.startswith("sqlite"):
         assert not Path(url.removeprefix("sqlite:///")).exists()
+
+
+def run_bench(db_url: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=ROOT,
+        env={**os.environ, "DATABASE_URL": db_url},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_the_pages_benchmark_times_every_read_page_on_databases_of_its_own(marked, db_url):
+    before = bench_databases(marked)
+    done = run_bench(
+        db_url, "bench/pages.py", "--small", "10", "--large", "30", "--rounds", "1", "--budget", "5"
+    )
+    assert done.returncode == 0, done.stderr
+    table = done.stdout.split("PASS when large/small <= 1.5", 1)[1]
+    for page in load_pages().PAGES:
+        line = next(line for line in table.splitlines() if line.startswith(page.name))
+        assert line.rstrip().endswith(("PASS", "FAIL")) or "past the budget" in line, line
+    with marked.connect() as conn:
+        assert conn.scalar(text("SELECT note FROM bench_marker")) == "keep me"
+    assert bench_databases(marked) == before
+
+
+def test_the_dataset_holds_the_requests_asked_for_with_overdue_work(marked, db_url):
+    done = run_bench(db_url, "bench/dataset.py", "200")
+    assert done.returncode == 0, done.stderr
+    assert "process_instance: 200 rows" in done.stdout
+    overdue = int(done.stdout.split("open tasks overdue: ", 1)[1].split()[0])
+    assert overdue > 0
+
+
+def load_pages():
+    spec = importlib.util.spec_from_file_location("bench_pages", ROOT / "bench" / "pages.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
