@@ -37,9 +37,11 @@ from engine.catalog.search import terms  # noqa: E402
 from engine.clock import SHANGHAI, Clock, FakeClock  # noqa: E402
 from engine.directory import user_by_name  # noqa: E402
 from engine.directory.models import Department, User  # noqa: E402
+from engine.oversight import summary  # noqa: E402
 from engine.oversight.models import Breach  # noqa: E402
 from engine.sharing import requests as share_requests  # noqa: E402
 from engine.sharing.models import DossierEntry, Grant  # noqa: E402
+from engine.workflow import business_keys  # noqa: E402
 from engine.workflow import tasks as task_service  # noqa: E402
 from engine.workflow.models import Counter, HumanTask, ProcessFact, ProcessInstance  # noqa: E402
 from engine.workflow.timers import sweep  # noqa: E402
@@ -410,12 +412,19 @@ def _parties(rnd: random.Random, region: Region) -> tuple[tuple[int, str], int, 
 
 
 def _keep_counters(session: Session, keys: Tally) -> None:
+    """The business-key counters (SQLite) and sequences (PostgreSQL) continue after the keys
+    the clones took, as they would after the engine had started them."""
     known = set(session.scalars(select(Counter.name)))
+    postgres = session.get_bind().dialect.name == "postgresql"
     for name, value in keys.items():
         if name in known:
             session.execute(update(Counter).where(Counter.name == name).values(value=value))
         else:
             session.execute(insert(Counter).values(name=name, value=value))
+        if postgres:
+            sequence = business_keys.sequence_name(name)
+            session.execute(text(f"CREATE SEQUENCE IF NOT EXISTS {sequence}"))
+            session.execute(text(f"SELECT setval('{sequence}', :v)"), {"v": value})
 
 
 def _advance_sequence(session: Session, table: Table, last: int) -> None:
@@ -505,6 +514,7 @@ def grow(
         loaded = load_templates(s, templates)
         clone(s, loaded, max(0, n - have), now)
         add_catalog(s, max(0, n - have) // 20)
+        summary.rebuild(s)  # the figures the engine keeps in step with the facts it records
     if factory.kw["bind"].dialect.name == "postgresql":  # as autovacuum would, soon after
         with factory.kw["bind"].connect().execution_options(isolation_level="AUTOCOMMIT") as c:
             c.execute(text("ANALYZE"))

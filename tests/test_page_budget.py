@@ -28,11 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FEW, MANY = 800, 2400
 # page name -> the branch of issue 15 that fixes it
 GROWING: dict[str, str] = {}  # more SQL statements with more stored
-GROWING_ROWS: dict[str, str] = {  # more rows loaded with more stored
-    "public page": "reports15",
-    "annual report": "reports15",
-    "grant check": "http15",
-}
+GROWING_ROWS: dict[str, str] = {}  # more rows loaded with more stored
 
 
 def load(name: str):
