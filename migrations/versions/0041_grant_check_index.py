@@ -2,13 +2,13 @@
 issued, and stops at the first that covers the use
 
 Revision ID: 0041
-Revises: 0038
+Revises: 0040
 """
 
 from alembic import op
 
 revision = "0041"
-down_revision = "0038"
+down_revision = "0040"
 branch_labels = None
 depends_on = None
 

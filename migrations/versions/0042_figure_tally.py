@@ -2,7 +2,7 @@
 from the facts already recorded
 
 Revision ID: 0042
-Revises: 0038
+Revises: 0041
 """
 
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ from alembic import op
 from sqlalchemy.orm import Session
 
 revision = "0042"
-down_revision = "0038"
+down_revision = "0041"
 branch_labels = None
 depends_on = None
 
