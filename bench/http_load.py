@@ -1,7 +1,7 @@
 """The web app over HTTP: gunicorn (4 workers) on loopback with 20 concurrent API clients for a
 bounded time per phase, against a database of the run's own (bench/scratch.py).
 
-    python bench/http.py [--seconds 20] [--clients 20] [--workers 4] [--grants 2000]
+    python bench/http_load.py [--seconds 20] [--clients 20] [--workers 4] [--grants 2000]
                          [--phases flows,grants,demo]
 
 Phases, each printed with p50/p95/p99/max per request and PASS/FAIL against issue 15's targets:
@@ -28,8 +28,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-# This file is named after the protocol it measures: keep its folder off the import path so that
-# ``http`` is the standard library's.
+# Modules are imported from the project root (bench/ is not a package); a file of bench/ never
+# hides a standard-library module (this one is not called http.py for that reason).
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 sys.path.insert(0, str(ROOT))
