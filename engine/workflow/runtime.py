@@ -28,10 +28,10 @@ from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask as UserTaskMixin
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import Connection, Engine, create_engine, or_, select, update
+from sqlalchemy import Connection, Engine, create_engine, inspect, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session, undefer
+from sqlalchemy.orm import Session, joinedload, undefer
 
 from engine import audit, rules
 from engine.audit import AuditEvent
@@ -162,7 +162,12 @@ class Command:
     """The context of one transaction on one instance."""
 
     def __init__(
-        self, session: Session, clock: Clock, instance: ProcessInstance, actor_id: int | None
+        self,
+        session: Session,
+        clock: Clock,
+        instance: ProcessInstance,
+        actor_id: int | None,
+        open_rows: list[HumanTask] | None = None,
     ) -> None:
         self.session = session
         self.clock = clock
@@ -174,6 +179,10 @@ class Command:
         self.workflow: Any = None
         self.script_engine: SandboxScriptEngine | None = None
         self.withdrawn: list[HumanTask] = []  # open tasks this command cancelled
+        # the instance's open task rows, when the caller read them after locking it (a task
+        # command does): the mirror is then synced without reading them again
+        self.open_rows = open_rows
+        self._unsaved: list[AuditEvent] = []  # events of a new instance, written once it is
 
     def calendar(self) -> WorkingCalendar:
         if self._calendar is None:
@@ -192,15 +201,21 @@ class Command:
         return self.script_engine.environment.element if self.script_engine else None
 
     def audit(self, event: str, **detail: Any) -> None:
-        self.session.add(
-            AuditEvent(
-                instance_id=self.instance.id,
-                at=self.clock.now(),
-                actor_id=self.actor_id,
-                kind=event,
-                detail=detail,
-            )
+        row = AuditEvent(
+            instance_id=self.instance.id,
+            at=self.clock.now(),
+            actor_id=self.actor_id,
+            kind=event,
+            detail=detail,
         )
+        if self.is_new():
+            self._unsaved.append(row)  # its instance id is known once the instance is inserted
+        else:
+            self.session.add(row)
+
+    def is_new(self) -> bool:
+        """The instance is being started by this command and not yet inserted."""
+        return inspect(self.instance).key is None
 
     def run(self, act: Callable[[], None] | None = None, steps: bool = True) -> None:
         """Run ``act``, then (unless ``steps`` is False) the engine steps, then save — all
@@ -215,6 +230,8 @@ class Command:
 
     def save(self) -> None:
         wf, inst, now = self.workflow, self.instance, self.clock.now()
+        if self.is_new():
+            self._insert_instance(now)
         self._sync_human_tasks(now)
         # what scripts record() goes into the summary before the effects are written, so that an
         # effect which keeps its outcome there (issue_grant: the grant's decision) has the last word
@@ -227,12 +244,40 @@ class Command:
         else:
             record_deadlines(self.session, inst.id, self.effects.deadlines)
         self.effects.deadlines.clear()
+        self._set_status(now)
+        if self._state_dumped is not wf:  # a start dumped it (unchanged since) for its insert
+            inst.state = dump_state(wf)
+        self.session.flush()
+
+    _state_dumped: Any = None
+
+    def _set_status(self, now: datetime) -> None:
+        wf, inst = self.workflow, self.instance
         inst.status = "completed" if wf.completed else "running"
         inst.incident = None
         inst.next_due_at = None if wf.completed else next_due(wf)
-        inst.state = dump_state(wf)
         inst.updated_at = now
+
+    def _insert_instance(self, now: datetime) -> None:
+        """A start inserts its instance once, with its state: the rows the command writes next
+        need its id. Effects and the task mirror cannot change the workflow, so the state dumped
+        here is the one saved; what they change on the instance row is written by the command's
+        last flush, as on any other command."""
+        inst = self.instance
+        if self.effects.facts:
+            inst.summary = {**(inst.summary or {}), **self.effects.facts}
+            self.effects.facts.clear()
+        self._set_status(now)
+        inst.state = dump_state(self.workflow)
+        self._state_dumped = self.workflow
+        inst.id = None  # a savepoint rolled back may have left the id of an earlier attempt
+        self.session.add(inst)
         self.session.flush()
+        for row in self._unsaved:
+            row.instance_id = inst.id
+        self.session.add_all(self._unsaved)
+        self._unsaved.clear()
+        self.open_rows = []  # a new instance has no tasks yet
 
     # -- mirror of user tasks --------------------------------------------------------------
     def _sync_human_tasks(self, now: datetime) -> None:
@@ -242,9 +287,15 @@ class Command:
             for t in self.workflow.get_tasks(state=TaskState.READY)
             if isinstance(t.task_spec, UserTaskMixin)
         }
-        rows = self.session.scalars(
-            select(HumanTask).where(HumanTask.instance_id == inst.id, HumanTask.state == "open")
-        )
+        rows = self.open_rows
+        if rows is None:
+            rows = list(
+                self.session.scalars(
+                    select(HumanTask).where(
+                        HumanTask.instance_id == inst.id, HumanTask.state == "open"
+                    )
+                )
+            )
         open_rows = {
             r.spiff_task_id: r for r in rows if r.state == "open"
         }  # in-session changes win
@@ -434,6 +485,7 @@ def execute(
     actor_id: int | None,
     act: Callable[[Command], Callable[[], None] | None] | None = None,
     new_workflow: Callable[[], Any] | None = None,
+    open_rows: list[HumanTask] | None = None,
 ) -> Command:
     """Run one command on ``instance``: ``act(cmd)`` prepares the caller's change and returns the
     callable that applies it, then the engine steps run and everything is saved.
@@ -442,14 +494,15 @@ def execute(
     serializer) is rolled back to the savepoint and becomes an incident naming its element; the
     caller's own change is then applied alone and kept, and the engine steps wait for a retry.
     Errors a person caused (:class:`GovshareError`, e.g. invalid input) are raised unchanged.
-    A suspended instance refuses every command (:func:`suspended_refusal`)."""
+    A suspended instance refuses every command (:func:`suspended_refusal`). ``open_rows``: the
+    instance's open task rows, read by the caller after it locked the instance."""
     if instance.status == SUSPENDED:
         raise suspended_refusal(session, instance)
     was_incident = instance.status == "incident"
     cmd: Command | None = None
     try:
         with session.begin_nested():
-            cmd = Command(session, clock, instance, actor_id)
+            cmd = Command(session, clock, instance, actor_id, open_rows)
             cmd.open(new_workflow() if new_workflow else None)
             apply = act(cmd) if act is not None else None
             cmd.run(apply)
@@ -460,7 +513,7 @@ def execute(
         raise
     except Exception as exc:  # noqa: BLE001 - every other failure becomes an incident
         failure = Failure.of(exc, cmd.current_element() if cmd is not None else None)
-    cmd = Command(session, clock, instance, actor_id)
+    cmd = Command(session, clock, instance, actor_id, open_rows)
     if act is not None:
         try:
             with session.begin_nested():
@@ -558,8 +611,7 @@ def start_instance(
         # the statutory rule set the instance starts under (its start data holds its numbers)
         rule_set_version=data.get("rule_set_version") or rules.current(session, clock).version,
     )
-    session.add(instance)
-    session.flush()
+    # inserted once, with its state, when the command saves (Command.save)
 
     def act(cmd: Command) -> None:
         wf = cmd.workflow
@@ -580,20 +632,36 @@ def lock_instance(
 ) -> ProcessInstance:
     """Load an instance for a command, fresh from the database and locked on PostgreSQL; a
     suspended one is refused (:func:`suspended_refusal`) unless ``suspended_ok``."""
-    stmt = (
-        select(ProcessInstance)
-        .where(ProcessInstance.id == instance_id)
-        .options(undefer(ProcessInstance.state))  # every command reads it: one round trip
-        .execution_options(populate_existing=True)
-    )
-    if is_postgres(session):
-        stmt = stmt.with_for_update(of=ProcessInstance)
-    instance = session.scalar(stmt)
+    instance = _lock(session, ProcessInstance.id == instance_id)
     if instance is None:
         raise NotFound(Message("No process instance %(id)s.", id=instance_id))
     if instance.status == SUSPENDED and not suspended_ok:
         raise suspended_refusal(session, instance)
     return instance
+
+
+def lock_instance_of_task(session: Session, task_id: int) -> ProcessInstance | None:
+    """The instance of the task ``task_id``, locked as :func:`lock_instance` does (in the same
+    one statement), or None when there is no such task. A suspended one is not refused here."""
+    of_task = select(HumanTask.instance_id).where(HumanTask.id == task_id).scalar_subquery()
+    return _lock(session, ProcessInstance.id == of_task)
+
+
+def _lock(session: Session, where: Any) -> ProcessInstance | None:
+    """One ``SELECT … FOR UPDATE`` (SQLite writers queue on ``BEGIN IMMEDIATE`` instead) that
+    returns the instance with its state and its definition: every command reads all three."""
+    stmt = (
+        select(ProcessInstance)
+        .where(where)
+        .options(
+            undefer(ProcessInstance.state),
+            joinedload(ProcessInstance.definition, innerjoin=True),
+        )
+        .execution_options(populate_existing=True)
+    )
+    if is_postgres(session):
+        stmt = stmt.with_for_update(of=ProcessInstance)
+    return session.scalar(stmt)
 
 
 def complete_user_task(
@@ -604,11 +672,13 @@ def complete_user_task(
     data: dict,
     validate: Callable[[dict], None] | None = None,
     on_behalf_of: User | None = None,
+    open_rows: list[HumanTask] | None = None,
 ) -> None:
     """Complete the user task mirrored by ``row`` (already locked and checked by the caller).
 
     ``validate(task_data)`` runs before anything changes and may raise to refuse the input.
     ``on_behalf_of``: the absent official a deputy completes it for (leave cover).
+    ``open_rows``: the instance's open task rows, when the caller read them after locking it.
     """
 
     def act(cmd: Command) -> Callable[[], None]:
@@ -636,7 +706,7 @@ def complete_user_task(
 
         return apply
 
-    execute(session, clock, row.instance, actor_id, act)
+    execute(session, clock, row.instance, actor_id, act, open_rows=open_rows)
 
 
 def fire_timers(session: Session, clock: Clock, instance: ProcessInstance) -> bool:
