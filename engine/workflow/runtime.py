@@ -229,27 +229,29 @@ class Command:
             self.save()
 
     def save(self) -> None:
+        """Write the command: the instance row first complete (status, due date, state), so that
+        whatever flushes it writes it once; a start inserts it here, with its state, since the
+        rows written next need its id. Effects and the task mirror cannot change the workflow,
+        so the state dumped first is the one saved."""
         wf, inst, now = self.workflow, self.instance, self.clock.now()
-        if self.is_new():
-            self._insert_instance(now)
-        self._sync_human_tasks(now)
         # what scripts record() goes into the summary before the effects are written, so that an
         # effect which keeps its outcome there (issue_grant: the grant's decision) has the last word
         if self.effects.facts:
             inst.summary = {**(inst.summary or {}), **self.effects.facts}
             self.effects.facts.clear()
+        self._set_status(now)
+        inst.state = dump_state(wf)
+        if self.is_new():
+            self._insert_instance()
+        self._sync_human_tasks(now)
         self._write_effects()
         if wf.completed:
             forget_deadlines(self.session, inst.id)
         else:
             record_deadlines(self.session, inst.id, self.effects.deadlines)
         self.effects.deadlines.clear()
-        self._set_status(now)
-        if self._state_dumped is not wf:  # a start dumped it (unchanged since) for its insert
-            inst.state = dump_state(wf)
+        self._set_status(now)  # the command, not an effect, has the last word on these
         self.session.flush()
-
-    _state_dumped: Any = None
 
     def _set_status(self, now: datetime) -> None:
         wf, inst = self.workflow, self.instance
@@ -258,18 +260,10 @@ class Command:
         inst.next_due_at = None if wf.completed else next_due(wf)
         inst.updated_at = now
 
-    def _insert_instance(self, now: datetime) -> None:
-        """A start inserts its instance once, with its state: the rows the command writes next
-        need its id. Effects and the task mirror cannot change the workflow, so the state dumped
-        here is the one saved; what they change on the instance row is written by the command's
-        last flush, as on any other command."""
+    def _insert_instance(self) -> None:
+        """Insert a new instance (once, with its state) and the audit events that waited for
+        its id."""
         inst = self.instance
-        if self.effects.facts:
-            inst.summary = {**(inst.summary or {}), **self.effects.facts}
-            self.effects.facts.clear()
-        self._set_status(now)
-        inst.state = dump_state(self.workflow)
-        self._state_dumped = self.workflow
         inst.id = None  # a savepoint rolled back may have left the id of an earlier attempt
         self.session.add(inst)
         self.session.flush()
