@@ -264,7 +264,8 @@ class Command:
         """Insert a new instance (once, with its state) and the audit events that waited for
         its id."""
         inst = self.instance
-        inst.id = None  # a savepoint rolled back may have left the id of an earlier attempt
+        # a savepoint rolled back may have left the id of an earlier attempt: the database picks
+        inst.id = None  # type: ignore[assignment]
         self.session.add(inst)
         self.session.flush()
         for row in self._unsaved:
