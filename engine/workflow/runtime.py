@@ -606,7 +606,11 @@ def start_instance(
         # the statutory rule set the instance starts under (its start data holds its numbers)
         rule_set_version=data.get("rule_set_version") or rules.current(session, clock).version,
     )
-    # inserted once, with its state, when the command saves (Command.save)
+    # the instance is inserted once, with its state, when the command saves (Command.save); what
+    # the caller changed before is written first, outside the command's savepoint, so that a
+    # failing process (an incident) never takes it back
+    if session.new or session.dirty or session.deleted:
+        session.flush()
 
     def act(cmd: Command) -> None:
         wf = cmd.workflow
