@@ -6,12 +6,19 @@ memory with bare SpiffWorkflow, measured side by side in one run (interleaved ro
 Runs on a database of its own (bench/scratch.py): a temporary SQLite file, or with a PostgreSQL
 DATABASE_URL a new database on that server, dropped at the end.
 
-Prints the ratio persisted / in-memory and the stored bytes per instance.
+Also runs the FLOOR: the same BPMN path with bare SpiffWorkflow plus, per command, what a
+persisted command cannot do without, through the same driver (SQLAlchemy Core on two scratch
+tables of the same database): the start inserts the state and the human task; the approval reads
+the state, writes it back and completes the human task. Each command is one transaction.
+
+Prints govshare / floor, govshare / bare, the stored bytes per instance, and the SQL statements
+per command (counted with a ``before_cursor_execute`` listener) for govshare and the floor.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import sys
 import time
@@ -25,7 +32,19 @@ from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnviron
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow  # noqa: E402
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser  # noqa: E402
 from SpiffWorkflow.util.task import TaskState  # noqa: E402
-from sqlalchemy import func, select  # noqa: E402
+from sqlalchemy import (  # noqa: E402
+    Column,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    event,
+    func,
+    insert,
+    select,
+    update,
+)
 
 from engine.app import build_engine
 from engine.calendar import WorkingCalendar
@@ -35,9 +54,10 @@ from engine.directory import user_by_name
 from engine.schema import upgrade
 from engine.seed import seed_all
 from engine.sharing import requests as share_requests
-from engine.workflow import tasks
+from engine.workflow import runtime, tasks
 from engine.workflow.deployment import SERIALIZER, default_processes_dir
 from engine.workflow.models import HumanTask, ProcessInstance
+from engine.workflow.runtime import dump_state, load_state
 
 FORM = dict(
     resource_code="JC-RK/0002",
@@ -99,6 +119,133 @@ def bare_run(n, spec, subs, script_engine, clock):
             assert wf.completed
 
 
+FLOOR_META = MetaData()
+FLOOR_INSTANCE = Table(
+    "bench_floor_instance",
+    FLOOR_META,
+    Column("id", Integer, primary_key=True),
+    Column("state", LargeBinary),
+    Column("status", String(20)),
+)
+FLOOR_TASK = Table(
+    "bench_floor_task",
+    FLOOR_META,
+    Column("id", Integer, primary_key=True),
+    Column("instance_id", Integer),
+    Column("spiff_task_id", String(36)),
+    Column("state", String(20)),
+)
+
+
+def _start_data():
+    return {
+        **FORM,
+        "resource_id": 1,
+        "share_type": "conditional",
+        "submitted_at": "2026-09-18T10:00:00+08:00",
+        "reply_days": 10,
+        "reminder_days_before": 2,
+        "negotiation_days": 10,
+        "direct_negotiation": False,
+    }
+
+
+def floor_start(db, spec, subs, script_engine):
+    """The floor's start: run the BPMN path to the provider's task, insert state and task."""
+    wf = BpmnWorkflow(spec, subs, script_engine=script_engine)
+    wf.get_next_task(state=TaskState.READY).data.update(_start_data())
+    wf.do_engine_steps()
+    task = wf.get_next_task(state=TaskState.READY, manual=True)
+    with db.begin() as conn:
+        inst_id = conn.execute(
+            insert(FLOOR_INSTANCE).values(state=dump_state(wf), status="running")
+        ).inserted_primary_key[0]
+        task_id = conn.execute(
+            insert(FLOOR_TASK).values(instance_id=inst_id, spiff_task_id=str(task.id), state="open")
+        ).inserted_primary_key[0]
+    return inst_id, task_id
+
+
+def floor_complete(db, spec, subs, script_engine, inst_id, task_id):
+    """The floor's approval: read the state (locked), complete the task, write both back."""
+    with db.begin() as conn:
+        blob = conn.scalar(
+            select(FLOOR_INSTANCE.c.state).where(FLOOR_INSTANCE.c.id == inst_id).with_for_update()
+        )
+        wf = _load_bare(blob, spec, subs, script_engine)
+        task = wf.get_next_task(state=TaskState.READY, manual=True)
+        task.data.update(APPROVE)
+        task.run()
+        wf.do_engine_steps()
+        assert wf.completed
+        conn.execute(
+            update(FLOOR_INSTANCE)
+            .where(FLOOR_INSTANCE.c.id == inst_id)
+            .values(state=dump_state(wf), status="completed")
+        )
+        conn.execute(update(FLOOR_TASK).where(FLOOR_TASK.c.id == task_id).values(state="completed"))
+
+
+class _FloorDefinition:  # load_state needs only the cached spec objects of a definition
+    id = -1
+    content_hash = "bench-floor"
+
+
+def _load_bare(blob, spec, subs, script_engine):
+    runtime._SPEC_CACHE[-1] = ("bench-floor", spec, subs)
+    wf = load_state(_FloorDefinition, blob)
+    wf.script_engine = script_engine
+    return wf
+
+
+def floor_run(n, db, spec, subs, script_engine, clock):
+    with using_clock(clock):
+        for _ in range(n):
+            inst_id, task_id = floor_start(db, spec, subs, script_engine)
+            floor_complete(db, spec, subs, script_engine, inst_id, task_id)
+
+
+@contextlib.contextmanager
+def counting(engine):
+    """The number of SQL statements run inside the block (a one-item list, filled at exit)."""
+    seen = [0]
+
+    def listen(*_args):
+        seen[0] += 1
+
+    event.listen(engine, "before_cursor_execute", listen)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", listen)
+
+
+def govshare_counts(engine, factory, clock):
+    """Statements of one start and one approval (the commands alone, not the bench's lookups)."""
+    with factory() as s, s.begin():
+        clerk = user_by_name(s, "civil.clerk")
+        with counting(engine) as start_n:
+            inst_id = share_requests.start_share_request(s, clock, clerk, FORM).id
+    with factory() as s:
+        approver = user_by_name(s, "pubsec.clerk")
+        task_id = s.scalar(
+            select(HumanTask.id).where(HumanTask.instance_id == inst_id, HumanTask.state == "open")
+        )
+        s.commit()
+        with counting(engine) as done_n, s.begin():
+            tasks.complete(s, clock, task_id, approver, APPROVE)
+    return start_n[0], done_n[0]
+
+
+def floor_counts(engine, db, spec, subs, script_engine, clock):
+    with using_clock(clock):
+        with counting(engine) as start_n:
+            inst_id, task_id = floor_start(db, spec, subs, script_engine)
+        with counting(engine) as done_n:
+            floor_complete(db, spec, subs, script_engine, inst_id, task_id)
+    return start_n[0], done_n[0]
+
+
 def persisted_run(n, factory, clock):
     for _ in range(n):
         with factory() as s, s.begin():
@@ -131,19 +278,27 @@ def run(args: argparse.Namespace, url: str) -> None:
     clock = FakeClock("2026-09-18T10:00:00+08:00")
     with factory() as s, s.begin():
         seed_all(s, clock, demo=True)
+    FLOOR_META.create_all(engine)
     spec, subs, se = bare_setup()
-    bare_run(5, spec, subs, se, clock)  # warm caches on both sides
+    bare_run(5, spec, subs, se, clock)  # warm caches on all sides
+    floor_run(5, engine, spec, subs, se, clock)
     persisted_run(5, factory, clock)
-    bare_t, pers_t = [], []
+    bare_t, floor_t, pers_t = [], [], []
     for _ in range(args.rounds):
         t0 = time.perf_counter()
         bare_run(args.n, spec, subs, se, clock)
         t1 = time.perf_counter()
-        persisted_run(args.n, factory, clock)
+        floor_run(args.n, engine, spec, subs, se, clock)
         t2 = time.perf_counter()
+        persisted_run(args.n, factory, clock)
+        t3 = time.perf_counter()
         bare_t.append(t1 - t0)
-        pers_t.append(t2 - t1)
+        floor_t.append(t2 - t1)
+        pers_t.append(t3 - t2)
     ratios = [p / b for p, b in zip(pers_t, bare_t, strict=True)]
+    floor_ratios = [p / f for p, f in zip(pers_t, floor_t, strict=True)]
+    gov_start, gov_done = govshare_counts(engine, factory, clock)
+    floor_start_n, floor_done_n = floor_counts(engine, engine, spec, subs, se, clock)
     with factory() as s:
         count = s.scalar(select(func.count()).select_from(ProcessInstance))
         state_bytes = s.scalar(select(func.sum(func.length(ProcessInstance.state))))
@@ -158,10 +313,20 @@ def run(args: argparse.Namespace, url: str) -> None:
         f"bare SpiffWorkflow in memory: median {statistics.median(bare_t) * 1000 / args.n:.2f} ms/request"
     )
     print(
+        f"floor (bare + 1 state, 1 task write): median {statistics.median(floor_t) * 1000 / args.n:.2f} ms/request"
+    )
+    print(
         f"govshare persisted engine:    median {statistics.median(pers_t) * 1000 / args.n:.2f} ms/request"
     )
     print(
-        f"ratio persisted / in-memory:  median {statistics.median(ratios):.2f} (rounds: {', '.join(f'{r:.2f}' for r in ratios)})"
+        f"govshare/floor:               median {statistics.median(floor_ratios):.2f} (rounds: {', '.join(f'{r:.2f}' for r in floor_ratios)})"
+    )
+    print(
+        f"govshare/bare:                median {statistics.median(ratios):.2f} (rounds: {', '.join(f'{r:.2f}' for r in ratios)})"
+    )
+    print(
+        f"statements per command:       govshare start {gov_start}, approve {gov_done}; "
+        f"floor start {floor_start_n}, approve {floor_done_n}"
     )
     print(
         f"stored state per instance:    {state_bytes / count:.0f} bytes compressed ({raw_json} bytes JSON without spec; "

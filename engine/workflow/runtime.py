@@ -28,8 +28,8 @@ from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask as UserTaskMixin
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import or_, select
-from sqlalchemy.orm import Session, undefer
+from sqlalchemy import inspect, or_, select
+from sqlalchemy.orm import Session, joinedload, undefer
 
 from engine import audit, rules
 from engine.audit import AuditEvent
@@ -160,7 +160,12 @@ class Command:
     """The context of one transaction on one instance."""
 
     def __init__(
-        self, session: Session, clock: Clock, instance: ProcessInstance, actor_id: int | None
+        self,
+        session: Session,
+        clock: Clock,
+        instance: ProcessInstance,
+        actor_id: int | None,
+        open_rows: list[HumanTask] | None = None,
     ) -> None:
         self.session = session
         self.clock = clock
@@ -172,6 +177,10 @@ class Command:
         self.workflow: Any = None
         self.script_engine: SandboxScriptEngine | None = None
         self.withdrawn: list[HumanTask] = []  # open tasks this command cancelled
+        # the instance's open task rows, when the caller read them after locking it (a task
+        # command does): the mirror is then synced without reading them again
+        self.open_rows = open_rows
+        self._unsaved: list[AuditEvent] = []  # events of a new instance, written once it is
 
     def calendar(self) -> WorkingCalendar:
         if self._calendar is None:
@@ -190,15 +199,21 @@ class Command:
         return self.script_engine.environment.element if self.script_engine else None
 
     def audit(self, event: str, **detail: Any) -> None:
-        self.session.add(
-            AuditEvent(
-                instance_id=self.instance.id,
-                at=self.clock.now(),
-                actor_id=self.actor_id,
-                kind=event,
-                detail=detail,
-            )
+        row = AuditEvent(
+            instance_id=self.instance.id,
+            at=self.clock.now(),
+            actor_id=self.actor_id,
+            kind=event,
+            detail=detail,
         )
+        if self.is_new():
+            self._unsaved.append(row)  # its instance id is known once the instance is inserted
+        else:
+            self.session.add(row)
+
+    def is_new(self) -> bool:
+        """The instance is being started by this command and not yet inserted."""
+        return inspect(self.instance).key is None
 
     def run(self, act: Callable[[], None] | None = None, steps: bool = True) -> None:
         """Run ``act``, then (unless ``steps`` is False) the engine steps, then save — all
@@ -212,25 +227,50 @@ class Command:
             self.save()
 
     def save(self) -> None:
+        """Write the command: the instance row first complete (status, due date, state), so that
+        whatever flushes it writes it once; a start inserts it here, with its state, since the
+        rows written next need its id. Effects and the task mirror cannot change the workflow,
+        so the state dumped first is the one saved."""
         wf, inst, now = self.workflow, self.instance, self.clock.now()
-        self._sync_human_tasks(now)
         # what scripts record() goes into the summary before the effects are written, so that an
         # effect which keeps its outcome there (issue_grant: the grant's decision) has the last word
         if self.effects.facts:
             inst.summary = {**(inst.summary or {}), **self.effects.facts}
             self.effects.facts.clear()
+        self._set_status(now)
+        inst.state = dump_state(wf)
+        if self.is_new():
+            self._insert_instance()
+        self._sync_human_tasks(now)
         self._write_effects()
         if wf.completed:
             forget_deadlines(self.session, inst.id)
         else:
             record_deadlines(self.session, inst.id, self.effects.deadlines)
         self.effects.deadlines.clear()
+        self._set_status(now)  # the command, not an effect, has the last word on these
+        self.session.flush()
+
+    def _set_status(self, now: datetime) -> None:
+        wf, inst = self.workflow, self.instance
         inst.status = "completed" if wf.completed else "running"
         inst.incident = None
         inst.next_due_at = None if wf.completed else next_due(wf)
-        inst.state = dump_state(wf)
         inst.updated_at = now
+
+    def _insert_instance(self) -> None:
+        """Insert a new instance (once, with its state) and the audit events that waited for
+        its id."""
+        inst = self.instance
+        # a savepoint rolled back may have left the id of an earlier attempt: the database picks
+        inst.id = None  # type: ignore[assignment]
+        self.session.add(inst)
         self.session.flush()
+        for row in self._unsaved:
+            row.instance_id = inst.id
+        self.session.add_all(self._unsaved)
+        self._unsaved.clear()
+        self.open_rows = []  # a new instance has no tasks yet
 
     # -- mirror of user tasks --------------------------------------------------------------
     def _sync_human_tasks(self, now: datetime) -> None:
@@ -240,9 +280,15 @@ class Command:
             for t in self.workflow.get_tasks(state=TaskState.READY)
             if isinstance(t.task_spec, UserTaskMixin)
         }
-        rows = self.session.scalars(
-            select(HumanTask).where(HumanTask.instance_id == inst.id, HumanTask.state == "open")
-        )
+        rows = self.open_rows
+        if rows is None:
+            rows = list(
+                self.session.scalars(
+                    select(HumanTask).where(
+                        HumanTask.instance_id == inst.id, HumanTask.state == "open"
+                    )
+                )
+            )
         open_rows = {
             r.spiff_task_id: r for r in rows if r.state == "open"
         }  # in-session changes win
@@ -432,6 +478,7 @@ def execute(
     actor_id: int | None,
     act: Callable[[Command], Callable[[], None] | None] | None = None,
     new_workflow: Callable[[], Any] | None = None,
+    open_rows: list[HumanTask] | None = None,
 ) -> Command:
     """Run one command on ``instance``: ``act(cmd)`` prepares the caller's change and returns the
     callable that applies it, then the engine steps run and everything is saved.
@@ -440,14 +487,15 @@ def execute(
     serializer) is rolled back to the savepoint and becomes an incident naming its element; the
     caller's own change is then applied alone and kept, and the engine steps wait for a retry.
     Errors a person caused (:class:`GovshareError`, e.g. invalid input) are raised unchanged.
-    A suspended instance refuses every command (:func:`suspended_refusal`)."""
+    A suspended instance refuses every command (:func:`suspended_refusal`). ``open_rows``: the
+    instance's open task rows, read by the caller after it locked the instance."""
     if instance.status == SUSPENDED:
         raise suspended_refusal(session, instance)
     was_incident = instance.status == "incident"
     cmd: Command | None = None
     try:
         with session.begin_nested():
-            cmd = Command(session, clock, instance, actor_id)
+            cmd = Command(session, clock, instance, actor_id, open_rows)
             cmd.open(new_workflow() if new_workflow else None)
             apply = act(cmd) if act is not None else None
             cmd.run(apply)
@@ -458,7 +506,7 @@ def execute(
         raise
     except Exception as exc:  # noqa: BLE001 - every other failure becomes an incident
         failure = Failure.of(exc, cmd.current_element() if cmd is not None else None)
-    cmd = Command(session, clock, instance, actor_id)
+    cmd = Command(session, clock, instance, actor_id, open_rows)
     if act is not None:
         try:
             with session.begin_nested():
@@ -508,8 +556,11 @@ def start_instance(
         # the statutory rule set the instance starts under (its start data holds its numbers)
         rule_set_version=data.get("rule_set_version") or rules.current(session, clock).version,
     )
-    session.add(instance)
-    session.flush()
+    # the instance is inserted once, with its state, when the command saves (Command.save); what
+    # the caller changed before is written first, outside the command's savepoint, so that a
+    # failing process (an incident) never takes it back
+    if session.new or session.dirty or session.deleted:
+        session.flush()
 
     def act(cmd: Command) -> None:
         wf = cmd.workflow
@@ -530,20 +581,36 @@ def lock_instance(
 ) -> ProcessInstance:
     """Load an instance for a command, fresh from the database and locked on PostgreSQL; a
     suspended one is refused (:func:`suspended_refusal`) unless ``suspended_ok``."""
-    stmt = (
-        select(ProcessInstance)
-        .where(ProcessInstance.id == instance_id)
-        .options(undefer(ProcessInstance.state))  # every command reads it: one round trip
-        .execution_options(populate_existing=True)
-    )
-    if is_postgres(session):
-        stmt = stmt.with_for_update(of=ProcessInstance)
-    instance = session.scalar(stmt)
+    instance = _lock(session, ProcessInstance.id == instance_id)
     if instance is None:
         raise NotFound(Message("No process instance %(id)s.", id=instance_id))
     if instance.status == SUSPENDED and not suspended_ok:
         raise suspended_refusal(session, instance)
     return instance
+
+
+def lock_instance_of_task(session: Session, task_id: int) -> ProcessInstance | None:
+    """The instance of the task ``task_id``, locked as :func:`lock_instance` does (in the same
+    one statement), or None when there is no such task. A suspended one is not refused here."""
+    of_task = select(HumanTask.instance_id).where(HumanTask.id == task_id).scalar_subquery()
+    return _lock(session, ProcessInstance.id == of_task)
+
+
+def _lock(session: Session, where: Any) -> ProcessInstance | None:
+    """One ``SELECT … FOR UPDATE`` (SQLite writers queue on ``BEGIN IMMEDIATE`` instead) that
+    returns the instance with its state and its definition: every command reads all three."""
+    stmt = (
+        select(ProcessInstance)
+        .where(where)
+        .options(
+            undefer(ProcessInstance.state),
+            joinedload(ProcessInstance.definition, innerjoin=True),
+        )
+        .execution_options(populate_existing=True)
+    )
+    if is_postgres(session):
+        stmt = stmt.with_for_update(of=ProcessInstance)
+    return session.scalar(stmt)
 
 
 def complete_user_task(
@@ -554,11 +621,13 @@ def complete_user_task(
     data: dict,
     validate: Callable[[dict], None] | None = None,
     on_behalf_of: User | None = None,
+    open_rows: list[HumanTask] | None = None,
 ) -> None:
     """Complete the user task mirrored by ``row`` (already locked and checked by the caller).
 
     ``validate(task_data)`` runs before anything changes and may raise to refuse the input.
     ``on_behalf_of``: the absent official a deputy completes it for (leave cover).
+    ``open_rows``: the instance's open task rows, when the caller read them after locking it.
     """
 
     def act(cmd: Command) -> Callable[[], None]:
@@ -586,7 +655,7 @@ def complete_user_task(
 
         return apply
 
-    execute(session, clock, row.instance, actor_id, act)
+    execute(session, clock, row.instance, actor_id, act, open_rows=open_rows)
 
 
 def fire_timers(session: Session, clock: Clock, instance: ProcessInstance) -> bool:

@@ -44,7 +44,12 @@ from engine.workflow.inbox import (
     with_rule,
 )
 from engine.workflow.models import HumanTask, OutboxMessage, ProcessInstance
-from engine.workflow.runtime import complete_user_task, lock_instance
+from engine.workflow.runtime import (
+    SUSPENDED,
+    complete_user_task,
+    lock_instance_of_task,
+    suspended_refusal,
+)
 
 
 def eligible(user: User, task: HumanTask) -> bool:
@@ -131,13 +136,31 @@ def list_tasks(
 
 def _locked_task(session: Session, task_id: int) -> HumanTask:
     """The task, re-read after its instance was locked (so a concurrent action is seen)."""
-    row = session.get(HumanTask, task_id)
-    if row is None:
+    return _lock_task(session, task_id)[0]
+
+
+def _lock_task(session: Session, task_id: int) -> tuple[HumanTask, list[HumanTask]]:
+    """The task and its instance's open tasks, read after the instance was locked: one
+    statement locks the instance (with its state and definition), one reads the tasks."""
+    instance = lock_instance_of_task(session, task_id)
+    if instance is None:
         raise NotFound(Message("No task %(id)s.", id=task_id))
-    instance = lock_instance(session, row.instance_id)
-    session.refresh(row)
-    set_committed_value(row, "instance", instance)  # the locked one, without loading it again
-    return row
+    if instance.status == SUSPENDED:
+        raise suspended_refusal(session, instance)
+    rows = session.scalars(
+        select(HumanTask)
+        .where(
+            or_(
+                HumanTask.id == task_id,
+                and_(HumanTask.instance_id == instance.id, HumanTask.state == "open"),
+            )
+        )
+        .execution_options(populate_existing=True)
+    ).all()
+    for r in rows:
+        set_committed_value(r, "instance", instance)  # the locked one, without loading it again
+    row = next(r for r in rows if r.id == task_id)
+    return row, [r for r in rows if r.state == "open"]
 
 
 def _when(row_time: datetime | None) -> str:
@@ -297,7 +320,7 @@ def claim_many(
 
 def complete(session: Session, clock: Clock, task_id: int, user: User, data: dict) -> TaskRef:
     """Validate ``data`` against the task's form and complete it; nothing is written on error."""
-    row = _locked_task(session, task_id)
+    row, open_rows = _lock_task(session, task_id)
     principal = principal_of(session, clock, user, row)
     _check_open(row, user, principal)
     # deployment checks that every form a task names is deployed with it
@@ -319,6 +342,7 @@ def complete(session: Session, clock: Clock, task_id: int, user: User, data: dic
         data,
         validate=validate,
         on_behalf_of=principal,
+        open_rows=open_rows,
     )
     return task_ref(row)
 

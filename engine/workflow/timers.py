@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, joinedload, sessionmaker, undefer
 
 from engine.audit import AuditEvent
 from engine.clock import Clock
@@ -45,6 +45,11 @@ def _claim_due(session: Session, clock: Clock, seen: set[int]) -> ProcessInstanc
         )
         .order_by(ProcessInstance.next_due_at, ProcessInstance.id)
         .limit(1)
+        # the command reads the state and the definition: taken in the same one statement
+        .options(
+            undefer(ProcessInstance.state),
+            joinedload(ProcessInstance.definition, innerjoin=True),
+        )
         .execution_options(populate_existing=True)
     )
     if seen:

@@ -1,0 +1,153 @@
+"""What a command costs in SQL statements (issue 15, goal 1): a start, a claim, a completion and a
+timer firing each stay within a stated budget, and the count does not grow with the instances
+already stored. Counted with a ``before_cursor_execute`` listener on the engine; never timed.
+
+The budgets are the statements each command needs today (SQLite counts its ``BEGIN IMMEDIATE``
+where the command opens the transaction; PostgreSQL takes business keys on a connection of their
+own, not counted here). A start also looks up the requester's and provider's departments, their
+divisions and the authorities (engine.directory), the rule set in force and the calendar; once
+those come from a per-process cache its budget goes down.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import event, select
+
+from engine.clock import FakeClock
+from engine.directory import user_by_name
+from engine.sharing import requests as share_requests
+from engine.workflow import tasks as task_service
+from engine.workflow.models import HumanTask, ProcessInstance
+from engine.workflow.timers import sweep
+from tests.conftest import HUKOU
+
+APPROVE = dict(
+    review_decision="approve",
+    granted_items=["公民身份号码"],
+    granted_period_start="2026-10-01",
+    granted_period_end="2027-09-30",
+    granted_purpose="核定城乡低保对象户籍状况",
+)
+# per database: PostgreSQL sends a flush's inserts into one table as one statement, SQLite (with
+# RETURNING) one per row; the timer firing is the provider's missed reply (a breach, the
+# coordination step, its notices)
+BUDGET = {
+    "sqlite": {"start": 25, "claim": 6, "complete": 12, "timer": 20},
+    "postgresql": {"start": 23, "claim": 6, "complete": 11, "timer": 15},
+}
+
+
+@contextlib.contextmanager
+def statements(engine):
+    """The SQL statements run inside the block."""
+    seen: list[str] = []
+
+    def listen(conn, cursor, statement, *args):
+        seen.append(" ".join(statement.split()))
+
+    event.listen(engine, "before_cursor_execute", listen)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", listen)
+
+
+def signed_in(session, username):
+    """The user as a request has them: loaded with their department before the command runs."""
+    user = user_by_name(session, username)
+    assert user.department.name
+    return user
+
+
+def commands(factory, engine, clock) -> dict[str, list[str]]:
+    """The statements of one start, one claim and one completion on a new request, and of one
+    timer firing (the worker takes the instance due first, as in production)."""
+    seen: dict[str, list[str]] = {}
+    with factory() as s, s.begin():
+        clerk = signed_in(s, "civil.clerk")
+        with statements(engine) as seen["start"]:
+            key = share_requests.start_share_request(s, clock, clerk, HUKOU).business_key
+    with factory() as s:
+        task_id = s.scalar(
+            select(HumanTask.id)
+            .join(ProcessInstance)
+            .where(ProcessInstance.business_key == key, HumanTask.state == "open")
+        )
+    for name, act in (
+        ("claim", lambda s, user: task_service.claim(s, clock, task_id, user)),
+        ("complete", lambda s, user: task_service.complete(s, clock, task_id, user, APPROVE)),
+    ):
+        clock.advance(minutes=5)  # as in use: a command later than the one before it
+        with factory() as s, s.begin():
+            official = signed_in(s, "pubsec.clerk")
+            with statements(engine) as seen[name]:
+                act(s, official)
+    later = FakeClock(clock.now() + timedelta(days=30))
+    with statements(engine) as seen["timer"]:
+        assert sweep(factory, later, limit=1) == 1
+    return seen
+
+
+def start_requests(factory, clock, n):
+    for _ in range(n):
+        with factory() as s, s.begin():
+            share_requests.start_share_request(s, clock, user_by_name(s, "civil.clerk"), HUKOU)
+
+
+@pytest.fixture
+def measured(session_factory, engine, clock):
+    """The statements of each command with 5 instances stored, then with 50."""
+    start_requests(session_factory, clock, 5)
+    few = commands(session_factory, engine, clock)
+    start_requests(session_factory, clock, 45)
+    many = commands(session_factory, engine, clock)
+    return few, many
+
+
+def test_each_command_stays_within_its_budget(measured, engine):
+    few, many = measured
+    for name, budget in BUDGET[engine.dialect.name].items():
+        assert len(few[name]) <= budget, (name, few[name])
+        assert len(many[name]) <= budget, (name, many[name])
+
+
+def test_the_statements_do_not_grow_with_the_instances_stored(measured):
+    few, many = measured
+    assert {k: len(v) for k, v in few.items()} == {k: len(v) for k, v in many.items()}
+
+
+def _touching(seen, verb, table):
+    return [s for s in seen if s.upper().startswith(verb) and f" {table} " in f"{s} "]
+
+
+def test_a_start_inserts_its_instance_once_with_its_state(measured):
+    start = measured[0]["start"]
+    inserts = _touching(start, "INSERT", "process_instance")
+    assert len(inserts) == 1 and "state" in inserts[0]
+    assert _touching(start, "UPDATE", "process_instance") == []
+
+
+def test_a_task_command_locks_its_instance_once_and_writes_the_task_once(measured, engine):
+    for name in ("claim", "complete"):
+        seen = measured[0][name]
+        reads = [s for s in seen if s.startswith("SELECT") and "FROM process_instance" in s]
+        assert len(reads) == 1, (name, reads)
+        assert "process_definition" in reads[0] and "process_instance.state" in reads[0]
+        if engine.dialect.name == "postgresql":
+            assert "FOR UPDATE" in reads[0]
+        assert not any(s.startswith("SELECT process_definition") for s in seen), name
+        assert len(_touching(seen, "UPDATE", "human_task")) == 1, name
+        assert len([s for s in seen if s.startswith("SELECT human_task")]) == 1, name
+
+
+def test_the_worker_takes_an_instance_with_its_state_and_definition_at_once(measured):
+    timer = measured[0]["timer"]
+    reads = [s for s in timer if s.startswith("SELECT") and "FROM process_instance" in s]
+    assert len(reads) == 1
+    assert "process_definition" in reads[0] and "process_instance.state" in reads[0]
+    assert not any(s.startswith("SELECT process_definition") for s in timer)
+    assert len(_touching(timer, "UPDATE", "process_instance")) == 1
