@@ -4,9 +4,9 @@ already stored. Counted with a ``before_cursor_execute`` listener on the engine;
 
 The budgets are the statements each command needs today (SQLite counts its ``BEGIN IMMEDIATE``
 where the command opens the transaction; PostgreSQL takes business keys on a connection of their
-own, not counted here). A start also looks up the requester's and provider's departments, their
-divisions and the authorities (engine.directory), the rule set in force and the calendar; once
-those come from a per-process cache its budget goes down.
+own, not counted here). Reference data (directory, rule sets, calendar, definitions) comes from
+the per-process cache (engine/refcache.py) after one version query per transaction; a completion
+and a timer firing also keep the figure tally in step (one upsert, engine/oversight/summary.py).
 """
 
 from __future__ import annotations
@@ -36,8 +36,8 @@ APPROVE = dict(
 # RETURNING) one per row; the timer firing is the provider's missed reply (a breach, the
 # coordination step, its notices)
 BUDGET = {
-    "sqlite": {"start": 25, "claim": 6, "complete": 12, "timer": 20},
-    "postgresql": {"start": 23, "claim": 6, "complete": 11, "timer": 15},
+    "sqlite": {"start": 15, "claim": 6, "complete": 14, "timer": 20},
+    "postgresql": {"start": 15, "claim": 6, "complete": 13, "timer": 15},
 }
 
 
