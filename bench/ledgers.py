@@ -186,7 +186,9 @@ def measure(args, sizes: dict, clients: dict, page: str, path: str) -> None:
         queries[0] = 0
         client.get(path).get_data()
         med = statistics.median(times[name]) * 1000
-        line.append(f"{sizes[name]}: {med:7.1f} ms {queries[0]:3d} stmts {size[name] // 1024:5d} KB")
+        line.append(
+            f"{sizes[name]}: {med:7.1f} ms {queries[0]:3d} stmts {size[name] // 1024:5d} KB"
+        )
     ratio = statistics.median(times["big"]) / statistics.median(times["small"])
     print(f"{page:<22} " + " | ".join(line) + f" | ratio {ratio:.2f}", flush=True)
 
