@@ -105,7 +105,9 @@ def test_the_dispute_board_costs_the_same_statements_for_5_and_50_disputes(
     add_disputes(actors, 4)
     for state in ("open", "all"):
         few, board = counted(
-            session_factory, "data.coord", lambda s, u: board_for(s, clock, u, Filters(state))
+            session_factory,
+            "data.coord",
+            lambda s, u, state=state: board_for(s, clock, u, Filters(state)),
         )
         assert board.total == {"open": 3, "all": 5}[state]  # copies 0 and 3 decided
     add_disputes(actors, 49)
@@ -113,7 +115,7 @@ def test_the_dispute_board_costs_the_same_statements_for_5_and_50_disputes(
         many, board = counted(
             session_factory,
             "data.coord",
-            lambda s, u: board_for(s, clock, u, Filters(state), page_size=10),
+            lambda s, u, state=state: board_for(s, clock, u, Filters(state), page_size=10),
         )
         assert len(board.rows) == 10 and board.pages > 1
         assert many <= 9, state  # the budget: whatever the number of disputes
