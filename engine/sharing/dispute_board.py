@@ -173,14 +173,22 @@ def _order(newest_first: bool) -> tuple[Any, ...]:
 
 
 def _page(
-    session: Session, authorities: list[int], f: Filters, page: int, size: int, total: int | None
+    session: Session,
+    authorities: list[int],
+    f: Filters,
+    page: int,
+    size: int,
+    total: int | None = None,
+    since: datetime | None = None,
 ) -> tuple[list[Any], int, int, int]:
     """(rows of the page, matching disputes up to COUNT_CAP + 1, the page, the pages); ``total``
-    when the caller counted already (open disputes: the board's summary counts them)."""
-    if not authorities:
-        return [], 0, 1, 1
-    if total is None:
+    when the caller counted already and ``since`` when it knows no match is older (open
+    disputes: the board's summary counts them and finds the oldest), so that the oldest open
+    ones are found without walking the decided disputes before them."""
+    if authorities and total is None:
         total = capped_count(session, _disputes(authorities, f.state, f.q), _F.id, COUNT_CAP)
+    if not authorities or not total:
+        return [], 0, 1, 1
     pages = page_count(total, size, COUNT_CAP)
     page = min(max(1, page), pages)
     decided = aliased(ProcessFact)
@@ -207,6 +215,7 @@ def _page(
             Division.level.label("level"),
             instance=True,
         )
+        .where(*([] if since is None else [_F.at >= since]))
         .join(Department, Department.id == _F.department_id)
         .join(Division, Division.code == Department.division_code)
         .order_by(*_order(f.state != "open"))  # open ones: the oldest (most urgent) first
@@ -246,12 +255,13 @@ def _start(day: date) -> datetime:
 
 def _by_age(
     session: Session, authorities: list[int], f: Filters, calendar: WorkingCalendar, today: date
-) -> tuple[int, dict[str, int]]:
+) -> tuple[int, dict[str, int], datetime | None]:
     """Open disputes in view (the level, authority and search filters apply), up to
-    COUNT_CAP + 1, and per bucket: one grouped query over the newest COUNT_CAP + 1 open disputes
-    (as many as before per bucket, each count being capped: a bucket holds the newest first)."""
+    COUNT_CAP + 1, per bucket, and the escalation of the oldest of them: one grouped query over
+    the newest COUNT_CAP + 1 open disputes (as many as before per bucket, each count being
+    capped: a bucket holds the newest first)."""
     if not authorities:
-        return 0, {label: 0 for label, _ in BUCKETS}
+        return 0, {label: 0 for label, _ in BUCKETS}, None
     cut = _cutoffs(calendar, today)
     limits = sorted(cut)  # 5, 10, 20: the later the cut-off day, the smaller the limit
     newest = (
@@ -261,10 +271,12 @@ def _by_age(
         .subquery()
     )
     bucket = case(*((newest.c.at >= _start(cut[n]), n) for n in limits), else_=0)
-    inner = select(bucket.label("bucket")).select_from(newest).subquery()
-    found = dict(
-        session.execute(select(inner.c.bucket, func.count()).group_by(inner.c.bucket)).all()
-    )
+    inner = select(bucket.label("bucket"), newest.c.at).select_from(newest).subquery()
+    grouped = session.execute(
+        select(inner.c.bucket, func.count(), func.min(inner.c.at)).group_by(inner.c.bucket)
+    ).all()
+    found = {n: count for n, count, _ in grouped}
+    oldest = min((_aware(at) for _, _, at in grouped if at is not None), default=None)
     total = sum(found.values())
     within = {n: sum(found.get(m, 0) for m in limits if m <= n) for n in limits}
     counts, below = {}, 0
@@ -272,7 +284,7 @@ def _by_age(
         upto = within[n] if n is not None else total
         counts[label] = max(0, min(upto, COUNT_CAP) - below)
         below = min(upto, COUNT_CAP)
-    return total, counts
+    return total, counts, oldest
 
 
 class _LocalDay(FunctionElement[str]):
@@ -354,10 +366,12 @@ def board_for(
     ]
     calendar = load_calendar(session)
     today = clock.now().astimezone(SHANGHAI).date()
-    open_total, by_age = _by_age(session, chosen, f, calendar, today)
-    rows, total, page, pages = _page(
-        session, chosen, f, page, page_size, open_total if f.state == "open" else None
-    )
+    open_total, by_age, oldest_open = _by_age(session, chosen, f, calendar, today)
+    if f.state == "open":  # counted, and all of them among the newest unless above the cap
+        since = oldest_open if open_total <= COUNT_CAP else None
+        rows, total, page, pages = _page(session, chosen, f, page, page_size, open_total, since)
+    else:
+        rows, total, page, pages = _page(session, chosen, f, page, page_size)
     labels = department_labels(
         session, {d for r in rows for d in (r.bindings or {}).values() if isinstance(d, int)}
     )
