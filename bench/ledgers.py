@@ -172,6 +172,7 @@ def main() -> None:
 def measure(args, sizes: dict, clients: dict, page: str, path: str) -> None:
     times: dict[str, list[float]] = {name: [] for name in sizes}
     size: dict[str, int] = {}
+    lines: dict[str, int] = {}
     for client, _ in clients.values():  # warm up
         client.get(path)
     for _ in range(args.rounds):
@@ -181,7 +182,7 @@ def measure(args, sizes: dict, clients: dict, page: str, path: str) -> None:
             body = r.get_data()
             times[name].append(time.perf_counter() - t)
             assert r.status_code == 200, (path, r.status_code)
-            size[name] = len(body)
+            size[name], lines[name] = len(body), body.count(b"\n")
     line = []
     for name, (client, queries) in clients.items():
         queries[0] = 0
@@ -192,6 +193,24 @@ def measure(args, sizes: dict, clients: dict, page: str, path: str) -> None:
         )
     ratio = statistics.median(times["big"]) / statistics.median(times["small"])
     print(f"{page:<22} " + " | ".join(line) + f" | ratio {ratio:.2f}", flush=True)
+    if "format=csv" in path:  # a streamed file: its first piece, and its cost per row
+        first: dict[str, list[float]] = {name: [] for name in sizes}
+        for _ in range(args.rounds):
+            for name, (client, _) in clients.items():
+                t = time.perf_counter()
+                r = client.get(path, buffered=False)
+                next(iter(r.response))
+                first[name].append(time.perf_counter() - t)
+                r.close()
+        rows = {name: max(1, lines[name] - 1) for name in sizes}  # less the header
+        per_row = {name: statistics.median(times[name]) / rows[name] * 1e6 for name in sizes}
+        fb = {name: statistics.median(first[name]) * 1000 for name in sizes}
+        print(
+            f"{'  first piece':<22} {sizes['small']}: {fb['small']:7.1f} ms | "
+            f"{sizes['big']}: {fb['big']:7.1f} ms | ratio {fb['big'] / fb['small']:.2f}; "
+            f"µs per row: {per_row['small']:.0f} | {per_row['big']:.0f}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":
