@@ -6,12 +6,15 @@ A dispute is a request whose negotiation failed, so that an authority took it ov
 ``coordination_opened`` (its ``department_id`` is that authority) opens it and
 ``coordination_decided`` closes it.
 
-Cost, whatever the number of disputes stored: the page is a UNION of index range scans of
-``process_fact`` (``ix_fact_department``: authority, kind, time), one per authority in view, each
-limited to the rows the page needs (O(offset + page), as the request lists); every count on the
-board stops at :data:`COUNT_CAP` ("1000+"); the age buckets are counted between cut-off dates
-found by walking back at most a few weeks of the calendar. The median time to decide reads one
-pair of instants per dispute decided this year.
+Cost, whatever the number of disputes stored (issue 15): a page is one query over
+``process_fact`` (``ix_fact_kind_at`` / ``ix_fact_department``; whether a dispute is decided and
+when it was escalated by ``ix_fact_instance_kind``), ordered by the time of escalation and limited
+to the page; the open disputes are counted, bucketed by age and their oldest found in one grouped
+query over the newest COUNT_CAP + 1 of them, so the oldest-first page starts there instead of
+walking every decided dispute before it (while no more than COUNT_CAP are open); every count
+stops at :data:`COUNT_CAP` ("1000+"). The decisions of the year and their median time come from
+one query grouped by the pair of days (escalated, decided): its rows are the decisions of this
+year, read in the database, not loaded.
 """
 
 from __future__ import annotations
