@@ -25,7 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from scratch import scratch_database  # noqa: E402
-from sqlalchemy import event, insert, select  # noqa: E402
+from sqlalchemy import event, insert, select, text  # noqa: E402
 
 from engine.app import build_engine  # noqa: E402
 from engine.clock import FakeClock  # noqa: E402
@@ -128,6 +128,9 @@ def build(url: str, n: int) -> str:
             s.execute(insert(ProcessFact), chunk)
         for chunk in _chunks(breaches):
             s.execute(insert(Breach), chunk)
+    with make_engine(url).connect() as conn:  # statistics, as autovacuum / a live database has
+        conn.execute(text("ANALYZE"))
+        conn.commit()
     return url
 
 

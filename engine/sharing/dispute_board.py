@@ -147,14 +147,12 @@ def _search(q: str) -> ColumnElement[bool]:
     )
 
 
-def _disputes(
-    authorities: list[int], state: str, q: str, *columns: Any, instance: bool = False
-) -> Select[Any]:
+def _disputes(authorities: list[int], state: str, q: str, *columns: Any) -> Select[Any]:
     """``columns`` (default: id and time) of the escalation facts of the authorities' disputes in
     ``state``: one index range of ``process_fact`` (``ix_fact_kind_at``, or
-    ``ix_fact_department`` for one authority); ``instance``: joined to its instance."""
+    ``ix_fact_department`` for one authority)."""
     stmt = select(*(columns or (_F.id, _F.at))).select_from(_F)
-    if q or instance:
+    if q:
         stmt = stmt.join(_PI, _PI.id == _F.instance_id)
     stmt = stmt.where(
         _F.kind == OPENED,
@@ -200,11 +198,17 @@ def _page(
         .where(decided.instance_id == _F.instance_id, decided.kind == DECIDED)
         .scalar_subquery()
     )
+    newest_first = f.state != "open"  # open ones: the oldest (most urgent) first
+    ids = (  # the page's facts first (an index range, limited), then what they show
+        _disputes(authorities, f.state, f.q)
+        .where(*([] if since is None else [_F.at >= since]))
+        .order_by(*_order(newest_first))
+        .limit(size)
+        .offset((page - 1) * size)
+        .subquery()
+    )
     rows = session.execute(
-        _disputes(
-            authorities,
-            f.state,
-            f.q,
+        select(
             _PI.business_key,
             _PI.summary,
             _PI.bindings,
@@ -216,14 +220,13 @@ def _page(
             Division.name.label("division"),
             Division.name_en.label("division_en"),
             Division.level.label("level"),
-            instance=True,
         )
-        .where(*([] if since is None else [_F.at >= since]))
+        .select_from(ids)
+        .join(_F, _F.id == ids.c.id)
+        .join(_PI, _PI.id == _F.instance_id)
         .join(Department, Department.id == _F.department_id)
         .join(Division, Division.code == Department.division_code)
-        .order_by(*_order(f.state != "open"))  # open ones: the oldest (most urgent) first
-        .limit(size)
-        .offset((page - 1) * size)
+        .order_by(*((ids.c.at.desc(), ids.c.id.desc()) if newest_first else (ids.c.at, ids.c.id)))
     ).all()
     return list(rows), total, page, pages
 
