@@ -20,6 +20,7 @@ Decisions the callers rely on:
 from __future__ import annotations
 
 import csv
+import io
 import re
 from collections.abc import Iterable
 from decimal import Decimal
@@ -65,3 +66,12 @@ class SafeDictWriter:
 
     def writerow(self, row: dict[str, Any]) -> None:
         self._writer.writerow({k: cell(v) for k, v in row.items()})
+
+
+def csv_text(rows: Iterable[Iterable[Any]]) -> str:
+    """``rows`` as CSV text through :class:`SafeWriter`: one piece of a streamed export."""
+    out = io.StringIO()
+    writer = SafeWriter(out)
+    for row in rows:
+        writer.writerow(row)
+    return out.getvalue()

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    flash,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from flask_babel import gettext
 from flask_login import current_user, login_required
 
@@ -39,8 +48,9 @@ def _filters(args) -> service.Filters:
 def ledger():
     f = _filters(request.args)
     if request.args.get("format") == "csv":
+        batches = service.ledger_batches(db.session, current_user, f)  # filters checked here
         return Response(
-            service.export_csv(service.ledger_all(db.session, current_user, f), gettext),
+            stream_with_context(service.export_csv_stream(batches, gettext)),
             mimetype="text/csv",
             headers={"Content-Disposition": "attachment; filename=breaches.csv"},
         )

@@ -3,13 +3,12 @@ check), filtered and exported by the authority, appealed by departments, rectifi
 
 from __future__ import annotations
 
-import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from engine import audit, rules
@@ -17,7 +16,7 @@ from engine.clock import SHANGHAI, Clock
 from engine.directory import authority_scope, departments, departments_in, is_coordinator
 from engine.directory.models import User
 from engine.errors import Conflict, Forbidden, NotFound
-from engine.exports import SafeWriter
+from engine.exports import csv_text
 from engine.i18n import N_, Label, Message
 from engine.inputs import Checks, day_filters, require
 from engine.oversight.models import Breach
@@ -30,6 +29,7 @@ from engine.workflow.runtime import start_instance
 PAGE_SIZE = 50
 COUNT_CAP = 1000  # counts above this show as "1000+"
 EXPORT_CAP = 10_000  # entries in one CSV export
+EXPORT_BATCH = 500  # entries read per query while an export streams
 
 
 @dataclass
@@ -200,9 +200,38 @@ def ledger(
 
 def ledger_all(session: Session, user: User, f: Filters) -> list[BreachEntry]:
     """The entries the filters select for an export, newest first, up to EXPORT_CAP (narrow the
-    filters for more), in one query."""
-    rows = session.scalars(_newest_first(_selected(user, f)).limit(EXPORT_CAP)).all()
-    return [entry_of(r) for r in rows]
+    filters for more)."""
+    return [entry for batch in ledger_batches(session, user, f) for entry in batch]
+
+
+def ledger_batches(
+    session: Session, user: User, f: Filters, batch: int | None = None
+) -> Iterator[list[BreachEntry]]:
+    """The entries of :func:`ledger_all` in batches of ``batch`` (default EXPORT_BATCH), read one
+    batch per query as the caller iterates: keyset paging on (``recorded_at``, ``id``) (index
+    ``ix_breach_recorded`` / ``ix_breach_department_recorded``), no count and no offset, so each
+    batch costs the same wherever it falls. The filters are checked now, before any row."""
+    stmt = _newest_first(_selected(user, f))
+    size = batch or EXPORT_BATCH
+
+    def batches() -> Iterator[list[BreachEntry]]:
+        left, after = EXPORT_CAP, None
+        while left > 0:
+            page = stmt
+            if after is not None:
+                at, last = after
+                page = page.where(
+                    Breach.recorded_at <= at, or_(Breach.recorded_at < at, Breach.id < last)
+                )
+            rows = session.scalars(page.limit(min(size, left))).all()
+            if rows:
+                yield [entry_of(r) for r in rows]
+            if len(rows) < min(size, left):
+                return
+            left -= len(rows)
+            after = rows[-1].recorded_at, rows[-1].id
+
+    return batches()
 
 
 def filter_departments(session: Session, user: User) -> list[DepartmentOption]:
@@ -324,42 +353,50 @@ def decide_appeal(
     return entry_of(row)
 
 
+CSV_COLUMNS = [
+    "id",
+    "recorded_at",
+    "department",
+    "article",
+    "kind",
+    "business_key",
+    "due",
+    "status",
+    "appeal_status",
+    "appeal_reason",
+    "appeal_decision",
+]
+
+
+def _csv_row(b: BreachEntry, gettext: Callable[[str], str] | None) -> list[Any]:
+    return [
+        b.id,
+        b.recorded_at.astimezone(SHANGHAI).isoformat(timespec="minutes"),
+        b.department_name.render(gettext),
+        b.article,
+        b.kind,
+        b.evidence.get("business_key", ""),
+        b.evidence.get("due", ""),
+        b.status,
+        b.appeal_status or "",
+        b.appeal_reason or "",
+        b.appeal_decision or "",
+    ]
+
+
+def export_csv_stream(
+    batches: Iterable[list[BreachEntry]], gettext: Callable[[str], str] | None = None
+) -> Iterator[str]:
+    """The CSV of :func:`export_csv` piece by piece: the header, then one piece per batch (for a
+    streamed response reading :func:`ledger_batches`)."""
+    yield "\ufeff" + csv_text([CSV_COLUMNS])
+    for batch in batches:
+        yield csv_text(_csv_row(b, gettext) for b in batch)
+
+
 def export_csv(rows: list[BreachEntry], gettext: Callable[[str], str] | None = None) -> str:
     """The entries as CSV; department names in the reader's language (``gettext``)."""
-    out = io.StringIO()
-    w = SafeWriter(out)
-    w.writerow(
-        [
-            "id",
-            "recorded_at",
-            "department",
-            "article",
-            "kind",
-            "business_key",
-            "due",
-            "status",
-            "appeal_status",
-            "appeal_reason",
-            "appeal_decision",
-        ]
-    )
-    for b in rows:
-        w.writerow(
-            [
-                b.id,
-                b.recorded_at.astimezone(SHANGHAI).isoformat(timespec="minutes"),
-                b.department_name.render(gettext),
-                b.article,
-                b.kind,
-                b.evidence.get("business_key", ""),
-                b.evidence.get("due", ""),
-                b.status,
-                b.appeal_status or "",
-                b.appeal_reason or "",
-                b.appeal_decision or "",
-            ]
-        )
-    return "\ufeff" + out.getvalue()
+    return "".join(export_csv_stream([rows], gettext))
 
 
 def record(

@@ -6,24 +6,28 @@ A dispute is a request whose negotiation failed, so that an authority took it ov
 ``coordination_opened`` (its ``department_id`` is that authority) opens it and
 ``coordination_decided`` closes it.
 
-Cost, whatever the number of disputes stored: the page is a UNION of index range scans of
-``process_fact`` (``ix_fact_department``: authority, kind, time), one per authority in view, each
-limited to the rows the page needs (O(offset + page), as the request lists); every count on the
-board stops at :data:`COUNT_CAP` ("1000+"); the age buckets are counted between cut-off dates
-found by walking back at most a few weeks of the calendar. The median time to decide reads one
-pair of instants per dispute decided this year.
+Cost, whatever the number of disputes stored (issue 15): a page is one query over
+``process_fact`` (``ix_fact_kind_at`` / ``ix_fact_department``; whether a dispute is decided and
+when it was escalated by ``ix_fact_instance_kind``), ordered by the time of escalation and limited
+to the page; the open disputes are counted, bucketed by age and their oldest found in one grouped
+query over the newest COUNT_CAP + 1 of them, so the oldest-first page starts there instead of
+walking every decided dispute before it (while no more than COUNT_CAP are open); every count
+stops at :data:`COUNT_CAP` ("1000+"). The decisions of the year and their median time come from
+one query grouped by the pair of days (escalated, decided): its rows are the decisions of this
+year, read in the database, not loaded.
 """
 
 from __future__ import annotations
 
 import statistics
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, exists, func, or_, select, union
+from sqlalchemy import ColumnElement, Select, String, case, exists, func, or_, select
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql.functions import FunctionElement
 
 from engine.calendar import WorkingCalendar, load_calendar
 from engine.clock import SHANGHAI, Clock
@@ -32,6 +36,7 @@ from engine.directory.models import Department, Division, User
 from engine.errors import Forbidden
 from engine.i18n import N_, Label, Message
 from engine.inputs import Checks
+from engine.paging import capped_count, page_count
 from engine.workflow.models import ProcessFact, ProcessInstance
 
 PAGE_SIZE = 20
@@ -142,14 +147,18 @@ def _search(q: str) -> ColumnElement[bool]:
     )
 
 
-def _escalations(
-    authority: int, state: str, q: str, since: datetime | None = None
-) -> Select[int, datetime]:
-    """The escalation facts of one authority's disputes in ``state`` (one index range)."""
-    stmt = (
-        select(_F.id, _F.at)
-        .join(_PI, _PI.id == _F.instance_id)
-        .where(_F.department_id == authority, _F.kind == OPENED)
+def _disputes(authorities: list[int], state: str, q: str, *columns: Any) -> Select[Any]:
+    """``columns`` (default: id and time) of the escalation facts of the authorities' disputes in
+    ``state``: one index range of ``process_fact`` (``ix_fact_kind_at``, or
+    ``ix_fact_department`` for one authority)."""
+    stmt = select(*(columns or (_F.id, _F.at))).select_from(_F)
+    if q:
+        stmt = stmt.join(_PI, _PI.id == _F.instance_id)
+    stmt = stmt.where(
+        _F.kind == OPENED,
+        _F.department_id == authorities[0]
+        if len(authorities) == 1
+        else _F.department_id.in_(authorities),
     )
     if state == "open":
         stmt = stmt.where(~_decided())
@@ -157,46 +166,46 @@ def _escalations(
         stmt = stmt.where(_decided())
     if q:
         stmt = stmt.where(_search(q))
-    if since is not None:
-        stmt = stmt.where(_F.at >= since)
     return stmt
 
 
-def _capped_count(session: Session, stmts: Iterable[Select[int, datetime]]) -> int:
-    parts = [s.limit(COUNT_CAP + 1) for s in stmts]
-    if not parts:
-        return 0
-    rows = union(*[select(p.subquery()) for p in parts]).subquery()
-    return int(
-        session.execute(
-            select(func.count()).select_from(select(rows.c.id).limit(COUNT_CAP + 1).subquery())
-        ).scalar_one()
-    )
+def _order(newest_first: bool) -> tuple[Any, ...]:
+    return (_F.at.desc(), _F.id.desc()) if newest_first else (_F.at, _F.id)
 
 
 def _page(
-    session: Session, authorities: list[int], f: Filters, page: int, size: int
+    session: Session,
+    authorities: list[int],
+    f: Filters,
+    page: int,
+    size: int,
+    total: int | None = None,
+    since: datetime | None = None,
 ) -> tuple[list[Any], int, int, int]:
-    """(rows of the page, matching disputes up to COUNT_CAP + 1, the page, the pages)."""
-    total = _capped_count(session, (_escalations(a, f.state, f.q) for a in authorities))
-    pages = max(1, -(-min(total, COUNT_CAP) // size))
+    """(rows of the page, matching disputes up to COUNT_CAP + 1, the page, the pages); ``total``
+    when the caller counted already and ``since`` when it knows no match is older (open
+    disputes: the board's summary counts them and finds the oldest), so that the oldest open
+    ones are found without walking the decided disputes before them."""
+    if authorities and total is None:
+        total = capped_count(session, _disputes(authorities, f.state, f.q), _F.id, COUNT_CAP)
+    if not authorities or not total:
+        return [], 0, 1, 1
+    pages = page_count(total, size, COUNT_CAP)
     page = min(max(1, page), pages)
-    if not authorities:
-        return [], 0, page, pages
-    offset = (page - 1) * size
-    newest_first = f.state != "open"  # open ones: the oldest (most urgent) first
-    parts = []
-    for a in authorities:
-        stmt = _escalations(a, f.state, f.q)
-        stmt = stmt.order_by(*((_F.at.desc(), _F.id.desc()) if newest_first else (_F.at, _F.id)))
-        ranged = stmt.limit(offset + size).subquery()
-        parts.append(select(ranged.c.id, ranged.c.at))
-    ids = union(*parts).subquery()
     decided = aliased(ProcessFact)
     decided_at = (
         select(func.min(decided.at))
         .where(decided.instance_id == _F.instance_id, decided.kind == DECIDED)
         .scalar_subquery()
+    )
+    newest_first = f.state != "open"  # open ones: the oldest (most urgent) first
+    ids = (  # the page's facts first (an index range, limited), then what they show
+        _disputes(authorities, f.state, f.q)
+        .where(*([] if since is None else [_F.at >= since]))
+        .order_by(*_order(newest_first))
+        .limit(size)
+        .offset((page - 1) * size)
+        .subquery()
     )
     rows = session.execute(
         select(
@@ -212,13 +221,12 @@ def _page(
             Division.name_en.label("division_en"),
             Division.level.label("level"),
         )
-        .join(ids, ids.c.id == _F.id)
+        .select_from(ids)
+        .join(_F, _F.id == ids.c.id)
         .join(_PI, _PI.id == _F.instance_id)
         .join(Department, Department.id == _F.department_id)
         .join(Division, Division.code == Department.division_code)
         .order_by(*((ids.c.at.desc(), ids.c.id.desc()) if newest_first else (ids.c.at, ids.c.id)))
-        .limit(size)
-        .offset(offset)
     ).all()
     return list(rows), total, page, pages
 
@@ -253,29 +261,60 @@ def _start(day: date) -> datetime:
 
 def _by_age(
     session: Session, authorities: list[int], f: Filters, calendar: WorkingCalendar, today: date
-) -> tuple[int, dict[str, int]]:
-    """Open disputes in view (the level, authority and search filters apply), and per bucket."""
+) -> tuple[int, dict[str, int], datetime | None]:
+    """Open disputes in view (the level, authority and search filters apply), up to
+    COUNT_CAP + 1, per bucket, and the escalation of the oldest of them: one grouped query over
+    the newest COUNT_CAP + 1 open disputes (as many as before per bucket, each count being
+    capped: a bucket holds the newest first)."""
+    if not authorities:
+        return 0, {label: 0 for label, _ in BUCKETS}, None
     cut = _cutoffs(calendar, today)
-
-    def count(since: date | None) -> int:
-        return _capped_count(
-            session,
-            (_escalations(a, "open", f.q, _start(since) if since else None) for a in authorities),
-        )
-
-    total = count(None)
-    within = {n: count(day) for n, day in cut.items()}  # open and at most n days old
+    limits = sorted(cut)  # 5, 10, 20: the later the cut-off day, the smaller the limit
+    newest = (
+        _disputes(authorities, "open", f.q, _F.at)
+        .order_by(*_order(True))
+        .limit(COUNT_CAP + 1)
+        .subquery()
+    )
+    bucket = case(*((newest.c.at >= _start(cut[n]), n) for n in limits), else_=0)
+    inner = select(bucket.label("bucket"), newest.c.at).select_from(newest).subquery()
+    grouped = session.execute(
+        select(inner.c.bucket, func.count(), func.min(inner.c.at)).group_by(inner.c.bucket)
+    ).all()
+    found = {n: count for n, count, _ in grouped}
+    oldest = min((_aware(at) for _, _, at in grouped if at is not None), default=None)
+    total = sum(found.values())
+    within = {n: sum(found.get(m, 0) for m in limits if m <= n) for n in limits}
     counts, below = {}, 0
     for label, n in BUCKETS:
         upto = within[n] if n is not None else total
         counts[label] = max(0, min(upto, COUNT_CAP) - below)
         below = min(upto, COUNT_CAP)
-    return total, counts
+    return total, counts, oldest
+
+
+class _LocalDay(FunctionElement[str]):
+    """The day in Asia/Shanghai (UTC+8 all year) of a stored instant, as SQL."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(_LocalDay)
+def _local_day_pg(element: _LocalDay, compiler: Any, **kw: Any) -> str:
+    return f"CAST(({compiler.process(element.clauses, **kw)}) AT TIME ZONE 'Asia/Shanghai' AS DATE)"
+
+
+@compiles(_LocalDay, "sqlite")
+def _local_day_sqlite(element: _LocalDay, compiler: Any, **kw: Any) -> str:
+    return f"date({compiler.process(element.clauses, **kw)}, '+8 hours')"
 
 
 def _decided_this_year(
     session: Session, authorities: list[int], calendar: WorkingCalendar, today: date
 ) -> tuple[int, Any]:
+    """Disputes decided this year (up to COUNT_CAP) and the median working days from the
+    escalation to the decision: one query grouped by the pair of days (escalated, decided)."""
     if not authorities:
         return 0, None
     opened = aliased(ProcessFact)
@@ -285,17 +324,26 @@ def _decided_this_year(
         .scalar_subquery()
     )
     year = _start(date(today.year, 1, 1))
-    rows = session.execute(
-        select(_F.at, escalated).where(
-            _F.kind == DECIDED, _F.department_id.in_(authorities), _F.at >= year
-        )
+    pairs = (
+        select(_F.at.label("at"), escalated.label("esc"))
+        .where(_F.kind == DECIDED, _F.department_id.in_(authorities), _F.at >= year)
+        .subquery()
+    )
+    esc_day, at_day = _LocalDay(pairs.c.esc), _LocalDay(pairs.c.at)
+    days_of = select(esc_day.label("esc"), at_day.label("at")).subquery()
+    groups = session.execute(
+        select(days_of.c.esc, days_of.c.at, func.count()).group_by(days_of.c.esc, days_of.c.at)
     ).all()
-    days = [
-        calendar.working_days_between(_local_day(esc), _local_day(at))
-        for at, esc in rows
-        if esc is not None
-    ]
-    return min(len(rows), COUNT_CAP), statistics.median(days) if days else None
+    days = []
+    for esc, at, n in groups:
+        if esc is not None:
+            days += [calendar.working_days_between(_day(esc), _day(at))] * n
+    decided = sum(n for _, _, n in groups)
+    return min(decided, COUNT_CAP), statistics.median(days) if days else None
+
+
+def _day(value: Any) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
 
 
 def board_for(
@@ -324,11 +372,15 @@ def board_for(
     ]
     calendar = load_calendar(session)
     today = clock.now().astimezone(SHANGHAI).date()
-    rows, total, page, pages = _page(session, chosen, f, page, page_size)
+    open_total, by_age, oldest_open = _by_age(session, chosen, f, calendar, today)
+    if f.state == "open":  # counted, and all of them among the newest unless above the cap
+        since = oldest_open if open_total <= COUNT_CAP else None
+        rows, total, page, pages = _page(session, chosen, f, page, page_size, open_total, since)
+    else:
+        rows, total, page, pages = _page(session, chosen, f, page, page_size)
     labels = department_labels(
         session, {d for r in rows for d in (r.bindings or {}).values() if isinstance(d, int)}
     )
-    open_total, by_age = _by_age(session, chosen, f, calendar, today)
     decided_count, median = _decided_this_year(session, chosen, calendar, today)
     return Board(
         authority=user.department.name,

@@ -254,6 +254,8 @@ class ProcessFact(Base):
     __table_args__ = (
         Index("ix_fact_kind_at", "kind", "at"),
         Index("ix_fact_department", "department_id", "kind", "at"),
+        # an instance's facts of a kind (a dispute decided? when escalated?) (migration 0043)
+        Index("ix_fact_instance_kind", "instance_id", "kind", "at"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), index=True)
