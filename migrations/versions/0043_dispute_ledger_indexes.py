@@ -3,13 +3,13 @@ decided, when was it escalated) found by one index lookup instead of a scan of e
 kind
 
 Revision ID: 0043
-Revises: 0038
+Revises: 0042
 """
 
 from alembic import op
 
 revision = "0043"
-down_revision = "0038"
+down_revision = "0042"
 branch_labels = None
 depends_on = None
 

@@ -3,13 +3,13 @@ task id (completed_at, id), and the "newest first" sort of the own and queue vie
 (assignee|department, state, created_at, id) indexes — whatever the number of tasks stored
 
 Revision ID: 0044
-Revises: 0042
+Revises: 0043
 """
 
 from alembic import op
 
 revision = "0044"
-down_revision = "0042"
+down_revision = "0043"
 branch_labels = None
 depends_on = None
 
