@@ -83,8 +83,11 @@ test: lint browser pgtools pdffont
 		echo "PostgreSQL at $(PG_URL) is not reachable: skipped the PostgreSQL run"; \
 	fi
 
+## Ratios measured side by side in one run (docs/performance.md); DATABASE_URL=postgresql://… runs
+## them on PostgreSQL (each on a database of its own, dropped at the end).
 bench: install
 	$(BIN)/python bench/engine.py
+	$(BIN)/python bench/http_load.py
 	$(BIN)/python bench/pages.py
 	$(BIN)/python bench/catalog.py
 	$(BIN)/python bench/deadline_moves.py
