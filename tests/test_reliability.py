@@ -157,3 +157,40 @@ def test_worker_killed_mid_sweep_then_restarted_fires_each_timer_exactly_once(ac
         _count(actors, select(func.count()).select_from(HumanTask).where(HumanTask.state == "open"))
         == n
     )
+
+
+def test_two_workers_sweeping_at_once_fire_each_timer_exactly_once(actors, engine):
+    """Several `govshare worker` processes may run at once (docs/performance.md): each due
+    instance is taken by one of them (FOR UPDATE SKIP LOCKED on PostgreSQL), none twice."""
+    from engine.clock import FakeClock
+    from engine.workflow.timers import sweep
+
+    n = 60
+    for _ in range(n):
+        actors.request("civil.clerk", **HUKOU)
+    due = FakeClock("2026-10-01T00:00:01+08:00")  # every reply reminder is due
+    barrier = threading.Barrier(2)
+    taken: list[int] = []
+
+    def work():
+        barrier.wait()
+        taken.append(sweep(actors.factory, due))
+
+    workers = [threading.Thread(target=work) for _ in range(2)]
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join(120)
+    fired = select(func.count()).select_from(AuditEvent).where(AuditEvent.kind == "timers_fired")
+    assert _count(actors, fired) == n
+    assert sum(taken) == n, taken  # no instance taken by both
+    reminders = actors.run(
+        lambda s: s.execute(
+            select(OutboxMessage.instance_id, func.count())
+            .where(OutboxMessage.template == "reply_reminder")
+            .group_by(OutboxMessage.instance_id)
+        ).all()
+    )
+    assert len(reminders) == n and {c for _, c in reminders} == {1}
+    if engine.dialect.name == "postgresql":  # the two shared the work rather than queueing
+        assert min(taken) > 0, taken
