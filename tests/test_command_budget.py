@@ -36,8 +36,8 @@ APPROVE = dict(
 # RETURNING) one per row; the timer firing is the provider's missed reply (a breach, the
 # coordination step, its notices)
 BUDGET = {
-    "sqlite": {"start": 15, "claim": 6, "complete": 14, "timer": 20},
-    "postgresql": {"start": 15, "claim": 6, "complete": 13, "timer": 15},
+    "sqlite": {"start": 14, "claim": 6, "complete": 14, "timer": 20},
+    "postgresql": {"start": 14, "claim": 6, "complete": 13, "timer": 15},
 }
 
 

@@ -18,20 +18,28 @@ from engine.clock import SHANGHAI, parse_instant
 
 
 def record_deadlines(
-    session: Session, instance_id: int, assigned: dict[str, tuple[str, int, str]]
+    session: Session,
+    instance_id: int,
+    assigned: dict[str, tuple[str, int, str]],
+    new: bool = False,
 ) -> None:
-    """Store (or replace) the start and working days of each deadline variable assigned."""
+    """Store (or replace) the start and working days of each deadline variable assigned; an
+    instance ``new`` in this command has none stored yet (nothing to read)."""
     if not assigned:
         return
-    rows = {
-        r.variable: r
-        for r in session.scalars(
-            select(DeadlineRecord).where(
-                DeadlineRecord.instance_id == instance_id,
-                DeadlineRecord.variable.in_(list(assigned)),
+    rows = (
+        {}
+        if new
+        else {
+            r.variable: r
+            for r in session.scalars(
+                select(DeadlineRecord).where(
+                    DeadlineRecord.instance_id == instance_id,
+                    DeadlineRecord.variable.in_(list(assigned)),
+                )
             )
-        )
-    }
+        }
+    )
     for variable, (start, n, due) in assigned.items():
         row = rows.get(variable)
         if row is None:

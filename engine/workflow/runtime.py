@@ -239,14 +239,15 @@ class Command:
             self.effects.facts.clear()
         self._set_status(now)
         inst.state = dump_state(wf)
-        if self.is_new():
+        new = self.is_new()
+        if new:
             self._insert_instance()
         self._sync_human_tasks(now)
         self._write_effects()
         if wf.completed:
             forget_deadlines(self.session, inst.id)
         else:
-            record_deadlines(self.session, inst.id, self.effects.deadlines)
+            record_deadlines(self.session, inst.id, self.effects.deadlines, new=new)
         self.effects.deadlines.clear()
         self._set_status(now)  # the command, not an effect, has the last word on these
         self.session.flush()
