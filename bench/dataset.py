@@ -326,10 +326,21 @@ def _next_id(session: Session, table: Table) -> int:
     return (session.scalar(select(func.max(table.c.id))) or 0) + 1
 
 
+class _KeyNumbers(Tally):
+    """The last number given per key prefix (``GX-2026``): the counter's (SQLite) or, where the
+    keys come from a sequence (PostgreSQL), the highest stored, read on first use."""
+
+    def __init__(self, session: Session) -> None:
+        super().__init__()
+        self.session = session
+
+    def __missing__(self, name: str) -> int:
+        self[name] = business_keys._highest_key(self.session.connection(), name)
+        return self[name]
+
+
 def _key_numbers(session: Session) -> Tally:
-    return Tally(
-        {name: value for name, value in session.execute(select(Counter.name, Counter.value)).all()}
-    )
+    return _KeyNumbers(session)
 
 
 def clone(
