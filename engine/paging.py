@@ -12,6 +12,9 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 COUNT_CAP = 1000  # counts above this show as "1000+": narrow the filters
+# the navigation's badges, on every page: a badge says "there is work", the list says how much
+# ("99+", as badges do); each badge reads at most BADGE_CAP + 1 index entries
+BADGE_CAP = 99
 
 
 def capped_count(session: Session, stmt: Select[Any], column: Any, cap: int = COUNT_CAP) -> int:

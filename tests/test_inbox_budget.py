@@ -157,12 +157,12 @@ def test_counts_stop_at_the_cap_and_show_it(
     monkeypatch.setattr("engine.paging.COUNT_CAP", 50)
     with session_factory() as s:
         counts = inbox.counts(s, user_by_name(s, "pubsec.clerk"), clock)
-    # about 150 claimed by the clerk, 75 in the queue, 150 overdue: all past the cap
-    assert counts == {"mine": 51, "queue": 51, "overdue": 51}
+    # about 150 claimed by the clerk, 75 in the queue, 150 overdue: badges stop at 99 + 1
+    assert counts == {"mine": 100, "queue": 75, "overdue": 100}, counts
     html = Browser(app, "pubsec.clerk").get("/inbox/mine").get_data(as_text=True)
     badges = re.findall(r'<span class="count[^"]*">([^<]*)</span>', html)
-    assert badges[:3] == ["50+", "50+", "50+"], badges
-    assert "超过 50 项" in html  # the heading states the same cap ("more than 50 tasks")
+    assert badges[:3] == ["99+", "75", "99+"], badges
+    assert "超过 50 项" in html  # the list's heading states the list's cap ("more than 50 tasks")
 
 
 def test_api_keyset_pages_give_each_open_task_exactly_once(

@@ -252,14 +252,21 @@ def statute_label(text: str) -> str:
     )
 
 
-def capped(n: int) -> str:
-    """A capped count as lists show it: "1000+" above :data:`engine.paging.COUNT_CAP`."""
-    return f"{paging.COUNT_CAP}+" if n > paging.COUNT_CAP else str(n)
+def capped(n: int, cap: int | None = None) -> str:
+    """A capped count as lists show it: "1000+" above :data:`engine.paging.COUNT_CAP` (or
+    ``cap``)."""
+    cap = paging.COUNT_CAP if cap is None else cap
+    return f"{cap}+" if n > cap else str(n)
+
+
+def badge(n: int) -> str:
+    """A navigation badge's count: "99+" above :data:`engine.paging.BADGE_CAP`."""
+    return capped(n, paging.BADGE_CAP)
 
 
 def nav_counts() -> dict:
     """The navigation's badges: the inbox counts, each capped (engine.workflow.inbox.counts:
-    the same statements whatever is stored), shown through :func:`capped`."""
+    the same statements whatever is stored), shown through :func:`badge` ("99+")."""
     if "nav_counts" not in g:
         g.nav_counts = (
             counts(db.session, current_user, clock()) if current_user.is_authenticated else {}
@@ -302,6 +309,7 @@ def init_app(app: Flask) -> None:
         statute=statute_label,
         task_title=task_title,
         capped=capped,
+        badge=badge,
     )
     app.jinja_env.add_extension("jinja2.ext.do")
 

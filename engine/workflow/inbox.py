@@ -287,9 +287,9 @@ def capped_count(session: Session, stmt: Select[Any], cap: int | None = None) ->
     return paging.capped_count(session, stmt, HumanTask.id, COUNT_CAP if cap is None else cap)
 
 
-def _count(session: Session, scans: list[Select[Any]]) -> int:
-    """The matches of the scans, counted up to COUNT_CAP + 1 in one statement."""
-    cap = COUNT_CAP
+def _count(session: Session, scans: list[Select[Any]], cap: int | None = None) -> int:
+    """The matches of the scans, counted up to ``cap`` (COUNT_CAP) + 1 in one statement."""
+    cap = COUNT_CAP if cap is None else cap
     if len(scans) == 1:
         return capped_count(session, scans[0], cap)
     ids = _limited_ids(scans, [], cap + 1).subquery()
@@ -299,13 +299,18 @@ def _count(session: Session, scans: list[Select[Any]]) -> int:
 
 
 def counts(session: Session, user: User, clock: Clock) -> dict[str, int]:
-    """Open-task counts for the navigation: each one capped COUNT (at most COUNT_CAP + 1 index
-    entries read, overdue included), so the badges cost the same whatever is stored."""
+    """Open-task counts for the navigation: each one capped COUNT (at most
+    :data:`engine.paging.BADGE_CAP` + 1 index entries read, overdue included), so the badges cost
+    the same whatever is stored."""
     now = clock.now()
     covered = covered_users(session, now, user)
     views = ["mine", "queue", "overdue"] + (["coordination"] if user.department.coordinates else [])
     return {
-        v: _count(session, [select(HumanTask).where(b) for b in _branches(v, user, now, covered)])
+        v: _count(
+            session,
+            [select(HumanTask).where(b) for b in _branches(v, user, now, covered)],
+            paging.BADGE_CAP,
+        )
         for v in views
     }
 
