@@ -7,7 +7,7 @@ serialized state, its human tasks, its facts, grants, dossier entries and breach
 are then cloned (:func:`clone`) with bulk INSERTs (thousands of rows per statement) under new ids
 and business keys, shifted in time (open work is recent, some of it overdue; answered requests
 spread over the last 18 months, so last year's report has figures) and spread across the
-region's departments and catalog entries. Catalog entries are added too (one per 20 requests).
+region's departments and catalog entries. Catalog entries are added too (one per 20 requests, at least 2,500: catalog_size).
 
     python bench/dataset.py [N]    # builds N requests in a scratch database and prints the time
 
@@ -454,6 +454,13 @@ ITEMS = ["公民身份号码", "姓名", "统一社会信用代码", "单位名�
 ITEMS += ["登记日期", "地址", "联系电话", "金额", "类别", "状态", "所在地", "批准文号"]
 
 
+def catalog_size(requests: int) -> int:
+    """Catalog entries beside ``requests`` share requests: one per 20, and at least 2,500 (a
+    region's catalog does not shrink with the requests stored; with fewer, the catalog search and
+    the public page would show part of a page on the small side and a full one on the large)."""
+    return max(2_500, requests // 20)
+
+
 def add_catalog(session: Session, n: int, seed: int = 2026) -> None:
     """``n`` more published catalog entries (codes BENCH-…) with their search terms, the
     departments providing them in turn; one in 50 open to the public."""
@@ -508,8 +515,8 @@ def grow(
     templates: dict[str, int] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, int]:
-    """Make the database hold ``n`` share requests (the templates count), one catalog entry
-    added per 20 requests added; returns the template ids (run through the engine when not given).
+    """Make the database hold ``n`` share requests (the templates count), catalog_size(n)
+    catalog entries; returns the template ids (run through the engine when not given).
     Call again with a larger ``n`` to grow the same database."""
     t0 = time.perf_counter()
     if templates is None:
@@ -524,7 +531,8 @@ def grow(
         have = stored_requests(s)
         loaded = load_templates(s, templates)
         clone(s, loaded, max(0, n - have), now)
-        add_catalog(s, max(0, n - have) // 20)
+        bench = s.scalar(select(func.count()).where(Resource.code.like("BENCH-%")))
+        add_catalog(s, max(0, catalog_size(n) - (bench or 0)))
         summary.rebuild(s)  # the figures the engine keeps in step with the facts it records
     if factory.kw["bind"].dialect.name == "postgresql":  # as autovacuum would, soon after
         with factory.kw["bind"].connect().execution_options(isolation_level="AUTOCOMMIT") as c:
