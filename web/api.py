@@ -281,7 +281,8 @@ def request_status(key: str):
     return jsonify(status)
 
 
-def _task_json(t: task_service.TaskRef) -> dict:
+def _common_task_json(t: task_service.TaskRef | inbox_service.ApiTask) -> dict:
+    """What a task says wherever the API shows it (one task's answer, a list's item)."""
     return {
         "id": t.id,
         "business_key": t.business_key,
@@ -293,22 +294,16 @@ def _task_json(t: task_service.TaskRef) -> dict:
         "state": t.state,
         "due_at": t.due_at.isoformat() if t.due_at else None,
         "assignee": t.assignee,
-        "form_schema": t.form_schema,
     }
+
+
+def _task_json(t: task_service.TaskRef) -> dict:
+    return {**_common_task_json(t), "form_schema": t.form_schema}
 
 
 def _listed_task_json(t: inbox_service.ApiTask) -> dict:
     return {
-        "id": t.id,
-        "business_key": t.business_key,
-        "task": t.task_name,
-        "title": t.title,
-        "role": t.role,
-        "form": t.form,
-        "statute": t.statute,
-        "state": t.state,
-        "due_at": t.due_at.isoformat() if t.due_at else None,
-        "assignee": t.assignee,
+        **_common_task_json(t),
         "request_status": t.request_status,
         "form_key": t.form_key,
         "form_schema_url": url_for("api.form_schema", key=t.form_key) if t.form_key else None,
