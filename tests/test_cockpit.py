@@ -4,12 +4,11 @@ rollback with a reason, the instance list paged in constant queries, and suspend
 
 from __future__ import annotations
 
-import contextlib
 import shutil
 import threading
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from engine.app import build_engine
 from engine.audit import AuditEvent
@@ -23,6 +22,7 @@ from engine.workflow.inbox import list_view
 from engine.workflow.models import HumanTask, ProcessInstance
 from engine.workflow.runtime import start_instance
 from engine.workflow.timers import sweep
+from tests import sql_counting
 from tests.conftest import HUKOU
 from tests.test_incidents import ALL_ACTIONS, PROBE, _start, deploy_probe
 from tests.test_web import Browser, app  # noqa: F401
@@ -39,20 +39,8 @@ def probe(session_factory, engine):
     return factory
 
 
-@contextlib.contextmanager
 def statements(engine):
-    """The SQL statements run inside the block."""
-    seen: list[str] = []
-
-    def listen(conn, cursor, statement, *args):
-        if statement.lstrip().upper().startswith("SELECT"):
-            seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", listen)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", listen)
+    return sql_counting.statements(engine, keep=lambda s: s.lstrip().upper().startswith("SELECT"))
 
 
 def admin(s):

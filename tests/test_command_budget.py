@@ -11,11 +11,10 @@ and a timer firing also keep the figure tally in step (one upsert, engine/oversi
 
 from __future__ import annotations
 
-import contextlib
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from engine.clock import FakeClock
 from engine.directory import user_by_name
@@ -23,6 +22,7 @@ from engine.sharing import requests as share_requests
 from engine.workflow import tasks as task_service
 from engine.workflow.models import HumanTask, ProcessInstance
 from engine.workflow.timers import sweep
+from tests import sql_counting
 from tests.conftest import HUKOU
 
 APPROVE = dict(
@@ -41,19 +41,9 @@ BUDGET = {
 }
 
 
-@contextlib.contextmanager
 def statements(engine):
     """The SQL statements run inside the block."""
-    seen: list[str] = []
-
-    def listen(conn, cursor, statement, *args):
-        seen.append(" ".join(statement.split()))
-
-    event.listen(engine, "before_cursor_execute", listen)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", listen)
+    return sql_counting.statements(engine, flat=True)
 
 
 def signed_in(session, username):

@@ -4,7 +4,6 @@ names at most a few of the grants held as evidence."""
 
 from __future__ import annotations
 
-import contextlib
 from datetime import date, timedelta
 
 from sqlalchemy import event, insert, select
@@ -16,6 +15,7 @@ from engine.sharing import grants
 from engine.sharing.models import Grant
 from engine.workflow.deployment import active_definition
 from engine.workflow.models import ProcessInstance
+from tests import sql_counting
 
 TODAY = date(2026, 9, 18)  # the clock fixture's day in Asia/Shanghai
 YEAR = timedelta(days=365)
@@ -24,18 +24,8 @@ EXPIRED = (TODAY - 2 * YEAR, TODAY - YEAR)
 BUDGET = 2  # statements of an allowed check: the resource, the first covering grant
 
 
-@contextlib.contextmanager
 def statements(engine):
-    seen: list[str] = []
-
-    def listen(conn, cursor, statement, *args):
-        seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", listen)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", listen)
+    return sql_counting.statements(engine)
 
 
 def hold(actors, slug: str, scopes: list[tuple[list[str], tuple[date, date]]]) -> list[int]:

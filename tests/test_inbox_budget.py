@@ -7,18 +7,17 @@ spread over the user's own tasks, the department queue, overdue and done."""
 
 from __future__ import annotations
 
-import contextlib
 import re
 import uuid
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event, insert, select
-from sqlalchemy.engine import Engine
+from sqlalchemy import insert, select
 
 from engine.directory import user_by_name
 from engine.workflow import inbox
 from engine.workflow.models import HumanTask
+from tests import sql_counting
 from tests.conftest import HUKOU
 from tests.test_web import Browser, app  # noqa: F401
 
@@ -31,21 +30,10 @@ NAV_BUDGET = 5  # cover, the department (coordinates?), a capped count per badge
 API_BUDGET = 5  # the token (three lookups, the user read again after its commit), one batch
 
 
-@contextlib.contextmanager
 def statements():
-    """The SQL statements any engine runs inside the block (the app's and the tests'), but
-    SQLite's BEGIN (PostgreSQL's is implicit): the same count on both databases."""
-    seen: list[str] = []
-
-    def listen(conn, cursor, statement, *args):
-        if not statement.lstrip().upper().startswith("BEGIN"):
-            seen.append(statement)
-
-    event.listen(Engine, "before_cursor_execute", listen)
-    try:
-        yield seen
-    finally:
-        event.remove(Engine, "before_cursor_execute", listen)
+    """The statements any engine runs (the app's and the tests'), but SQLite's BEGIN
+    (PostgreSQL's is implicit): the same count on both databases."""
+    return sql_counting.statements(keep=lambda s: not s.lstrip().upper().startswith("BEGIN"))
 
 
 def auth(user):

@@ -5,11 +5,9 @@ nothing changed reads none of it again."""
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from datetime import UTC, date, datetime
 
 import pytest
-from sqlalchemy import event
 
 from engine import refcache, rules
 from engine.app import build_engine
@@ -20,25 +18,16 @@ from engine.directory import active_user, department_by_slug, department_labels,
 from engine.directory.models import User
 from engine.sharing import requests as share_requests
 from engine.workflow.deployment import active_definition
+from tests import sql_counting
 from tests.conftest import HUKOU
 
 A_WEDNESDAY = date(2026, 11, 4)
 ENTERED = datetime(2026, 9, 1, tzinfo=UTC)
 
 
-@contextmanager
 def statements(engine):
-    seen: list[str] = []
-
-    def listen(_conn, _cursor, statement, *_args):
-        if not statement.startswith("BEGIN"):  # SQLite's BEGIN IMMEDIATE starts any command
-            seen.append(" ".join(statement.split()))
-
-    event.listen(engine, "before_cursor_execute", listen)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", listen)
+    # SQLite's BEGIN IMMEDIATE starts any command
+    return sql_counting.statements(engine, keep=lambda s: not s.startswith("BEGIN"), flat=True)
 
 
 @pytest.fixture
