@@ -286,7 +286,8 @@ def _all_labels(session: Session) -> dict[int, Label]:
             Department.successor_id,
         )
     ).all()
-    out = {r.id: Label(r.name, r.name_en) for r in rows}
+    current = {r.id: Label(r.name, r.name_en) for r in rows}
+    out = dict(current)
     renames = session.execute(
         select(DepartmentName.department_id, DepartmentName.name, DepartmentName.name_en)
         .where(DepartmentName.kind == "rename")
@@ -298,19 +299,9 @@ def _all_labels(session: Session) -> dict[int, Label]:
     for dept_id, old in first.items():
         if dept_id in out and old != out[dept_id]:
             out[dept_id] = both(FORMERLY, name=out[dept_id], old=old)
-    successors = {r.successor_id for r in rows if not r.active and r.successor_id}
-    if successors:
-        names = {
-            n.id: Label(n.name, n.name_en)
-            for n in session.execute(
-                select(Department.id, Department.name, Department.name_en).where(
-                    Department.id.in_(successors)
-                )
-            )
-        }
-        for r in rows:
-            if not r.active and r.successor_id in names:
-                out[r.id] = both(MERGED, name=out[r.id], successor=names[r.successor_id])
+    for r in rows:  # every department is among the rows: a successor's name is there too
+        if not r.active and r.successor_id in current:
+            out[r.id] = both(MERGED, name=out[r.id], successor=current[r.successor_id])
     return out
 
 

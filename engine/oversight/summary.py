@@ -215,12 +215,9 @@ def tally_fact(ctx: StepContext, fact: ProcessFact) -> None:
 def rebuild(session: Session, chunk: int = 5000) -> int:
     """Recount the whole summary from ``process_fact``; returns the facts counted."""
     session.execute(delete(FigureTally))
-    calendar_cache: list[WorkingCalendar] = []
 
-    def calendar() -> WorkingCalendar:
-        if not calendar_cache:
-            calendar_cache.append(load_calendar(session))
-        return calendar_cache[0]
+    def calendar() -> WorkingCalendar:  # cached per process, checked once per transaction
+        return load_calendar(session)
 
     seen: set[tuple] = set()
     counted: dict[Key, int] = {}

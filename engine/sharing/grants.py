@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from engine.catalog import resource_by_code, resources_by_id
 from engine.clock import SHANGHAI, Clock
+from engine.db import is_postgres
 from engine.directory.models import User
 from engine.errors import ValidationFailed
 from engine.i18n import N_, Message
@@ -150,7 +151,7 @@ def _covers(session: Session, info_items: list[str]) -> ColumnElement[bool]:
     """SQL: the grant's info items include every one of ``info_items``. PostgreSQL compares
     JSONB arrays (``@>``); SQLite looks each item up in the grant's array (``json_each``), one
     ``EXISTS`` an item (at most 200, checked before)."""
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgres(session):
         wanted = bindparam("wanted_items", list(info_items), type_=JSONB)
         return cast(Grant.info_items, JSONB).op("@>")(wanted)
     held = func.json_each(Grant.info_items).table_valued("value")

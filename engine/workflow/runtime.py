@@ -560,8 +560,7 @@ def start_instance(
     # the instance is inserted once, with its state, when the command saves (Command.save); what
     # the caller changed before is written first, outside the command's savepoint, so that a
     # failing process (an incident) never takes it back
-    if session.new or session.dirty or session.deleted:
-        session.flush()
+    session.flush()  # nothing to write: no statement
 
     def act(cmd: Command) -> None:
         wf = cmd.workflow
@@ -597,16 +596,20 @@ def lock_instance_of_task(session: Session, task_id: int) -> ProcessInstance | N
     return _lock(session, ProcessInstance.id == of_task)
 
 
+# what every command reads of its instance, in the statement that takes it (lock or worker)
+COMMAND_LOAD = (
+    undefer(ProcessInstance.state),
+    joinedload(ProcessInstance.definition, innerjoin=True),
+)
+
+
 def _lock(session: Session, where: Any) -> ProcessInstance | None:
     """One ``SELECT … FOR UPDATE`` (SQLite writers queue on ``BEGIN IMMEDIATE`` instead) that
     returns the instance with its state and its definition: every command reads all three."""
     stmt = (
         select(ProcessInstance)
         .where(where)
-        .options(
-            undefer(ProcessInstance.state),
-            joinedload(ProcessInstance.definition, innerjoin=True),
-        )
+        .options(*COMMAND_LOAD)
         .execution_options(populate_existing=True)
     )
     if is_postgres(session):

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, joinedload, sessionmaker, undefer
+from sqlalchemy.orm import Session, sessionmaker
 
 from engine.audit import AuditEvent
 from engine.clock import Clock
@@ -24,6 +24,7 @@ from engine.db import is_postgres
 from engine.workflow.handlers import BackgroundRound, Job, handlers_of
 from engine.workflow.models import ProcessInstance
 from engine.workflow.runtime import (
+    COMMAND_LOAD,
     MAX_AUTOMATIC_RETRIES,
     RETRY_BACKOFF,
     Failure,
@@ -46,10 +47,7 @@ def _claim_due(session: Session, clock: Clock, seen: set[int]) -> ProcessInstanc
         .order_by(ProcessInstance.next_due_at, ProcessInstance.id)
         .limit(1)
         # the command reads the state and the definition: taken in the same one statement
-        .options(
-            undefer(ProcessInstance.state),
-            joinedload(ProcessInstance.definition, innerjoin=True),
-        )
+        .options(*COMMAND_LOAD)
         .execution_options(populate_existing=True)
     )
     if seen:
