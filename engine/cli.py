@@ -978,10 +978,10 @@ def cmd_evaluation_report(args: argparse.Namespace) -> None:
 
 
 def cmd_reports_rebuild(args: argparse.Namespace) -> None:
-    from engine.oversight.summary import rebuild
+    from engine.oversight.summary import recount
 
     with _factory(args)() as s, s.begin():
-        n = rebuild(s)
+        n = recount(s, _clock(args))
     print(Message("The yearly figures were recounted from %(n)s process facts.", n=n))
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy import Engine, delete, event, func, insert, select
 
+from engine.audit import AuditEvent
 from engine.oversight import summary
 from engine.oversight.models import FigureTally
 from engine.oversight.reports import figures, public_figures
@@ -163,3 +164,11 @@ def test_the_command_line_rebuilds_the_tally_from_the_facts(actors, db_url, caps
     main(["--database", db_url, "reports", "rebuild"])
     assert "2" in capsys.readouterr().out  # submitted and answered
     assert tally(actors) == kept
+    recounts = actors.run(
+        lambda s: [
+            (e.detail["before"], e.detail["after"])
+            for e in s.scalars(select(AuditEvent).where(AuditEvent.kind == "figures_recounted"))
+        ]
+    )
+    assert len(recounts) == 1, recounts  # the recount is audited, with what it changed
+    assert recounts[0][1]["counted"] == sum(kept.values()) and recounts[0][0]["counted"] == 0

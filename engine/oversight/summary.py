@@ -28,8 +28,9 @@ from datetime import date, datetime, time
 from sqlalchemy import ColumnElement, and_, delete, func, insert, or_, select
 from sqlalchemy.orm import Session
 
+from engine import audit
 from engine.calendar import WorkingCalendar, load_calendar
-from engine.clock import SHANGHAI
+from engine.clock import SHANGHAI, Clock
 from engine.oversight.models import FigureTally
 from engine.workflow.handlers import StepContext
 from engine.workflow.models import ProcessFact, ProcessInstance
@@ -294,3 +295,20 @@ def weighted_median(counts: dict[int, int]) -> float | int | None:
     if total % 2:
         return nth(total // 2)
     return (nth(total // 2 - 1) + nth(total // 2)) / 2
+
+
+def recount(session: Session, clock: Clock) -> int:
+    """``govshare reports rebuild``: recount the summary from the facts and audit it (the
+    migration's back-fill calls :func:`rebuild` alone); returns the facts counted."""
+    before = session.scalar(select(func.coalesce(func.sum(FigureTally.n), 0)))
+    n = rebuild(session)
+    after = session.scalar(select(func.coalesce(func.sum(FigureTally.n), 0)))
+    audit.record(
+        session,
+        clock.now(),
+        "figures_recounted",
+        object_type="figure_tally",
+        before={"counted": before},
+        after={"counted": after, "facts": n},
+    )
+    return n
