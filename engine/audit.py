@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from engine.db import Base, UTCDateTime
+from engine.db import Base, UTCDateTime, add_row
 
 
 class AuditEvent(Base):
@@ -46,7 +46,8 @@ def record(
     after: Any = None,
     **detail: Any,
 ) -> None:
-    """Append an event to the caller's transaction (it is written with the change, or not at all).
+    """Append an event to the caller's transaction (it is written with the change, or not at all;
+    inside a command, with the command's other events, :func:`engine.db.deferring`).
 
     ``before`` and ``after`` are kept in ``detail`` when given; the remaining keyword arguments
     are stored as they are (plain JSON values)."""
@@ -54,16 +55,16 @@ def record(
         detail["before"] = before
     if after is not None:
         detail["after"] = after
-    session.add(
-        AuditEvent(
-            instance_id=instance_id,
-            at=at,
-            actor_id=actor_id,
-            kind=kind,
-            object_type=object_type,
-            object_ref=None if object_ref is None else str(object_ref)[:200],
-            detail=detail,
-        )
+    add_row(
+        session,
+        AuditEvent,
+        instance_id=instance_id,
+        at=at,
+        actor_id=actor_id,
+        kind=kind,
+        object_type=object_type,
+        object_ref=None if object_ref is None else str(object_ref)[:200],
+        detail=detail,
     )
 
 

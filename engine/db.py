@@ -13,12 +13,14 @@ from __future__ import annotations
 import os
 import threading
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, create_engine, event
+from sqlalchemy import DateTime, MetaData, Table, create_engine, event, insert
 from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.types import TypeDecorator
@@ -297,6 +299,82 @@ def _sqlite_reset(dbapi_connection: Any, record: Any, _reset_state: Any) -> None
 
 def _sqlite_invalidate(_dbapi_connection: Any, record: Any, _exception: Any) -> None:
     _sqlite_end(record.info, lambda: None)
+
+
+# -- rows a command appends and nothing reads back before it ends -------------------------------
+_DEFERRED = "govshare.deferred_rows"
+
+
+class DeferredRows:
+    """Rows appended during a block (:func:`deferring`), written when it ends with one
+    multi-row ``INSERT`` per table, in the order the tables were first used (and the rows within a
+    table in the order they came): audit events, outbox messages, facts and the like, which no
+    one reads back before the block ends. The unit of work has nothing to track for them."""
+
+    def __init__(self) -> None:
+        self.tables: dict[Table, list[dict[str, Any]]] = {}
+        self.written = False  # rows added after the write go to the session (add_row)
+
+    def add(self, table: Table, values: dict[str, Any]) -> None:
+        self.tables.setdefault(table, []).append(values)
+
+    def of(self, table: Table) -> list[dict[str, Any]]:
+        """The rows of ``table`` appended and not yet written."""
+        return self.tables.get(table, [])
+
+    def write(self, session: Session) -> None:
+        tables, self.tables, self.written = self.tables, {}, True
+        for table, rows in tables.items():
+            session.execute(insert(table), _same_keys(table, rows))
+
+
+def _same_keys(table: Table, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows with the same columns (one statement takes them all); a column a row leaves out gets
+    its default, as the ORM would give it."""
+    keys = {k for row in rows for k in row}
+    if all(len(row) == len(keys) for row in rows):
+        return rows
+    defaults = {}
+    for key in keys:
+        default = table.c[key].default
+        if default is None:
+            defaults[key] = lambda: None
+        elif default.is_callable:
+            defaults[key] = lambda d=default: d.arg(None)  # type: ignore[attr-defined]
+        else:
+            defaults[key] = lambda d=default: d.arg  # type: ignore[attr-defined]
+    return [{**{k: defaults[k]() for k in keys - row.keys()}, **row} for row in rows]
+
+
+@contextmanager
+def deferring(session: Session) -> Iterator[DeferredRows]:
+    """Within the block, :func:`add_row` appends to the rows returned; the caller writes them
+    (:meth:`DeferredRows.write`) before the block ends. Nested blocks each have their own."""
+    outer = session.info.get(_DEFERRED)
+    rows = session.info[_DEFERRED] = DeferredRows()
+    try:
+        yield rows
+    finally:
+        if outer is None:
+            session.info.pop(_DEFERRED, None)
+        else:
+            session.info[_DEFERRED] = outer
+
+
+def deferred_rows(session: Session) -> DeferredRows | None:
+    """The rows being deferred in the session (inside :func:`deferring`), or None."""
+    rows = session.info.get(_DEFERRED)
+    return None if rows is None or rows.written else rows
+
+
+def add_row(session: Session, model: type[Base], **values: Any) -> None:
+    """Insert a row of ``model`` that no one reads back in the current command: deferred to the
+    command's one multi-row ``INSERT`` inside :func:`deferring`, else added to the session."""
+    rows = session.info.get(_DEFERRED)
+    if rows is None or rows.written:
+        session.add(model(**values))
+    else:
+        rows.add(model.__table__, values)  # type: ignore[arg-type]
 
 
 def is_postgres(session: Session) -> bool:

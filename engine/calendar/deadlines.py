@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from engine.calendar.models import DeadlineRecord
 from engine.clock import SHANGHAI, parse_instant
+from engine.db import add_row
 
 
 def record_deadlines(
@@ -41,14 +42,22 @@ def record_deadlines(
         }
     )
     for variable, (start, n, due) in assigned.items():
-        row = rows.get(variable)
-        if row is None:
-            row = DeadlineRecord(instance_id=instance_id, variable=variable[:100])
-            session.add(row)
         start_at, due_at = parse_instant(start), parse_instant(due)
-        row.start_at, row.working_days, row.due_at = start_at, n, due_at
-        row.start_day = start_at.astimezone(SHANGHAI).date()
-        row.due_day = due_day_of(due_at)
+        values = {
+            "start_at": start_at,
+            "working_days": n,
+            "due_at": due_at,
+            "start_day": start_at.astimezone(SHANGHAI).date(),
+            "due_day": due_day_of(due_at),
+        }
+        row = rows.get(variable)
+        if row is None:  # with the command's other rows (engine.db.add_row)
+            add_row(
+                session, DeadlineRecord, instance_id=instance_id, variable=variable[:100], **values
+            )
+        else:
+            for key, value in values.items():
+                setattr(row, key, value)
 
 
 def due_day_of(due_at: datetime) -> date:

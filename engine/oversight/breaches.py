@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from engine import audit, rules
 from engine.clock import SHANGHAI, Clock
+from engine.db import add_row
 from engine.directory import authority_scope, departments, departments_in, is_coordinator
 from engine.directory.models import User
 from engine.errors import Conflict, Forbidden, NotFound
@@ -426,19 +427,20 @@ def record(
 def _tell(session: Session, clock: Clock, row: Breach, event: str, **payload: Any) -> None:
     """An outbox row to the department in the entry (its officials on the case and leaders are
     told by the notifications worker), written with the change."""
-    session.add(
-        OutboxMessage(
-            instance_id=row.instance_id,
-            department_id=row.department_id,
-            template=event,
-            payload={
-                "business_key": row.evidence.get("business_key", ""),
-                "breach_id": row.id,
-                "article": row.article,
-                **payload,
-            },
-            created_at=clock.now(),
-        )
+    add_row(
+        session,
+        OutboxMessage,
+        instance_id=row.instance_id,
+        department_id=row.department_id,
+        template=event,
+        payload={
+            "business_key": row.evidence.get("business_key", ""),
+            "breach_id": row.id,
+            "article": row.article,
+            **payload,
+        },
+        created_at=clock.now(),
+        sent_at=None,
     )
 
 

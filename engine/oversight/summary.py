@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 from engine import audit
 from engine.calendar import WorkingCalendar, load_calendar
 from engine.clock import SHANGHAI, Clock
+from engine.db import deferred_rows
 from engine.oversight.models import FigureTally
 from engine.workflow.handlers import StepContext
 from engine.workflow.models import ProcessFact, ProcessInstance
@@ -161,12 +162,15 @@ def _add(session: Session, keys: Iterable[Key]) -> None:
         from sqlalchemy.dialects.postgresql import insert as upsert
     else:
         from sqlalchemy.dialects.sqlite import insert as upsert  # type: ignore[assignment]
-    stmt = upsert(FigureTally).values(values)
+    stmt = upsert(FigureTally.__table__)  # type: ignore[arg-type]
+    # one statement for all rows (executemany), compiled once: a multi-row VALUES clause is
+    # compiled again at every call
     session.execute(
         stmt.on_conflict_do_update(
             index_elements=["year", "department_id", "figure", "value"],
-            set_={"n": FigureTally.n + stmt.excluded.n},
-        )
+            set_={"n": FigureTally.__table__.c.n + stmt.excluded.n},
+        ),
+        values,
     )
 
 
@@ -187,16 +191,24 @@ def tally_fact(ctx: StepContext, fact: ProcessFact) -> None:
         instance.provider_department_id,
     )
     session = ctx.session
+    pending = deferred_rows(session)
+    earlier = [  # recorded earlier in this command, not yet written
+        (f["kind"], f["decision"], f["at"], f["department_id"])
+        for f in (pending.of(ProcessFact.__table__) if pending is not None else ())  # type: ignore[arg-type]
+        if f["instance_id"] == instance.id
+    ] + [
+        (f.kind, f.decision, f.at, f.department_id)
+        for f in session.new
+        if isinstance(f, ProcessFact) and f.instance_id == instance.id
+    ]
 
     def first(figure: str, department_id: int | None) -> bool:
         start, end = year_bounds(year_of(fact.at))
-        for other in session.new:  # recorded earlier in this command, not yet written
+        for kind, decision, at, department in earlier:
             if (
-                isinstance(other, ProcessFact)
-                and other.instance_id == instance.id
-                and _counts(figure, other.kind, other.decision)
-                and start <= other.at < end
-                and (department_id is None or other.department_id == department_id)
+                _counts(figure, kind, decision)
+                and start <= at < end
+                and (department_id is None or department == department_id)
             ):
                 return False
         stmt = select(ProcessFact.id).where(

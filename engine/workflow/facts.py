@@ -35,6 +35,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.clock import parse_instant
+from engine.db import add_row
 from engine.directory.models import User
 from engine.i18n import Message
 from engine.workflow.handlers import HandlerError, Handlers, StepContext
@@ -44,7 +45,9 @@ COLUMNS = ("role", "decision", "reasons", "due", "opened")  # the rest goes to `
 
 
 def write_fact(ctx: StepContext, handlers: Handlers, kind: str, **values: Any) -> ProcessFact:
-    """``fact(kind, **values)``: check the values against the registered kind and add the row."""
+    """``fact(kind, **values)``: check the values against the registered kind and add the row
+    (with the command's other rows, :func:`engine.db.add_row`). The fact returned is not in the
+    session."""
     spec = handlers.fact(kind)
     spec.check(kind, values)
     if "decision" in values:
@@ -54,24 +57,27 @@ def write_fact(ctx: StepContext, handlers: Handlers, kind: str, **values: Any) -
     details = {k: v for k, v in values.items() if k not in COLUMNS}
     _check_json(kind, details)
     role = values.get("role")
-    fact = ProcessFact(
-        instance_id=ctx.instance.id,
-        process_id=ctx.instance.process_id,
-        kind=kind,
-        at=now,
-        actor_id=ctx.actor_id,
-        role=role,
-        department_id=_department(ctx, role),
-        decision=_text(values.get("decision")),
-        reasons=_text(values.get("reasons")),
-        opened_at=_instant(kind, "opened", values.get("opened")),
-        due_at=due,
-        met=None if due is None else (_instant(kind, "acted", values.get("acted")) or now) <= due,
-        details=details,
-    )
+    row = {
+        "instance_id": ctx.instance.id,
+        "process_id": ctx.instance.process_id,
+        "kind": kind,
+        "at": now,
+        "actor_id": ctx.actor_id,
+        "role": role,
+        "department_id": _department(ctx, role),
+        "decision": _text(values.get("decision")),
+        "reasons": _text(values.get("reasons")),
+        "opened_at": _instant(kind, "opened", values.get("opened")),
+        "due_at": due,
+        "met": None
+        if due is None
+        else (_instant(kind, "acted", values.get("acted")) or now) <= due,
+        "details": details,
+    }
+    fact = ProcessFact(**row)  # what the tallies see; the row itself is written with the command's
     for tally in handlers.fact_tallies:  # summaries of facts, in the same transaction
         tally(ctx, fact)
-    ctx.session.add(fact)
+    add_row(ctx.session, ProcessFact, **row)
     return fact
 
 

@@ -36,7 +36,7 @@ from engine.audit import AuditEvent
 from engine.calendar import WorkingCalendar, load_calendar
 from engine.calendar.deadlines import forget_deadlines, record_deadlines
 from engine.clock import SHANGHAI, Clock, parse_instant, using_clock
-from engine.db import is_postgres
+from engine.db import DeferredRows, add_row, deferring, is_postgres
 from engine.directory import user_by_id
 from engine.directory.models import User
 from engine.errors import Conflict, GovshareError, NotFound, ProcessFailed
@@ -166,6 +166,7 @@ class Command:
         instance: ProcessInstance,
         actor_id: int | None,
         open_rows: list[HumanTask] | None = None,
+        rows: DeferredRows | None = None,
     ) -> None:
         self.session = session
         self.clock = clock
@@ -180,7 +181,10 @@ class Command:
         # the instance's open task rows, when the caller read them after locking it (a task
         # command does): the mirror is then synced without reading them again
         self.open_rows = open_rows
-        self._unsaved: list[AuditEvent] = []  # events of a new instance, written once it is
+        self._unsaved: list[dict] = []  # events of a new instance, written once it is
+        # the rows the command appends (audit events, outbox, facts, deadlines), written at the
+        # end of :meth:`save` with one multi-row INSERT per table (:func:`engine.db.deferring`)
+        self.rows = rows
 
     def calendar(self) -> WorkingCalendar:
         if self._calendar is None:
@@ -199,17 +203,19 @@ class Command:
         return self.script_engine.environment.element if self.script_engine else None
 
     def audit(self, event: str, **detail: Any) -> None:
-        row = AuditEvent(
-            instance_id=self.instance.id,
-            at=self.clock.now(),
-            actor_id=self.actor_id,
-            kind=event,
-            detail=detail,
-        )
+        row = {
+            "instance_id": self.instance.id,
+            "at": self.clock.now(),
+            "actor_id": self.actor_id,
+            "kind": event,
+            "object_type": None,
+            "object_ref": None,
+            "detail": detail,
+        }
         if self.is_new():
             self._unsaved.append(row)  # its instance id is known once the instance is inserted
         else:
-            self.session.add(row)
+            add_row(self.session, AuditEvent, **row)
 
     def is_new(self) -> bool:
         """The instance is being started by this command and not yet inserted."""
@@ -251,6 +257,8 @@ class Command:
         self.effects.deadlines.clear()
         self._set_status(now)  # the command, not an effect, has the last word on these
         self.session.flush()
+        if self.rows is not None:
+            self.rows.write(self.session)
 
     def _set_status(self, now: datetime) -> None:
         wf, inst = self.workflow, self.instance
@@ -268,8 +276,8 @@ class Command:
         self.session.add(inst)
         self.session.flush()
         for row in self._unsaved:
-            row.instance_id = inst.id
-        self.session.add_all(self._unsaved)
+            row["instance_id"] = inst.id
+            add_row(self.session, AuditEvent, **row)
         self._unsaved.clear()
         self.open_rows = []  # a new instance has no tasks yet
 
@@ -305,7 +313,7 @@ class Command:
                 except Exception as exc:
                     raise ElementError(Element.of(task), exc) from exc
                 self.session.add(row)
-                self.session.add(task_offered(inst, row, now))
+                task_offered(self.session, inst, row, now)
 
     def _human_task(self, task_id: str, task: Any, now: datetime) -> HumanTask:
         inst = self.instance
@@ -367,26 +375,32 @@ class Command:
 
 def write_notification(ctx: StepContext, role: str, template: str, **payload: Any) -> None:
     """``notify(role, template, **payload)``: an outbox row for the department bound to ``role``."""
-    ctx.session.add(
-        OutboxMessage(
-            instance_id=ctx.instance.id,
-            department_id=ctx.department_of(role),
-            template=template,
-            payload={**payload, "business_key": ctx.instance.business_key},
-            created_at=ctx.clock.now(),
-        )
+    add_row(
+        ctx.session,
+        OutboxMessage,
+        instance_id=ctx.instance.id,
+        department_id=ctx.department_of(role),
+        template=template,
+        payload={**payload, "business_key": ctx.instance.business_key},
+        created_at=ctx.clock.now(),
+        sent_at=None,
     )
 
 
-def task_offered(instance: ProcessInstance, row: HumanTask, now: datetime) -> OutboxMessage:
+def task_offered(
+    session: Session, instance: ProcessInstance, row: HumanTask, now: datetime
+) -> None:
     """The outbox row of a step that opens: its department (its officials, or those of its job
     role) is told, unless the same command's process message already tells them (notifications)."""
-    return OutboxMessage(
+    add_row(
+        session,
+        OutboxMessage,
         instance_id=instance.id,
         department_id=row.department_id,
         template="task_offered",
         payload={"business_key": instance.business_key, "spiff_task_id": row.spiff_task_id},
         created_at=now,
+        sent_at=None,
     )
 
 
@@ -495,8 +509,8 @@ def execute(
     was_incident = instance.status == "incident"
     cmd: Command | None = None
     try:
-        with session.begin_nested():
-            cmd = Command(session, clock, instance, actor_id, open_rows)
+        with session.begin_nested(), deferring(session) as rows:
+            cmd = Command(session, clock, instance, actor_id, open_rows, rows)
             cmd.open(new_workflow() if new_workflow else None)
             apply = act(cmd) if act is not None else None
             cmd.run(apply)
@@ -510,7 +524,7 @@ def execute(
     cmd = Command(session, clock, instance, actor_id, open_rows)
     if act is not None:
         try:
-            with session.begin_nested():
+            with session.begin_nested(), deferring(session) as cmd.rows:
                 cmd.open(new_workflow() if new_workflow else None)
                 cmd.run(act(cmd), steps=False)
         except GovshareError:
