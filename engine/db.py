@@ -128,6 +128,7 @@ _GATES: dict[str, WriteGate] = {}
 _GATES_LOCK = threading.Lock()
 _MODE = "govshare.sqlite_transaction"  # "read": deferred, no write yet; "write": holds the lock
 _HELD = "govshare.sqlite_gate"  # the gate this connection holds
+_SQLITE = "govshare.sqlite_transactions"  # how this connection's transactions begin
 
 
 def write_gate(database: str | None) -> WriteGate | None:
@@ -139,11 +140,8 @@ def write_gate(database: str | None) -> WriteGate | None:
         return _GATES.setdefault(key, WriteGate())
 
 
-def _writes(statement: str, context: Any) -> bool:
-    """Does this statement need the write lock: anything but a plain SELECT (a write, DDL, a
-    SAVEPOINT, a PRAGMA), or a SELECT … FOR UPDATE (SQLite drops the clause; the lock is ours)."""
-    if statement.lstrip()[:6].upper() != "SELECT":
-        return True
+def _locks(context: Any) -> bool:
+    """Is this read a SELECT … FOR UPDATE (SQLite drops the clause; the lock is ours)?"""
     compiled = getattr(context, "compiled", None)
     return getattr(getattr(compiled, "statement", None), "_for_update_arg", None) is not None
 
@@ -168,16 +166,24 @@ def watch_writes(engine: Engine) -> None:
     """Note on each connection whether its transaction ran anything but a plain read, so that
     :func:`end_read_only` can tell a read-only transaction (safe to commit) from one whose
     writes the caller chose not to commit. Anything not starting with SELECT counts as a write
-    (savepoints and ``WITH`` included): a doubtful transaction is rolled back, as before."""
+    (savepoints and ``WITH`` included): a doubtful transaction is rolled back, as before.
+
+    The same one look at each statement serves SQLite's transactions expected only to read
+    (:func:`configure_sqlite`): their first write, or ``SELECT … FOR UPDATE``, takes the lock."""
     if event.contains(engine, "before_cursor_execute", _note_write):
         return
     event.listen(engine, "before_cursor_execute", _note_write)
     event.listen(engine, "begin", _forget_writes)
 
 
-def _note_write(conn: Connection, _cursor: Any, statement: str, *_args: Any) -> None:
-    if not statement.lstrip()[:6].upper().startswith(_READS):
+def _note_write(
+    conn: Connection, cursor: Any, statement: str, _params: Any, context: Any, _many: bool
+) -> None:
+    reads = statement.lstrip()[:6].upper().startswith(_READS)
+    if not reads:
         conn.info[_WROTE] = True
+    if conn.info.get(_MODE) == "read" and (not reads or _locks(context)):
+        conn.info[_SQLITE].write_after_reading(conn, cursor)
 
 
 def _forget_writes(conn: Connection) -> None:
@@ -227,7 +233,7 @@ def configure_sqlite(engine: Engine) -> None:
     transactions = _SqliteTransactions(write_gate(engine.url.database))
     event.listen(engine, "connect", _sqlite_on_connect)
     event.listen(engine, "begin", transactions.begin)
-    event.listen(engine, "before_cursor_execute", transactions.before_execute)
+    watch_writes(engine)  # its look at each statement upgrades a reading transaction
     event.listen(engine, "commit", _sqlite_commit)
     event.listen(engine, "rollback", _sqlite_rollback)
     event.listen(engine, "reset", _sqlite_reset)
@@ -247,6 +253,7 @@ class _SqliteTransactions:
 
     def begin(self, conn: Connection) -> None:
         conn.info.pop(_MODE, None)
+        conn.info[_SQLITE] = self
         if _READS_FIRST.get():
             conn.exec_driver_sql("BEGIN")
             conn.info[_MODE] = "read"
@@ -254,11 +261,8 @@ class _SqliteTransactions:
             self._queue(conn)
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
-    def before_execute(
-        self, conn: Connection, cursor: Any, statement: str, _p: Any, context: Any, _many: bool
-    ) -> None:
-        if conn.info.get(_MODE) != "read" or not _writes(statement, context):
-            return
+    def write_after_reading(self, conn: Connection, cursor: Any) -> None:
+        """A transaction begun to read is about to write: queue, then take the write lock."""
         self._queue(conn)
         cursor.execute("COMMIT")  # the read snapshot: nothing was written in it
         cursor.execute("BEGIN IMMEDIATE")

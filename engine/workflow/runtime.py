@@ -243,7 +243,8 @@ class Command:
         if self.effects.facts:
             inst.summary = {**(inst.summary or {}), **self.effects.facts}
             self.effects.facts.clear()
-        self._set_status(now)
+        status = ("completed", None) if wf.completed else ("running", next_due(wf))
+        self._set_status(now, *status)
         inst.state = dump_state(wf)
         new = self.is_new()
         if new:
@@ -255,17 +256,14 @@ class Command:
         else:
             record_deadlines(self.session, inst.id, self.effects.deadlines, new=new)
         self.effects.deadlines.clear()
-        self._set_status(now)  # the command, not an effect, has the last word on these
+        self._set_status(now, *status)  # the command, not an effect, has the last word on these
         self.session.flush()
         if self.rows is not None:
             self.rows.write(self.session)
 
-    def _set_status(self, now: datetime) -> None:
-        wf, inst = self.workflow, self.instance
-        inst.status = "completed" if wf.completed else "running"
-        inst.incident = None
-        inst.next_due_at = None if wf.completed else next_due(wf)
-        inst.updated_at = now
+    def _set_status(self, now: datetime, status: str, due: datetime | None) -> None:
+        inst = self.instance
+        inst.status, inst.incident, inst.next_due_at, inst.updated_at = status, None, due, now
 
     def _insert_instance(self) -> None:
         """Insert a new instance (once, with its state) and the audit events that waited for
@@ -604,10 +602,13 @@ def lock_instance(
 
 
 def lock_instance_of_task(session: Session, task_id: int) -> ProcessInstance | None:
-    """The instance of the task ``task_id``, locked as :func:`lock_instance` does (in the same
-    one statement), or None when there is no such task. A suspended one is not refused here."""
+    """The instance of the task ``task_id``, locked and refused when suspended as
+    :func:`lock_instance` does (in the same one statement), or None when there is no such task."""
     of_task = select(HumanTask.instance_id).where(HumanTask.id == task_id).scalar_subquery()
-    return _lock(session, ProcessInstance.id == of_task)
+    instance = _lock(session, ProcessInstance.id == of_task)
+    if instance is not None and instance.status == SUSPENDED:
+        raise suspended_refusal(session, instance)
+    return instance
 
 
 # what every command reads of its instance, in the statement that takes it (lock or worker)

@@ -44,12 +44,7 @@ from engine.workflow.inbox import (
     with_rule,
 )
 from engine.workflow.models import HumanTask, OutboxMessage, ProcessInstance
-from engine.workflow.runtime import (
-    SUSPENDED,
-    complete_user_task,
-    lock_instance_of_task,
-    suspended_refusal,
-)
+from engine.workflow.runtime import complete_user_task, lock_instance_of_task
 
 
 def eligible(user: User, task: HumanTask) -> bool:
@@ -145,8 +140,6 @@ def _lock_task(session: Session, task_id: int) -> tuple[HumanTask, list[HumanTas
     instance = lock_instance_of_task(session, task_id)
     if instance is None:
         raise NotFound(Message("No task %(id)s.", id=task_id))
-    if instance.status == SUSPENDED:
-        raise suspended_refusal(session, instance)
     rows = session.scalars(
         select(HumanTask)
         .where(
