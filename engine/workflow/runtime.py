@@ -310,10 +310,12 @@ class Command:
                     row = self._human_task(task_id, task, now)
                 except Exception as exc:
                     raise ElementError(Element.of(task), exc) from exc
-                self.session.add(row)
-                task_offered(self.session, inst, row, now)
+                # written once, with the command's other new rows (no one reads it back here)
+                add_row(self.session, HumanTask, **row)
+                task_offered(self.session, inst, row["department_id"], task_id, now)
 
-    def _human_task(self, task_id: str, task: Any, now: datetime) -> HumanTask:
+    def _human_task(self, task_id: str, task: Any, now: datetime) -> dict[str, Any]:
+        """The values of the new mirror row of a user task that became ready."""
         inst = self.instance
         m = inst.definition.task_meta.get(task.task_spec.name, {})
         lane = task.task_spec.lane
@@ -322,22 +324,22 @@ class Command:
         due = (
             parse_instant(task.data[m["due"]]) if m.get("due") and task.data.get(m["due"]) else None
         )
-        return HumanTask(
-            instance_id=inst.id,
-            spiff_task_id=task_id,
-            task_name=task.task_spec.name,
-            title=m.get("title") or task.task_spec.name,
-            title_en=m.get("title_en"),
-            role=lane,
-            job_role=m.get("job_role"),
-            department_id=inst.bindings[lane],
-            form=m.get("form"),
-            statute=m.get("statute", ""),
-            state="open",
-            due_at=due,
-            created_at=now,
-            due_sort=due or NO_DEADLINE,
-        )
+        return {
+            "instance_id": inst.id,
+            "spiff_task_id": task_id,
+            "task_name": task.task_spec.name,
+            "title": m.get("title") or task.task_spec.name,
+            "title_en": m.get("title_en"),
+            "role": lane,
+            "job_role": m.get("job_role"),
+            "department_id": inst.bindings[lane],
+            "form": m.get("form"),
+            "statute": m.get("statute", ""),
+            "state": "open",
+            "due_at": due,
+            "created_at": now,
+            "due_sort": due or NO_DEADLINE,
+        }
 
     # -- effects -----------------------------------------------------------------------------
     def _write_effects(self) -> None:
@@ -386,7 +388,11 @@ def write_notification(ctx: StepContext, role: str, template: str, **payload: An
 
 
 def task_offered(
-    session: Session, instance: ProcessInstance, row: HumanTask, now: datetime
+    session: Session,
+    instance: ProcessInstance,
+    department_id: int,
+    spiff_task_id: str,
+    now: datetime,
 ) -> None:
     """The outbox row of a step that opens: its department (its officials, or those of its job
     role) is told, unless the same command's process message already tells them (notifications)."""
@@ -394,9 +400,9 @@ def task_offered(
         session,
         OutboxMessage,
         instance_id=instance.id,
-        department_id=row.department_id,
+        department_id=department_id,
         template="task_offered",
-        payload={"business_key": instance.business_key, "spiff_task_id": row.spiff_task_id},
+        payload={"business_key": instance.business_key, "spiff_task_id": spiff_task_id},
         created_at=now,
         sent_at=None,
     )
