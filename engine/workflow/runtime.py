@@ -185,6 +185,9 @@ class Command:
         # the rows the command appends (audit events, outbox, facts, deadlines), written at the
         # end of :meth:`save` with one multi-row INSERT per table (:func:`engine.db.deferring`)
         self.rows = rows
+        # what the caller adds last, once the steps ran and the effects are written (an event
+        # saying what the steps did): it goes out with the command's other rows
+        self.finish: Callable[[], None] | None = None
 
     def calendar(self) -> WorkingCalendar:
         if self._calendar is None:
@@ -257,6 +260,8 @@ class Command:
             record_deadlines(self.session, inst.id, self.effects.deadlines, new=new)
         self.effects.deadlines.clear()
         self._set_status(now, *status)  # the command, not an effect, has the last word on these
+        if self.finish is not None:
+            self.finish()
         self.session.flush()
         if self.rows is not None:
             self.rows.write(self.session)
@@ -686,21 +691,23 @@ def complete_user_task(
 def fire_timers(session: Session, clock: Clock, instance: ProcessInstance) -> bool:
     """Fire whatever timers of ``instance`` are due (or retry its incident); True if anything
     happened. A failure becomes an incident and never reaches the caller."""
-    before: set[str] = set()
+    due = instance.next_due_at
+    fired: list[str] = []
 
     def act(cmd: Command) -> None:
-        before.update(str(e.name) + str(e.value) for e in cmd.workflow.waiting_events())
+        before = {str(e.name) + str(e.value) for e in cmd.workflow.waiting_events()}
+
+        def finish() -> None:  # the timers that fired, audited with the command's other events
+            after = {str(e.name) + str(e.value) for e in cmd.workflow.waiting_events()}
+            fired[:] = sorted(before - after)
+            if fired:
+                cmd.audit("timers_fired", due=due.isoformat() if due else None, count=len(fired))
+
+        cmd.finish = finish
         return None
 
-    due = instance.next_due_at
-    cmd = execute(session, clock, instance, None, act)
-    if instance.status == "incident":
-        return False
-    after = {str(e.name) + str(e.value) for e in cmd.workflow.waiting_events()}
-    fired = sorted(before - after)
-    if fired:
-        cmd.audit("timers_fired", due=due.isoformat() if due else None, count=len(fired))
-    return bool(fired)
+    execute(session, clock, instance, None, act)
+    return bool(fired) and instance.status != "incident"
 
 
 def retry_incident(
