@@ -328,8 +328,15 @@ class DeferredRows:
 
     def write(self, session: Session) -> None:
         tables, self.tables, self.written = self.tables, {}, True
+        conn = session.connection()  # plain Core: nothing for the ORM to do
         for table, rows in tables.items():
-            session.execute(insert(table), _same_keys(table, rows))
+            stmt = _INSERTS.get(table)
+            if stmt is None:
+                stmt = _INSERTS[table] = insert(table)
+            conn.execute(stmt, _same_keys(table, rows))
+
+
+_INSERTS: dict[Table, Any] = {}  # one statement object per table: its cache key is kept
 
 
 def _same_keys(table: Table, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

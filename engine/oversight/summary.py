@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, delete, func, insert, or_, select
 from sqlalchemy.orm import Session
@@ -157,21 +158,28 @@ def _add(session: Session, keys: Iterable[Key]) -> None:
         {"year": y, "department_id": d, "figure": f, "value": v, "n": n}
         for (y, d, f, v), n in counted.items()
     ]
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as upsert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as upsert  # type: ignore[assignment]
-    stmt = upsert(FigureTally.__table__)  # type: ignore[arg-type]
-    # one statement for all rows (executemany), compiled once: a multi-row VALUES clause is
-    # compiled again at every call
-    session.execute(
-        stmt.on_conflict_do_update(
+    conn = session.connection()  # plain Core: nothing for the ORM to do
+    conn.execute(_upsert(conn.dialect.name), values)
+
+
+_UPSERTS: dict[str, Any] = {}
+
+
+def _upsert(dialect: str) -> Any:
+    """The tally's upsert for ``dialect``, built once: one statement for all rows (executemany),
+    compiled once (a multi-row VALUES clause would be compiled again at every call)."""
+    stmt = _UPSERTS.get(dialect)
+    if stmt is None:
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as upsert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as upsert  # type: ignore[assignment]
+        new = upsert(FigureTally.__table__)  # type: ignore[arg-type]
+        stmt = _UPSERTS[dialect] = new.on_conflict_do_update(
             index_elements=["year", "department_id", "figure", "value"],
-            set_={"n": FigureTally.__table__.c.n + stmt.excluded.n},
-        ),
-        values,
-    )
+            set_={"n": FigureTally.__table__.c.n + new.excluded.n},
+        )
+    return stmt
 
 
 def tally_fact(ctx: StepContext, fact: ProcessFact) -> None:
