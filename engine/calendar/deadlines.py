@@ -66,5 +66,7 @@ def due_day_of(due_at: datetime) -> date:
 
 
 def forget_deadlines(session: Session, instance_id: int) -> None:
-    """A completed instance has no open deadline left."""
-    session.execute(delete(DeadlineRecord).where(DeadlineRecord.instance_id == instance_id))
+    """A completed instance has no open deadline left (plain Core: a command never holds its
+    deadline rows in the session)."""
+    table = DeadlineRecord.__table__
+    session.connection().execute(delete(table).where(table.c.instance_id == instance_id))  # type: ignore[attr-defined]
