@@ -345,16 +345,16 @@ def _same_keys(table: Table, rows: list[dict[str, Any]]) -> list[dict[str, Any]]
     keys = {k for row in rows for k in row}
     if all(len(row) == len(keys) for row in rows):
         return rows
-    defaults = {}
-    for key in keys:
-        default = table.c[key].default
-        if default is None:
-            defaults[key] = lambda: None
-        elif default.is_callable:
-            defaults[key] = lambda d=default: d.arg(None)  # type: ignore[attr-defined]
-        else:
-            defaults[key] = lambda d=default: d.arg  # type: ignore[attr-defined]
-    return [{**{k: defaults[k]() for k in keys - row.keys()}, **row} for row in rows]
+
+    def default(key: str) -> Any:
+        column_default: Any = table.c[key].default
+        if column_default is None:
+            return None
+        if column_default.is_callable:
+            return column_default.arg(None)
+        return column_default.arg
+
+    return [{**{k: default(k) for k in keys - row.keys()}, **row} for row in rows]
 
 
 @contextmanager
@@ -385,7 +385,7 @@ def add_row(session: Session, model: type[Base], **values: Any) -> None:
     if rows is None or rows.written:
         session.add(model(**values))
     else:
-        rows.add(model.__table__, values)  # type: ignore[arg-type]
+        rows.add(model.__table__, values)
 
 
 def is_postgres(session: Session) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import Table, delete, select
 from sqlalchemy.orm import Session
 
 from engine.calendar.models import DeadlineRecord
@@ -68,5 +68,5 @@ def due_day_of(due_at: datetime) -> date:
 def forget_deadlines(session: Session, instance_id: int) -> None:
     """A completed instance has no open deadline left (plain Core: a command never holds its
     deadline rows in the session)."""
-    table = DeadlineRecord.__table__
-    session.connection().execute(delete(table).where(table.c.instance_id == instance_id))  # type: ignore[attr-defined]
+    table: Table = DeadlineRecord.__table__  # type: ignore[assignment]
+    session.connection().execute(delete(table).where(table.c.instance_id == instance_id))

@@ -312,12 +312,12 @@ class Command:
         for task_id, task in ready.items():
             if task_id not in open_rows:
                 try:
-                    row = self._human_task(task_id, task, now)
+                    values = self._human_task(task_id, task, now)
                 except Exception as exc:
                     raise ElementError(Element.of(task), exc) from exc
                 # written once, with the command's other new rows (no one reads it back here)
-                add_row(self.session, HumanTask, **row)
-                task_offered(self.session, inst, row["department_id"], task_id, now)
+                add_row(self.session, HumanTask, **values)
+                task_offered(self.session, inst, values["department_id"], task_id, now)
 
     def _human_task(self, task_id: str, task: Any, now: datetime) -> dict[str, Any]:
         """The values of the new mirror row of a user task that became ready."""
