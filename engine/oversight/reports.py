@@ -78,9 +78,10 @@ def figures(
     def instances(figure: str) -> int:
         return tally.get((figure if dept is not None else figure + summary.REGION, ""), 0)
 
-    pairs = []
+    pairs = []  # the answers' days, the region's own rows for the region
+    answers = summary.ANSWER_DATES + ("" if dept is not None else summary.REGION)
     for (figure, value), n in tally.items():
-        if figure == summary.ANSWER_DATES and n:
+        if figure == answers and n:
             opened, answered = (parse_day(v) for v in value.split("|"))
             if opened and answered:
                 pairs.append((opened, answered, n))

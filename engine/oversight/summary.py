@@ -16,7 +16,8 @@ Rows, per year (Asia/Shanghai) and department (the fact's department; 0: none):
   empty without a deadline);
 * ``received`` — requests submitted, under the department bound as provider of the instance;
 * ``answer_dates`` — answers by their days of submission and answer (value
-  ``<submitted>|<answered>``, ISO days);
+  ``<submitted>|<answered>``, ISO days); ``answer_dates@region`` under department 0, the same for
+  the region (so that the region's figures read no department's pairs);
 * ``negotiations``, ``coordinations`` — instances that opened one in the year, under their
   requester and their provider; ``errors_fixed`` — instances whose reported error the
   department corrected; the same names with ``@region`` under department 0 count each instance
@@ -139,7 +140,8 @@ def rows(fact: Fact, first: First, escalation: Escalation) -> list[tuple[Key, in
     if fact.kind == "request_submitted" and fact.provider_id is not None:
         out.append((year, fact.provider_id, "received", ""))
     if fact.kind == "request_answered" and fact.opened_at is not None:
-        out.append((year, dept, ANSWER_DATES, f"{day_of(fact.opened_at)}|{day_of(fact.at)}"))
+        pair = f"{day_of(fact.opened_at)}|{day_of(fact.at)}"
+        out += [(year, dept, ANSWER_DATES, pair), (year, 0, ANSWER_DATES + REGION, pair)]
     for figure in INSTANCES:
         if _counts(figure, fact.kind, fact.decision):
             out += _instance_rows(figure, year, fact, first)
@@ -315,10 +317,20 @@ def rebuild(session: Session, chunk: int = 5000) -> int:
     return n
 
 
+# the figures the region's read sums over departments (``ix_tally_figure``: no department's own
+# rows of other figures, such as its pairs of days, are read)
+REGION_FIGURES = (
+    *(f"fact:{kind}" for kind in COUNTED),
+    *(figure + REGION for figure in INSTANCES),
+    ANSWER_DATES + REGION,
+)
+
+
 def read(
     session: Session, year: int, department_id: int | None = None
 ) -> dict[tuple[str, str], int]:
-    """The year's rows, summed over departments for the region: (figure, value) -> count."""
+    """The year's rows of one department, or the region's figures summed over departments:
+    (figure, value) -> count."""
     stmt = (
         select(FigureTally.figure, FigureTally.value, func.sum(FigureTally.n))
         .where(FigureTally.year == year)
@@ -326,6 +338,8 @@ def read(
     )
     if department_id is not None:
         stmt = stmt.where(FigureTally.department_id == department_id)
+    else:
+        stmt = stmt.where(FigureTally.figure.in_(REGION_FIGURES))
     return {(f, v): int(n or 0) for f, v, n in session.execute(stmt)}
 
 
