@@ -88,6 +88,7 @@ class Read:
     seconds: float
     statements: int  # SQL statements sent
     loaded: int  # rows loaded as ORM objects
+    steps: int  # SQLite only: the database's work, in hundreds of virtual machine steps
 
 
 class Reader:
@@ -101,7 +102,7 @@ class Reader:
 
         self.app = app
         self.clients: dict[str | None, Any] = {None: app.test_client()}
-        self.statements = self.loaded = 0
+        self.statements = self.loaded = self.steps = 0
         self.reading = False
         self.deadline: float | None = None
         with app.app_context():
@@ -113,10 +114,17 @@ class Reader:
 
         event.remove(Base, "load", self._load)
 
-    def _statement(self, *args: Any) -> None:
+    def _statement(self, conn: Any, *args: Any) -> None:
         self.statements += 1
         if self.deadline is not None and time.perf_counter() > self.deadline:
             raise TooSlow
+        driver = conn.connection.driver_connection
+        if hasattr(driver, "set_progress_handler"):  # SQLite: count the rows it works through
+            driver.set_progress_handler(self._step, 100)
+
+    def _step(self) -> int:
+        self.steps += 1
+        return 0  # go on
 
     def _load(self, *args: Any) -> None:
         if self.reading:
@@ -132,7 +140,7 @@ class Reader:
         """One request of the page; raises :class:`TooSlow` past ``budget`` seconds."""
         client = self.client(page)
         headers = {"Authorization": f"Bearer demo-{page.user}"} if page.api else {}
-        self.statements = self.loaded = 0
+        self.statements = self.loaded = self.steps = 0
         self.reading = True
         t = time.perf_counter()
         self.deadline = None if budget is None else t + budget
@@ -153,7 +161,7 @@ class Reader:
         if r.status_code == 500 and budget is not None and took > budget:
             raise TooSlow
         assert r.status_code == 200, (page.name, r.status_code, r.get_data(as_text=True)[:500])
-        return Read(took, self.statements, self.loaded)
+        return Read(took, self.statements, self.loaded, self.steps)
 
 
 def signed_in(app: Any, username: str) -> Any:

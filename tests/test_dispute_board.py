@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import event
 
+from engine import paging
 from engine.errors import Forbidden, ValidationFailed
-from engine.sharing import dispute_board
 from engine.sharing.dispute_board import Filters, board_for
 from tests.conftest import HUKOU
 from tests.test_request_lists import decide, history_user
@@ -102,12 +102,27 @@ def test_only_coordinating_departments_see_the_board(actors):
         board(actors, "civil.clerk")
 
 
-def test_counts_stop_at_the_cap_and_say_more(actors, monkeypatch):
+def test_counts_stop_at_the_cap_and_say_more(app, actors, monkeypatch):  # noqa: F811
     three_levels(actors)
-    monkeypatch.setattr(dispute_board, "COUNT_CAP", 2)
+    monkeypatch.setattr(paging, "COUNT_CAP", 2)
     b = board(actors, "data.coord")
-    assert (b.total, b.more, b.open_total, b.by_age["0-5"]) == (2, True, 2, 2)
+    assert (b.total, b.more) == (2, True)  # the list pages through the first 2 only
     assert b.pages == 1  # (2 + page size - 1) // page size
+    assert (b.open_total, b.by_age["0-5"]) == (3, 3)  # the summary's counts are exact …
+    html = Browser(app, "data.coord").get("/disputes/").get_data(as_text=True)
+    assert '<div class="u-big" id="open-total">2+</div>' in html  # … and shown capped
+    assert "0-5: 2+" in html
+    searched = board(actors, "data.coord", q="-")  # a search counts the newest matches only
+    assert (searched.total, searched.more, searched.open_total) == (2, True, 3)
+    assert searched.by_age["0-5"] == 2
+
+
+def test_exactly_the_cap_shows_without_a_plus(app, actors, monkeypatch):  # noqa: F811
+    three_levels(actors)
+    monkeypatch.setattr(paging, "COUNT_CAP", 3)
+    html = Browser(app, "data.coord").get("/disputes/").get_data(as_text=True)
+    assert '<div class="u-big" id="open-total">3</div>' in html and "0-5: 3<" in html
+    assert "3 件" in html and "超过" not in html  # all 3 listed: no "more than"
 
 
 def test_pages_run_oldest_open_first(actors, clock):

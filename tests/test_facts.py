@@ -166,9 +166,9 @@ def _everything(s, actors: Actors, clock, disputed: str) -> dict:
     d = dossier(s, instance_by_key(s, disputed), clock)
     report = evaluation.compiled(s, 2026)
     return {
-        "region": figures(s, 2026),
-        "pubsec": figures(s, 2026, pubsec),
-        "civil": figures(s, 2026, civil),
+        "region": figures(s, 2026, reasons=True),
+        "pubsec": figures(s, 2026, pubsec, reasons=True),
+        "civil": figures(s, 2026, civil, reasons=True),
         "public": public_figures(s, 2026),
         "dossier": (
             d["provider_reasons"],

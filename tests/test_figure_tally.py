@@ -4,16 +4,24 @@ statements do not grow with the requests stored."""
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, delete, event, func, insert, select
+import importlib.util
+from pathlib import Path
+
+from sqlalchemy import Engine, delete, event, func, insert, select, text
 
 from engine.audit import AuditEvent
+from engine.calendar import add_days
 from engine.oversight import summary
 from engine.oversight.models import FigureTally
 from engine.oversight.reports import figures, public_figures
+from engine.sharing.dispute_board import Filters, board_for
 from engine.workflow.models import ProcessFact, ProcessInstance
 from tests.conftest import HUKOU
+from tests.test_dispute_board import COUNTY
 from tests.test_facts import scenario
+from tests.test_request_lists import decide
 from tests.test_share_request_process import REFUSE, SCOPE
+from tests.test_sharing_deadlines import CITY, coordinating
 from tests.test_web import Browser, app  # noqa: F401 - the fixture
 
 
@@ -172,3 +180,77 @@ def test_the_command_line_rebuilds_the_tally_from_the_facts(actors, db_url, caps
     )
     assert len(recounts) == 1, recounts  # the recount is audited, with what it changed
     assert recounts[0][1]["counted"] == sum(kept.values()) and recounts[0][0]["counted"] == 0
+
+
+def _backfill_sql(s) -> None:
+    """Migration 0045's recount, in plain SQL, run on the test database."""
+    path = (
+        Path(__file__).resolve().parent.parent / "migrations" / "versions" / "0045_dispute_tally.py"
+    )
+    spec = importlib.util.spec_from_file_location("migration_0045", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for statement in module._sql(s.get_bind().dialect.name == "postgresql"):
+        s.execute(text(statement))
+
+
+def _board(actors, username):
+    return actors.run(lambda s: board_for(s, actors.clock, actors.user(s, username)))
+
+
+def test_the_dispute_counts_kept_by_coordination_runs_equal_a_recount(actors, clock):
+    """Disputes escalated at three levels, decided in several ways and years, some still open:
+    the summary the runs kept, the rebuild's recount and migration 0045's SQL recount agree,
+    and the board shows what the facts say."""
+    region = [coordinating(actors) for _ in range(4)]
+    city = coordinating(actors, "yinchuan-samr.clerk", "yinchuan-civil.clerk", CITY)
+    county = coordinating(actors, "xingqing-samr.clerk", "xingqing-civil.clerk", COUNTY)
+    clock.set("2026-09-23T10:00:00+08:00")
+    decide(actors, region[0], "grant", **SCOPE)
+    decide(actors, region[1], "grant_in_part", **{**SCOPE, "granted_items": ["公民身份号码"]})
+    actors.complete(
+        "yinchuan-data.coord",
+        city,
+        "coordinate",
+        coordination_action="decide",
+        coordination_decision="uphold",
+        coordination_reasons="依据不足",
+    )
+    clock.set("2027-01-05T10:00:00+08:00")  # a new year: one decided, one escalated
+    decide(actors, region[2], "uphold")
+    later = coordinating(actors)
+    kept = tally(actors)
+    board = _board(actors, "data.coord")  # the region's level and those below
+    assert (board.open_total, board.decided_this_year) == (3, 1)  # region[3], county, later
+    assert board.by_age["0-5"] == 1 and board.by_age[">20"] == 2  # escalated in 2026-09
+    assert {r.business_key for r in board.rows} == {region[3], county, later}
+    decided = actors.run(
+        lambda s: board_for(s, actors.clock, actors.user(s, "data.coord"), Filters(state="decided"))
+    )
+    assert decided.total == 4 and _board(actors, "xingqing-data.coord").open_total == 1
+    city_board = _board(actors, "yinchuan-data.coord")
+    assert (city_board.open_total, city_board.decided_this_year) == (1, 0)  # decided in 2026
+
+    actors.run(summary.rebuild)
+    assert tally(actors) == kept
+    actors.run(_backfill_sql)
+    assert tally(actors) == kept
+
+
+def test_a_calendar_notice_for_a_past_day_changes_the_medians_without_a_rebuild(actors, clock):
+    asked = actors.request("civil.clerk", **HUKOU)  # Friday 2026-09-18
+    disputed = coordinating(actors)  # refused the same day (0 days) and escalated
+    clock.set("2026-09-25T10:00:00+08:00")  # a week later: 5 working days
+    actors.complete("pubsec.clerk", asked, "provider_review", review_decision="approve", **SCOPE)
+    decide(actors, disputed, "uphold")
+    assert actors.run(lambda s: figures(s, 2026)["median_days_to_answer"]) == 2.5  # 0 and 5
+    assert _board(actors, "data.coord").median_days_to_decide == 5
+    kept = tally(actors)
+    actors.run(
+        lambda s: add_days(
+            s, clock, ["2026-09-21"], "holiday", "regional", "测试假日", "宁政办发〔2026〕1号"
+        )
+    )  # a notice makes Monday 09-21 a holiday: both durations lose a working day at once
+    assert actors.run(lambda s: figures(s, 2026)["median_days_to_answer"]) == 2  # 0 and 4
+    assert _board(actors, "data.coord").median_days_to_decide == 4
+    assert tally(actors) == kept  # nothing was recounted

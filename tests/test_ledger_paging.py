@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import event
 
+from engine import paging
 from engine.oversight import breaches as service
 from tests.test_request_lists import history_user
 from tests.test_web import Browser, app  # noqa: F401 - the fixture
@@ -36,7 +37,7 @@ def ledger(actors, username, page=1, page_size=service.PAGE_SIZE, **filters):
 
 def test_the_count_stops_at_the_cap_and_says_more(actors, monkeypatch):
     record(actors, 7)
-    monkeypatch.setattr(service, "COUNT_CAP", 5)
+    monkeypatch.setattr(paging, "COUNT_CAP", 5)
     page = ledger(actors, "data.coord", page_size=2)
     assert (page.total, page.more, page.pages, len(page.rows)) == (5, True, 3, 2)
     exact = ledger(actors, "pubsec.clerk", page_size=2, kind="use_outside_grant")
@@ -87,12 +88,12 @@ def test_the_city_authority_counts_only_its_levels(actors):
 
 def test_the_ledger_page_pages_and_says_more_than_the_cap(app, actors, monkeypatch):  # noqa: F811
     record(actors, 7)
-    monkeypatch.setattr(service, "COUNT_CAP", 5)
+    monkeypatch.setattr(paging, "COUNT_CAP", 5)
     monkeypatch.setattr(service, "PAGE_SIZE", 2)
     monkeypatch.setattr(service.ledger, "__defaults__", (1, 2))
     b = Browser(app, "data.coord")
     html = b.get("/breaches/").get_data(as_text=True)
-    assert "超过 1000 条" in html and "第 1 页，共 3 页" in html and "?page=2" in html
+    assert "超过 5 条" in html and "第 1 页，共 3 页" in html and "?page=2" in html
     assert "第 3 页，共 3 页" in b.get("/breaches/?page=3").get_data(as_text=True)
     csv_text = b.get("/breaches/?format=csv&page=2").get_data(as_text=True)
     assert len(csv_text.strip().splitlines()) == 1 + 7  # the export is not one page

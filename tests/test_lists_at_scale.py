@@ -12,6 +12,7 @@ from sqlalchemy import event, insert, select
 
 from engine.directory import department_by_slug
 from engine.oversight import breaches as service
+from engine.oversight import summary
 from engine.oversight.models import Breach
 from engine.sharing.dispute_board import Filters, board_for
 from engine.workflow.models import ProcessFact, ProcessInstance
@@ -21,7 +22,8 @@ from tests.test_web import Browser, app  # noqa: F401 - the fixture
 
 
 def add_disputes(actors, n):
-    """``n`` copies of a real dispute (instance and escalation), every third decided."""
+    """``n`` copies of a real dispute (instance and escalation), every third decided, by bulk
+    INSERTs, then the summary recounted (as after ``govshare reports rebuild``)."""
     key = coordinating(actors)
 
     def go(s):
@@ -60,6 +62,7 @@ def add_disputes(actors, n):
         s.execute(insert(ProcessFact), rows)
 
     actors.run(go)
+    actors.run(summary.rebuild)
 
 
 def add_breaches(actors, n, same_instant=False):

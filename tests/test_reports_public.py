@@ -27,7 +27,9 @@ def test_figures_for_a_department_and_the_region(actors, clock):
     actors.complete(
         "pubsec.clerk", c, "provider_review", review_decision="approve", **SCOPE
     )  # late: due 10-09
-    pubsec = actors.run(lambda s: figures(s, 2026, actors.user(s, "pubsec.clerk").department_id))
+    pubsec = actors.run(
+        lambda s: figures(s, 2026, actors.user(s, "pubsec.clerk").department_id, reasons=True)
+    )
     assert (pubsec["requests_received"], pubsec["answered"], pubsec["answered_on_time"]) == (
         3,
         3,

@@ -317,6 +317,7 @@ def init_app(app: Flask) -> None:
     def _context():
         return {
             "nav_counts": nav_counts,
+            "COUNT_CAP": paging.COUNT_CAP,  # lists say "more than 1000" past it
             "is_admin": is_admin,
             "unread_notifications": unread_notifications,
             "calendar_gap": calendar_gap,

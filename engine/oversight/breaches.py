@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from engine import audit, rules
+from engine import audit, paging, rules
 from engine.clock import SHANGHAI, Clock
 from engine.db import add_row
 from engine.directory import authority_scope, departments, departments_in, is_coordinator
@@ -28,7 +28,6 @@ from engine.workflow.models import OutboxMessage, ProcessInstance
 from engine.workflow.runtime import start_instance
 
 PAGE_SIZE = 50
-COUNT_CAP = 1000  # counts above this show as "1000+"
 EXPORT_CAP = 10_000  # entries in one CSV export
 EXPORT_BATCH = 500  # entries read per query while an export streams
 
@@ -181,22 +180,17 @@ def ledger(
     session: Session, user: User, f: Filters, page: int = 1, page_size: int = PAGE_SIZE
 ) -> Ledger:
     """One page of the entries the user may see, newest first: a count that stops at
-    COUNT_CAP and the page (index ``ix_breach_recorded`` / ``ix_breach_department_recorded``),
+    :data:`engine.paging.COUNT_CAP` and the page (index ``ix_breach_recorded`` / ``ix_breach_department_recorded``),
     so a page costs O(offset + page) whatever the ledger holds."""
     stmt = _selected(user, f)
-    total = session.execute(
-        select(func.count()).select_from(
-            stmt.with_only_columns(Breach.id).limit(COUNT_CAP + 1).subquery()
-        )
-    ).scalar_one()
-    pages = max(1, -(-min(total, COUNT_CAP) // page_size))
+    cap = paging.COUNT_CAP
+    total = paging.capped_count(session, stmt, Breach.id, cap)
+    pages = paging.page_count(total, page_size, cap)
     page = min(max(1, page), pages)
     rows = session.scalars(
         _newest_first(stmt).limit(page_size).offset((page - 1) * page_size)
     ).all()
-    return Ledger(
-        [entry_of(r) for r in rows], min(total, COUNT_CAP), total > COUNT_CAP, page, pages
-    )
+    return Ledger([entry_of(r) for r in rows], min(total, cap), total > cap, page, pages)
 
 
 def ledger_all(session: Session, user: User, f: Filters) -> list[BreachEntry]:

@@ -67,6 +67,10 @@ class FigureTally(Base):
     recounts it from ``process_fact``."""
 
     __tablename__ = "figure_tally"
+    __table_args__ = (
+        # the region's figures by name, whatever the departments' own rows (migration 0045)
+        Index("ix_tally_figure", "year", "figure", "department_id", "value", "n"),
+    )
     year: Mapped[int] = mapped_column(Integer, primary_key=True)
     department_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     figure: Mapped[str] = mapped_column(String(80), primary_key=True)

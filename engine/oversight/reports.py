@@ -10,7 +10,8 @@ year, whenever the request came).
 
 The counts are read from the summary the transactions recording facts keep in step
 (``figure_tally``, :mod:`engine.oversight.summary`): a page of figures costs the same over 1,000 or
-100,000 requests. Only the refusals' reasons are read from the facts themselves.
+100,000 requests. Days to answer are counted on the official calendar as it is when read. Only
+the refusals' reasons (``reasons=True``, no page shows them) are read from the facts themselves.
 """
 
 from __future__ import annotations
@@ -22,9 +23,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.calendar import load_calendar
 from engine.catalog.reading import published_counts
 from engine.inputs import check_year
 from engine.oversight import summary
+from engine.stats import parse_day, weighted_median, working_days_counts
 from engine.workflow.models import ProcessFact
 
 
@@ -47,13 +50,14 @@ def _refusal_reasons(
 
 
 def figures(
-    session: Session, year: int, department_id: int | None = None, reasons: bool = True
+    session: Session, year: int, department_id: int | None = None, reasons: bool = False
 ) -> dict:
     """The year's figures for one department (as requester and as provider), or for everyone.
 
     Read from the summary kept in step with the facts (:mod:`engine.oversight.summary`): a few
     rows per department and figure, whatever the number of requests. ``reasons``: also the
-    refusals' reasons (read from the year's refusals)."""
+    refusals' reasons, read from the year's refusals (a cost that grows with them: no page asks
+    for it)."""
     check_year(year)
     dept = department_id
     tally = summary.read(session, year, dept)
@@ -74,7 +78,14 @@ def figures(
     def instances(figure: str) -> int:
         return tally.get((figure if dept is not None else figure + summary.REGION, ""), 0)
 
-    days = {int(v): n for (f, v), n in tally.items() if f == "answer_days"}
+    pairs = []  # the answers' days, the region's own rows for the region
+    answers = summary.ANSWER_DATES + ("" if dept is not None else summary.REGION)
+    for (figure, value), n in tally.items():
+        if figure == answers and n:
+            opened, answered = (parse_day(v) for v in value.split("|"))
+            if opened and answered:
+                pairs.append((opened, answered, n))
+    days = working_days_counts(load_calendar(session), pairs) if pairs else {}
     sent = count("request_submitted")
     entries, open_entries = published_counts(session, dept)
     out: dict[str, Any] = {
@@ -83,7 +94,7 @@ def figures(
         "requests_received": sent if dept is None else tally.get(("received", ""), 0),
         "answered": count("request_answered"),
         "answered_on_time": count("request_answered", on_time=True),
-        "median_days_to_answer": summary.weighted_median(days),
+        "median_days_to_answer": weighted_median(days),
         "refusals": count("request_answered", "refused"),
         "negotiations": instances("negotiations"),
         "coordinations": instances("coordinations"),
@@ -116,5 +127,5 @@ PUBLIC_FIGURES = (
 
 def public_figures(session: Session, year: int) -> dict:
     """The region's figures that the annual report makes public (art. 24): no department detail."""
-    f = figures(session, year, reasons=False)
+    f = figures(session, year)
     return {k: f[k] for k in ("year", *PUBLIC_FIGURES)}

@@ -4,19 +4,33 @@ Counting a year's facts row by row grows with everything stored; the figures of
 :mod:`engine.oversight.reports` read this summary instead, whose size depends on departments and
 figures only. Every fact a report counts adds to its rows in the transaction that records it
 (:func:`tally_fact`, registered as a fact tally of the oversight handlers); :func:`rebuild`
-recounts the whole summary from ``process_fact`` (``govshare reports rebuild``, migration 0042),
-e.g. after the working calendar of a past year changed (days to answer count working days).
+recounts the whole summary from ``process_fact`` (``govshare reports rebuild``; migration 0045
+counts the same in plain SQL). No row holds a number of working days: durations are kept as the
+pair of days (Asia/Shanghai) they span and counted on the official calendar when read
+(:func:`engine.stats.working_days_counts`), so that a calendar notice changing a past day changes
+the medians without a recount.
 
 Rows, per year (Asia/Shanghai) and department (the fact's department; 0: none):
 
 * ``fact:<kind>`` — facts of a counted kind; value ``<decision>|<met>`` (met ``1``, ``0`` or
   empty without a deadline);
 * ``received`` — requests submitted, under the department bound as provider of the instance;
-* ``answer_days`` — answers by working days from submission to answer (value: the days);
+* ``answer_dates`` — answers by their days of submission and answer (value
+  ``<submitted>|<answered>``, ISO days); ``answer_dates@region`` under department 0, the same for
+  the region (so that the region's figures read no department's pairs);
 * ``negotiations``, ``coordinations`` — instances that opened one in the year, under their
   requester and their provider; ``errors_fixed`` — instances whose reported error the
   department corrected; the same names with ``@region`` under department 0 count each instance
   once for the region.
+
+The coordinators' dispute board (:mod:`engine.sharing.dispute_board`) reads, per coordinating
+authority (the department of the fact):
+
+* year 0 (rows of no year) ``disputes`` — disputes escalated (``coordination_opened``), ever;
+  ``disputes_open`` — disputes not decided yet, by day of escalation (value: the day; a decision
+  takes 1 off its escalation's day, so a row may hold 0);
+* ``disputes_decided`` — decisions (``coordination_decided``) of the year, by days of escalation
+  and decision (value ``<escalated>|<decided>``).
 """
 
 from __future__ import annotations
@@ -26,14 +40,14 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, func, insert, or_, select
+from sqlalchemy import ColumnElement, and_, case, delete, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from engine import audit
-from engine.calendar import WorkingCalendar, load_calendar
 from engine.clock import SHANGHAI, Clock
 from engine.db import deferred_rows
 from engine.oversight.models import FigureTally
+from engine.stats import parse_day
 from engine.workflow.handlers import StepContext
 from engine.workflow.models import ProcessFact, ProcessInstance
 
@@ -44,6 +58,9 @@ COUNTED = (
     "catalog_update_required",
     "catalog_update_done",
 )
+OPENED, DECIDED = "coordination_opened", "coordination_decided"  # a dispute's facts
+DISPUTES, DISPUTES_OPEN, DISPUTES_DECIDED = "disputes", "disputes_open", "disputes_decided"
+ANSWER_DATES = "answer_dates"
 # figures counting instances once: kinds that count, and the condition on a fact (kind, decision)
 INSTANCES = {
     "negotiations": ("negotiation_opened",),
@@ -53,7 +70,7 @@ INSTANCES = {
 INVOLVING = ("negotiations", "coordinations")  # under the instance's requester and provider
 REGION = "@region"
 KINDS = tuple(
-    dict.fromkeys((*COUNTED, *(k for kinds in INSTANCES.values() for k in kinds)))
+    dict.fromkeys((*COUNTED, *(k for kinds in INSTANCES.values() for k in kinds), OPENED, DECIDED))
 )  # every kind the summary reads
 
 
@@ -76,6 +93,11 @@ def _clause(figure: str) -> ColumnElement[bool]:  # the same as :func:`_counts`,
 
 def year_of(at: datetime) -> int:
     return at.astimezone(SHANGHAI).year
+
+
+def day_of(at: datetime | None) -> str:
+    """The day (Asia/Shanghai) of an instant, as the summary's values hold it: ``YYYY-MM-DD``."""
+    return "" if at is None else at.astimezone(SHANGHAI).date().isoformat()
 
 
 def year_bounds(year: int) -> tuple[datetime, datetime]:
@@ -103,10 +125,12 @@ Key = tuple[int, int, str, str]  # year, department (0: none or the region), fig
 # first(figure, department or None for the region): no earlier fact of the instance counts for
 # the figure in the fact's year (for that department)
 First = Callable[[str, int | None], bool]
+# the instance's escalation (``coordination_opened``): (its time, its department), or None
+Escalation = Callable[[], tuple[datetime, int | None] | None]
 
 
-def rows(fact: Fact, calendar: Callable[[], WorkingCalendar], first: First) -> list[Key]:
-    """The summary rows one fact adds 1 to."""
+def rows(fact: Fact, first: First, escalation: Escalation) -> list[tuple[Key, int]]:
+    """The summary rows one fact changes, with what it adds to each (1, or -1)."""
     if fact.kind not in KINDS:
         return []
     year = year_of(fact.at)
@@ -118,14 +142,21 @@ def rows(fact: Fact, calendar: Callable[[], WorkingCalendar], first: First) -> l
     if fact.kind == "request_submitted" and fact.provider_id is not None:
         out.append((year, fact.provider_id, "received", ""))
     if fact.kind == "request_answered" and fact.opened_at is not None:
-        days = calendar().working_days_between(
-            fact.opened_at.astimezone(SHANGHAI).date(), fact.at.astimezone(SHANGHAI).date()
-        )
-        out.append((year, dept, "answer_days", str(days)))
+        pair = f"{day_of(fact.opened_at)}|{day_of(fact.at)}"
+        out += [(year, dept, ANSWER_DATES, pair), (year, 0, ANSWER_DATES + REGION, pair)]
     for figure in INSTANCES:
         if _counts(figure, fact.kind, fact.decision):
             out += _instance_rows(figure, year, fact, first)
-    return out
+    changes = [(key, 1) for key in out]
+    if fact.kind == OPENED:
+        changes += [((0, dept, DISPUTES, ""), 1), ((0, dept, DISPUTES_OPEN, day_of(fact.at)), 1)]
+    elif fact.kind == DECIDED:
+        opened = escalation()
+        if opened is not None:  # no longer open
+            changes.append(((0, opened[1] or 0, DISPUTES_OPEN, day_of(opened[0])), -1))
+        escalated = day_of(opened[0]) if opened is not None else ""
+        changes.append(((year, dept, DISPUTES_DECIDED, f"{escalated}|{day_of(fact.at)}"), 1))
+    return changes
 
 
 def _instance_rows(figure: str, year: int, fact: Fact, first: First) -> list[Key]:
@@ -147,11 +178,11 @@ def _instance_rows(figure: str, year: int, fact: Fact, first: First) -> list[Key
     return out
 
 
-def _add(session: Session, keys: Iterable[Key]) -> None:
-    """Add 1 to each row (created at 0 when missing), in one statement."""
+def _add(session: Session, changes: Iterable[tuple[Key, int]]) -> None:
+    """Add its change to each row (created at 0 when missing), in one statement."""
     counted: dict[Key, int] = {}
-    for key in keys:
-        counted[key] = counted.get(key, 0) + 1
+    for key, delta in changes:
+        counted[key] = counted.get(key, 0) + delta
     if not counted:
         return
     values = [
@@ -230,17 +261,33 @@ def tally_fact(ctx: StepContext, fact: ProcessFact) -> None:
         with session.no_autoflush:
             return session.execute(stmt.limit(1)).first() is None
 
-    _add(session, rows(row, ctx.calendar, first))
+    def escalation() -> tuple[datetime, int | None] | None:
+        pending = [
+            (other.at, other.department_id)
+            for other in session.new
+            if isinstance(other, ProcessFact)
+            and other.instance_id == instance.id
+            and other.kind == OPENED
+        ]
+        stmt = (
+            select(ProcessFact.at, ProcessFact.department_id)
+            .where(ProcessFact.instance_id == instance.id, ProcessFact.kind == OPENED)
+            .order_by(ProcessFact.at, ProcessFact.id)
+            .limit(1)
+        )  # ix_fact_instance_kind
+        with session.no_autoflush:
+            stored = session.execute(stmt).first()
+        found = [*([(stored[0], stored[1])] if stored else []), *pending]
+        return min(found, key=lambda f: f[0]) if found else None
+
+    _add(session, rows(row, first, escalation))
 
 
 def rebuild(session: Session, chunk: int = 5000) -> int:
     """Recount the whole summary from ``process_fact``; returns the facts counted."""
     session.execute(delete(FigureTally))
-
-    def calendar() -> WorkingCalendar:  # cached per process, checked once per transaction
-        return load_calendar(session)
-
     seen: set[tuple] = set()
+    escalated: dict[int, tuple[datetime, int | None]] = {}  # instance -> its first escalation
     counted: dict[Key, int] = {}
     n = 0
     stmt = (
@@ -272,22 +319,38 @@ def rebuild(session: Session, chunk: int = 5000) -> int:
             seen.add(key)
             return True
 
-        for key in rows(fact, calendar, first):
-            counted[key] = counted.get(key, 0) + 1
+        def escalation(fact: Fact = fact) -> tuple[datetime, int | None] | None:
+            return escalated.get(fact.instance_id)
+
+        if fact.kind == OPENED:
+            escalated.setdefault(fact.instance_id, (fact.at, fact.department_id))
+        for key, delta in rows(fact, first, escalation):
+            counted[key] = counted.get(key, 0) + delta
         n += 1
     items = [
         {"year": y, "department_id": d, "figure": f, "value": v, "n": c}
         for (y, d, f, v), c in counted.items()
+        if c  # a dispute escalated and decided leaves no open row
     ]
     for i in range(0, len(items), chunk):
         session.execute(insert(FigureTally), items[i : i + chunk])
     return n
 
 
+# the figures the region's read sums over departments (``ix_tally_figure``: no department's own
+# rows of other figures, such as its pairs of days, are read)
+REGION_FIGURES = (
+    *(f"fact:{kind}" for kind in COUNTED),
+    *(figure + REGION for figure in INSTANCES),
+    ANSWER_DATES + REGION,
+)
+
+
 def read(
     session: Session, year: int, department_id: int | None = None
 ) -> dict[tuple[str, str], int]:
-    """The year's rows, summed over departments for the region: (figure, value) -> count."""
+    """The year's rows of one department, or the region's figures summed over departments:
+    (figure, value) -> count."""
     stmt = (
         select(FigureTally.figure, FigureTally.value, func.sum(FigureTally.n))
         .where(FigureTally.year == year)
@@ -295,26 +358,9 @@ def read(
     )
     if department_id is not None:
         stmt = stmt.where(FigureTally.department_id == department_id)
+    else:
+        stmt = stmt.where(FigureTally.figure.in_(REGION_FIGURES))
     return {(f, v): int(n or 0) for f, v, n in session.execute(stmt)}
-
-
-def weighted_median(counts: dict[int, int]) -> float | int | None:
-    """The median of values given with their counts (as :func:`statistics.median` of the list)."""
-    total = sum(counts.values())
-    if not total:
-        return None
-    ordered = sorted(counts.items())
-
-    def nth(i: int) -> int:  # the i-th value, from 0
-        for value, n in ordered:
-            if i < n:
-                return value
-            i -= n
-        raise IndexError(i)
-
-    if total % 2:
-        return nth(total // 2)
-    return (nth(total // 2 - 1) + nth(total // 2)) / 2
 
 
 def recount(session: Session, clock: Clock) -> int:
@@ -332,3 +378,47 @@ def recount(session: Session, clock: Clock) -> int:
         after={"counted": after, "facts": n},
     )
     return n
+
+
+def open_disputes(
+    session: Session, department_ids: list[int], cutoffs: dict[int, date]
+) -> tuple[int, dict[int, int], date | None]:
+    """The disputes the authorities ever had escalated, their open ones per age bucket (``n`` of
+    ``cutoffs``: escalated on or after ``cutoffs[n]``, the smallest such ``n``; 0: earlier), and
+    the day of the oldest open one: one grouped query over the rows per day of escalation."""
+    T = FigureTally
+    is_open = T.figure == DISPUTES_OPEN
+    bucket = case(
+        *((is_open & (T.value >= cutoffs[n].isoformat()), n) for n in sorted(cutoffs)), else_=0
+    ).label("bucket")
+    grouped = session.execute(
+        select(T.figure, bucket, func.sum(T.n), func.min(T.value))
+        .where(
+            T.year == 0,
+            T.department_id.in_(department_ids),
+            T.figure.in_((DISPUTES, DISPUTES_OPEN)),
+            T.n > 0,
+        )
+        .group_by(T.figure, bucket)
+    ).all()
+    ever = sum(int(n) for figure, _, n, _ in grouped if figure == DISPUTES)
+    found = {int(b): int(n) for figure, b, n, _ in grouped if figure == DISPUTES_OPEN}
+    days = [parse_day(v) for figure, _, _, v in grouped if figure == DISPUTES_OPEN]
+    return ever, found, min((d for d in days if d), default=None)
+
+
+def dispute_decisions(
+    session: Session, year: int, department_ids: list[int]
+) -> list[tuple[date | None, date, int]]:
+    """The authorities' decisions of the year: (day escalated or None, day decided, how many)."""
+    T = FigureTally
+    out = []
+    for value, n in session.execute(
+        select(T.value, func.sum(T.n))
+        .where(T.year == year, T.department_id.in_(department_ids), T.figure == DISPUTES_DECIDED)
+        .group_by(T.value)
+    ):
+        escalated, decided = (parse_day(v) for v in value.split("|"))
+        if decided is not None and n:
+            out.append((escalated, decided, int(n)))
+    return out

@@ -6,29 +6,29 @@ A dispute is a request whose negotiation failed, so that an authority took it ov
 ``coordination_opened`` (its ``department_id`` is that authority) opens it and
 ``coordination_decided`` closes it.
 
-Cost, whatever the number of disputes stored (issue 15): a page is one query over
-``process_fact`` (``ix_fact_kind_at`` / ``ix_fact_department``; whether a dispute is decided and
-when it was escalated by ``ix_fact_instance_kind``), ordered by the time of escalation and limited
-to the page; the open disputes are counted, bucketed by age and their oldest found in one grouped
-query over the newest COUNT_CAP + 1 of them, so the oldest-first page starts there instead of
-walking every decided dispute before it (while no more than COUNT_CAP are open); every count
-stops at :data:`COUNT_CAP` ("1000+"). The decisions of the year and their median time come from
-one query grouped by the pair of days (escalated, decided): its rows are the decisions of this
-year, read in the database, not loaded.
+Cost, whatever the number of disputes stored (issue 15): the counts come from the summary kept
+in step with the facts (``figure_tally``, :mod:`engine.oversight.summary`): the open disputes per
+authority and day of escalation, bucketed by age in one grouped query whose cut-off days are
+counted on the official calendar when read (with the number of disputes ever escalated, and the
+oldest open day, where the oldest-first page starts instead of walking every decided dispute
+before it); the decisions of the year per pair of days (escalated, decided), whose median working
+days are counted on the calendar when read. A page is one query over ``process_fact``
+(``ix_fact_kind_at`` / ``ix_fact_department``; whether a dispute is decided and when it was
+escalated by ``ix_fact_instance_kind``), ordered by the time of escalation and limited to the
+page. A search (``q``) cannot be summarised: its disputes are counted and bucketed over the newest
+:data:`~engine.paging.COUNT_CAP` + 1 that match. Lists say "1000+" above the cap.
 """
 
 from __future__ import annotations
 
-import statistics
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, String, case, exists, func, or_, select
-from sqlalchemy.ext.compiler import compiles
+from sqlalchemy import ColumnElement, Select, case, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
-from sqlalchemy.sql.functions import FunctionElement
 
+from engine import paging
 from engine.calendar import WorkingCalendar, load_calendar
 from engine.clock import SHANGHAI, Clock
 from engine.directory import authorities_under, department_labels
@@ -36,11 +36,12 @@ from engine.directory.models import Department, Division, User
 from engine.errors import Forbidden
 from engine.i18n import N_, Label, Message
 from engine.inputs import Checks
+from engine.oversight import summary
 from engine.paging import capped_count, page_count
+from engine.stats import weighted_median, working_days_counts
 from engine.workflow.models import ProcessFact, ProcessInstance
 
 PAGE_SIZE = 20
-COUNT_CAP = 1000  # counts above this show as "1000+"
 STATES = ("open", "decided", "all")
 LEVELS = ("region", "city", "county")
 # age buckets of open disputes, in working days since escalation: (label, up to N days)
@@ -48,7 +49,7 @@ BUCKETS = (("0-5", 5), ("6-10", 10), ("11-20", 20), (">20", None))
 
 _F = ProcessFact
 _PI = ProcessInstance
-OPENED, DECIDED = "coordination_opened", "coordination_decided"
+OPENED, DECIDED = summary.OPENED, summary.DECIDED
 
 
 @dataclass(frozen=True)
@@ -98,9 +99,11 @@ class Board:
     more: bool  # more than COUNT_CAP match
     page: int
     pages: int
-    open_total: int  # open disputes in view (all filters but the state), up to COUNT_CAP
-    by_age: dict[str, int]  # open disputes per age bucket, each up to COUNT_CAP
-    decided_this_year: int  # up to COUNT_CAP
+    # the counts (all filters but the state), shown through the ``capped`` filter ("1000+"):
+    # exact from the summary; with a search, each stops past COUNT_CAP
+    open_total: int  # open disputes in view
+    by_age: dict[str, int]  # open disputes per age bucket
+    decided_this_year: int
     median_days_to_decide: Any  # working days, or None
     authorities: list[AuthorityOption]  # the authorities in view, for the filter
     below: bool  # levels below the user's are in view
@@ -182,15 +185,16 @@ def _page(
     total: int | None = None,
     since: datetime | None = None,
 ) -> tuple[list[Any], int, int, int]:
-    """(rows of the page, matching disputes up to COUNT_CAP + 1, the page, the pages); ``total``
-    when the caller counted already and ``since`` when it knows no match is older (open
-    disputes: the board's summary counts them and finds the oldest), so that the oldest open
-    ones are found without walking the decided disputes before them."""
+    """(rows of the page, matching disputes, the page, the pages); ``total`` when the caller
+    counted already (else counted up to COUNT_CAP + 1) and ``since`` when it knows no match is
+    older (open disputes: the summary knows the oldest day), so that the oldest open ones are
+    found without walking the decided disputes before them."""
+    cap = paging.COUNT_CAP
     if authorities and total is None:
-        total = capped_count(session, _disputes(authorities, f.state, f.q), _F.id, COUNT_CAP)
+        total = capped_count(session, _disputes(authorities, f.state, f.q), _F.id, cap)
     if not authorities or not total:
         return [], 0, 1, 1
-    pages = page_count(total, size, COUNT_CAP)
+    pages = page_count(total, size, cap)
     page = min(max(1, page), pages)
     decided = aliased(ProcessFact)
     decided_at = (
@@ -259,91 +263,67 @@ def _start(day: date) -> datetime:
     return datetime.combine(day, time(0), SHANGHAI)
 
 
-def _by_age(
-    session: Session, authorities: list[int], f: Filters, calendar: WorkingCalendar, today: date
-) -> tuple[int, dict[str, int], datetime | None]:
-    """Open disputes in view (the level, authority and search filters apply), up to
-    COUNT_CAP + 1, per bucket, and the escalation of the oldest of them: one grouped query over
-    the newest COUNT_CAP + 1 open disputes (as many as before per bucket, each count being
-    capped: a bucket holds the newest first)."""
+def _counts(
+    session: Session, authorities: list[int], calendar: WorkingCalendar, today: date
+) -> tuple[int, int, dict[str, int], datetime | None]:
+    """(disputes ever escalated, open ones, open ones per age bucket, the start of the oldest
+    open one's day) of the authorities, from the summary: one grouped query over their rows per
+    day of escalation, whatever the number of disputes."""
     if not authorities:
-        return 0, {label: 0 for label, _ in BUCKETS}, None
+        return 0, 0, {label: 0 for label, _ in BUCKETS}, None
     cut = _cutoffs(calendar, today)
-    limits = sorted(cut)  # 5, 10, 20: the later the cut-off day, the smaller the limit
+    ever, found, oldest = summary.open_disputes(session, authorities, cut)
+    open_total = sum(found.values())
+    counts, below = {}, 0
+    for label, n in BUCKETS:
+        upto = sum(c for b, c in found.items() if b and n is not None and b <= n)
+        upto = upto if n is not None else open_total
+        counts[label] = upto - below
+        below = upto
+    return ever, open_total, counts, None if oldest is None else _start(oldest)
+
+
+def _searched(
+    session: Session, authorities: list[int], f: Filters, calendar: WorkingCalendar, today: date
+) -> tuple[int, dict[str, int]]:
+    """Open disputes matching a search, up to COUNT_CAP + 1, per bucket: one grouped query over
+    the newest COUNT_CAP + 1 of them (as many as before per bucket, each count being capped: a
+    bucket holds the newest first)."""
+    if not authorities:
+        return 0, {label: 0 for label, _ in BUCKETS}
+    cap = paging.COUNT_CAP
+    cut = _cutoffs(calendar, today)
+    limits = sorted(cut)
     newest = (
-        _disputes(authorities, "open", f.q, _F.at)
-        .order_by(*_order(True))
-        .limit(COUNT_CAP + 1)
-        .subquery()
+        _disputes(authorities, "open", f.q, _F.at).order_by(*_order(True)).limit(cap + 1).subquery()
     )
     bucket = case(*((newest.c.at >= _start(cut[n]), n) for n in limits), else_=0)
-    inner = select(bucket.label("bucket"), newest.c.at).select_from(newest).subquery()
-    grouped = session.execute(
-        select(inner.c.bucket, func.count(), func.min(inner.c.at)).group_by(inner.c.bucket)
-    ).all()
-    found = {n: count for n, count, _ in grouped}
-    oldest = min((_aware(at) for _, _, at in grouped if at is not None), default=None)
+    inner = select(bucket.label("bucket")).select_from(newest).subquery()
+    grouped = session.execute(select(inner.c.bucket, func.count()).group_by(inner.c.bucket)).all()
+    found = {n: count for n, count in grouped}
     total = sum(found.values())
     within = {n: sum(found.get(m, 0) for m in limits if m <= n) for n in limits}
     counts, below = {}, 0
     for label, n in BUCKETS:
         upto = within[n] if n is not None else total
-        counts[label] = max(0, min(upto, COUNT_CAP) - below)
-        below = min(upto, COUNT_CAP)
-    return total, counts, oldest
-
-
-class _LocalDay(FunctionElement[str]):
-    """The day in Asia/Shanghai (UTC+8 all year) of a stored instant, as SQL."""
-
-    type = String()
-    inherit_cache = True
-
-
-@compiles(_LocalDay)
-def _local_day_pg(element: _LocalDay, compiler: Any, **kw: Any) -> str:
-    return f"CAST(({compiler.process(element.clauses, **kw)}) AT TIME ZONE 'Asia/Shanghai' AS DATE)"
-
-
-@compiles(_LocalDay, "sqlite")
-def _local_day_sqlite(element: _LocalDay, compiler: Any, **kw: Any) -> str:
-    return f"date({compiler.process(element.clauses, **kw)}, '+8 hours')"
+        counts[label] = max(0, min(upto, cap) - below)
+        below = min(upto, cap)
+    return total, counts
 
 
 def _decided_this_year(
     session: Session, authorities: list[int], calendar: WorkingCalendar, today: date
 ) -> tuple[int, Any]:
-    """Disputes decided this year (up to COUNT_CAP) and the median working days from the
-    escalation to the decision: one query grouped by the pair of days (escalated, decided)."""
+    """Disputes decided this year and the median working days from the escalation to the
+    decision, from the summary's decisions of the year per pair of days (escalated, decided),
+    counted on the calendar as it is now."""
     if not authorities:
         return 0, None
-    opened = aliased(ProcessFact)
-    escalated = (
-        select(func.min(opened.at))
-        .where(opened.instance_id == _F.instance_id, opened.kind == OPENED)
-        .scalar_subquery()
+    pairs = summary.dispute_decisions(session, today.year, authorities)
+    median = weighted_median(
+        working_days_counts(calendar, [(a, b, n) for a, b, n in pairs if a is not None])
     )
-    year = _start(date(today.year, 1, 1))
-    pairs = (
-        select(_F.at.label("at"), escalated.label("esc"))
-        .where(_F.kind == DECIDED, _F.department_id.in_(authorities), _F.at >= year)
-        .subquery()
-    )
-    esc_day, at_day = _LocalDay(pairs.c.esc), _LocalDay(pairs.c.at)
-    days_of = select(esc_day.label("esc"), at_day.label("at")).subquery()
-    groups = session.execute(
-        select(days_of.c.esc, days_of.c.at, func.count()).group_by(days_of.c.esc, days_of.c.at)
-    ).all()
-    days = []
-    for esc, at, n in groups:
-        if esc is not None:
-            days += [calendar.working_days_between(_day(esc), _day(at))] * n
-    decided = sum(n for _, _, n in groups)
-    return min(decided, COUNT_CAP), statistics.median(days) if days else None
-
-
-def _day(value: Any) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+    return sum(n for _, _, n in pairs), median
 
 
 def board_for(
@@ -372,12 +352,14 @@ def board_for(
     ]
     calendar = load_calendar(session)
     today = clock.now().astimezone(SHANGHAI).date()
-    open_total, by_age, oldest_open = _by_age(session, chosen, f, calendar, today)
-    if f.state == "open":  # counted, and all of them among the newest unless above the cap
-        since = oldest_open if open_total <= COUNT_CAP else None
-        rows, total, page, pages = _page(session, chosen, f, page, page_size, open_total, since)
+    ever, open_total, by_age, oldest_open = _counts(session, chosen, calendar, today)
+    if f.q:  # a search: counted over the newest matches
+        open_total, by_age = _searched(session, chosen, f, calendar, today)
+        total = open_total if f.state == "open" else None
     else:
-        rows, total, page, pages = _page(session, chosen, f, page, page_size)
+        total = {"open": open_total, "decided": ever - open_total, "all": ever}[f.state]
+    since = oldest_open if f.state == "open" else None  # no open dispute is older
+    rows, total, page, pages = _page(session, chosen, f, page, page_size, total, since)
     labels = department_labels(
         session, {d for r in rows for d in (r.bindings or {}).values() if isinstance(d, int)}
     )
@@ -387,11 +369,11 @@ def board_for(
         authority_en=user.department.name_en,
         level=user.department.division.level,
         rows=[_row(r, user.department_id, calendar, today, labels) for r in rows],
-        total=min(total, COUNT_CAP),
-        more=total > COUNT_CAP,
+        total=min(total, paging.COUNT_CAP),
+        more=total > paging.COUNT_CAP,
         page=page,
         pages=pages,
-        open_total=min(open_total, COUNT_CAP),
+        open_total=open_total,
         by_age=by_age,
         decided_this_year=decided_count,
         median_days_to_decide=median,

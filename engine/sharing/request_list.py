@@ -43,7 +43,7 @@ from engine.errors import Forbidden
 from engine.exports import SafeWriter
 from engine.i18n import N_, Label, Message
 from engine.inputs import Checks
-from engine.paging import COUNT_CAP, page_count
+from engine.paging import COUNT_CAP, capped_count, page_count
 from engine.sharing.handlers import HANDLERS
 from engine.workflow.models import HumanTask, ProcessFact, ProcessInstance
 
@@ -394,9 +394,7 @@ def requests_of(
     now = clock.now()
     scans = _branches(session, user, f)
     matching = _matching(scans, f, now, COUNT_CAP + 1).subquery()
-    total = session.execute(
-        select(func.count()).select_from(select(matching.c.id).limit(COUNT_CAP + 1).subquery())
-    ).scalar_one()
+    total = capped_count(session, select(matching.c.id), matching.c.id)
     pages = page_count(total, page_size)
     page = min(max(1, page), pages)
     rows = _rows(session, user, scans, f, now, page_size, (page - 1) * page_size)

@@ -1,5 +1,5 @@
-"""yearly figures kept in step with the process facts: the ``figure_tally`` summary, counted
-from the facts already recorded
+"""yearly figures kept in step with the process facts: the ``figure_tally`` summary (counted
+from the facts already recorded by revision 0045, in plain SQL)
 
 Revision ID: 0042
 Revises: 0041
@@ -7,7 +7,6 @@ Revises: 0041
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.orm import Session
 
 revision = "0042"
 down_revision = "0041"
@@ -24,15 +23,8 @@ def upgrade() -> None:
         sa.Column("value", sa.String(40), primary_key=True),
         sa.Column("n", sa.Integer, nullable=False),
     )
-    bind = op.get_bind()
-    if bind.execute(sa.text("SELECT 1 FROM process_fact LIMIT 1")).first() is None:
-        return
-    # the same count as ``govshare reports rebuild`` (working days need the calendar's entries)
-    from engine.oversight.summary import rebuild
-
-    session = Session(bind=bind)
-    rebuild(session)
-    session.flush()
+    # the back-fill is revision 0045's recount: plain SQL, which no later change of the
+    # engine's code can break (this revision used to call engine.oversight.summary.rebuild)
 
 
 def downgrade() -> None:
