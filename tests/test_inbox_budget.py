@@ -213,3 +213,26 @@ def test_a_form_schema_is_served_once_by_key_and_cached(app, review):  # noqa: F
     assert again.status_code == 304
     missing = client.get("/api/v1/forms/share_request.999.nothing", headers=auth("pubsec.clerk"))
     assert missing.status_code == 404
+
+
+def test_an_inbox_page_reads_whom_the_official_stands_in_for_once(
+    app,  # noqa: F811
+    engine,
+    clock,
+    session_factory,
+    review,
+    clerk,
+):
+    """The list and the navigation's badges share one read of the official's cover, and the
+    badges it shows are the page's counts."""
+    fill(engine, clock, review, 40)
+    browser = Browser(app, "pubsec.clerk")
+    for _ in range(2):  # the second is measured
+        with statements() as seen:
+            html = browser.get("/inbox/mine").get_data(as_text=True)
+    cover = [s for s in seen if s.startswith("SELECT delegation.absent_id")]
+    assert len(cover) == 1, cover
+    with session_factory() as s:
+        expected = inbox.counts(s, user_by_name(s, "pubsec.clerk"), clock)
+    badges = re.findall(r'<span class="count[^"]*">([^<]*)</span>', html)
+    assert badges[:3] == [str(expected[v]) for v in ("mine", "queue", "overdue")], badges
