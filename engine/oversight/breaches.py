@@ -198,17 +198,12 @@ def ledger(
     )
 
 
-def ledger_all(session: Session, user: User, f: Filters) -> list[BreachEntry]:
-    """The entries the filters select for an export, newest first, up to EXPORT_CAP (narrow the
-    filters for more)."""
-    return [entry for batch in ledger_batches(session, user, f) for entry in batch]
-
-
 def ledger_batches(
     session: Session, user: User, f: Filters, batch: int | None = None
 ) -> Iterator[list[BreachEntry]]:
-    """The entries of :func:`ledger_all` in batches of ``batch`` (default EXPORT_BATCH), read one
-    batch per query as the caller iterates: keyset paging on (``recorded_at``, ``id``) (index
+    """The entries the filters select for an export, newest first, up to EXPORT_CAP (narrow the
+    filters for more), in batches of ``batch`` (default EXPORT_BATCH), read one batch per query
+    as the caller iterates: keyset paging on (``recorded_at``, ``id``) (index
     ``ix_breach_recorded`` / ``ix_breach_department_recorded``), no count and no offset, so each
     batch costs the same wherever it falls. The filters are checked now, before any row."""
     stmt = _newest_first(_selected(user, f))
@@ -387,16 +382,12 @@ def _csv_row(b: BreachEntry, gettext: Callable[[str], str] | None) -> list[Any]:
 def export_csv_stream(
     batches: Iterable[list[BreachEntry]], gettext: Callable[[str], str] | None = None
 ) -> Iterator[str]:
-    """The CSV of :func:`export_csv` piece by piece: the header, then one piece per batch (for a
-    streamed response reading :func:`ledger_batches`)."""
+    """The entries as CSV, piece by piece: the header, then one piece per batch (for a streamed
+    response reading :func:`ledger_batches`); department names in the reader's language
+    (``gettext``)."""
     yield "\ufeff" + csv_text([CSV_COLUMNS])
     for batch in batches:
         yield csv_text(_csv_row(b, gettext) for b in batch)
-
-
-def export_csv(rows: list[BreachEntry], gettext: Callable[[str], str] | None = None) -> str:
-    """The entries as CSV; department names in the reader's language (``gettext``)."""
-    return "".join(export_csv_stream([rows], gettext))
 
 
 def record(
