@@ -546,6 +546,15 @@ def _position(after: str) -> tuple[datetime, int]:
         ) from None
 
 
+def scope_conditions(user: User, scope: str) -> list[ColumnElement[bool]]:
+    """The open tasks of a scope, one condition per index range: ``mine``, claimed by the user;
+    ``queue``, unclaimed and offered to the user; ``inbox`` (or anything else), both."""
+    open_ = HumanTask.state == "open"
+    mine = and_(open_, HumanTask.assignee_id == user.id)
+    queue = and_(open_, eligible_queue(user))
+    return {"mine": [mine], "queue": [queue]}.get(scope, [mine, queue])
+
+
 def task_batch(
     session: Session,
     user: User,
@@ -560,10 +569,7 @@ def task_batch(
     as limited index range scans, then the batch with its instance, definition and holder in the
     same statement — one query whatever the batch size or the tasks stored."""
     limit = max(1, min(limit, API_MAX_LIMIT))
-    open_ = HumanTask.state == "open"
-    mine = and_(open_, HumanTask.assignee_id == user.id)
-    queue = and_(open_, eligible_queue(user))
-    conditions = {"mine": [mine], "queue": [queue]}.get(scope, [mine, queue])
+    conditions = scope_conditions(user, scope)
     if after:
         when, last = _position(after)
         beyond = or_(
