@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
-from engine import audit, rules
+from engine import audit, paging, rules
 from engine.clock import SHANGHAI, Clock
 from engine.directory import authority_scope, departments, departments_in, is_coordinator
 from engine.directory.models import User
@@ -214,9 +214,8 @@ def ledger_batches(
         while left > 0:
             page = stmt
             if after is not None:
-                at, last = after
                 page = page.where(
-                    Breach.recorded_at <= at, or_(Breach.recorded_at < at, Breach.id < last)
+                    paging.beyond(Breach.recorded_at, Breach.id, after, descending=True)
                 )
             rows = session.scalars(page.limit(min(size, left))).all()
             if rows:

@@ -571,10 +571,7 @@ def task_batch(
     limit = max(1, min(limit, API_MAX_LIMIT))
     conditions = scope_conditions(user, scope)
     if after:
-        when, last = _position(after)
-        beyond = or_(
-            HumanTask.due_sort > when, and_(HumanTask.due_sort == when, HumanTask.id > last)
-        )
+        beyond = paging.beyond(HumanTask.due_sort, HumanTask.id, _position(after))
         conditions = [and_(c, beyond) for c in conditions]
     order: list[UnaryExpression[Any]] = [HumanTask.due_sort.asc(), HumanTask.id.asc()]
     ids = _limited_ids([select(HumanTask).where(c) for c in conditions], order, limit + 1)
