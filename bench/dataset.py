@@ -508,6 +508,25 @@ def stored_requests(session: Session) -> int:
     return session.scalar(select(func.count()).where(ProcessInstance.process_id == "share_request"))
 
 
+GRANT_ITEMS = {  # a grant's info items, one row each, as revision 0045 back-fills them
+    "sqlite": "json_each(g.info_items) AS i",
+    "postgresql": "json_array_elements_text(g.info_items::json) AS i(value)",
+}
+
+
+def add_grant_items(session: Session) -> None:
+    """The grant check's rows (``data_grant_item``) of the grants cloned without them."""
+    items = GRANT_ITEMS[session.get_bind().dialect.name]
+    session.execute(
+        text(
+            "INSERT INTO data_grant_item (grant_id, item, requester_id, resource_id, until)"
+            " SELECT DISTINCT g.id, i.value, g.requester_id, g.resource_id,"
+            f" COALESCE(g.period_end, '9999-12-31') FROM data_grant g, {items}"
+            " WHERE NOT EXISTS (SELECT 1 FROM data_grant_item d WHERE d.grant_id = g.id)"
+        )
+    )
+
+
 def grow(
     factory: sessionmaker,
     now: datetime,
@@ -531,6 +550,7 @@ def grow(
         have = stored_requests(s)
         loaded = load_templates(s, templates)
         clone(s, loaded, max(0, n - have), now)
+        add_grant_items(s)
         bench = s.scalar(select(func.count()).where(Resource.code.like("BENCH-%")))
         add_catalog(s, max(0, catalog_size(n) - (bench or 0)))
         summary.rebuild(s)  # the figures the engine keeps in step with the facts it records

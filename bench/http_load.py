@@ -59,7 +59,7 @@ from engine.db import make_engine  # noqa: E402
 from engine.directory import department_by_slug  # noqa: E402
 from engine.schema import upgrade  # noqa: E402
 from engine.seed import seed_all  # noqa: E402
-from engine.sharing.models import Grant  # noqa: E402
+from engine.sharing.models import Grant, GrantItem  # noqa: E402
 from engine.workflow.deployment import active_definition  # noqa: E402
 from engine.workflow.models import ProcessInstance  # noqa: E402
 
@@ -156,7 +156,20 @@ def seed(url: str, many: int) -> None:
                 rows.append(grant(lots.id, ["迁入地"], *current))
         rows.append(grant(lots.id, ["公民身份号码", "变动类型"], *current))
         for start in range(0, len(rows), 1000):
-            s.execute(insert(Grant), rows[start : start + 1000])
+            batch = rows[start : start + 1000]
+            ids = s.scalars(insert(Grant).returning(Grant.id, sort_by_parameter_order=True), batch)
+            items = [
+                {
+                    "requester_id": r["requester_id"],
+                    "resource_id": resource.id,
+                    "item": i,
+                    "grant_id": g,
+                    "until": r["period_end"],
+                }
+                for g, r in zip(ids, batch, strict=True)
+                for i in r["info_items"]
+            ]
+            s.execute(insert(GrantItem), items)
     engine.dispose()
 
 

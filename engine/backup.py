@@ -38,6 +38,7 @@ from engine.clock import Clock
 from engine.db import default_url, make_engine, normalize_url
 from engine.errors import Conflict, GovshareError, ValidationFailed
 from engine.i18n import Message
+from engine.workflow import business_keys
 from engine.workflow.attachments import default_directory
 
 FORMAT = 1
@@ -164,6 +165,7 @@ def restore(
                     url,
                 )
         _restore_files(archive, Path(attachments or default_directory()))
+    business_keys.forget()  # the year's sequences are the backup's now (or missing)
     _check_rows(database, summary)
     with Session(database) as session, session.begin():
         audit.record(

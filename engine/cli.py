@@ -502,10 +502,10 @@ def cmd_requests_show(args: argparse.Namespace) -> None:
 
 def cmd_tasks_list(args: argparse.Namespace) -> None:
     from engine.directory import user_by_name
-    from engine.workflow.tasks import list_tasks
+    from engine.workflow.inbox import task_batch
 
-    with _factory(args)() as s:
-        rows = list_tasks(s, user_by_name(s, args.user), args.scope)
+    with _factory(args)() as s:  # the first batch, as department systems list them
+        rows = task_batch(s, user_by_name(s, args.user), args.scope, limit=100).tasks
         data = [
             {
                 "id": t.id,

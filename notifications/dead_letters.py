@@ -12,9 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
+from engine import paging
 from engine.audit import record
 from engine.clock import Clock
 from engine.directory import is_administrator, user_by_name
@@ -77,11 +78,11 @@ def _row(d: Delivery, name: str | None, name_en: str | None = None) -> DeliveryR
     )
 
 
-def count(session: Session, status: str) -> int:
-    """Deliveries in ``status`` (an index range; used for the administrators' menu badge)."""
-    return (
-        session.scalar(select(func.count()).select_from(Delivery).where(Delivery.status == status))
-        or 0
+def count(session: Session, status: str, cap: int = paging.BADGE_CAP) -> int:
+    """Deliveries in ``status``, counted up to ``cap`` + 1 (the administrators' menu badge:
+    "99+"); at most ``cap`` + 1 entries of ``ix_delivery_due`` read, whatever is stored."""
+    return paging.capped_count(
+        session, select(Delivery.id).where(Delivery.status == status), Delivery.id, cap
     )
 
 
@@ -122,8 +123,8 @@ def list_deliveries(
         view=view,
         rows=rows,
         next_after=rows[-1].id if len(found) > page_size else None,
-        dead=count(session, "dead"),
-        pending=count(session, "pending"),
+        dead=count(session, "dead", paging.COUNT_CAP),  # "1000+", as lists show counts
+        pending=count(session, "pending", paging.COUNT_CAP),
     )
 
 

@@ -44,6 +44,7 @@ DYNAMIC_TABLES = [
     "outbox",
     "delivery",
     "breach",
+    "data_grant_item",
     "data_grant",
     "dossier_entry",
     "served_on_proof",

@@ -3,6 +3,7 @@ a test message; officials who are not administrators see none of it."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -183,3 +184,19 @@ def test_send_test_on_an_unconfigured_channel_says_so(db_url, monkeypatch, capsy
             ]
         )
     assert exit_.value.code == 2 and "not configured" in capsys.readouterr().err
+
+
+def test_the_administrators_menu_badge_stops_at_99_and_the_page_counts_on(
+    session_factory,
+    clock,
+    app,  # noqa: F811
+):
+    """The menu's badge (incidents and failed deliveries) is capped like the inbox's badges; the
+    delivery page still says how many failed."""
+    _dead(session_factory, clock, 120)
+    html = Browser(app, "data.admin").get("/admin/deliveries/").get_data(as_text=True)
+    menu = re.search(r'title="流程故障和投递失败">([^<]*)</span>', html)
+    assert menu is not None and menu.group(1) == "99+", html
+    assert '<span class="count late">120</span>' in html
+    with session_factory() as s:
+        assert dead_letters.count(s, "dead") == 100  # read no further than the cap + 1

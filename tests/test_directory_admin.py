@@ -5,11 +5,13 @@ each level and the duties; import with a dry-run diff and all-or-nothing apply; 
 from __future__ import annotations
 
 import json
+from datetime import date
 
 import pytest
 from sqlalchemy import select, text
 
 from engine.audit import AuditEvent
+from engine.catalog import resource_by_code
 from engine.cli import main
 from engine.directory import administration as admin
 from engine.directory import clients, department_by_slug, department_labels, user_by_name
@@ -18,6 +20,7 @@ from engine.errors import Conflict, Forbidden, ValidationFailed
 from engine.oversight import breaches
 from engine.reorganisation import merge, move, split
 from engine.reorganisation.importing import import_directory
+from engine.sharing import grants
 from engine.sharing.models import Grant
 from engine.workflow import history, tasks
 from engine.workflow.models import HumanTask, ProcessInstance
@@ -390,6 +393,14 @@ def test_a_grant_in_force_goes_to_the_successor_of_the_requester(directory, acto
     )
     justice = run(directory, lambda s: department_by_slug(s, "justice").id)
     assert run(directory, lambda s: [g.requester_id for g in s.scalars(select(Grant))]) == [justice]
+
+    def covered(s, slug: str) -> bool:  # the art. 14 check, within the grant's period
+        resource = resource_by_code(s, UNCONDITIONAL["resource_code"])
+        dept = department_by_slug(s, slug).id
+        items = UNCONDITIONAL["info_items"]
+        return grants.covering_grant(s, dept, resource.id, items, date(2026, 11, 2)) is not None
+
+    assert run(directory, lambda s: (covered(s, "justice"), covered(s, "civil"))) == (True, False)
 
 
 def test_an_apply_after_the_holdings_changed_is_refused(directory, actors, clock):

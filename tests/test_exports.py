@@ -105,8 +105,10 @@ def test_breach_ledger_export_quotes_an_appeal_reason_that_is_a_formula(actors, 
         lambda s: breaches.appeal(s, actors.clock, actors.user(s, "pubsec.clerk"), bid, HOSTILE[0])
     )
     text = actors.run(
-        lambda s: breaches.export_csv(
-            breaches.ledger(s, actors.user(s, "data.coord"), breaches.Filters()).rows
+        lambda s: "".join(
+            breaches.export_csv_stream(
+                breaches.ledger_batches(s, actors.user(s, "data.coord"), breaches.Filters())
+            )
         )
     )
     header, row = rows_of(text)[:2]

@@ -12,7 +12,7 @@ from engine.catalog import resource_by_code
 from engine.directory import department_by_slug, user_by_name
 from engine.oversight.models import Breach
 from engine.sharing import grants
-from engine.sharing.models import Grant
+from engine.sharing.models import FOREVER, Grant, GrantItem
 from engine.workflow.deployment import active_definition
 from engine.workflow.models import ProcessInstance
 from tests import sql_counting
@@ -67,7 +67,21 @@ def hold(actors, slug: str, scopes: list[tuple[list[str], tuple[date, date]]]) -
             }
             for i, (items, (start, end)) in enumerate(scopes)
         ]
-        s.execute(insert(Grant), rows)
+        ids = list(s.scalars(insert(Grant).returning(Grant.id, sort_by_parameter_order=True), rows))
+        s.execute(
+            insert(GrantItem),
+            [
+                {
+                    "requester_id": dept.id,
+                    "resource_id": resource.id,
+                    "item": item,
+                    "grant_id": id_,
+                    "until": end or FOREVER,
+                }
+                for id_, (items, (_, end)) in zip(ids, scopes, strict=True)
+                for item in dict.fromkeys(items)
+            ],
+        )
         return list(
             s.scalars(select(Grant.id).where(Grant.requester_id == dept.id).order_by(Grant.id))
         )

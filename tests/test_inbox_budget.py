@@ -7,6 +7,7 @@ spread over the user's own tasks, the department queue, overdue and done."""
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from datetime import timedelta
@@ -14,6 +15,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import insert, select
 
+from engine.cli import main
 from engine.directory import user_by_name
 from engine.workflow import inbox
 from engine.workflow.models import HumanTask
@@ -213,3 +215,61 @@ def test_a_form_schema_is_served_once_by_key_and_cached(app, review):  # noqa: F
     assert again.status_code == 304
     missing = client.get("/api/v1/forms/share_request.999.nothing", headers=auth("pubsec.clerk"))
     assert missing.status_code == 404
+
+
+def test_an_inbox_page_reads_whom_the_official_stands_in_for_once(
+    app,  # noqa: F811
+    engine,
+    clock,
+    session_factory,
+    review,
+    clerk,
+):
+    """The list and the navigation's badges share one read of the official's cover, and the
+    badges it shows are the page's counts."""
+    fill(engine, clock, review, 40)
+    browser = Browser(app, "pubsec.clerk")
+    for _ in range(2):  # the second is measured
+        with statements() as seen:
+            html = browser.get("/inbox/mine").get_data(as_text=True)
+    cover = [s for s in seen if s.startswith("SELECT delegation.absent_id")]
+    assert len(cover) == 1, cover
+    with session_factory() as s:
+        expected = inbox.counts(s, user_by_name(s, "pubsec.clerk"), clock)
+    badges = re.findall(r'<span class="count[^"]*">([^<]*)</span>', html)
+    assert badges[:3] == [str(expected[v]) for v in ("mine", "queue", "overdue")], badges
+
+
+@pytest.mark.parametrize("scope", ["mine", "queue", "inbox"])
+def test_the_command_line_lists_a_scope_as_the_api_does(
+    app,  # noqa: F811
+    engine,
+    clock,
+    review,
+    clerk,
+    db_url,
+    capsys,
+    scope,
+):
+    """``govshare tasks list`` and /api/v1/tasks read one definition of mine, queue and inbox:
+    the same tasks in the same deadline order."""
+    fill(engine, clock, review, 40)
+    main(
+        [
+            "--database",
+            db_url,
+            "tasks",
+            "list",
+            "--user",
+            "pubsec.clerk",
+            "--scope",
+            scope,
+            "--json",
+        ]
+    )
+    listed = [t["id"] for t in json.loads(capsys.readouterr().out)]
+    r = app.test_client().get(
+        f"/api/v1/tasks?scope={scope}&limit=100", headers=auth("pubsec.clerk")
+    )
+    assert r.status_code == 200
+    assert listed and listed == [t["id"] for t in r.get_json()]

@@ -152,9 +152,9 @@ def test_the_export_reads_keyset_batches_each_entry_once_even_at_one_instant(
 ):
     add_breaches(actors, 5, same_instant=True)
 
-    def export(s, u):
+    def export(s, u, batch: int | None = 7):
         return "".join(
-            service.export_csv_stream(service.ledger_batches(s, u, service.Filters(), batch=7))
+            service.export_csv_stream(service.ledger_batches(s, u, service.Filters(), batch=batch))
         )
 
     few, _ = counted(session_factory, "data.coord", export)
@@ -166,14 +166,9 @@ def test_the_export_reads_keyset_batches_each_entry_once_even_at_one_instant(
     assert ids == sorted(ids, reverse=True)  # newest first: at one instant, the last recorded
     assert few == 2  # one batch: its rows and their departments
     assert many == 2 * 8  # 50 rows in batches of 7: 8 batches, no count, no offset
-    whole = session_factory_export(session_factory)
-    assert whole == text  # the same file as the unbatched export
-
-
-def session_factory_export(session_factory):
-    with session_factory() as s:
-        user = history_user(s, "data.coord")
-        return service.export_csv(service.ledger_all(s, user, service.Filters()))
+    with session_factory() as s:  # the default batch holds all 50
+        whole = export(s, history_user(s, "data.coord"), None)
+    assert whole == text  # the same file, whatever the batches
 
 
 def test_the_export_stops_at_the_cap(actors, session_factory, monkeypatch):

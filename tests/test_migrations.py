@@ -208,7 +208,14 @@ def test_upgrade_marks_grants_narrower_than_requested_in_part(tmp_path):
     decided = c.execute("SELECT decision FROM data_grant ORDER BY instance_id").fetchall()
     summaries = c.execute("SELECT summary FROM process_instance ORDER BY id").fetchall()
     indexes = {r[1] for r in c.execute("PRAGMA index_list('breach')").fetchall()}
+    held = c.execute(
+        "SELECT grant_id, requester_id, resource_id, item, until FROM data_grant_item"
+    ).fetchall()
     c.close()
+    # revision 0045: the grant check's rows, one per info item of each grant
+    assert sorted(held) == sorted(
+        (n, 1, 1, item, end) for n, (_, items, end) in enumerate(grants, 1) for item in items
+    )
     in_part = ["granted_in_part", "granted_in_part", "granted", "granted"]
     assert [d for (d,) in decided] == in_part
     assert [json.loads(s)["decision"] for (s,) in summaries] == in_part

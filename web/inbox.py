@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext, ngettext
 from flask_login import current_user, login_required
 
@@ -44,6 +44,7 @@ def view(view: str):
         filters,
         page=_int(args.get("page")) or 1,
     )
+    g.inbox_counts = inbox.counts  # the badges, read with the page (templating.nav_counts)
     return render_template(
         "inbox.html",
         view=view,

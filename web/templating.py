@@ -268,9 +268,12 @@ def nav_counts() -> dict:
     """The navigation's badges: the inbox counts, each capped (engine.workflow.inbox.counts:
     the same statements whatever is stored), shown through :func:`badge` ("99+")."""
     if "nav_counts" not in g:
-        g.nav_counts = (
-            counts(db.session, current_user, clock()) if current_user.is_authenticated else {}
-        )
+        if "inbox_counts" in g:  # an inbox page read them with its list
+            g.nav_counts = dict(g.inbox_counts)
+        elif current_user.is_authenticated:
+            g.nav_counts = counts(db.session, current_user, clock())
+        else:
+            g.nav_counts = {}
         if current_user.is_authenticated and is_administrator(current_user):
             g.nav_counts["incidents"] = incidents.open_count(db.session)
             g.nav_counts["dead_letters"] = dead_letters.count(db.session, "dead")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import String, cast, func, or_, select
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import Session, joinedload
 
 from engine.catalog import may_see_unpublished, resource_by_code, resource_for
 from engine.catalog.models import Resource
@@ -113,19 +113,6 @@ def providers(session: Session) -> list[DepartmentRef]:
 def published_entry(session: Session, code: str) -> Entry:
     """The published entry ``code`` (NotFound otherwise), as the API shows it."""
     return entry_of(resource_by_code(session, code))
-
-
-def open_entries(session: Session, q: str = "", limit: int = 200) -> list[Entry]:
-    """Published entries open to the public (art. 24), by code; ``q`` narrows by text."""
-    stmt = (
-        select(Resource)
-        .where(Resource.status == "published", Resource.open_to_public.is_(True))
-        .options(selectinload(Resource.provider))
-        .order_by(Resource.code)
-    )
-    if q:
-        stmt = stmt.where(Resource.search_text.like(f"%{q}%"))
-    return [entry_of(r) for r in session.scalars(stmt.limit(limit))]
 
 
 def find_requestable(session: Session, q: str = "", limit: int = 50) -> list[Entry]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Select, delete, exists, func, insert, select
 from sqlalchemy.orm import Session, aliased, selectinload
@@ -99,19 +100,8 @@ def search(
     session: Session, filters: Filters, page: int = 1, page_size: int = PAGE_SIZE
 ) -> Results:
     stmt, by_term = _statement(filters)
-    total = capped_count(session, stmt, Resource.id, COUNT_CAP)
-    pages = page_count(total, page_size, COUNT_CAP)
-    page = min(max(1, page), pages)
     order = CatalogTerm.resource_id if by_term else Resource.id  # both indexed
-    rows = session.scalars(
-        stmt.options(selectinload(Resource.provider))
-        .order_by(order)
-        .limit(page_size)
-        .offset((page - 1) * page_size)
-    ).all()
-    return Results(
-        [entry_of(r) for r in rows], min(total, COUNT_CAP), page, pages, total > COUNT_CAP
-    )
+    return _page(session, stmt, order, page, page_size)
 
 
 def open_to_public(
@@ -122,12 +112,18 @@ def open_to_public(
     stmt = select(Resource).where(Resource.status == "published", Resource.open_to_public.is_(True))
     if q:
         stmt = stmt.where(Resource.search_text.like(f"%{q}%"))
+    return _page(session, stmt, Resource.code, page, page_size)
+
+
+def _page(session: Session, stmt: Select[Any], order: Any, page: int, page_size: int) -> Results:
+    """One page of the entries ``stmt`` selects, in ``order`` (indexed): a count that stops at
+    COUNT_CAP, the page clamped to the pages there are, the entries with their providers."""
     total = capped_count(session, stmt, Resource.id, COUNT_CAP)
     pages = page_count(total, page_size, COUNT_CAP)
     page = min(max(1, page), pages)
     rows = session.scalars(
         stmt.options(selectinload(Resource.provider))
-        .order_by(Resource.code)
+        .order_by(order)
         .limit(page_size)
         .offset((page - 1) * page_size)
     ).all()

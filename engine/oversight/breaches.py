@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from engine import audit, paging, rules
@@ -193,17 +193,12 @@ def ledger(
     return Ledger([entry_of(r) for r in rows], min(total, cap), total > cap, page, pages)
 
 
-def ledger_all(session: Session, user: User, f: Filters) -> list[BreachEntry]:
-    """The entries the filters select for an export, newest first, up to EXPORT_CAP (narrow the
-    filters for more)."""
-    return [entry for batch in ledger_batches(session, user, f) for entry in batch]
-
-
 def ledger_batches(
     session: Session, user: User, f: Filters, batch: int | None = None
 ) -> Iterator[list[BreachEntry]]:
-    """The entries of :func:`ledger_all` in batches of ``batch`` (default EXPORT_BATCH), read one
-    batch per query as the caller iterates: keyset paging on (``recorded_at``, ``id``) (index
+    """The entries the filters select for an export, newest first, up to EXPORT_CAP (narrow the
+    filters for more), in batches of ``batch`` (default EXPORT_BATCH), read one batch per query
+    as the caller iterates: keyset paging on (``recorded_at``, ``id``) (index
     ``ix_breach_recorded`` / ``ix_breach_department_recorded``), no count and no offset, so each
     batch costs the same wherever it falls. The filters are checked now, before any row."""
     stmt = _newest_first(_selected(user, f))
@@ -214,9 +209,8 @@ def ledger_batches(
         while left > 0:
             page = stmt
             if after is not None:
-                at, last = after
                 page = page.where(
-                    Breach.recorded_at <= at, or_(Breach.recorded_at < at, Breach.id < last)
+                    paging.beyond(Breach.recorded_at, Breach.id, after, descending=True)
                 )
             rows = session.scalars(page.limit(min(size, left))).all()
             if rows:
@@ -382,16 +376,12 @@ def _csv_row(b: BreachEntry, gettext: Callable[[str], str] | None) -> list[Any]:
 def export_csv_stream(
     batches: Iterable[list[BreachEntry]], gettext: Callable[[str], str] | None = None
 ) -> Iterator[str]:
-    """The CSV of :func:`export_csv` piece by piece: the header, then one piece per batch (for a
-    streamed response reading :func:`ledger_batches`)."""
+    """The entries as CSV, piece by piece: the header, then one piece per batch (for a streamed
+    response reading :func:`ledger_batches`); department names in the reader's language
+    (``gettext``)."""
     yield "\ufeff" + csv_text([CSV_COLUMNS])
     for batch in batches:
         yield csv_text(_csv_row(b, gettext) for b in batch)
-
-
-def export_csv(rows: list[BreachEntry], gettext: Callable[[str], str] | None = None) -> str:
-    """The entries as CSV; department names in the reader's language (``gettext``)."""
-    return "".join(export_csv_stream([rows], gettext))
 
 
 def record(

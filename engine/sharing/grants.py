@@ -8,24 +8,21 @@ in the breach ledger (art. 23 (4)).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, bindparam, cast, exists, func, literal, or_, select
-from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, exists, or_, select
+from sqlalchemy.orm import Session, aliased
 
 from engine.catalog import resource_by_code, resources_by_id
 from engine.clock import SHANGHAI, Clock
-from engine.db import is_postgres
 from engine.directory.models import User
 from engine.errors import ValidationFailed
 from engine.i18n import N_, Message
 from engine.inputs import Checks
 from engine.oversight import breaches
-from engine.sharing.models import Grant
+from engine.sharing.models import FOREVER, Grant, GrantItem
 from engine.workflow.handlers import CheckContext, StepContext
 
 
@@ -97,13 +94,16 @@ def issue_grant_effect(
     data = ctx.data
     if decision == "granted" and narrower_than_requested(data):
         decision = "granted_in_part"
+    requester_id = ctx.department_of("requester")
+    info_items = data.get("granted_items") or data["info_items"]
+    period_end = _as_date(data.get("granted_period_end") or data.get("period_end"))
     grant = Grant(
         instance_id=ctx.instance.id,
         resource_id=data["resource_id"],
-        requester_id=ctx.department_of("requester"),
-        info_items=data.get("granted_items") or data["info_items"],
+        requester_id=requester_id,
+        info_items=info_items,
         period_start=_as_date(data.get("granted_period_start") or data.get("period_start")),
-        period_end=_as_date(data.get("granted_period_end") or data.get("period_end")),
+        period_end=period_end,
         purpose=data.get("granted_purpose") or data.get("purpose", ""),
         basis=basis,
         granted_at=ctx.clock.now(),
@@ -111,10 +111,22 @@ def issue_grant_effect(
         reasons=reasons or None,
         conditions=conditions or None,
         decided_by_id=ctx.actor_id if decision is not None else None,
+        item_rows=item_rows(requester_id, data["resource_id"], info_items, period_end),
     )
     ctx.session.add(grant)
     ctx.instance.summary = {**(ctx.instance.summary or {}), "decision": grant.decision}
     ctx.audit("grant_issued", basis=basis, decision=grant.decision, info_items=grant.info_items)
+
+
+def item_rows(
+    requester_id: int, resource_id: int, info_items: list[str], period_end: date | None
+) -> list[GrantItem]:
+    """A grant's info items as the rows the art. 14 check reads (:class:`GrantItem`)."""
+    until = period_end or FOREVER
+    return [
+        GrantItem(requester_id=requester_id, resource_id=resource_id, item=item, until=until)
+        for item in dict.fromkeys(info_items)
+    ]
 
 
 def holds_grant(session: Session, department_id: int, resource_id: int) -> bool:
@@ -147,48 +159,34 @@ def grants_of(session: Session, instance_id: int) -> list[Grant]:
 EVIDENCE_GRANTS = 10  # grant ids a refused use's breach names as evidence, at most
 
 
-def _covers(session: Session, info_items: list[str]) -> ColumnElement[bool]:
-    """SQL: the grant's info items include every one of ``info_items``. PostgreSQL compares
-    JSONB arrays (``@>``); SQLite looks each item up in the grant's array (``json_each``), one
-    ``EXISTS`` an item (at most 200, checked before)."""
-    if is_postgres(session):
-        wanted = bindparam("wanted_items", list(info_items), type_=JSONB)
-        return cast(Grant.info_items, JSONB).op("@>")(wanted)
-    held = func.json_each(Grant.info_items).table_valued("value")
-    return and_(
-        *(_sqlite_holds(Grant.info_items, held, item) for item in dict.fromkeys(info_items))
-    )
-
-
-def _sqlite_holds(column: Any, held: Any, item: str) -> ColumnElement[bool]:
-    """The grant's array holds ``item``: ``json_each`` decides; a substring test of the stored
-    text, as Python's ``json`` (``\\u`` escapes) or SQLite's JSON functions (UTF-8) write it,
-    first skips at almost no cost the grants that cannot hold it (an array whose text does not
-    contain the item's JSON string does not hold it)."""
-    forms = dict.fromkeys((json.dumps(item), json.dumps(item, ensure_ascii=False)))
-    return and_(
-        or_(*(func.instr(column, form) > 0 for form in forms)),
-        exists(select(literal(1)).select_from(held).where(held.c.value == item)),
-    )
-
-
 def covering_grant(
     session: Session, department_id: int, resource_id: int, info_items: list[str], today: date
 ) -> Grant | None:
     """The first grant (lowest id) of the department on the resource that is in its period
     today and includes every info item asked about, or None: one query, whatever the number of
-    grants held, that walks the index ``ix_data_grant_requester_resource`` and stops at the
-    first grant that covers the use."""
+    grants held. It reads the grants holding the first item asked about that have not ended
+    (``ix_data_grant_item_check``: department, resource, item, last day) and takes the first in
+    its period that holds the other items too (a primary-key lookup each); grants for other
+    items and ended grants are never visited."""
+    first, *others = dict.fromkeys(info_items)
+    walked = aliased(GrantItem)
+
+    def holds(item: str) -> ColumnElement[bool]:
+        other = aliased(GrantItem)
+        return exists().where(other.grant_id == walked.grant_id, other.item == item)
+
     return session.scalars(
         select(Grant)
+        .join(walked, walked.grant_id == Grant.id)
         .where(
-            Grant.requester_id == department_id,
-            Grant.resource_id == resource_id,
+            walked.requester_id == department_id,
+            walked.resource_id == resource_id,
+            walked.item == first,
+            walked.until >= today,
             or_(Grant.period_start.is_(None), Grant.period_start <= today),
-            or_(Grant.period_end.is_(None), Grant.period_end >= today),
-            _covers(session, info_items),
+            *(holds(item) for item in others),
         )
-        .order_by(Grant.id)
+        .order_by(walked.grant_id)
         .limit(1)
     ).first()
 

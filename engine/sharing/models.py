@@ -12,7 +12,7 @@ from sqlalchemy import (
     String,
     Text,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from engine.db import Base, UTCDateTime
 
@@ -42,6 +42,35 @@ class Grant(Base):
     reasons: Mapped[str | None] = mapped_column(Text)  # why in part (art. 11) or why coordinated
     conditions: Mapped[str | None] = mapped_column(Text)  # conditions of use (共享条件)
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    # the info items again, one row each, for the art. 14 grant check (:class:`GrantItem`)
+    item_rows: Mapped[list[GrantItem]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class GrantItem(Base):
+    """One info item of a grant, with the grant's department, resource and last day: the art. 14
+    check walks the grants holding the item asked about that have not ended
+    (``ix_data_grant_item_check``) and never visits a grant for other items or an ended one.
+    Written with the grant (``Grant.item_rows``); a department's grants moved to a successor move
+    their items too."""
+
+    __tablename__ = "data_grant_item"
+    __table_args__ = (
+        Index(
+            "ix_data_grant_item_check", "requester_id", "resource_id", "item", "until", "grant_id"
+        ),
+    )
+    grant_id: Mapped[int] = mapped_column(
+        ForeignKey("data_grant.id", ondelete="CASCADE"), primary_key=True
+    )
+    item: Mapped[str] = mapped_column(Text, primary_key=True)
+    requester_id: Mapped[int] = mapped_column(ForeignKey("department.id"))
+    resource_id: Mapped[int] = mapped_column(ForeignKey("resource.id"))
+    until: Mapped[date] = mapped_column(Date)  # the grant's period_end, or FOREVER for none
+
+
+FOREVER = date(9999, 12, 31)  # GrantItem.until of a grant without an end
 
 
 class DossierEntry(Base):

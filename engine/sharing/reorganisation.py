@@ -39,5 +39,7 @@ def transfer(session: Session, department_id: int, moves: dict[str, int], today:
         new = moves.get(str(grant.id))
         if new is not None:
             grant.requester_id = new
+            for row in grant.item_rows:  # the rows the art. 14 check walks move with it
+                row.requester_id = new
             n += 1
     return n

@@ -26,7 +26,8 @@ from engine.db import is_postgres
 from engine.workflow.handlers import handlers_of
 from engine.workflow.models import Counter, ProcessInstance
 
-# sequences known to exist, per database URL (an optimisation: a miss re-checks and creates)
+# sequences known to exist, per database URL (an optimisation: a miss re-checks and creates; a
+# known one found missing is forgotten and made again, see _nextval)
 _SEQUENCES: set[tuple[str, str]] = set()
 _KEY_POOLS: dict[str, Engine] = {}
 
@@ -37,10 +38,35 @@ def next_business_key(session: Session, clock: Clock, process_id: str) -> str:
     prefix = handlers_of(session).key_prefixes.get(process_id, "BP")
     name = f"{prefix}-{year}"
     if is_postgres(session):
-        value = session.scalar(text(f"SELECT nextval('{_ensure_sequence(session, name)}')"))
+        value = _nextval(session, name)
     else:
         value = _increment(session.connection(), name)
     return f"{name}-{int(value or 0):06d}"
+
+
+def _nextval(session: Session, name: str) -> int:
+    """``nextval`` of the year's sequence, made if need be. The sequence is named through
+    ``to_regclass``, which is NULL where it does not exist (and ``nextval(NULL)`` is NULL, with
+    no error to abort the command's transaction): a sequence known to this process but gone
+    since (a restore of a backup taken before it was made, while the server kept running) is
+    made again after the keys stored, and this key taken from it on the connection that made
+    it (the command's own connection may still hold the name as missing until its transaction
+    ends; a sequence does not roll back either way)."""
+    sequence = _ensure_sequence(session, name)
+    value = session.scalar(text("SELECT nextval(to_regclass(:s))"), {"s": sequence})
+    if value is None:
+        forget()
+        sequence = _ensure_sequence(session, name)
+        with _key_pool(session).connect() as conn:
+            value = conn.scalar(text(f"SELECT nextval('{sequence}')"))
+            conn.commit()
+    return int(value or 0)
+
+
+def forget() -> None:
+    """Forget the sequences known to exist (``govshare restore`` replaced the database): each
+    is looked up again, and made if missing, on its next use."""
+    _SEQUENCES.clear()
 
 
 def sequence_name(name: str) -> str:

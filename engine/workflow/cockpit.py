@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, load_only
 
 from engine import paging
@@ -364,9 +364,8 @@ def instances(
         )
         if started is not None:
             page = page.where(
-                or_(
-                    ProcessInstance.created_at < started,
-                    and_(ProcessInstance.created_at == started, ProcessInstance.id < cursor),
+                paging.beyond(
+                    ProcessInstance.created_at, ProcessInstance.id, (started, cursor), True
                 )
             )
     columns = (

@@ -298,12 +298,16 @@ def _count(session: Session, scans: list[Select[Any]], cap: int | None = None) -
     ).scalar_one()
 
 
-def counts(session: Session, user: User, clock: Clock) -> dict[str, int]:
+def counts(
+    session: Session, user: User, clock: Clock, covered: list[User] | None = None
+) -> dict[str, int]:
     """Open-task counts for the navigation: each one capped COUNT (at most
     :data:`engine.paging.BADGE_CAP` + 1 index entries read, overdue included), so the badges cost
-    the same whatever is stored."""
+    the same whatever is stored. ``covered``: the officials the user stands in for, where the
+    caller has read them already."""
     now = clock.now()
-    covered = covered_users(session, now, user)
+    if covered is None:
+        covered = covered_users(session, now, user)
     views = ["mine", "queue", "overdue"] + (["coordination"] if user.department.coordinates else [])
     return {
         v: _count(
@@ -323,16 +327,18 @@ def list_view(
     filters: Filters | None = None,
     page: int = 1,
     page_size: int = PAGE_SIZE,
+    covered: list[User] | None = None,
 ) -> Page:
     """One page of a view, in deadline order through the (department|assignee, state, due_sort)
     indexes: a capped count, the page's ids from limited index scans, the page's tasks with
     their instances and holders, and the counterparts' names — the same statements for 5 or
-    100,000 tasks."""
+    100,000 tasks. ``covered``: as for :func:`counts`."""
     check_view(user, view)
     now = clock.now()
     f = checked(filters or Filters())
     calendar = load_calendar(session)
-    covered = covered_users(session, now, user)
+    if covered is None:
+        covered = covered_users(session, now, user)
     scans = [
         _apply_filters(select(HumanTask).where(b), f, user, now, calendar)
         for b in _branches(view, user, now, covered)
@@ -465,15 +471,20 @@ class InboxPage:
     page: Page
     counterparts: list[DepartmentOption]
     colleagues: list[Colleague]  # a leader's officials, to reassign to
+    counts: dict[str, int]  # the navigation's badges (:func:`counts`)
 
 
 def inbox_page(
     session: Session, user: User, clock: Clock, view: str, filters: Filters, page: int = 1
 ) -> InboxPage:
+    """An inbox page and the navigation's counts, the officials the user stands in for read
+    once for both."""
+    covered = covered_users(session, clock.now(), user)
     return InboxPage(
-        list_view(session, user, clock, view, filters, page=page),
+        list_view(session, user, clock, view, filters, page=page, covered=covered),
         counterpart_departments(session, user),
         [Colleague(u.id, u.label, u.username) for u in colleagues(session, user)],
+        counts(session, user, clock, covered),
     )
 
 
@@ -535,6 +546,15 @@ def _position(after: str) -> tuple[datetime, int]:
         ) from None
 
 
+def scope_conditions(user: User, scope: str) -> list[ColumnElement[bool]]:
+    """The open tasks of a scope, one condition per index range: ``mine``, claimed by the user;
+    ``queue``, unclaimed and offered to the user; ``inbox`` (or anything else), both."""
+    open_ = HumanTask.state == "open"
+    mine = and_(open_, HumanTask.assignee_id == user.id)
+    queue = and_(open_, eligible_queue(user))
+    return {"mine": [mine], "queue": [queue]}.get(scope, [mine, queue])
+
+
 def task_batch(
     session: Session,
     user: User,
@@ -549,15 +569,9 @@ def task_batch(
     as limited index range scans, then the batch with its instance, definition and holder in the
     same statement — one query whatever the batch size or the tasks stored."""
     limit = max(1, min(limit, API_MAX_LIMIT))
-    open_ = HumanTask.state == "open"
-    mine = and_(open_, HumanTask.assignee_id == user.id)
-    queue = and_(open_, eligible_queue(user))
-    conditions = {"mine": [mine], "queue": [queue]}.get(scope, [mine, queue])
+    conditions = scope_conditions(user, scope)
     if after:
-        when, last = _position(after)
-        beyond = or_(
-            HumanTask.due_sort > when, and_(HumanTask.due_sort == when, HumanTask.id > last)
-        )
+        beyond = paging.beyond(HumanTask.due_sort, HumanTask.id, _position(after))
         conditions = [and_(c, beyond) for c in conditions]
     order: list[UnaryExpression[Any]] = [HumanTask.due_sort.asc(), HumanTask.id.asc()]
     ids = _limited_ids([select(HumanTask).where(c) for c in conditions], order, limit + 1)

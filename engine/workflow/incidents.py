@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from engine import paging
 from engine.clock import Clock
 from engine.directory import is_administrator
 from engine.directory.models import User
@@ -89,12 +90,11 @@ def list_incidents(
     return [_view(r) for r in rows], total
 
 
-def open_count(session: Session) -> int:
-    return (
-        session.scalar(
-            select(func.count()).select_from(Incident).where(Incident.resolved_at.is_(None))
-        )
-        or 0
+def open_count(session: Session, cap: int = paging.BADGE_CAP) -> int:
+    """Open incidents, counted up to ``cap`` + 1 (a badge: "99+"); at most ``cap`` + 1 entries
+    of ``ix_incident_open`` read, whatever is stored."""
+    return paging.capped_count(
+        session, select(Incident.id).where(Incident.resolved_at.is_(None)), Incident.id, cap
     )
 
 
