@@ -25,7 +25,7 @@ from engine.errors import GovshareError, ValidationFailed
 from engine.i18n import N_, Message
 from engine.inputs import parse_json
 from engine.workflow.deployment import default_processes_dir
-from engine.workflow.forms import field_errors
+from engine.workflow.forms import field_errors, validator_of
 
 MAX_ID = 2**31 - 1  # INTEGER on PostgreSQL
 MAX_DEPTH = 32  # nesting of a request body's arrays and objects; the API's bodies need 3
@@ -180,14 +180,15 @@ def operation(
         def wrapper(**kwargs: Any) -> Any:
             problems = _path_problems(op, kwargs)
             extra: dict[str, Any] = {}
-            query = query_schema(op)
+            query, query_validator = _checked(op, "query", lambda: query_schema(op))
             typed = _typed_query(query)
-            problems += field_errors(_with_components(query), typed)
+            problems += field_errors(query, typed, validator=query_validator)
             if op.query is not None:
                 extra["query"] = typed
             if op.body is not None:
                 extra["body"] = json_body()
-                problems += field_errors(_with_components(op.body), extra["body"])
+                body, body_validator = _checked(op, "body", lambda: op.body or {})
+                problems += field_errors(body, extra["body"], validator=body_validator)
             if problems:
                 fields = ", ".join(sorted({p["field"] for p in problems}))
                 raise ValidationFailed(
@@ -211,6 +212,17 @@ def _with_components(schema: dict) -> dict:
 
 
 OPERATIONS: dict[Callable, Operation] = {}  # each declared view (its wrapper) and its operation
+# each operation's query, body and path schemas with their components, and their validators:
+# built on an operation's first request (the components are all declared by then), not on each
+_CHECKED: dict[tuple[int, str], tuple[dict, Any]] = {}
+
+
+def _checked(op: Operation, part: str, schema: Callable[[], dict]) -> tuple[dict, Any]:
+    key = (id(op), part)
+    if key not in _CHECKED:
+        full = _with_components(schema())
+        _CHECKED[key] = (full, validator_of(full))
+    return _CHECKED[key]
 
 
 def operation_of(view: Callable | None) -> Operation | None:
@@ -274,8 +286,8 @@ def _path_problems(op: Operation, values: dict[str, Any]) -> list:
     rule = request.url_rule
     if rule is None or not values:
         return []
-    schemas = path_schemas(rule, op)
-    return field_errors(obj(**schemas), values)
+    schema, validator = _checked(op, f"path {rule.rule}", lambda: obj(**path_schemas(rule, op)))
+    return field_errors(schema, values, validator=validator)
 
 
 CONVERTER_SCHEMAS = {
