@@ -12,8 +12,8 @@ from engine.directory import user_by_name as user
 from tests import sql_counting
 from tests.conftest import HUKOU
 from tests.test_api import auth
-from tests.test_grant_check_budget import CURRENT, hold
 from tests.test_api import client as api  # noqa: F401  (the API test client fixture)
+from tests.test_grant_check_budget import CURRENT, hold
 
 CHECK = {"resource_code": "JC-RK/0002", "info_items": ["公民身份号码"], "purpose": "核定低保"}
 # a task completion's statements beside the token's (approving a share request: the instance,
