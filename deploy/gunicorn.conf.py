@@ -20,9 +20,26 @@ from __future__ import annotations
 import multiprocessing
 import os
 
+
+def _count(name: str, default: int, least: int = 1) -> int:
+    """A whole-number setting from the environment; a bad value stops gunicorn with one line
+    naming the variable, not a traceback."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = least - 1
+    if value < least:
+        raise SystemExit(f"{name}={raw!r}: a whole number of at least {least} is needed")
+    return value
+
+
 bind = os.environ.get("GOVSHARE_WEB_BIND", "127.0.0.1:8000")
-workers = int(os.environ.get("GOVSHARE_WEB_WORKERS") or 2 * multiprocessing.cpu_count())
-timeout = int(os.environ.get("GOVSHARE_WEB_TIMEOUT", "60"))
+workers = _count("GOVSHARE_WEB_WORKERS", 2 * multiprocessing.cpu_count())
+threads = _count("GOVSHARE_WEB_THREADS", 1)
+timeout = _count("GOVSHARE_WEB_TIMEOUT", 60)
 preload_app = os.environ.get("GOVSHARE_WEB_PRELOAD", "0") == "1"
 accesslog = os.environ.get("GOVSHARE_WEB_ACCESS_LOG") or None
 errorlog = "-"
