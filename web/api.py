@@ -37,6 +37,7 @@ from .openapi import (
     array,
     document,
     form_with_limits,
+    labelled,
     obj,
     operation,
     ref,
@@ -322,11 +323,15 @@ def _listed_task_json(t: inbox_service.ApiTask) -> dict:
     "at `form_schema_url` (GET /api/v1/forms/{key}, cacheable with its ETag).",
     query=obj(
         scope={
+            "title": "范围",
+            "x-title-en": "scope",
             "enum": list(inbox_service.API_SCOPES),
             "description": "mine: claimed by the user; queue: offered to the user's department "
             "and role; inbox (default): both",
         },
         limit={
+            "title": "每页条数",
+            "x-title-en": "tasks per page",
             "type": "integer",
             "minimum": 1,
             "maximum": inbox_service.API_MAX_LIMIT,
@@ -335,6 +340,8 @@ def _listed_task_json(t: inbox_service.ApiTask) -> dict:
         after=text(
             40,
             1,
+            title="续读位置",
+            **{"x-title-en": "cursor"},
             pattern=inbox_service.CURSOR_PATTERN,
             description="the cursor of the previous page (its Link header), to read on",
         ),
@@ -454,13 +461,21 @@ def _resource_json(r) -> dict:
         )
     },
     query=obj(
-        q=text(200, description="words of the name, code, summary or info items"),
-        share_type={"enum": ["", *SHARE_TYPES]},
-        classification={"enum": ["", *CLASSIFICATIONS]},
-        network={"enum": ["", *NETWORKS]},
-        open={"enum": ["", "true", "false"], "description": "open to the public (art. 24)"},
-        provider_id=ID,
-        page=ID,
+        q=labelled(
+            "关键词",
+            "search words",
+            text(200, description="words of the name, code, summary or info items"),
+        ),
+        share_type=labelled("共享类型", "share type", {"enum": ["", *SHARE_TYPES]}),
+        classification=labelled("分类", "classification", {"enum": ["", *CLASSIFICATIONS]}),
+        network=labelled("网络", "network", {"enum": ["", *NETWORKS]}),
+        open=labelled(
+            "向社会开放",
+            "open to the public",
+            {"enum": ["", "true", "false"], "description": "open to the public (art. 24)"},
+        ),
+        provider_id=labelled("提供部门", "provider", ID),
+        page=labelled("页码", "page", ID),
     ),
 )
 def catalog_search(query: dict):
@@ -562,8 +577,8 @@ def catalog_entry(code: str):
     description="Only for the provider and departments holding a grant on the resource.",
     query=obj(
         ("resource", "record"),
-        resource=CODE,
-        record=text(120, 1, examples=["640104198001010011"]),
+        resource=labelled("资源代码", "resource code", CODE),
+        record=labelled("记录", "record", text(120, 1, examples=["640104198001010011"])),
     ),
 )
 def verification_flag(query: dict):
@@ -729,9 +744,17 @@ COMPONENTS["Notification"] = NOTIFICATION
         )
     },
     query=obj(
-        unread={"type": "boolean", "description": "only the unread ones"},
-        before={**ID, "description": "the id to page on from (exclusive)"},
-        lang={"enum": ["zh", "en"], "description": "default: the user's chosen language"},
+        unread=labelled(
+            "仅未读", "unread only", {"type": "boolean", "description": "only the unread ones"}
+        ),
+        before=labelled(
+            "起始编号", "page from", {**ID, "description": "the id to page on from (exclusive)"}
+        ),
+        lang=labelled(
+            "语言",
+            "language",
+            {"enum": ["zh", "en"], "description": "default: the user's chosen language"},
+        ),
     ),
 )
 def notifications_list(query: dict):
