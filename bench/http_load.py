@@ -518,14 +518,11 @@ def report_cpu(cpu: CpuMeter, result: Result, unit: str, per: int) -> None:
     each = {
         k: v * 1000 * result.elapsed / per for k, v in cores.items() if k != "rest of the machine"
     }
-    print(
-        f"   CPU ms per {unit}: "
-        + "  ".join(f"{k} {v:.1f}" for k, v in each.items())
-        + f"  -> app + database {app * 1000 * result.elapsed / per:.1f} ms: at most"
-        f" {per / result.elapsed / app * os.cpu_count():.0f} {unit}s/s with every core theirs"
-        if app
-        else ""
-    )
+    line = f"   CPU ms per {unit}: " + "  ".join(f"{k} {v:.1f}" for k, v in each.items())
+    if app:  # the rate the machine's cores allow the app and its database, with no one else
+        ceiling = per / result.elapsed / app * (os.cpu_count() or 1)
+        line += f"; app + database: at most {ceiling:.0f} {unit}s/s on {os.cpu_count()} cores"
+    print(line)
 
 
 def report(name: str, result: Result, rates: dict[str, tuple[str, float]], p99: int) -> bool:
