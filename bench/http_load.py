@@ -5,12 +5,13 @@ clients for a bounded time per phase, against a database of the run's own (bench
                          [--grants 2000] [--phases flows,grants,demo] [--driver wrk|python]
                          [--app-root DIR]
 
-The clients are Debian's ``wrk`` (``make wrk`` installs it) with ``bench/http_load.lua``: a C
-load generator that costs a few percent of a core, where the former 20 Python threads (still
-there: ``--driver python``) took a third to half of the machine's two. Each phase prints where
-the cores went: the load generator, the gunicorn processes, the PostgreSQL backends serving the
-run's database and the rest of the machine (other users included), from /proc; and the CPU the
-app and the database spent per request, which bounds the rate the machine's cores allow.
+The clients are Debian's ``wrk`` (``make wrk`` installs it) with ``bench/http_load.lua``, one
+connection per wrk thread; ``--driver python`` runs the former 20 Python threads instead. Each
+phase prints where the cores went: the load generator, the gunicorn processes, the PostgreSQL
+backends serving the run's database and the rest of the machine (other users included), from
+/proc; and the CPU the app and the database spent per request, which bounds the rate the
+machine's cores allow them (docs/performance.md: either generator takes under a tenth of a
+core at these rates; the app's CPU per request is what bounds them).
 ``--app-root`` serves the app of another checkout (its own ``.venv``), e.g. main's, with this
 bench and this gunicorn configuration: before and after, side by side.
 
