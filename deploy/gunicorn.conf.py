@@ -23,9 +23,10 @@ database without another copy of the app, and keep a client's connection open be
 requests (``keepalive``; gunicorn's ``sync`` workers close every connection). In two runs side by
 side, 2 workers × 4 threads served 2.0–3.7× the flows and 1.0–10× the grant checks of 4 ``sync``
 workers (the earlier default: twice the cores), and 5 ``sync`` workers (twice the cores plus
-one) did no better than 4. The machine was shared (load average 5–10), hence the spread. The app is thread-safe: the demo server (``python -m web``) serves it
-with threads, each request has its own session, and on SQLite a process's writers queue at its
-write gate (engine/db.py).
+one) did no better than 4. The machine was shared (load average 5–10), hence the spread.
+The app is thread-safe: the demo server (``python -m web``) serves it with threads, each
+request has its own session, and on SQLite a process's writers queue at its write gate
+(engine/db.py).
 
 Preloading is fork-safe: ``create_app()`` opens no database connection, and every worker
 disposes of the engines it inherited right after the fork (``post_fork``), so no two processes
