@@ -322,28 +322,34 @@ def _listed_task_json(t: inbox_service.ApiTask) -> dict:
     "give the next page (`after`). Each task names its form by `form_key`; its JSON Schema is "
     "at `form_schema_url` (GET /api/v1/forms/{key}, cacheable with its ETag).",
     query=obj(
-        scope={
-            "title": "范围",
-            "x-title-en": "scope",
-            "enum": list(inbox_service.API_SCOPES),
-            "description": "mine: claimed by the user; queue: offered to the user's department "
-            "and role; inbox (default): both",
-        },
-        limit={
-            "title": "每页条数",
-            "x-title-en": "tasks per page",
-            "type": "integer",
-            "minimum": 1,
-            "maximum": inbox_service.API_MAX_LIMIT,
-            "description": f"tasks per page (default {inbox_service.API_LIMIT})",
-        },
-        after=text(
-            40,
-            1,
-            title="续读位置",
-            **{"x-title-en": "cursor"},
-            pattern=inbox_service.CURSOR_PATTERN,
-            description="the cursor of the previous page (its Link header), to read on",
+        scope=labelled(
+            "范围",
+            "scope",
+            {
+                "enum": list(inbox_service.API_SCOPES),
+                "description": "mine: claimed by the user; queue: offered to the user's "
+                "department and role; inbox (default): both",
+            },
+        ),
+        limit=labelled(
+            "每页条数",
+            "tasks per page",
+            {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": inbox_service.API_MAX_LIMIT,
+                "description": f"tasks per page (default {inbox_service.API_LIMIT})",
+            },
+        ),
+        after=labelled(
+            "续读位置",
+            "cursor",
+            text(
+                40,
+                1,
+                pattern=inbox_service.CURSOR_PATTERN,
+                description="the cursor of the previous page (its Link header), to read on",
+            ),
         ),
     ),
     headers={
