@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PG_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
-.PHONY: demo test install lint bench clean translations messages browser pgtools pdffont
+.PHONY: demo test install lint bench clean translations messages browser pgtools pdffont wrk
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,12 @@ pgtools:
 	@command -v pg_dump >/dev/null 2>&1 && command -v pg_restore >/dev/null 2>&1 || { \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql-client >/dev/null; }
+
+## Debian's wrk, the HTTP load generator of bench/http_load.py (C, a few percent of a core).
+wrk:
+	@command -v wrk >/dev/null 2>&1 || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq wrk >/dev/null; }
 
 ## Compile the message catalogs (web/translations/*/LC_MESSAGES/messages.mo).
 translations: $(STAMP)
@@ -85,7 +91,7 @@ test: lint browser pgtools pdffont
 
 ## Ratios measured side by side in one run (docs/performance.md); DATABASE_URL=postgresql://… runs
 ## them on PostgreSQL (each on a database of its own, dropped at the end).
-bench: install
+bench: install wrk
 	$(BIN)/python bench/engine.py
 	$(BIN)/python bench/http_load.py
 	$(BIN)/python bench/pages.py

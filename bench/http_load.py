@@ -1,8 +1,19 @@
-"""The web app over HTTP: gunicorn (4 workers) on loopback with 20 concurrent API clients for a
-bounded time per phase, against a database of the run's own (bench/scratch.py).
+"""The web app over HTTP: gunicorn (deploy/gunicorn.conf.py) on loopback with 20 concurrent API
+clients for a bounded time per phase, against a database of the run's own (bench/scratch.py).
 
-    python bench/http_load.py [--seconds 20] [--clients 20] [--workers 4] [--grants 2000]
-                         [--phases flows,grants,demo]
+    python bench/http_load.py [--seconds 20] [--clients 20] [--workers N] [--threads N]
+                         [--grants 2000] [--phases flows,grants,demo] [--driver wrk|python]
+                         [--app-root DIR]
+
+The clients are Debian's ``wrk`` (``make wrk`` installs it) with ``bench/http_load.lua``, one
+connection per wrk thread; ``--driver python`` runs the former 20 Python threads instead. Each
+phase prints where the cores went: the load generator, the gunicorn processes, the PostgreSQL
+backends serving the run's database and the rest of the machine (other users included), from
+/proc; and the CPU the app and the database spent per request, which bounds the rate the
+machine's cores allow them (docs/performance.md: either generator takes under a tenth of a
+core at these rates; the app's CPU per request is what bounds them).
+``--app-root`` serves the app of another checkout (its own ``.venv``), e.g. main's, with this
+bench and this gunicorn configuration: before and after, side by side.
 
 Phases, each printed with p50/p95/p99/max per request and PASS/FAIL against issue 15's targets:
 
@@ -38,7 +49,9 @@ import argparse  # noqa: E402
 import http.client  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
+import resource  # noqa: E402
 import secrets  # noqa: E402
+import shutil  # noqa: E402
 import socket  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
@@ -180,29 +193,37 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+@dataclass
+class Server:
+    port: int
+    pid: int
+
+
 @contextmanager
-def server(kind: str, url: str, workers: int):
-    """gunicorn with the production configuration, or the demo server (``python -m web``)."""
+def server(kind: str, url: str, workers: int | None, threads: int | None, app_root: Path = ROOT):
+    """gunicorn with the production configuration (this checkout's, serving ``app_root``'s app),
+    or the demo server (``python -m web``)."""
     port = free_port()
     instance = tempfile.mkdtemp(prefix="govshare-bench-http-")
     env = {k: v for k, v in os.environ.items() if not k.startswith("GOVSHARE_")}
-    env.update(DATABASE_URL=url, GOVSHARE_INSTANCE=instance, PYTHONPATH=str(ROOT))
+    env.update(DATABASE_URL=url, GOVSHARE_INSTANCE=instance, PYTHONPATH=str(app_root))
+    python = sys.executable if app_root == ROOT else str(app_root / ".venv" / "bin" / "python")
     if kind == "gunicorn":
-        env.update(
-            GOVSHARE_SECRET_KEY=secrets.token_hex(32),
-            GOVSHARE_WEB_WORKERS=str(workers),
-            GOVSHARE_WEB_BIND=f"127.0.0.1:{port}",
-        )
-        cmd = [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py"]
+        env.update(GOVSHARE_SECRET_KEY=secrets.token_hex(32), GOVSHARE_WEB_BIND=f"127.0.0.1:{port}")
+        if workers:
+            env["GOVSHARE_WEB_WORKERS"] = str(workers)
+        if threads:
+            env["GOVSHARE_WEB_THREADS"] = str(threads)
+        cmd = [python, "-m", "gunicorn", "-c", str(ROOT / "deploy" / "gunicorn.conf.py")]
         cmd += ["--log-level", "warning", "web:create_app()"]
     else:
         env.update(GOVSHARE_DEMO="1", GOVSHARE_HOST="127.0.0.1", GOVSHARE_PORT=str(port))
-        cmd = [sys.executable, "-m", "web"]
+        cmd = [python, "-m", "web"]
     log = open(Path(instance) / "server.log", "w+b")  # noqa: SIM115
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(cmd, cwd=app_root, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         wait_ready(port, proc, log)
-        yield port
+        yield Server(port, proc.pid)
     finally:
         proc.terminate()
         try:
@@ -381,27 +402,191 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
-def report(name: str, tally: Tally, elapsed: float, rates: dict[str, tuple[str, float]], p99: int):
+@dataclass
+class Result:
+    """One phase's outcome, whichever the driver: counts, errors, latency in ms."""
+
+    requests: int
+    elapsed: float
+    counts: dict[str, int]
+    errors: dict[str, int]
+    latency: dict[str, float]  # p50, p95, p99, max, mean
+
+
+def python_result(tally: Tally, elapsed: float) -> Result:
     lat = [x * 1000 for x in tally.latencies]
+    q = {f"p{p}": percentile(lat, p) for p in (50, 95, 99)}
+    q["max"] = max(lat, default=float("nan"))
+    q["mean"] = statistics.mean(lat) if lat else float("nan")
+    return Result(len(lat), elapsed, dict(tally.counts), dict(tally.errors), q)
+
+
+# -- wrk -------------------------------------------------------------------------------------------
+def run_wrk(port: int, clients: int, seconds: float, mode: str, keys: list[str] = ()) -> Result:
+    """wrk with ``clients`` threads of one connection each running ``bench/http_load.lua``."""
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        raise SystemExit("wrk is not installed: make wrk (or --driver python)")
+    checker = f"{MANY_GRANTS if mode == 'grants-many' else ONE_GRANT}.clerk"
+    cmd = [wrk, "-t", str(clients), "-c", str(clients), "-d", f"{seconds:.0f}s"]
+    cmd += ["--timeout", "30s", "-s", str(ROOT / "bench" / "http_load.lua")]
+    cmd += [f"http://127.0.0.1:{port}", "--", mode.split("-")[0]]
+    cmd += [json.dumps(_form()), json.dumps(_approve()), json.dumps(CHECK), checker, ",".join(keys)]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    line = next((x for x in out.stdout.splitlines() if x.startswith("WRK ")), None)
+    if line is None:
+        raise SystemExit(f"wrk failed:\n{out.stdout}\n{out.stderr}")
+    w = json.loads(line[4:])
+    counts = {"flows": w["completions"], **{k: w[k] for k in ("starts", "completions")}}
+    counts.update(checks=w["checks"], reads=w["reads"])
+    errors = {k: w[k] for k in ("failed", "connect", "read", "write", "timeout") if w[k]}
+    if w["refused"]:
+        errors["grant check refused"] = w["refused"]
+    if w["status"]:
+        errors["status >= 400"] = w["status"]
+    latency = {k: w[k] / 1000 for k in ("p50", "p95", "p99", "max", "mean")}
+    return Result(w["requests"], w["duration_us"] / 1e6, counts, errors, latency)
+
+
+# -- where the cores go ------------------------------------------------------------------------
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _processes() -> dict[int, tuple[int, int, str]]:
+    """Every process: pid -> (parent pid, CPU ticks used, command line)."""
+    found = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmdline = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        found[int(entry)] = (int(fields[1]), int(fields[11]) + int(fields[12]), cmdline)
+    return found
+
+
+def _machine_ticks() -> int:
+    with open("/proc/stat") as f:
+        cpu = f.readline().split()[1:]
+    return sum(int(x) for i, x in enumerate(cpu) if i not in (3, 4))  # all but idle, iowait
+
+
+class CpuMeter:
+    """CPU of one phase by who spent it: the load generator (this process and its reaped
+    children: wrk), the server's process tree, the PostgreSQL backends of the run's database
+    (their command line names it), and the rest of the machine."""
+
+    def __init__(self, server_pid: int, database: str | None) -> None:
+        self.server_pid, self.database = server_pid, database
+
+    def _groups(self) -> dict[str, int]:
+        procs = _processes()
+        tree, grew = {self.server_pid}, True
+        while grew:
+            more = {pid for pid, (ppid, *_) in procs.items() if ppid in tree} - tree
+            tree |= more
+            grew = bool(more)
+        me = resource.getrusage(resource.RUSAGE_SELF)
+        kids = resource.getrusage(resource.RUSAGE_CHILDREN)  # wrk, once it has exited
+        used = me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+        return {
+            "load generator": round(used * TICK),
+            "app (gunicorn)": sum(procs[p][1] for p in tree if p in procs),
+            "PostgreSQL": sum(
+                ticks
+                for ppid, ticks, cmd in procs.values()
+                if self.database and cmd.startswith("postgres:") and f" {self.database} " in cmd
+            ),
+            "machine": _machine_ticks(),
+        }
+
+    def __enter__(self) -> CpuMeter:
+        self.t0, self.before = time.perf_counter(), self._groups()
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        after = self._groups()
+        self.elapsed = time.perf_counter() - self.t0
+        self.ticks = {k: after[k] - self.before.get(k, 0) for k in after}
+
+    def cores(self) -> dict[str, float]:
+        """Cores busy on average, by who: the rest of the machine is what was not ours."""
+        busy = {k: v / TICK / self.elapsed for k, v in self.ticks.items()}
+        ours = sum(v for k, v in busy.items() if k != "machine")
+        busy["rest of the machine"] = max(0.0, busy.pop("machine") - ours)
+        return busy
+
+
+def report_cpu(cpu: CpuMeter, result: Result, unit: str, per: int) -> None:
+    cores = cpu.cores()
+    parts = "  ".join(f"{k} {v:.2f}" for k, v in cores.items())
+    print(f"   CPU, cores busy (of {os.cpu_count()}): {parts}")
+    if not per:
+        return
+    app = cores["app (gunicorn)"] + cores["PostgreSQL"]
+    each = {
+        k: v * 1000 * result.elapsed / per for k, v in cores.items() if k != "rest of the machine"
+    }
+    line = f"   CPU ms per {unit}: " + "  ".join(f"{k} {v:.1f}" for k, v in each.items())
+    if app:  # the rate the machine's cores allow the app and its database, with no one else
+        ceiling = per / result.elapsed / app * (os.cpu_count() or 1)
+        line += f"; app + database: at most {ceiling:.0f} {unit}s/s on {os.cpu_count()} cores"
+    print(line)
+
+
+def report(name: str, result: Result, rates: dict[str, tuple[str, float]], p99: int) -> bool:
+    q, elapsed = result.latency, result.elapsed
     verdicts = []
-    print(f"== {name}: {len(lat)} requests in {elapsed:.1f} s ({len(lat) / elapsed:.0f} req/s)")
+    print(
+        f"== {name}: {result.requests} requests in {elapsed:.1f} s"
+        f" ({result.requests / elapsed:.0f} req/s)"
+    )
     for label, (counter, target) in rates.items():
-        rate = tally.counts.get(counter, 0) / elapsed
+        rate = result.counts.get(counter, 0) / elapsed
         ok = rate >= target
         verdicts.append(ok)
         print(f"   {label}: {rate:.1f}/s (target >= {target}) {'PASS' if ok else 'FAIL'}")
-    q = {p: percentile(lat, p) for p in (50, 95, 99)}
-    ok = q[99] < p99 and not tally.errors
+    ok = q["p99"] < p99 and not result.errors
     verdicts.append(ok)
     print(
-        f"   latency ms: p50 {q[50]:.1f}  p95 {q[95]:.1f}  p99 {q[99]:.1f}  max {max(lat, default=float('nan')):.1f}"
-        f"  (target p99 < {p99}) {'PASS' if q[99] < p99 else 'FAIL'}"
+        f"   latency ms: p50 {q['p50']:.1f}  p95 {q['p95']:.1f}  p99 {q['p99']:.1f}"
+        f"  max {q['max']:.1f}  mean {q['mean']:.1f}"
+        f"  (target p99 < {p99}) {'PASS' if q['p99'] < p99 else 'FAIL'}"
     )
-    if lat:
-        print(f"   mean {statistics.mean(lat):.1f} ms")
-    for what, n in sorted(tally.errors.items()):
+    for what, n in sorted(result.errors.items()):
         print(f"   errors: {what}: {n}")
     return all(verdicts)
+
+
+def measure(driver: str, srv: Server, database: str | None, clients: int, seconds: float, mode):
+    """One phase with the chosen driver, and where the cores went meanwhile. wrk warms up
+    for a few seconds first, not counted: every worker's first requests load the processes,
+    forms and caches."""
+    if driver == "wrk":
+        run_wrk(srv.port, clients, WARM_UP, *mode)
+    with CpuMeter(srv.pid, database) as cpu:
+        if driver == "wrk":
+            kind, keys = mode
+            result = run_wrk(srv.port, clients, seconds, kind, keys)
+        else:
+            tally, elapsed = run_phase(srv.port, clients, seconds, PYTHON_WORK[mode[0]](mode[1]))
+            result = python_result(tally, elapsed)
+    return result, cpu
+
+
+WARM_UP = 3  # seconds
+
+PYTHON_WORK = {
+    "flows": lambda keys: lambda i: flow,
+    "grants-one": lambda keys: lambda i: grant_check(ONE_GRANT),
+    "grants-many": lambda keys: lambda i: grant_check(MANY_GRANTS),
+    "mixed": lambda keys: lambda i: mixed(i, keys),
+}
 
 
 # -- main ----------------------------------------------------------------------------------------
@@ -409,61 +594,69 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=20.0, help="per phase")
     ap.add_argument("--clients", type=int, default=20)
-    ap.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
+    ap.add_argument("--workers", type=int, help="gunicorn workers (default: the configuration's)")
+    ap.add_argument("--threads", type=int, help="threads per worker (default: the configuration's)")
     ap.add_argument("--grants", type=int, default=2000, help="grants of the many-grants department")
     ap.add_argument("--phases", default="flows,grants,demo")
+    ap.add_argument("--driver", choices=("wrk", "python"), default="wrk")
+    ap.add_argument("--app-root", type=Path, default=ROOT, help="the checkout whose app is served")
     args = ap.parse_args()
     phases = set(args.phases.split(","))
     results = {}
+    app_root = args.app_root.resolve()
     with ExitStack() as stack:
         url = stack.enter_context(scratch_database("http"))
         sqlite = url.startswith("sqlite")
+        database = None if sqlite else url.rsplit("/", 1)[1]
         seed(url, args.grants)
         print(
-            f"database: {'SQLite' if sqlite else 'PostgreSQL'}; gunicorn {args.workers} workers,"
-            f" {args.clients} clients, {args.seconds:.0f} s per phase;"
+            f"database: {'SQLite' if sqlite else 'PostgreSQL'}; app: {app_root};"
+            f" gunicorn workers {args.workers or 'default'}, threads {args.threads or 'default'};"
+            f" {args.clients} clients ({args.driver}), {args.seconds:.0f} s per phase;"
             f" load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
         )
         keys: list[str] = []
         if phases & {"flows", "grants"}:
-            port = stack.enter_context(server("gunicorn", url, args.workers))
+            srv = stack.enter_context(server("gunicorn", url, args.workers, args.threads, app_root))
             if "flows" in phases:
-                tally, elapsed = run_phase(port, args.clients, args.seconds, lambda i: flow)
+                result, cpu = measure(
+                    args.driver, srv, database, args.clients, args.seconds, ("flows", [])
+                )
                 rates = {
                     "flows (start + provider completes)": ("flows", 0),
                     "task completions": ("completions", TARGETS["completions_per_s"]),
                 }
-                results["flows"] = report("flows", tally, elapsed, rates, TARGETS["p99_ms"])
+                results["flows"] = report("flows", result, rates, TARGETS["p99_ms"])
+                report_cpu(cpu, result, "flow", result.counts.get("flows", 0))
             if "grants" in phases:
-                for dept, held in ((ONE_GRANT, 1), (MANY_GRANTS, args.grants)):
-                    tally, elapsed = run_phase(
-                        port, args.clients, args.seconds, lambda i, d=dept: grant_check(d)
+                for mode, held in (("grants-one", 1), ("grants-many", args.grants)):
+                    result, cpu = measure(
+                        args.driver, srv, database, args.clients, args.seconds, (mode, [])
                     )
                     rates = {"grant checks": ("checks", TARGETS["grant_checks_per_s"])}
                     name = f"grant check, department holding {held} grant(s) on {RESOURCE}"
-                    results[f"grants{held}"] = report(
-                        name, tally, elapsed, rates, TARGETS["p99_ms"]
-                    )
+                    results[f"grants{held}"] = report(name, result, rates, TARGETS["p99_ms"])
+                    report_cpu(cpu, result, "check", result.counts.get("checks", 0))
             stack.close()  # stops gunicorn before the demo phase
         if "demo" in phases and sqlite:
             with scratch_database("httpdemo") as demo_url:
                 seed(demo_url, 1)
-                with server("demo", demo_url, 1) as port:
-                    warm = Client(port, Tally())
+                with server("demo", demo_url, None, None, app_root) as srv:
+                    warm = Client(srv.port, Tally())
                     for _ in range(10):
                         _, started = warm.call("POST", "/api/v1/requests", "civil.clerk", _form())
                         keys.append(started["business_key"])
-                    tally, elapsed = run_phase(
-                        port, args.clients, args.seconds, lambda i: mixed(i, keys)
+                    result, cpu = measure(
+                        args.driver, srv, None, args.clients, args.seconds, ("mixed", keys)
                     )
                     rates = {"task completions": ("completions", 0), "reads": ("reads", 0)}
                     results["demo"] = report(
                         "SQLite demo server (python -m web), mixed load",
-                        tally,
-                        elapsed,
+                        result,
                         rates,
                         TARGETS["demo_p99_ms"],
                     )
+                    report_cpu(cpu, result, "request", result.requests)
         elif "demo" in phases:
             print(
                 "(the demo phase runs only without a PostgreSQL DATABASE_URL: the demo is SQLite)"

@@ -302,6 +302,15 @@ def test_text_longer_than_its_column_is_refused_by_field(client, actors):
     assert _rows(actors) == before
 
 
+def test_a_bad_query_parameter_is_named_by_its_label_and_name(client):
+    r = client.get("/api/v1/tasks?limit=0&lang=zh_CN", headers=auth("pubsec.clerk"))
+    assert r.status_code == 422
+    assert r.get_json()["message"] == "申请填写有误：每页条数 (limit)"
+    assert r.get_json()["details"][0]["label"] == "每页条数 (limit)"
+    r = client.get("/api/v1/tasks?limit=abc&lang=en", headers=auth("pubsec.clerk"))
+    assert r.get_json()["message"] == "The request is not valid: tasks per page (limit)"
+
+
 def test_unknown_query_parameters_are_named(client):
     r = client.get("/api/v1/tasks?scop=mine", headers=auth("pubsec.clerk"))
     assert r.status_code == 422 and "scop" in r.get_json()["details"][0]["message"]

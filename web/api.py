@@ -37,6 +37,7 @@ from .openapi import (
     array,
     document,
     form_with_limits,
+    labelled,
     obj,
     operation,
     ref,
@@ -216,7 +217,8 @@ def token_required(view):
             g.user = directory.user_by_token(db.session, clock(), header[7:])
         if g.user is None:
             raise Unauthorized(Message("The API token is not valid."))
-        db.session.commit()  # the token's last use (audited once an hour)
+        if db.session.new or db.session.dirty:  # the token's last use (audited once an hour)
+            db.session.commit()  # else the view goes on in the same transaction, user loaded
         if g.client is not None:
             clients.require_scope(g.client, ENDPOINT_SCOPES.get(request.endpoint or ""))
         return view(*args, **kwargs)
@@ -320,22 +322,34 @@ def _listed_task_json(t: inbox_service.ApiTask) -> dict:
     "give the next page (`after`). Each task names its form by `form_key`; its JSON Schema is "
     "at `form_schema_url` (GET /api/v1/forms/{key}, cacheable with its ETag).",
     query=obj(
-        scope={
-            "enum": list(inbox_service.API_SCOPES),
-            "description": "mine: claimed by the user; queue: offered to the user's department "
-            "and role; inbox (default): both",
-        },
-        limit={
-            "type": "integer",
-            "minimum": 1,
-            "maximum": inbox_service.API_MAX_LIMIT,
-            "description": f"tasks per page (default {inbox_service.API_LIMIT})",
-        },
-        after=text(
-            40,
-            1,
-            pattern=inbox_service.CURSOR_PATTERN,
-            description="the cursor of the previous page (its Link header), to read on",
+        scope=labelled(
+            "范围",
+            "scope",
+            {
+                "enum": list(inbox_service.API_SCOPES),
+                "description": "mine: claimed by the user; queue: offered to the user's "
+                "department and role; inbox (default): both",
+            },
+        ),
+        limit=labelled(
+            "每页条数",
+            "tasks per page",
+            {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": inbox_service.API_MAX_LIMIT,
+                "description": f"tasks per page (default {inbox_service.API_LIMIT})",
+            },
+        ),
+        after=labelled(
+            "续读位置",
+            "cursor",
+            text(
+                40,
+                1,
+                pattern=inbox_service.CURSOR_PATTERN,
+                description="the cursor of the previous page (its Link header), to read on",
+            ),
         ),
     ),
     headers={
@@ -453,13 +467,21 @@ def _resource_json(r) -> dict:
         )
     },
     query=obj(
-        q=text(200, description="words of the name, code, summary or info items"),
-        share_type={"enum": ["", *SHARE_TYPES]},
-        classification={"enum": ["", *CLASSIFICATIONS]},
-        network={"enum": ["", *NETWORKS]},
-        open={"enum": ["", "true", "false"], "description": "open to the public (art. 24)"},
-        provider_id=ID,
-        page=ID,
+        q=labelled(
+            "关键词",
+            "search words",
+            text(200, description="words of the name, code, summary or info items"),
+        ),
+        share_type=labelled("共享类型", "share type", {"enum": ["", *SHARE_TYPES]}),
+        classification=labelled("分类", "classification", {"enum": ["", *CLASSIFICATIONS]}),
+        network=labelled("网络", "network", {"enum": ["", *NETWORKS]}),
+        open=labelled(
+            "向社会开放",
+            "open to the public",
+            {"enum": ["", "true", "false"], "description": "open to the public (art. 24)"},
+        ),
+        provider_id=labelled("提供部门", "provider", ID),
+        page=labelled("页码", "page", ID),
     ),
 )
 def catalog_search(query: dict):
@@ -561,8 +583,8 @@ def catalog_entry(code: str):
     description="Only for the provider and departments holding a grant on the resource.",
     query=obj(
         ("resource", "record"),
-        resource=CODE,
-        record=text(120, 1, examples=["640104198001010011"]),
+        resource=labelled("资源代码", "resource code", CODE),
+        record=labelled("记录", "record", text(120, 1, examples=["640104198001010011"])),
     ),
 )
 def verification_flag(query: dict):
@@ -728,9 +750,17 @@ COMPONENTS["Notification"] = NOTIFICATION
         )
     },
     query=obj(
-        unread={"type": "boolean", "description": "only the unread ones"},
-        before={**ID, "description": "the id to page on from (exclusive)"},
-        lang={"enum": ["zh", "en"], "description": "default: the user's chosen language"},
+        unread=labelled(
+            "仅未读", "unread only", {"type": "boolean", "description": "only the unread ones"}
+        ),
+        before=labelled(
+            "起始编号", "page from", {**ID, "description": "the id to page on from (exclusive)"}
+        ),
+        lang=labelled(
+            "语言",
+            "language",
+            {"enum": ["zh", "en"], "description": "default: the user's chosen language"},
+        ),
     ),
 )
 def notifications_list(query: dict):

@@ -22,10 +22,10 @@ from flask import Flask, request
 from werkzeug.routing import Rule
 
 from engine.errors import GovshareError, ValidationFailed
-from engine.i18n import N_, Message
+from engine.i18n import N_, Label, Message
 from engine.inputs import parse_json
 from engine.workflow.deployment import default_processes_dir
-from engine.workflow.forms import field_errors
+from engine.workflow.forms import field_errors, validator_of
 
 MAX_ID = 2**31 - 1  # INTEGER on PostgreSQL
 MAX_DEPTH = 32  # nesting of a request body's arrays and objects; the API's bodies need 3
@@ -33,6 +33,12 @@ MAX_BODY = 1024 * 1024  # bytes of a JSON body; the largest the API takes is a f
 # Text the database stores as given: no control characters but tab and line breaks, no lone
 # surrogates (PostgreSQL refuses NUL; a surrogate cannot be encoded at all).
 TEXT_PATTERN = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f\ud800-\udfff]*$"
+
+
+def labelled(zh: str, en: str, schema: dict) -> dict:
+    """A query parameter's schema with its label in both languages: an invalid value is named
+    by it, e.g. "每页条数 (limit)"."""
+    return {**schema, "title": zh, "x-title-en": en}
 
 
 def text(max_length: int, min_length: int = 0, **extra: Any) -> dict:
@@ -180,16 +186,17 @@ def operation(
         def wrapper(**kwargs: Any) -> Any:
             problems = _path_problems(op, kwargs)
             extra: dict[str, Any] = {}
-            query = query_schema(op)
+            query, query_validator = _checked(op, "query", lambda: query_schema(op))
             typed = _typed_query(query)
-            problems += field_errors(_with_components(query), typed)
+            problems += _named(query, field_errors(query, typed, validator=query_validator))
             if op.query is not None:
                 extra["query"] = typed
             if op.body is not None:
                 extra["body"] = json_body()
-                problems += field_errors(_with_components(op.body), extra["body"])
-            if problems:
-                fields = ", ".join(sorted({p["field"] for p in problems}))
+                body, body_validator = _checked(op, "body", lambda: op.body or {})
+                problems += field_errors(body, extra["body"], validator=body_validator)
+            if problems:  # named as the engine names a form's fields: by their labels
+                fields = list(dict.fromkeys(p.get("label") or p["field"] for p in problems))
                 raise ValidationFailed(
                     Message("The request is not valid: %(fields)s", fields=fields), problems
                 )
@@ -199,6 +206,20 @@ def operation(
         return wrapper
 
     return decorate
+
+
+def _named(schema: dict, problems: list) -> list:
+    """Query parameters' problems labelled "label (name)": the reader sees what the parameter
+    is and the client's developer which one to fix."""
+    for problem in problems:
+        name = problem["field"]
+        node = schema.get("properties", {}).get(name)
+        if isinstance(node, dict) and node.get("title"):
+            zh, en = node["title"], node.get("x-title-en") or node["title"]
+            problem["label"] = Label(f"{zh} ({name})", f"{en} ({name})")
+        else:
+            problem["label"] = name
+    return problems
 
 
 def _with_components(schema: dict) -> dict:
@@ -211,6 +232,17 @@ def _with_components(schema: dict) -> dict:
 
 
 OPERATIONS: dict[Callable, Operation] = {}  # each declared view (its wrapper) and its operation
+# each operation's query, body and path schemas with their components, and their validators:
+# built on an operation's first request (the components are all declared by then), not on each
+_CHECKED: dict[tuple[int, str], tuple[dict, Any]] = {}
+
+
+def _checked(op: Operation, part: str, schema: Callable[[], dict]) -> tuple[dict, Any]:
+    key = (id(op), part)
+    if key not in _CHECKED:
+        full = _with_components(schema())
+        _CHECKED[key] = (full, validator_of(full))
+    return _CHECKED[key]
 
 
 def operation_of(view: Callable | None) -> Operation | None:
@@ -238,6 +270,8 @@ class TooLarge(GovshareError):
 
 
 LANGUAGE = {
+    "title": "语言",
+    "x-title-en": "language",
     "enum": ["zh_CN", "en"],
     "description": "the language of messages (default zh_CN; remembered in a cookie)",
 }
@@ -274,8 +308,8 @@ def _path_problems(op: Operation, values: dict[str, Any]) -> list:
     rule = request.url_rule
     if rule is None or not values:
         return []
-    schemas = path_schemas(rule, op)
-    return field_errors(obj(**schemas), values)
+    schema, validator = _checked(op, f"path {rule.rule}", lambda: obj(**path_schemas(rule, op)))
+    return field_errors(schema, values, validator=validator)
 
 
 CONVERTER_SCHEMAS = {

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Select, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from engine import audit, refcache
 from engine.clock import Clock
@@ -205,8 +205,13 @@ def user_by_token(session: Session, clock: Clock, token: str) -> User | None:
     """The active user an API token belongs to (only the token's SHA-256 is stored), or None.
 
     Keeps the token's ``last_used_at`` (to the minute) and audits its use once per clock hour in
-    which it is used, not one row per call; the caller commits."""
-    row = session.scalar(select(ApiToken).where(ApiToken.token_sha256 == token_digest(token)))
+    which it is used, not one row per call; the caller commits. One statement reads the token
+    with its user."""
+    row = session.scalar(
+        select(ApiToken)
+        .options(joinedload(ApiToken.user))
+        .where(ApiToken.token_sha256 == token_digest(token))
+    )
     if row is None or not row.user.active:
         return None
     now = clock.now()

@@ -209,15 +209,27 @@ def _date_errors(schema: dict, data: dict) -> list[FieldProblem]:
     return checks.problems
 
 
-def field_errors(schema: dict, data: object, context: dict | None = None) -> list[FieldProblem]:
-    """Every problem of ``data`` against ``schema``: ``[{"field": ..., "message": ...}]``.
+def validator_of(schema: dict) -> Draft202012Validator:
+    """The (cached) validator of ``schema``; building its cache key serializes the schema, so a
+    caller that checks against the same schema again and again keeps the validator instead."""
+    return _validator(schema.get("$id", ""), json.dumps(schema, sort_keys=True))
+
+
+def field_errors(
+    schema: dict,
+    data: object,
+    context: dict | None = None,
+    validator: Draft202012Validator | None = None,
+) -> list[FieldProblem]:
+    """Every problem of ``data`` against ``schema``: ``[{"field": ..., "message": ...}]``;
+    ``validator``: ``schema``'s own (:func:`validator_of`), when the caller keeps it.
 
     A form that fails the input boundary is reported with those problems alone: the schema's
     messages would only repeat the values that cannot be shown."""
     boundary = boundary_errors(schema, data)
     if boundary:
         return boundary
-    validator = _validator(schema.get("$id", ""), json.dumps(schema, sort_keys=True))
+    validator = validator or validator_of(schema)
     errors: list[FieldProblem] = []
     for err in sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path)):
         if err.validator == "required":
