@@ -212,7 +212,7 @@ def test_upgrade_marks_grants_narrower_than_requested_in_part(tmp_path):
         "SELECT grant_id, requester_id, resource_id, item, until FROM data_grant_item"
     ).fetchall()
     c.close()
-    # revision 0045: the grant check's rows, one per info item of each grant
+    # revision 0046: the grant check's rows, one per info item of each grant
     assert sorted(held) == sorted(
         (n, 1, 1, item, end) for n, (_, items, end) in enumerate(grants, 1) for item in items
     )

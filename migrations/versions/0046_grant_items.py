@@ -2,8 +2,8 @@
 as rows indexed by department, resource, item and last day, so that grants for other items and
 ended grants cost nothing
 
-Revision ID: 0045
-Revises: 0044
+Revision ID: 0046
+Revises: 0045
 """
 
 import sqlalchemy as sa
