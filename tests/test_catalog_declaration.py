@@ -92,7 +92,9 @@ def test_accepted_declaration_ends_the_duty_as_declared_no_change(actors, clock)
         lambda s: [
             (e.kind, e.object_type)
             for e in s.scalars(
-                select(AuditEvent).where(AuditEvent.kind.like("catalog_declaration%"))
+                select(AuditEvent)
+                .where(AuditEvent.kind.like("catalog_declaration%"))
+                .order_by(AuditEvent.id)
             )
         ]
     )
