@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from engine import audit, rules
@@ -40,10 +40,9 @@ from engine.workflow.inbox import (
     Colleague,
     Deadline,
     describe_deadline,
-    eligible_queue,
     with_rule,
 )
-from engine.workflow.models import HumanTask, OutboxMessage, ProcessInstance
+from engine.workflow.models import HumanTask, OutboxMessage
 from engine.workflow.runtime import complete_user_task, lock_instance_of_task
 
 
@@ -104,29 +103,6 @@ def task_ref(row: HumanTask) -> TaskRef:
         request_status=row.instance.status,
         form_schema=form_schema(row),
     )
-
-
-def list_tasks(
-    session: Session, user: User, scope: str = "inbox", limit: int = 100
-) -> list[TaskRef]:
-    """``mine``: claimed by the user; ``queue``: unclaimed and offered to the user; ``inbox``: both.
-
-    Instances, their definitions and the holders are loaded in the same round of queries, never
-    one query per task."""
-    mine = and_(HumanTask.state == "open", HumanTask.assignee_id == user.id)
-    queue = and_(HumanTask.state == "open", eligible_queue(user))
-    where = {"mine": mine, "queue": queue}.get(scope, or_(mine, queue))
-    stmt = (
-        select(HumanTask)
-        .where(where)
-        .options(
-            selectinload(HumanTask.instance).selectinload(ProcessInstance.definition),
-            selectinload(HumanTask.assignee),
-        )
-        .order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.id)
-        .limit(limit)
-    )
-    return [task_ref(row) for row in session.scalars(stmt)]
 
 
 def _locked_task(session: Session, task_id: int) -> HumanTask:
