@@ -262,7 +262,9 @@ def test_the_token_is_shown_once_and_stored_hashed(session_factory, clock):
         assert not any(secret in value for value in stored)
         detail = clients.client_detail(s, clock, None, client_id)
         assert secret not in repr(detail)  # no later read returns it
-        events = s.scalars(select(AuditEvent).where(AuditEvent.object_type == "api_client"))
+        events = s.scalars(
+            select(AuditEvent).where(AuditEvent.object_type == "api_client").order_by(AuditEvent.id)
+        )
         assert secret not in repr([e.detail for e in events])
 
 

@@ -169,7 +169,10 @@ def test_calendar_entries_and_attachments_are_audited(actors, tmp_path):
 
     def upload(s):
         instance_id = s.scalar(
-            select(AuditEvent.instance_id).where(AuditEvent.kind == "started").limit(1)
+            select(AuditEvent.instance_id)
+            .where(AuditEvent.kind == "started")
+            .order_by(AuditEvent.id)
+            .limit(1)
         )
         return attachments.store(
             s,

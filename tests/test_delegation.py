@@ -96,9 +96,9 @@ def _completed_events(s, task_id):
     return [
         (s.get(User, e.actor_id).username, e.detail.get("on_behalf_of"))
         for e in s.scalars(
-            select(AuditEvent).where(
-                AuditEvent.instance_id == row.instance_id, AuditEvent.kind == "task_completed"
-            )
+            select(AuditEvent)
+            .where(AuditEvent.instance_id == row.instance_id, AuditEvent.kind == "task_completed")
+            .order_by(AuditEvent.id)
         )
     ]
 

@@ -74,7 +74,9 @@ def test_a_retried_dead_letter_is_queued_again_with_an_audit_event(session_facto
         assert (row.status, row.attempts, row.next_attempt_at) == ("pending", 0, clock.now())
         assert dead_letters.retry_all_dead(s, clock, None) == 2
     with session_factory() as s:
-        events = s.scalars(select(AuditEvent).where(AuditEvent.kind == "delivery_retried")).all()
+        events = s.scalars(
+            select(AuditEvent).where(AuditEvent.kind == "delivery_retried").order_by(AuditEvent.id)
+        ).all()
         assert len(events) == 3
         assert events[0].actor_id == user_by_name(s, "data.admin").id
         assert events[0].detail["before"] == {"status": "dead", "attempts": 8}

@@ -127,7 +127,9 @@ def _new(factory, clock, slug, name, name_en, division="640000"):
 
 
 def _audit_kinds(factory):
-    return run(factory, lambda s: [e.kind for e in s.scalars(select(AuditEvent))])
+    return run(
+        factory, lambda s: [e.kind for e in s.scalars(select(AuditEvent).order_by(AuditEvent.id))]
+    )
 
 
 # -- divisions ----------------------------------------------------------------------------------

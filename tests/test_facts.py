@@ -272,7 +272,13 @@ def probe(session_factory, engine, clock, tmp_path, restore_processes):
 
 def facts(actors: Actors, instance_id: int) -> list[ProcessFact]:
     return actors.run(
-        lambda s: list(s.scalars(select(ProcessFact).where(ProcessFact.instance_id == instance_id)))
+        lambda s: list(
+            s.scalars(
+                select(ProcessFact)
+                .where(ProcessFact.instance_id == instance_id)
+                .order_by(ProcessFact.id)
+            )
+        )
     )
 
 

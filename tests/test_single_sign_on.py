@@ -106,7 +106,9 @@ def audit_reasons(actors, kind="sso_refused"):
     return actors.run(
         lambda s: [
             e.detail.get("reason")
-            for e in s.scalars(select(AuditEvent).where(AuditEvent.kind == kind))
+            for e in s.scalars(
+                select(AuditEvent).where(AuditEvent.kind == kind).order_by(AuditEvent.id)
+            )
         ]
     )
 
@@ -413,7 +415,9 @@ def test_the_operator_links_and_unlinks_an_account_at_the_command_line(
     events = actors.run(
         lambda s: [
             (e.detail["before"], e.detail["after"])
-            for e in s.scalars(select(AuditEvent).where(AuditEvent.kind == "sso_link_set"))
+            for e in s.scalars(
+                select(AuditEvent).where(AuditEvent.kind == "sso_link_set").order_by(AuditEvent.id)
+            )
         ]
     )
     assert events == [
