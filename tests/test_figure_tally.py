@@ -5,6 +5,7 @@ statements do not grow with the requests stored."""
 from __future__ import annotations
 
 import importlib.util
+from types import SimpleNamespace
 from pathlib import Path
 
 from sqlalchemy import Engine, delete, event, func, insert, select, text
@@ -231,6 +232,51 @@ def test_the_dispute_counts_kept_by_coordination_runs_equal_a_recount(actors, cl
     city_board = _board(actors, "yinchuan-data.coord")
     assert (city_board.open_total, city_board.decided_this_year) == (1, 0)  # decided in 2026
 
+    actors.run(summary.rebuild)
+    assert tally(actors) == kept
+    actors.run(_backfill_sql)
+    assert tally(actors) == kept
+
+
+def test_a_dispute_escalated_or_decided_twice_stays_one_dispute(actors, clock):
+    """A process that records a second decision (or escalation) for an instance already decided
+    does not take the dispute off the open count twice: no negative row, the board still counts
+    the other dispute open, and the kept tally equals both recounts."""
+    decided, still_open = coordinating(actors), coordinating(actors)
+    clock.set("2026-09-23T10:00:00+08:00")
+    decide(actors, decided, "uphold")
+    clock.set("2026-09-24T10:00:00+08:00")
+
+    def record_again(s):
+        instance = s.scalars(
+            select(ProcessInstance).where(ProcessInstance.business_key == decided)
+        ).one()
+        authority = s.scalars(
+            select(ProcessFact.department_id).where(
+                ProcessFact.instance_id == instance.id, ProcessFact.kind == summary.DECIDED
+            )
+        ).one()
+        ctx = SimpleNamespace(instance=instance, session=s)
+        for kind, decision in ((summary.DECIDED, "refusal_upheld"), (summary.OPENED, None)):
+            fact = ProcessFact(
+                instance_id=instance.id,
+                process_id="negotiation",
+                kind=kind,
+                at=clock.now(),
+                role="authority",
+                department_id=authority,
+                decision=decision,
+            )
+            summary.tally_fact(ctx, fact)  # as the runtime does, before the fact is written
+            s.add(fact)
+            s.flush()
+
+    actors.run(record_again)
+    kept = tally(actors)
+    assert all(n > 0 for n in kept.values())
+    assert sum(n for (_y, _d, figure, _v), n in kept.items() if figure == "disputes_open") == 1
+    assert _board(actors, "data.coord").open_total == 1
+    assert {r.business_key for r in _board(actors, "data.coord").rows} == {still_open}
     actors.run(summary.rebuild)
     assert tally(actors) == kept
     actors.run(_backfill_sql)

@@ -27,8 +27,9 @@ The coordinators' dispute board (:mod:`engine.sharing.dispute_board`) reads, per
 authority (the department of the fact):
 
 * year 0 (rows of no year) ``disputes`` — disputes escalated (``coordination_opened``), ever;
-  ``disputes_open`` — disputes not decided yet, by day of escalation (value: the day; a decision
-  takes 1 off its escalation's day, so a row may hold 0);
+  ``disputes_open`` — disputes not decided yet, by day of escalation (value: the day). A dispute
+  is an instance: its first escalation opens it, its first decision takes 1 off that day (so a
+  row may hold 0); a further escalation or decision of the same instance changes nothing here;
 * ``disputes_decided`` — decisions (``coordination_decided``) of the year, by days of escalation
   and decision (value ``<escalated>|<decided>``).
 """
@@ -125,11 +126,12 @@ Key = tuple[int, int, str, str]  # year, department (0: none or the region), fig
 # first(figure, department or None for the region): no earlier fact of the instance counts for
 # the figure in the fact's year (for that department)
 First = Callable[[str, int | None], bool]
-# the instance's escalation (``coordination_opened``): (its time, its department), or None
-Escalation = Callable[[], tuple[datetime, int | None] | None]
+# the instance's dispute before this fact: its first escalation (``coordination_opened``: its
+# time and department, or None) and whether a decision (``coordination_decided``) was recorded
+Dispute = Callable[[], tuple[tuple[datetime, int | None] | None, bool]]
 
 
-def rows(fact: Fact, first: First, escalation: Escalation) -> list[tuple[Key, int]]:
+def rows(fact: Fact, first: First, dispute: Dispute) -> list[tuple[Key, int]]:
     """The summary rows one fact changes, with what it adds to each (1, or -1)."""
     if fact.kind not in KINDS:
         return []
@@ -149,10 +151,12 @@ def rows(fact: Fact, first: First, escalation: Escalation) -> list[tuple[Key, in
             out += _instance_rows(figure, year, fact, first)
     changes = [(key, 1) for key in out]
     if fact.kind == OPENED:
-        changes += [((0, dept, DISPUTES, ""), 1), ((0, dept, DISPUTES_OPEN, day_of(fact.at)), 1)]
+        changes.append(((0, dept, DISPUTES, ""), 1))
+        if dispute() == (None, False):  # the instance's first escalation opens its dispute
+            changes.append(((0, dept, DISPUTES_OPEN, day_of(fact.at)), 1))
     elif fact.kind == DECIDED:
-        opened = escalation()
-        if opened is not None:  # no longer open
+        opened, decided = dispute()
+        if opened is not None and not decided:  # its first decision: no longer open
             changes.append(((0, opened[1] or 0, DISPUTES_OPEN, day_of(opened[0])), -1))
         escalated = day_of(opened[0]) if opened is not None else ""
         changes.append(((year, dept, DISPUTES_DECIDED, f"{escalated}|{day_of(fact.at)}"), 1))
@@ -261,26 +265,24 @@ def tally_fact(ctx: StepContext, fact: ProcessFact) -> None:
         with session.no_autoflush:
             return session.execute(stmt.limit(1)).first() is None
 
-    def escalation() -> tuple[datetime, int | None] | None:
-        pending = [
-            (other.at, other.department_id)
-            for other in session.new
-            if isinstance(other, ProcessFact)
-            and other.instance_id == instance.id
-            and other.kind == OPENED
-        ]
+    def dispute() -> tuple[tuple[datetime, int | None] | None, bool]:
         stmt = (
-            select(ProcessFact.at, ProcessFact.department_id)
-            .where(ProcessFact.instance_id == instance.id, ProcessFact.kind == OPENED)
+            select(ProcessFact.kind, ProcessFact.at, ProcessFact.department_id)
+            .where(ProcessFact.instance_id == instance.id, ProcessFact.kind.in_((OPENED, DECIDED)))
             .order_by(ProcessFact.at, ProcessFact.id)
-            .limit(1)
-        )  # ix_fact_instance_kind
+        )  # ix_fact_instance_kind: an instance's few dispute facts
         with session.no_autoflush:
-            stored = session.execute(stmt).first()
-        found = [*([(stored[0], stored[1])] if stored else []), *pending]
-        return min(found, key=lambda f: f[0]) if found else None
+            stored = [(kind, at, department) for kind, at, department in session.execute(stmt)]
+        found = stored + [  # recorded earlier in this command, in the order recorded
+            (kind, at, department) for kind, _, at, department in earlier
+        ]
+        opened = [(at, department) for kind, at, department in found if kind == OPENED]
+        return (
+            min(opened, key=lambda f: f[0]) if opened else None,
+            any(kind == DECIDED for kind, _, _ in found),
+        )
 
-    _add(session, rows(row, first, escalation))
+    _add(session, rows(row, first, dispute))
 
 
 def rebuild(session: Session, chunk: int = 5000) -> int:
@@ -288,6 +290,7 @@ def rebuild(session: Session, chunk: int = 5000) -> int:
     session.execute(delete(FigureTally))
     seen: set[tuple] = set()
     escalated: dict[int, tuple[datetime, int | None]] = {}  # instance -> its first escalation
+    decided: set[int] = set()  # instances with a decision counted
     counted: dict[Key, int] = {}
     n = 0
     stmt = (
@@ -319,13 +322,15 @@ def rebuild(session: Session, chunk: int = 5000) -> int:
             seen.add(key)
             return True
 
-        def escalation(fact: Fact = fact) -> tuple[datetime, int | None] | None:
-            return escalated.get(fact.instance_id)
+        def dispute(fact: Fact = fact) -> tuple[tuple[datetime, int | None] | None, bool]:
+            return escalated.get(fact.instance_id), fact.instance_id in decided
 
+        for key, delta in rows(fact, first, dispute):
+            counted[key] = counted.get(key, 0) + delta
         if fact.kind == OPENED:
             escalated.setdefault(fact.instance_id, (fact.at, fact.department_id))
-        for key, delta in rows(fact, first, escalation):
-            counted[key] = counted.get(key, 0) + delta
+        elif fact.kind == DECIDED:
+            decided.add(fact.instance_id)
         n += 1
     items = [
         {"year": y, "department_id": d, "figure": f, "value": v, "n": c}

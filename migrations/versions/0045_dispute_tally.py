@@ -103,11 +103,11 @@ def _sql(postgres: bool) -> list[str]:
     out += [
         into + "SELECT 0, COALESCE(f.department_id, 0), 'disputes', '', COUNT(*) "
         "FROM process_fact f WHERE f.kind = 'coordination_opened' GROUP BY 1, 2",
-        # escalations less decisions, per day of the first escalation (one each, in practice)
+        # instances escalated and not decided, by the day of their first escalation
         into + f"SELECT 0, COALESCE(e.department_id, 0), 'disputes_open', {day('e.at')}, "
-        "SUM(1 - (SELECT COUNT(*) FROM process_fact d WHERE d.instance_id = e.instance_id "
-        "AND d.kind = 'coordination_decided')) "
-        f"FROM process_fact e WHERE e.kind = 'coordination_opened' GROUP BY 1, 2, 3, 4",
+        f"COUNT(*) FROM ({first}) e WHERE NOT EXISTS (SELECT 1 FROM process_fact d "
+        "WHERE d.instance_id = e.instance_id AND d.kind = 'coordination_decided') "
+        "GROUP BY 1, 2, 3, 4",
         into + f"SELECT {year('d.at')}, COALESCE(d.department_id, 0), 'disputes_decided', "
         f"COALESCE({day('e.at')}, '') || '|' || {day('d.at')}, COUNT(*) "
         f"FROM process_fact d LEFT JOIN ({first}) e ON e.instance_id = d.instance_id "
