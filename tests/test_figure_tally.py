@@ -275,8 +275,12 @@ def test_a_dispute_escalated_or_decided_twice_stays_one_dispute(actors, clock):
     kept = tally(actors)
     assert all(n > 0 for n in kept.values())
     assert sum(n for (_y, _d, figure, _v), n in kept.items() if figure == "disputes_open") == 1
-    assert _board(actors, "data.coord").open_total == 1
-    assert {r.business_key for r in _board(actors, "data.coord").rows} == {still_open}
+    board = _board(actors, "data.coord")
+    assert board.open_total == 1 and {r.business_key for r in board.rows} == {still_open}
+    everything = actors.run(
+        lambda s: board_for(s, actors.clock, actors.user(s, "data.coord"), Filters(state="all"))
+    )
+    assert everything.total == 2 and len(everything.rows) == 2  # one row per dispute
     actors.run(summary.rebuild)
     assert tally(actors) == kept
     actors.run(_backfill_sql)

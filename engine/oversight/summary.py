@@ -26,7 +26,8 @@ Rows, per year (Asia/Shanghai) and department (the fact's department; 0: none):
 The coordinators' dispute board (:mod:`engine.sharing.dispute_board`) reads, per coordinating
 authority (the department of the fact):
 
-* year 0 (rows of no year) ``disputes`` — disputes escalated (``coordination_opened``), ever;
+* year 0 (rows of no year) ``disputes`` — disputes escalated (an instance's first
+  ``coordination_opened``), ever;
   ``disputes_open`` — disputes not decided yet, by day of escalation (value: the day). A dispute
   is an instance: its first escalation opens it, its first decision takes 1 off that day (so a
   row may hold 0); a further escalation or decision of the same instance changes nothing here;
@@ -151,9 +152,11 @@ def rows(fact: Fact, first: First, dispute: Dispute) -> list[tuple[Key, int]]:
             out += _instance_rows(figure, year, fact, first)
     changes = [(key, 1) for key in out]
     if fact.kind == OPENED:
-        changes.append(((0, dept, DISPUTES, ""), 1))
-        if dispute() == (None, False):  # the instance's first escalation opens its dispute
-            changes.append(((0, dept, DISPUTES_OPEN, day_of(fact.at)), 1))
+        opened, decided = dispute()
+        if opened is None:  # the instance's first escalation: a dispute
+            changes.append(((0, dept, DISPUTES, ""), 1))
+            if not decided:
+                changes.append(((0, dept, DISPUTES_OPEN, day_of(fact.at)), 1))
     elif fact.kind == DECIDED:
         opened, decided = dispute()
         if opened is not None and not decided:  # its first decision: no longer open

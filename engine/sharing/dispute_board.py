@@ -2,9 +2,9 @@
 the user's authority and by the authorities of the levels below it (never above), each marked
 with the level and division of the authority that coordinates it; filtered, searched and paged.
 
-A dispute is a request whose negotiation failed, so that an authority took it over: the fact
-``coordination_opened`` (its ``department_id`` is that authority) opens it and
-``coordination_decided`` closes it.
+A dispute is a request whose negotiation failed, so that an authority took it over: the
+instance's first fact ``coordination_opened`` (its ``department_id`` is that authority) opens it
+and its first ``coordination_decided`` closes it.
 
 Cost, whatever the number of disputes stored (issue 15): the counts come from the summary kept
 in step with the facts (``figure_tally``, :mod:`engine.oversight.summary`): the open disputes per
@@ -132,6 +132,17 @@ def _one_of(value: str, allowed: tuple[str, ...]) -> Message | None:
     return None if value in allowed else Message(N_("is not one of the choices offered"))
 
 
+def _first_escalation() -> ColumnElement[bool]:
+    """The escalation is its instance's first (a dispute is an instance, however often a
+    process escalates it)."""
+    earlier = aliased(ProcessFact)
+    return ~exists().where(
+        earlier.instance_id == _F.instance_id,
+        earlier.kind == OPENED,
+        or_(earlier.at < _F.at, (earlier.at == _F.at) & (earlier.id < _F.id)),
+    )
+
+
 def _decided() -> ColumnElement[bool]:
     """The escalated dispute has a decision (a ``coordination_decided`` fact)."""
     decision = aliased(ProcessFact)
@@ -162,6 +173,7 @@ def _disputes(authorities: list[int], state: str, q: str, *columns: Any) -> Sele
         _F.department_id == authorities[0]
         if len(authorities) == 1
         else _F.department_id.in_(authorities),
+        _first_escalation(),
     )
     if state == "open":
         stmt = stmt.where(~_decided())

@@ -101,8 +101,8 @@ def _sql(postgres: bool) -> list[str]:
         "AND (x.at < e.at OR (x.at = e.at AND x.id < e.id)))"
     )
     out += [
-        into + "SELECT 0, COALESCE(f.department_id, 0), 'disputes', '', COUNT(*) "
-        "FROM process_fact f WHERE f.kind = 'coordination_opened' GROUP BY 1, 2",
+        into + "SELECT 0, COALESCE(e.department_id, 0), 'disputes', '', COUNT(*) "
+        f"FROM ({first}) e GROUP BY 1, 2",
         # instances escalated and not decided, by the day of their first escalation
         into + f"SELECT 0, COALESCE(e.department_id, 0), 'disputes_open', {day('e.at')}, "
         f"COUNT(*) FROM ({first}) e WHERE NOT EXISTS (SELECT 1 FROM process_fact d "
