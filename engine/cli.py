@@ -819,6 +819,81 @@ def cmd_restore(args: argparse.Namespace) -> None:
         print(f"  {table}: {rows}")
 
 
+# -- the audit chain ----------------------------------------------------------------------------
+def cmd_audit_verify(args: argparse.Namespace) -> None:
+    from engine import audit
+
+    outcome = audit.verify_chain(
+        _factory(args),
+        from_seq=args.from_seq,
+        to_seq=args.to_seq,
+        checkpoint=args.checkpoint,
+        from_checkpoint=args.from_checkpoint,
+    )
+    if isinstance(outcome, audit.CheckpointRange):
+        report = outcome.report
+        end = Message("the chain head")
+        if outcome.end is not None:
+            end = Message("checkpoint %(id)s", id=outcome.end.id)
+        print(
+            Message(
+                "Checkpoint %(id)s (position %(seq)s, %(at)s) to %(end)s:",
+                id=outcome.start.id,
+                seq=outcome.start.seq,
+                at=_local(outcome.start.at),
+                end=end,
+            )
+        )
+    else:
+        report = outcome
+    if report.broken is not None:
+        print(Message("The audit chain is broken: %(reason)s", reason=report.broken.message))
+        raise SystemExit(1)
+    print(
+        Message(
+            "The audit chain is intact: positions %(first)s to %(last)s checked (%(n)s events; "
+            "head at position %(head)s).",
+            first=report.first,
+            last=report.last,
+            n=report.checked,
+            head=report.head_seq,
+        )
+    )
+
+
+def cmd_audit_checkpoint(args: argparse.Namespace) -> None:
+    from engine import audit
+
+    with _factory(args)() as s, s.begin():
+        cp = audit.write_checkpoint(s, _clock(args))
+        signed = Message("not signed (no signing key configured)")
+        if cp.signature:
+            signed = Message("signed with key %(key)s", key=cp.key_id)
+        line = Message(
+            "Checkpoint %(id)s: chain position %(seq)s, hash %(hash)s, %(signed)s.",
+            id=cp.id,
+            seq=cp.seq,
+            hash=cp.hash,
+            signed=signed,
+        )
+    print(line)
+
+
+def _audit_commands(sub: Commands) -> None:
+    au = _group(sub, "audit", "the audit trail's hash chain: verify it, record checkpoints")
+    c = _leaf(au, "verify", cmd_audit_verify, "walk the chain and name the first broken link")
+    c.add_argument("--from", dest="from_seq", type=int, metavar="SEQ", help="first position")
+    c.add_argument("--to", dest="to_seq", type=int, metavar="SEQ", help="last position")
+    c.add_argument(
+        "--from-checkpoint",
+        dest="from_checkpoint",
+        action="store_true",
+        help="from the last checkpoint (or --checkpoint ID) to the next one (or the head)",
+    )
+    c.add_argument("--checkpoint", type=int, metavar="ID", help="the checkpoint to start from")
+    _leaf(au, "checkpoint", cmd_audit_checkpoint, "record the chain head now")
+
+
 # -- worker and calendar ----------------------------------------------------------------------
 def cmd_worker(args: argparse.Namespace) -> None:
     from engine.workflow.timers import run_worker
@@ -1330,6 +1405,7 @@ def build_parser() -> argparse.ArgumentParser:
         _sso_commands,
         _directory_commands,
         _rules_commands,
+        _audit_commands,
     ):
         add_commands(sub)
     return p

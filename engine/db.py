@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -330,6 +330,10 @@ class DeferredRows:
         tables, self.tables, self.written = self.tables, {}, True
         conn = session.connection()  # plain Core: nothing for the ORM to do
         for table, rows in tables.items():
+            take = _DIVERTED.get(table)
+            if take is not None:
+                take(session, rows)
+                continue
             stmt = _INSERTS.get(table)
             if stmt is None:
                 stmt = _INSERTS[table] = insert(table)
@@ -337,6 +341,14 @@ class DeferredRows:
 
 
 _INSERTS: dict[Table, Any] = {}  # one statement object per table: its cache key is kept
+# tables whose appended rows are handed to a writer of their own (the audit chain, written at
+# commit: engine/audit.py) instead of being inserted
+_DIVERTED: dict[Table, Callable[[Session, list[dict[str, Any]]], None]] = {}
+
+
+def divert(table: Table, take: Callable[[Session, list[dict[str, Any]]], None]) -> None:
+    """Hand the rows :func:`add_row` appends to ``table`` to ``take`` (with the session)."""
+    _DIVERTED[table] = take
 
 
 def _same_keys(table: Table, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -382,7 +394,10 @@ def add_row(session: Session, model: type[Base], **values: Any) -> None:
     """Insert a row of ``model`` that no one reads back in the current command: deferred to the
     command's one multi-row ``INSERT`` inside :func:`deferring`, else added to the session."""
     rows = session.info.get(_DEFERRED)
-    if rows is None or rows.written:
+    take = _DIVERTED.get(model.__table__)  # type: ignore[call-overload]
+    if take is not None and (rows is None or rows.written):
+        take(session, [values])
+    elif rows is None or rows.written:
         session.add(model(**values))
     else:
         rows.add(model.__table__, values)

@@ -41,6 +41,7 @@ DYNAMIC_TABLES = [
     "incident",
     "attachment",
     "audit_event",
+    "audit_checkpoint",
     "outbox",
     "delivery",
     "breach",
@@ -119,6 +120,8 @@ def clear_rows(engine) -> None:
         for table in LATER_TABLES:
             conn.execute(text(f"DELETE FROM {table}"))
         conn.execute(text("UPDATE api_token SET last_used_at = NULL"))
+        # the audit chain starts again (its events were deleted above)
+        conn.execute(text(f"UPDATE audit_chain_head SET seq = 0, hash = '{'0' * 64}'"))
         for table in CLIENT_TABLES:  # department systems: the demo ones are seeded again
             conn.execute(text(f"DELETE FROM {table}"))
         # rule sets, calendar entries … written above with raw SQL: every process reloads them

@@ -16,7 +16,10 @@ from functools import cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-FOUNDATION = {"db", "errors", "i18n", "clock", "audit", "inputs", "exports"}
+FOUNDATION = {"db", "errors", "i18n", "clock", "audit", "inputs", "exports", "trust.sm"}
+# modules of another package that belong to the foundation (they import only the foundation):
+# engine/trust/sm.py, the SM3 hash the audit chain (engine/audit.py) links its rows with
+FOUNDATION_MODULES = {"engine.trust.sm": "trust.sm"}
 LOWER = {"directory", "calendar", "rules"}
 AREAS = {"catalog", "sharing", "quality", "oversight"}
 RUNTIME_INTERNALS = {"engine.workflow.runtime", "engine.workflow.scripting"}
@@ -136,6 +139,8 @@ def _engine_files() -> list[Path]:
 
 def _unit(module: str) -> str | None:
     """The engine package (or top-level module) a module belongs to: engine.catalog.rules → catalog."""
+    if module in FOUNDATION_MODULES:
+        return FOUNDATION_MODULES[module]
     parts = module.split(".")
     return parts[1] if parts[0] == "engine" and len(parts) > 1 else None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from engine.i18n import N_, Message
+from engine.oversight.audit_log import checkpoint_job
 from engine.oversight.breaches import close_rectification, record_breach_effect
 from engine.oversight.evaluation import start_due_campaigns
 from engine.oversight.projects import (
@@ -47,5 +48,5 @@ HANDLERS = Handlers(
     },
     fact_tallies=(tally_fact,),  # the yearly figures, in step with the facts
     key_prefixes={"annual_evaluation": "PG", "project_approval": "XM", "rectification": "ZG"},
-    jobs=(start_due_campaigns,),
+    jobs=(start_due_campaigns, checkpoint_job),
 )
