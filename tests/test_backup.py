@@ -130,6 +130,12 @@ def test_backup_wipe_restore_gives_the_same_rows_and_attachments(installation, t
     restored = [r for r in after["audit_event"] if r[4] == "database.restored"]
     assert len(restored) == 1  # the restore itself is audited, in the restored database
     after["audit_event"] = [r for r in after["audit_event"] if r not in restored]
+    # the restore's event is chained after the restored head (its position and hash last)
+    (_, seq, head_hash), (_, restored_seq, _) = (
+        after.pop("audit_chain_head")[0],
+        before.pop("audit_chain_head")[0],
+    )
+    assert (seq, head_hash) == (restored_seq + 1, restored[0][-1]) == tuple(restored[0][-2:])
     assert after == before
     assert files(folder) == files_before
     # the restored database goes on numbering where it stopped (sequences restored too)
