@@ -9,8 +9,10 @@ import io
 import pytest
 
 from engine import audit
+from engine.errors import Forbidden
 from engine.oversight import audit_log as service
 from tests.conftest import HUKOU
+from tests.test_sharing_deadlines import CITY
 from tests.test_web import Browser, app  # noqa: F401
 
 
@@ -45,6 +47,27 @@ def test_filters_and_keyset_pages(trail, actors):
     by_dept = page(service.Filters(department_id=civil), size=50)
     assert [r.id for r in by_dept.rows] == [r.id for r in mine.rows]
     assert page(service.Filters(date_from="2030-01-01"), size=50).rows == []
+
+
+def test_a_city_authority_sees_its_level_and_below_only(trail, actors):
+    city_key = actors.request("yinchuan-samr.clerk", **CITY)
+
+    def keys(username):
+        rows = actors.run(
+            lambda s: (
+                service.events_page(s, actors.user(s, username), service.Filters(), size=200).rows
+            )
+        )
+        return {r.business_key for r in rows if r.business_key}
+
+    assert keys("yinchuan-data.coord") == {city_key}  # not the region's request
+    assert keys("data.coord") == {trail, city_key}  # the region's authority sees all
+    with pytest.raises(Forbidden):
+        actors.run(
+            lambda s: service.events_page(
+                s, actors.user(s, "yinchuan-samr.clerk"), service.Filters()
+            )
+        )
 
 
 def test_a_bad_filter_is_refused_by_its_label(actors):

@@ -178,6 +178,7 @@ EVENT_LABELS = {
     "deadlines_moved": lazy_gettext("Deadline moved by a calendar notice"),
     "instance_suspended": lazy_gettext("Suspended by an administrator"),
     "instance_resumed": lazy_gettext("Resumed by an administrator"),
+    "audit_checkpoint": lazy_gettext("Audit chain checkpoint recorded"),
 }
 
 

@@ -251,7 +251,8 @@ def export_batches(session: Session, user: User, f: Filters) -> Iterator[list[Ev
                 return
             left -= len(events)
             last = events[-1].at, events[-1].id
-            session.expunge_all()
+            for event in events:  # constant memory: the batch is written out
+                session.expunge(event)
 
     return batches()
 
