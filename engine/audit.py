@@ -53,7 +53,8 @@ from sqlalchemy.orm import Mapped, ORMExecuteState, Session, SessionTransaction,
 from engine.clock import Clock
 from engine.db import Base, UTCDateTime, add_row, divert, is_postgres, reads_first
 from engine.errors import NotFound
-from engine.i18n import Message
+from engine.i18n import N_, Message
+from engine.inputs import Checks
 from engine.trust.sm import sm3
 
 GENESIS = bytes(32)  # what the first event links to
@@ -431,6 +432,7 @@ def verify(
     not match the last event each break the chain; so does a hash at ``to_seq`` other than
     ``end_hash`` (a checkpoint's) when given."""
     head_seq, head_hash = head(session)
+    _check_range(from_seq, to_seq, head_seq)
     walk = _Walk(session, max(1, from_seq or 1), head_seq)
     last = head_seq if to_seq is None else to_seq
     ending = to_seq is None or to_seq >= head_seq
@@ -458,6 +460,25 @@ _EVENT_COLUMNS = (
     AuditEvent.object_ref,
     AuditEvent.detail,
 )
+
+
+def _check_range(from_seq: int | None, to_seq: int | None, head_seq: int) -> None:
+    """Positions within the chain (1 … head), the last not before the first; else refused,
+    naming each bad one."""
+    checks = Checks()
+    top = max(head_seq, 1)
+    within = Message(N_("must be a chain position from 1 to %(head)s"), head=top)
+    if from_seq is not None and not 1 <= from_seq <= top:
+        checks.add("from", Message(N_("First position")), within)
+    if to_seq is not None and not 1 <= to_seq:
+        checks.add("to", Message(N_("Last position")), within)
+    elif to_seq is not None and from_seq is not None and to_seq < from_seq:
+        checks.add(
+            "to",
+            Message(N_("Last position")),
+            Message(N_("must not be before the first position")),
+        )
+    checks.done(Message(N_("The audit chain cannot be verified")))
 
 
 class _Walk:
@@ -623,15 +644,17 @@ def write_checkpoint(
     before = session.scalars(
         select(AuditCheckpoint).order_by(AuditCheckpoint.seq.desc(), AuditCheckpoint.id.desc())
     ).first()
-    report = verify(
-        session,
-        from_seq=before.seq + 1 if before is not None else 1,
-        to_seq=seq,
-        start_hash=before.hash if before is not None else None,
-        end_hash=hash_hex,
-    )
+    start = before.seq + 1 if before is not None else 1
+    broken = None  # nothing recorded since the checkpoint before: nothing to verify
+    if seq >= start:
+        broken = verify(
+            session,
+            from_seq=start,
+            to_seq=seq,
+            start_hash=before.hash if before is not None else None,
+            end_hash=hash_hex,
+        ).broken
     signed = sign_checkpoint(checkpoint_bytes(seq, hash_hex, at))
-    broken = report.broken
     checkpoint = AuditCheckpoint(
         seq=seq,
         hash=hash_hex,
@@ -729,6 +752,11 @@ def verify_from_checkpoint(session: Session, checkpoint_id: int | None = None) -
         .where(AuditCheckpoint.seq > start.seq)
         .order_by(AuditCheckpoint.seq, AuditCheckpoint.id)
     ).first()
+    head_seq, _ = head(session)
+    if start.seq >= head_seq:  # nothing recorded since
+        return CheckpointRange(
+            start, None, ChainReport(0, start.seq + 1, start.seq, head_seq, None)
+        )
     report = verify(
         session,
         from_seq=start.seq + 1,

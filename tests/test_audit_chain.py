@@ -165,6 +165,20 @@ def test_verify_reports_an_intact_chain(chain, engine, capsys):
     assert code == 0 and "3 to 5" in out
 
 
+def test_positions_outside_the_chain_are_refused_naming_the_option(chain, engine, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--database", engine.url.render_as_string(False), "audit", "verify", "--from", "9"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "First position" in err and "from 1 to 6" in err
+    with pytest.raises(SystemExit):
+        main(
+            ["--database", engine.url.render_as_string(False), "audit", "verify"]
+            + ["--from", "4", "--to", "2"]
+        )
+    assert "Last position" in capsys.readouterr().err
+
+
 def test_an_edited_event_is_named(chain, engine, capsys):
     victim = chain[3]
     with engine.begin() as conn:
