@@ -179,6 +179,9 @@ EVENT_LABELS = {
     "instance_suspended": lazy_gettext("Suspended by an administrator"),
     "instance_resumed": lazy_gettext("Resumed by an administrator"),
     "audit_checkpoint": lazy_gettext("Audit chain checkpoint recorded"),
+    "sign_in": lazy_gettext("Signed in"),
+    "sign_in_failed": lazy_gettext("Sign-in refused"),
+    "sign_in_locked": lazy_gettext("Sign-in locked after failed attempts"),
 }
 
 
