@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 FOUNDATION = {"db", "errors", "i18n", "clock", "audit", "inputs", "exports"}
 LOWER = {"directory", "calendar", "rules"}
-AREAS = {"catalog", "sharing", "quality", "oversight"}
+AREAS = {"catalog", "sharing", "quality", "oversight", "trust"}
 RUNTIME_INTERNALS = {"engine.workflow.runtime", "engine.workflow.scripting"}
 SESSION_METHODS = {
     "get",
