@@ -793,12 +793,13 @@ def _require_kek() -> None:
 
 
 def _key_line(k: KeyInfo) -> str:
-    status = Message("active") if k.status == "active" else Message("retired")
-    retired = f" {_local(k.retired_at)}" if k.retired_at else ""
-    return (
-        f"{k.department_slug:12} {k.key_id[:16]}…  {status}{retired}  "
-        f"{Message('created')} {_local(k.created_at)}{retired}"
+    made = Message("key made %(when)s", when=_local(k.created_at))
+    state = (
+        Message("signs now")
+        if k.retired_at is None
+        else Message("retired %(when)s", when=_local(k.retired_at))
     )
+    return f"{k.department_slug:12} {k.key_id[:16]}…  {state}  {made}"
 
 
 def cmd_keys_list(args: argparse.Namespace) -> None:
@@ -845,10 +846,11 @@ def cmd_signatures_verify(args: argparse.Namespace) -> None:
     else:
         for c in checks:
             verdict = "VALID" if c.valid else "INVALID"
+            key = Message("key %(id)s", id=c.key_id[:16] + "…")
+            code = Message("verification code %(code)s", code=c.code)
             print(
                 f"{verdict:8} {c.kind_label}  {c.subject}  {c.department}  {c.official or '-'}  "
-                f"{_local(c.signed_at)}  {Message('key')} {c.key_id[:16]}…  "
-                f"{Message('code')} {c.code}"
+                f"{_local(c.signed_at)}  {key}  {code}"
             )
             if c.problem is not None:
                 print(f"         {c.problem}")

@@ -220,7 +220,7 @@ def test_cli_keys_generate_list_and_rotate_are_audited(actors, db_url, capsys):
     assert code == 0 and "retired" in out
     code, out, _ = _cli(db_url, capsys, "keys", "list", "--department", "civil")
     lines = out.strip().splitlines()
-    assert len(lines) == 2 and "active" in lines[0] and "retired" in lines[1]
+    assert len(lines) == 2 and "signs now" in lines[0] and "retired" in lines[1]
     kinds = actors.run(
         lambda s: [
             e.kind
@@ -248,3 +248,68 @@ def test_the_web_app_refuses_to_start_without_the_kek_outside_demo_mode(db_url, 
     with pytest.raises(ConfigurationError, match="GOVSHARE_KEY_ENCRYPTION_KEY is not set"):
         create_app({"SQLALCHEMY_DATABASE_URI": db_url, "GOVSHARE_DEMO": False, "SECRET_KEY": "x"})
     create_app({"SQLALCHEMY_DATABASE_URI": db_url, "GOVSHARE_DEMO": True})
+
+
+# -- the verification page and the API ----------------------------------------------------------
+@pytest.fixture
+def client(db_url, session_factory, clock):
+    from web import create_app
+
+    app = create_app(
+        {"SQLALCHEMY_DATABASE_URI": db_url, "GOVSHARE_CLOCK": clock, "SECRET_KEY": "t"}
+    )
+    with app.test_client() as c:
+        yield c
+
+
+def _tamper(actors):
+    actors.run(
+        lambda s: s.execute(
+            update(Signature).values(
+                canonical=Signature.canonical.op("||")(" "),  # one byte more
+            )
+        )
+    )
+
+
+def test_the_verification_page_shows_a_signature_by_its_code_without_sign_in(actors, client):
+    key = actors.request("civil.clerk", **HUKOU)
+    actors.complete("pubsec.clerk", key, "provider_review", **REFUSE)
+    [sig] = signatures(actors, key)
+    page = client.get(f"/verify/?code={sig.code.lower()}&lang=en")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "VALID" in html and "INVALID" not in html and key in html
+    assert "Public Security" in html and sig.key_id in html
+    _tamper(actors)
+    html = client.get(f"/verify/?code={sig.code}&lang=en").get_data(as_text=True)
+    assert "INVALID" in html and "does not match its SM3 digest" in html
+    zh = client.get(f"/verify/?code={sig.code}&lang=zh_CN").get_data(as_text=True)
+    assert "无效" in zh and "核验签名决定" in zh
+
+
+def test_the_verification_page_refuses_an_unknown_code_and_does_not_take_business_keys(
+    actors, client
+):
+    key = actors.request("civil.clerk", **HUKOU)
+    actors.complete("pubsec.clerk", key, "provider_review", **REFUSE)
+    for code in ("ZZZZ-ZZZZ-ZZZZ", key, "<script>" * 10):
+        page = client.get("/verify/", query_string={"code": code, "lang": "en"})
+        assert page.status_code == 404
+        assert "No signed decision has the verification code" in page.get_data(as_text=True)
+
+
+def test_the_api_returns_the_signatures_with_the_decision_and_shows_tampering(actors, client):
+    key = actors.request("civil.clerk", **HUKOU)
+    actors.complete("pubsec.clerk", key, "provider_review", **REFUSE)
+    headers = {"Authorization": "Bearer demo-civil.clerk"}
+    body = client.get(f"/api/v1/requests/{key}", headers=headers).get_json()
+    [sig] = body["signatures"]
+    assert sig["valid"] is True and sig["kind"] == "provider_reply"
+    assert sig["signer_id"] == "1234567812345678" and sig["problem"] is None
+    assert json.loads(sig["canonical"])["decision"]["review_decision"] == "refuse"
+    public = sm.public_key_from_pem(sig["public_key_pem"])
+    assert sm.verify(sig["canonical"].encode(), bytes.fromhex(sig["signature_der_hex"]), public)
+    _tamper(actors)
+    [sig] = client.get(f"/api/v1/requests/{key}", headers=headers).get_json()["signatures"]
+    assert sig["valid"] is False and "SM3 digest" in sig["problem"]

@@ -150,7 +150,7 @@ class SignatureCheck:
     kind_label: Label | str
     subject: str
     department: Label
-    official: str | None
+    official: Label | None
     signed_at: datetime
     key_id: str
     signer_id: str
@@ -189,7 +189,7 @@ def check(row: Signature) -> SignatureCheck:
         kind_label=KIND_LABELS.get(row.kind, row.kind),
         subject=row.subject,
         department=row.department.label,
-        official=row.signer.display_name if row.signer else None,
+        official=row.signer.label if row.signer else None,
         signed_at=row.signed_at,
         key_id=row.key_id,
         signer_id=row.signer_id,
@@ -245,3 +245,14 @@ def verify(session: Session, key: str) -> list[SignatureCheck]:
     if not rows:
         raise NotFound(Message("No signed decision has the key or code %(key)s.", key=wanted))
     return [check(r) for r in rows]
+
+
+def verify_code(session: Session, code: str) -> list[SignatureCheck]:
+    """The signature a verification code names (what the public page shows), verified; NotFound
+    for a code that names none (letters are matched in either case, spaces and dashes ignored)."""
+    letters = "".join(ch for ch in code.upper() if ch.isalnum())[:12]
+    wanted = "-".join(letters[i : i + 4] for i in range(0, len(letters), 4))
+    row = session.scalars(select(Signature).where(Signature.code == wanted)).first()
+    if row is None or len(letters) != 12:
+        raise NotFound(Message("No signed decision has the verification code %(code)s.", code=code))
+    return [check(row)]
