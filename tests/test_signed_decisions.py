@@ -313,3 +313,44 @@ def test_the_api_returns_the_signatures_with_the_decision_and_shows_tampering(ac
     _tamper(actors)
     [sig] = client.get(f"/api/v1/requests/{key}", headers=headers).get_json()["signatures"]
     assert sig["valid"] is False and "SM3 digest" in sig["problem"]
+
+
+# -- the other kinds: joint-review opinions and the annual report --------------------------------
+def _openssl_accepts(tmp_path, sig):
+    message = sig.canonical.encode("utf-8")
+    der = bytes.fromhex(sig.signature_hex)
+    flipped = der[:-1] + bytes([der[-1] ^ 1])
+    return openssl_sm2.verify(
+        tmp_path, sig.public_key_pem, message, der, sig.signer_id
+    ) and not openssl_sm2.verify(tmp_path, sig.public_key_pem, message, flipped, sig.signer_id)
+
+
+@needs_openssl
+def test_each_review_seat_signs_its_opinion_and_openssl_verifies_them(actors, tmp_path):
+    from tests.test_project_approval import SEATS, _submitted, review_all
+
+    _, key = _submitted(actors)
+    review_all(actors, key, cyberspace="return")
+    sigs = [s for s in signatures(actors, key) if s.kind == "review_opinion"]
+    assert len(sigs) == len(SEATS)
+    assert {json.loads(s.canonical)["signer"]["official"] for s in sigs} == set(SEATS.values())
+    returned = [s for s in sigs if json.loads(s.canonical)["what"]["task"] == "review_cyberspace"]
+    assert json.loads(returned[0].canonical)["decision"]["cyberspace_decision"] == "return"
+    assert all(s.valid for s in sigs)
+    assert all(_openssl_accepts(tmp_path, s) for s in sigs)
+
+
+@needs_openssl
+def test_the_annual_report_is_signed_by_the_reporting_department(actors, clock, tmp_path):
+    from tests.test_evaluation import report_task, start
+
+    clock.set("2027-01-01T08:00:00+08:00")
+    start(actors)
+    key = report_task(actors, "pubsec")
+    actors.complete(
+        "pubsec.clerk", key, "submit_annual_report", achievements="完成户籍数据共享接口改造"
+    )
+    [sig] = signatures(actors, key)
+    assert sig.kind == "annual_report" and sig.valid and sig.department.zh == "自治区公安厅"
+    assert json.loads(sig.canonical)["decision"]["achievements"] == "完成户籍数据共享接口改造"
+    assert _openssl_accepts(tmp_path, sig)
