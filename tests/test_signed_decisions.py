@@ -354,3 +354,27 @@ def test_the_annual_report_is_signed_by_the_reporting_department(actors, clock, 
     assert sig.kind == "annual_report" and sig.valid and sig.department.zh == "自治区公安厅"
     assert json.loads(sig.canonical)["decision"]["achievements"] == "完成户籍数据共享接口改造"
     assert _openssl_accepts(tmp_path, sig)
+
+
+@needs_openssl
+def test_an_appeal_decision_is_signed_by_the_authority_and_openssl_verifies_it(
+    actors, clock, tmp_path
+):
+    from engine.oversight import breaches
+    from tests.test_breaches import overdue_breach
+
+    bid = overdue_breach(actors, clock)
+    actors.run(lambda s: breaches.appeal(s, clock, actors.user(s, "pubsec.clerk"), bid, "系统停机"))
+    actors.run(
+        lambda s: breaches.decide_appeal(
+            s, clock, actors.user(s, "data.coord"), bid, False, "停机未书面报告"
+        )
+    )
+    [sig] = signatures(actors, f"WG-{bid}")
+    document = json.loads(sig.canonical)
+    assert sig.kind == "appeal_decision" and sig.valid
+    assert sig.department.zh == "自治区数据共享主管部门"
+    assert document["decision"]["appeal_status"] == "rejected"
+    assert document["decision"]["reasons"] == "停机未书面报告"
+    assert document["what"]["department"] == "pubsec"
+    assert _openssl_accepts(tmp_path, sig)

@@ -45,6 +45,12 @@ KIND_LABELS = {
 }
 
 
+def appeal_subject(breach_id: int) -> str:
+    """What the signature of an appeal decision is filed under (and verified by): ``WG-<id>``,
+    the entry of the breach ledger (违规) it decides."""
+    return f"WG-{breach_id}"
+
+
 def canonical_time(at: datetime) -> str:
     return at.astimezone(UTC).strftime(TIME_FORMAT)
 
