@@ -33,6 +33,8 @@ from engine.quality.handlers import HANDLERS as QUALITY
 from engine.rules import models as _rules_models
 from engine.sharing import models as _sharing_models
 from engine.sharing.handlers import HANDLERS as SHARING
+from engine.trust import models as _trust_models
+from engine.trust.handlers import HANDLERS as TRUST
 from engine.workflow import models as _workflow_models
 from engine.workflow.attachments import sweep_orphans
 from engine.workflow.handlers import SESSION_KEY, Handlers
@@ -55,6 +57,7 @@ AREA_MODELS = (
     _quality_models,
     _oversight_models,
     _rules_models,
+    _trust_models,
     _notification_models,
     _delivery_models,
 )
@@ -63,6 +66,7 @@ AREA_HANDLERS = (
     SHARING,
     QUALITY,
     OVERSIGHT,
+    TRUST,
     Handlers(jobs=(fan_out, due_today, grants_expiring, daily_digest, sweep_orphans)),
     Handlers(background=(deliver_in_background,)),
 )

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from engine.directory.administration import DivisionRow
     from engine.directory.clients import ClientInfo, IssuedToken, TokenInfo
     from engine.reorganisation import Plan
+    from engine.trust.keys import KeyInfo
     from engine.workflow.deployment import VersionSummary
 
     Commands: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
@@ -549,6 +550,7 @@ def cmd_tasks_complete(args: argparse.Namespace) -> None:
         data = json.loads(raw)
     except json.JSONDecodeError as exc:
         raise GovshareError(Message("--data is not valid JSON: %(err)s", err=str(exc))) from exc
+    _require_kek()  # completing a task may sign its decision
     with _factory(args)() as s, s.begin():
         row = complete(s, _clock(args), args.task_id, user_by_name(s, args.user), data)
         print(
@@ -782,6 +784,80 @@ def cmd_clients_active(args: argparse.Namespace) -> None:
     print(line)
 
 
+# -- signing keys and signed decisions (docs/trust.md) ----------------------------------------
+def _require_kek() -> None:
+    """Commands that may sign refuse to start without the key-encryption key (one line)."""
+    from engine.trust.keys import require_key_encryption_key
+
+    require_key_encryption_key()
+
+
+def _key_line(k: KeyInfo) -> str:
+    made = Message("key made %(when)s", when=_local(k.created_at))
+    state = (
+        Message("signs now")
+        if k.retired_at is None
+        else Message("retired %(when)s", when=_local(k.retired_at))
+    )
+    return f"{k.department_slug:12} {k.key_id[:16]}…  {state}  {made}"
+
+
+def cmd_keys_list(args: argparse.Namespace) -> None:
+    from engine.trust import keys
+
+    with _factory(args)() as s:
+        rows = keys.list_keys(s, args.department)
+    if args.json:
+        return _out(args, [{**k.__dict__, "department": str(k.department)} for k in rows], "")
+    if not rows:
+        print(Message("No department has a signing key yet."))
+    for k in rows:
+        print(_key_line(k))
+
+
+def cmd_keys_generate(args: argparse.Namespace) -> None:
+    from engine.trust import keys
+
+    _require_kek()
+    with _factory(args)() as s, s.begin():
+        k = keys.generate(s, _clock(args), args.department)
+    print(_key_line(k))
+    print(k.public_key_pem, end="")
+
+
+def cmd_keys_rotate(args: argparse.Namespace) -> None:
+    from engine.trust import keys
+
+    _require_kek()
+    with _factory(args)() as s, s.begin():
+        k = keys.rotate(s, _clock(args), args.department)
+    print(Message("The old key is retired; it keeps verifying what it signed."))
+    print(_key_line(k))
+    print(k.public_key_pem, end="")
+
+
+def cmd_signatures_verify(args: argparse.Namespace) -> None:
+    from engine.trust.signatures import verify
+
+    with _factory(args)() as s:
+        checks = verify(s, args.key)
+    if args.json:
+        _out(args, [c.as_json() for c in checks], "")
+    else:
+        for c in checks:
+            verdict = "VALID" if c.valid else "INVALID"
+            key = Message("key %(id)s", id=c.key_id[:16] + "…")
+            code = Message("verification code %(code)s", code=c.code)
+            print(
+                f"{verdict:8} {c.kind_label}  {c.subject}  {c.department}  {c.official or '-'}  "
+                f"{_local(c.signed_at)}  {key}  {code}"
+            )
+            if c.problem is not None:
+                print(f"         {c.problem}")
+    if not all(c.valid for c in checks):
+        raise SystemExit(1)
+
+
 # -- backup and restore -----------------------------------------------------------------------
 def cmd_backup(args: argparse.Namespace) -> None:
     from engine.backup import backup
@@ -898,6 +974,7 @@ def _audit_commands(sub: Commands) -> None:
 def cmd_worker(args: argparse.Namespace) -> None:
     from engine.workflow.timers import run_worker
 
+    _require_kek()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("spiff").setLevel(logging.WARNING)
     run_worker(_factory(args), _clock(args), interval=args.interval, once=args.once)
@@ -1406,6 +1483,7 @@ def build_parser() -> argparse.ArgumentParser:
         _directory_commands,
         _rules_commands,
         _audit_commands,
+        _trust_commands,
     ):
         add_commands(sub)
     return p
@@ -1781,6 +1859,25 @@ def _rules_commands(sub: Commands) -> None:
     c.add_argument("version", type=int)
     c = _leaf(ru, "import", cmd_rules_import, "a new version from a JSON file, published at once")
     c.add_argument("file", help="JSON: name, basis, effective_from, limits")
+
+
+def _trust_commands(sub: Commands) -> None:
+    ke = _group(sub, "keys", "departments' SM2 signing keys (docs/trust.md)")
+    c = _leaf(ke, "list", cmd_keys_list, "every key, active and retired", json_flag=True)
+    c.add_argument("--department", help="only this department (its short name)")
+    c = _leaf(ke, "generate", cmd_keys_generate, "make a department's key now if it has none")
+    c.add_argument("department", help="the department's short name (slug)")
+    c = _leaf(ke, "rotate", cmd_keys_rotate, "retire the active key and make a new one")
+    c.add_argument("department", help="the department's short name (slug)")
+    sg = _group(sub, "signatures", "signed decisions")
+    c = _leaf(
+        sg,
+        "verify",
+        cmd_signatures_verify,
+        "verify the signatures of a business key or verification code (exit 1 if one is invalid)",
+        json_flag=True,
+    )
+    c.add_argument("key", help="a business key (e.g. GX-2026-000123) or a verification code")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -21,6 +21,9 @@ from engine.workflow import tasks as task_service
 
 # Tests read messages in English (the msgids); tests of the Chinese catalog set the language.
 os.environ["GOVSHARE_LANG"] = "en"
+# Signing keys are sealed under this test key-encryption key (docs/trust.md); the CLI and worker
+# processes tests start inherit it.
+os.environ.setdefault("GOVSHARE_KEY_ENCRYPTION_KEY", "11" * 32)
 # Tests (and the CLI and worker processes they start) never use a real instance folder: the
 # worker's orphan sweep would otherwise judge a developer's attachments against the test database.
 os.environ["GOVSHARE_INSTANCE"] = tempfile.mkdtemp(prefix="govshare-test-instance-")
@@ -30,6 +33,8 @@ SEEDED_AT = "2026-01-05T09:00:00+08:00"
 CLIENT_TABLES = ["api_client_token", "api_client"]
 # rows tests make, deleted before each test: these first, then the catalog rows, then the rest
 DYNAMIC_TABLES = [
+    "signature",
+    "signing_key",
     "deadline_change",
     "deadline",
     "notification",

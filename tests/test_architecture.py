@@ -21,7 +21,7 @@ FOUNDATION = {"db", "errors", "i18n", "clock", "audit", "inputs", "exports", "tr
 # engine/trust/sm.py, the SM3 hash the audit chain (engine/audit.py) links its rows with
 FOUNDATION_MODULES = {"engine.trust.sm": "trust.sm"}
 LOWER = {"directory", "calendar", "rules"}
-AREAS = {"catalog", "sharing", "quality", "oversight"}
+AREAS = {"catalog", "sharing", "quality", "oversight", "trust"}
 RUNTIME_INTERNALS = {"engine.workflow.runtime", "engine.workflow.scripting"}
 SESSION_METHODS = {
     "get",

@@ -142,6 +142,13 @@ BAD = {
         "update_catalog",
         "unknown completion check 'catalog_published_since_the_event'",
     ),
+    "unknown kind of signed decision": (
+        "share_request.bpmn",
+        'name="signs" value="provider_reply"',
+        'name="signs" value="provider_answer"',
+        "provider_review",
+        "unknown kind of signed decision 'provider_answer'",
+    ),
     "broken condition": (
         "share_request.bpmn",
         "review_decision in ('approve', 'approve_in_part')<",

@@ -30,6 +30,7 @@ from engine.db import (
 from engine.directory import sso
 from engine.i18n import Message
 from engine.seed import demo_mode
+from engine.trust.keys import KeyConfigurationError, require_key_encryption_key
 from engine.workflow import attachments
 
 from .params import IdConverter
@@ -67,6 +68,11 @@ def _settings(config: dict) -> dict:
             "long random value (e.g. python -c 'import secrets; print(secrets.token_hex(32))'), "
             "or run the demo with GOVSHARE_DEMO=1 (make demo)."
         )
+    if not demo:  # signing keys are sealed under the KEK: no KEK, no start (docs/trust.md)
+        try:
+            require_key_encryption_key()
+        except KeyConfigurationError as problem:
+            raise ConfigurationError(str(problem)) from None
     secure = not demo and os.environ.get("GOVSHARE_SECURE_COOKIES", "1").strip() != "0"
     # single sign-on (OpenID Connect): half-configured refuses to start (docs/security.md)
     try:
@@ -202,6 +208,7 @@ def create_app(config: dict | None = None) -> Flask:
         rule_views,
         search_views,
         security,
+        signature_views,
         sso_views,
         task_views,
         templating,
@@ -222,6 +229,7 @@ def create_app(config: dict | None = None) -> Flask:
         dispute_views,
         verification_views,
         public_views,
+        signature_views,
         breach_views,
         audit_views,
         report_views,

@@ -24,6 +24,7 @@ from engine.i18n import Message
 from engine.quality import verification
 from engine.sharing import requests as share_requests
 from engine.sharing.grants import check_use
+from engine.trust import signatures as signed_decisions
 from engine.workflow import inbox as inbox_service
 from engine.workflow import tasks as task_service
 from notifications import inapp, preferences
@@ -91,6 +92,39 @@ COMPONENTS.update(
             summary={"type": "object"},
             status_url={"type": "string"},
         ),
+        "Signature": {
+            "description": "a department's SM2 signature on a decision, verified as it is read "
+            "(docs/trust.md): verify `canonical` (UTF-8 bytes) with `public_key_pem`, "
+            "`signature_der_hex` and `signer_id` using SM2 over SM3",
+            **obj(
+                (
+                    "kind",
+                    "department",
+                    "signed_at",
+                    "key_id",
+                    "signer_id",
+                    "verification_code",
+                    "digest_sm3",
+                    "valid",
+                    "canonical",
+                    "signature_der_hex",
+                    "public_key_pem",
+                ),
+                kind={"type": "string", "examples": ["provider_reply"]},
+                department={"type": ["object", "string"]},
+                official={"type": ["object", "string", "null"]},
+                signed_at=DATE_TIME,
+                key_id={"type": "string", "description": "SM3 of the public key's DER, hex"},
+                signer_id={"type": "string", "examples": ["1234567812345678"]},
+                verification_code={"type": "string", "examples": ["ABCD-EFGH-IJKL"]},
+                digest_sm3={"type": "string"},
+                valid={"type": "boolean"},
+                problem={"type": ["string", "null"], "description": "why it is invalid"},
+                canonical={"type": "string", "description": "the signed decision, canonical JSON"},
+                signature_der_hex={"type": "string"},
+                public_key_pem={"type": "string"},
+            ),
+        },
         "RequestStatus": obj(
             ("business_key", "process", "status", "tasks", "grants", "breaches", "timeline"),
             business_key={"type": "string"},
@@ -125,6 +159,7 @@ COMPONENTS.update(
                 ],
             },
             grants=array({"type": "object"}),
+            signatures=array(ref("Signature")),
             declarations=array(
                 obj(
                     ("declared_at", "reasons", "ruling"),
@@ -280,6 +315,8 @@ def request_status(key: str):
     code = (status.get("summary") or {}).get("resource_code")
     if g.client is not None and isinstance(code, str):
         network_access.check_network(db.session, g.client, code)
+    # the decisions' signatures, verified as they are read (docs/trust.md)
+    status["signatures"] = [c.as_json() for c in signed_decisions.signatures_of(db.session, key)]
     return jsonify(status)
 
 

@@ -21,6 +21,7 @@ from engine.exports import csv_text
 from engine.i18n import N_, Label, Message
 from engine.inputs import Checks, day_filters, require
 from engine.oversight.models import Breach
+from engine.trust.signatures import appeal_subject, sign_decision
 from engine.workflow.deployment import active_definition
 from engine.workflow.handlers import StepContext
 from engine.workflow.history import instance_by_id
@@ -308,6 +309,11 @@ def _audit(
     )
 
 
+def _case_key(session: Session, row: Breach) -> str | None:
+    instance = instance_by_id(session, row.instance_id)
+    return instance.business_key if instance else None
+
+
 def decide_appeal(
     session: Session, clock: Clock, user: User, breach_id: int, upheld: bool, reasons: str
 ) -> BreachEntry:
@@ -329,6 +335,30 @@ def decide_appeal(
         "reasons": row.appeal_decision,
     }
     _audit(session, clock, user, row, "breach_appeal_decided", before=before, after=after)
+    # the decision binds the department in the entry: signed by the authority (docs/trust.md)
+    sign_decision(
+        session,
+        clock,
+        kind="appeal_decision",
+        subject=appeal_subject(row.id),
+        department=user.department,
+        user=user,
+        decision={
+            "appeal_status": row.appeal_status,
+            "reasons": row.appeal_decision,
+            "appeal_reason": row.appeal_reason,
+            "entry_status": row.status,
+        },
+        what={
+            "breach": row.id,
+            "article": row.article,
+            "breach_kind": row.kind,
+            "department": row.department.slug,
+            "recorded_at": row.recorded_at,
+            "case": _case_key(session, row),
+        },
+        instance_id=row.instance_id,
+    )
     _tell(
         session,
         clock,

@@ -1,1 +1,2 @@
-"""Trust: the cryptography that makes records provable (SM3 hashing, GB/T 32905)."""
+"""Trust: signed decisions (SM2 over SM3), department signing keys, and (elsewhere in this area)
+the audit chain and the access log of grant use (DESIGN.md "Trust", docs/trust.md)."""

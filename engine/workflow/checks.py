@@ -13,7 +13,8 @@ error, dunder or private name is found before anything runs. Then they read its 
   (:attr:`Effect.role_arg`) must be a lane of the process (or of a process that calls it, whose
   instances bind their lanes);
 * a literal action given to ``perform`` must be registered (:attr:`Handlers.actions`), and so must
-  a user task's ``completion_check`` property;
+  a user task's ``completion_check`` property, and the kind of signed decision its ``signs``
+  property names;
 * a ``while`` loop whose test is always true and that never breaks, returns or raises is an
   infinite loop;
 * nothing waits on a person for ever: a user task with a due date (property ``due``, naming the
@@ -104,6 +105,7 @@ class Vocabulary:
     role_args: Mapping[str, tuple[int, str | None]]  # helper -> (position, keyword) of its role
     actions: frozenset[str]
     completion_checks: frozenset[str]
+    signed_kinds: frozenset[str]
     facts: Mapping[str, FactKind]
 
     @classmethod
@@ -119,6 +121,7 @@ class Vocabulary:
             role_args,
             frozenset(handlers.actions),
             frozenset(handlers.completion_checks),
+            frozenset(handlers.signers),
             handlers.facts,
         )
 
@@ -160,6 +163,15 @@ def check_process(file: str, process: Any, vocabulary: Vocabulary) -> list[Probl
                         task.get("id"),
                         f"unknown completion check '{check}' "
                         f"(known: {_listing(vocabulary.completion_checks)})",
+                    )
+                )
+            if prop.get("name") == "signs" and check not in vocabulary.signed_kinds:
+                problems.append(
+                    Problem(
+                        file,
+                        task.get("id"),
+                        f"unknown kind of signed decision '{check}' "
+                        f"(known: {_listing(vocabulary.signed_kinds)})",
                     )
                 )
     problems += deadline_problems(file, process)

@@ -118,6 +118,7 @@ def _user_task_meta(
             "documentation": getattr(task_spec, "documentation", None) or "",
             "title_en": props.get("title_en"),
             "completion_check": props.get("completion_check"),
+            "signs": props.get("signs"),
             "documentation_en": props.get("documentation_en"),
         }
     return meta

@@ -8,6 +8,9 @@ A domain area exports one :class:`Handlers` table (``engine/<area>/handlers.py``
   ``issue_grant(basis)``): the script's call is collected and written by the handler;
 * ``completion_checks`` — named checks a user task requires before it completes (task property
   ``completion_check``); a check raises :class:`~engine.errors.ValidationFailed` to refuse;
+* ``signers`` — named kinds of signed decision (user-task property ``signs``): when such a task
+  completes, the signer is called in the same transaction to sign the decision for the acting
+  department (engine/trust, docs/trust.md);
 * ``facts`` — the typed facts processes record with ``fact(kind, **values)``, which reports and
   dossiers read instead of diagram ids;
 * ``key_prefixes`` — the business-key prefix of each of the area's processes (``GX`` …);
@@ -89,6 +92,20 @@ class CheckContext:
     data: Mapping[str, Any]
 
 
+@dataclass
+class SignContext:
+    """What a signer sees: the task just completed, the official who completed it and the
+    submitted decision."""
+
+    session: Session
+    clock: Clock
+    task: HumanTask
+    actor_id: int
+    data: Mapping[str, Any]
+
+
+Signer = Callable[[SignContext], None]
+
 Action = Callable[..., None]
 """``action(ctx: StepContext, **args) -> None``"""
 
@@ -169,6 +186,7 @@ class Handlers:
     action_labels: Mapping[str, Message | None] = field(default_factory=dict)
     effects: Mapping[str, Effect] = field(default_factory=dict)
     completion_checks: Mapping[str, CompletionCheck] = field(default_factory=dict)
+    signers: Mapping[str, Signer] = field(default_factory=dict)
     facts: Mapping[str, FactKind] = field(default_factory=dict)
     key_prefixes: Mapping[str, str] = field(default_factory=dict)  # process id -> e.g. "GX"
     # called with every fact recorded, before it is added to the session
@@ -184,6 +202,7 @@ class Handlers:
             "action_labels": {},
             "effects": {},
             "completion_checks": {},
+            "signers": {},
             "facts": {},
             "key_prefixes": {},
         }
@@ -219,6 +238,11 @@ class Handlers:
         if name not in self.completion_checks:
             raise HandlerError(Message("Unknown completion check %(name)s.", name=name))
         return self.completion_checks[name]
+
+    def signer(self, kind: str) -> Signer:
+        if kind not in self.signers:
+            raise HandlerError(Message("Unknown kind of signed decision %(name)s.", name=kind))
+        return self.signers[kind]
 
     def fact(self, kind: str) -> FactKind:
         if kind not in self.facts:

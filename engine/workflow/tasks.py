@@ -25,7 +25,7 @@ from engine.directory.models import User
 from engine.errors import Conflict, Forbidden, GovshareError, NotFound
 from engine.i18n import Label, Message
 from engine.workflow.forms import validate_form
-from engine.workflow.handlers import CheckContext, handlers_of
+from engine.workflow.handlers import CheckContext, SignContext, handlers_of
 from engine.workflow.history import (
     FileInfo,
     InstanceInfo,
@@ -313,6 +313,9 @@ def complete(session: Session, clock: Clock, task_id: int, user: User, data: dic
         on_behalf_of=principal,
         open_rows=open_rows,
     )
+    signs = row.instance.definition.task_meta.get(row.task_name, {}).get("signs")
+    if signs and row.state == "completed":  # a decision that binds: signed with it (docs/trust.md)
+        handlers_of(session).signer(signs)(SignContext(session, clock, row, user.id, data))
     return task_ref(row)
 
 

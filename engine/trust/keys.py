@@ -1,0 +1,214 @@
+"""The departments' SM2 signing keys, private keys encrypted at rest.
+
+The key-encryption key (KEK) comes from configuration: ``GOVSHARE_KEY_ENCRYPTION_KEY``, 32 bytes
+written as 64 hex digits or in base64. Demo mode (``GOVSHARE_DEMO=1``) uses a fixed demo KEK;
+outside it, the web app, the worker and every CLI command that signs refuse to start without one
+(:func:`require_key_encryption_key`). A private key is sealed with AES-256-GCM, a fresh 12-byte
+nonce, and the key id as associated data, so a sealed key moved to another key's row does not
+open.
+
+A department's first signature makes its key (or ``govshare keys generate``); rotating retires
+the active key, which keeps verifying what it signed, and makes a new one. Both are audited.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.audit import record
+from engine.clock import Clock
+from engine.directory import department_by_slug
+from engine.directory.models import Department
+from engine.errors import GovshareError
+from engine.i18n import Label, Message
+from engine.trust import sm
+from engine.trust.models import SigningKey
+
+KEK_SETTING = "GOVSHARE_KEY_ENCRYPTION_KEY"
+# Seals demo-mode keys only; production refuses to start without its own (docs/trust.md).
+DEMO_KEK = sm.sm3(b"govshare demo key-encryption key, not a secret")
+NONCE_BYTES = 12
+
+
+class KeyConfigurationError(ValueError):
+    """The key-encryption key is missing or malformed; the message names the setting."""
+
+
+def key_encryption_key(environ: dict[str, str] | None = None) -> bytes:
+    """The 32-byte KEK from ``GOVSHARE_KEY_ENCRYPTION_KEY`` (hex or base64); in demo mode without
+    one, the demo KEK. Raises :class:`KeyConfigurationError` otherwise."""
+    env = os.environ if environ is None else environ
+    value = env.get(KEK_SETTING, "").strip()
+    if not value:
+        if env.get("GOVSHARE_DEMO", "").strip().lower() in ("1", "true", "yes", "on"):
+            return DEMO_KEK  # demo mode (engine.seed.demo_mode reads the same setting)
+        raise KeyConfigurationError(
+            f"{KEK_SETTING} is not set: outside demo mode govshare refuses to start without the "
+            "key-encryption key that protects the departments' signing keys. Set it to 32 random "
+            "bytes in hex (python -c 'import secrets; print(secrets.token_hex(32))'), or run the "
+            "demo with GOVSHARE_DEMO=1."
+        )
+    key = _decode_kek(value)
+    if key is None or len(key) != 32:
+        raise KeyConfigurationError(
+            f"{KEK_SETTING} must be 32 bytes written as 64 hex digits or in base64."
+        )
+    return key
+
+
+def _decode_kek(value: str) -> bytes | None:
+    if len(value) == 64:
+        try:
+            return bytes.fromhex(value)
+        except ValueError:
+            pass
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def require_key_encryption_key() -> None:
+    """Refuse to start (web, worker, signing commands) without a usable KEK."""
+    key_encryption_key()
+
+
+def seal(private: bytes, key_id: str, kek: bytes) -> bytes:
+    nonce = secrets.token_bytes(NONCE_BYTES)
+    return nonce + AESGCM(kek).encrypt(nonce, private, key_id.encode())
+
+
+def unseal(sealed: bytes, key_id: str, kek: bytes) -> bytes:
+    try:
+        return AESGCM(kek).decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], key_id.encode())
+    except InvalidTag:
+        raise KeyConfigurationError(
+            f"the signing key {key_id[:16]} does not open with the configured {KEK_SETTING}"
+        ) from None
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    key_id: str
+    department: Label
+    department_slug: str
+    status: str
+    created_at: datetime
+    retired_at: datetime | None
+    public_key_pem: str
+
+
+def key_info(key: SigningKey) -> KeyInfo:
+    return KeyInfo(
+        key.key_id,
+        key.department.label,
+        key.department.slug,
+        key.status,
+        key.created_at,
+        key.retired_at,
+        sm.public_key_pem(key.public_key),
+    )
+
+
+def active_key(session: Session, department_id: int) -> SigningKey | None:
+    return session.scalars(
+        select(SigningKey)
+        .where(SigningKey.department_id == department_id, SigningKey.status == "active")
+        .order_by(SigningKey.id.desc())
+        .limit(1)
+    ).first()
+
+
+def _new_key(
+    session: Session, clock: Clock, department: Department, actor_id: int | None, why: str
+) -> SigningKey:
+    kek = key_encryption_key()
+    pair = sm.generate_keypair()
+    key_id = sm.fingerprint(pair.public)
+    row = SigningKey(
+        key_id=key_id,
+        department_id=department.id,
+        public_key=pair.public,
+        private_key_encrypted=seal(pair.private, key_id, kek),
+        status="active",
+        created_at=clock.now(),
+    )
+    session.add(row)
+    session.flush()
+    record(
+        session,
+        clock.now(),
+        "signing_key_created",
+        actor_id=actor_id,
+        object_type="department",
+        object_ref=department.slug,
+        key_id=key_id,
+        reason=why,
+    )
+    return row
+
+
+def signing_key_for(
+    session: Session, clock: Clock, department: Department, actor_id: int | None
+) -> SigningKey:
+    """The department's active key, made on its first signature."""
+    key = active_key(session, department.id)
+    return key or _new_key(session, clock, department, actor_id, "first signature")
+
+
+def private_key(key: SigningKey) -> bytes:
+    """The private key of a signing key, opened with the configured KEK."""
+    return unseal(key.private_key_encrypted, key.key_id, key_encryption_key())
+
+
+def generate(session: Session, clock: Clock, slug: str, actor_id: int | None = None) -> KeyInfo:
+    """``govshare keys generate``: the department's key, made now if it has none."""
+    department = department_by_slug(session, slug)
+    key = active_key(session, department.id) or _new_key(
+        session, clock, department, actor_id, "generated"
+    )
+    return key_info(key)
+
+
+def rotate(session: Session, clock: Clock, slug: str, actor_id: int | None = None) -> KeyInfo:
+    """Retire the department's active key (it keeps verifying) and make a new one."""
+    department = department_by_slug(session, slug)
+    old = active_key(session, department.id)
+    if old is not None:
+        old.status, old.retired_at = "retired", clock.now()
+        record(
+            session,
+            clock.now(),
+            "signing_key_retired",
+            actor_id=actor_id,
+            object_type="department",
+            object_ref=department.slug,
+            key_id=old.key_id,
+        )
+        session.flush()
+    return key_info(_new_key(session, clock, department, actor_id, "rotated"))
+
+
+def list_keys(session: Session, slug: str | None = None) -> list[KeyInfo]:
+    """Every signing key (or one department's), by department, newest first."""
+    query = select(SigningKey).order_by(SigningKey.department_id, SigningKey.id.desc())
+    if slug:
+        query = query.where(SigningKey.department_id == department_by_slug(session, slug).id)
+    return [key_info(k) for k in session.scalars(query)]
+
+
+def key_by_id(session: Session, key_id: str) -> SigningKey:
+    key = session.scalars(select(SigningKey).where(SigningKey.key_id == key_id)).first()
+    if key is None:
+        raise GovshareError(Message("No signing key %(id)s.", id=key_id))
+    return key
