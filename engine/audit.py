@@ -608,15 +608,19 @@ def _missing(start: int, end: int, before_id: int | None, after_id: int | None) 
 # -- checkpoints --------------------------------------------------------------------------------
 CHECKPOINT_INTERVAL = timedelta(days=1)  # the worker's default (GOVSHARE_AUDIT_CHECKPOINT_HOURS)
 
-# (key id, signature hex) over a checkpoint's canonical bytes, by the region authority's key
-CheckpointSigner = Callable[[bytes], tuple[str, str]]
+# (key id, signature hex) over a checkpoint's canonical bytes, by the region authority's key,
+# given the session and clock of the transaction that records the checkpoint
+CheckpointSigner = Callable[[Session, Clock, bytes], tuple[str, str]]
 _SIGNER: list[CheckpointSigner] = []
 
 
-def set_checkpoint_signer(signer: CheckpointSigner | None) -> None:
-    """Configure who signs checkpoints (the region authority's SM2 key, engine/trust; None:
-    checkpoints stay unsigned)."""
+def set_checkpoint_signer(signer: CheckpointSigner | None) -> CheckpointSigner | None:
+    """Configure who signs checkpoints (the composition root, engine/app.py, sets the region
+    authority's SM2 key, engine.trust.keys.sign_checkpoint; None: checkpoints stay unsigned).
+    Returns the signer configured before."""
+    before = _SIGNER[0] if _SIGNER else None
     _SIGNER[:] = [signer] if signer is not None else []
+    return before
 
 
 def checkpoint_bytes(seq: int, hash_hex: str, at: datetime) -> bytes:
@@ -626,12 +630,12 @@ def checkpoint_bytes(seq: int, hash_hex: str, at: datetime) -> bytes:
     ).encode("utf-8")
 
 
-def sign_checkpoint(payload: bytes) -> tuple[str, str] | None:
+def sign_checkpoint(session: Session, clock: Clock, payload: bytes) -> tuple[str, str] | None:
     """The hook that signs a checkpoint: (key id, signature) from the configured signer
     (:func:`set_checkpoint_signer`), or None (a no-op) when none is configured."""
     if not _SIGNER:
         return None
-    return _SIGNER[0](payload)
+    return _SIGNER[0](session, clock, payload)
 
 
 def write_checkpoint(
@@ -654,7 +658,7 @@ def write_checkpoint(
             start_hash=before.hash if before is not None else None,
             end_hash=hash_hex,
         ).broken
-    signed = sign_checkpoint(checkpoint_bytes(seq, hash_hex, at))
+    signed = sign_checkpoint(session, clock, checkpoint_bytes(seq, hash_hex, at))
     checkpoint = AuditCheckpoint(
         seq=seq,
         hash=hash_hex,

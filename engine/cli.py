@@ -858,6 +858,68 @@ def cmd_signatures_verify(args: argparse.Namespace) -> None:
         raise SystemExit(1)
 
 
+def cmd_bundle_export(args: argparse.Namespace) -> None:
+    from engine.trust import bundle
+    from engine.trust.keys import region_signer
+
+    start, end = bundle.period(args.start, args.end)
+    _require_kek()  # the bundle's manifest is signed by the region authority's key
+    target = Path(args.file)
+    partial = target.with_name(target.name + ".part")
+    try:
+        with _factory(args)() as s, s.begin(), partial.open("wb") as out:
+            clock = _clock(args)
+            summary = bundle.export(s, clock, start, end, out, signer=region_signer(s, clock))
+        partial.replace(target)  # a failed export leaves no file that looks complete
+    finally:
+        partial.unlink(missing_ok=True)
+    print(
+        Message(
+            "Wrote %(file)s: %(signatures)s signed decisions, audit events %(first)s to %(last)s "
+            "(%(events)s), %(checkpoints)s checkpoints, %(keys)s public keys.",
+            file=str(target),
+            signatures=summary.signatures,
+            first=summary.first_seq,
+            last=summary.last_seq,
+            events=summary.events,
+            checkpoints=summary.checkpoints,
+            keys=summary.keys,
+        )
+    )
+
+
+def cmd_bundle_verify(args: argparse.Namespace) -> None:
+    """Offline: reads the file only (no database, no configuration)."""
+    from engine.trust import bundle
+
+    report = bundle.verify(args.file)
+    if report.period is not None:
+        print(
+            Message(
+                "Bundle of %(start)s to %(end)s: %(signatures)s signed decisions, %(events)s audit "
+                "events, %(checkpoints)s checkpoints, %(keys)s public keys.",
+                start=report.period[0],
+                end=report.period[1],
+                signatures=report.signatures,
+                events=report.events,
+                checkpoints=report.checkpoints,
+                keys=report.keys,
+            )
+        )
+    for problem in report.problems:
+        print(f"INVALID  {problem}")
+    if not report.valid:
+        raise SystemExit(1)
+    signed = (
+        Message("the manifest is signed by the region authority")
+        if report.manifest_signed
+        else Message("the manifest is not signed")
+    )
+    print(
+        Message("VALID: every file, signature and chain link verifies; %(signed)s.", signed=signed)
+    )
+
+
 # -- backup and restore -----------------------------------------------------------------------
 def cmd_backup(args: argparse.Namespace) -> None:
     from engine.backup import backup
@@ -1878,6 +1940,13 @@ def _trust_commands(sub: Commands) -> None:
         json_flag=True,
     )
     c.add_argument("key", help="a business key (e.g. GX-2026-000123) or a verification code")
+    bu = _group(sub, "bundle", "the auditor's bundle: decisions, signatures, audit chain, keys")
+    c = _leaf(bu, "export", cmd_bundle_export, "write the bundle of a period to a zip file")
+    c.add_argument("--from", dest="start", required=True, metavar="DAY", help="first day")
+    c.add_argument("--to", dest="end", required=True, metavar="DAY", help="last day")
+    c.add_argument("file", help="the zip file to write")
+    c = _leaf(bu, "verify", cmd_bundle_verify, "verify a bundle offline (exit 1 if anything fails)")
+    c.add_argument("file", help="the bundle (zip file)")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -16,7 +16,9 @@ from engine import audit
 from engine.audit import GENESIS, AuditCheckpoint, AuditEvent, canonical, link
 from engine.cli import main
 from engine.clock import FakeClock
+from engine.directory import authority_of, region_code
 from engine.schema import upgrade
+from engine.trust import keys, sm
 from engine.trust.sm import sm3
 from tests.conftest import HUKOU
 
@@ -274,7 +276,13 @@ def test_checkpoints_record_the_head_and_a_range_verifies_between_them(
     with session_factory() as s:
         first = s.scalars(select(AuditCheckpoint)).one()
     assert (first.seq, first.hash) == (6, chain[6].hash)
-    assert first.verified is True and first.signature is None and first.key_id is None
+    assert first.verified is True
+    # signed by the region authority's key (engine/app.py configures the signer)
+    with session_factory() as s:
+        region = keys.active_key(s, authority_of(s, region_code(s)).id)
+        assert region is not None and first.key_id == region.key_id
+        payload = audit.checkpoint_bytes(first.seq, first.hash, first.at)
+        assert sm.verify(payload, bytes.fromhex(first.signature), region.public_key)
     _record(session_factory, clock, 3)
     with session_factory() as s, s.begin():
         second = audit.write_checkpoint(s, clock)
@@ -317,14 +325,14 @@ def test_the_worker_writes_a_checkpoint_once_per_interval(session_factory, clock
 
 
 def test_a_signer_signs_checkpoints(session_factory, clock):
-    audit.set_checkpoint_signer(lambda payload: ("region-2026", sm3(payload).hex()))
+    before = audit.set_checkpoint_signer(lambda s, c, payload: ("region-2026", sm3(payload).hex()))
     try:
         with session_factory() as s, s.begin():
             cp = audit.write_checkpoint(s, clock)
             assert cp.key_id == "region-2026"
             assert cp.signature == sm3(audit.checkpoint_bytes(cp.seq, cp.hash, cp.at)).hex()
     finally:
-        audit.set_checkpoint_signer(None)
+        audit.set_checkpoint_signer(before)
 
 
 # -- the migration --------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ import base64
 import binascii
 import os
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -27,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from engine.audit import record
 from engine.clock import Clock
-from engine.directory import department_by_slug
+from engine.directory import authority_of, department_by_slug, region_code
 from engine.directory.models import Department
 from engine.errors import GovshareError
 from engine.i18n import Label, Message
@@ -212,3 +213,23 @@ def key_by_id(session: Session, key_id: str) -> SigningKey:
     if key is None:
         raise GovshareError(Message("No signing key %(id)s.", id=key_id))
     return key
+
+
+# a key's id and a function signing bytes with it (DER, default signer ID)
+Signer = tuple[str, Callable[[bytes], bytes]]
+
+
+def region_signer(session: Session, clock: Clock) -> Signer:
+    """The region's data-sharing authority's active key (made on first use), which signs the
+    audit chain's checkpoints and the auditor's bundles."""
+    authority = authority_of(session, region_code(session))
+    key = signing_key_for(session, clock, authority, None)
+    secret, public = private_key(key), key.public_key
+    return key.key_id, lambda data: sm.sign(data, secret, public)
+
+
+def sign_checkpoint(session: Session, clock: Clock, payload: bytes) -> tuple[str, str]:
+    """The audit chain's checkpoint signer (:func:`engine.audit.set_checkpoint_signer`): the
+    region authority's key id and its SM2 signature (DER, hex) on the checkpoint."""
+    key_id, sign = region_signer(session, clock)
+    return key_id, sign(payload).hex()

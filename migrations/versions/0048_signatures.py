@@ -1,15 +1,15 @@
 """signed decisions: the departments' SM2 signing keys (private keys encrypted at rest) and the
 signatures on binding decisions (docs/trust.md)
 
-Revision ID: 0047
-Revises: 0046
+Revision ID: 0048
+Revises: 0047
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0047"
-down_revision = "0046"
+revision = "0048"
+down_revision = "0047"
 branch_labels = None
 depends_on = None
 
