@@ -5,8 +5,8 @@ statements do not grow with the requests stored."""
 from __future__ import annotations
 
 import importlib.util
-from types import SimpleNamespace
 from pathlib import Path
+from types import SimpleNamespace
 
 from sqlalchemy import Engine, delete, event, func, insert, select, text
 
