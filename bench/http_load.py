@@ -112,7 +112,12 @@ def _approve() -> dict:
     )
 
 
-CHECK = {"resource_code": RESOURCE, "info_items": ["公民身份号码"], "purpose": "核定低保"}
+CHECK = {
+    "resource_code": RESOURCE,
+    "info_items": ["公民身份号码"],
+    "purpose": "核定低保",
+    "scenario": "YYCJ006",
+}
 
 
 # -- data ----------------------------------------------------------------------------------------
@@ -155,6 +160,7 @@ def seed(url: str, many: int) -> None:
                 "period_start": start,
                 "period_end": end,
                 "purpose": "核定低保",
+                "scenario": "YYCJ006",
                 "basis": "approved",
                 "granted_at": now,
                 "decision": "granted",

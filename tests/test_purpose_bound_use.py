@@ -361,3 +361,42 @@ def test_the_cli_keeps_the_scenarios_and_audits_each_change(db_url, actors, caps
     with pytest.raises(SystemExit):
         main([*cli, "save", "bad code!", "名", "name"])
     assert actors.run(lambda s: s.scalar(select(func.count()).select_from(GrantUse))) == 0
+
+
+def test_the_admin_page_keeps_the_scenarios(app, actors):  # noqa: F811
+    admin = Browser(app, "data.admin")
+    page = admin.get("/admin/scenarios/").get_data(as_text=True)
+    assert "户籍业务办理" in page and "YYCJ011" in page
+    r = admin.post(
+        "/admin/scenarios/",
+        data={"code": "YYCJ097", "name_zh": "工程建设项目审批", "name_en": "Construction"},
+        page="/admin/scenarios/",
+    )
+    assert r.status_code == 302
+    r = admin.post("/admin/scenarios/", data={"code": "", "name_zh": "", "name_en": ""})
+    assert r.status_code == 422 and "场景代码" in r.get_data(as_text=True)
+    r = admin.post(
+        "/admin/scenarios/YYCJ097/active", data={"active": "0"}, page="/admin/scenarios/"
+    )
+    assert r.status_code == 302
+    listed = {sc.code: sc.active for sc in actors.run(lambda s: scenarios.scenarios(s))}
+    assert listed["YYCJ097"] is False
+    assert Browser(app, "civil.clerk").get("/admin/scenarios/").status_code == 403
+
+
+def test_a_coordinated_grant_carries_the_requests_scenario(actors):
+    from tests.test_coordination import to_coordination
+
+    key = to_coordination(actors)
+    actors.complete(
+        "data.coord",
+        key,
+        "coordinate",
+        coordination_action="decide",
+        coordination_decision="grant_in_part",
+        coordination_reasons="低保核定确需，迁入地不予共享",
+        coordination_conditions="仅限低保核定",
+        **{**SCOPE, "granted_items": ["公民身份号码"]},
+    )
+    (g,) = actors.status(key)["grants"]
+    assert (g["basis"], g["scenario"]) == ("coordinated", LOW_INCOME)

@@ -84,6 +84,12 @@ def may_maintain(user: User | None) -> bool:
     )
 
 
+def kept_list(session: Session, user: User) -> list[Scenario]:
+    """The whole list, for those who keep it (the admin page)."""
+    _require(user)
+    return scenarios(session)
+
+
 def _require(user: User | None) -> None:
     if not may_maintain(user):
         raise Forbidden(
