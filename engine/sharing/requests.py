@@ -66,6 +66,7 @@ SUMMARY_FIELDS = (
     "authority_name",
     "purpose",
     "scenario",
+    "scenario_name",
     "legal_basis",
     "info_items",
     "period_start",
@@ -89,9 +90,8 @@ def _request_problems(resource: Resource, user: User, form: dict) -> list[FieldP
     return errors
 
 
-def _scenario_problems(session: Session, form: dict) -> list[FieldProblem]:
+def _scenario_problems(problem: Message | None) -> list[FieldProblem]:
     """A new request names an application scenario in use (art. 12: the grant is bound to it)."""
-    problem = scenarios.active_problem(session, str(form["scenario"]).strip())
     return [] if problem is None else [{"field": "scenario", "message": problem}]
 
 
@@ -105,8 +105,10 @@ def start_share_request(
     definition = active_definition(session, "share_request")
     schema = definition.forms["share_request_start"]
     validate_form("share_request_start", schema, form)
+    form = {**form, "scenario": str(form["scenario"]).strip()}
     resource = resource_by_code(session, form["resource_code"])
-    errors = _request_problems(resource, user, form) + _scenario_problems(session, form)
+    problem, scenario_name = scenarios.for_new_request(session, form["scenario"])
+    errors = _request_problems(resource, user, form) + _scenario_problems(problem)
     if errors:
         for error in errors:
             error["label"] = field_label(schema, error["field"]) or error["field"]
@@ -120,6 +122,8 @@ def start_share_request(
         **bound.names(),
         "resource_id": resource.id,
         "resource_name": resource.name,
+        # the application scenario's name as the request named it (its code is ``scenario``)
+        "scenario_name": scenario_name,
         "share_type": resource.share_type,
         "submitted_at": iso_now(clock),
         **limits(session, clock),

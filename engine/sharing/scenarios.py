@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import audit
+from engine import audit, refcache
 from engine.clock import Clock
 from engine.directory import is_administrator, is_coordinator
 from engine.directory.models import User
@@ -23,6 +23,8 @@ from engine.errors import Forbidden, NotFound
 from engine.i18n import N_, Label, Message
 from engine.inputs import Checks
 from engine.sharing.models import UseScenario
+
+refcache.watch("scenarios", UseScenario)
 
 CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
 
@@ -56,22 +58,34 @@ def scenario_label(session: Session, code: str | None) -> Label | None:
     return Label(row.name_zh, row.name_en) if row is not None else Label(code)
 
 
+def _cached(session: Session, code: str) -> dict | None:
+    """A scenario's row as plain values, from this process's cache while the list is unchanged
+    (a request's start reads it at no cost)."""
+
+    def load() -> dict | None:
+        return next(iter(refcache.fresh_rows(session, UseScenario, UseScenario.code == code)), None)
+
+    return refcache.cached(session, "scenarios", ("scenario", code), load)
+
+
+def for_new_request(session: Session, code: str) -> tuple[Message | None, str]:
+    """Why a new request cannot name the scenario (or None), and its Chinese name."""
+    row = _cached(session, code)
+    if row is None:
+        return Message("no application scenario %(code)s", code=code), code
+    if not row["active"]:
+        return Message("the application scenario %(code)s is no longer in use", code=code), row[
+            "name_zh"
+        ]
+    return None, row["name_zh"]
+
+
 def scenario_names(session: Session, codes: set[str]) -> dict[str, Label]:
     """The names of these scenarios (one query; none for no codes)."""
     if not codes:
         return {}
     rows = session.scalars(select(UseScenario).where(UseScenario.code.in_(sorted(codes))))
     return {r.code: Label(r.name_zh, r.name_en) for r in rows}
-
-
-def active_problem(session: Session, code: str) -> Message | None:
-    """Why a code cannot be chosen for a new request, or None."""
-    row = session.get(UseScenario, code)
-    if row is None:
-        return Message("no application scenario %(code)s", code=code)
-    if not row.active:
-        return Message("the application scenario %(code)s is no longer in use", code=code)
-    return None
 
 
 def may_maintain(user: User | None) -> bool:

@@ -43,6 +43,9 @@ def upgrade() -> None:
         scenario,
         [{"code": c, "name_zh": zh, "name_en": en, "active": True} for c, zh, en in SCENARIOS],
     )
+    # the list is reference data every request start reads: cached per process, checked against
+    # its version number (engine/refcache.py, kind ``scenarios``)
+    op.execute("INSERT INTO reference_version (kind, version) VALUES ('scenarios', 0)")
     op.add_column("data_grant", sa.Column("scenario", sa.String(40)))
     op.create_table(
         "grant_use",
@@ -79,4 +82,5 @@ def downgrade() -> None:
     op.drop_table("grant_use")
     with op.batch_alter_table("data_grant") as batch:
         batch.drop_column("scenario")
+    op.execute("DELETE FROM reference_version WHERE kind = 'scenarios'")
     op.drop_table("use_scenario")
