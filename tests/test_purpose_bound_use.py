@@ -254,6 +254,7 @@ def test_usage_shows_on_the_grant_page_and_in_the_annual_figures(
     html = Browser(app, "civil.clerk").get(f"/requests/{key}").get_data(as_text=True)
     assert "城乡低保对象认定" in html
     assert "3 次核验，核验信息项 4 个，拒绝 1 次" in html
+    assert f'<dd class="grant-number">{grant_id}</dd>' in html  # the number a system names
     civil = actors.run(lambda s: department_by_slug(s, "civil").id)
     own = actors.run(lambda s: reports.figures(s, 2026, civil))
     region = actors.run(lambda s: reports.figures(s, 2026))

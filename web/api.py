@@ -705,7 +705,7 @@ def served_on_proof(verification_id: int, body: dict):
         | {"description": "the purpose of this use, in words (logged; required)"},
         scenario=text(40, 1)
         | {"description": "the application scenario (应用场景) code; or name the grant"},
-        grant_id={"type": "integer", "minimum": 1, "description": "the grant relied on"},
+        grant_id=ID | {"description": "the grant relied on (its number on the request page)"},
     )
     | {"additionalProperties": False},
     example={
