@@ -262,6 +262,8 @@ def test_usage_shows_on_the_grant_page_and_in_the_annual_figures(
         assert (figures["use_checks"], figures["use_items"], figures["use_refusals"]) == (3, 4, 1)
     other = actors.run(lambda s: reports.figures(s, 2026, department_by_slug(s, "health").id))
     assert other["use_checks"] == 0
+    annual = Browser(app, "data.coord").get("/reports/annual/2026").get_data(as_text=True)
+    assert '<dd id="use-figures">3 / 4 / 1</dd>' in annual
 
 
 def test_the_ledger_page_and_export_show_the_count(app, api, actors, clock):  # noqa: F811
