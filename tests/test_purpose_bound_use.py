@@ -403,3 +403,28 @@ def test_a_coordinated_grant_carries_the_requests_scenario(actors):
     )
     (g,) = actors.status(key)["grants"]
     assert (g["basis"], g["scenario"]) == ("coordinated", LOW_INCOME)
+
+
+def test_a_refusal_names_the_grant_it_concerns(actors):
+    from datetime import timedelta
+
+    from tests.test_grant_check_budget import TODAY, YEAR, hold
+
+    later = (TODAY + timedelta(days=1), TODAY + YEAR)
+    ended = (TODAY - YEAR, TODAY - timedelta(days=1))
+    ended_id, later_id = hold(actors, "edu", [(["公民身份号码"], ended), (["公民身份号码"], later)])
+    (only_ended,) = hold(actors, "health", [(["公民身份号码"], ended)])
+
+    def ask(username: str, items: list[str], scenario: str = LOW_INCOME) -> tuple:
+        def go(s):
+            use = grants.UseAsked("JC-RK/0002", items, "核定低保", scenario)
+            answer = grants.check_use(s, actors.clock, actors.user(s, username), use)
+            return answer["reason_code"], answer["grant_concerned"]
+
+        return actors.run(go)
+
+    assert ask("edu.clerk", ["公民身份号码"]) == ("not_yet_valid", later_id)
+    assert ask("health.clerk", ["公民身份号码"]) == ("expired", only_ended)
+    assert ask("edu.clerk", ["迁入地"]) == ("items_outside_grant", ended_id)
+    assert ask("edu.clerk", ["公民身份号码"], CREDIT) == ("wrong_scenario", None)
+    assert ask("civil.clerk", ["公民身份号码"]) == ("no_grant", None)

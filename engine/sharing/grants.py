@@ -236,7 +236,8 @@ def _why_not(
 ) -> tuple[str, int | None]:
     """Why no grant of the department covers a use for ``scenario`` today (one grouped query
     over its grants on the resource), and the grant the refusal is counted against: the first
-    bound to the scenario that covers the items, else the first bound to it, else none."""
+    bound to the scenario that covers the items (the first not begun yet, when one has not), else
+    the first bound to it, else none."""
     bound = Grant.scenario == scenario
     covers = and_(
         bound,
@@ -250,7 +251,7 @@ def _why_not(
             func.count(Grant.id),
             func.min(case((bound, Grant.id))),
             func.min(case((covers, Grant.id))),
-            func.max(case((and_(covers, Grant.period_start > today), 1), else_=0)),
+            func.min(case((and_(covers, Grant.period_start > today), Grant.id))),
         ).where(Grant.requester_id == department_id, Grant.resource_id == resource_id)
     ).one()
     if not held:
@@ -259,7 +260,9 @@ def _why_not(
         return "wrong_scenario", None
     if first_covering is None:
         return "items_outside_grant", first_bound
-    return ("not_yet_valid" if later else "expired"), first_covering
+    if later is not None:  # a grant for the use begins later (another may have ended)
+        return "not_yet_valid", later
+    return "expired", first_covering
 
 
 def _judge(grant: Grant, info_items: list[str], today: date, scenario: str | None) -> str | None:
