@@ -55,6 +55,7 @@ def _hukou(day: date) -> dict:
         resource_code="JC-RK/0002",
         info_items=["公民身份号码", "变动类型"],
         purpose="核定城乡低保对象户籍状况",
+        scenario="YYCJ006",
         legal_basis="《社会救助暂行办法》第十一条",
         period_start=day.isoformat(),
         period_end=(day + timedelta(days=364)).isoformat(),

@@ -63,6 +63,7 @@ FORM = dict(
     resource_code="JC-RK/0002",
     info_items=["公民身份号码", "变动类型"],
     purpose="核定城乡低保对象户籍状况",
+    scenario="YYCJ006",
     legal_basis="《社会救助暂行办法》",
     period_start="2026-10-01",
     period_end="2027-09-30",

@@ -94,6 +94,7 @@ def _form() -> dict:
         resource_code=RESOURCE,
         info_items=["公民身份号码", "变动类型"],
         purpose="核定城乡低保对象户籍状况",
+        scenario="YYCJ006",
         legal_basis="《社会救助暂行办法》",
         period_start=(today + timedelta(days=1)).isoformat(),
         period_end=(today + timedelta(days=300)).isoformat(),
@@ -111,7 +112,12 @@ def _approve() -> dict:
     )
 
 
-CHECK = {"resource_code": RESOURCE, "info_items": ["公民身份号码"], "purpose": "核定低保"}
+CHECK = {
+    "resource_code": RESOURCE,
+    "info_items": ["公民身份号码"],
+    "purpose": "核定低保",
+    "scenario": "YYCJ006",
+}
 
 
 # -- data ----------------------------------------------------------------------------------------
@@ -154,6 +160,7 @@ def seed(url: str, many: int) -> None:
                 "period_start": start,
                 "period_end": end,
                 "purpose": "核定低保",
+                "scenario": "YYCJ006",
                 "basis": "approved",
                 "granted_at": now,
                 "decision": "granted",

@@ -73,7 +73,12 @@ PAGES = (
         "/api/v1/grants/check",
         "civil.clerk",
         api=True,
-        body={"resource_code": "JC-RK/0002", "info_items": ["公民身份号码"], "purpose": "核定低保"},
+        body={
+            "resource_code": "JC-RK/0002",
+            "info_items": ["公民身份号码"],
+            "purpose": "核定低保",
+            "scenario": "YYCJ006",
+        },
     ),
     Page("catalog search", "/catalog/?q=户籍", "civil.clerk"),
 )

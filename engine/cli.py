@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from engine.directory.administration import DivisionRow
     from engine.directory.clients import ClientInfo, IssuedToken, TokenInfo
     from engine.reorganisation import Plan
+    from engine.sharing.scenarios import Scenario
     from engine.trust.keys import KeyInfo
     from engine.workflow.deployment import VersionSummary
 
@@ -449,6 +450,7 @@ def cmd_requests_start(args: argparse.Namespace) -> None:
         "resource_code": args.resource,
         "info_items": [i.strip() for i in args.items.split(",") if i.strip()],
         "purpose": args.purpose,
+        "scenario": args.scenario,
         "legal_basis": args.basis,
         "period_start": args.period_from,
         "period_end": args.period_to,
@@ -918,6 +920,44 @@ def cmd_bundle_verify(args: argparse.Namespace) -> None:
     print(
         Message("VALID: every file, signature and chain link verifies; %(signed)s.", signed=signed)
     )
+# -- application scenarios (purpose-bound use, art. 12, 14) ------------------------------------
+def _scenario_line(sc: Scenario) -> str:
+    state = "" if sc.active else f"  ({Message('not in use')})"
+    return f"{sc.code}  {sc.name_zh} / {sc.name_en}{state}"
+
+
+def cmd_scenarios_list(args: argparse.Namespace) -> None:
+    from engine.sharing import scenarios
+
+    with _factory(args)() as s:
+        rows = scenarios.scenarios(s)
+    if args.json:
+        return _out(
+            args,
+            [
+                {"code": r.code, "name_zh": r.name_zh, "name_en": r.name_en, "active": r.active}
+                for r in rows
+            ],
+            "",
+        )
+    for r in rows:
+        print(_scenario_line(r))
+
+
+def cmd_scenarios_save(args: argparse.Namespace) -> None:
+    from engine.sharing import scenarios
+
+    with _factory(args)() as s, s.begin():
+        sc = scenarios.save_scenario(s, _clock(args), None, args.code, args.name_zh, args.name_en)
+    print(_scenario_line(sc))
+
+
+def cmd_scenarios_active(args: argparse.Namespace) -> None:
+    from engine.sharing import scenarios
+
+    with _factory(args)() as s, s.begin():
+        sc = scenarios.set_active(s, _clock(args), None, args.code, args.sub == "activate")
+    print(_scenario_line(sc))
 
 
 # -- backup and restore -----------------------------------------------------------------------
@@ -1541,6 +1581,7 @@ def build_parser() -> argparse.ArgumentParser:
         _calendar_commands,
         _backup_commands,
         _client_commands,
+        _scenario_commands,
         _sso_commands,
         _directory_commands,
         _rules_commands,
@@ -1729,6 +1770,9 @@ def _request_commands(sub: Commands) -> None:
     c.add_argument("--resource", required=True, help="resource code, e.g. JC-RK/0002")
     c.add_argument("--items", required=True, help="comma-separated info items")
     c.add_argument("--purpose", required=True)
+    c.add_argument(
+        "--scenario", required=True, help="application scenario code (govshare scenarios list)"
+    )
     c.add_argument("--basis", required=True, help="legal basis of the request")
     c.add_argument("--from", dest="period_from", required=True, help="use period start YYYY-MM-DD")
     c.add_argument("--to", dest="period_to", required=True, help="use period end YYYY-MM-DD")
@@ -1877,6 +1921,21 @@ def _backup_commands(sub: Commands) -> None:
         "--force", action="store_true", help="replace a database that holds data (all of it)"
     )
     r.set_defaults(fn=cmd_restore)
+
+
+def _scenario_commands(sub: Commands) -> None:
+    sc = _group(sub, "scenarios", "application scenarios (应用场景) grants are bound to")
+    _leaf(sc, "list", cmd_scenarios_list, "list the scenarios", json_flag=True)
+    c = _leaf(sc, "save", cmd_scenarios_save, "add a scenario, or rename one")
+    c.add_argument("code", help="the scenario's code, e.g. YYCJ012")
+    c.add_argument("name_zh", help="its Chinese name")
+    c.add_argument("name_en", help="its English name")
+    for name, help_text in (
+        ("deactivate", "no longer offer the scenario to new requests"),
+        ("activate", "offer the scenario to new requests again"),
+    ):
+        c = _leaf(sc, name, cmd_scenarios_active, help_text)
+        c.add_argument("code", help="the scenario's code")
 
 
 def _client_commands(sub: Commands) -> None:

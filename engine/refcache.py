@@ -35,7 +35,7 @@ from sqlalchemy.orm import (
 from engine.db import Base
 
 T = TypeVar("T")
-KINDS = ("directory", "calendar", "rules", "definitions")
+KINDS = ("directory", "calendar", "rules", "definitions", "scenarios")
 
 
 class ReferenceVersion(Base):

@@ -50,6 +50,7 @@ DYNAMIC_TABLES = [
     "outbox",
     "delivery",
     "breach",
+    "grant_use",
     "data_grant_item",
     "data_grant",
     "dossier_entry",
@@ -78,6 +79,10 @@ CATALOG_CLEANUP = [
     # rule sets a test made (version 1, the 2018 measures, is the migration's)
     "DELETE FROM rule_limit WHERE rule_set_id IN (SELECT id FROM rule_set WHERE version > 1)",
     "DELETE FROM rule_set WHERE version > 1",
+    # application scenarios a test added (migration 0047 seeds YYCJ001 … YYCJ011), or took out
+    # of use
+    "DELETE FROM use_scenario WHERE code < 'YYCJ001' OR code > 'YYCJ011'",
+    "UPDATE use_scenario SET active = TRUE",
 ]
 
 
@@ -219,6 +224,7 @@ HUKOU = dict(
     resource_code="JC-RK/0002",
     info_items=["公民身份号码", "变动类型"],
     purpose="核定城乡低保对象户籍状况",
+    scenario="YYCJ006",
     legal_basis="《社会救助暂行办法》第十一条",
     period_start="2026-10-01",
     period_end="2027-09-30",
@@ -228,6 +234,7 @@ NOT_SHARED = dict(
     resource_code="BM-GA/0003",
     info_items=["案由"],
     purpose="核查救助对象",
+    scenario="YYCJ006",
     legal_basis="《社会救助暂行办法》",
     period_start="2026-10-01",
     period_end="2026-12-31",

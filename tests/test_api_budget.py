@@ -1,7 +1,8 @@
 """What one API call costs in SQL (docs/performance.md, "Budgets the tests hold"): the token is
 read once, with its user (or its client and department) in the same statement; the request is one
 transaction unless the token's last use had to be written first; an art. 14 grant check is three
-statements and a task completion stays within its budget."""
+reads and the two writes the access log needs (its row, the use tally), and a task completion
+stays within its budget."""
 
 from __future__ import annotations
 
@@ -15,7 +16,12 @@ from tests.test_api import auth
 from tests.test_api import client as api  # noqa: F401  (the API test client fixture)
 from tests.test_grant_check_budget import CURRENT, hold
 
-CHECK = {"resource_code": "JC-RK/0002", "info_items": ["公民身份号码"], "purpose": "核定低保"}
+CHECK = {
+    "resource_code": "JC-RK/0002",
+    "info_items": ["公民身份号码"],
+    "purpose": "核定低保",
+    "scenario": "YYCJ006",
+}
 # a task completion's statements beside the token's (approving a share request: the instance,
 # the task, reference versions, the effect rows, the instance and task updates)
 COMPLETION_BUDGET = {"sqlite": 14, "postgresql": 13}  # as tests/test_command_budget.py
@@ -34,7 +40,12 @@ def reads(statements: list[str], table: str) -> list[str]:
     return [s for s in statements if f" FROM {table} " in f"{s} " or f"JOIN {table} " in s]
 
 
-def test_a_grant_check_reads_the_token_with_its_user_and_writes_nothing(api, actors, clock):  # noqa: F811
+def logged(statements: list[str]) -> list[str]:
+    """The writes of a use check: its access log row and the use tally (docs/trust.md)."""
+    return [s for s in statements if s.startswith(("INSERT", "UPDATE", "DELETE"))]
+
+
+def test_a_grant_check_reads_the_token_with_its_user_and_writes_only_its_log(api, actors, clock):  # noqa: F811
     hold(actors, "health", [(["公民身份号码"], CURRENT)])
     headers = auth("health.clerk")
     first, work, _ = counted(api, "POST", "/api/v1/grants/check", headers, CHECK)
@@ -43,11 +54,15 @@ def test_a_grant_check_reads_the_token_with_its_user_and_writes_nothing(api, act
     clock.advance(seconds=20)  # within the minute: the last use stands
     r, work, begins = counted(api, "POST", "/api/v1/grants/check", headers, CHECK)
     assert r.status_code == 200 and r.get_json()["allowed"] is True
-    assert len(work) == 3, work  # the token with its user, the resource, the first grant
+    # the token with its user, the resource, the first grant; the log row and the tally
+    assert len(work) == 5, work
     assert len(reads(work, "api_token")) == 1
     assert reads(work, "api_client_token") == []  # an official's token is no client's
     assert reads(work, "app_user") == reads(work, "api_token")  # the user comes with the token
-    assert not any(s.startswith(("INSERT", "UPDATE", "DELETE")) for s in work)
+    writes = logged(work)
+    assert len(writes) == 2, writes
+    assert writes[0].startswith("INSERT INTO grant_use ")
+    assert writes[1].startswith("INSERT INTO figure_tally ")
     assert len(begins) <= 1  # one transaction (PostgreSQL's BEGIN is implicit)
 
 
@@ -71,7 +86,9 @@ def test_a_client_token_is_read_with_its_client_and_department(
     tokens = reads(work, "api_client_token")
     assert len(tokens) == 1 and "JOIN api_client " in tokens[0] and "JOIN department " in tokens[0]
     assert reads(work, "api_token") == []  # a client's token is no official's
-    assert len(work) == 3, work  # the token, the resource (read once for the network too), a grant
+    # the token, the resource (read once for the network too), a grant; the log row and the tally
+    assert len(work) == 5, work
+    assert len(logged(work)) == 2
 
 
 def test_a_task_completion_stays_within_its_budget(api, clock, db_url):  # noqa: F811

@@ -65,7 +65,12 @@ def test_a_demo_client_acts_for_its_department(api):  # noqa: F811
     assert other.status_code == 200  # pubsec provides JC-RK/0002: it is a party
     r = api.post(
         "/api/v1/grants/check",
-        json={"resource_code": "JC-RK/0002", "info_items": ["公民身份号码"]},
+        json={
+            "resource_code": "JC-RK/0002",
+            "info_items": ["公民身份号码"],
+            "purpose": "核定城乡低保对象户籍状况",
+            "scenario": "YYCJ006",
+        },
         headers=bearer("demo-client-civil"),
     )
     assert r.status_code == 200 and r.get_json()["allowed"] is False
@@ -83,7 +88,12 @@ def test_each_endpoint_needs_its_scope(api, session_factory, clock):  # noqa: F8
         (
             "POST",
             "/api/v1/grants/check",
-            (("resource_code", "JC-RK/0002"), ("info_items", ("公民身份号码",))),
+            (
+                ("resource_code", "JC-RK/0002"),
+                ("info_items", ("公民身份号码",)),
+                ("purpose", "核定低保"),
+                ("scenario", "YYCJ006"),
+            ),
         ): "grants:check",
         ("GET", "/api/v1/verifications?resource=JC-RK/0002&record=1", None): "verification:flags",
     }
@@ -117,7 +127,12 @@ def test_an_extranet_system_is_refused_internal_network_resources(
     assert "BM-GA/0003" in message and "only over the e-government internal network" in message
     r = api.post(
         "/api/v1/grants/check",
-        json={"resource_code": "BM-SJ/0001", "info_items": ["整改事项"]},
+        json={
+            "resource_code": "BM-SJ/0001",
+            "info_items": ["整改事项"],
+            "purpose": "核查整改情况",
+            "scenario": "YYCJ011",
+        },
         headers=civil,
     )
     assert r.status_code == 403 and "internal network" in r.get_json()["message"]

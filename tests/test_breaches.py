@@ -137,9 +137,7 @@ def test_use_outside_a_grant_is_refused_and_recorded(actors, clock):
             s,
             actors.clock,
             actors.user(s, "civil.clerk"),
-            "JC-RK/0002",
-            ["公民身份号码"],
-            "核定低保",
+            grants.UseAsked("JC-RK/0002", ["公民身份号码"], "核定低保", "YYCJ006"),
         )
     )
     assert early["allowed"] is False  # the granted period starts on 2026-10-01
@@ -149,9 +147,7 @@ def test_use_outside_a_grant_is_refused_and_recorded(actors, clock):
             s,
             actors.clock,
             actors.user(s, "civil.clerk"),
-            "JC-RK/0002",
-            ["公民身份号码"],
-            "核定低保",
+            grants.UseAsked("JC-RK/0002", ["公民身份号码"], "核定低保", "YYCJ006"),
         )
     )
     assert ok["allowed"] is True
@@ -160,9 +156,7 @@ def test_use_outside_a_grant_is_refused_and_recorded(actors, clock):
             s,
             actors.clock,
             actors.user(s, "civil.clerk"),
-            "JC-RK/0002",
-            ["公民身份号码", "变动类型"],
-            "核定低保",
+            grants.UseAsked("JC-RK/0002", ["公民身份号码", "变动类型"], "核定低保", "YYCJ006"),
         )
     )
     assert refused["allowed"] is False and "变动类型" in refused["reason"]

@@ -194,6 +194,7 @@ def _city_dispute(actors):
         resource_code="BM-YC-MZ/0001",
         info_items=["公民身份号码", "保障类别"],
         purpose="核对就业援助对象的低保身份",
+        scenario="YYCJ006",
         legal_basis="《就业促进法》第五十二条",
         period_start="2026-10-01",
         period_end="2027-09-30",

@@ -31,6 +31,7 @@ UNCONDITIONAL = dict(
     resource_code="JC-RK/0001",
     info_items=["姓名", "公民身份号码"],
     purpose="核验申请人身份",
+    scenario="YYCJ006",
     legal_basis="《社会救助暂行办法》",
     period_start="2026-10-01",
     period_end="2026-12-31",

@@ -1,6 +1,7 @@
 """The art. 14 grant check costs the same whatever the number of grants a department holds: one
-indexed query that stops at the first grant covering the use (docs/performance.md); a refusal
-names at most a few of the grants held as evidence."""
+indexed query that stops at the first grant covering the use (docs/performance.md), then the
+access log's row and the use tally (one statement each); a refusal names at most a few of the
+grants held as evidence."""
 
 from __future__ import annotations
 
@@ -21,7 +22,10 @@ TODAY = date(2026, 9, 18)  # the clock fixture's day in Asia/Shanghai
 YEAR = timedelta(days=365)
 CURRENT = (TODAY - timedelta(days=30), TODAY + YEAR)
 EXPIRED = (TODAY - 2 * YEAR, TODAY - YEAR)
-BUDGET = 2  # statements of an allowed check: the resource, the first covering grant
+# statements of an allowed check: the resource, the first covering grant, the access log's row
+# and the use tally's upsert
+BUDGET = 4
+SCENARIO = "YYCJ006"  # 城乡低保对象认定, seeded by migration 0047
 
 
 def statements(engine):
@@ -61,6 +65,7 @@ def hold(actors, slug: str, scopes: list[tuple[list[str], tuple[date, date]]]) -
                 "period_start": start,
                 "period_end": end,
                 "purpose": f"用途{i}",
+                "scenario": SCENARIO,
                 "basis": "approved",
                 "granted_at": now,
                 "decision": "granted",
@@ -109,7 +114,8 @@ def check(actors, engine, username: str, items: list[str]) -> tuple[dict, list[s
         event.listen(Grant, "load", on_load)
         try:
             with statements(engine) as seen:
-                answer = grants.check_use(s, actors.clock, user, "JC-RK/0002", items, "核定低保")
+                use = grants.UseAsked("JC-RK/0002", items, "核定低保", SCENARIO)
+                answer = grants.check_use(s, actors.clock, user, use)
         finally:
             event.remove(Grant, "load", on_load)
         assert loaded == ([answer["grant_id"]] if answer["allowed"] else [])

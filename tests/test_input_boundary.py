@@ -24,7 +24,7 @@ from engine.oversight import breaches, projects, reports
 from engine.oversight.models import Breach, Project
 from engine.quality import verification
 from engine.quality.models import ServedOnProof, Verification
-from engine.sharing.grants import check_use
+from engine.sharing.grants import UseAsked, check_use
 from engine.workflow import attachments
 from engine.workflow.forms import field_errors
 from engine.workflow.models import ProcessInstance
@@ -275,20 +275,23 @@ def test_bad_served_on_proof_is_refused_and_nothing_written(actors, args, field)
 @pytest.mark.parametrize(
     "code,items,purpose,field",
     [
-        (7, ["公民身份号码"], "", "resource_code"),
-        ("JC-RK/0002", [{"a": 1}], "", "info_items"),
-        ("JC-RK/0002", "公民身份号码", "", "info_items"),
-        ("JC-RK/0002", [], "", "info_items"),
+        (7, ["公民身份号码"], "核定低保", "resource_code"),
+        ("JC-RK/0002", [{"a": 1}], "核定低保", "info_items"),
+        ("JC-RK/0002", "公民身份号码", "核定低保", "info_items"),
+        ("JC-RK/0002", [], "核定低保", "info_items"),
         ("JC-RK/0002", ["公民身份号码"], 5, "purpose"),
         ("JC-RK/0002", ["公民身份号码"], BAD["nul"], "purpose"),
-        ("JC-RK/\x00", ["公民身份号码"], "", "resource_code"),
+        ("JC-RK/0002", ["公民身份号码"], "", "purpose"),  # art. 14: the purpose is stated
+        ("JC-RK/0002", ["公民身份号码"], "  ", "purpose"),
+        ("JC-RK/\x00", ["公民身份号码"], "核定低保", "resource_code"),
     ],
 )
 def test_grant_check_with_wrong_types_is_refused_and_no_breach_is_recorded(
     actors, code, items, purpose, field
 ):
     def check(s):
-        return check_use(s, actors.clock, actors.user(s, "civil.clerk"), code, items, purpose)
+        use = UseAsked(code, items, purpose, "YYCJ006")
+        return check_use(s, actors.clock, actors.user(s, "civil.clerk"), use)
 
     assert _names(_refused(actors, check, Breach)) == {field}
 

@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from engine.errors import Conflict, ValidationFailed
+from engine.i18n import Label
 from engine.oversight.models import Breach
 from engine.sharing.models import Grant
 from engine.workflow.models import HumanTask, OutboxMessage
@@ -52,6 +53,7 @@ def test_unconditional_resource_is_granted_at_once_with_scope_and_purpose(actors
         resource_code="JC-RK/0001",
         info_items=["姓名", "公民身份号码"],
         purpose="核验申请人身份",
+        scenario="YYCJ006",
         legal_basis="《社会救助暂行办法》",
         period_start="2026-10-01",
         period_end="2026-12-31",
@@ -61,10 +63,14 @@ def test_unconditional_resource_is_granted_at_once_with_scope_and_purpose(actors
     assert st["tasks"] == []
     assert st["grants"] == [
         {
+            "id": st["grants"][0]["id"],
             "info_items": ["姓名", "公民身份号码"],
             "period_start": "2026-10-01",
             "period_end": "2026-12-31",
             "purpose": "核验申请人身份",
+            "scenario": "YYCJ006",  # the request's application scenario (art. 12)
+            "scenario_name": Label("城乡低保对象认定", "Minimum living allowance eligibility"),
+            "usage": {"checks": 0, "items": 0, "refusals": 0},
             "basis": "unconditional",
             "granted_at": st["grants"][0]["granted_at"],
             "decision": "granted",
@@ -355,6 +361,7 @@ def test_same_level_authority_of_two_city_departments_is_the_city_authority(acto
         resource_code="BM-YC-MZ/0001",
         info_items=["公民身份号码"],
         purpose="核查个体户经营者救助资格",
+        scenario="YYCJ006",
         legal_basis="《社会救助暂行办法》",
         period_start="2026-10-01",
         period_end="2026-12-31",

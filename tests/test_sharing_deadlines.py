@@ -200,6 +200,7 @@ CITY = dict(
     resource_code="BM-YC-MZ/0001",
     info_items=["公民身份号码"],
     purpose="核查个体户经营者救助资格",
+    scenario="YYCJ006",
     legal_basis="《社会救助暂行办法》",
     period_start="2026-10-01",
     period_end="2026-12-31",

@@ -206,6 +206,7 @@ def create_app(config: dict | None = None) -> Flask:
         report_views,
         request_views,
         rule_views,
+        scenario_views,
         search_views,
         security,
         signature_views,
@@ -245,6 +246,7 @@ def create_app(config: dict | None = None) -> Flask:
         cover_views,
         directory_views,
         rule_views,
+        scenario_views,
         calendar_views,
         cockpit_views,
     ):

@@ -71,6 +71,14 @@ SECTIONS: list[Section] = [
         True,
     ),
     Section(
+        "scenarios.index",
+        lazy_gettext("Application scenarios"),
+        lazy_gettext(
+            "The application scenarios (应用场景) grants are bound to: add, rename, take out of use."
+        ),
+        True,
+    ),
+    Section(
         "cockpit.index",
         lazy_gettext("Process cockpit"),
         lazy_gettext(

@@ -23,7 +23,8 @@ from engine.errors import Forbidden, GovshareError
 from engine.i18n import Message
 from engine.quality import verification
 from engine.sharing import requests as share_requests
-from engine.sharing.grants import check_use
+from engine.sharing.grants import REASONS as GRANT_REASONS
+from engine.sharing.grants import UseAsked, check_use
 from engine.trust import signatures as signed_decisions
 from engine.workflow import inbox as inbox_service
 from engine.workflow import tasks as task_service
@@ -705,50 +706,64 @@ def served_on_proof(verification_id: int, body: dict):
 @bp.post("/grants/check")
 @token_required
 @operation(
-    "Art. 14: is a use within a grant?",
+    "Art. 12, 14: is a use within a grant, for its purpose?",
     {
         200: (
-            "allowed, or refused and recorded in the breach ledger (art. 23 (4))",
+            "allowed, or refused with its reason; every check is written to the access log, and a"
+            " refusal is counted in the breach ledger (art. 23 (4)): one entry per department,"
+            " grant (or resource) and day, with the number of refusals",
             obj(
                 ("allowed",),
                 allowed={"type": "boolean"},
-                grant_id={"type": "integer"},
-                purpose={"type": "string"},
+                grant_id={"type": "integer", "description": "the grant that allows the use"},
+                grant_concerned={
+                    "type": ["integer", "null"],
+                    "description": "the grant a refusal is counted against (none: the resource)",
+                },
+                scenario={"type": ["string", "null"], "description": "the grant's scenario"},
+                purpose={"type": "string", "description": "the grant's purpose of use"},
                 period_end={"type": ["string", "null"], "format": "date"},
-                reason={"type": "string"},
+                reason_code={"type": "string", "enum": list(GRANT_REASONS)},
+                reason={"type": "string", "description": "the reason, in the token's language"},
                 breach_id={"type": "integer"},
+                breach_count={
+                    "type": "integer",
+                    "description": "refusals the day's breach entry stands for, this one included",
+                },
             ),
         )
     },
     errors=(404,),
     body=obj(
-        ("resource_code", "info_items"),
+        ("resource_code", "info_items", "purpose"),
         resource_code=CODE,
         info_items=array(text(200, 1), minItems=1, maxItems=ITEMS),
-        purpose=text(LONG_TEXT),
+        purpose=text(LONG_TEXT, 1)
+        | {"description": "the purpose of this use, in words (logged; required)"},
+        scenario=text(40, 1)
+        | {"description": "the application scenario (应用场景) code; or name the grant"},
+        grant_id=ID | {"description": "the grant relied on (its number on the request page)"},
     )
     | {"additionalProperties": False},
     example={
         "resource_code": "JC-RK/0002",
         "info_items": ["公民身份号码"],
+        "scenario": "YYCJ006",
         "purpose": "核定城乡低保对象户籍状况",
     },
 )
 def grant_check(body: dict):
     if g.client is not None:
         network_access.check_network(db.session, g.client, body["resource_code"])
-    return jsonify(
-        _command(
-            lambda s: check_use(
-                s,
-                clock(),
-                g.user,
-                body["resource_code"],
-                body["info_items"],
-                body.get("purpose", ""),
-            )
-        )
+    use = UseAsked(
+        body["resource_code"],
+        body["info_items"],
+        body.get("purpose", ""),
+        body.get("scenario"),
+        body.get("grant_id"),
     )
+    client_id = g.client.client_id if g.client is not None else None
+    return jsonify(_command(lambda s: check_use(s, clock(), g.user, use, client_id)))
 
 
 NOTIFICATION = obj(

@@ -68,6 +68,7 @@ def new():
             "resource_code": code or "",
             "info_items": request.form.getlist("info_items"),
             "purpose": request.form.get("purpose", "").strip(),
+            "scenario": request.form.get("scenario", "").strip(),
             "legal_basis": request.form.get("legal_basis", "").strip(),
             "period_start": request.form.get("period_start", ""),
             "period_end": request.form.get("period_end", ""),
@@ -95,6 +96,7 @@ def new():
         field_errors=field_errors,
         expected_due=page.expected_due,
         own=page.own,
+        scenarios=page.scenarios,
     ), (422 if errors else 200)
 
 

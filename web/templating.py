@@ -134,6 +134,14 @@ BREACH_LABELS = {
     "use_outside_grant": lazy_gettext("Use outside a grant"),
     "annual_report_overdue": lazy_gettext("Annual report late"),
 }
+USE_REFUSAL_LABELS = {  # why a use check was refused (engine/sharing/grants.py REASONS)
+    "wrong_scenario": lazy_gettext("Not the grant's application scenario"),
+    "items_outside_grant": lazy_gettext("Info items outside the grant"),
+    "expired": lazy_gettext("Grant period ended"),
+    "not_yet_valid": lazy_gettext("Grant period not begun"),
+    "no_grant": lazy_gettext("No grant on the resource"),
+    "unknown_grant": lazy_gettext("No such grant"),
+}
 PROJECT_LABELS = {
     "draft": lazy_gettext("Draft"),
     "in_review": lazy_gettext("In joint review"),
@@ -161,6 +169,9 @@ EVENT_LABELS = {
     "timers_fired": lazy_gettext("Deadline timer fired"),
     "breach_recorded": lazy_gettext("Breach recorded"),
     "grant_issued": lazy_gettext("Grant issued"),
+    "scenario_saved": lazy_gettext("Application scenario saved"),
+    "scenario_activated": lazy_gettext("Application scenario back in use"),
+    "scenario_deactivated": lazy_gettext("Application scenario taken out of use"),
     "grant_issued_in_part": lazy_gettext("Grant issued in part"),
     "deadline_reminder": lazy_gettext("Reminder sent"),
     "deadline_missed": lazy_gettext("Time limit passed, step closed"),
@@ -340,6 +351,7 @@ def init_app(app: Flask) -> None:
             "CLASS_LABELS": CLASS_LABELS,
             "DOSSIER_LABELS": DOSSIER_LABELS,
             "BREACH_LABELS": BREACH_LABELS,
+            "USE_REFUSAL_LABELS": USE_REFUSAL_LABELS,
             "PROJECT_LABELS": PROJECT_LABELS,
             "APPEAL_LABELS": APPEAL_LABELS,
             "BASE_LABELS": BASE_LABELS,

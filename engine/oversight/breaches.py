@@ -73,6 +73,7 @@ class BreachEntry:
     appealed_at: datetime | None
     rectification_instance_id: int | None
     rectified_at: datetime | None
+    count: int = 1  # the refusals of a day it stands for (a refused use, art. 14); else 1
 
 
 def entry_of(row: Breach) -> BreachEntry:
@@ -93,6 +94,7 @@ def entry_of(row: Breach) -> BreachEntry:
         appealed_at=row.appealed_at,
         rectification_instance_id=row.rectification_instance_id,
         rectified_at=row.rectified_at,
+        count=row.count or 1,
     )
 
 
@@ -378,6 +380,7 @@ CSV_COLUMNS = [
     "department",
     "article",
     "kind",
+    "count",
     "business_key",
     "due",
     "status",
@@ -394,6 +397,7 @@ def _csv_row(b: BreachEntry, gettext: Callable[[str], str] | None) -> list[Any]:
         b.department_name.render(gettext),
         b.article,
         b.kind,
+        b.count,
         b.evidence.get("business_key", ""),
         b.evidence.get("due", ""),
         b.status,
@@ -438,20 +442,97 @@ def record(
     return row
 
 
+@dataclass(frozen=True)
+class Counted:
+    """The entry a repeated breach counts in: its id and how many times it was recorded."""
+
+    id: int
+    count: int
+
+
+_ONCE: dict[str, Any] = {}
+
+
+def _once_upsert(dialect: str) -> Any:
+    """Insert the entry, or add 1 to the count of the entry already named ``once``: one atomic
+    statement (``INSERT … ON CONFLICT (once) DO UPDATE``), so concurrent refusals never make
+    two entries nor lose a count. Built once per dialect."""
+    stmt = _ONCE.get(dialect)
+    if stmt is None:
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as upsert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as upsert  # type: ignore[assignment]
+        table = Breach.__table__
+        new = upsert(table)  # type: ignore[arg-type]
+        stmt = _ONCE[dialect] = new.on_conflict_do_update(
+            index_elements=["once"], set_={"count": table.c.count + 1}
+        ).returning(table.c.id, table.c.count)
+    return stmt
+
+
+def record_once(
+    session: Session,
+    clock: Clock,
+    once: str,
+    department_id: int,
+    article: str,
+    kind: str,
+    evidence: dict[str, Any],
+) -> Counted:
+    """Add an entry named ``once`` to the ledger, or count one more in the entry of that name:
+    a breach repeated many times (a refused use, art. 14) is one entry with its count. The
+    department is told of the entry once, when it is made."""
+    conn = session.connection()
+    entry_id, count = conn.execute(
+        _once_upsert(conn.dialect.name),
+        {
+            "once": once,
+            "department_id": department_id,
+            "article": article,
+            "kind": kind,
+            "evidence": evidence,
+            "recorded_at": clock.now(),
+            "status": "recorded",
+            "count": 1,
+        },
+    ).one()
+    if count == 1:
+        _notify(session, clock, None, department_id, entry_id, article, "", "breach_recorded")
+    return Counted(entry_id, count)
+
+
 def _tell(session: Session, clock: Clock, row: Breach, event: str, **payload: Any) -> None:
     """An outbox row to the department in the entry (its officials on the case and leaders are
     told by the notifications worker), written with the change."""
+    key = str(row.evidence.get("business_key", ""))
+    _notify(
+        session, clock, row.instance_id, row.department_id, row.id, row.article, key, event, payload
+    )
+
+
+def _notify(
+    session: Session,
+    clock: Clock,
+    instance_id: int | None,
+    department_id: int,
+    breach_id: int,
+    article: str,
+    business_key: str,
+    event: str,
+    payload: dict[str, Any] | None = None,
+) -> None:
     add_row(
         session,
         OutboxMessage,
-        instance_id=row.instance_id,
-        department_id=row.department_id,
+        instance_id=instance_id,
+        department_id=department_id,
         template=event,
         payload={
-            "business_key": row.evidence.get("business_key", ""),
-            "breach_id": row.id,
-            "article": row.article,
-            **payload,
+            "business_key": business_key,
+            "breach_id": breach_id,
+            "article": article,
+            **(payload or {}),
         },
         created_at=clock.now(),
         sent_at=None,

@@ -29,6 +29,8 @@ class Breach(Base):
         # the ledger pages newest first: all of it, or one department's (migration 0025)
         Index("ix_breach_recorded", "recorded_at", "id"),
         Index("ix_breach_department_recorded", "department_id", "recorded_at", "id"),
+        # a refused use's entry of the day (migration 0047)
+        Index("uq_breach_once", "once", unique=True),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instance.id"), index=True)
@@ -46,6 +48,10 @@ class Breach(Base):
     appealed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     rectification_instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instance.id"))
     rectified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # a refused use (art. 14) is one entry per department, grant (or resource) and day: ``once``
+    # names it and ``count`` says how many refusals it stands for (NULL ``once``: one event)
+    once: Mapped[str | None] = mapped_column(String(120))
+    count: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     department: Mapped[Department] = relationship(lazy="select")
 
 

@@ -163,6 +163,10 @@ def annual_report_pdf(report: dict, issuer: str = "", issued_on: date | None = N
                     f"{f['catalog_updates_on_time']} / {f['catalog_updates']}",
                 ],
                 ["目录条目 / 向社会开放", f"{f['catalog_entries']} / {f['open_entries']}"],
+                [
+                    "使用核验 / 核验信息项 / 拒绝",
+                    f"{f.get('use_checks', 0)} / {f.get('use_items', 0)} / {f.get('use_refusals', 0)}",
+                ],
             ],
             [110 * mm, 50 * mm],
             st.font,

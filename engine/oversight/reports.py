@@ -104,6 +104,10 @@ def figures(
         "catalog_updates_on_time": count("catalog_update_done", on_time=True),
         "catalog_entries": entries,
         "open_entries": open_entries,
+        # art. 14: the use checks of department systems (as requester), their items and refusals
+        "use_checks": tally.get(("use_checks", ""), 0),
+        "use_items": tally.get(("use_items", ""), 0),
+        "use_refusals": tally.get(("use_refusals", ""), 0),
     }
     if reasons:
         start, end = summary.year_bounds(year)

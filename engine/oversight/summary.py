@@ -33,6 +33,16 @@ authority (the department of the fact):
   row may hold 0); a further escalation or decision of the same instance changes nothing here;
 * ``disputes_decided`` — decisions (``coordination_decided``) of the year, by days of escalation
   and decision (value ``<escalated>|<decided>``).
+
+Uses of shared data (art. 14), counted by the use check itself (:func:`tally_use`), not from facts:
+
+* ``use_checks``, ``use_items``, ``use_refusals`` — the department's use checks of the year, the
+  info items they named, the refusals among them (value empty);
+* year 0, department 0, value ``<grant id>``: the same three figures for one grant, ever,
+  whichever department holds it now (the grant's page reads three primary-key rows).
+
+:func:`rebuild` leaves these rows alone: no fact records them; the access log (``grant_use``)
+holds every check they count.
 """
 
 from __future__ import annotations
@@ -288,9 +298,55 @@ def tally_fact(ctx: StepContext, fact: ProcessFact) -> None:
     _add(session, rows(row, first, dispute))
 
 
+USE_FIGURES = ("use_checks", "use_items", "use_refusals")
+
+
+def use_changes(
+    at: datetime, department_id: int, grant_id: int | None, items: int, refused: bool
+) -> list[tuple[Key, int]]:
+    """The rows one use check adds to: the department's of the year, and the grant's (if any)."""
+    counts = dict(zip(USE_FIGURES, (1, items, int(refused)), strict=True))
+    keys = [((year_of(at), department_id, f, ""), n) for f, n in counts.items() if n]
+    if grant_id is not None:
+        keys += [((0, 0, f, str(grant_id)), n) for f, n in counts.items() if n]
+    return keys
+
+
+def tally_use(
+    session: Session,
+    at: datetime,
+    department_id: int,
+    grant_id: int | None,
+    items: int,
+    refused: bool,
+) -> None:
+    """Count a use check in the transaction that logs it: one statement, whatever was counted
+    before (an atomic upsert, safe under concurrent checks)."""
+    _add(session, use_changes(at, department_id, grant_id, items, refused))
+
+
+def grant_use_counts(session: Session, grant_ids: list[int]) -> dict[int, dict[str, int]]:
+    """Per grant: its checks, info items checked and refusals, ever (0 when never checked)."""
+    out = {g: dict.fromkeys(USE_FIGURES, 0) for g in grant_ids}
+    if not grant_ids:
+        return out
+    T = FigureTally
+    for figure, value, n in session.execute(
+        select(T.figure, T.value, T.n).where(
+            T.year == 0,
+            T.department_id == 0,
+            T.figure.in_(USE_FIGURES),
+            T.value.in_([str(g) for g in grant_ids]),
+        )
+    ):
+        out[int(value)][figure] = int(n)
+    return out
+
+
 def rebuild(session: Session, chunk: int = 5000) -> int:
-    """Recount the whole summary from ``process_fact``; returns the facts counted."""
-    session.execute(delete(FigureTally))
+    """Recount the whole summary from ``process_fact``; returns the facts counted. The use
+    figures (:data:`USE_FIGURES`), which no fact records, are kept as they are."""
+    session.execute(delete(FigureTally).where(FigureTally.figure.not_in(USE_FIGURES)))
     seen: set[tuple] = set()
     escalated: dict[int, tuple[datetime, int | None]] = {}  # instance -> its first escalation
     decided: set[int] = set()  # instances with a decision counted
@@ -351,6 +407,7 @@ REGION_FIGURES = (
     *(f"fact:{kind}" for kind in COUNTED),
     *(figure + REGION for figure in INSTANCES),
     ANSWER_DATES + REGION,
+    *USE_FIGURES,
 )
 
 

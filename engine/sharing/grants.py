@@ -3,16 +3,19 @@
 A grant is a right to use a resource: its info items, its period and the purpose stated. Processes
 issue one with the sandbox helper ``issue_grant(basis)``; department systems ask
 :func:`check_use` before using shared data, and a use outside every grant is refused and recorded
-in the breach ledger (art. 23 (4)).
+in the breach ledger (art. 23 (4)) once a day per grant, with the count. A grant is bound to its
+purpose and application scenario (应用场景, :mod:`engine.sharing.scenarios`); every check is
+written to the append-only access log (:class:`engine.sharing.models.GrantUse`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, or_, select
+from sqlalchemy import ColumnElement, and_, case, exists, func, insert, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from engine.catalog import resource_by_code, resources_by_id
@@ -21,8 +24,8 @@ from engine.directory.models import User
 from engine.errors import ValidationFailed
 from engine.i18n import N_, Message
 from engine.inputs import Checks
-from engine.oversight import breaches
-from engine.sharing.models import FOREVER, Grant, GrantItem
+from engine.oversight import breaches, summary
+from engine.sharing.models import FOREVER, Grant, GrantItem, GrantUse
 from engine.workflow.handlers import CheckContext, StepContext
 
 
@@ -105,6 +108,7 @@ def issue_grant_effect(
         period_start=_as_date(data.get("granted_period_start") or data.get("period_start")),
         period_end=period_end,
         purpose=data.get("granted_purpose") or data.get("purpose", ""),
+        scenario=data.get("granted_scenario") or data.get("scenario") or None,
         basis=basis,
         granted_at=ctx.clock.now(),
         decision=decision or "granted",
@@ -156,18 +160,47 @@ def grants_of(session: Session, instance_id: int) -> list[Grant]:
     )
 
 
+def grant_usage(session: Session, grant_ids: list[int]) -> dict[int, dict[str, int]]:
+    """Each grant's use so far (art. 14): ``checks``, info ``items`` checked and ``refusals``,
+    read from the use tally (three rows per grant, whatever the checks)."""
+    counted = summary.grant_use_counts(session, grant_ids)
+    return {
+        g: {"checks": c["use_checks"], "items": c["use_items"], "refusals": c["use_refusals"]}
+        for g, c in counted.items()
+    }
+
+
 EVIDENCE_GRANTS = 10  # grant ids a refused use's breach names as evidence, at most
+
+# why a use is refused (the API's ``reason_code``); grants are never revoked (nothing in the
+# measures or the processes withdraws one): a grant ends with its period
+REASONS: dict[str, str] = {
+    "wrong_scenario": N_(
+        "The use is not for the application scenario of the grant (%(scenario)s stated)."
+    ),
+    "items_outside_grant": N_("No grant of your department covers %(items)s of %(code)s."),
+    "expired": N_("The period of use of grant %(grant)s has ended."),
+    "not_yet_valid": N_("The period of use of grant %(grant)s has not begun."),
+    "no_grant": N_("Your department holds no grant on %(code)s."),
+    "unknown_grant": N_("Your department holds no grant %(grant)s on %(code)s."),
+}
 
 
 def covering_grant(
-    session: Session, department_id: int, resource_id: int, info_items: list[str], today: date
+    session: Session,
+    department_id: int,
+    resource_id: int,
+    info_items: list[str],
+    today: date,
+    scenario: str | None = None,
 ) -> Grant | None:
     """The first grant (lowest id) of the department on the resource that is in its period
-    today and includes every info item asked about, or None: one query, whatever the number of
-    grants held. It reads the grants holding the first item asked about that have not ended
-    (``ix_data_grant_item_check``: department, resource, item, last day) and takes the first in
-    its period that holds the other items too (a primary-key lookup each); grants for other
-    items and ended grants are never visited."""
+    today, includes every info item asked about and (``scenario`` given) is bound to that
+    application scenario, or None: one query, whatever the number of grants held. It reads the
+    grants holding the first item asked about that have not ended (``ix_data_grant_item_check``:
+    department, resource, item, last day) and takes the first in its period that holds the other
+    items too (a primary-key lookup each); grants for other items and ended grants are never
+    visited."""
     first, *others = dict.fromkeys(info_items)
     walked = aliased(GrantItem)
 
@@ -175,6 +208,7 @@ def covering_grant(
         other = aliased(GrantItem)
         return exists().where(other.grant_id == walked.grant_id, other.item == item)
 
+    bound = () if scenario is None else (Grant.scenario == scenario,)
     return session.scalars(
         select(Grant)
         .join(walked, walked.grant_id == Grant.id)
@@ -184,6 +218,7 @@ def covering_grant(
             walked.item == first,
             walked.until >= today,
             or_(Grant.period_start.is_(None), Grant.period_start <= today),
+            *bound,
             *(holds(item) for item in others),
         )
         .order_by(walked.grant_id)
@@ -191,53 +226,204 @@ def covering_grant(
     ).first()
 
 
+def _why_not(
+    session: Session,
+    department_id: int,
+    resource_id: int,
+    info_items: list[str],
+    today: date,
+    scenario: str,
+) -> tuple[str, int | None]:
+    """Why no grant of the department covers a use for ``scenario`` today (one grouped query
+    over its grants on the resource), and the grant the refusal is counted against: the first
+    bound to the scenario that covers the items (the first not begun yet, when one has not), else
+    the first bound to it, else none."""
+    bound = Grant.scenario == scenario
+    covers = and_(
+        bound,
+        *(
+            exists().where(GrantItem.grant_id == Grant.id, GrantItem.item == item)
+            for item in dict.fromkeys(info_items)
+        ),
+    )
+    held, first_bound, first_covering, later = session.execute(
+        select(
+            func.count(Grant.id),
+            func.min(case((bound, Grant.id))),
+            func.min(case((covers, Grant.id))),
+            func.min(case((and_(covers, Grant.period_start > today), Grant.id))),
+        ).where(Grant.requester_id == department_id, Grant.resource_id == resource_id)
+    ).one()
+    if not held:
+        return "no_grant", None
+    if first_bound is None:
+        return "wrong_scenario", None
+    if first_covering is None:
+        return "items_outside_grant", first_bound
+    if later is not None:  # a grant for the use begins later (another may have ended)
+        return "not_yet_valid", later
+    return "expired", first_covering
+
+
+def _judge(grant: Grant, info_items: list[str], today: date, scenario: str | None) -> str | None:
+    """Why the grant named does not cover the use today, or None when it does."""
+    if scenario is not None and grant.scenario != scenario:
+        return "wrong_scenario"
+    if not set(info_items) <= set(grant.info_items or ()):
+        return "items_outside_grant"
+    if grant.period_start is not None and grant.period_start > today:
+        return "not_yet_valid"
+    if grant.period_end is not None and grant.period_end < today:
+        return "expired"
+    return None
+
+
 def _nonempty(items: list) -> Message | None:
     return None if items else Message(N_("name at least one info item"))
+
+
+@dataclass(frozen=True)
+class UseAsked:
+    """A department system's use of shared data, as it states it (art. 14): the resource, the
+    info items, the purpose in words, and the grant it relies on (``grant_id``) or the
+    application scenario (``scenario``), or both."""
+
+    resource_code: str
+    info_items: list[str]
+    purpose: str
+    scenario: str | None = None
+    grant_id: int | None = None
+
+
+def _checked(use: UseAsked) -> None:
+    checks = Checks()
+    checks.text("resource_code", use.resource_code, Message(N_("Resource code")), required=True)
+    if checks.texts("info_items", use.info_items, Message(N_("Info items")), max_length=200):
+        checks.add("info_items", Message(N_("Info items")), _nonempty(use.info_items))
+    checks.text(
+        "purpose", use.purpose, Message(N_("Purpose of use")), multiline=True, required=True
+    )
+    scenario_label = Message(N_("Application scenario"))
+    if use.scenario is not None:
+        checks.text("scenario", use.scenario, scenario_label, max_length=40, required=True)
+    if use.grant_id is not None:
+        checks.integer("grant_id", use.grant_id, Message(N_("Grant")))
+    elif use.scenario is None:
+        checks.add(
+            "scenario", scenario_label, Message(N_("name the application scenario or the grant"))
+        )
+    checks.done(Message(N_("The use cannot be checked")))
 
 
 def check_use(
     session: Session,
     clock: Clock,
     user: User,
-    resource_code: str,
-    info_items: list[str],
-    purpose: str,
+    use: UseAsked,
+    client_id: int | None = None,
 ) -> dict:
-    """Art. 14: is this use within a grant of the department? A use outside every grant is refused
-    and recorded in the ledger (art. 23 (4))."""
-    checks = Checks()
-    checks.text("resource_code", resource_code, Message(N_("Resource code")), required=True)
-    if checks.texts("info_items", info_items, Message(N_("Info items")), max_length=200):
-        checks.add("info_items", Message(N_("Info items")), _nonempty(info_items))
-    checks.text("purpose", purpose, Message(N_("Purpose of use")), multiline=True)
-    checks.done(Message(N_("The use cannot be checked")))
-    resource = resource_by_code(session, resource_code)
-    today = clock.now().astimezone(SHANGHAI).date()
-    grant = covering_grant(session, user.department_id, resource.id, info_items, today)
-    if grant is not None:
+    """Art. 12, 14: is this use within a grant of the department — the grant named (and bound to
+    the scenario, if one is stated) or, naming a scenario, a grant bound to it — covering every
+    info item named, in its period today? A grant without a scenario (issued before revision
+    0047) is used only by naming it.
+
+    Every check is logged (:class:`GrantUse`, append-only) and counted in the figures (per
+    department and year, per grant) in the caller's transaction; a refused use is recorded in
+    the breach ledger (art. 23 (4)) once per department, grant (or resource, when no grant is
+    concerned) and day, with the number of refusals (:func:`breaches.record_once`). Allowed by
+    scenario, the check costs the resource, one indexed query (:func:`covering_grant`), the log
+    row and the tally."""
+    _checked(use)
+    resource = resource_by_code(session, use.resource_code)
+    now = clock.now()
+    today = now.astimezone(SHANGHAI).date()
+    items = list(dict.fromkeys(use.info_items))
+    scenario = use.scenario.strip() if use.scenario is not None else None
+    reason: str | None
+    if use.grant_id is not None:
+        grant = session.scalar(
+            select(Grant).where(
+                Grant.id == int(use.grant_id),
+                Grant.requester_id == user.department_id,
+                Grant.resource_id == resource.id,
+            )
+        )
+        reason = "unknown_grant" if grant is None else _judge(grant, items, today, scenario)
+        grant_id = grant.id if grant is not None else None
+    else:
+        assert scenario is not None  # checked: a use names the grant or the scenario
+        grant = covering_grant(session, user.department_id, resource.id, items, today, scenario)
+        if grant is not None:
+            reason, grant_id = None, grant.id
+        else:
+            reason, grant_id = _why_not(
+                session, user.department_id, resource.id, items, today, scenario
+            )
+    session.connection().execute(
+        insert(GrantUse),
+        {
+            "at": now,
+            "department_id": user.department_id,
+            "user_id": user.id,
+            "client_id": client_id,
+            "grant_id": grant_id,
+            "resource_id": resource.id,
+            "info_items": items,
+            "item_count": len(items),
+            "scenario": scenario,
+            "purpose": use.purpose.strip(),
+            "allowed": reason is None,
+            "reason": reason,
+        },
+    )
+    summary.tally_use(session, now, user.department_id, grant_id, len(items), reason is not None)
+    if reason is None:
+        assert grant is not None
         return {
             "allowed": True,
             "grant_id": grant.id,
+            "scenario": grant.scenario,
             "purpose": grant.purpose,
             "period_end": grant.period_end.isoformat() if grant.period_end else None,
         }
-    reason = Message(
-        "No grant of your department covers %(items)s of %(code)s today.",
-        items="、".join(info_items),
-        code=resource.code,
-    )
     held = select(Grant.id).where(
         Grant.requester_id == user.department_id, Grant.resource_id == resource.id
     )
     evidence = {
         "resource": resource.code,
-        "info_items": info_items,
-        "purpose": purpose,
+        "info_items": items,
+        "scenario": scenario,
+        "purpose": use.purpose.strip(),
+        "reason": reason,
+        "grant_id": grant_id,
         "user": user.username,
+        "client_id": client_id,
         # the first grants held on the resource (none of them covers the use), not all of them
         "grants": list(session.scalars(held.order_by(Grant.id).limit(EVIDENCE_GRANTS))),
     }
-    row = breaches.record(
-        session, clock, user.department_id, "第二十三条（四）", "use_outside_grant", evidence
+    concerned = f"grant:{grant_id}" if grant_id is not None else f"resource:{resource.id}"
+    entry = breaches.record_once(
+        session,
+        clock,
+        f"use:{user.department_id}:{concerned}:{today.isoformat()}",
+        user.department_id,
+        "第二十三条（四）",
+        "use_outside_grant",
+        evidence,
     )
-    return {"allowed": False, "reason": str(reason), "breach_id": row.id}
+    return {
+        "allowed": False,
+        "grant_concerned": grant_id,
+        "reason_code": reason,
+        "reason": str(
+            Message(
+                REASONS[reason],
+                scenario=scenario or "—",
+                items="、".join(items),
+                code=resource.code,
+                grant=grant_id if grant_id is not None else use.grant_id,
+            )
+        ),
+        "breach_id": entry.id,
+        "breach_count": entry.count,
+    }

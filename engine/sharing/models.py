@@ -6,11 +6,14 @@ from datetime import date, datetime
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Date,
     ForeignKey,
     Index,
+    Integer,
     String,
     Text,
+    event,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -33,6 +36,9 @@ class Grant(Base):
     period_start: Mapped[date | None] = mapped_column(Date)
     period_end: Mapped[date | None] = mapped_column(Date, index=True)  # expiry notices
     purpose: Mapped[str] = mapped_column(Text)
+    # the application scenario (应用场景, :class:`UseScenario`) the use is bound to; NULL on grants
+    # issued before revision 0047, which a department system uses only by naming the grant
+    scenario: Mapped[str | None] = mapped_column(String(40))
     basis: Mapped[str] = mapped_column(
         String(30)
     )  # unconditional | approved | partial | negotiated | coordinated
@@ -73,6 +79,44 @@ class GrantItem(Base):
 FOREVER = date(9999, 12, 31)  # GrantItem.until of a grant without an end
 
 
+class UseScenario(Base):
+    """An application scenario (应用场景) a grant is bound to (art. 12, 14): the reference list
+    kept by the data-sharing authority (migration 0047 seeds the Ningxia list; ``govshare
+    scenarios``). A scenario no longer active is not offered to new requests; grants bound to it
+    keep it."""
+
+    __tablename__ = "use_scenario"
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name_zh: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+
+
+class GrantUse(Base):
+    """One art. 14 use check, allowed or refused: the access log. Append-only: the application
+    inserts these rows and never updates or deletes them (docs/trust.md)."""
+
+    __tablename__ = "grant_use"
+    __table_args__ = (
+        Index("ix_grant_use_grant", "grant_id", "id"),
+        Index("ix_grant_use_department", "department_id", "at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    department_id: Mapped[int] = mapped_column(ForeignKey("department.id"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))  # an official's token
+    client_id: Mapped[int | None] = mapped_column(ForeignKey("api_client.id"))  # a system's
+    grant_id: Mapped[int | None] = mapped_column(ForeignKey("data_grant.id"))  # none matched: NULL
+    resource_id: Mapped[int] = mapped_column(ForeignKey("resource.id"))
+    info_items: Mapped[list] = mapped_column(JSON)
+    item_count: Mapped[int] = mapped_column(Integer)
+    scenario: Mapped[str | None] = mapped_column(String(40))
+    purpose: Mapped[str] = mapped_column(Text)
+    allowed: Mapped[bool] = mapped_column(Boolean)
+    reason: Mapped[str | None] = mapped_column(String(30))  # the refusal's reason code
+
+
 class DossierEntry(Base):
     """One piece of a dispute's dossier: an information request or answer, a meeting, the decision."""
 
@@ -86,3 +130,11 @@ class DossierEntry(Base):
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+
+
+def _append_only(_mapper: object, _connection: object, target: GrantUse) -> None:
+    raise RuntimeError(f"the access log is append-only: row {target.id} cannot change")
+
+
+event.listen(GrantUse, "before_update", _append_only)
+event.listen(GrantUse, "before_delete", _append_only)

@@ -7,7 +7,7 @@ not-shared resource opens ``negotiation`` directly (art. 11: "needed but not sha
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
@@ -23,10 +23,11 @@ from engine.clock import Clock
 from engine.directory import department_labels, parties, users_by_id
 from engine.directory.models import User
 from engine.errors import FieldProblem, ValidationFailed
-from engine.i18n import Message
+from engine.i18n import Label, Message
 from engine.oversight.breaches import breaches_of
+from engine.sharing import scenarios
 from engine.sharing.coordination import has_dossier
-from engine.sharing.grants import grants_of
+from engine.sharing.grants import grant_usage, grants_of
 from engine.sharing.models import Grant
 from engine.workflow import history
 from engine.workflow import tasks as task_service
@@ -64,6 +65,8 @@ SUMMARY_FIELDS = (
     "provider_name",
     "authority_name",
     "purpose",
+    "scenario",
+    "scenario_name",
     "legal_basis",
     "info_items",
     "period_start",
@@ -87,6 +90,11 @@ def _request_problems(resource: Resource, user: User, form: dict) -> list[FieldP
     return errors
 
 
+def _scenario_problems(problem: Message | None) -> list[FieldProblem]:
+    """A new request names an application scenario in use (art. 12: the grant is bound to it)."""
+    return [] if problem is None else [{"field": "scenario", "message": problem}]
+
+
 def start_share_request(
     session: Session,
     clock: Clock,
@@ -97,8 +105,10 @@ def start_share_request(
     definition = active_definition(session, "share_request")
     schema = definition.forms["share_request_start"]
     validate_form("share_request_start", schema, form)
+    form = {**form, "scenario": str(form["scenario"]).strip()}
     resource = resource_by_code(session, form["resource_code"])
-    errors = _request_problems(resource, user, form)
+    problem, scenario_name = scenarios.for_new_request(session, form["scenario"])
+    errors = _request_problems(resource, user, form) + _scenario_problems(problem)
     if errors:
         for error in errors:
             error["label"] = field_label(schema, error["field"]) or error["field"]
@@ -112,6 +122,8 @@ def start_share_request(
         **bound.names(),
         "resource_id": resource.id,
         "resource_name": resource.name,
+        # the application scenario's name as the request named it (its code is ``scenario``)
+        "scenario_name": scenario_name,
         "share_type": resource.share_type,
         "submitted_at": iso_now(clock),
         **limits(session, clock),
@@ -143,13 +155,24 @@ FACT_DECISIONS = {  # the decision a fact records, in the words of the outcome
 DECIDERS = {"request_answered": "provider", "coordination_decided": "coordination"}
 
 
-def _grant_dict(g: Grant, people: dict[int, User]) -> dict:
+def _grant_dict(
+    g: Grant,
+    people: dict[int, User],
+    names: dict[str, Label] | None = None,
+    usage: dict[str, int] | None = None,
+) -> dict:
     decider = people.get(g.decided_by_id) if g.decided_by_id else None
     return {
+        "id": g.id,
         "info_items": g.info_items,
         "period_start": g.period_start.isoformat() if g.period_start else None,
         "period_end": g.period_end.isoformat() if g.period_end else None,
         "purpose": g.purpose,
+        # the application scenario the grant is bound to (None: issued before scenarios; used
+        # only by naming the grant) and its use so far (art. 14): checks, items, refusals
+        "scenario": g.scenario,
+        "scenario_name": (names or {}).get(g.scenario) if g.scenario else None,
+        "usage": usage or {"checks": 0, "items": 0, "refusals": 0},
         "basis": g.basis,
         "granted_at": g.granted_at.isoformat(),
         "decision": g.decision or ("granted_in_part" if g.basis == "partial" else "granted"),
@@ -219,7 +242,11 @@ def request_status(session: Session, instance: ProcessInstance) -> dict:
     people = users_by_id(
         session, [g.decided_by_id for g in grant_rows] + [f.actor_id for f in facts]
     )
-    grants = [_grant_dict(g, people) for g in grant_rows]
+    usage = grant_usage(session, [g.id for g in grant_rows])
+    scenario_names = scenarios.scenario_names(
+        session, {g.scenario for g in grant_rows if g.scenario}
+    )
+    grants = [_grant_dict(g, people, scenario_names, usage[g.id]) for g in grant_rows]
     breaches = breaches_of(session, instance.id)
     names = department_labels(session, {b.department_id for b in breaches})
     events = session.scalars(
@@ -330,6 +357,7 @@ class RequestForm:
     results: list  # entries matching the search, when none is chosen
     expected_due: Deadline | None  # when the provider must answer, for a conditional entry
     own: bool  # the user's department provides the entry (it cannot apply for it)
+    scenarios: list = field(default_factory=list)  # the application scenarios to choose from
 
 
 def request_form(
@@ -346,4 +374,5 @@ def request_form(
         results=find_requestable(session, q) if resource is None else [],
         expected_due=expected_due,
         own=resource is not None and resource.provider_id == user.department_id,
+        scenarios=scenarios.scenarios(session, active_only=True) if resource is not None else [],
     )

@@ -81,6 +81,7 @@ def test_edit_return_fix_publish_find_and_request(official, actors):
     page.get_by_role("link", name="申请使用").click()
     page.check("input[name=info_items][value=保障起始日期]")
     page.fill("#purpose", "核定养老服务从业人员社会保险补贴")
+    page.select_option("#scenario", "YYCJ002")  # the application scenario (应用场景)
     page.fill("#legal_basis", "《社会救助暂行办法》")
     page.fill("#period_start", "2026-10-01")
     page.fill("#period_end", "2027-09-30")

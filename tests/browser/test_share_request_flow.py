@@ -100,6 +100,7 @@ def apply_for_household_changes(civil, t: dict[str, str]) -> str:
     page.check("input[name=info_items][value=公民身份号码]")
     page.check("input[name=info_items][value=变动类型]")
     page.fill("#purpose", "核定城乡低保对象户籍状况")
+    page.select_option("#scenario", "YYCJ006")  # the application scenario (应用场景)
     page.fill("#legal_basis", "《社会救助暂行办法》第十一条")
     page.fill("#period_start", "2026-10-01")
     page.fill("#period_end", "2027-09-30")
