@@ -79,7 +79,7 @@ CATALOG_CLEANUP = [
     # rule sets a test made (version 1, the 2018 measures, is the migration's)
     "DELETE FROM rule_limit WHERE rule_set_id IN (SELECT id FROM rule_set WHERE version > 1)",
     "DELETE FROM rule_set WHERE version > 1",
-    # application scenarios a test added (migration 0047 seeds YYCJ001 … YYCJ011), or took out
+    # application scenarios a test added (migration 0049 seeds YYCJ001 … YYCJ011), or took out
     # of use
     "DELETE FROM use_scenario WHERE code < 'YYCJ001' OR code > 'YYCJ011'",
     "UPDATE use_scenario SET active = TRUE",

@@ -25,7 +25,7 @@ EXPIRED = (TODAY - 2 * YEAR, TODAY - YEAR)
 # statements of an allowed check: the resource, the first covering grant, the access log's row
 # and the use tally's upsert
 BUDGET = 4
-SCENARIO = "YYCJ006"  # 城乡低保对象认定, seeded by migration 0047
+SCENARIO = "YYCJ006"  # 城乡低保对象认定, seeded by migration 0049
 
 
 def statements(engine):

@@ -188,7 +188,7 @@ def test_a_grant_is_named_by_its_number_and_the_scenario_stated_must_match(
 
 def test_a_grant_issued_before_scenarios_is_used_only_by_naming_it(api, actors, clock):  # noqa: F811
     _, grant_id = granted(actors, clock)
-    actors.run(lambda s: s.execute(update(Grant).values(scenario=None)))  # as migration 0047
+    actors.run(lambda s: s.execute(update(Grant).values(scenario=None)))  # as migration 0049
     refused = check(api)
     assert (refused["allowed"], refused["reason_code"]) == (False, "wrong_scenario")
     assert check(api, scenario=None, grant_id=grant_id)["allowed"] is True

@@ -3,15 +3,15 @@ seeded with the Ningxia list; the grant's scenario (NULL on the grants issued be
 naming the grant); the append-only access log of use checks; one breach entry per department,
 grant (or resource) and day for refused uses, with the number of refusals it stands for
 
-Revision ID: 0047
-Revises: 0046
+Revision ID: 0049
+Revises: 0048
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0047"
-down_revision = "0046"
+revision = "0049"
+down_revision = "0048"
 branch_labels = None
 depends_on = None
 
