@@ -920,6 +920,8 @@ def cmd_bundle_verify(args: argparse.Namespace) -> None:
     print(
         Message("VALID: every file, signature and chain link verifies; %(signed)s.", signed=signed)
     )
+
+
 # -- application scenarios (purpose-bound use, art. 12, 14) ------------------------------------
 def _scenario_line(sc: Scenario) -> str:
     state = "" if sc.active else f"  ({Message('not in use')})"
