@@ -74,6 +74,15 @@ def _department(session: Session, dept_id: int) -> Department:
     return refcache.attach(session, Department, _directory(session).departments[dept_id])
 
 
+def department_by_id(session: Session, dept_id: int) -> Department:
+    """A department by id from the per-process directory cache (no query while the directory is
+    unchanged); NotFound for an id the directory lacks."""
+    values = _directory(session).departments.get(dept_id)
+    if values is None:
+        raise NotFound(Message("Unknown department %(id)s.", id=dept_id))
+    return refcache.attach(session, Department, values)
+
+
 def _ancestors(session: Session, code: str) -> list[str]:
     """The division and its parents, nearest first."""
     parents = _directory(session).parents
