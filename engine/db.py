@@ -355,16 +355,17 @@ def _same_keys(table: Table, rows: list[dict[str, Any]]) -> list[dict[str, Any]]
     keys = {k for row in rows for k in row}
     if all(len(row) == len(keys) for row in rows):
         return rows
+    return [{**{k: _column_default(table.c[k]) for k in keys - row.keys()}, **row} for row in rows]
 
-    def default(key: str) -> Any:
-        column_default: Any = table.c[key].default
-        if column_default is None:
-            return None
-        if column_default.is_callable:
-            return column_default.arg(None)
-        return column_default.arg
 
-    return [{**{k: default(k) for k in keys - row.keys()}, **row} for row in rows]
+def _column_default(column: Column[Any]) -> Any:
+    """The value the ORM would give a column the row leaves out: its default, or None."""
+    column_default: Any = column.default
+    if column_default is None:
+        return None
+    if column_default.is_callable:
+        return column_default.arg(None)
+    return column_default.arg
 
 
 @contextmanager
@@ -463,23 +464,19 @@ def insert_object(session: Session, obj: Base) -> None:
                 setattr(obj, local, getattr(parent, remote))
     values: dict[str, Any] = {}
     for key, column in how.columns.items():
-        if key == how.pk_key:
-            continue
-        if key in state.dict:
-            value = state.dict[key]
-        elif column.default is not None and not column.default.is_callable:
-            value = column.default.arg  # type: ignore[attr-defined]
-        elif column.default is not None:
-            value = column.default.arg(None)  # type: ignore[attr-defined]
-        else:
-            value = None
+        if key == how.pk_key or (
+            key not in state.dict and column.default is None and column.server_default is not None
+        ):
+            continue  # the database's to give (loaded on first use)
+        value = state.dict[key] if key in state.dict else _column_default(column)
         if key == how.version_key and value is None:
             value = 1
         values[column.key] = value
         if key not in state.dict:
             setattr(obj, key, value)
-    result = session.connection().execute(how.insert, values)
-    setattr(obj, how.pk_key, result.inserted_primary_key[0])
+    inserted = session.connection().execute(how.insert, values).inserted_primary_key
+    assert inserted is not None
+    setattr(obj, how.pk_key, inserted[0])
     make_transient_to_detached(obj)  # everything set counts as loaded, nothing as pending
     session.add(obj)
 
@@ -492,6 +489,8 @@ def update_object(session: Session, obj: Base, **values: Any) -> list[str]:
     :class:`~sqlalchemy.orm.exc.StaleDataError` is raised, as a flush raises it. Returns the
     attributes written (what :func:`forget_written` takes back when a savepoint rolls back)."""
     state = inspect_(obj)
+    if not values and not state.modified:
+        return []
     how = _written(state.mapper)
     unmodified = state.unmodified
     changed = {
@@ -505,9 +504,10 @@ def update_object(session: Session, obj: Base, **values: Any) -> list[str]:
     changed.update(values)
     if not changed:
         return []
-    params: dict[str, Any] = {"_pk": state.dict[how.pk_key]}
+    params: dict[str, Any] = {"_pk": getattr(obj, how.pk_key)}
     if how.version_key is not None:
-        params["_version"] = version = state.dict[how.version_key]
+        # the version the session read (loaded again if a rolled-back savepoint expired it)
+        params["_version"] = version = getattr(obj, how.version_key)
         changed[how.version_key] = version + 1
     params.update((how.columns[key].key, value) for key, value in changed.items())
     result = session.connection().execute(how.update, params)
