@@ -11,7 +11,8 @@ persisted command cannot do without, through the same driver (SQLAlchemy Core on
 tables of the same database): the start inserts the state and the human task; the approval reads
 the state, writes it back and completes the human task. Each command is one transaction.
 
-Prints govshare / floor, govshare / bare, the stored bytes per instance, and the SQL statements
+Prints govshare / floor (wall clock, and CPU time of the bench's own process, which on SQLite
+includes the database's work and on PostgreSQL leaves the server's out), govshare / bare, the stored bytes per instance, and the SQL statements
 per command (counted with a ``before_cursor_execute`` listener) for govshare and the floor.
 """
 
@@ -285,17 +286,21 @@ def run(args: argparse.Namespace, url: str) -> None:
     floor_run(5, engine, spec, subs, se, clock)
     persisted_run(5, factory, clock)
     bare_t, floor_t, pers_t = [], [], []
+    floor_cpu, pers_cpu = [], []  # CPU time of this process (SQLite's work included, not PG's)
     for _ in range(args.rounds):
         t0 = time.perf_counter()
         bare_run(args.n, spec, subs, se, clock)
-        t1 = time.perf_counter()
+        t1, c1 = time.perf_counter(), time.process_time()
         floor_run(args.n, engine, spec, subs, se, clock)
-        t2 = time.perf_counter()
+        t2, c2 = time.perf_counter(), time.process_time()
         persisted_run(args.n, factory, clock)
-        t3 = time.perf_counter()
+        t3, c3 = time.perf_counter(), time.process_time()
         bare_t.append(t1 - t0)
         floor_t.append(t2 - t1)
         pers_t.append(t3 - t2)
+        floor_cpu.append(c2 - c1)
+        pers_cpu.append(c3 - c2)
+    cpu_ratios = [p / f for p, f in zip(pers_cpu, floor_cpu, strict=True)]
     ratios = [p / b for p, b in zip(pers_t, bare_t, strict=True)]
     floor_ratios = [p / f for p, f in zip(pers_t, floor_t, strict=True)]
     gov_start, gov_done = govshare_counts(engine, factory, clock)
@@ -321,6 +326,11 @@ def run(args: argparse.Namespace, url: str) -> None:
     )
     print(
         f"govshare/floor:               median {statistics.median(floor_ratios):.2f} (rounds: {', '.join(f'{r:.2f}' for r in floor_ratios)})"
+    )
+    print(
+        f"CPU of this process:          govshare {statistics.median(pers_cpu) * 1000 / args.n:.2f} ms/request, "
+        f"floor {statistics.median(floor_cpu) * 1000 / args.n:.2f}; govshare/floor median "
+        f"{statistics.median(cpu_ratios):.2f} (rounds: {', '.join(f'{r:.2f}' for r in cpu_ratios)})"
     )
     print(
         f"govshare/bare:                median {statistics.median(ratios):.2f} (rounds: {', '.join(f'{r:.2f}' for r in ratios)})"

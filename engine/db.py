@@ -20,9 +20,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, Table, create_engine, event, insert
+from sqlalchemy import Column, DateTime, MetaData, Table, bindparam, create_engine, event, insert
+from sqlalchemy import inspect as inspect_
+from sqlalchemy import update as update_
 from sqlalchemy.engine import Connection, Dialect, Engine
-from sqlalchemy.orm import DeclarativeBase, Session
+from sqlalchemy.orm import (
+    MANYTOONE,
+    DeclarativeBase,
+    Mapper,
+    Session,
+    make_transient_to_detached,
+)
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.types import TypeDecorator
 
 NAMING = {
@@ -357,16 +367,17 @@ def _same_keys(table: Table, rows: list[dict[str, Any]]) -> list[dict[str, Any]]
     keys = {k for row in rows for k in row}
     if all(len(row) == len(keys) for row in rows):
         return rows
+    return [{**{k: _column_default(table.c[k]) for k in keys - row.keys()}, **row} for row in rows]
 
-    def default(key: str) -> Any:
-        column_default: Any = table.c[key].default
-        if column_default is None:
-            return None
-        if column_default.is_callable:
-            return column_default.arg(None)
-        return column_default.arg
 
-    return [{**{k: default(k) for k in keys - row.keys()}, **row} for row in rows]
+def _column_default(column: Column[Any]) -> Any:
+    """The value the ORM would give a column the row leaves out: its default, or None."""
+    column_default: Any = column.default
+    if column_default is None:
+        return None
+    if column_default.is_callable:
+        return column_default.arg(None)
+    return column_default.arg
 
 
 @contextmanager
@@ -401,6 +412,135 @@ def add_row(session: Session, model: type[Base], **values: Any) -> None:
         session.add(model(**values))
     else:
         rows.add(model.__table__, values)
+
+
+# -- rows a command writes itself, with one Core statement each ---------------------------------
+class _Written:
+    """How one mapped class is written with Core: its table, columns by attribute, the primary
+    key and version columns, and the two statements (built once, so compiled once)."""
+
+    def __init__(self, mapper: Mapper[Any]) -> None:
+        table = mapper.local_table
+        assert isinstance(table, Table)
+        self.table = table
+        self.columns: dict[str, Column[Any]] = {
+            prop.key: prop.columns[0]  # type: ignore[misc]
+            for prop in mapper.column_attrs
+            if prop.columns[0].table is table
+        }
+        [self.pk] = mapper.primary_key
+        self.pk_key = mapper.get_property_by_column(self.pk).key
+        version = mapper.version_id_col
+        self.version_key = (
+            mapper.get_property_by_column(version).key if version is not None else None
+        )
+        where = self.pk == bindparam("_pk")
+        if version is not None:
+            where = where & (version == bindparam("_version"))
+        # many-to-one relationships: the foreign key columns a related object set on the row
+        self.parents = [
+            (
+                rel.key,
+                [
+                    (
+                        mapper.get_property_by_column(local).key,
+                        rel.mapper.get_property_by_column(remote).key,
+                    )
+                    for local, remote in rel.local_remote_pairs
+                ],
+            )
+            for rel in mapper.relationships
+            if rel.direction is MANYTOONE
+        ]
+        self.insert = insert(table)
+        self.update = update_(table).where(where)
+
+
+_WRITTEN: dict[Mapper[Any], _Written] = {}
+
+
+def _written(mapper: Mapper[Any]) -> _Written:
+    found = _WRITTEN.get(mapper)
+    if found is None:
+        found = _WRITTEN[mapper] = _Written(mapper)
+    return found
+
+
+def insert_object(session: Session, obj: Base) -> None:
+    """Insert the new ``obj`` with one Core ``INSERT`` and place it in the session as the unit of
+    work would have: its primary key set, every column loaded and committed (a column the object
+    leaves out gets its default, or NULL), a versioned row at version 1, nothing pending."""
+    state = inspect_(obj)
+    how = _written(state.mapper)
+    for rel, pairs in how.parents:  # as the flush would: the parent's key into the row
+        parent = state.dict.get(rel)
+        if parent is not None:
+            for local, remote in pairs:
+                setattr(obj, local, getattr(parent, remote))
+    values: dict[str, Any] = {}
+    for key, column in how.columns.items():
+        if key == how.pk_key or (
+            key not in state.dict and column.default is None and column.server_default is not None
+        ):
+            continue  # the database's to give (loaded on first use)
+        value = state.dict[key] if key in state.dict else _column_default(column)
+        if key == how.version_key and value is None:
+            value = 1
+        values[column.key] = value
+        if key not in state.dict:
+            setattr(obj, key, value)
+    inserted = session.connection().execute(how.insert, values).inserted_primary_key
+    assert inserted is not None
+    setattr(obj, how.pk_key, inserted[0])
+    make_transient_to_detached(obj)  # everything set counts as loaded, nothing as pending
+    session.add(obj)
+
+
+def update_object(session: Session, obj: Base, **values: Any) -> list[str]:
+    """Write ``values`` and whatever else of the persistent ``obj`` was changed and not flushed
+    with one Core ``UPDATE``, and mark them committed on the object, so that the unit of work
+    has nothing left to write for it. A versioned row (``version_id_col``) is updated only at
+    the version the session read and its version grows by one; when no row matches,
+    :class:`~sqlalchemy.orm.exc.StaleDataError` is raised, as a flush raises it. Returns the
+    attributes written (what :func:`forget_written` takes back when a savepoint rolls back)."""
+    state = inspect_(obj)
+    if not values and not state.modified:
+        return []
+    how = _written(state.mapper)
+    unmodified = state.unmodified
+    changed = {
+        key: state.dict[key]
+        for key in how.columns
+        if key not in unmodified
+        and key not in values
+        and key in state.dict
+        and state.attrs[key].history.has_changes()  # set again to the same value: unchanged
+    }
+    changed.update(values)
+    if not changed:
+        return []
+    params: dict[str, Any] = {"_pk": getattr(obj, how.pk_key)}
+    if how.version_key is not None:
+        # the version the session read (loaded again if a rolled-back savepoint expired it)
+        params["_version"] = version = getattr(obj, how.version_key)
+        changed[how.version_key] = version + 1
+    params.update((how.columns[key].key, value) for key, value in changed.items())
+    result = session.connection().execute(how.update, params)
+    if result.rowcount != 1:
+        raise StaleDataError(
+            f"UPDATE statement on table '{how.table.name}' expected to update 1 row(s); "
+            f"{result.rowcount} were matched."
+        )
+    for key, value in changed.items():
+        set_committed_value(obj, key, value)
+    return list(changed)
+
+
+def forget_written(session: Session, obj: Base, keys: list[str]) -> None:
+    """After a savepoint that :func:`update_object` wrote in rolled back: the object no longer
+    holds those values as the database's (they load again on first use)."""
+    if keys and inspect_(obj).persistent:
+        session.expire(obj, keys)
 
 
 def is_postgres(session: Session) -> bool:

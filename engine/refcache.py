@@ -18,6 +18,7 @@ table bypass the bump: call :func:`bump` next to them.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from typing import Any, TypeVar, cast
 
@@ -135,8 +136,9 @@ def attach(session: Session, cls: type[T], values: dict[str, Any]) -> T:
     if present is not None:  # the session's own copy, with whatever it changed
         return present
     row = cls(**values)
-    make_transient_to_detached(row)
-    return session.merge(row, load=False)
+    make_transient_to_detached(row)  # loaded as of the cached values, nothing pending
+    session.add(row)  # persistent in the session as it is (no copy made, as merge would)
+    return row
 
 
 def bump(session: Session, *kinds: str) -> None:
@@ -163,8 +165,16 @@ def forget() -> None:
     _CACHE.clear()
 
 
+_URLS: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+
+
 def _database(session: Session) -> str:
-    return str(session.get_bind().engine.url)
+    """The database's URL (the cache's key), rendered once per engine."""
+    engine = session.get_bind().engine
+    url = _URLS.get(engine)
+    if url is None:
+        url = _URLS[engine] = str(engine.url)
+    return url
 
 
 def _changed_kinds(session: Session) -> set[str]:

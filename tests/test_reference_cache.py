@@ -16,6 +16,7 @@ from engine.calendar.models import CalendarEntry
 from engine.db import make_engine
 from engine.directory import active_user, department_by_slug, department_labels, user_by_name
 from engine.directory.models import User
+from engine.errors import NotFound
 from engine.sharing import requests as share_requests
 from engine.workflow.deployment import active_definition
 from tests import sql_counting
@@ -116,17 +117,19 @@ def test_a_definition_activated_by_another_process_is_the_one_started_next(
 def test_a_second_start_reads_no_reference_data(session_factory, engine, clock):
     def start():
         with session_factory() as session, session.begin():
-            user = user_by_name(session, "civil.clerk")
-            with statements(engine) as seen:
+            with statements(engine) as seen:  # the whole transaction, the user's lookup included
+                user = user_by_name(session, "civil.clerk")
                 share_requests.start_share_request(session, clock, user, HUKOU)
         return seen
 
     start()
     seen = start()
-    reference = ("division", "department_name", "rule_set", "rule_limit", "calendar_")
-    reference += ("process_definition",)
-    assert [s for s in seen if "reference_version" in s] == [seen[0]]
-    assert not [s for s in seen if any(f"FROM {table}" in s for table in reference)], seen
+    reference = ("division", "department", "department_name", "rule_set", "rule_limit")
+    reference += ("calendar_", "process_definition", "app_user")
+    reads = [s for s in seen if s.lstrip().upper().startswith("SELECT")]
+    assert "reference_version" in reads[0]
+    assert len([s for s in seen if "reference_version" in s]) == 1
+    assert not [s for s in seen if any(f"FROM {table} " in f"{s} " for table in reference)], seen
 
 
 def test_a_department_renamed_by_another_process_is_named_anew_by_the_next_command(
@@ -157,6 +160,23 @@ def test_an_account_deactivated_by_another_process_signs_out_at_the_next_request
     try:
         with session_factory() as session, session.begin():
             assert active_user(session, user_id) is None
+    finally:
+        with other_process() as session, session.begin():
+            session.get(User, user_id).active = True
+
+
+def test_an_account_deactivated_by_another_process_is_unknown_by_name_at_the_next_command(
+    session_factory, other_process
+):
+    """The CLI and the notifications find officials by user name from the directory cache; the
+    next command of every process sees a change made by another."""
+    with session_factory() as session, session.begin():
+        user_id = user_by_name(session, "civil.clerk").id  # now cached in this process
+    with other_process() as session, session.begin():
+        session.get(User, user_id).active = False
+    try:
+        with session_factory() as session, session.begin(), pytest.raises(NotFound):
+            user_by_name(session, "civil.clerk")
     finally:
         with other_process() as session, session.begin():
             session.get(User, user_id).active = True

@@ -74,6 +74,15 @@ def _department(session: Session, dept_id: int) -> Department:
     return refcache.attach(session, Department, _directory(session).departments[dept_id])
 
 
+def department_by_id(session: Session, dept_id: int) -> Department:
+    """A department by id from the per-process directory cache (no query while the directory is
+    unchanged); NotFound for an id the directory lacks."""
+    values = _directory(session).departments.get(dept_id)
+    if values is None:
+        raise NotFound(Message("Unknown department %(id)s.", id=dept_id))
+    return refcache.attach(session, Department, values)
+
+
 def _ancestors(session: Session, code: str) -> list[str]:
     """The division and its parents, nearest first."""
     parents = _directory(session).parents
@@ -163,14 +172,20 @@ def department_by_slug(session: Session, slug: str) -> Department:
 
 
 def user_by_name(session: Session, username: str) -> User:
-    user = (
-        session.scalar(select(User).where(User.username == username))
+    """An active user by user name, from the per-process directory cache (no query while the
+    directory is unchanged), as :func:`active_user` finds one by id."""
+
+    def load() -> dict | None:
+        return next(iter(refcache.fresh_rows(session, User, User.username == username)), None)
+
+    values = (
+        refcache.cached(session, "directory", ("username", username), load)
         if storable(username)
         else None
     )
-    if user is None or not user.active:
+    if values is None or not values["active"]:
         raise NotFound(Message("Unknown user '%(name)s'.", name=username))
-    return user
+    return refcache.attach(session, User, values)
 
 
 def is_coordinator(user: User) -> bool:

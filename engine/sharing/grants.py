@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, aliased
 
 from engine.catalog import resource_by_code, resources_by_id
 from engine.clock import SHANGHAI, Clock
+from engine.db import add_row, insert_object
 from engine.directory.models import User
 from engine.errors import ValidationFailed
 from engine.i18n import N_, Message
@@ -115,20 +116,24 @@ def issue_grant_effect(
         reasons=reasons or None,
         conditions=conditions or None,
         decided_by_id=ctx.actor_id if decision is not None else None,
-        item_rows=item_rows(requester_id, data["resource_id"], info_items, period_end),
     )
-    ctx.session.add(grant)
+    # one Core INSERT for the grant (its id names its items), its items with the command's
+    # other new rows (engine.db.deferring): the unit of work has nothing to do for either
+    insert_object(ctx.session, grant)
+    for item in item_rows(requester_id, data["resource_id"], info_items, period_end):
+        add_row(ctx.session, GrantItem, grant_id=grant.id, **item)
     ctx.instance.summary = {**(ctx.instance.summary or {}), "decision": grant.decision}
     ctx.audit("grant_issued", basis=basis, decision=grant.decision, info_items=grant.info_items)
 
 
 def item_rows(
     requester_id: int, resource_id: int, info_items: list[str], period_end: date | None
-) -> list[GrantItem]:
-    """A grant's info items as the rows the art. 14 check reads (:class:`GrantItem`)."""
+) -> list[dict[str, Any]]:
+    """A grant's info items as the rows the art. 14 check reads (:class:`GrantItem`), without
+    the grant's id."""
     until = period_end or FOREVER
     return [
-        GrantItem(requester_id=requester_id, resource_id=resource_id, item=item, until=until)
+        {"requester_id": requester_id, "resource_id": resource_id, "item": item, "until": until}
         for item in dict.fromkeys(info_items)
     ]
 

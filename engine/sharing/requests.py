@@ -20,7 +20,7 @@ from engine.catalog import Resource, item_names, resource_by_code
 from engine.catalog.declarations import declarations_of
 from engine.catalog.reading import find_requestable, requestable
 from engine.clock import Clock
-from engine.directory import department_labels, parties, users_by_id
+from engine.directory import department_by_id, department_labels, parties, users_by_id
 from engine.directory.models import User
 from engine.errors import FieldProblem, ValidationFailed
 from engine.i18n import Label, Message
@@ -116,7 +116,9 @@ def start_share_request(
         raise ValidationFailed(
             Message("The request is not valid: %(fields)s", fields=fields), errors
         )
-    bound = parties(session, user.department, resource.provider)
+    # both from the directory cache: neither is read again from the database
+    requester = department_by_id(session, user.department_id)
+    bound = parties(session, requester, department_by_id(session, resource.provider_id))
     data = {
         **form,
         **bound.names(),

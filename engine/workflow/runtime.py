@@ -29,14 +29,22 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import inspect, or_, select
-from sqlalchemy.orm import Session, joinedload, undefer
+from sqlalchemy.orm import Session, joinedload, make_transient, undefer
 
 from engine import audit, rules
 from engine.audit import AuditEvent
 from engine.calendar import WorkingCalendar, load_calendar
 from engine.calendar.deadlines import forget_deadlines, record_deadlines
 from engine.clock import SHANGHAI, Clock, parse_instant, using_clock
-from engine.db import DeferredRows, add_row, deferring, is_postgres
+from engine.db import (
+    DeferredRows,
+    add_row,
+    deferring,
+    forget_written,
+    insert_object,
+    is_postgres,
+    update_object,
+)
 from engine.directory import user_by_id
 from engine.directory.models import User
 from engine.errors import Conflict, GovshareError, NotFound, ProcessFailed
@@ -188,6 +196,9 @@ class Command:
         # what the caller adds last, once the steps ran and the effects are written (an event
         # saying what the steps did): it goes out with the command's other rows
         self.finish: Callable[[], None] | None = None
+        # what the command wrote itself (:meth:`_write_changes`, :meth:`_insert_instance`)
+        self.written: list[tuple[Any, list[str]]] = []
+        self.inserted = False
 
     def calendar(self) -> WorkingCalendar:
         if self._calendar is None:
@@ -262,13 +273,38 @@ class Command:
         self._set_status(now, *status)  # the command, not an effect, has the last word on these
         if self.finish is not None:
             self.finish()
-        self.session.flush()
+        self._write_changes()
+        self.session.flush()  # what else the command changed: domain rows (grants, breaches …)
         if self.rows is not None:
             self.rows.write(self.session)
 
+    def _write_changes(self) -> None:
+        """The instance and the task rows the command changed, with one Core ``UPDATE`` each
+        (:func:`engine.db.update_object`): the instance only at the version it was read at, as
+        the unit of work would check it. What was written is taken back from the objects if the
+        command's savepoint rolls back (:meth:`forget_changes`)."""
+        for obj in (self.instance, *(self.open_rows or ())):
+            keys = update_object(self.session, obj)
+            if keys:
+                self.written.append((obj, keys))
+
+    def forget_changes(self) -> None:
+        """The command's savepoint rolled back: its objects no longer hold what it wrote (they
+        load again on first use), and a new instance is new again."""
+        for obj, keys in self.written:
+            forget_written(self.session, obj, keys)
+        self.written.clear()
+        if self.inserted:
+            self.session.expunge(self.instance)
+            make_transient(self.instance)
+            self.inserted = False
+
     def _set_status(self, now: datetime, status: str, due: datetime | None) -> None:
         inst = self.instance
-        inst.status, inst.incident, inst.next_due_at, inst.updated_at = status, None, due, now
+        values = {"status": status, "incident": None, "next_due_at": due, "updated_at": now}
+        for key, value in values.items():
+            if getattr(inst, key) != value:  # set again unchanged, the row would count as changed
+                setattr(inst, key, value)
 
     def _insert_instance(self) -> None:
         """Insert a new instance (once, with its state) and the audit events that waited for
@@ -276,8 +312,8 @@ class Command:
         inst = self.instance
         # a savepoint rolled back may have left the id of an earlier attempt: the database picks
         inst.id = None  # type: ignore[assignment]
-        self.session.add(inst)
-        self.session.flush()
+        insert_object(self.session, inst)
+        self.inserted = True
         for row in self._unsaved:
             row["instance_id"] = inst.id
             add_row(self.session, AuditEvent, **row)
@@ -294,7 +330,7 @@ class Command:
         }
         rows = self.open_rows
         if rows is None:
-            rows = list(
+            rows = self.open_rows = list(
                 self.session.scalars(
                     select(HumanTask).where(
                         HumanTask.instance_id == inst.id, HumanTask.state == "open"
@@ -527,9 +563,13 @@ def execute(
                 _resolve_incidents(session, clock, instance, actor_id)
             return cmd
     except GovshareError:
+        if cmd is not None:
+            cmd.forget_changes()
         raise
     except Exception as exc:  # noqa: BLE001 - every other failure becomes an incident
         failure = Failure.of(exc, cmd.current_element() if cmd is not None else None)
+        if cmd is not None:
+            cmd.forget_changes()
     cmd = Command(session, clock, instance, actor_id, open_rows)
     if act is not None:
         try:
@@ -537,8 +577,10 @@ def execute(
                 cmd.open(new_workflow() if new_workflow else None)
                 cmd.run(act(cmd), steps=False)
         except GovshareError:
+            cmd.forget_changes()
             raise
         except Exception as exc:  # noqa: BLE001 - the caller's own change cannot be kept
+            cmd.forget_changes()
             raise ProcessFailed(
                 Message(
                     "The process failed at %(element)s and nothing was saved: %(error)s",
