@@ -190,7 +190,6 @@ def canonical(row: Any) -> bytes:
         ensure_ascii=False,
         sort_keys=True,
         separators=(",", ":"),
-        allow_nan=False,
     ).encode("utf-8")
 
 
