@@ -399,3 +399,21 @@ def test_the_head_lock_is_the_last_lock_no_deadlock_with_a_locked_user(
         "user_locked",
     ]
     assert _verify(session_factory).ok
+
+
+def test_the_head_is_locked_after_every_other_write_of_the_transaction(
+    session_factory, engine, clock
+):
+    """Changes still unflushed at the commit are written before the head is locked."""
+    from engine.directory import user_by_name
+    from tests import sql_counting
+
+    with session_factory() as s, s.begin():
+        user = user_by_name(s, "civil.clerk")
+        with sql_counting.statements(engine, flat=True) as seen:
+            audit.record(s, clock.now(), "renamed", actor_id=user.id)
+            user.display_name = "改名"
+            s.commit()
+    head = next(i for i, q in enumerate(seen) if q.startswith("SELECT audit_chain_head"))
+    assert any(q.startswith("UPDATE app_user") for q in seen[:head])
+    assert [q.split()[0] for q in seen[head + 1 :]] == ["INSERT", "UPDATE"]
