@@ -417,3 +417,17 @@ def test_the_head_is_locked_after_every_other_write_of_the_transaction(
     head = next(i for i, q in enumerate(seen) if q.startswith("SELECT audit_chain_head"))
     assert any(q.startswith("UPDATE app_user") for q in seen[:head])
     assert [q.split()[0] for q in seen[head + 1 :]] == ["INSERT", "UPDATE"]
+
+
+def test_a_checkpoint_after_a_break_records_it_and_the_worker_logs_it(
+    chain, session_factory, engine, clock, caplog
+):
+    from engine.oversight.audit_log import checkpoint_job
+
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM audit_event WHERE seq = 2"))
+    with session_factory() as s, s.begin():
+        checkpoint = checkpoint_job(s, clock)
+        assert checkpoint is not None and checkpoint.verified is False
+        assert "chain positions 2 to 2 are missing" in str(audit.checkpoint_problem(checkpoint))
+    assert "audit chain broken" in caplog.text
