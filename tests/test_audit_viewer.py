@@ -101,8 +101,12 @@ def test_viewer_page_csv_and_authorization(app, trail):  # noqa: F811
 
 
 def test_the_page_shows_a_break_the_last_checkpoint_found(
-    app, trail, engine, session_factory, clock
-):  # noqa: F811
+    app,  # noqa: F811
+    trail,
+    engine,
+    session_factory,
+    clock,
+):
     from sqlalchemy import text
 
     with engine.begin() as conn:
