@@ -190,7 +190,6 @@ def canonical(row: Any) -> bytes:
         ensure_ascii=False,
         sort_keys=True,
         separators=(",", ":"),
-        allow_nan=False,
     ).encode("utf-8")
 
 
@@ -287,8 +286,9 @@ def _divert_objects(session: Session, _context: Any, _instances: Any) -> None:
 def _write_at_commit(session: Session) -> None:
     if session.in_nested_transaction():
         return  # a savepoint: its events wait for the transaction's commit
-    if session.new:
-        session.flush()  # events added as objects join the waiting ones
+    # everything else goes out first (the head's lock must be the transaction's last), and
+    # events added as objects join the waiting ones
+    session.flush()
     chain = session.info.get(_CHAIN)
     if chain is not None and chain.rows:
         _write(session, chain)

@@ -366,3 +366,76 @@ def test_the_migration_chains_the_events_stored_in_id_order(tmp_path, monkeypatc
     assert [r.seq for r in _events(factory)] == [1, 2, 3, 4]
     assert _verify(factory).ok
     eng.dispose()
+
+
+def test_the_head_lock_is_the_last_lock_no_deadlock_with_a_locked_user(
+    session_factory, engine, clock
+):
+    """An event naming a user whom another transaction holds locked (e.g. setting a
+    delegation) never waits for that transaction: the events have no foreign keys, so the
+    transaction holding the head never waits for a lock while another waits for the head."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite runs one writer at a time (BEGIN IMMEDIATE)")
+    from engine.directory import user_by_name
+    from engine.directory.models import User
+
+    with session_factory() as s:
+        user_id = user_by_name(s, "civil.clerk").id
+    holder = session_factory()
+    audit.record(holder, clock.now(), "holder")
+    holder.execute(select(AuditEvent.id).limit(1))  # its events written: it holds the head
+    locked, done = threading.Event(), threading.Event()
+
+    def lock_the_user_then_commit():
+        with session_factory() as s, s.begin():
+            s.execute(select(User.id).where(User.id == user_id).with_for_update())
+            audit.record(s, clock.now(), "user_locked", actor_id=user_id)
+            locked.set()
+        done.set()
+
+    other = threading.Thread(target=lock_the_user_then_commit)
+    other.start()
+    assert locked.wait(10) and not done.wait(0.3)  # it waits for the head at its commit
+    audit.record(holder, clock.now(), "names_the_locked_user", actor_id=user_id)
+    holder.commit()  # would wait for the user's lock (and deadlock) with a foreign key
+    holder.close()
+    other.join(10)
+    assert done.is_set()
+    assert [e.kind for e in _events(session_factory)] == [
+        "holder",
+        "names_the_locked_user",
+        "user_locked",
+    ]
+    assert _verify(session_factory).ok
+
+
+def test_the_head_is_locked_after_every_other_write_of_the_transaction(
+    session_factory, engine, clock
+):
+    """Changes still unflushed at the commit are written before the head is locked."""
+    from engine.directory import user_by_name
+    from tests import sql_counting
+
+    with session_factory() as s, s.begin():
+        user = user_by_name(s, "civil.clerk")
+        with sql_counting.statements(engine, flat=True) as seen:
+            audit.record(s, clock.now(), "renamed", actor_id=user.id)
+            user.display_name = "改名"
+            s.commit()
+    head = next(i for i, q in enumerate(seen) if q.startswith("SELECT audit_chain_head"))
+    assert any(q.startswith("UPDATE app_user") for q in seen[:head])
+    assert [q.split()[0] for q in seen[head + 1 :]] == ["INSERT", "UPDATE"]
+
+
+def test_a_checkpoint_after_a_break_records_it_and_the_worker_logs_it(
+    chain, session_factory, engine, clock, caplog
+):
+    from engine.oversight.audit_log import checkpoint_job
+
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM audit_event WHERE seq = 2"))
+    with session_factory() as s, s.begin():
+        checkpoint = checkpoint_job(s, clock)
+        assert checkpoint is not None and checkpoint.verified is False
+        assert "chain positions 2 to 2 are missing" in str(audit.checkpoint_problem(checkpoint))
+    assert "audit chain broken" in caplog.text

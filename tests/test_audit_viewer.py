@@ -98,3 +98,20 @@ def test_viewer_page_csv_and_authorization(app, trail):  # noqa: F811
     assert clerk.get("/audit/").status_code == 403
     assert clerk.get("/audit/?format=csv").status_code == 403
     assert "/audit/" not in clerk.get("/inbox/mine").get_data(as_text=True)
+
+
+def test_the_page_shows_a_break_the_last_checkpoint_found(
+    app,  # noqa: F811
+    trail,
+    engine,
+    session_factory,
+    clock,
+):
+    from sqlalchemy import text
+
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM audit_event WHERE seq = 3"))
+    with session_factory() as s, s.begin():
+        audit.write_checkpoint(s, clock)
+    html = Browser(app, "data.coord").get("/audit/").get_data(as_text=True)
+    assert "已断裂" in html and "链位置 3 至 3 缺失" in html

@@ -38,10 +38,12 @@ def events():
             headers={"Content-Disposition": "attachment; filename=audit-events.csv"},
         )
     page = service.events_page(db.session, current_user, f, after=request.args.get("after"))
+    status = service.chain_status(db.session, current_user)
     return render_template(
         "audit/events.html",
         page=page,
         args=request.args,
-        status=service.chain_status(db.session, current_user),
+        status=status,
+        problem=status.problem.render(gettext) if status.problem else "",
         departments=service.filter_departments(db.session, current_user),
     )

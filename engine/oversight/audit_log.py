@@ -11,6 +11,7 @@ below and of the requests whose requester or provider is there (the rule of
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ from engine.i18n import N_, Label, Message
 from engine.inputs import Checks, day_filters
 from engine.workflow.models import ProcessInstance
 
+log = logging.getLogger(__name__)
 PAGE_SIZE = 50
 EXPORT_CAP = 50_000  # events in one CSV export (narrow the filters for more)
 EXPORT_BATCH = 500
@@ -328,4 +330,10 @@ def checkpoint_interval() -> timedelta:
 def checkpoint_job(session: Session, clock: Clock) -> AuditCheckpoint | None:
     """The worker's job: a checkpoint of the audit chain once per interval (it is due
     :func:`checkpoint_interval` after the last one; one indexed read while it is not)."""
-    return audit.checkpoint_if_due(session, clock, checkpoint_interval())
+    checkpoint = audit.checkpoint_if_due(session, clock, checkpoint_interval())
+    if checkpoint is not None and not checkpoint.verified:
+        problem = audit.checkpoint_problem(checkpoint)
+        log.error(
+            "audit chain broken before checkpoint at position %s: %s", checkpoint.seq, problem
+        )
+    return checkpoint

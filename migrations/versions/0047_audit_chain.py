@@ -54,7 +54,6 @@ def _canonical(row, seq: int) -> bytes:
         ensure_ascii=False,
         sort_keys=True,
         separators=(",", ":"),
-        allow_nan=False,
     ).encode("utf-8")
 
 
