@@ -16,7 +16,7 @@ from functools import cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-FOUNDATION = {"db", "errors", "i18n", "clock", "audit", "inputs", "exports"}
+FOUNDATION = {"db", "errors", "i18n", "clock", "audit", "inputs", "exports", "pdf_font"}
 LOWER = {"directory", "calendar", "rules"}
 AREAS = {"catalog", "sharing", "quality", "oversight", "trust"}
 RUNTIME_INTERNALS = {"engine.workflow.runtime", "engine.workflow.scripting"}
