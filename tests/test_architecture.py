@@ -16,7 +16,7 @@ from functools import cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-FOUNDATION = {"db", "errors", "i18n", "clock", "audit", "inputs", "exports", "trust.sm"}
+FOUNDATION = {"db", "errors", "i18n", "clock", "audit", "inputs", "exports", "pdf_font", "trust.sm"}
 # modules of another package that belong to the foundation (they import only the foundation):
 # engine/trust/sm.py, the SM3 hash the audit chain (engine/audit.py) links its rows with
 FOUNDATION_MODULES = {"engine.trust.sm": "trust.sm"}

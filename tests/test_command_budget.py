@@ -20,6 +20,7 @@ from engine.audit import AuditEvent
 from engine.clock import FakeClock
 from engine.directory import user_by_name
 from engine.sharing import requests as share_requests
+from engine.trust import keys
 from engine.workflow import tasks as task_service
 from engine.workflow.models import HumanTask, ProcessInstance
 from engine.workflow.timers import sweep
@@ -36,13 +37,14 @@ APPROVE = dict(
 # per database: a command's new rows (audit events, outbox, facts, deadlines, task mirror) go out
 # as one multi-row INSERT per table on both; the timer firing is the provider's missed reply (a
 # breach, the coordination step, its notices); the completion issues a grant: its row and its
-# items' rows (data_grant_item, which the art. 14 check reads). Each command is counted up to and
-# including its commit: the audit chain (issue 16) writes the command's audit events at the commit,
-# after locking the chain head (one SELECT … FOR UPDATE) and then moving the head on (one
-# UPDATE): two statements more per command than before, the audit INSERT itself unchanged
+# items' rows (data_grant_item, which the art. 14 check reads) and signs the provider's reply
+# (docs/trust.md): the department with its signing key in one read, the signature row. Each command
+# is counted up to and including its commit: the audit chain (issue 16) writes the command's audit
+# events at the commit, after locking the chain head (one SELECT … FOR UPDATE) and then moving the
+# head on (one UPDATE): two statements more per command than before, the audit INSERT unchanged
 BUDGET = {
-    "sqlite": {"start": 14, "claim": 8, "complete": 15, "timer": 16},
-    "postgresql": {"start": 14, "claim": 8, "complete": 15, "timer": 15},
+    "sqlite": {"start": 14, "claim": 8, "complete": 16, "timer": 16},
+    "postgresql": {"start": 14, "claim": 8, "complete": 16, "timer": 15},
 }
 
 
@@ -62,6 +64,8 @@ def commands(factory, engine, clock) -> dict[str, list[str]]:
     """The statements of one start, one claim and one completion on a new request, and of one
     timer firing (the worker takes the instance due first, as in production)."""
     seen: dict[str, list[str]] = {}
+    with factory() as s, s.begin():  # the provider has signed before (docs/trust.md)
+        keys.generate(s, clock, "pubsec")
     with factory() as s, s.begin():
         clerk = signed_in(s, "civil.clerk")
         with statements(engine) as seen["start"]:

@@ -12,7 +12,7 @@ from datetime import date
 import pytest
 from pypdf import PdfReader
 
-from engine.oversight import pdf_font
+from engine import pdf_font
 from engine.oversight.report_pdf import _scale, annual_report_pdf
 from tests.test_evaluation import report_task, start
 

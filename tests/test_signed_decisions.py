@@ -4,6 +4,7 @@ cross-verified with OpenSSL; keys are sealed at rest and rotate; tampering shows
 from __future__ import annotations
 
 import json
+from html import unescape
 from pathlib import Path
 
 import pytest
@@ -378,3 +379,61 @@ def test_an_appeal_decision_is_signed_by_the_authority_and_openssl_verifies_it(
     assert document["decision"]["reasons"] == "停机未书面报告"
     assert document["what"]["department"] == "pubsec"
     assert _openssl_accepts(tmp_path, sig)
+
+
+# -- the printable decision ---------------------------------------------------------------------
+def _pdf_text(data: bytes) -> str:
+    import io
+
+    from pypdf import PdfReader
+
+    return "".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages)
+
+
+def test_the_providers_reply_prints_with_fingerprint_code_and_verification_link(actors, client):
+    key = actors.request("civil.clerk", **HUKOU)
+    actors.complete("pubsec.clerk", key, "provider_review", **REFUSE)
+    [sig] = signatures(actors, key)
+    page = client.get(f"/verify/?code={sig.code}&lang=en").get_data(as_text=True)
+    assert f"/verify/{sig.code}.pdf" in page
+    r = client.get(f"/verify/{sig.code}.pdf")
+    assert r.status_code == 200 and r.mimetype == "application/pdf"
+    text = "".join(_pdf_text(r.data).split())  # the PDF's line breaks fall anywhere
+    assert "政务数据共享申请答复函" in text and key in text
+    assert sig.code in text and sig.key_id in text and sig.digest in text
+    assert "不予共享" in text  # the decision by its form label, not its value "refuse"
+    assert REFUSE["review_reason"] in text
+    assert f"/verify/?code={sig.code}" in text
+
+
+def test_the_coordination_decision_prints_and_other_kinds_do_not(actors, client, clock):
+    key = to_coordination(actors)
+    actors.complete(
+        "data.coord",
+        key,
+        "coordinate",
+        coordination_action="decide",
+        coordination_decision="uphold",
+        coordination_reasons="理由不足",
+    )
+    decision = [s for s in signatures(actors, key) if s.kind == "coordination_decision"][0]
+    text = "".join(_pdf_text(client.get(f"/verify/{decision.code}.pdf").data).split())
+    assert "政务数据共享协调决定书" in text and "维持不予共享" in text
+    assert "自治区数据共享主管部门" in text
+    assert client.get("/verify/ZZZZ-ZZZZ-ZZZZ.pdf").status_code == 404
+
+
+def test_the_request_page_lists_its_signed_decisions_with_their_codes(actors, db_url, clock):
+    from tests.test_web import Browser
+    from web import create_app
+
+    app = create_app(
+        {"SQLALCHEMY_DATABASE_URI": db_url, "GOVSHARE_CLOCK": clock, "SECRET_KEY": "t"}
+    )
+    key = actors.request("civil.clerk", **HUKOU)
+    actors.complete("pubsec.clerk", key, "provider_review", **REFUSE)
+    [sig] = signatures(actors, key)
+    html = Browser(app, "civil.clerk").client.get(f"/requests/{key}?lang=en").get_data(as_text=True)
+    card = unescape(html[html.index('id="signatures"') :])
+    assert "Provider's reply" in card and "VALID" in card and sig.code in card
+    assert f"/verify/?code={sig.code}" in card

@@ -10,6 +10,7 @@ from flask_login import current_user, login_required
 from engine.errors import ValidationFailed
 from engine.sharing import request_list
 from engine.sharing import requests as request_service
+from engine.trust import signatures as signed_decisions
 from engine.workflow import history
 from engine.workflow.calendar_notices import deadline_changes
 
@@ -115,6 +116,7 @@ def show(key: str):
         role=page.view.role,
         incident=page.incident,
         deadline_moves=deadline_changes(db.session, page.view.instance.id),
+        signatures=signed_decisions.signatures_of(db.session, page.view.instance.business_key),
     )
 
 

@@ -4,9 +4,10 @@ signing in."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, Response, abort, render_template, request, url_for
 
 from engine.errors import NotFound
+from engine.trust.decision_pdf import DOCUMENTS, decision_pdf
 from engine.trust.signatures import verify_code
 
 from . import db
@@ -24,6 +25,26 @@ def verify():
         except NotFound as err:
             problem = err.message
     return (
-        render_template("signatures/verify.html", code=code, checks=checks, problem=problem),
+        render_template(
+            "signatures/verify.html",
+            code=code,
+            checks=checks,
+            problem=problem,
+            printable=DOCUMENTS,
+        ),
         404 if problem else 200,
+    )
+
+
+@bp.get("/<code>.pdf")
+def pdf(code: str):
+    """The printable decision (回复函, 协调决定书) a verification code names, with its QR code."""
+    if len(code) > 40:
+        abort(404)
+    link = url_for("signatures.verify", code=code.upper(), _external=True)
+    body = decision_pdf(db.session, code, link)
+    return Response(
+        body,
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f"inline; filename=decision-{code.upper()}.pdf"},
     )

@@ -343,7 +343,7 @@ def decide_appeal(
         clock,
         kind="appeal_decision",
         subject=appeal_subject(row.id),
-        department=user.department,
+        department_id=user.department_id,
         user=user,
         decision={
             "appeal_status": row.appeal_status,

@@ -2,7 +2,7 @@
 
 Chinese text is set in a TrueType CJK font embedded in the file (subset), so the document reads
 the same in every PDF reader; which font, and what happens without one, is
-:mod:`engine.oversight.pdf_font`'s.
+:mod:`engine.pdf_font`'s.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from engine.oversight.pdf_font import pdf_font
+from engine.pdf_font import pdf_font
 
 
 @dataclass(frozen=True)
@@ -117,7 +117,7 @@ def _chart(values: list[int], names: list[str], font: str) -> Drawing:
 def annual_report_pdf(report: dict, issuer: str = "", issued_on: date | None = None) -> bytes:
     """The compiled report (engine.evaluation.compiled) as PDF bytes, in Chinese, issued by
     ``issuer`` (the authority's name) on ``issued_on``, with page numbers, in the embedded CJK
-    font of :func:`engine.oversight.pdf_font.pdf_font`."""
+    font of :func:`engine.pdf_font.pdf_font`."""
     st = _styles(pdf_font().name)
     f = report["figures"]
     buf = io.BytesIO()

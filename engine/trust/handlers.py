@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from engine.directory.models import User
 from engine.trust.signatures import sign_decision
 from engine.workflow.handlers import Handlers, SignContext
 
@@ -43,13 +44,21 @@ def sign_task(kind: str, ctx: SignContext) -> None:
         "title": task.title,
         "statute": task.statute,
     }
+    # inside the command: its pending changes are written once, when it saves, not by these reads
+    with ctx.session.no_autoflush:
+        _sign(kind, ctx, what)
+
+
+def _sign(kind: str, ctx: SignContext, what: dict[str, Any]) -> None:
+    task = ctx.task
+    instance = task.instance
     sign_decision(
         ctx.session,
         ctx.clock,
         kind=kind,
         subject=instance.business_key,
-        department=task.department,
-        user=task.completed_by,
+        department_id=task.department_id,
+        user=ctx.session.get(User, ctx.actor_id),
         decision=dict(ctx.data),
         what=what,
         rule_set_version=instance.rule_set_version,

@@ -122,12 +122,15 @@ def key_info(key: SigningKey) -> KeyInfo:
 
 
 def active_key(session: Session, department_id: int) -> SigningKey | None:
-    return session.scalars(
-        select(SigningKey)
-        .where(SigningKey.department_id == department_id, SigningKey.status == "active")
-        .order_by(SigningKey.id.desc())
-        .limit(1)
-    ).first()
+    """The department's key that signs now (the newest active one). Read without flushing the
+    command's pending changes first: they concern neither keys nor each other's reading here."""
+    with session.no_autoflush:
+        return session.scalars(
+            select(SigningKey)
+            .where(SigningKey.department_id == department_id, SigningKey.status == "active")
+            .order_by(SigningKey.id.desc())
+            .limit(1)
+        ).first()
 
 
 def _new_key(
@@ -138,14 +141,13 @@ def _new_key(
     key_id = sm.fingerprint(pair.public)
     row = SigningKey(
         key_id=key_id,
-        department_id=department.id,
+        department=department,
         public_key=pair.public,
         private_key_encrypted=seal(pair.private, key_id, kek),
         status="active",
         created_at=clock.now(),
     )
-    session.add(row)
-    session.flush()
+    session.add(row)  # written with the command's changes, before its signatures (FK)
     record(
         session,
         clock.now(),
@@ -160,11 +162,21 @@ def _new_key(
 
 
 def signing_key_for(
-    session: Session, clock: Clock, department: Department, actor_id: int | None
-) -> SigningKey:
-    """The department's active key, made on its first signature."""
-    key = active_key(session, department.id)
-    return key or _new_key(session, clock, department, actor_id, "first signature")
+    session: Session, clock: Clock, department_id: int, actor_id: int | None
+) -> tuple[Department, SigningKey]:
+    """The department and its active key (made on its first signature), read in one query."""
+    with session.no_autoflush:
+        department, key = session.execute(
+            select(Department, SigningKey)
+            .outerjoin(
+                SigningKey,
+                (SigningKey.department_id == Department.id) & (SigningKey.status == "active"),
+            )
+            .where(Department.id == department_id)
+            .order_by(SigningKey.id.desc())
+            .limit(1)
+        ).one()
+    return department, key or _new_key(session, clock, department, actor_id, "first signature")
 
 
 def private_key(key: SigningKey) -> bytes:

@@ -27,7 +27,8 @@ from sqlalchemy.orm import Session
 
 from engine.audit import record
 from engine.clock import Clock
-from engine.directory.models import Department, User
+from engine.db import add_row
+from engine.directory.models import User
 from engine.errors import NotFound
 from engine.i18n import N_, Label, Message
 from engine.trust import sm
@@ -84,17 +85,18 @@ def sign_decision(
     *,
     kind: str,
     subject: str,
-    department: Department,
+    department_id: int,
     user: User | None,
     decision: dict[str, Any],
     what: dict[str, Any],
     rule_set_version: int | None = None,
     instance_id: int | None = None,
     task_id: int | None = None,
-) -> Signature:
-    """Sign ``decision`` (what was decided: scope, reasons …) for ``department`` with its active
-    key (made on its first signature), in the caller's transaction, and audit it."""
-    key = signing_key_for(session, clock, department, user.id if user else None)
+) -> str:
+    """Sign ``decision`` (what was decided: scope, reasons …) for the department with its active
+    key (made on its first signature), in the caller's transaction (inside a command, with its
+    rows), and audit it; the signature's verification code."""
+    department, key = signing_key_for(session, clock, department_id, user.id if user else None)
     signed_at = clock.now()
     document = {
         "kind": kind,
@@ -114,23 +116,24 @@ def sign_decision(
     }
     canonical = canonical_json(document)
     der = sm.sign(canonical, private_key(key), key.public_key)
-    row = Signature(
+    code = verification_code(der)
+    add_row(  # with the command's other new rows, in one INSERT (engine.db.deferring)
+        session,
+        Signature,
         kind=kind,
         subject=subject,
         instance_id=instance_id,
         task_id=task_id,
-        department_id=department.id,
+        department_id=department_id,
         signer_user_id=user.id if user else None,
         canonical=canonical.decode("utf-8"),
         digest=sm.sm3(canonical).hex(),
         signature=der,
         key_id=key.key_id,
         signer_id=sm.DEFAULT_SIGNER_ID,
-        code=verification_code(der),
+        code=code,
         signed_at=signed_at,
     )
-    session.add(row)
-    session.flush()
     record(
         session,
         signed_at,
@@ -140,11 +143,11 @@ def sign_decision(
         object_type="signature",
         object_ref=subject,
         decision=kind,
-        code=row.code,
+        code=code,
         key_id=key.key_id,
-        digest=row.digest,
+        digest=sm.sm3(canonical).hex(),
     )
-    return row
+    return code
 
 
 @dataclass(frozen=True)

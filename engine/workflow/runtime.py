@@ -694,12 +694,15 @@ def complete_user_task(
     validate: Callable[[dict], None] | None = None,
     on_behalf_of: User | None = None,
     open_rows: list[HumanTask] | None = None,
+    on_complete: Callable[[], None] | None = None,
 ) -> None:
     """Complete the user task mirrored by ``row`` (already locked and checked by the caller).
 
     ``validate(task_data)`` runs before anything changes and may raise to refuse the input.
     ``on_behalf_of``: the absent official a deputy completes it for (leave cover).
     ``open_rows``: the instance's open task rows, when the caller read them after locking it.
+    ``on_complete()`` runs in the command once the task row is completed, its rows written with
+    the command's (the signature of a decision, engine/trust).
     """
 
     def act(cmd: Command) -> Callable[[], None]:
@@ -720,6 +723,8 @@ def complete_user_task(
             data=data,
             **behalf,
         )
+        if on_complete is not None:
+            on_complete()
 
         def apply() -> None:
             task.data.update(data)

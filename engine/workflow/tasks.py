@@ -303,6 +303,11 @@ def complete(session: Session, clock: Clock, task_id: int, user: User, data: dic
                 CheckContext(session, clock, row, {**task_data, **data})
             )
 
+    signs = row.instance.definition.task_meta.get(row.task_name, {}).get("signs")
+
+    def sign() -> None:  # a decision that binds is signed in its command (docs/trust.md)
+        handlers_of(session).signer(signs)(SignContext(session, clock, row, user.id, data))
+
     complete_user_task(
         session,
         clock,
@@ -312,10 +317,8 @@ def complete(session: Session, clock: Clock, task_id: int, user: User, data: dic
         validate=validate,
         on_behalf_of=principal,
         open_rows=open_rows,
+        on_complete=sign if signs else None,
     )
-    signs = row.instance.definition.task_meta.get(row.task_name, {}).get("signs")
-    if signs and row.state == "completed":  # a decision that binds: signed with it (docs/trust.md)
-        handlers_of(session).signer(signs)(SignContext(session, clock, row, user.id, data))
     return task_ref(row)
 
 

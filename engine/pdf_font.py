@@ -1,4 +1,4 @@
-"""The CJK font the PDF documents embed (the annual report), found on the server.
+"""The CJK font the PDF documents embed (the annual report, the signed decisions), found on the server.
 
 reportlab embeds TrueType-outline fonts only (``glyf``; a font with CFF outlines such as Noto Sans
 CJK is refused), so the PDF uses a TrueType CJK font installed by the project's own set-up:
