@@ -235,7 +235,7 @@ def region_signer(session: Session, clock: Clock) -> Signer:
     """The region's data-sharing authority's active key (made on first use), which signs the
     audit chain's checkpoints and the auditor's bundles."""
     authority = authority_of(session, region_code(session))
-    key = signing_key_for(session, clock, authority, None)
+    _, key = signing_key_for(session, clock, authority.id, None)
     secret, public = private_key(key), key.public_key
     return key.key_id, lambda data: sm.sign(data, secret, public)
 
