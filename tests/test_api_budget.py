@@ -25,7 +25,7 @@ CHECK = {
 # a task completion's statements beside the token's (approving a share request: the instance,
 # the task, reference versions, the effect rows, the instance and task updates, the signature of
 # the reply with the provider's key: docs/trust.md)
-COMPLETION_BUDGET = {"sqlite": 15, "postgresql": 15}  # as tests/test_command_budget.py
+COMPLETION_BUDGET = {"sqlite": 17, "postgresql": 17}  # as tests/test_command_budget.py
 
 
 def counted(api, method: str, path: str, headers: dict, body: dict | None = None):  # noqa: F811
