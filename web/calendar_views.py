@@ -24,6 +24,7 @@ from engine.workflow.calendar_notices import (
 from . import clock, db
 from .errors import lookup
 from .params import number
+from .templating import field_errors
 
 bp = Blueprint("calendar_admin", __name__, url_prefix="/admin/calendar")
 FORM_FIELDS = ("scope", "reference", "holidays", "workdays")
@@ -51,13 +52,6 @@ def _render_form(form: dict[str, str], errors: dict[str, list[str]] | None = Non
         scopes=list(SCOPE_LABELS.items()),
         labels=FIELD_LABELS,
     ), status
-
-
-def _errors(err: ValidationFailed) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for d in err.details:
-        out.setdefault(d["field"], []).append(d["message"].render(gettext))
-    return out
 
 
 @bp.get("/")
@@ -88,7 +82,7 @@ def preview():
         notice = notice_from_form(form)
         report = preview_notice(db.session, clock(), notice, current_user)
     except ValidationFailed as err:
-        return _render_form(form, _errors(err), 422)
+        return _render_form(form, field_errors(err), 422)
     except Conflict as err:
         return _render_form(form, {"reference": [err.message.render(gettext)]}, 409)
     finally:
@@ -107,7 +101,7 @@ def apply():
         db.session.commit()
     except ValidationFailed as err:
         db.session.rollback()
-        return _render_form(form, _errors(err), 422)
+        return _render_form(form, field_errors(err), 422)
     except Conflict as err:
         db.session.rollback()
         return _render_form(form, {"reference": [err.message.render(gettext)]}, 409)

@@ -13,7 +13,7 @@ from engine.rules import admin as service
 from . import clock, db
 from .errors import lookup
 from .params import number
-from .templating import render_message
+from .templating import field_errors
 
 bp = Blueprint("rules", __name__, url_prefix="/admin/rules")
 
@@ -71,14 +71,6 @@ def new():
     return redirect(url_for("rules.show", version=draft.version))
 
 
-def _errors_of(err: ValidationFailed) -> dict[str, list[str]]:
-    errors: dict[str, list[str]] = {}
-    for d in err.details:
-        if isinstance(d, dict):
-            errors.setdefault(d["field"], []).append(render_message(d["message"]))
-    return errors
-
-
 @bp.post("/<int:version>")
 @login_required
 def save(version: int):
@@ -89,7 +81,7 @@ def save(version: int):
     except ValidationFailed as err:
         db.session.rollback()
         flash(err.message.render(gettext), "error")
-        return _show(version, form, _errors_of(err), 422)
+        return _show(version, form, field_errors(err), 422)
     except GovshareError as err:
         db.session.rollback()
         if err.http_status in (403, 404):
@@ -110,7 +102,7 @@ def publish(version: int):
     except ValidationFailed as err:
         db.session.rollback()
         flash(err.message.render(gettext), "error")
-        return _show(version, {"effective_from": effective}, _errors_of(err), 422)
+        return _show(version, {"effective_from": effective}, field_errors(err), 422)
     except GovshareError as err:
         db.session.rollback()
         if err.http_status in (403, 404):

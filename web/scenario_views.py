@@ -12,7 +12,7 @@ from engine.sharing import scenarios as service
 
 from . import clock, db
 from .errors import lookup
-from .templating import render_message
+from .templating import field_errors
 
 bp = Blueprint("scenarios", __name__, url_prefix="/admin/scenarios")
 
@@ -42,10 +42,7 @@ def save():
     except ValidationFailed as err:
         db.session.rollback()
         flash(err.message.render(gettext), "error")
-        errors: dict[str, list[str]] = {}
-        for d in err.details:
-            errors.setdefault(d["field"], []).append(render_message(d["message"]))
-        return _index(form, errors, 422)
+        return _index(form, field_errors(err), 422)
     except GovshareError as err:
         db.session.rollback()
         if err.http_status in (403, 404):

@@ -217,6 +217,16 @@ def render_message(value) -> str:
     return str(value)
 
 
+def field_errors(err) -> dict[str, list[str]]:
+    """A refused form's problems by field, rendered in the reader's language (a
+    :class:`~engine.errors.ValidationFailed`'s details)."""
+    errors: dict[str, list[str]] = {}
+    for d in err.details:
+        if isinstance(d, dict):
+            errors.setdefault(d["field"], []).append(render_message(d["message"]))
+    return errors
+
+
 def finalize(value):
     """What ``{{ … }}`` prints: engine messages and names in the reader's language (so no
     template decides a language itself), anything else unchanged."""
