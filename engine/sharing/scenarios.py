@@ -128,8 +128,12 @@ def save_scenario(
             if CODE.match(code.strip())
             else Message(N_("letters, digits, '.', '_' or '-' only")),
         )
-    checks.text("name_zh", name_zh, Message(N_("Name (Chinese)")), max_length=200, required=True)
-    checks.text("name_en", name_en, Message(N_("Name (English)")), max_length=200, required=True)
+    checks.text(
+        "name_zh", name_zh, Message(N_("Scenario name (Chinese)")), max_length=200, required=True
+    )
+    checks.text(
+        "name_en", name_en, Message(N_("Scenario name (English)")), max_length=200, required=True
+    )
     checks.done(Message(N_("The application scenario cannot be saved")))
     code, name_zh, name_en = code.strip(), name_zh.strip(), name_en.strip()
     row = session.get(UseScenario, code)
