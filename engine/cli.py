@@ -868,10 +868,13 @@ def cmd_bundle_export(args: argparse.Namespace) -> None:
     _require_kek()  # the bundle's manifest is signed by the region authority's key
     target = Path(args.file)
     partial = target.with_name(target.name + ".part")
+    clock = _clock(args)
     try:
+        with _factory(args)() as s, s.begin():  # the closing checkpoint (and the region's key)
+            bundle.close_period(s, clock, start, end)
         with _factory(args)() as s, s.begin(), partial.open("wb") as out:
-            clock = _clock(args)
-            summary = bundle.export(s, clock, start, end, out, signer=region_signer(s, clock))
+            signer = region_signer(s, clock)
+            summary = bundle.export(s, clock, start, end, out, signer=signer)
         partial.replace(target)  # a failed export leaves no file that looks complete
     finally:
         partial.unlink(missing_ok=True)
@@ -888,13 +891,14 @@ def cmd_bundle_export(args: argparse.Namespace) -> None:
             keys=summary.keys,
         )
     )
+    print(Message("Signed by the region authority's key %(key)s.", key=signer[0]))
 
 
 def cmd_bundle_verify(args: argparse.Namespace) -> None:
     """Offline: reads the file only (no database, no configuration)."""
     from engine.trust import bundle
 
-    report = bundle.verify(args.file)
+    report = bundle.verify(args.file, args.region_key)
     if report.period is not None:
         print(
             Message(
@@ -912,13 +916,12 @@ def cmd_bundle_verify(args: argparse.Namespace) -> None:
         print(f"INVALID  {problem}")
     if not report.valid:
         raise SystemExit(1)
-    signed = (
-        Message("the manifest is signed by the region authority")
-        if report.manifest_signed
-        else Message("the manifest is not signed")
-    )
     print(
-        Message("VALID: every file, signature and chain link verifies; %(signed)s.", signed=signed)
+        Message(
+            "VALID: every file, signature, chain link and checkpoint verifies; signed by the "
+            "region authority's key %(key)s.",
+            key=report.signed_by,
+        )
     )
 
 
@@ -2008,6 +2011,14 @@ def _trust_commands(sub: Commands) -> None:
     c.add_argument("file", help="the zip file to write")
     c = _leaf(bu, "verify", cmd_bundle_verify, "verify a bundle offline (exit 1 if anything fails)")
     c.add_argument("file", help="the bundle (zip file)")
+    c.add_argument(
+        "--region-key",
+        dest="region_key",
+        action="append",
+        required=True,
+        metavar="KEY_ID",
+        help="a key id of the region authority to trust (as published; repeat for older keys)",
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -42,11 +42,22 @@ def decided(actors, clock):
 
 
 def exported(actors, period=SEPTEMBER) -> bytes:
+    """As the command does: the closing checkpoint in its own transaction, then the export."""
+    actors.run(lambda s: bundle.close_period(s, actors.clock, *period))
+
     def go(s):
         signer = region_signer(s, actors.clock)
         return bundle.export_bytes(s, actors.clock, *period, signer=signer)
 
     return actors.run(go)
+
+
+def region_key(actors) -> str:
+    return actors.run(lambda s: region_signer(s, actors.clock)[0])
+
+
+def verified(actors, data: bytes) -> bundle.BundleReport:
+    return bundle.verify(io.BytesIO(data), [region_key(actors)])
 
 
 def files_of(data: bytes) -> dict[str, bytes]:
@@ -66,13 +77,13 @@ def flipped(data: bytes, at: int) -> bytes:
     return data[:at] + bytes([data[at] ^ 0x01]) + data[at + 1 :]
 
 
-def problems(data: bytes) -> list[str]:
-    return [str(p) for p in bundle.verify(io.BytesIO(data)).problems]
+def problems(actors, data: bytes) -> list[str]:
+    return [str(p) for p in verified(actors, data).problems]
 
 
 def test_an_exported_bundle_verifies_offline_with_everything_it_holds(actors, decided):
     data = exported(actors)
-    report = bundle.verify(io.BytesIO(data))
+    report = verified(actors, data)
     assert report.valid, [str(p) for p in report.problems]
     assert report.signatures == 3  # the reply, and the dispute's refusal and coordination decision
     assert report.events > 10 and report.segment is not None and report.segment[0] == 1
@@ -103,7 +114,7 @@ def test_a_period_starts_after_the_checkpoint_before_it_and_the_export_is_audite
     actors.complete("pubsec.clerk", key, "provider_review", review_decision="approve", **SCOPE)
     clock.set("2026-11-02T10:00:00+08:00")
     october = exported(actors, (date(2026, 10, 1), date(2026, 10, 31)))
-    report = bundle.verify(io.BytesIO(october))
+    report = verified(actors, october)
     assert report.valid and report.signatures == 1
     assert report.segment is not None and report.segment[0] > 1  # anchored at September's close
     anchor = json.loads(files_of(october)["audit/anchor.json"])
@@ -121,7 +132,7 @@ def test_a_period_starts_after_the_checkpoint_before_it_and_the_export_is_audite
 def test_a_flipped_byte_in_any_file_fails_and_is_named(actors, decided, name):
     files = files_of(exported(actors))
     files[name] = flipped(files[name], len(files[name]) // 2)
-    found = problems(zipped(files))
+    found = problems(actors, zipped(files))
     assert found, name
     if name != "manifest.json":
         assert any(name in p for p in found), found
@@ -130,7 +141,7 @@ def test_a_flipped_byte_in_any_file_fails_and_is_named(actors, decided, name):
 def test_a_flipped_byte_in_the_zip_file_itself_fails(actors, decided):
     data = exported(actors)
     for at in (len(data) // 3, len(data) // 2, len(data) - 30):
-        assert problems(flipped(data, at)), at
+        assert problems(actors, flipped(data, at)), at
 
 
 def test_an_edit_with_every_digest_and_hash_recomputed_still_fails(actors, decided):
@@ -161,7 +172,7 @@ def test_an_edit_with_every_digest_and_hash_recomputed_still_fails(actors, decid
     for name in manifest["files"]:
         manifest["files"][name] = sm.sm3(files[name]).hex()
     files["manifest.json"] = json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode()
-    found = problems(zipped(files))
+    found = problems(actors, zipped(files))
     assert any("SM2 signature does not verify" in p or "签名" in p for p in found), found
     assert any("Checkpoint at position" in p or "检查点" in p for p in found), found
     assert any("manifest" in p.lower() or "清单" in p for p in found), found
@@ -179,7 +190,7 @@ def test_the_command_line_exports_and_verifies_without_a_database(
     assert target.exists() and "2026-09" in out
     # offline: no database named at all
     try:
-        main(["bundle", "verify", str(target)])
+        main(["bundle", "verify", str(target), "--region-key", region_key(actors)])
         status = 0
     except SystemExit as exit_:
         status = exit_.code
@@ -188,7 +199,7 @@ def test_the_command_line_exports_and_verifies_without_a_database(
     damaged = tmp_path / "damaged.zip"
     damaged.write_bytes(flipped(target.read_bytes(), target.stat().st_size // 2))
     with pytest.raises(SystemExit) as failed:
-        main(["bundle", "verify", str(damaged)])
+        main(["bundle", "verify", str(damaged), "--region-key", region_key(actors)])
     assert failed.value.code == 1 and "INVALID" in capsys.readouterr().out
 
 
@@ -203,3 +214,53 @@ def test_a_period_ending_before_it_starts_is_refused_naming_the_field(
         "x.zip",
     )  # fmt: skip
     assert status != 0 and ("First day" in err or "起始日" in err or "第一天" in err), err
+
+
+def _resigned(files: dict[str, bytes], pair: sm.KeyPair) -> dict[str, bytes]:
+    """The bundle as a forger would make it: checkpoints and manifest signed with their own key,
+    whose public key they put in the bundle."""
+    key_id = sm.fingerprint(pair.public)
+    lines = []
+    for line in files["audit/checkpoints.jsonl"].splitlines():
+        cp = json.loads(line)
+        payload = json.dumps(
+            {"at": cp["at"], "hash": cp["hash"], "seq": cp["seq"]},
+            sort_keys=True,
+            separators=(",", ":"),
+        ).encode()
+        cp["key_id"], cp["signature"] = key_id, sm.sign(payload, pair.private, pair.public).hex()
+        lines.append(json.dumps(cp, sort_keys=True, separators=(",", ":")).encode())
+    files["audit/checkpoints.jsonl"] = b"\n".join(lines) + b"\n"
+    files[f"keys/{key_id}.pem"] = sm.public_key_pem(pair.public).encode()
+    manifest = json.loads(files["manifest.json"])
+    manifest["files"] = {
+        name: sm.sm3(data).hex()
+        for name, data in files.items()
+        if name not in ("manifest.json", "manifest.sig")
+    }
+    manifest["signed_by"] = key_id
+    files["manifest.json"] = json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode()
+    files["manifest.sig"] = sm.sign(files["manifest.json"], pair.private, pair.public)
+    return files
+
+
+def test_a_bundle_signed_with_any_key_but_the_region_authoritys_fails(actors, decided):
+    forged = zipped(_resigned(files_of(exported(actors)), sm.generate_keypair()))
+    found = problems(actors, forged)
+    assert any("trusted key" in p or "可信" in p for p in found), found
+    # trusting the forger's key instead is what verification must never do on its own: it
+    # trusts only the key named by the region, never one the bundle brings
+    assert bundle.verify(io.BytesIO(forged), []).problems
+
+
+def test_a_bundle_without_its_signatures_or_its_closing_checkpoint_fails(actors, decided):
+    files = files_of(exported(actors))
+    unsigned = {k: v for k, v in files.items() if k != "manifest.sig"}
+    assert any("manifest" in p.lower() or "清单" in p for p in problems(actors, zipped(unsigned)))
+    emptied = dict(files)
+    emptied["audit/checkpoints.jsonl"] = b""
+    manifest = json.loads(files["manifest.json"])
+    manifest["files"]["audit/checkpoints.jsonl"] = sm.sm3(b"").hex()
+    emptied["manifest.json"] = json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode()
+    found = problems(actors, zipped(emptied))
+    assert any("does not end at a signed checkpoint" in p or "检查点" in p for p in found), found

@@ -41,6 +41,7 @@ from sqlalchemy.orm import Session
 
 from engine import audit
 from engine.clock import SHANGHAI, Clock
+from engine.errors import NotFound
 from engine.i18n import N_, Message
 from engine.inputs import Checks
 from engine.trust import sm
@@ -91,21 +92,50 @@ def _bounds(start: date, end: date) -> tuple[datetime, datetime]:
     )
 
 
+def _closing(
+    session: Session, since: datetime, until: datetime, now: datetime
+) -> audit.AuditCheckpoint | None:
+    """The checkpoint a period's segment ends at: the first after the period, or while the
+    period runs, the newest within it."""
+    cp = audit.AuditCheckpoint
+    if until <= now:
+        stmt = select(cp).where(cp.at >= until).order_by(cp.at, cp.id)
+    else:
+        stmt = select(cp).where(cp.at >= since).order_by(cp.at.desc(), cp.id.desc())
+    return session.scalars(stmt.limit(1)).first()
+
+
+def close_period(
+    session: Session, clock: Clock, start: date, end: date, actor_id: int | None = None
+) -> audit.AuditCheckpoint:
+    """The checkpoint that closes the period: the first recorded after its last day, recorded
+    now when there is none yet (always now while the period runs). Run it in its own transaction
+    before :func:`export`, so that the export itself records nothing before it has read the
+    chain (and so holds no lock on the chain's head while it streams)."""
+    since, until = _bounds(start, end)
+    closing = _closing(session, since, until, clock.now()) if until <= clock.now() else None
+    return closing or audit.write_checkpoint(session, clock, actor_id)
+
+
 def _segment(
-    session: Session, clock: Clock, since: datetime, until: datetime, actor_id: int | None
+    session: Session, since: datetime, until: datetime, now: datetime
 ) -> tuple[audit.AuditCheckpoint | None, audit.AuditCheckpoint]:
     """The checkpoints around the period: the last before it (None: the chain's start) and the
-    first after it, recorded now when there is none yet."""
+    first after it (:func:`close_period` records it)."""
     cp = audit.AuditCheckpoint
     anchor = session.scalars(
         select(cp).where(cp.at < since).order_by(cp.at.desc(), cp.id.desc()).limit(1)
     ).first()
-    closing = session.scalars(
-        select(cp).where(cp.at >= until).order_by(cp.at, cp.id).limit(1)
-    ).first()
+    closing = _closing(session, since, until, now)
     if closing is None:
-        closing = audit.write_checkpoint(session, clock, actor_id)
-        session.flush()
+        raise NotFound(
+            Message(
+                N_(
+                    "No checkpoint closes the period yet: record one first "
+                    "(govshare audit checkpoint, or the export command does it)."
+                )
+            )
+        )
     return anchor, closing
 
 
@@ -205,10 +235,11 @@ def export(
     """Write the bundle of the days ``start`` … ``end`` (Asia/Shanghai, both included) to
     ``out``, its manifest signed by ``signer`` (the region authority's key,
     :func:`engine.trust.keys.region_signer`): the decisions signed in those days and the audit chain from the last checkpoint
-    before the period to the first after it. When no checkpoint closes the period yet, one is
-    recorded now (so that the segment ends at a checkpoint). Audited (``bundle_exported``)."""
+    before the period to the first after it (:func:`close_period` records that one, in its own
+    transaction before). The export reads first and records ``bundle_exported`` last, so the
+    chain's head is locked only at its commit."""
     since, until = _bounds(start, end)
-    anchor, closing = _segment(session, clock, since, until, actor_id)
+    anchor, closing = _segment(session, since, until, clock.now())
     first = anchor.seq + 1 if anchor is not None else 1
     manifest_key = signer
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
@@ -302,6 +333,7 @@ class BundleReport:
     keys: int = 0
     segment: tuple[int, int] | None = None
     manifest_signed: bool = False
+    signed_by: str | None = None  # the key that signed the manifest (one of the trusted keys)
     problems: list[Message] = field(default_factory=list)
 
     @property
@@ -309,9 +341,16 @@ class BundleReport:
         return not self.problems
 
 
-def verify(source: str | IO[bytes]) -> BundleReport:
-    """Verify a bundle from its bytes alone (no database): see the module's docstring."""
+def verify(source: str | IO[bytes], trusted: Iterable[str]) -> BundleReport:
+    """Verify a bundle from its bytes alone (no database): see the module's docstring.
+    ``trusted``: the ids (SM3 fingerprints, as ``govshare keys list`` prints them) of the region
+    authority's keys, learnt from the region and not from the bundle: the manifest and every
+    checkpoint, the anchor's included, must be signed by one of them."""
     report = BundleReport()
+    trusted = {k.strip().lower() for k in trusted if k.strip()}
+    if not trusted:
+        report.problems.append(Message(N_("Name the region authority's key to trust.")))
+        return report
     try:
         zf = zipfile.ZipFile(source)
     except UNREADABLE as exc:
@@ -325,11 +364,11 @@ def verify(source: str | IO[bytes]) -> BundleReport:
         except UNREADABLE as exc:  # a damaged entry fails its CRC or does not inflate
             report.problems.append(Message(N_("The bundle is damaged: %(error)s"), error=str(exc)))
             return report
-    _verify_contents(contents, report)
+    _verify_contents(contents, report, trusted)
     return report
 
 
-def _verify_contents(contents: dict[str, bytes], report: BundleReport) -> None:
+def _verify_contents(contents: dict[str, bytes], report: BundleReport, trusted: set[str]) -> None:
     problems = report.problems
     try:
         manifest = json.loads(contents[MANIFEST])
@@ -356,23 +395,44 @@ def _verify_contents(contents: dict[str, bytes], report: BundleReport) -> None:
     keys = _keys(contents, problems)
     report.keys = len(keys)
     _verify_signatures(contents.get(SIGNATURES, b""), keys, report)
-    _verify_chain(contents, keys, report)
-    signed_by = manifest.get("signed_by")
-    if signed_by is not None:
-        signature = contents.get(MANIFEST_SIG)
-        key = keys.get(signed_by)
-        if (
-            signature is None
-            or key is None
-            or not sm.verify(contents[MANIFEST], signature, key, sm.DEFAULT_SIGNER_ID)
-        ):
-            problems.append(
-                Message(
-                    N_("The manifest's signature does not verify with key %(key)s."), key=signed_by
-                )
-            )
-        else:
-            report.manifest_signed = True
+    region = {k: v for k, v in keys.items() if k in trusted}
+    _verify_chain(contents, region, report)
+    _verify_manifest(manifest, contents, region, report)
+
+
+def _verify_manifest(
+    manifest: dict[str, Any],
+    contents: dict[str, bytes],
+    region: dict[str, bytes],
+    report: BundleReport,
+) -> None:
+    """The manifest is signed by a trusted key and says what the files hold."""
+    signed_by = str(manifest.get("signed_by") or "")
+    signature = contents.get(MANIFEST_SIG)
+    key = region.get(signed_by)
+    if (
+        signature is None
+        or key is None
+        or not sm.verify(contents[MANIFEST], signature, key, sm.DEFAULT_SIGNER_ID)
+    ):
+        report.problems.append(
+            Message(N_("The manifest is not signed by a trusted key of the region authority."))
+        )
+    else:
+        report.manifest_signed, report.signed_by = True, signed_by
+    segment = manifest.get("segment") or {}
+    counts = manifest.get("counts") or {}
+    said = (
+        (segment.get("from"), segment.get("to")),
+        counts.get("signatures"),
+        counts.get("events"),
+        counts.get("checkpoints"),
+    )
+    found = (report.segment, report.signatures, report.events, report.checkpoints)
+    if report.segment is not None and (tuple(said[0]), *said[1:]) != found:
+        report.problems.append(
+            Message(N_("The manifest's positions or counts do not match the files."))
+        )
 
 
 def _keys(contents: dict[str, bytes], problems: list[Message]) -> dict[str, bytes]:
@@ -431,7 +491,11 @@ def _verify_signatures(data: bytes, keys: dict[str, bytes], report: BundleReport
         report.problems.append(Message(problem, **where))
 
 
-def _verify_chain(contents: dict[str, bytes], keys: dict[str, bytes], report: BundleReport) -> None:
+def _verify_chain(
+    contents: dict[str, bytes], region: dict[str, bytes], report: BundleReport
+) -> None:
+    """The segment links from its anchor, which is a signed checkpoint (or the chain's start),
+    through every event, to a signed checkpoint at its last position."""
     try:
         anchor = json.loads(contents[ANCHOR])
         seq, previous = int(anchor["seq"]), str(anchor["hash"])
@@ -439,9 +503,30 @@ def _verify_chain(contents: dict[str, bytes], keys: dict[str, bytes], report: Bu
     except (KeyError, ValueError, TypeError):
         report.problems.append(Message(N_("The audit segment's anchor cannot be read.")))
         return
+    if seq > 0:  # not the chain's start: the anchor is a checkpoint the region signed
+        cp = anchor.get("checkpoint") or {}
+        problem = _checkpoint_problem(cp, {seq: previous}, region)
+        if problem is None and int(cp.get("seq", -1)) != seq:
+            problem = Message(N_("The audit segment's anchor is not the checkpoint it names."))
+        if problem is not None:
+            report.problems.append(problem)
+            return
+    elif previous != audit.GENESIS.hex():
+        report.problems.append(Message(N_("The audit segment's anchor is not the chain's start.")))
+        return
     hashes = _verify_events(_lines(contents.get(EVENTS, b"")), seq, previous, report)
-    if hashes is not None:
-        _verify_checkpoints(_lines(contents.get(CHECKPOINTS, b"")), hashes, keys, report)
+    if hashes is None:
+        return
+    last = _verify_checkpoints(_lines(contents.get(CHECKPOINTS, b"")), hashes, region, report)
+    if report.segment is not None and last != report.segment[1]:
+        report.problems.append(
+            Message(
+                N_(
+                    "The audit segment does not end at a signed checkpoint (last position %(seq)s)."
+                ),
+                seq=report.segment[1],
+            )
+        )
 
 
 def _verify_events(
@@ -491,34 +576,48 @@ def _event_problem(
 
 
 def _verify_checkpoints(
-    lines: list[bytes], at_seq: dict[int, str], keys: dict[str, bytes], report: BundleReport
-) -> None:
+    lines: list[bytes], at_seq: dict[int, str], region: dict[str, bytes], report: BundleReport
+) -> int | None:
+    """Check every checkpoint of the segment; the position of the last one."""
+    last = None
     for n, line in enumerate(lines, start=1):
         report.checkpoints += 1
         try:
             cp = json.loads(line)
-            seq, hash_hex = int(cp["seq"]), str(cp["hash"])
-            signature = bytes.fromhex(cp.get("signature") or "")
-        except (ValueError, KeyError, TypeError):
+        except ValueError:
             report.problems.append(Message(N_("Checkpoint %(n)s cannot be read."), n=n))
             continue
-        if at_seq.get(seq) != hash_hex:
-            report.problems.append(
-                Message(
-                    N_("Checkpoint at position %(seq)s does not match the chain's hash there."),
-                    seq=seq,
-                )
-            )
-        elif cp.get("key_id"):
-            key = keys.get(cp["key_id"])
-            payload = _json({"at": cp.get("at"), "hash": hash_hex, "seq": seq})
-            if key is None or not sm.verify(payload, signature, key, sm.DEFAULT_SIGNER_ID):
-                report.problems.append(
-                    Message(
-                        N_("Checkpoint at position %(seq)s: its signature does not verify."),
-                        seq=seq,
-                    )
-                )
+        problem = _checkpoint_problem(cp, at_seq, region)
+        if problem is not None:
+            report.problems.append(problem)
+        else:
+            last = int(cp["seq"])
+    return last
+
+
+def _checkpoint_problem(
+    cp: Any, at_seq: dict[int, str], region: dict[str, bytes]
+) -> Message | None:
+    """A checkpoint matches the chain's hash at its position and is signed by a trusted key."""
+    try:
+        seq, hash_hex = int(cp["seq"]), str(cp["hash"])
+        signature = bytes.fromhex(cp.get("signature") or "")
+        payload = _json({"at": cp["at"], "hash": hash_hex, "seq": seq})
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return Message(N_("A checkpoint cannot be read."))
+    if at_seq.get(seq) != hash_hex:
+        return Message(
+            N_("Checkpoint at position %(seq)s does not match the chain's hash there."), seq=seq
+        )
+    key = region.get(str(cp.get("key_id") or ""))
+    if key is None or not sm.verify(payload, signature, key, sm.DEFAULT_SIGNER_ID):
+        return Message(
+            N_(
+                "Checkpoint at position %(seq)s is not signed by a trusted key of the region authority."
+            ),
+            seq=seq,
+        )
+    return None
 
 
 def export_bytes(session: Session, clock: Clock, start: date, end: date, **kw: Any) -> bytes:
