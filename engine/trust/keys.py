@@ -64,6 +64,12 @@ def key_encryption_key(environ: dict[str, str] | None = None) -> bytes:
         raise KeyConfigurationError(
             f"{KEK_SETTING} must be 32 bytes written as 64 hex digits or in base64."
         )
+    demo = env.get("GOVSHARE_DEMO", "").strip().lower() in ("1", "true", "yes", "on")
+    if key == DEMO_KEK and not demo:
+        raise KeyConfigurationError(
+            f"{KEK_SETTING} is the demo's key, which is published with the source: outside demo "
+            "mode set it to 32 random bytes of your own."
+        )
     return key
 
 
@@ -94,7 +100,9 @@ def unseal(sealed: bytes, key_id: str, kek: bytes) -> bytes:
         return AESGCM(kek).decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], key_id.encode())
     except InvalidTag:
         raise KeyConfigurationError(
-            f"the signing key {key_id[:16]} does not open with the configured {KEK_SETTING}"
+            f"the signing key {key_id[:16]} does not open with the configured {KEK_SETTING} (a "
+            "key made in demo mode, or under another key-encryption key): retire it with "
+            "govshare keys rotate DEPARTMENT, which makes a new key under the configured one"
         ) from None
 
 
