@@ -35,7 +35,7 @@ from engine.sharing import models as _sharing_models
 from engine.sharing.handlers import HANDLERS as SHARING
 from engine.trust import models as _trust_models
 from engine.trust.handlers import HANDLERS as TRUST
-from engine.trust.keys import sign_checkpoint
+from engine.trust.keys import sign_checkpoint, verify_checkpoint
 from engine.workflow import models as _workflow_models
 from engine.workflow.attachments import sweep_orphans
 from engine.workflow.handlers import SESSION_KEY, Handlers
@@ -74,6 +74,7 @@ AREA_HANDLERS = (
 
 # the audit chain's checkpoints are signed by the region authority's key (docs/trust.md)
 _audit_models.set_checkpoint_signer(sign_checkpoint)
+_audit_models.set_checkpoint_verifier(verify_checkpoint)
 
 # what Engine.sessions makes: call it for a session whose commands run with the engine's handlers
 SessionFactory: TypeAlias = sessionmaker[Session]

@@ -340,7 +340,7 @@ VERIFY_BATCH = 1000  # events read per query while the chain is walked
 class ChainBreak:
     """The first broken link: what kind of tampering it shows, where, and a message saying so."""
 
-    kind: str  # "edited", "deleted", "inserted" or "head"
+    kind: str  # "edited", "deleted", "inserted", "head" or "checkpoint"
     seq: int | None
     event_id: int | None
     message: Message
@@ -430,7 +430,9 @@ def verify(
     when given (a checkpoint's), else as stored. An event without a chain position anywhere, a
     gap, a position held twice, an event that does not hash to its link, and a head that does
     not match the last event each break the chain; so does a hash at ``to_seq`` other than
-    ``end_hash`` (a checkpoint's) when given."""
+    ``end_hash`` (a checkpoint's) when given. Every checkpoint at a position in the range must
+    record the hash the chain has there and, when a verifier is configured
+    (:func:`set_checkpoint_verifier`), carry a valid signature by the region authority's key."""
     head_seq, head_hash = head(session)
     _check_range(from_seq, to_seq, head_seq)
     walk = _Walk(session, max(1, from_seq or 1), head_seq)
@@ -489,6 +491,7 @@ class _Walk:
         self.expected, self.checked = first, 0
         self.previous: bytes = GENESIS
         self.previous_id: int | None = None
+        self.anchors: dict[int, list[AuditCheckpoint]] = {}  # the checkpoints in the range
 
     def stray(self) -> ChainBreak | None:
         """An event without a chain position (indexed: ``seq IS NULL``)."""
@@ -522,6 +525,15 @@ class _Walk:
         return None
 
     def run(self, last: int | None, batch: int) -> ChainBreak | None:
+        for checkpoint in self.session.scalars(
+            select(AuditCheckpoint)
+            .where(
+                AuditCheckpoint.seq >= self.first,
+                AuditCheckpoint.seq <= (self.head_seq if last is None else last),
+            )
+            .order_by(AuditCheckpoint.seq, AuditCheckpoint.id)
+        ):
+            self.anchors.setdefault(checkpoint.seq, []).append(checkpoint)
         stmt = (
             select(*_EVENT_COLUMNS)  # plain rows: no objects to track, constant memory
             .where(AuditEvent.seq >= self.first)
@@ -567,6 +579,29 @@ class _Walk:
             return _break_of_link(self.session, row, self.previous_id)
         self.previous, self.previous_id = linked, row.id
         self.expected, self.checked = seq + 1, self.checked + 1
+        return self.anchored(seq, row.id)
+
+    def anchored(self, seq: int, event_id: int) -> ChainBreak | None:
+        """The checkpoints at ``seq``: each signed by the region's authority (when a verifier is
+        configured) and recording the hash the chain has reached."""
+        for checkpoint in self.anchors.get(seq, ()):
+            problem = checkpoint_signature_problem(self.session, checkpoint)
+            if problem is not None:
+                return ChainBreak("checkpoint", seq, event_id, problem)
+            if checkpoint.hash != self.previous.hex():
+                return ChainBreak(
+                    "checkpoint",
+                    seq,
+                    event_id,
+                    Message(
+                        "The chain at position %(seq)s (event id %(id)s) does not match the hash "
+                        "the checkpoint recorded (checkpoint %(checkpoint)s): events up to it "
+                        "were changed and re-hashed.",
+                        seq=seq,
+                        id=event_id,
+                        checkpoint=checkpoint.id,
+                    ),
+                )
         return None
 
 
@@ -621,6 +656,44 @@ def set_checkpoint_signer(signer: CheckpointSigner | None) -> CheckpointSigner |
     before = _SIGNER[0] if _SIGNER else None
     _SIGNER[:] = [signer] if signer is not None else []
     return before
+
+
+# whether a checkpoint's signature (key id, signature hex) over its canonical bytes is valid: by a
+# key of the region's data-sharing authority (active or retired), SM2 with the default signer ID
+CheckpointVerifier = Callable[[Session, str, str, bytes], bool]
+_VERIFIER: list[CheckpointVerifier] = []
+
+
+def set_checkpoint_verifier(verifier: CheckpointVerifier | None) -> CheckpointVerifier | None:
+    """Configure how checkpoints' signatures are verified (the composition root, engine/app.py,
+    sets engine.trust.keys.verify_checkpoint; None: signatures are not checked). Returns the
+    verifier configured before."""
+    before = _VERIFIER[0] if _VERIFIER else None
+    _VERIFIER[:] = [verifier] if verifier is not None else []
+    return before
+
+
+def checkpoint_signature_problem(session: Session, checkpoint: AuditCheckpoint) -> Message | None:
+    """Why a checkpoint's signature is not trusted (None: it is, or no verifier is configured):
+    unsigned, or not a valid signature by a key of the region's authority."""
+    if not _VERIFIER:
+        return None
+    if not checkpoint.signature or not checkpoint.key_id:
+        return Message(
+            "Checkpoint %(id)s (position %(seq)s) is not signed: a signed checkpoint may have "
+            "been replaced.",
+            id=checkpoint.id,
+            seq=checkpoint.seq,
+        )
+    payload = checkpoint_bytes(checkpoint.seq, checkpoint.hash, checkpoint.at)
+    if not _VERIFIER[0](session, checkpoint.key_id, checkpoint.signature, payload):
+        return Message(
+            "Checkpoint %(id)s (position %(seq)s) has a signature that does not verify with a "
+            "key of the region's data-sharing authority: it was forged or changed.",
+            id=checkpoint.id,
+            seq=checkpoint.seq,
+        )
+    return None
 
 
 def checkpoint_bytes(seq: int, hash_hex: str, at: datetime) -> bytes:
@@ -737,8 +810,9 @@ class CheckpointRange:
 
 def verify_from_checkpoint(session: Session, checkpoint_id: int | None = None) -> CheckpointRange:
     """Verify the events after checkpoint ``checkpoint_id`` (default: the last one) up to the
-    next checkpoint (or the head): the walk starts from the checkpoint's recorded hash, and the
-    hash reached at the next checkpoint's position must be the one that checkpoint recorded."""
+    next checkpoint (or the head): the walk starts from the checkpoint's recorded hash (when its
+    signature verifies, see :func:`checkpoint_signature_problem`), and the hash reached at the
+    next checkpoint's position must be the one that checkpoint recorded."""
     if checkpoint_id is None:
         start = session.scalars(
             select(AuditCheckpoint).order_by(AuditCheckpoint.seq.desc(), AuditCheckpoint.id.desc())
@@ -750,6 +824,13 @@ def verify_from_checkpoint(session: Session, checkpoint_id: int | None = None) -
             Message("No checkpoint %(id)s.", id=checkpoint_id)
             if checkpoint_id is not None
             else Message("No checkpoint has been recorded yet: run govshare audit checkpoint.")
+        )
+    untrusted = checkpoint_signature_problem(session, start)
+    if untrusted is not None:  # the walk would start from a hash nobody signed
+        head_seq, _ = head(session)
+        broken = ChainBreak("checkpoint", start.seq, None, untrusted)
+        return CheckpointRange(
+            start, None, ChainReport(0, start.seq + 1, start.seq, head_seq, broken)
         )
     end = session.scalars(
         select(AuditCheckpoint)

@@ -439,3 +439,94 @@ def test_a_checkpoint_after_a_break_records_it_and_the_worker_logs_it(
         assert checkpoint is not None and checkpoint.verified is False
         assert "chain positions 2 to 2 are missing" in str(audit.checkpoint_problem(checkpoint))
     assert "audit chain broken" in caplog.text
+
+
+# -- checkpoints' signatures ----------------------------------------------------------------------
+def _rewrite_after(session_factory, first):
+    """The events after checkpoint ``first`` rewritten, each hash and the head recomputed: the
+    new hash at the head."""
+    with session_factory() as s, s.begin():
+        previous = bytes.fromhex(first.hash)
+        for row in s.scalars(
+            select(AuditEvent).where(AuditEvent.seq > first.seq).order_by(AuditEvent.seq)
+        ):
+            if row.seq == first.seq + 2:
+                row.kind = "rewritten"
+            row.hash = link(previous, row).hex()
+            previous = bytes.fromhex(row.hash)
+            s.execute(
+                text("UPDATE audit_event SET kind = :k, hash = :h WHERE id = :id"),
+                {"k": row.kind, "h": row.hash, "id": row.id},
+            )
+            s.expunge(row)
+        s.execute(text("UPDATE audit_chain_head SET hash = :h"), {"h": previous.hex()})
+    return previous.hex()
+
+
+def _forged(cp, hash_hex):
+    """Another key's signature on the checkpoint with ``hash_hex``, under the region key's id."""
+    pair = sm.generate_keypair()
+    return sm.sign(audit.checkpoint_bytes(cp.seq, hash_hex, cp.at), pair.private, pair.public).hex()
+
+
+@pytest.mark.parametrize("replacement", ["unsigned", "forged"])
+def test_a_rewritten_range_with_its_signed_checkpoint_replaced_is_named(
+    chain, session_factory, engine, capsys, clock, replacement
+):
+    with session_factory() as s, s.begin():
+        first = audit.write_checkpoint(s, clock)
+    _record(session_factory, clock, 3)
+    with session_factory() as s, s.begin():
+        second = audit.write_checkpoint(s, clock)
+    assert second.signature and _cli(engine, capsys)[0] == 0
+    new_hash = _rewrite_after(session_factory, first)
+    signature = None if replacement == "unsigned" else _forged(second, new_hash)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE audit_checkpoint SET hash = :h, signature = :sig, key_id = :k WHERE id = :id"
+            ),
+            {
+                "h": new_hash,
+                "sig": signature,
+                "k": None if signature is None else second.key_id,
+                "id": second.id,
+            },
+        )
+    named = f"Checkpoint {second.id} (position {second.seq})"
+    why = "is not signed" if replacement == "unsigned" else "does not verify with a key"
+    for args in ((), ("--from-checkpoint", "--checkpoint", str(first.id))):
+        code, out = _cli(engine, capsys, *args)
+        assert code == 1 and named in out and why in out
+    # the range before the checkpoints still verifies
+    assert _cli(engine, capsys, "--to", str(first.seq))[0] == 0
+
+
+def test_a_range_starting_from_an_unsigned_checkpoint_is_not_trusted(
+    chain, session_factory, engine, capsys, clock
+):
+    with session_factory() as s, s.begin():
+        first = audit.write_checkpoint(s, clock)
+    _record(session_factory, clock, 2)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE audit_checkpoint SET signature = NULL, key_id = NULL"))
+    code, out = _cli(engine, capsys, "--from-checkpoint", "--checkpoint", str(first.id))
+    assert code == 1 and f"Checkpoint {first.id} (position {first.seq}) is not signed" in out
+
+
+def test_a_checkpoint_recording_another_hash_is_named(
+    chain, session_factory, engine, capsys, clock
+):
+    with session_factory() as s, s.begin():
+        cp = audit.write_checkpoint(s, clock)
+    forged_hash = "cd" * 32
+    with session_factory() as s, s.begin():  # re-signed by the region's own key: only the hash
+        _, sign = keys.region_signer(s, clock)
+        signature = sign(audit.checkpoint_bytes(cp.seq, forged_hash, cp.at)).hex()
+    with engine.begin() as conn:
+        conn.execute(
+            text("UPDATE audit_checkpoint SET hash = :h, signature = :sig"),
+            {"h": forged_hash, "sig": signature},
+        )
+    code, out = _cli(engine, capsys)
+    assert code == 1 and f"hash the checkpoint recorded (checkpoint {cp.id})" in out

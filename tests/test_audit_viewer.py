@@ -115,3 +115,23 @@ def test_the_page_shows_a_break_the_last_checkpoint_found(
         audit.write_checkpoint(s, clock)
     html = Browser(app, "data.coord").get("/audit/").get_data(as_text=True)
     assert "已断裂" in html and "链位置 3 至 3 缺失" in html
+
+
+def test_the_badge_is_not_green_for_a_checkpoint_whose_signature_fails(
+    app,  # noqa: F811
+    trail,
+    engine,
+    session_factory,
+    clock,
+):
+    from sqlalchemy import text
+
+    with session_factory() as s, s.begin():
+        checkpoint = audit.write_checkpoint(s, clock)
+    html = Browser(app, "data.coord").get("/audit/").get_data(as_text=True)
+    assert "st-granted" in html and "已断裂" not in html
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE audit_checkpoint SET signature = :s"), {"s": "30" + "00" * 8})
+    html = Browser(app, "data.coord").get("/audit/").get_data(as_text=True)
+    assert "st-granted" not in html and "已断裂" in html
+    assert f"检查点 {checkpoint.id}" in html

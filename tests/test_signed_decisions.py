@@ -4,6 +4,7 @@ cross-verified with OpenSSL; keys are sealed at rest and rotate; tampering shows
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from html import unescape
 from pathlib import Path
 
@@ -437,3 +438,74 @@ def test_the_request_page_lists_its_signed_decisions_with_their_codes(actors, db
     card = unescape(html[html.index('id="signatures"') :])
     assert "Provider's reply" in card and "VALID" in card and sig.code in card
     assert f"/verify/?code={sig.code}" in card
+
+
+# -- the row's unsigned columns and the key cannot vouch for another signer ------------------------
+def _other_department(s, row):
+    from engine.directory.models import Department
+
+    return s.scalars(
+        select(Department.id).where(Department.id != row.department_id).order_by(Department.id)
+    ).first()
+
+
+def _other_user(s, row):
+    from engine.directory.models import User
+
+    return s.scalars(select(User.id).where(User.id != row.signer_user_id).order_by(User.id)).first()
+
+
+def _swap_the_key(s, row):
+    """The key's public key replaced by another pair's, the decision re-signed with it."""
+    pair = sm.generate_keypair()
+    der = sm.sign(row.canonical.encode("utf-8"), pair.private, pair.public)
+    s.execute(
+        update(SigningKey).where(SigningKey.key_id == row.key_id).values(public_key=pair.public)
+    )
+    s.execute(update(Signature).where(Signature.id == row.id).values(signature=der))
+
+
+@pytest.mark.parametrize(
+    "tamper, reason",
+    [
+        (
+            lambda s, row: s.execute(
+                update(Signature).values(department_id=_other_department(s, row))
+            ),
+            "is not a key of the department",
+        ),
+        (
+            lambda s, row: s.execute(update(Signature).values(signer_user_id=_other_user(s, row))),
+            "names the official pubsec.clerk",
+        ),
+        (
+            lambda s, row: s.execute(
+                update(Signature).values(signed_at=row.signed_at + timedelta(hours=3))
+            ),
+            "gives the time of signing",
+        ),
+        (_swap_the_key, "is not that key"),
+    ],
+    ids=["department", "signer", "signed-at", "public-key"],
+)
+def test_a_changed_signer_time_or_key_is_invalid_and_the_signed_values_are_shown(
+    actors, db_url, capsys, monkeypatch, tamper, reason
+):
+    monkeypatch.setenv("GOVSHARE_LANG", "en")
+    key = actors.request("civil.clerk", **HUKOU)
+    actors.complete("pubsec.clerk", key, "provider_review", **REFUSE)
+    [before] = signatures(actors, key)
+    assert before.valid
+    row = actors.run(lambda s: s.scalars(select(Signature)).one())
+    actors.run(lambda s: tamper(s, row))
+    [sig] = signatures(actors, key)
+    assert not sig.valid and reason in str(sig.problem)
+    # what is shown is what was signed, not the edited row
+    assert (sig.department, sig.official, sig.signed_at) == (
+        before.department,
+        before.official,
+        before.signed_at,
+    )
+    code, out, _ = _cli(db_url, capsys, "signatures", "verify", key)
+    assert code == 1 and out.startswith("INVALID ") and reason in out
+    assert "Public Security" in out

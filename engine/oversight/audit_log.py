@@ -305,11 +305,12 @@ def chain_status(session: Session, user: User) -> ChainStatus:
     last = session.scalars(
         select(AuditCheckpoint).order_by(AuditCheckpoint.seq.desc(), AuditCheckpoint.id.desc())
     ).first()
+    if last is None:
+        return ChainStatus(head_seq, None, None, None)
+    # a checkpoint whose signature fails vouches for nothing, whatever it recorded
+    problem = audit.checkpoint_signature_problem(session, last) or audit.checkpoint_problem(last)
     return ChainStatus(
-        head_seq,
-        last,
-        last.seq if last is not None and last.verified else None,
-        audit.checkpoint_problem(last) if last is not None else None,
+        head_seq, last, last.seq if last.verified and problem is None else None, problem
     )
 
 

@@ -253,3 +253,23 @@ def sign_checkpoint(session: Session, clock: Clock, payload: bytes) -> tuple[str
     region authority's key id and its SM2 signature (DER, hex) on the checkpoint."""
     key_id, sign = region_signer(session, clock)
     return key_id, sign(payload).hex()
+
+
+def verify_checkpoint(session: Session, key_id: str, signature_hex: str, payload: bytes) -> bool:
+    """The audit chain's checkpoint verifier (:func:`engine.audit.set_checkpoint_verifier`):
+    whether ``signature_hex`` (DER, hex) is an SM2 signature on ``payload`` (default signer ID)
+    by the key ``key_id``, a key (active or retired) of the region's data-sharing authority whose
+    public key has that id."""
+    authority = authority_of(session, region_code(session))
+    key = session.scalars(
+        select(SigningKey).where(
+            SigningKey.key_id == key_id, SigningKey.department_id == authority.id
+        )
+    ).first()
+    if key is None or sm.fingerprint(key.public_key) != key_id:
+        return False
+    try:
+        signature = bytes.fromhex(signature_hex)
+    except ValueError:
+        return False
+    return sm.verify(payload, signature, key.public_key)

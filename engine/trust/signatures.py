@@ -9,9 +9,12 @@ scope and reasons), the object (``subject``: a business key), who (official and 
 when (``signed_at``), the rule-set version, and the key and signer ID.
 
 A signature is **valid** when its canonical text hashes to the stored digest, the document names
-the same kind, subject and key as its row, and the signature verifies with the public key it
-names (retired keys included) under the stored signer ID. Anything else is **invalid**, and says
-why.
+the same kind, subject and key as its row, the key's public key has that key id (its SM3
+fingerprint) and belongs to the row's department, the document names the row's department (by
+its code), official (by user name) and time of signing, and the signature verifies with the
+public key (retired keys included) under the stored signer ID. Anything else is **invalid**, and
+says why. What is shown as signer, official and time is what the signed document says, never the
+row's own (unsigned) columns.
 """
 
 from __future__ import annotations
@@ -23,12 +26,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from engine.audit import record
 from engine.clock import Clock
 from engine.db import add_row
-from engine.directory.models import User
+from engine.directory.models import Department, User
 from engine.errors import NotFound
 from engine.i18n import N_, Label, Message
 from engine.trust import sm
@@ -190,16 +193,19 @@ class SignatureCheck:
 
 
 def check(row: Signature) -> SignatureCheck:
-    """Verify one stored signature (see the module's definition of valid)."""
-    problem = _problem(row, row.key)
+    """Verify one stored signature (see the module's definition of valid); who signed and when
+    as the signed document says."""
+    document = _document(row)
+    problem = _problem(row, row.key, document)
+    department, official, signed_at = _signed_by(row, document)
     return SignatureCheck(
         id=row.id,
         kind=row.kind,
         kind_label=KIND_LABELS.get(row.kind, row.kind),
         subject=row.subject,
-        department=row.department.label,
-        official=row.signer.label if row.signer else None,
-        signed_at=row.signed_at,
+        department=department,
+        official=official,
+        signed_at=signed_at,
         key_id=row.key_id,
         signer_id=row.signer_id,
         code=row.code,
@@ -212,20 +218,99 @@ def check(row: Signature) -> SignatureCheck:
     )
 
 
-def _problem(row: Signature, key: SigningKey) -> Message | None:
+def _document(row: Signature) -> dict[str, Any] | None:
+    """The signed document (None: not a JSON object)."""
+    try:
+        document = json.loads(row.canonical)
+    except ValueError:
+        return None
+    return document if isinstance(document, dict) else None
+
+
+def _signer(document: dict[str, Any]) -> dict[str, Any]:
+    signer = document.get("signer")
+    return signer if isinstance(signer, dict) else {}
+
+
+def _signed_by(
+    row: Signature, document: dict[str, Any] | None
+) -> tuple[Label, Label | None, datetime]:
+    """The department, official and time the signed document names (the row's own columns only
+    for a document that cannot be read, which is invalid anyway). The names are the signed ones;
+    their English forms those of the department and user the document names."""
+    if document is None:
+        return row.department.label, row.signer.label if row.signer else None, row.signed_at
+    signer = _signer(document)
+    slug, username = signer.get("department"), signer.get("official")
+    session = object_session(row)
+    named_department = row.department if slug == row.department.slug else None
+    if named_department is None and session is not None and isinstance(slug, str):
+        named_department = session.scalars(
+            select(Department).where(Department.slug == slug)
+        ).first()
+    department = Label(
+        str(signer.get("department_name") or slug or "-"),
+        named_department.name_en if named_department is not None else None,
+    )
+    official = None
+    if username is not None:
+        user = row.signer if row.signer is not None and row.signer.username == username else None
+        if user is None and session is not None and isinstance(username, str):
+            user = session.scalars(select(User).where(User.username == username)).first()
+        official = Label(
+            str(signer.get("official_name") or username),
+            (user.display_name_en or None) if user is not None else None,
+        )
+    try:
+        signed_at = datetime.strptime(str(document.get("signed_at")), TIME_FORMAT)
+        signed_at = signed_at.replace(tzinfo=UTC)
+    except ValueError:
+        signed_at = row.signed_at
+    return department, official, signed_at
+
+
+def _problem(row: Signature, key: SigningKey, document: dict[str, Any] | None) -> Message | None:
     signed = row.canonical.encode("utf-8")
     if sm.sm3(signed).hex() != row.digest:
         return Message(N_("The signed text does not match its SM3 digest."))
-    try:
-        document = json.loads(signed)
-    except ValueError:
+    if document is None:
         return Message(N_("The signed text is not JSON."))
-    if not isinstance(document, dict) or (
-        document.get("kind"),
-        document.get("subject"),
-        document.get("key_id"),
-    ) != (row.kind, row.subject, row.key_id):
+    if (document.get("kind"), document.get("subject"), document.get("key_id")) != (
+        row.kind,
+        row.subject,
+        row.key_id,
+    ):
         return Message(N_("The signed text names another decision or key."))
+    if sm.fingerprint(key.public_key) != row.key_id:
+        return Message(
+            "The public key stored for key %(key)s is not that key (its fingerprint differs).",
+            key=row.key_id[:16],
+        )
+    if key.department_id != row.department_id:
+        return Message(
+            "Key %(key)s is not a key of the department the signature is filed under.",
+            key=row.key_id[:16],
+        )
+    signer = _signer(document)
+    stored_official = row.signer.username if row.signer else None
+    if signer.get("department") != row.department.slug:
+        return Message(
+            "The signed text names the signing department %(signed)s, not %(stored)s.",
+            signed=str(signer.get("department")),
+            stored=row.department.slug,
+        )
+    if signer.get("official") != stored_official:
+        return Message(
+            "The signed text names the official %(signed)s, not %(stored)s.",
+            signed=str(signer.get("official") or "-"),
+            stored=stored_official or "-",
+        )
+    if document.get("signed_at") != canonical_time(row.signed_at):
+        return Message(
+            "The signed text gives the time of signing %(signed)s, not %(stored)s.",
+            signed=str(document.get("signed_at")),
+            stored=canonical_time(row.signed_at),
+        )
     if not sm.verify(signed, bytes(row.signature), key.public_key, row.signer_id):
         return Message(N_("The SM2 signature does not verify with the department's public key."))
     return None
