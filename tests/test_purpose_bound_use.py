@@ -527,3 +527,22 @@ def test_a_refusal_names_the_grant_it_concerns(actors):
     assert ask("edu.clerk", ["迁入地"]) == ("items_outside_grant", ended_id)
     assert ask("edu.clerk", ["公民身份号码"], CREDIT) == ("wrong_scenario", None)
     assert ask("civil.clerk", ["公民身份号码"]) == ("no_grant", None)
+
+
+def test_the_request_page_revokes_a_grant_for_those_allowed(app, api, actors, clock):  # noqa: F811
+    key, grant_id = granted(actors, clock)
+    page = f"/requests/{key}"
+    action = f"/requests/{key}/grants/{grant_id}/revoke"
+    requester = Browser(app, "civil.clerk")
+    assert "revoke-grant" not in requester.get(page).get_data(as_text=True)
+    assert requester.post(action, {"reason": "x"}, page=page).status_code == 403
+    provider = Browser(app, "pubsec.clerk")
+    assert "revoke-grant" in provider.get(page).get_data(as_text=True)
+    blank = provider.post(action, {"reason": " "}, page=page)
+    assert blank.status_code == 422 and "无法撤销该授权" in blank.get_data(as_text=True)
+    assert actors.run(lambda s: s.get(Grant, grant_id).revoked_at) is None
+    done = provider.post(action, {"reason": "数据源停用"}, page=page, follow_redirects=True)
+    html = done.get_data(as_text=True)
+    assert done.status_code == 200 and "grant-revoked" in html and "数据源停用" in html
+    assert "revoke-grant" not in html  # revoked: no button any more
+    assert check(api)["reason_code"] == "revoked"
