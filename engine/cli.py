@@ -965,6 +965,16 @@ def cmd_scenarios_active(args: argparse.Namespace) -> None:
     print(_scenario_line(sc))
 
 
+# -- grants -----------------------------------------------------------------------------------
+def cmd_grants_revoke(args: argparse.Namespace) -> None:
+    from engine.directory import user_by_name
+    from engine.sharing.grants import revoke_grant
+
+    with _factory(args)() as s, s.begin():
+        revoke_grant(s, _clock(args), args.grant_id, user_by_name(s, args.user), args.reason)
+        print(Message("Grant %(grant)s revoked by %(user)s.", grant=args.grant_id, user=args.user))
+
+
 # -- backup and restore -----------------------------------------------------------------------
 def cmd_backup(args: argparse.Namespace) -> None:
     from engine.backup import backup
@@ -1587,6 +1597,7 @@ def build_parser() -> argparse.ArgumentParser:
         _backup_commands,
         _client_commands,
         _scenario_commands,
+        _grant_commands,
         _sso_commands,
         _directory_commands,
         _rules_commands,
@@ -1926,6 +1937,14 @@ def _backup_commands(sub: Commands) -> None:
         "--force", action="store_true", help="replace a database that holds data (all of it)"
     )
     r.set_defaults(fn=cmd_restore)
+
+
+def _grant_commands(sub: Commands) -> None:
+    gr = _group(sub, "grants", "grants of use issued by share requests")
+    c = _leaf(gr, "revoke", cmd_grants_revoke, "revoke a grant: no use is allowed under it")
+    c.add_argument("grant_id", type=int, help="the grant's number (shown on the request page)")
+    c.add_argument("--user", required=True, help="who revokes it (user name)")
+    c.add_argument("--reason", required=True, help="why (kept with the grant and audited)")
 
 
 def _scenario_commands(sub: Commands) -> None:

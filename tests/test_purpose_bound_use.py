@@ -152,7 +152,7 @@ def test_an_expired_grant_is_refused(api, actors, clock):  # noqa: F811
     _, grant_id = granted(actors, clock)
     clock.set("2027-10-01T09:00:00+08:00")  # (the demo system's token has expired by then)
     official = auth("civil.clerk")
-    for answer in (check(api, official), check(api, official, scenario=None, grant_id=grant_id)):
+    for answer in (check(api, official), check(api, official, grant_id=grant_id)):
         assert (answer["allowed"], answer["reason_code"]) == (False, "expired")
     assert [(r.grant_id, r.reason) for r in log(actors)] == [(grant_id, "expired")] * 2
     assert ledger(actors) == [(grant_id, 2, "2027-10-01")]
@@ -171,7 +171,6 @@ def test_a_grant_is_named_by_its_number_and_the_scenario_stated_must_match(
     clock,
 ):
     _, grant_id = granted(actors, clock)
-    assert check(api, scenario=None, grant_id=grant_id)["allowed"] is True
     assert check(api, grant_id=grant_id)["allowed"] is True  # with its own scenario
     wrong = check(api, grant_id=grant_id, scenario=CREDIT)
     assert (wrong["allowed"], wrong["reason_code"]) == (False, "wrong_scenario")
@@ -203,10 +202,110 @@ def test_no_grant_on_the_resource_is_counted_against_the_resource(api, actors, c
     assert re.fullmatch(r"use:\d+:resource:\d+:2026-10-08", once)
 
 
-def test_grants_cannot_be_revoked_so_a_grant_ends_only_with_its_period():
-    """Nothing in the measures or the processes withdraws a grant: no reason ``revoked``."""
-    assert "revoked" not in grants.REASONS
-    assert not hasattr(Grant, "revoked_at")
+def test_naming_the_grant_does_not_bypass_its_scenario(api, actors, clock):  # noqa: F811
+    """The issue's example: selling to third parties, relying on the grant's number alone."""
+    _, grant_id = granted(actors, clock)
+    marketing = {"scenario": None, "grant_id": grant_id, "purpose": "商业营销：向第三方出售"}
+    answer = check(api, **marketing)
+    assert (answer["allowed"], answer["reason_code"]) == (False, "scenario_required")
+    assert answer["grant_concerned"] == grant_id
+    assert f"Grant {grant_id} is bound to an application scenario" in answer["reason"]
+    assert [(r.allowed, r.reason, r.grant_id, r.purpose) for r in log(actors)] == [
+        (False, "scenario_required", grant_id, "商业营销：向第三方出售")
+    ]
+    assert ledger(actors) == [(grant_id, 1, "2026-10-08")]
+
+
+def test_the_reason_reads_in_chinese_for_a_chinese_reader():
+    from engine.i18n import Message as M
+
+    text = M(grants.REASONS["scenario_required"], grant=7).render(_zh())
+    assert "应用场景" in text and "7" in text
+    assert "撤销" in M(grants.REASONS["revoked"], grant=7).render(_zh())
+
+
+def _zh():
+    from babel.support import Translations
+
+    root = Path(__file__).resolve().parent.parent / "web" / "translations"
+    return Translations.load(str(root), ["zh"]).gettext
+
+
+def revoke(actors, clock, username, grant_id, reason="供方停止提供该数据"):
+    return actors.run(
+        lambda s: grants.revoke_grant(s, clock, grant_id, actors.user(s, username), reason)
+    )
+
+
+def test_a_revoked_grant_is_refused_logged_and_counted(api, actors, clock):  # noqa: F811
+    _, grant_id = granted(actors, clock)
+    assert check(api)["allowed"] is True
+    revoke(actors, clock, "pubsec.clerk", grant_id)  # an official of the providing department
+    by_scenario, by_number = check(api), check(api, grant_id=grant_id)
+    for answer in (by_scenario, by_number):
+        assert (answer["allowed"], answer["reason_code"]) == (False, "revoked")
+        assert answer["grant_concerned"] == grant_id
+    assert f"Grant {grant_id} has been revoked." == by_number["reason"]
+    assert [(r.allowed, r.reason, r.grant_id) for r in log(actors)] == [
+        (True, None, grant_id),
+        (False, "revoked", grant_id),
+        (False, "revoked", grant_id),
+    ]
+    assert ledger(actors) == [(grant_id, 2, "2026-10-08")]
+    row = actors.run(lambda s: s.get(Grant, grant_id))
+    assert row.revoke_reason == "供方停止提供该数据" and row.revoked_at is not None
+    # the art. 14 check finds it no more (its item rows ended the day before)
+    found = actors.run(
+        lambda s: grants.covering_grant(
+            s, row.requester_id, row.resource_id, ["公民身份号码"], row.revoked_at.date()
+        )
+    )
+    assert found is None
+
+
+def test_who_may_revoke_a_grant(actors, clock):
+    _, grant_id = granted(actors, clock)
+    from engine.errors import Conflict, Forbidden
+
+    for username in ("civil.clerk", "yinchuan-data.coord"):  # the requester; a level below
+        with pytest.raises(Forbidden):
+            revoke(actors, clock, username, grant_id)
+    assert actors.run(lambda s: s.get(Grant, grant_id).revoked_at) is None
+    revoke(actors, clock, "data.coord", grant_id)  # the region's authority
+    with pytest.raises(Conflict, match="already been revoked"):
+        revoke(actors, clock, "pubsec.clerk", grant_id)
+
+
+def test_a_revocation_states_its_reason_and_is_audited(actors, clock):
+    _, grant_id = granted(actors, clock)
+    from engine.errors import ValidationFailed
+
+    with pytest.raises(ValidationFailed) as refused:
+        revoke(actors, clock, "pubsec.clerk", grant_id, reason="   ")
+    assert refused.value.details[0]["field"] == "reason"
+    assert str(refused.value.details[0]["label"]) == "Reason for revocation"
+    assert actors.run(lambda s: s.get(Grant, grant_id).revoked_at) is None
+    revoke(actors, clock, "pubsec.clerk", grant_id, reason="数据源停用")
+    events = actors.run(
+        lambda s: [
+            (e.kind, e.actor_id is not None, e.detail.get("reason"))
+            for e in s.scalars(select(AuditEvent).where(AuditEvent.object_type == "grant"))
+        ]
+    )
+    assert events == [("grant_revoked", True, "数据源停用")]
+
+
+def test_the_cli_revokes_a_grant(db_url, actors, clock, capsys):
+    _, grant_id = granted(actors, clock)
+    cli = ["--database", db_url, "--now", IN_PERIOD, "grants", "revoke", str(grant_id)]
+    with pytest.raises(SystemExit):
+        main([*cli, "--user", "civil.clerk", "--reason", "不再需要"])
+    main([*cli, "--user", "pubsec.clerk", "--reason", "不再需要"])
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out[-1] == f"Grant {grant_id} revoked by pubsec.clerk."
+    assert actors.run(lambda s: s.get(Grant, grant_id).revoke_reason) == "不再需要"
+    with pytest.raises(SystemExit):
+        main([*cli, "--user", "pubsec.clerk", "--reason", "again"])
 
 
 def test_concurrent_refusals_make_one_entry_with_every_refusal_counted(
@@ -428,3 +527,22 @@ def test_a_refusal_names_the_grant_it_concerns(actors):
     assert ask("edu.clerk", ["迁入地"]) == ("items_outside_grant", ended_id)
     assert ask("edu.clerk", ["公民身份号码"], CREDIT) == ("wrong_scenario", None)
     assert ask("civil.clerk", ["公民身份号码"]) == ("no_grant", None)
+
+
+def test_the_request_page_revokes_a_grant_for_those_allowed(app, api, actors, clock):  # noqa: F811
+    key, grant_id = granted(actors, clock)
+    page = f"/requests/{key}"
+    action = f"/requests/{key}/grants/{grant_id}/revoke"
+    requester = Browser(app, "civil.clerk")
+    assert "revoke-grant" not in requester.get(page).get_data(as_text=True)
+    assert requester.post(action, {"reason": "x"}, page=page).status_code == 403
+    provider = Browser(app, "pubsec.clerk")
+    assert "revoke-grant" in provider.get(page).get_data(as_text=True)
+    blank = provider.post(action, {"reason": " "}, page=page)
+    assert blank.status_code == 422 and "无法撤销该授权" in blank.get_data(as_text=True)
+    assert actors.run(lambda s: s.get(Grant, grant_id).revoked_at) is None
+    done = provider.post(action, {"reason": "数据源停用"}, page=page, follow_redirects=True)
+    html = done.get_data(as_text=True)
+    assert done.status_code == 200 and "grant-revoked" in html and "数据源停用" in html
+    assert "revoke-grant" not in html  # revoked: no button any more
+    assert check(api)["reason_code"] == "revoked"

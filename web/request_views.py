@@ -7,7 +7,8 @@ from flask import Blueprint, Response, flash, jsonify, redirect, render_template
 from flask_babel import gettext
 from flask_login import current_user, login_required
 
-from engine.errors import ValidationFailed
+from engine.errors import GovshareError, ValidationFailed
+from engine.sharing import grants as grant_service
 from engine.sharing import request_list
 from engine.sharing import requests as request_service
 from engine.trust import signatures as signed_decisions
@@ -117,7 +118,29 @@ def show(key: str):
         incident=page.incident,
         deadline_moves=deadline_changes(db.session, page.view.instance.id),
         signatures=signed_decisions.signatures_of(db.session, page.view.instance.business_key),
+        revocable=page.revocable,
     )
+
+
+@bp.post("/<key>/grants/<int:grant_id>/revoke")
+@login_required
+def revoke_grant(key: str, grant_id: int):
+    """Revoke a grant of the request, for the reason given (the providing department's officials,
+    coordinators of its level or above)."""
+    page = lookup(request_service.request_page, db.session, clock(), current_user, key)
+    if grant_id not in {g["id"] for g in page.status["grants"]}:
+        return show(key), 404
+    try:
+        grant_service.revoke_grant(
+            db.session, clock(), grant_id, current_user, request.form.get("reason", "")
+        )
+        db.session.commit()
+    except GovshareError as err:
+        db.session.rollback()
+        flash(err.message.render(gettext), "danger")
+        return show(key), err.http_status  # shown again with the refusal; nothing written
+    flash(gettext("Grant %(grant)s revoked.", grant=grant_id), "success")
+    return redirect(url_for(".show", key=key) + "#grants")
 
 
 @bp.get("/<key>/diagram.json")

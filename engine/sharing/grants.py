@@ -12,17 +12,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, exists, func, insert, or_, select
+from sqlalchemy import ColumnElement, and_, case, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
+from engine import audit
 from engine.catalog import resource_by_code, resources_by_id
 from engine.clock import SHANGHAI, Clock
 from engine.db import add_row, insert_object
-from engine.directory.models import User
-from engine.errors import ValidationFailed
+from engine.directory import divisions_under, is_coordinator
+from engine.directory.models import Division, User
+from engine.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from engine.i18n import N_, Message
 from engine.inputs import Checks
 from engine.oversight import breaches, summary
@@ -175,11 +177,71 @@ def grant_usage(session: Session, grant_ids: list[int]) -> dict[int, dict[str, i
     }
 
 
+def may_revoke(session: Session, user: User, grant: Grant) -> bool:
+    """Officials of the providing department, and coordinators of the data-sharing authority of
+    the provider's level or above (art. 4), may revoke a grant."""
+    (provider,) = resources_by_id(session, [grant.resource_id])
+    if user.department_id == provider.provider_id:
+        return True
+    if not is_coordinator(user):
+        return False
+    levels = divisions_under(user.department.division_code)
+    return (
+        session.scalar(levels.where(Division.code == provider.provider.division_code)) is not None
+    )
+
+
+def revoke_grant(session: Session, clock: Clock, grant_id: int, actor: User, reason: str) -> None:
+    """Revoke a grant, for the reason stated (required): from today no use is allowed under it
+    (the use check answers ``revoked``). Its item rows end the day before, so the art. 14 check
+    (:func:`covering_grant`) no longer finds it; audited (``grant_revoked``). Revoking a grant
+    already revoked is a conflict."""
+    grant = session.get(Grant, grant_id)
+    if grant is None:
+        raise NotFound(Message("No grant %(grant)s.", grant=grant_id))
+    if not may_revoke(session, actor, grant):
+        raise Forbidden(
+            Message(
+                "Only officials of the providing department and coordinators of the data-sharing "
+                "authority of its level or above revoke a grant."
+            )
+        )
+    if grant.revoked_at is not None:
+        raise Conflict(Message("Grant %(grant)s has already been revoked.", grant=grant_id))
+    checks = Checks()
+    checks.text(
+        "reason", reason, Message(N_("Reason for revocation")), multiline=True, required=True
+    )
+    checks.done(Message(N_("The grant cannot be revoked")))
+    now = clock.now()
+    last_day = now.astimezone(SHANGHAI).date() - timedelta(days=1)
+    grant.revoked_at, grant.revoked_by_id, grant.revoke_reason = now, actor.id, reason.strip()
+    session.execute(
+        update(GrantItem)
+        .where(GrantItem.grant_id == grant.id, GrantItem.until > last_day)
+        .values(until=last_day)
+    )
+    audit.record(
+        session,
+        now,
+        "grant_revoked",
+        actor_id=actor.id,
+        instance_id=grant.instance_id,
+        object_type="grant",
+        object_ref=str(grant.id),
+        reason=grant.revoke_reason,
+    )
+    session.flush()
+
+
 EVIDENCE_GRANTS = 10  # grant ids a refused use's breach names as evidence, at most
 
-# why a use is refused (the API's ``reason_code``); grants are never revoked (nothing in the
-# measures or the processes withdraws one): a grant ends with its period
+# why a use is refused (the API's ``reason_code``)
 REASONS: dict[str, str] = {
+    "revoked": N_("Grant %(grant)s has been revoked."),
+    "scenario_required": N_(
+        "Grant %(grant)s is bound to an application scenario: name the scenario of the use."
+    ),
     "wrong_scenario": N_(
         "The use is not for the application scenario of the grant (%(scenario)s stated)."
     ),
@@ -221,7 +283,7 @@ def covering_grant(
             walked.requester_id == department_id,
             walked.resource_id == resource_id,
             walked.item == first,
-            walked.until >= today,
+            walked.until >= today,  # a revoked grant's rows end the day before its revocation
             or_(Grant.period_start.is_(None), Grant.period_start <= today),
             *bound,
             *(holds(item) for item in others),
@@ -241,8 +303,8 @@ def _why_not(
 ) -> tuple[str, int | None]:
     """Why no grant of the department covers a use for ``scenario`` today (one grouped query
     over its grants on the resource), and the grant the refusal is counted against: the first
-    bound to the scenario that covers the items (the first not begun yet, when one has not), else
-    the first bound to it, else none."""
+    bound to the scenario that covers the items (the first not begun yet, when one has not; the
+    first revoked, when every such grant is revoked), else the first bound to it, else none."""
     bound = Grant.scenario == scenario
     covers = and_(
         bound,
@@ -251,12 +313,14 @@ def _why_not(
             for item in dict.fromkeys(info_items)
         ),
     )
-    held, first_bound, first_covering, later = session.execute(
+    live = and_(covers, Grant.revoked_at.is_(None))
+    held, first_bound, first_covering, first_live, later = session.execute(
         select(
             func.count(Grant.id),
             func.min(case((bound, Grant.id))),
             func.min(case((covers, Grant.id))),
-            func.min(case((and_(covers, Grant.period_start > today), Grant.id))),
+            func.min(case((live, Grant.id))),
+            func.min(case((and_(live, Grant.period_start > today), Grant.id))),
         ).where(Grant.requester_id == department_id, Grant.resource_id == resource_id)
     ).one()
     if not held:
@@ -265,13 +329,21 @@ def _why_not(
         return "wrong_scenario", None
     if first_covering is None:
         return "items_outside_grant", first_bound
+    if first_live is None:  # every grant that would cover the use is revoked
+        return "revoked", first_covering
     if later is not None:  # a grant for the use begins later (another may have ended)
         return "not_yet_valid", later
-    return "expired", first_covering
+    return "expired", first_live
 
 
 def _judge(grant: Grant, info_items: list[str], today: date, scenario: str | None) -> str | None:
-    """Why the grant named does not cover the use today, or None when it does."""
+    """Why the grant named does not cover the use today, or None when it does. A grant bound to
+    a scenario is used for that scenario only, so a use naming it must state the scenario; a grant
+    issued before scenarios existed (none) is used by naming it alone."""
+    if grant.revoked_at is not None:
+        return "revoked"
+    if scenario is None and grant.scenario is not None:
+        return "scenario_required"
     if scenario is not None and grant.scenario != scenario:
         return "wrong_scenario"
     if not set(info_items) <= set(grant.info_items or ()):
@@ -329,8 +401,9 @@ def check_use(
 ) -> dict:
     """Art. 12, 14: is this use within a grant of the department — the grant named (and bound to
     the scenario, if one is stated) or, naming a scenario, a grant bound to it — covering every
-    info item named, in its period today? A grant without a scenario (issued before revision
-    0047) is used only by naming it.
+    info item named, in its period today? A grant bound to a scenario is never used without
+    stating it (``scenario_required``); a grant without a scenario (issued before revision 0049)
+    is used only by naming it. A revoked grant covers no use (``revoked``).
 
     Every check is logged (:class:`GrantUse`, append-only) and counted in the figures (per
     department and year, per grant) in the caller's transaction; a refused use is recorded in

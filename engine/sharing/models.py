@@ -48,6 +48,11 @@ class Grant(Base):
     reasons: Mapped[str | None] = mapped_column(Text)  # why in part (art. 11) or why coordinated
     conditions: Mapped[str | None] = mapped_column(Text)  # conditions of use (共享条件)
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    # revocation (revision 0050, :func:`engine.sharing.grants.revoke_grant`): when, by whom, why;
+    # a revoked grant's item rows end the day before, so no use check finds it any more
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    revoke_reason: Mapped[str | None] = mapped_column(Text)
     # the info items again, one row each, for the art. 14 grant check (:class:`GrantItem`)
     item_rows: Mapped[list[GrantItem]] = relationship(
         cascade="all, delete-orphan", passive_deletes=True

@@ -27,7 +27,7 @@ from engine.i18n import Label, Message
 from engine.oversight.breaches import breaches_of
 from engine.sharing import scenarios
 from engine.sharing.coordination import has_dossier
-from engine.sharing.grants import grant_usage, grants_of
+from engine.sharing.grants import grant_usage, grants_of, may_revoke
 from engine.sharing.models import Grant
 from engine.workflow import history
 from engine.workflow import tasks as task_service
@@ -181,6 +181,9 @@ def _grant_dict(
         "reasons": g.reasons,
         "conditions": g.conditions,
         "decided_by": _person(decider),
+        # revoked (govshare grants revoke, the request page): when and why; None while in force
+        "revoked_at": g.revoked_at.isoformat() if g.revoked_at else None,
+        "revoke_reason": g.revoke_reason,
     }
 
 
@@ -325,12 +328,20 @@ class RequestPage:
     view: history.InstanceView
     status: dict  # as :func:`request_status`
     incident: IncidentView | None  # a step that failed and is being retried
+    revocable: frozenset[int] = frozenset()  # the grants in force the user may revoke
 
 
 def request_page(session: Session, clock: Clock, user: User, business_key: str) -> RequestPage:
     instance = history.instance_for(session, user, business_key)
     view = history.view_of(session, clock, user, instance)
-    return RequestPage(view, request_status(session, instance), open_incident(session, instance.id))
+    revocable = frozenset(
+        g.id
+        for g in grants_of(session, instance.id)
+        if g.revoked_at is None and may_revoke(session, user, g)
+    )
+    return RequestPage(
+        view, request_status(session, instance), open_incident(session, instance.id), revocable
+    )
 
 
 @dataclass(frozen=True)
