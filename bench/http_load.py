@@ -214,9 +214,14 @@ def server(kind: str, url: str, workers: int | None, threads: int | None, app_ro
     instance = tempfile.mkdtemp(prefix="govshare-bench-http-")
     env = {k: v for k, v in os.environ.items() if not k.startswith("GOVSHARE_")}
     env.update(DATABASE_URL=url, GOVSHARE_INSTANCE=instance, PYTHONPATH=str(app_root))
+    # the run's KEK (bench/scratch.py): the keys the bench made must open in the server
+    env["GOVSHARE_KEY_ENCRYPTION_KEY"] = os.environ["GOVSHARE_KEY_ENCRYPTION_KEY"]
     python = sys.executable if app_root == ROOT else str(app_root / ".venv" / "bin" / "python")
     if kind == "gunicorn":
-        env.update(GOVSHARE_SECRET_KEY=secrets.token_hex(32), GOVSHARE_WEB_BIND=f"127.0.0.1:{port}")
+        env.update(
+            GOVSHARE_SECRET_KEY=secrets.token_hex(32),
+            GOVSHARE_WEB_BIND=f"127.0.0.1:{port}",
+        )
         if workers:
             env["GOVSHARE_WEB_WORKERS"] = str(workers)
         if threads:

@@ -19,6 +19,10 @@ from sqlalchemy import make_url, pool, text
 
 from engine.db import make_engine, normalize_url
 
+# the benchmarks' databases are their own: the signing keys made in them are sealed under a
+# key-encryption key made for the run, unless one is set (docs/trust.md)
+os.environ.setdefault("GOVSHARE_KEY_ENCRYPTION_KEY", secrets.token_hex(32))
+
 
 @contextmanager
 def scratch_database(label: str) -> Iterator[str]:
