@@ -472,7 +472,7 @@ def _check_range(from_seq: int | None, to_seq: int | None, head_seq: int) -> Non
     within = Message(N_("must be a chain position from 1 to %(head)s"), head=top)
     if from_seq is not None and not 1 <= from_seq <= top:
         checks.add("from", Message(N_("First position")), within)
-    if to_seq is not None and not 1 <= to_seq:
+    if to_seq is not None and not 1 <= to_seq <= top:  # past the head nothing is missing
         checks.add("to", Message(N_("Last position")), within)
     elif to_seq is not None and from_seq is not None and to_seq < from_seq:
         checks.add(

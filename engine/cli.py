@@ -801,7 +801,7 @@ def _key_line(k: KeyInfo) -> str:
         if k.retired_at is None
         else Message("retired %(when)s", when=_local(k.retired_at))
     )
-    return f"{k.department_slug:12} {k.key_id[:16]}…  {state}  {made}"
+    return f"{k.department_slug:12} {k.key_id}  {state}  {made}"  # the whole id: auditors name it
 
 
 def cmd_keys_list(args: argparse.Namespace) -> None:
@@ -865,6 +865,7 @@ def cmd_bundle_export(args: argparse.Namespace) -> None:
     from engine.trust.keys import region_signer
 
     start, end = bundle.period(args.start, args.end)
+    bundle.file_problem(args.file, writing=True)
     _require_kek()  # the bundle's manifest is signed by the region authority's key
     target = Path(args.file)
     partial = target.with_name(target.name + ".part")
@@ -898,7 +899,9 @@ def cmd_bundle_verify(args: argparse.Namespace) -> None:
     """Offline: reads the file only (no database, no configuration)."""
     from engine.trust import bundle
 
-    report = bundle.verify(args.file, args.region_key)
+    trusted = bundle.trusted_keys(args.region_key)
+    bundle.file_problem(args.file)
+    report = bundle.verify(args.file, trusted)
     if report.period is not None:
         print(
             Message(

@@ -179,6 +179,11 @@ def test_positions_outside_the_chain_are_refused_naming_the_option(chain, engine
             + ["--from", "4", "--to", "2"]
         )
     assert "Last position" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:  # past the head: refused, not reported as deleted
+        main(["--database", engine.url.render_as_string(False), "audit", "verify", "--to", "9"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "Last position" in err and "from 1 to 6" in err
 
 
 def test_an_edited_event_is_named(chain, engine, capsys):

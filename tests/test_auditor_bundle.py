@@ -264,3 +264,27 @@ def test_a_bundle_without_its_signatures_or_its_closing_checkpoint_fails(actors,
     emptied["manifest.json"] = json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode()
     found = problems(actors, zipped(emptied))
     assert any("does not end at a signed checkpoint" in p or "检查点" in p for p in found), found
+
+
+def test_the_command_line_refuses_a_cut_key_id_and_a_missing_file_naming_them(
+    actors, decided, capsys, db_url, clock, tmp_path
+):
+    status, _, err = cli(
+        capsys, db_url, clock, "bundle", "export", "--from", "2026-09-01", "--to", "2026-09-30",
+        str(tmp_path / "no-such-folder" / "b.zip"),
+    )  # fmt: skip
+    assert status != 0 and ("Bundle file" in err or "审计包文件" in err), err
+    target = tmp_path / "b.zip"
+    assert cli(
+        capsys, db_url, clock, "bundle", "export", "--from", "2026-09-01", "--to", "2026-09-30",
+        str(target),
+    )[0] == 0  # fmt: skip
+    for args in (
+        [str(target), "--region-key", region_key(actors)[:16]],  # cut as a list might show it
+        [str(tmp_path / "missing.zip"), "--region-key", region_key(actors)],
+    ):
+        with pytest.raises(SystemExit) as refused:
+            main(["bundle", "verify", *args])
+        err = capsys.readouterr().err
+        assert refused.value.code == 2 and "Traceback" not in err, err
+        assert "key id" in err or "密钥" in err or "Bundle file" in err or "审计包文件" in err, err

@@ -34,6 +34,7 @@ import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from pathlib import Path
 from typing import IO, Any
 
 from sqlalchemy import select
@@ -82,6 +83,42 @@ def period(start: object, end: object) -> tuple[date, date]:
         checks.period("to", start, end, Message(N_("Last day")))
     checks.done(Message(N_("The bundle cannot be exported")))
     return date.fromisoformat(str(start)), date.fromisoformat(str(end))
+
+
+def trusted_keys(values: Iterable[str]) -> list[str]:
+    """The region authority's key ids an auditor names, checked: each the whole id (64
+    hexadecimal digits, as ``govshare keys list`` prints it)."""
+    keys = [v.strip().lower() for v in values]
+    checks = Checks()
+    if not keys or any(len(k) != 64 or any(c not in "0123456789abcdef" for c in k) for k in keys):
+        checks.add(
+            "region_key",
+            Message(N_("Region authority's key id")),
+            Message(
+                N_("must be a whole key id: 64 hexadecimal digits, as govshare keys list prints it")
+            ),
+        )
+    checks.done(Message(N_("The bundle cannot be verified")))
+    return keys
+
+
+def file_problem(path: str, writing: bool = False) -> None:
+    """A bundle file named on the command line: it exists (to read), or its folder does (to
+    write); ValidationFailed naming it otherwise."""
+    p = Path(path)
+    missing = not p.parent.is_dir() if writing else not p.is_file()
+    checks = Checks()
+    if missing:
+        checks.add(
+            "file",
+            Message(N_("Bundle file")),
+            Message(N_("its folder does not exist") if writing else N_("no such file")),
+        )
+    checks.done(
+        Message(
+            N_("The bundle cannot be exported") if writing else N_("The bundle cannot be verified")
+        )
+    )
 
 
 def _bounds(start: date, end: date) -> tuple[datetime, datetime]:
