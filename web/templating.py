@@ -196,6 +196,12 @@ EVENT_LABELS = {
     "sign_in": lazy_gettext("Signed in"),
     "sign_in_failed": lazy_gettext("Sign-in refused"),
     "sign_in_locked": lazy_gettext("Sign-in locked after failed attempts"),
+    "grant_revoked": lazy_gettext("Grant revoked"),
+    "bundle_exported": lazy_gettext("Auditor's bundle exported"),
+    "api_token_used": lazy_gettext("API token used"),
+    "api_client_token_used": lazy_gettext("Department system's token used"),
+    "version_deployed": lazy_gettext("Process version deployed"),
+    "version_activated": lazy_gettext("Process version activated"),
 }
 
 
