@@ -296,21 +296,7 @@ def test_checkpoints_record_the_head_and_a_range_verifies_between_them(
     assert code == 0 and "intact" in out and f"checkpoint {second_id}" in out
     # the events between the checkpoints rewritten, each hash recomputed: the next checkpoint
     # no longer matches (the head and every link would)
-    with session_factory() as s, s.begin():
-        previous = bytes.fromhex(first.hash)
-        for row in s.scalars(
-            select(AuditEvent).where(AuditEvent.seq > first.seq).order_by(AuditEvent.seq)
-        ):
-            if row.seq == first.seq + 2:
-                row.kind = "rewritten"
-            row.hash = link(previous, row).hex()
-            previous = bytes.fromhex(row.hash)
-            s.execute(
-                text("UPDATE audit_event SET kind = :k, hash = :h WHERE id = :id"),
-                {"k": row.kind, "h": row.hash, "id": row.id},
-            )
-            s.expunge(row)
-        s.execute(text("UPDATE audit_chain_head SET hash = :h"), {"h": previous.hex()})
+    _rewrite_after(session_factory, first)
     code, out = _cli(engine, capsys, "--from-checkpoint", "--checkpoint", str(first.id))
     assert code == 1 and "does not match the hash the checkpoint recorded" in out
 
