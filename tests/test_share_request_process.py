@@ -77,6 +77,8 @@ def test_unconditional_resource_is_granted_at_once_with_scope_and_purpose(actors
             "reasons": None,
             "conditions": None,
             "decided_by": None,  # the catalog's share type decided, not an official
+            "revoked_at": None,
+            "revoke_reason": None,
         }
     ]
     assert outbox(actors, key) == ["request_granted"]
