@@ -176,7 +176,7 @@ def canonical(row: Any) -> bytes:
     """The bytes an event's hash covers: every column but ``id`` and ``hash`` as canonical JSON
     (UTF-8, keys sorted, no whitespace). ``row``: an :class:`AuditEvent` or a row with its
     columns as attributes."""
-    return json.dumps(
+    return canonical_json(
         {
             "actor": row.actor_id,
             "at": instant(row.at),
@@ -186,11 +186,14 @@ def canonical(row: Any) -> bytes:
             "object_ref": row.object_ref,
             "object_type": row.object_type,
             "seq": row.seq,
-        },
-        ensure_ascii=False,
-        sort_keys=True,
-        separators=(",", ":"),
-    ).encode("utf-8")
+        }
+    )
+
+
+def canonical_json(value: Any) -> bytes:
+    """The chain's canonical JSON: UTF-8, keys sorted, no whitespace (the auditor's bundle writes
+    its files and checks each event's line with it)."""
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
 
 
 def link(previous: bytes, row: Any) -> bytes:

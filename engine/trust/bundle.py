@@ -33,7 +33,7 @@ import zipfile
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import IO, Any
 
@@ -58,8 +58,7 @@ SIGNATURES = "signatures.jsonl"
 ANCHOR, EVENTS, CHECKPOINTS = "audit/anchor.json", "audit/events.txt", "audit/checkpoints.jsonl"
 
 
-def _json(value: Any) -> bytes:
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+_json = audit.canonical_json  # the bundle's files are written in the chain's canonical JSON
 
 
 @dataclass
@@ -639,7 +638,8 @@ def _checkpoint_problem(
     try:
         seq, hash_hex = int(cp["seq"]), str(cp["hash"])
         signature = bytes.fromhex(cp.get("signature") or "")
-        payload = _json({"at": cp["at"], "hash": hash_hex, "seq": seq})
+        at = datetime.strptime(str(cp["at"]), "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+        payload = audit.checkpoint_bytes(seq, hash_hex, at)  # what the region's key signed
     except (ValueError, KeyError, TypeError, AttributeError):
         return Message(N_("A checkpoint cannot be read."))
     if at_seq.get(seq) != hash_hex:
